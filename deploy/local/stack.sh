@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Development stack for lienlac: Postgres + nats-server (JetStream).
+#   deploy/local/stack.sh up|down|status
+# Reuses servers already listening on the ports; otherwise starts project-local
+# ones under .local/ and records them, so `down` only stops what `up` started.
+# Ports: LIENLAC_PG_PORT (default 5432), LIENLAC_NATS_PORT (default 4222).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+LOCAL="$ROOT/.local"
+PG_PORT="${LIENLAC_PG_PORT:-5432}"
+NATS_PORT="${LIENLAC_NATS_PORT:-4222}"
+PG_DATA="$LOCAL/postgres" PG_SOCK="$LOCAL/pgsocket" NATS_DATA="$LOCAL/nats"
+LOGS="$LOCAL/logs" PIDS="$LOCAL/pids"
+PG_LOG="$LOGS/postgres.log" NATS_LOG="$LOGS/nats.log"
+PG_MARK="$PIDS/postgres.started" NATS_PIDFILE="$PIDS/nats.pid"
+DB_NAME=lienlac DB_USER=postgres
+INSTALL_HINT="sudo apt-get install -y postgresql nats-server"
+APT_UPDATED=0
+
+for port in "$PG_PORT" "$NATS_PORT"; do
+  [[ $port =~ ^[0-9]{1,5}$ ]] && (( 10#$port > 0 && 10#$port < 65536 )) || {
+    echo "stack.sh: error: invalid port '$port' (LIENLAC_PG_PORT / LIENLAC_NATS_PORT)" >&2; exit 2; }
+done
+
+say() { printf '%s\n' "$*"; }
+warn() { printf 'stack.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'stack.sh: error: %s\n' "$*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+rel() { printf '%s' "${1#"$ROOT"/}"; }
+
+# TCP probe without extra tools; `timeout` guards against filtered ports.
+tcp_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
+
+# Explicit user/db so probes do not log "role root does not exist".
+pg_ready() {
+  if command -v pg_isready >/dev/null; then
+    pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -t 2
+  else
+    tcp_open "$PG_PORT"
+  fi
+}
+
+# The first line a NATS server sends is `INFO {json}`; it advertises JetStream.
+nats_info() {
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && IFS= read -r -t 2 l <&3 && printf "%s" "$l"' \
+    _ "$NATS_PORT" 2>/dev/null || true
+}
+
+# Install a Debian package as root, or tell a normal user what to install.
+install_pkg() {
+  is_root || die "$1 is not installed; install the stack with: $INSTALL_HINT"
+  say "installing $1 (apt-get)..."
+  if (( APT_UPDATED == 0 )); then apt-get update -q || die "apt-get update failed"; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" || die "apt-get install $1 failed"
+}
+
+# Bin dir matching an existing cluster's major version, else the highest one.
+pg_bindir() {
+  if [[ -s $PG_DATA/PG_VERSION && -x /usr/lib/postgresql/$(cat "$PG_DATA/PG_VERSION")/bin/pg_ctl ]]; then
+    printf '%s' "/usr/lib/postgresql/$(cat "$PG_DATA/PG_VERSION")/bin"; return 0
+  fi
+  local initdb
+  initdb="$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)"
+  [[ -x $initdb ]] && dirname "$initdb"
+}
+
+# Postgres refuses to run as root: run its tools as the `postgres` user then.
+# The cd avoids warnings when the caller's cwd is unreadable for that user.
+as_pg() {
+  if is_root; then (cd "$LOCAL" && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+local_pg_running() {
+  [[ -s $PG_DATA/PG_VERSION ]] && as_pg "$(pg_bindir)/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1
+}
+
+nats_pid_alive() {
+  local pid
+  [[ -s $NATS_PIDFILE ]] && pid="$(cat "$NATS_PIDFILE")" && kill -0 "$pid" 2>/dev/null &&
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == nats-server* ]] &&
+    ! grep -q '^State:.*zombie' "/proc/$pid/status" 2>/dev/null
+}
+
+# Ours and serving the requested port (the pid file may be from another run).
+nats_is_ours() {
+  nats_pid_alive && [[ $(tr '\0' ' ' <"/proc/$(cat "$NATS_PIDFILE")/cmdline") == *" -p $NATS_PORT "* ]]
+}
+
+# wait_for NAME LOG CMD...: poll CMD for ~30 s.
+wait_for() {
+  local name="$1" logf="$2" i; shift 2
+  for ((i = 0; i < 60; i++)); do "$@" && return 0; sleep 0.5; done
+  die "$name did not accept connections within 30 s; see $logf"
+}
+
+start_pg() {
+  local bin
+  if ! bin="$(pg_bindir)"; then
+    install_pkg postgresql
+    # The Debian package may auto-start its own cluster on 5432: re-probe.
+    if pg_ready; then say "postgres: reusing 127.0.0.1:$PG_PORT (cluster of the new package)"; return 0; fi
+    bin="$(pg_bindir)" || die "no Postgres binaries under /usr/lib/postgresql/*/bin"
+  fi
+  local_pg_running && die "project-local Postgres is running, but not on port $PG_PORT; run 'stack.sh down' first"
+  tcp_open "$PG_PORT" && die "127.0.0.1:$PG_PORT is in use but does not accept Postgres connections"
+  mkdir -p -m 755 "$LOCAL" "$LOGS" "$PIDS"
+  mkdir -p -m 700 "$PG_DATA" "$PG_SOCK"
+  touch "$PG_LOG"
+  if is_root; then
+    id postgres >/dev/null 2>&1 || die "system user 'postgres' is missing (needed to run Postgres as root)"
+    chown postgres: "$PG_DATA" "$PG_SOCK" "$PG_LOG"
+    as_pg test -x "$PG_DATA" || die "user postgres cannot reach $PG_DATA; make its parent directories traversable (chmod o+x)"
+  fi
+  if [[ ! -s $PG_DATA/PG_VERSION ]]; then
+    as_pg "$bin/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --no-locale >>"$PG_LOG" 2>&1 ||
+      die "initdb failed; see $PG_LOG"
+  fi
+  # Port, address and socket dir are passed at start so the data dir stays relocatable.
+  as_pg "$bin/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 30 \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k '$PG_SOCK'" >/dev/null ||
+    die "Postgres failed to start; see $PG_LOG"
+  wait_for postgres "$PG_LOG" pg_ready
+  printf '%s\n' "$PG_PORT" >"$PG_MARK"
+  say "postgres: started project-local cluster on 127.0.0.1:$PG_PORT (data $(rel "$PG_DATA"))"
+}
+
+# Create the database; on a reused server try `postgres`, then the current user.
+ensure_db() {
+  local psql u users=(postgres) out
+  psql="$(command -v psql || true)"
+  if [[ -z $psql ]]; then
+    psql="$(pg_bindir || true)/psql"
+    [[ -x $psql ]] || { install_pkg postgresql-client; psql="$(command -v psql)"; }
+  fi
+  [[ -f $PG_MARK ]] || [[ $(id -un) == postgres ]] || users+=("$(id -un)")
+  for u in "${users[@]}"; do
+    out="$(PGCONNECT_TIMEOUT=5 "$psql" -w -X -A -t -q -h 127.0.0.1 -p "$PG_PORT" -U "$u" -d postgres \
+      -c "select 1 from pg_database where datname = '$DB_NAME'" 2>/dev/null)" || continue
+    DB_USER="$u"
+    [[ $out == 1 ]] && return 0
+    PGCONNECT_TIMEOUT=5 "$psql" -w -X -q -h 127.0.0.1 -p "$PG_PORT" -U "$u" -d postgres \
+      -c "CREATE DATABASE $DB_NAME" >/dev/null && { say "postgres: created database $DB_NAME"; return 0; }
+    die "user $u could not create database $DB_NAME on 127.0.0.1:$PG_PORT"
+  done
+  die "cannot connect to 127.0.0.1:$PG_PORT as ${users[*]} (password-free) to ensure database $DB_NAME"
+}
+
+# Fail fast if the freshly started nats-server already exited.
+nats_listening() {
+  kill -0 "$1" 2>/dev/null || { rm -f "$NATS_PIDFILE"; die "nats-server exited during startup; see $NATS_LOG"; }
+  tcp_open "$NATS_PORT"
+}
+
+start_nats() {
+  local bin pid
+  # /usr/sbin is often not on a normal user's PATH.
+  bin="$(PATH="$PATH:/usr/sbin" command -v nats-server || true)"
+  if [[ -z $bin ]]; then install_pkg nats-server; bin="$(PATH="$PATH:/usr/sbin" command -v nats-server)"; fi
+  nats_pid_alive && die "project-local nats-server is running, but not on port $NATS_PORT; run 'stack.sh down' first"
+  mkdir -p -m 755 "$LOCAL" "$LOGS" "$PIDS" "$NATS_DATA"
+  # setsid+nohup detach it from this shell; both exec, so $! is nats-server's pid.
+  setsid nohup "$bin" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$NATS_DATA" </dev/null >>"$NATS_LOG" 2>&1 &
+  pid=$!
+  printf '%s\n' "$pid" >"$NATS_PIDFILE"
+  wait_for nats-server "$NATS_LOG" nats_listening "$pid"
+  say "nats: started nats-server with JetStream on 127.0.0.1:$NATS_PORT (store $(rel "$NATS_DATA"), pid $pid)"
+}
+
+cmd_up() {
+  if pg_ready; then
+    say "postgres: reusing 127.0.0.1:$PG_PORT$([[ -f $PG_MARK && $(cat "$PG_MARK") == "$PG_PORT" ]] && echo ' (project-local cluster)')"
+  else
+    start_pg
+  fi
+  ensure_db
+  if tcp_open "$NATS_PORT"; then
+    [[ $(nats_info) == *'"jetstream":true'* ]] ||
+      warn "the server on 127.0.0.1:$NATS_PORT does not advertise JetStream (is it NATS, started with -js?)"
+    say "nats: reusing 127.0.0.1:$NATS_PORT$(nats_is_ours && echo ' (project-local nats-server)')"
+  else
+    start_nats
+  fi
+  say "DATABASE_URL=postgres://$DB_USER@127.0.0.1:$PG_PORT/$DB_NAME"
+  say "NATS_URL=nats://127.0.0.1:$NATS_PORT"
+}
+
+cmd_down() {
+  local stopped=0 pid i
+  if [[ -f $PG_MARK ]]; then
+    if local_pg_running; then
+      as_pg "$(pg_bindir)/pg_ctl" stop -D "$PG_DATA" -m fast >/dev/null || die "pg_ctl stop failed; see $PG_LOG"
+      say "postgres: stopped project-local cluster (data kept in $(rel "$PG_DATA"))"
+    else
+      say "postgres: project-local cluster was not running"
+    fi
+    rm -f "$PG_MARK"; stopped=1
+  fi
+  if [[ -f $NATS_PIDFILE ]]; then
+    if nats_pid_alive; then
+      pid="$(cat "$NATS_PIDFILE")"
+      kill "$pid" 2>/dev/null || true
+      # nats_pid_alive (not kill -0) so an unreaped zombie counts as exited.
+      for ((i = 0; i < 100; i++)); do nats_pid_alive || break; sleep 0.1; done
+      nats_pid_alive && die "nats-server (pid $pid) did not exit within 10 s"
+      say "nats: stopped project-local nats-server (pid $pid, data kept in $(rel "$NATS_DATA"))"
+    else
+      say "nats: project-local nats-server was not running"
+    fi
+    rm -f "$NATS_PIDFILE"; stopped=1
+  fi
+  (( stopped )) || say "nothing to stop: stack.sh did not start any server"
+}
+
+cmd_status() {
+  say "postgres: $(pg_ready || echo 'not ')reachable on 127.0.0.1:$PG_PORT"
+  [[ ! -f $PG_MARK ]] || say "postgres: stack.sh started the project-local cluster on port $(cat "$PG_MARK")" \
+    "($(local_pg_running || echo 'not ')running)"
+  if tcp_open "$NATS_PORT"; then
+    say "nats: reachable on 127.0.0.1:$NATS_PORT (jetstream: $([[ $(nats_info) == *'"jetstream":true'* ]] && echo yes || echo no))"
+  else
+    say "nats: not reachable on 127.0.0.1:$NATS_PORT"
+  fi
+  [[ ! -f $NATS_PIDFILE ]] || say "nats: stack.sh started nats-server pid $(cat "$NATS_PIDFILE")" \
+    "($(nats_pid_alive || echo 'not ')running)"
+  [[ -f $PG_MARK || -f $NATS_PIDFILE ]] || say "stack.sh started nothing"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) say "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

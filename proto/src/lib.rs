@@ -1,0 +1,15 @@
+//! The generated lienlac contract, mounted by package: `lienlac_proto::testing::v1`, …
+//! The .proto files under `proto/lienlac/` are the published schema.
+
+/// The encoded `FileDescriptorSet` of every lienlac .proto file, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/lienlac_descriptor.bin"));
+
+/// A minimal service and event that the kernel's tests use to drive the whole
+/// command path (RPC, event store, relay, JetStream, consumer); not deployed.
+pub mod testing {
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.testing.v1.rs"));
+    }
+}

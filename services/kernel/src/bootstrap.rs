@@ -1,0 +1,249 @@
+//! Service bootstrap: connect, migrate, provision the stream, bind; then run the
+//! gRPC server (health, reflection, gRPC-Web, a span per RPC, the authentication
+//! slot), the outbox relay, consumers and the HTTP `/metrics` endpoint under one
+//! [`CancellationToken`], and stop them gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use futures::future::BoxFuture;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::KernelConfig;
+use crate::consumer::{ConsumerRuntime, ConsumerSource, Projection};
+use crate::grpc::{AuthLayer, Authenticator, GrpcTraceLayer};
+use crate::outbox::{Relay, RelayConfig, ensure_stream};
+
+mod http;
+mod readiness;
+
+pub use http::metrics_handle;
+pub use readiness::Readiness;
+
+type Task = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send>;
+
+/// Everything a service needs from the outside world, connected and ready.
+pub struct ServiceHost {
+    pub config: KernelConfig,
+    pub pool: PgPool,
+    pub nats: async_nats::Client,
+    pub jetstream: jetstream::Context,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    tasks: Vec<(String, Task)>,
+}
+
+impl ServiceHost {
+    /// Connects Postgres and NATS (retrying with backoff while they are unreachable),
+    /// creates the database and schema if missing, runs the kernel's and the
+    /// service's migrations, provisions the service's stream and binds both ports
+    /// (port 0 picks a free one).
+    pub async fn build(config: KernelConfig, migrations: &Migrator) -> anyhow::Result<Self> {
+        crate::retry::until_ok("creating the database", || crate::db::ensure_database(&config))
+            .await;
+        let pool = crate::retry::until_ok("connecting to Postgres", || crate::db::connect(&config))
+            .await;
+        crate::db::migrate(&pool, &config.schema, migrations).await?;
+        let nats = crate::nats::connect(&config).await;
+        let jetstream = jetstream::new(nats.clone());
+        ensure_stream(&jetstream, &config).await?;
+        let grpc_listener = bind(&config, config.grpc_port, "gRPC").await?;
+        let http_listener = bind(&config, config.metrics_port, "metrics").await?;
+        Ok(Self {
+            config,
+            pool,
+            nats,
+            jetstream,
+            grpc_listener,
+            http_listener,
+            tasks: Vec::new(),
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], self.config.grpc_port)))
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], self.config.metrics_port)))
+    }
+
+    /// This service's outbox relay, configured from the settings.
+    pub fn relay(&self) -> Relay {
+        Relay::new(
+            self.pool.clone(),
+            self.jetstream.clone(),
+            RelayConfig::from_kernel(&self.config),
+        )
+    }
+
+    /// Runs `task` beside the server until shutdown; if it ends on its own, the
+    /// whole service stops and says which task ended and why.
+    pub fn add_task<F, Fut>(&mut self, name: &str, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.tasks
+            .push((name.to_owned(), Box::new(move |token| Box::pin(task(token)))));
+    }
+
+    pub fn add_relay(&mut self) {
+        let relay = self.relay();
+        self.add_task("outbox relay", move |token| relay.run(token));
+    }
+
+    pub fn add_consumer<P: Projection>(&mut self, projection: Arc<P>, source: ConsumerSource) {
+        let name = format!("consumer {}", projection.name());
+        let runtime = ConsumerRuntime::new(
+            self.pool.clone(),
+            self.jetstream.clone(),
+            projection,
+            source,
+            self.config.consumer.clone(),
+        );
+        self.add_task(&name, move |token| runtime.run(token));
+    }
+
+    /// Serves `routes` (the service's gRPC services) plus health and reflection
+    /// until `shutdown` is cancelled or a task ends; then stops accepting, lets
+    /// in-flight RPCs finish, and waits for the relay's last flush.
+    pub async fn run(
+        self,
+        routes: Routes,
+        service_names: &[&str],
+        authenticator: Option<Arc<dyn Authenticator>>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let readiness = Readiness::new(
+            reporter.clone(),
+            service_names.iter().map(|name| (*name).to_owned()).collect(),
+        );
+        readiness.set(false).await;
+
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(lienlac_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building the reflection service")?;
+        let routes = routes.add_service(health_service).add_service(reflection);
+
+        let mut tasks = JoinSet::new();
+        for (name, task) in self.tasks {
+            let token = shutdown.child_token();
+            tasks.spawn(async move { (name, task(token).await) });
+        }
+        let watchdog = readiness::watch(
+            readiness.clone(),
+            self.pool.clone(),
+            self.nats.clone(),
+            shutdown.child_token(),
+        );
+        tasks.spawn(async move { ("readiness".to_owned(), watchdog.await) });
+        let http = http::serve(self.http_listener, readiness.clone(), shutdown.child_token());
+        tasks.spawn(async move { ("metrics endpoint".to_owned(), http.await) });
+
+        tracing::info!(
+            service = self.config.service.name,
+            grpc = %self.grpc_listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            "serving"
+        );
+        let server = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .layer(GrpcTraceLayer)
+            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(AuthLayer::new(authenticator))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(self.grpc_listener),
+                shutdown.clone().cancelled_owned(),
+            );
+        tokio::pin!(server);
+
+        let outcome = tokio::select! {
+            result = &mut server => {
+                result.context("gRPC server failed")?;
+                Ok(())
+            }
+            Some(joined) = tasks.join_next() => {
+                let (name, result) = joined.context("a background task panicked")?;
+                let error = match result {
+                    Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
+                    Err(error) => error.context(format!("{name} failed")),
+                };
+                tracing::error!(error = ?error, "stopping the service");
+                Err(error)
+            }
+        };
+        readiness.set(false).await;
+        shutdown.cancel();
+        // The server finishes in-flight RPCs; the relay publishes what they committed.
+        if outcome.is_err() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), &mut server).await;
+        }
+        let drained = tokio::time::timeout(Duration::from_secs(15), async {
+            while let Some(joined) = tasks.join_next().await {
+                if let Ok((name, Err(error))) = joined {
+                    tracing::warn!(task = %name, error = ?error, "task failed while stopping");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("background tasks did not stop within 15 s");
+        }
+        tracing::info!(service = self.config.service.name, "stopped");
+        outcome
+    }
+}
+
+async fn bind(config: &KernelConfig, port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    let address = SocketAddr::new(config.bind_address, port);
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the {what} port {address}"))
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C), naming the signal.
+pub async fn shutdown_signal() -> &'static str {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        () = terminate => "SIGTERM",
+    }
+}
+
+/// Marks every named service (and the server as a whole, "") in the health service.
+async fn set_health(reporter: &HealthReporter, names: &[String], status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for name in names {
+        reporter.set_service_status(name, status).await;
+    }
+}

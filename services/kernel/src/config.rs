@@ -1,0 +1,302 @@
+//! Settings shared by every service, read from environment variables with defaults
+//! that work on a fresh machine (ARCHITECTURE.md, "Running"). A bad variable stops
+//! start-up with its name; tests change fields on the struct instead of the environment.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// A lienlac service: its name (schema, stream and subject token) and default ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceId {
+    pub name: &'static str,
+    pub grpc_port: u16,
+    pub metrics_port: u16,
+}
+
+impl ServiceId {
+    pub const IDENTITY: Self = Self::new("identity", 50051, 9101);
+    pub const ATTENDANCE: Self = Self::new("attendance", 50052, 9102);
+    pub const MESSAGING: Self = Self::new("messaging", 50053, 9103);
+    pub const REPORTING: Self = Self::new("reporting", 50054, 9104);
+    pub const SYNC: Self = Self::new("sync", 50055, 9105);
+
+    pub const fn new(name: &'static str, grpc_port: u16, metrics_port: u16) -> Self {
+        Self {
+            name,
+            grpc_port,
+            metrics_port,
+        }
+    }
+
+    /// `LIENLAC_ATTENDANCE`: the JetStream stream this service publishes to.
+    pub fn stream_name(&self) -> String {
+        format!("LIENLAC_{}", self.name.to_ascii_uppercase())
+    }
+
+    /// `lienlac.attendance.v1`: the first tokens of every subject it publishes.
+    pub fn subject_root(&self) -> String {
+        format!("lienlac.{}.v1", self.name)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} is invalid: {reason}")]
+pub struct ConfigError {
+    pub name: String,
+    pub reason: String,
+}
+
+/// How the publishing service's JetStream stream is provisioned.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    pub replicas: usize,
+    pub max_age: Duration,
+    pub duplicate_window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// Events published per round trip of acknowledgements.
+    pub batch_size: i64,
+    /// How often an idle relay looks for newly committed events.
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// Messages fetched and projected in one transaction.
+    pub batch_size: usize,
+    /// Handler attempts before an event goes to the dead-letter table.
+    pub max_attempts: u32,
+    pub retry_initial: Duration,
+    /// How long an event that arrives ahead of its predecessor waits for it.
+    pub gap_wait: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct KernelConfig {
+    pub service: ServiceId,
+    pub database_url: SecretString,
+    /// Postgres schema that holds every table of this service.
+    pub schema: String,
+    pub db_max_connections: u32,
+    pub nats_url: String,
+    /// Prepended to stream names and subjects; empty in production, unique per test.
+    pub namespace: String,
+    pub stream: StreamSettings,
+    pub relay: RelaySettings,
+    pub consumer: ConsumerSettings,
+    /// Address both ports bind to; `0.0.0.0` serves every interface.
+    pub bind_address: std::net::IpAddr,
+    pub grpc_port: u16,
+    pub metrics_port: u16,
+    pub otlp_endpoint: Option<String>,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lienlac";
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+impl KernelConfig {
+    /// Defaults for `service`, as a fresh machine runs it.
+    pub fn defaults(service: ServiceId) -> Self {
+        Self {
+            service,
+            database_url: SecretString::from(DEFAULT_DATABASE_URL),
+            schema: service.name.to_owned(),
+            db_max_connections: 16,
+            nats_url: DEFAULT_NATS_URL.to_owned(),
+            namespace: String::new(),
+            stream: StreamSettings {
+                replicas: 1,
+                max_age: Duration::from_secs(400 * 24 * 3600),
+                duplicate_window: Duration::from_secs(120),
+            },
+            relay: RelaySettings {
+                batch_size: 500,
+                poll_interval: Duration::from_millis(20),
+            },
+            consumer: ConsumerSettings {
+                batch_size: 200,
+                max_attempts: 5,
+                retry_initial: Duration::from_millis(50),
+                gap_wait: Duration::from_secs(2),
+            },
+            bind_address: std::net::IpAddr::from([0, 0, 0, 0]),
+            grpc_port: service.grpc_port,
+            metrics_port: service.metrics_port,
+            otlp_endpoint: None,
+        }
+    }
+
+    pub fn from_env(service: ServiceId) -> Result<Self, ConfigError> {
+        Self::from_lookup(service, |name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so that parsing is testable without the
+    /// process environment.
+    pub fn from_lookup(
+        service: ServiceId,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let upper = service.name.to_ascii_uppercase();
+        let env = Env(&lookup);
+        let mut config = Self::defaults(service);
+        if let Some(url) = env.text("DATABASE_URL") {
+            config.database_url = SecretString::from(url);
+        }
+        if let Some(url) = env.text("NATS_URL") {
+            config.nats_url = url;
+        }
+        if let Some(schema) = env.text(&format!("{upper}_DB_SCHEMA")) {
+            config.schema = schema;
+        }
+        crate::db::check_identifier(&config.schema).map_err(|reason| ConfigError {
+            name: format!("{upper}_DB_SCHEMA"),
+            reason,
+        })?;
+        env.parse(&format!("{upper}_DB_MAX_CONNECTIONS"), &mut config.db_max_connections)?;
+        env.parse("LIENLAC_BIND_ADDRESS", &mut config.bind_address)?;
+        env.parse(&format!("{upper}_GRPC_PORT"), &mut config.grpc_port)?;
+        env.parse(&format!("{upper}_METRICS_PORT"), &mut config.metrics_port)?;
+        env.parse("LIENLAC_STREAM_REPLICAS", &mut config.stream.replicas)?;
+        env.duration("LIENLAC_STREAM_MAX_AGE", &mut config.stream.max_age)?;
+        env.duration("LIENLAC_STREAM_DUPLICATE_WINDOW", &mut config.stream.duplicate_window)?;
+        env.parse("LIENLAC_RELAY_BATCH_SIZE", &mut config.relay.batch_size)?;
+        env.duration("LIENLAC_RELAY_POLL_INTERVAL", &mut config.relay.poll_interval)?;
+        env.parse("LIENLAC_CONSUMER_BATCH_SIZE", &mut config.consumer.batch_size)?;
+        env.parse("LIENLAC_CONSUMER_MAX_ATTEMPTS", &mut config.consumer.max_attempts)?;
+        env.duration("LIENLAC_CONSUMER_GAP_WAIT", &mut config.consumer.gap_wait)?;
+        config.otlp_endpoint = env.text("OTEL_EXPORTER_OTLP_ENDPOINT");
+        Ok(config)
+    }
+
+    /// The stream this service publishes to, with the namespace applied.
+    pub fn stream_name(&self) -> String {
+        stream_name_in(&self.namespace, self.service)
+    }
+
+    /// `lienlac.<service>.v1` with the namespace applied.
+    pub fn subject_root(&self) -> String {
+        subject_root_in(&self.namespace, self.service)
+    }
+}
+
+/// The stream of `service` seen from a namespace (a test's prefix, or none).
+pub fn stream_name_in(namespace: &str, service: ServiceId) -> String {
+    if namespace.is_empty() {
+        service.stream_name()
+    } else {
+        format!("{}_{}", namespace.to_ascii_uppercase(), service.stream_name())
+    }
+}
+
+pub fn subject_root_in(namespace: &str, service: ServiceId) -> String {
+    if namespace.is_empty() {
+        service.subject_root()
+    } else {
+        format!("{namespace}.{}", service.subject_root())
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn text(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &str, into: &mut T) -> Result<(), ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        if let Some(raw) = self.text(name) {
+            *into = raw.trim().parse().map_err(|error: T::Err| ConfigError {
+                name: name.to_owned(),
+                reason: error.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn duration(&self, name: &str, into: &mut Duration) -> Result<(), ConfigError> {
+        if let Some(raw) = self.text(name) {
+            *into = parse_duration(raw.trim()).ok_or_else(|| ConfigError {
+                name: name.to_owned(),
+                reason: format!("{raw:?} is not a duration such as 250ms, 30s, 15m, 2h or 30d"),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `250ms`, `30s`, `15m`, `2h`, `30d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    Some(Duration::from_millis(number.checked_mul(unit_ms)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config_with(vars: &[(&str, &str)]) -> Result<KernelConfig, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        KernelConfig::from_lookup(ServiceId::ATTENDANCE, |name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_architecture_ports_and_stream_names() {
+        let config = config_with(&[]).unwrap();
+        assert_eq!((config.grpc_port, config.metrics_port), (50052, 9102));
+        assert_eq!(config.schema, "attendance");
+        assert_eq!(config.stream_name(), "LIENLAC_ATTENDANCE");
+        assert_eq!(config.subject_root(), "lienlac.attendance.v1");
+    }
+
+    #[test]
+    fn service_variables_override_the_defaults() {
+        let config = config_with(&[
+            ("ATTENDANCE_GRPC_PORT", "6000"),
+            ("LIENLAC_STREAM_MAX_AGE", "30d"),
+            ("LIENLAC_RELAY_POLL_INTERVAL", "5ms"),
+        ])
+        .unwrap();
+        assert_eq!(config.grpc_port, 6000);
+        assert_eq!(config.stream.max_age, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.relay.poll_interval, Duration::from_millis(5));
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_in_the_error() {
+        let error = config_with(&[("ATTENDANCE_GRPC_PORT", "eighty")]).unwrap_err();
+        assert_eq!(error.name, "ATTENDANCE_GRPC_PORT");
+        let error = config_with(&[("LIENLAC_STREAM_DUPLICATE_WINDOW", "2 minutes")]).unwrap_err();
+        assert_eq!(error.name, "LIENLAC_STREAM_DUPLICATE_WINDOW");
+        let error = config_with(&[("ATTENDANCE_DB_SCHEMA", "drop table")]).unwrap_err();
+        assert_eq!(error.name, "ATTENDANCE_DB_SCHEMA");
+    }
+
+    #[test]
+    fn a_namespace_prefixes_streams_and_subjects() {
+        let mut config = config_with(&[]).unwrap();
+        config.namespace = "t01abc".to_owned();
+        assert_eq!(config.stream_name(), "T01ABC_LIENLAC_ATTENDANCE");
+        assert_eq!(config.subject_root(), "t01abc.lienlac.attendance.v1");
+    }
+}

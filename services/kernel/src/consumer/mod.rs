@@ -1,0 +1,37 @@
+//! The consumer runtime: durable JetStream pull consumers that project another
+//! service's events into this service's schema, exactly once in effect.
+//!
+//! Per batch: one transaction inserts each event id into `inbox` (an id already
+//! there is a redelivery and is skipped), checks the stream's `ce-sequence` for
+//! gaps, runs the projection, commits, and only then acks. When a handler fails,
+//! the batch is rolled back and its events are retried one by one with backoff;
+//! an event that still fails goes to `dead_letters` with the error text, and the
+//! stream keeps flowing.
+
+mod handling;
+mod received;
+mod runtime;
+
+pub use received::ReceivedEvent;
+pub use runtime::{ConsumerRuntime, ConsumerSource, reset_projection};
+
+use std::future::Future;
+
+use sqlx::PgConnection;
+
+/// A read model fed by events. Handlers are idempotent and replayable: no outbound
+/// calls, no randomness, no clock; everything they need is in the event.
+pub trait Projection: Send + Sync + 'static {
+    /// The durable consumer name, `<consumer-service>-<projection>`.
+    fn name(&self) -> &str;
+
+    /// Applies one event inside the runtime's transaction.
+    fn handle(
+        &self,
+        conn: &mut PgConnection,
+        event: &ReceivedEvent,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Empties the read model, before a rebuild replays every event.
+    fn reset(&self, conn: &mut PgConnection) -> impl Future<Output = anyhow::Result<()>> + Send;
+}

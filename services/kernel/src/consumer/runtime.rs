@@ -1,0 +1,335 @@
+//! Runs one projection as a durable pull consumer, until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures::{FutureExt as _, StreamExt as _};
+use opentelemetry::trace::TraceContextExt as _;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::handling::{Applied, ApplyError, OnGap, apply, dead_letter};
+use super::{Projection, ReceivedEvent};
+use crate::config::{ConsumerSettings, ServiceId, stream_name_in, subject_root_in};
+use crate::retry::Backoff;
+use crate::telemetry::context_from_trace_headers;
+
+/// The stream a consumer reads and the subjects it takes from it.
+#[derive(Debug, Clone)]
+pub struct ConsumerSource {
+    pub stream: String,
+    pub filter_subject: String,
+}
+
+impl ConsumerSource {
+    /// Every event `publisher` publishes, in `namespace` (empty in production).
+    pub fn all_of(namespace: &str, publisher: ServiceId) -> Self {
+        Self {
+            stream: stream_name_in(namespace, publisher),
+            filter_subject: format!("{}.>", subject_root_in(namespace, publisher)),
+        }
+    }
+}
+
+pub struct ConsumerRuntime<P: Projection> {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    projection: Arc<P>,
+    source: ConsumerSource,
+    settings: ConsumerSettings,
+}
+
+/// A message with what the runtime parsed of it.
+struct Delivery {
+    message: jetstream::Message,
+    event: ReceivedEvent,
+    /// Parsing failed: dead-letter it without calling the projection.
+    unparseable: Option<String>,
+}
+
+impl<P: Projection> ConsumerRuntime<P> {
+    pub fn new(
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        projection: Arc<P>,
+        source: ConsumerSource,
+        settings: ConsumerSettings,
+    ) -> Self {
+        Self {
+            pool,
+            jetstream,
+            projection,
+            source,
+            settings,
+        }
+    }
+
+    /// Consumes until `shutdown`; NATS or Postgres failures are logged and retried.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        while !shutdown.is_cancelled() {
+            if let Err(error) = self.consume(&shutdown).await {
+                let delay = backoff.next_delay();
+                tracing::warn!(consumer = self.projection.name(), error = ?error, retry_in_ms = delay.as_millis() as u64, "consumer failed; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            } else {
+                backoff.reset();
+            }
+        }
+        Ok(())
+    }
+
+    async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let name = self.projection.name().to_owned();
+        let stream = self
+            .jetstream
+            .get_stream(&self.source.stream)
+            .await
+            .with_context(|| format!("waiting for stream {}", self.source.stream))?;
+        let consumer: jetstream::consumer::PullConsumer = stream
+            .get_or_create_consumer(
+                &name,
+                pull::Config {
+                    durable_name: Some(name.clone()),
+                    filter_subject: self.source.filter_subject.clone(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(30),
+                    max_ack_pending: (self.settings.batch_size * 4) as i64,
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("creating durable consumer {name}"))?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(self.settings.batch_size)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .context("pulling messages")?;
+        tracing::info!(consumer = %name, stream = %self.source.stream, "consumer started");
+        loop {
+            let first = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                next = messages.next() => next,
+            };
+            let Some(first) = first else {
+                anyhow::bail!("message stream ended");
+            };
+            let mut batch = vec![first.context("receiving a message")?];
+            // Take whatever else is already here, without waiting, up to a batch.
+            while batch.len() < self.settings.batch_size {
+                match messages.next().now_or_never() {
+                    Some(Some(message)) => batch.push(message.context("receiving a message")?),
+                    _ => break,
+                }
+            }
+            self.process(batch.into_iter().map(delivery).collect()).await?;
+        }
+    }
+
+    /// Projects a batch in one transaction; falls back to one event at a time when
+    /// a handler fails, so one poison event cannot hold the others back.
+    async fn process(&self, deliveries: Vec<Delivery>) -> anyhow::Result<()> {
+        if deliveries.iter().all(|d| d.unparseable.is_none()) {
+            match self.process_together(&deliveries).await {
+                Ok(outcomes) => return self.settle(&deliveries, &outcomes).await,
+                Err(ApplyError::Store(error)) => {
+                    self.nak_all(&deliveries).await;
+                    return Err(error).context("projecting a batch");
+                }
+                Err(ApplyError::Handler(_)) => {}
+            }
+        }
+        let mut outcomes = Vec::with_capacity(deliveries.len());
+        for delivery in &deliveries {
+            match self.process_alone(delivery).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(error) => {
+                    self.settle(&deliveries[..outcomes.len()], &outcomes).await?;
+                    self.nak_all(&deliveries[outcomes.len()..]).await;
+                    return Err(error);
+                }
+            }
+        }
+        self.settle(&deliveries, &outcomes).await
+    }
+
+    async fn process_together(&self, deliveries: &[Delivery]) -> Result<Vec<Applied>, ApplyError> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let span = self.event_span(&delivery.event);
+            let outcome = apply(&mut tx, &*self.projection, &delivery.event, gap_policy(delivery, &self.settings))
+                .instrument(span)
+                .await?;
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// One event in its own transaction, retried with backoff, then dead-lettered.
+    async fn process_alone(&self, delivery: &Delivery) -> anyhow::Result<Applied> {
+        let consumer = self.projection.name();
+        let event = &delivery.event;
+        if let Some(error) = &delivery.unparseable {
+            let mut tx = self.pool.begin().await?;
+            dead_letter(&mut tx, consumer, event, error, 1).await?;
+            tx.commit().await?;
+            return Ok(Applied::Handled);
+        }
+        let mut backoff = Backoff::new(self.settings.retry_initial, Duration::from_secs(5));
+        let mut attempt = 1;
+        loop {
+            let span = self.event_span(event);
+            let mut tx = self.pool.begin().await?;
+            let result = apply(&mut tx, &*self.projection, event, gap_policy(delivery, &self.settings))
+                .instrument(span)
+                .await;
+            match result {
+                Ok(outcome) => {
+                    tx.commit().await?;
+                    return Ok(outcome);
+                }
+                Err(ApplyError::Store(error)) => return Err(error.into()),
+                Err(ApplyError::Handler(error)) if attempt >= self.settings.max_attempts => {
+                    drop(tx);
+                    let mut tx = self.pool.begin().await?;
+                    dead_letter(&mut tx, consumer, event, &format!("{error:#}"), attempt).await?;
+                    tx.commit().await?;
+                    return Ok(Applied::Handled);
+                }
+                Err(ApplyError::Handler(error)) => {
+                    drop(tx);
+                    tracing::warn!(consumer, event_id = %event.event_id, attempt, error = ?error, "projection failed; retrying");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Acks what was applied or already there; asks again later for events that
+    /// came ahead of their predecessor.
+    async fn settle(&self, deliveries: &[Delivery], outcomes: &[Applied]) -> anyhow::Result<()> {
+        let consumer = self.projection.name().to_owned();
+        for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+            let result = match outcome {
+                Applied::AheadOfPredecessor => {
+                    delivery
+                        .message
+                        .ack_with(AckKind::Nak(Some(self.settings.gap_wait / 4)))
+                        .await
+                }
+                Applied::Handled | Applied::Duplicate => delivery.message.ack().await,
+            };
+            result.map_err(|error| anyhow::anyhow!("acknowledging a message: {error}"))?;
+            let label = match outcome {
+                Applied::Handled => "handled",
+                Applied::Duplicate => "duplicate",
+                Applied::AheadOfPredecessor => "waiting",
+            };
+            metrics::counter!("lienlac_consumer_events_total", "consumer" => consumer.clone(), "outcome" => label)
+                .increment(1);
+        }
+        Ok(())
+    }
+
+    async fn nak_all(&self, deliveries: &[Delivery]) {
+        for delivery in deliveries {
+            let _ = delivery
+                .message
+                .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                .await;
+        }
+    }
+
+    fn event_span(&self, event: &ReceivedEvent) -> tracing::Span {
+        let span = tracing::info_span!(
+            "event.handle",
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            messaging.operation.type = "process",
+            messaging.destination.name = %event.subject,
+            messaging.consumer.group.name = %self.projection.name(),
+            event_id = %event.event_id,
+            event_type = %event.event_type,
+        );
+        let parent =
+            context_from_trace_headers(event.traceparent.as_deref(), event.tracestate.as_deref());
+        if parent.span().span_context().is_valid() {
+            let _ = span.set_parent(parent);
+        }
+        span
+    }
+}
+
+fn delivery(message: jetstream::Message) -> Delivery {
+    match ReceivedEvent::parse(&message.subject, message.headers.as_ref(), message.payload.clone()) {
+        Ok(event) => Delivery {
+            message,
+            event,
+            unparseable: None,
+        },
+        Err(error) => {
+            let sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+            let event = ReceivedEvent::unparseable(&message.subject, sequence, message.payload.clone());
+            Delivery {
+                message,
+                event,
+                unparseable: Some(error.to_string()),
+            }
+        }
+    }
+}
+
+/// An event waits for a missing predecessor until it has been in the stream for
+/// `gap_wait`; after that the gap is recorded and the event applied.
+fn gap_policy(delivery: &Delivery, settings: &ConsumerSettings) -> OnGap {
+    let waited = delivery
+        .message
+        .info()
+        .map(|info| time::OffsetDateTime::now_utc() - info.published)
+        .unwrap_or(time::Duration::MAX);
+    if waited < settings.gap_wait {
+        OnGap::Wait
+    } else {
+        OnGap::RecordAndApply
+    }
+}
+
+/// Empties a projection for a rebuild: deletes its durable consumer, its read
+/// model and its inbox, so the next run replays the stream from the start.
+/// The projection's runtime must be stopped.
+pub async fn reset_projection<P: Projection>(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    source: &ConsumerSource,
+    projection: &P,
+) -> anyhow::Result<()> {
+    let name = projection.name();
+    if let Ok(stream) = jetstream.get_stream(&source.stream).await {
+        let _ = stream.delete_consumer(name).await;
+    }
+    let mut tx = pool.begin().await?;
+    projection.reset(&mut tx).await?;
+    for table in ["inbox", "consumer_streams", "stream_gaps", "dead_letters"] {
+        let sql = format!("DELETE FROM {table} WHERE consumer = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(consumer = name, "projection reset for rebuild");
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Postgres connections and migrations. Each service owns one schema; its pool sets
+//! `search_path` to that schema on every connection, so the kernel's tables and the
+//! service's own are written unqualified and a test can run a whole service in a
+//! schema of its own.
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+use crate::config::KernelConfig;
+
+/// The kernel's own tables (events, requests, relay checkpoint, inbox, dead letters),
+/// created in every service schema before the service's migrations.
+static KERNEL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// `[a-z_][a-z0-9_]*`, at most 48 bytes: safe to splice into DDL as an identifier.
+pub fn check_identifier(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && name.len() <= 48 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a lowercase identifier ([a-z_][a-z0-9_]*, at most 48 characters)"
+        ))
+    }
+}
+
+fn connect_options(config: &KernelConfig) -> anyhow::Result<PgConnectOptions> {
+    let options = PgConnectOptions::from_str(config.database_url.expose_secret())
+        .context("DATABASE_URL is not a valid Postgres URL")?;
+    Ok(options.application_name(&format!("lienlac-{}", config.service.name)))
+}
+
+/// Creates the database named in the URL when it is missing, through the
+/// server's `postgres` maintenance database.
+pub async fn ensure_database(config: &KernelConfig) -> anyhow::Result<()> {
+    let options = connect_options(config)?;
+    let Some(database) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    if options.connect().await.is_ok() {
+        return Ok(());
+    }
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to the postgres maintenance database")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&database)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        let quoted = database.replace('"', "\"\"");
+        let create = format!("CREATE DATABASE \"{quoted}\"");
+        // Two services starting together may race to create it; the loser is fine.
+        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+            .execute(&mut admin)
+            .await
+        {
+            let duplicate = error
+                .as_database_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "42P04" || code == "23505");
+            if !duplicate {
+                return Err(error).context("creating the database");
+            }
+        }
+        tracing::info!(database = %database, "created database");
+    }
+    admin.close().await.ok();
+    Ok(())
+}
+
+/// A pool whose connections all resolve unqualified names in `config.schema`.
+pub async fn connect(config: &KernelConfig) -> anyhow::Result<PgPool> {
+    check_identifier(&config.schema).map_err(anyhow::Error::msg)?;
+    let options = connect_options(config)?.options([("search_path", config.schema.as_str())]);
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .context("connecting to Postgres")
+}
+
+/// Creates the schema if missing, then applies the kernel's migrations followed by
+/// the service's own (`sqlx::migrate!()` in the service crate), in version order.
+pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> anyhow::Result<()> {
+    check_identifier(schema).map_err(anyhow::Error::msg)?;
+    let mut conn = pool.acquire().await.context("acquiring a connection")?;
+    ensure_schema(&mut conn, schema).await?;
+    let mut all: Vec<_> = KERNEL_MIGRATIONS
+        .iter()
+        .chain(service.iter())
+        .cloned()
+        .collect();
+    all.sort_by_key(|migration| migration.version);
+    Migrator::with_migrations(all)
+        .run(&mut *conn)
+        .await
+        .with_context(|| format!("migrating schema {schema}"))
+}
+
+async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
+    let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+    if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+        .execute(&mut *conn)
+        .await
+    {
+        // Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in the catalog.
+        let duplicate = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "23505" || code == "42P06");
+        if !duplicate {
+            return Err(error).with_context(|| format!("creating schema {schema}"));
+        }
+    }
+    Ok(())
+}
+
+/// Drops a schema and everything in it (tests and projection rebuilds).
+pub async fn drop_schema(conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
+    check_identifier(schema).map_err(anyhow::Error::msg)?;
+    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+        .execute(conn)
+        .await
+        .with_context(|| format!("dropping schema {schema}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_identifier;
+
+    #[test]
+    fn only_plain_lowercase_identifiers_are_accepted() {
+        assert!(check_identifier("attendance").is_ok());
+        assert!(check_identifier("t01jd9_attendance").is_ok());
+        assert!(check_identifier("Attendance").is_err());
+        assert!(check_identifier("a; drop table x").is_err());
+        assert!(check_identifier("").is_err());
+        assert!(check_identifier("9lives").is_err());
+    }
+}

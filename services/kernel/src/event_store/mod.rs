@@ -1,0 +1,17 @@
+//! The event store: append-only streams of events in the service's own schema.
+//!
+//! Every function takes `&mut PgConnection`, so the caller owns the transaction:
+//! a command loads its stream, decides, appends and records its request id in one
+//! transaction (STYLE.md §6).
+
+mod aggregate;
+mod append;
+mod read;
+mod requests;
+mod types;
+
+pub use aggregate::{Aggregate, DomainEvent, LoadError, load};
+pub use append::{AppendError, AppendReceipt, ExpectedVersion, append};
+pub use read::{CommitCursor, read_committed, read_stream};
+pub use requests::{RequestError, find_request, record_request};
+pub use types::{EventMeta, NewEvent, PublishedForm, RecordedEvent};

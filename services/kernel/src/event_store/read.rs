@@ -1,0 +1,75 @@
+//! Reading streams, and reading the whole store in commit order.
+//!
+//! Positions are handed out at insert, before commit, so a transaction that commits
+//! later can hold a smaller position: "position > last seen" would skip it forever.
+//! Readers in commit order therefore take only rows written by transactions older
+//! than every transaction still running (`tx_id < pg_snapshot_xmin(...)`), and
+//! order them by `(tx_id, position)`. Every transaction that can still commit has
+//! a larger `tx_id` than anything already read, so nothing is skipped; and a
+//! transaction that saw another's events has the larger `tx_id`, so causes come
+//! before their effects and each stream's versions come in order.
+
+use sqlx::PgConnection;
+
+use super::types::RecordedEvent;
+
+const COLUMNS: &str = "position, tx_id, event_id, stream_id, stream_version, event_type, \
+    schema_version, data, published_type, published_payload, published_sequence, actor, correlation_id, \
+    causation_id, traceparent, tracestate, district_id, school_id, recorded_at";
+
+/// A place in commit order: the last `(tx_id, position)` read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CommitCursor {
+    pub tx_id: i64,
+    pub position: i64,
+}
+
+impl CommitCursor {
+    pub const START: Self = Self {
+        tx_id: 0,
+        position: 0,
+    };
+
+    pub fn of(event: &RecordedEvent) -> Self {
+        Self {
+            tx_id: event.tx_id,
+            position: event.position,
+        }
+    }
+}
+
+/// Every event of one stream, in version order.
+pub async fn read_stream(
+    conn: &mut PgConnection,
+    stream_id: &str,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(stream_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// Up to `limit` committed events after `after`, in commit order; with
+/// `published_only`, only events that have a published form.
+pub async fn read_committed(
+    conn: &mut PgConnection,
+    after: CommitCursor,
+    limit: i64,
+    published_only: bool,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events \
+         WHERE (tx_id, position) > ($1, $2) \
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+           AND ($3 = false OR published_type IS NOT NULL) \
+         ORDER BY tx_id, position LIMIT $4"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after.tx_id)
+        .bind(after.position)
+        .bind(published_only)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+}

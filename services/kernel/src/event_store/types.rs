@@ -1,0 +1,128 @@
+//! What goes into the store and what comes back out.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Who and what caused the events of one command; stored with each event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventMeta {
+    /// The account that issued the command (an id, never a name).
+    pub actor: Option<String>,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    /// W3C trace context of the command, so the relay and consumers join its trace.
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+    pub district_id: Option<Uuid>,
+    pub school_id: Option<Uuid>,
+}
+
+impl EventMeta {
+    /// Metadata for a command running in the current span: a fresh correlation id
+    /// and the span's trace context.
+    pub fn for_command(actor: Option<String>) -> Self {
+        let (traceparent, tracestate) = crate::telemetry::current_trace_context();
+        Self {
+            actor,
+            correlation_id: Uuid::now_v7(),
+            traceparent,
+            tracestate,
+            ..Self::default()
+        }
+    }
+
+    pub fn in_tenant(mut self, district_id: Uuid, school_id: Option<Uuid>) -> Self {
+        self.district_id = Some(district_id);
+        self.school_id = school_id;
+        self
+    }
+}
+
+/// The protobuf form of an event that other services and systems receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedForm {
+    /// Full protobuf message name, e.g. `lienlac.attendance.v1.RollCallSubmitted`.
+    pub type_name: String,
+    pub payload: Vec<u8>,
+}
+
+impl PublishedForm {
+    pub fn encode<M: prost::Message + prost::Name>(message: &M) -> Self {
+        Self {
+            type_name: M::full_name(),
+            payload: message.encode_to_vec(),
+        }
+    }
+
+    /// The last segment of the type name: the subject's final token.
+    pub fn event_name(&self) -> &str {
+        self.type_name.rsplit('.').next().unwrap_or(&self.type_name)
+    }
+}
+
+/// An event about to be appended.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i32,
+    /// The stored domain event (serde JSON), what aggregates fold.
+    pub data: serde_json::Value,
+    /// Set for events that are published; `None` keeps the event inside the service.
+    pub published: Option<PublishedForm>,
+}
+
+impl NewEvent {
+    pub fn new(
+        event_type: impl Into<String>,
+        schema_version: i32,
+        data: &impl Serialize,
+    ) -> serde_json::Result<Self> {
+        Ok(Self {
+            event_id: Uuid::now_v7(),
+            event_type: event_type.into(),
+            schema_version,
+            data: serde_json::to_value(data)?,
+            published: None,
+        })
+    }
+
+    pub fn published_as(mut self, form: PublishedForm) -> Self {
+        self.published = Some(form);
+        self
+    }
+}
+
+/// An event as committed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordedEvent {
+    pub position: i64,
+    pub tx_id: i64,
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub data: serde_json::Value,
+    pub published_type: Option<String>,
+    pub published_payload: Option<Vec<u8>>,
+    pub published_sequence: Option<i64>,
+    pub actor: Option<String>,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+    pub district_id: Option<Uuid>,
+    pub school_id: Option<Uuid>,
+    pub recorded_at: OffsetDateTime,
+}
+
+impl RecordedEvent {
+    pub fn published(&self) -> Option<PublishedForm> {
+        Some(PublishedForm {
+            type_name: self.published_type.clone()?,
+            payload: self.published_payload.clone()?,
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! gRPC plumbing shared by every service: a span per RPC, the authentication slot,
+//! trace propagation for clients, and the mapping of kernel errors to statuses.
+
+mod auth;
+mod client;
+mod status;
+mod trace;
+
+pub use auth::{AuthLayer, Authenticator};
+pub use client::TracePropagation;
+pub use status::{append_error_status, request_error_status};
+pub use trace::GrpcTraceLayer;

@@ -1,0 +1,32 @@
+//! Kernel errors as gRPC statuses, so every service answers them alike.
+
+use crate::event_store::{AppendError, RequestError};
+
+/// A version conflict is ABORTED (the client retries); anything else is an
+/// internal error, logged here and never shown.
+pub fn append_error_status(error: AppendError) -> tonic::Status {
+    match error {
+        AppendError::Conflict { .. } => {
+            tonic::Status::aborted("the record was changed by another request; retry")
+        }
+        AppendError::Database(error) => {
+            tracing::error!(error = ?error, "rpc failed");
+            tonic::Status::internal("internal error")
+        }
+    }
+}
+
+pub fn request_error_status(error: RequestError) -> tonic::Status {
+    match error {
+        RequestError::ReusedForAnotherCommand { .. } => {
+            tonic::Status::invalid_argument(error.to_string())
+        }
+        RequestError::RecordedConcurrently(_) => {
+            tonic::Status::aborted("the same request_id is being handled concurrently; retry")
+        }
+        RequestError::Decode(_) | RequestError::Database(_) => {
+            tracing::error!(error = ?error, "rpc failed");
+            tonic::Status::internal("internal error")
+        }
+    }
+}

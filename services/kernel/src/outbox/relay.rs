@@ -1,0 +1,270 @@
+//! The outbox relay: publishes committed events to JetStream in commit order, waits
+//! for each acknowledgement, and only then moves its checkpoint.
+//!
+//! It reads with [`read_committed`], never "position > last seen", so a transaction
+//! that commits late is never skipped. One relay is active per service schema (a
+//! Postgres advisory lock); replicas stand by. After a crash it republishes from the
+//! checkpoint, and JetStream drops the duplicates by `Nats-Msg-Id` (= event id)
+//! within the stream's duplicate window.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
+use opentelemetry::trace::TraceContextExt as _;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::cloudevents::{CloudEventHeaders, event_subject};
+use crate::event_store::{CommitCursor, RecordedEvent, read_committed};
+use crate::retry::Backoff;
+use crate::telemetry::{NatsHeaders, context_from_trace_headers};
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The publishing service's name, for `ce-source`.
+    pub service: String,
+    /// `lienlac.<service>.v1`, with any test namespace in front.
+    pub subject_root: String,
+    pub batch_size: i64,
+    pub poll_interval: Duration,
+}
+
+impl RelayConfig {
+    pub fn from_kernel(config: &crate::config::KernelConfig) -> Self {
+        Self {
+            service: config.service.name.to_owned(),
+            subject_root: config.subject_root(),
+            batch_size: config.relay.batch_size,
+            poll_interval: config.relay.poll_interval,
+        }
+    }
+}
+
+pub struct Relay {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    config: RelayConfig,
+}
+
+/// Key of the advisory lock that makes one relay active per schema.
+const LOCK_SQL: &str = "SELECT pg_try_advisory_lock(hashtext(current_schema() || '.outbox_relay'))";
+
+impl Relay {
+    pub fn new(pool: PgPool, jetstream: jetstream::Context, config: RelayConfig) -> Self {
+        Self {
+            pool,
+            jetstream,
+            config,
+        }
+    }
+
+    /// Publishes until `shutdown`, then makes one last pass so that what was
+    /// committed before the stop is flushed.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        while !shutdown.is_cancelled() {
+            match self.lead(&shutdown).await {
+                Ok(()) => break,
+                Err(error) => {
+                    metrics::counter!("lienlac_outbox_failures_total").increment(1);
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = ?error, retry_in_ms = delay.as_millis() as u64, "outbox relay failed; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        self.flush().await
+    }
+
+    /// Publishes everything committed now, without waiting for the advisory lock
+    /// forever: used at shutdown, in tests and in benchmarks.
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        if !try_lock(&mut conn).await? {
+            return Ok(()); // another relay is active and will publish
+        }
+        let mut cursor = load_checkpoint(&mut conn).await?;
+        while self.publish_batch(&mut conn, &mut cursor).await? > 0 {}
+        unlock(&mut conn).await
+    }
+
+    /// Takes the lead (waiting while another relay holds it), then publishes until
+    /// shutdown. Returns an error when Postgres or NATS fails.
+    async fn lead(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        while !try_lock(&mut conn).await? {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        tracing::info!(service = %self.config.service, "outbox relay is active");
+        let mut cursor = load_checkpoint(&mut conn).await?;
+        let result = async {
+            loop {
+                let published = self.publish_batch(&mut conn, &mut cursor).await?;
+                if shutdown.is_cancelled() {
+                    return Ok(());
+                }
+                if published < self.config.batch_size as usize {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(self.config.poll_interval) => {}
+                    }
+                }
+            }
+        }
+        .await;
+        // The lock is session-scoped; release it so the connection can go back to the pool.
+        unlock(&mut conn).await.ok();
+        result
+    }
+
+    /// Publishes the next batch after `cursor` and moves the checkpoint past what
+    /// JetStream acknowledged. Returns how many events were published.
+    async fn publish_batch(
+        &self,
+        conn: &mut PoolConnection<Postgres>,
+        cursor: &mut CommitCursor,
+    ) -> anyhow::Result<usize> {
+        let events = read_committed(conn, *cursor, self.config.batch_size, true)
+            .await
+            .context("reading committed events")?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let mut pending = Vec::with_capacity(events.len());
+        for event in &events {
+            match self.send(event).await {
+                Ok(ack) => pending.push(ack),
+                Err(error) => {
+                    tracing::warn!(error = ?error, event_id = %event.event_id, "publish not sent");
+                    break;
+                }
+            }
+        }
+        let mut acknowledged = 0;
+        let mut failure = None;
+        for (event, ack) in events.iter().zip(pending) {
+            match ack.await {
+                Ok(_) => {
+                    acknowledged += 1;
+                    let lag = time::OffsetDateTime::now_utc() - event.recorded_at;
+                    metrics::histogram!("lienlac_outbox_lag_seconds").record(lag.as_seconds_f64());
+                }
+                Err(error) => {
+                    failure = Some(anyhow::Error::new(error).context(format!(
+                        "JetStream did not acknowledge event {}",
+                        event.event_id
+                    )));
+                    break;
+                }
+            }
+        }
+        if acknowledged > 0 {
+            let last = CommitCursor::of(&events[acknowledged - 1]);
+            save_checkpoint(conn, last).await?;
+            *cursor = last;
+            metrics::counter!("lienlac_outbox_published_total").increment(acknowledged as u64);
+        }
+        match failure {
+            Some(error) => Err(error),
+            None if acknowledged < events.len() => {
+                Err(anyhow::anyhow!("NATS did not take every publish of the batch"))
+            }
+            None => Ok(acknowledged),
+        }
+    }
+
+    /// Sends one event with its CloudEvents headers and trace context; the returned
+    /// future resolves to JetStream's acknowledgement.
+    async fn send(&self, event: &RecordedEvent) -> anyhow::Result<PublishAckFuture> {
+        let ce = CloudEventHeaders::of(event, &self.config.service)
+            .context("event has no published form")?;
+        let payload = event.published_payload.clone().unwrap_or_default();
+        let event_name = ce.event_type.rsplit('.').next().unwrap_or(&ce.event_type);
+        let subject = event_subject(
+            &self.config.subject_root,
+            event.district_id,
+            event.school_id,
+            event_name,
+        );
+        let span = tracing::info_span!(
+            "outbox.publish",
+            otel.kind = "producer",
+            messaging.system = "nats",
+            messaging.operation.type = "publish",
+            messaging.destination.name = %subject,
+            event_id = %event.event_id,
+            event_type = %ce.event_type,
+        );
+        let parent =
+            context_from_trace_headers(event.traceparent.as_deref(), event.tracestate.as_deref());
+        if parent.span().span_context().is_valid() {
+            let _ = span.set_parent(parent);
+        }
+        let mut headers = ce.to_header_map();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&span.context(), &mut NatsHeaders(&mut headers));
+        });
+        let started = Instant::now();
+        let ack = self
+            .jetstream
+            .send_publish(
+                subject,
+                PublishMessage::build()
+                    .payload(payload.into())
+                    .headers(headers)
+                    .message_id(event.event_id.to_string()),
+            )
+            .instrument(span)
+            .await
+            .context("sending to NATS")?;
+        metrics::histogram!("lienlac_outbox_send_seconds").record(started.elapsed().as_secs_f64());
+        Ok(ack)
+    }
+}
+
+async fn try_lock(conn: &mut PoolConnection<Postgres>) -> anyhow::Result<bool> {
+    sqlx::query_scalar(LOCK_SQL)
+        .fetch_one(&mut **conn)
+        .await
+        .context("taking the relay lock")
+}
+
+async fn unlock(conn: &mut PoolConnection<Postgres>) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_advisory_unlock(hashtext(current_schema() || '.outbox_relay'))")
+        .execute(&mut **conn)
+        .await
+        .context("releasing the relay lock")?;
+    Ok(())
+}
+
+async fn load_checkpoint(conn: &mut PoolConnection<Postgres>) -> anyhow::Result<CommitCursor> {
+    let (tx_id, position): (i64, i64) =
+        sqlx::query_as("SELECT tx_id, position FROM relay_checkpoint")
+            .fetch_one(&mut **conn)
+            .await
+            .context("reading the relay checkpoint")?;
+    Ok(CommitCursor { tx_id, position })
+}
+
+async fn save_checkpoint(
+    conn: &mut PoolConnection<Postgres>,
+    cursor: CommitCursor,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE relay_checkpoint SET tx_id = $1, position = $2, updated_at = now()")
+        .bind(cursor.tx_id)
+        .bind(cursor.position)
+        .execute(&mut **conn)
+        .await
+        .context("moving the relay checkpoint")?;
+    Ok(())
+}

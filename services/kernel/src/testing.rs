@@ -1,0 +1,173 @@
+//! The test harness (feature `testing`): each test gets its own world, a namespace
+//! `t<random>` that names its Postgres schemas (`<namespace>_<service>`) and
+//! prefixes its JetStream streams and subjects, so tests run in parallel against
+//! one Postgres and one NATS. Dropping the world removes its schemas and streams.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Once;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures::TryStreamExt as _;
+use secrecy::SecretString;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+use crate::config::{DEFAULT_NATS_URL, KernelConfig, ServiceId};
+
+/// Where tests find Postgres: `LIENLAC_TEST_DATABASE_URL`, else this.
+pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lienlac_test";
+
+pub struct TestWorld {
+    pub namespace: String,
+    database_url: String,
+    nats_url: String,
+}
+
+impl Default for TestWorld {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestWorld {
+    pub fn new() -> Self {
+        init_tracing();
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        Self {
+            namespace: format!("t{}", &id[16..]),
+            database_url: std::env::var("LIENLAC_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned()),
+            nats_url: std::env::var("LIENLAC_TEST_NATS_URL")
+                .unwrap_or_else(|_| DEFAULT_NATS_URL.to_owned()),
+        }
+    }
+
+    /// Settings for `service` in this world: own schema, namespaced streams, free
+    /// ports on loopback, and short timings so tests don't wait.
+    pub fn config(&self, service: ServiceId) -> KernelConfig {
+        let mut config = KernelConfig::defaults(service);
+        config.database_url = SecretString::from(self.database_url.clone());
+        config.nats_url = self.nats_url.clone();
+        config.schema = format!("{}_{}", self.namespace, service.name);
+        config.namespace = self.namespace.clone();
+        config.db_max_connections = 12;
+        config.bind_address = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        config.grpc_port = 0;
+        config.metrics_port = 0;
+        config.stream.max_age = Duration::from_secs(3600);
+        config.relay.poll_interval = Duration::from_millis(10);
+        config.consumer.retry_initial = Duration::from_millis(10);
+        config.consumer.max_attempts = 3;
+        config.consumer.gap_wait = Duration::from_millis(500);
+        config
+    }
+
+    /// A migrated pool for `service` (kernel tables plus `migrations`).
+    pub async fn pool(&self, service: ServiceId, migrations: &Migrator) -> PgPool {
+        let config = self.config(service);
+        crate::db::ensure_database(&config)
+            .await
+            .expect("test database can be created");
+        let pool = crate::db::connect(&config).await.expect("Postgres for tests");
+        crate::db::migrate(&pool, &config.schema, migrations)
+            .await
+            .expect("migrations apply");
+        pool
+    }
+
+    pub async fn jetstream(&self) -> jetstream::Context {
+        let client = async_nats::connect(&self.nats_url)
+            .await
+            .expect("NATS for tests");
+        jetstream::new(client)
+    }
+
+    async fn clean_up(namespace: String, database_url: String, nats_url: String) {
+        if let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&database_url)
+            .await
+        {
+            let schemas: Vec<String> = sqlx::query_scalar(
+                "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)",
+            )
+            .bind(format!("{namespace}_"))
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
+            if let Ok(mut conn) = pool.acquire().await {
+                for schema in schemas {
+                    let _ = crate::db::drop_schema(&mut conn, &schema).await;
+                }
+            }
+        }
+        if let Ok(client) = async_nats::connect(&nats_url).await {
+            let jetstream = jetstream::new(client);
+            let prefix = format!("{}_", namespace.to_ascii_uppercase());
+            let names: Vec<String> = jetstream
+                .stream_names()
+                .try_collect()
+                .await
+                .unwrap_or_default();
+            for name in names.into_iter().filter(|name| name.starts_with(&prefix)) {
+                let _ = jetstream.delete_stream(&name).await;
+            }
+        }
+    }
+}
+
+impl Drop for TestWorld {
+    fn drop(&mut self) {
+        let (namespace, database_url, nats_url) = (
+            self.namespace.clone(),
+            self.database_url.clone(),
+            self.nats_url.clone(),
+        );
+        // Drop may run inside a Tokio runtime, which cannot block: clean up from a
+        // thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(Self::clean_up(namespace, database_url, nats_url));
+            }
+        })
+        .join();
+    }
+}
+
+/// Logs to the test output when `TEST_LOG` is set; silent otherwise.
+pub fn init_tracing() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,174 @@
+//! The event store against a real Postgres: optimistic concurrency, idempotent
+//! requests, published sequences and reads in commit order.
+
+mod common;
+
+use std::sync::Arc;
+
+use kernel::config::ServiceId;
+use kernel::event_store::{
+    AppendError, AppendReceipt, CommitCursor, EventMeta, ExpectedVersion, RequestError, append,
+    find_request, read_committed, read_stream, record_request,
+};
+use kernel::testing::TestWorld;
+use tokio::sync::Barrier;
+use uuid::Uuid;
+
+use common::{MIGRATIONS, internal, noted};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_appends_at_the_same_version_let_exactly_one_win() {
+    let world = TestWorld::new();
+    let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
+    let stream = format!("note-{}", Uuid::now_v7());
+    let writers = 8;
+    let barrier = Arc::new(Barrier::new(writers));
+    let mut handles = Vec::new();
+    for writer in 0..writers {
+        let (pool, stream, barrier) = (pool.clone(), stream.clone(), barrier.clone());
+        handles.push(tokio::spawn(async move {
+            let mut tx = pool.begin().await.unwrap();
+            barrier.wait().await;
+            let result = append(
+                &mut tx,
+                &stream,
+                ExpectedVersion::NoStream,
+                &[noted(&stream, &format!("writer {writer}"))],
+                &EventMeta::default(),
+            )
+            .await;
+            if result.is_ok() {
+                tx.commit().await.unwrap();
+            }
+            result
+        }));
+    }
+    let mut wins = 0;
+    let mut conflicts = 0;
+    for handle in handles {
+        match handle.await.unwrap() {
+            Ok(receipt) => {
+                wins += 1;
+                assert_eq!(receipt.stream_version, 1);
+            }
+            Err(AppendError::Conflict { .. }) => conflicts += 1,
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    assert_eq!((wins, conflicts), (1, writers - 1));
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(read_stream(&mut conn, &stream).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn appending_at_a_stale_version_is_a_conflict_and_appends_nothing() {
+    let world = TestWorld::new();
+    let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let stream = "note-stale";
+    let meta = EventMeta::default();
+    append(&mut conn, stream, ExpectedVersion::NoStream, &[noted(stream, "a"), noted(stream, "b")], &meta)
+        .await
+        .unwrap();
+    let stale = append(&mut conn, stream, ExpectedVersion::Exact(1), &[noted(stream, "c")], &meta).await;
+    assert!(matches!(stale, Err(AppendError::Conflict { expected: 1, .. })), "{stale:?}");
+    let ahead = append(&mut conn, stream, ExpectedVersion::Exact(5), &[noted(stream, "c")], &meta).await;
+    assert!(ahead.unwrap_err().is_conflict());
+    let receipt = append(&mut conn, stream, ExpectedVersion::Exact(2), &[noted(stream, "c")], &meta)
+        .await
+        .unwrap();
+    assert_eq!(receipt.stream_version, 3);
+    let versions: Vec<i64> = read_stream(&mut conn, stream)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.stream_version)
+        .collect();
+    assert_eq!(versions, vec![1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn published_events_are_numbered_apart_from_internal_ones() {
+    let world = TestWorld::new();
+    let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let stream = "note-mixed";
+    let meta = EventMeta::default();
+    append(&mut conn, stream, ExpectedVersion::NoStream, &[noted(stream, "a"), internal("x"), noted(stream, "b")], &meta)
+        .await
+        .unwrap();
+    append(&mut conn, stream, ExpectedVersion::Exact(3), &[internal("y"), noted(stream, "c")], &meta)
+        .await
+        .unwrap();
+    let sequences: Vec<Option<i64>> = read_stream(&mut conn, stream)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.published_sequence)
+        .collect();
+    assert_eq!(sequences, vec![Some(1), None, Some(2), None, Some(3)]);
+}
+
+/// What a command answers; recorded under its request id.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Answer {
+    receipt: AppendReceipt,
+}
+
+async fn note_once(pool: &sqlx::PgPool, request_id: Uuid, stream: &str) -> Result<Answer, RequestError> {
+    let mut tx = pool.begin().await.unwrap();
+    if let Some(first) = find_request::<Answer>(&mut tx, request_id, "Note").await? {
+        return Ok(first);
+    }
+    let receipt = append(&mut tx, stream, ExpectedVersion::NoStream, &[noted(stream, "once")], &EventMeta::default())
+        .await
+        .unwrap();
+    let answer = Answer { receipt };
+    record_request(&mut tx, request_id, "Note", &answer).await?;
+    tx.commit().await.unwrap();
+    Ok(answer)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_request_id_returns_the_first_answer_and_appends_nothing() {
+    let world = TestWorld::new();
+    let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
+    let request_id = Uuid::now_v7();
+    let first = note_once(&pool, request_id, "note-idempotent").await.unwrap();
+    let retry = note_once(&pool, request_id, "note-idempotent").await.unwrap();
+    assert_eq!(first, retry);
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(read_stream(&mut conn, "note-idempotent").await.unwrap().len(), 1);
+
+    let reused = find_request::<Answer>(&mut conn, request_id, "Forget").await;
+    assert!(matches!(reused, Err(RequestError::ReusedForAnotherCommand { .. })), "{reused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commit_order_reads_skip_nothing_when_transactions_commit_out_of_position_order() {
+    let world = TestWorld::new();
+    let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
+    // The first transaction takes the smaller position but commits last.
+    let mut early = pool.begin().await.unwrap();
+    append(&mut early, "note-early", ExpectedVersion::NoStream, &[noted("note-early", "early")], &EventMeta::default())
+        .await
+        .unwrap();
+    let mut late = pool.begin().await.unwrap();
+    append(&mut late, "note-late", ExpectedVersion::NoStream, &[noted("note-late", "late")], &EventMeta::default())
+        .await
+        .unwrap();
+    late.commit().await.unwrap();
+
+    let mut conn = pool.acquire().await.unwrap();
+    let visible = read_committed(&mut conn, CommitCursor::START, 100, true).await.unwrap();
+    assert!(
+        visible.is_empty(),
+        "nothing may be read past a transaction still running, got {visible:?}"
+    );
+    early.commit().await.unwrap();
+    let all = read_committed(&mut conn, CommitCursor::START, 100, true).await.unwrap();
+    let streams: Vec<&str> = all.iter().map(|e| e.stream_id.as_str()).collect();
+    assert_eq!(streams, vec!["note-early", "note-late"]);
+    let after = read_committed(&mut conn, CommitCursor::of(&all[1]), 100, true).await.unwrap();
+    assert!(after.is_empty());
+}
