@@ -76,3 +76,136 @@ impl Projection for NotesProjection {
         Ok(())
     }
 }
+
+/// A message as stored in a JetStream stream.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub subject: String,
+    pub event_id: String,
+    pub msg_id: String,
+    pub stream_id: String,
+    pub sequence: i64,
+    pub traceparent: Option<String>,
+    pub headers: async_nats::HeaderMap,
+}
+
+/// Every message of `stream`, in stream order.
+pub async fn stored_messages(
+    jetstream: &async_nats::jetstream::Context,
+    stream: &str,
+) -> Vec<Stored> {
+    let stream = jetstream.get_stream(stream).await.unwrap();
+    let info = stream.get_info().await.unwrap();
+    let mut messages = Vec::new();
+    for seq in info.state.first_sequence..=info.state.last_sequence {
+        if info.state.messages == 0 {
+            break;
+        }
+        let message = stream.get_raw_message(seq).await.unwrap();
+        let header = |name: &str| {
+            message
+                .headers
+                .get(name)
+                .map(|value| value.as_str().to_owned())
+        };
+        messages.push(Stored {
+            subject: message.subject.to_string(),
+            event_id: header("ce-id").unwrap_or_default(),
+            msg_id: header("Nats-Msg-Id").unwrap_or_default(),
+            stream_id: header("ce-subject").unwrap_or_default(),
+            sequence: header("ce-sequence").and_then(|s| s.parse().ok()).unwrap_or(0),
+            traceparent: header("traceparent"),
+            headers: message.headers.clone(),
+        });
+    }
+    messages
+}
+
+/// How many messages `stream` holds.
+pub async fn stream_len(jetstream: &async_nats::jetstream::Context, stream: &str) -> u64 {
+    match jetstream.get_stream(stream).await {
+        Ok(stream) => stream.get_info().await.map(|info| info.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// A nats-server of the test's own, on a free port, that the test can stop and
+/// start again with the same JetStream store.
+pub struct PrivateNats {
+    pub port: u16,
+    store: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateNats {
+    pub async fn start(name: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = std::env::temp_dir().join(format!("lienlac-nats-{name}"));
+        let mut nats = Self {
+            port,
+            store,
+            child: None,
+        };
+        nats.resume().await;
+        nats
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn binary() -> String {
+        if let Ok(path) = std::env::var("LIENLAC_NATS_SERVER_BIN") {
+            return path;
+        }
+        for candidate in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+            if std::path::Path::new(candidate).exists() {
+                return candidate.to_owned();
+            }
+        }
+        "nats-server".to_owned()
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    pub async fn resume(&mut self) {
+        let child = std::process::Command::new(Self::binary())
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server runs (deploy/local/stack.sh up installs it)");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("private nats-server did not start on port {}", self.port);
+    }
+
+    /// Stops the server the way an operator would (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
