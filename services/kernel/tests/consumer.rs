@@ -1,0 +1,277 @@
+//! The consumer runtime against real Postgres and JetStream: exactly-once effect
+//! under redelivery, dead letters, gaps, malformed messages and rebuilds.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use kernel::config::{KernelConfig, ServiceId};
+use kernel::consumer::{ConsumerRuntime, ConsumerSource, reset_projection};
+use kernel::event_store::{EventMeta, ExpectedVersion, append};
+use kernel::outbox::{Relay, RelayConfig, ensure_stream};
+use kernel::testing::{TestWorld, eventually};
+use lienlac_proto::testing::v1::Noted;
+use prost::Message as _;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use common::{MIGRATIONS, NotesProjection, noted};
+
+/// Identity publishes; attendance consumes into its own schema.
+const PUBLISHER: ServiceId = ServiceId::IDENTITY;
+const CONSUMER: ServiceId = ServiceId::ATTENDANCE;
+
+struct Setup {
+    world: TestWorld,
+    publisher: KernelConfig,
+    consumer: KernelConfig,
+    source_pool: PgPool,
+    pool: PgPool,
+    jetstream: jetstream::Context,
+}
+
+async fn setup() -> Setup {
+    let world = TestWorld::new();
+    let publisher = world.config(PUBLISHER);
+    let consumer = world.config(CONSUMER);
+    let source_pool = world.pool(PUBLISHER, &MIGRATIONS).await;
+    let pool = world.pool(CONSUMER, &MIGRATIONS).await;
+    let jetstream = world.jetstream().await;
+    ensure_stream(&jetstream, &publisher).await.unwrap();
+    Setup {
+        world,
+        publisher,
+        consumer,
+        source_pool,
+        pool,
+        jetstream,
+    }
+}
+
+impl Setup {
+    /// Appends one note per text to `stream_id` and publishes them.
+    async fn publish_notes(&self, stream_id: &str, texts: &[&str]) {
+        let mut conn = self.source_pool.acquire().await.unwrap();
+        for text in texts {
+            let version: i64 = sqlx::query_scalar("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1")
+                .bind(stream_id)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            append(&mut conn, stream_id, ExpectedVersion::from_loaded(version), &[noted(stream_id, text)], &EventMeta::default())
+                .await
+                .unwrap();
+        }
+        Relay::new(self.source_pool.clone(), self.jetstream.clone(), RelayConfig::from_kernel(&self.publisher))
+            .flush()
+            .await
+            .unwrap();
+    }
+
+    /// Publishes a note straight to JetStream with the given `ce-sequence`.
+    async fn publish_raw(&self, stream_id: &str, sequence: i64, text: &str) {
+        let mut headers = async_nats::HeaderMap::new();
+        let id = Uuid::now_v7().to_string();
+        headers.insert("ce-specversion", "1.0");
+        headers.insert("ce-id", id.as_str());
+        headers.insert("ce-source", "/lienlac/identity/_");
+        headers.insert("ce-type", "lienlac.testing.v1.Noted");
+        headers.insert("ce-time", "2026-11-28T07:00:00Z");
+        headers.insert("ce-subject", stream_id);
+        headers.insert("ce-sequence", sequence.to_string().as_str());
+        let payload = Noted {
+            stream_id: stream_id.to_owned(),
+            text: text.to_owned(),
+        }
+        .encode_to_vec();
+        let subject = format!("{}._._.Noted", self.publisher.subject_root());
+        self.jetstream
+            .publish_with_headers(subject, headers, payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    fn start(&self, projection: Arc<NotesProjection>) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let runtime = ConsumerRuntime::new(
+            self.pool.clone(),
+            self.jetstream.clone(),
+            projection,
+            self.source(),
+            self.consumer.consumer.clone(),
+        );
+        let stop = CancellationToken::new();
+        (stop.clone(), tokio::spawn(runtime.run(stop)))
+    }
+
+    fn source(&self) -> ConsumerSource {
+        ConsumerSource::all_of(&self.world.namespace, PUBLISHER)
+    }
+
+    async fn notes(&self) -> Vec<(String, i64)> {
+        sqlx::query_as("SELECT text, sequence FROM notes ORDER BY applied")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn wait_for_notes(&self, count: usize) -> Vec<(String, i64)> {
+        eventually(&format!("{count} notes projected"), Duration::from_secs(20), || async {
+            let notes = self.notes().await;
+            (notes.len() >= count).then_some(notes)
+        })
+        .await
+    }
+
+    /// Waits until the durable consumer has nothing pending or unacknowledged.
+    async fn wait_until_drained(&self, name: &str) {
+        let stream = self.jetstream.get_stream(self.source().stream).await.unwrap();
+        eventually("consumer drained", Duration::from_secs(20), || {
+            let stream = stream.clone();
+            async move {
+                let mut consumer: jetstream::consumer::PullConsumer = stream.get_consumer(name).await.ok()?;
+                let info = consumer.info().await.ok()?;
+                (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_event_changes_nothing() {
+    let setup = setup().await;
+    let texts: Vec<String> = (0..40).map(|n| format!("note {n}")).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    setup.publish_notes("student-1", &texts).await;
+    let projection = Arc::new(NotesProjection::new("attendance-notes"));
+    let (stop, task) = setup.start(projection.clone());
+    setup.wait_for_notes(40).await;
+    setup.wait_until_drained("attendance-notes").await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    // Forget every acknowledgement: JetStream delivers the whole stream again.
+    let stream = setup.jetstream.get_stream(setup.source().stream).await.unwrap();
+    stream.delete_consumer("attendance-notes").await.unwrap();
+    let (stop, task) = setup.start(projection);
+    setup.wait_until_drained("attendance-notes").await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    let notes = setup.notes().await;
+    assert_eq!(notes.len(), 40, "each event projected once");
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters").fetch_one(&setup.pool).await.unwrap();
+    assert_eq!(dead, 0);
+    let sequences: Vec<i64> = notes.iter().map(|(_, sequence)| *sequence).collect();
+    assert_eq!(sequences, (1..=40).collect::<Vec<_>>(), "applied in stream order");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poison_event_is_dead_lettered_while_later_events_are_still_projected() {
+    let setup = setup().await;
+    setup.publish_notes("student-2", &["first", "poison", "third"]).await;
+    setup.publish_notes("student-3", &["other stream"]).await;
+    let projection = Arc::new(NotesProjection::new("attendance-notes").poison("poison"));
+    let (stop, task) = setup.start(projection);
+    let notes = setup.wait_for_notes(3).await;
+    setup.wait_until_drained("attendance-notes").await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    let texts: Vec<&str> = notes.iter().map(|(text, _)| text.as_str()).collect();
+    assert_eq!(texts, vec!["first", "third", "other stream"]);
+    let (event_type, error, attempts): (String, String, i32) =
+        sqlx::query_as("SELECT event_type, error, attempts FROM dead_letters")
+            .fetch_one(&setup.pool)
+            .await
+            .unwrap();
+    assert_eq!(event_type, "lienlac.testing.v1.Noted");
+    assert!(error.contains("cannot project note \"poison\""), "{error}");
+    assert_eq!(attempts, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_ahead_of_its_predecessor_waits_for_it() {
+    let setup = setup().await;
+    let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
+    setup.publish_raw("student-4", 1, "one").await;
+    setup.publish_raw("student-4", 3, "three").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    setup.publish_raw("student-4", 2, "two").await;
+    let notes = setup.wait_for_notes(3).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    let sequences: Vec<i64> = notes.iter().map(|(_, sequence)| *sequence).collect();
+    assert_eq!(sequences, vec![1, 2, 3]);
+    let gaps: i64 = sqlx::query_scalar("SELECT count(*) FROM stream_gaps").fetch_one(&setup.pool).await.unwrap();
+    assert_eq!(gaps, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gap_that_never_fills_is_recorded_and_the_stream_moves_on() {
+    let setup = setup().await;
+    let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
+    setup.publish_raw("student-5", 1, "one").await;
+    setup.publish_raw("student-5", 4, "four").await;
+    let notes = setup.wait_for_notes(2).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(notes.last().unwrap().1, 4);
+    let (expected, received): (i64, i64) =
+        sqlx::query_as("SELECT expected_version, received_version FROM stream_gaps WHERE stream_id = 'student-5'")
+            .fetch_one(&setup.pool)
+            .await
+            .unwrap();
+    assert_eq!((expected, received), (2, 4));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_without_cloudevents_headers_is_dead_lettered() {
+    let setup = setup().await;
+    let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
+    setup
+        .jetstream
+        .publish(format!("{}._._.Noted", setup.publisher.subject_root()), "not an event".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    setup.publish_notes("student-6", &["after"]).await;
+    setup.wait_for_notes(1).await;
+    setup.wait_until_drained("attendance-notes").await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    let error: String = sqlx::query_scalar("SELECT error FROM dead_letters")
+        .fetch_one(&setup.pool)
+        .await
+        .unwrap();
+    assert_eq!(error, "message has no headers");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_projection_rebuilt_from_scratch_replays_to_the_same_read_model() {
+    let setup = setup().await;
+    setup.publish_notes("student-7", &["a", "b", "c"]).await;
+    setup.publish_notes("student-8", &["d"]).await;
+    let projection = Arc::new(NotesProjection::new("attendance-notes"));
+    let (stop, task) = setup.start(projection.clone());
+    let before = setup.wait_for_notes(4).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    reset_projection(&setup.pool, &setup.jetstream, &setup.source(), &*projection).await.unwrap();
+    assert!(setup.notes().await.is_empty());
+    let (stop, task) = setup.start(projection);
+    let after = setup.wait_for_notes(4).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(before, after);
+}
