@@ -177,19 +177,20 @@ impl ServiceHost {
             );
         tokio::pin!(server);
 
-        let outcome = tokio::select! {
-            result = &mut server => {
-                result.context("gRPC server failed")?;
-                Ok(())
-            }
-            Some(joined) = tasks.join_next() => {
-                let (name, result) = joined.context("a background task panicked")?;
-                let error = match result {
-                    Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
-                    Err(error) => error.context(format!("{name} failed")),
-                };
-                tracing::error!(error = ?error, "stopping the service");
-                Err(error)
+        let outcome = loop {
+            tokio::select! {
+                result = &mut server => break result.context("gRPC server failed"),
+                Some(joined) = tasks.join_next() => {
+                    let (name, result) = joined.context("a background task panicked")?;
+                    let error = match result {
+                        // Tasks end on their own once shutdown begins; the server follows.
+                        Ok(()) if shutdown.is_cancelled() => continue,
+                        Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
+                        Err(error) => error.context(format!("{name} failed")),
+                    };
+                    tracing::error!(error = ?error, "stopping the service");
+                    break Err(error);
+                }
             }
         };
         readiness.set(false).await;
