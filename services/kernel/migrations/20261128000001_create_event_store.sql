@@ -16,10 +16,10 @@ CREATE TABLE events (
     -- that stay inside the service.
     published_type    text,
     published_payload bytea,
-    -- 1, 2, 3 … over the published events of the stream only (CloudEvents
-    -- `sequence`): what consumers check for gaps, since internal events also
-    -- take stream versions.
-    published_sequence bigint,
+    -- How many of the stream's events up to this one are published: a published
+    -- event's place among them (CloudEvents `sequence`, what consumers check for
+    -- gaps, since internal events also take stream versions).
+    published_count   bigint NOT NULL,
     actor             text,
     correlation_id    uuid NOT NULL,
     causation_id      uuid,
@@ -30,8 +30,7 @@ CREATE TABLE events (
     recorded_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT events_stream_version_unique UNIQUE (stream_id, stream_version),
     CONSTRAINT events_published_complete
-        CHECK ((published_type IS NULL) = (published_payload IS NULL)
-           AND (published_type IS NULL) = (published_sequence IS NULL))
+        CHECK ((published_type IS NULL) = (published_payload IS NULL))
 );
 
 CREATE INDEX events_commit_order ON events (tx_id, position);

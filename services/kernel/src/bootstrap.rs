@@ -51,10 +51,14 @@ impl ServiceHost {
     /// service's migrations, provisions the service's stream and binds both ports
     /// (port 0 picks a free one).
     pub async fn build(config: KernelConfig, migrations: &Migrator) -> anyhow::Result<Self> {
-        crate::retry::until_ok("creating the database", || crate::db::ensure_database(&config))
-            .await;
-        let pool = crate::retry::until_ok("connecting to Postgres", || crate::db::connect(&config))
-            .await;
+        // Install the recorder before anything counts, or early counts are lost.
+        metrics_handle();
+        crate::retry::until_ok("creating the database", || {
+            crate::db::ensure_database(&config)
+        })
+        .await;
+        let pool =
+            crate::retry::until_ok("connecting to Postgres", || crate::db::connect(&config)).await;
         crate::db::migrate(&pool, &config.schema, migrations).await?;
         let nats = crate::nats::connect(&config).await;
         let jetstream = jetstream::new(nats.clone());
@@ -100,8 +104,10 @@ impl ServiceHost {
         F: FnOnce(CancellationToken) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        self.tasks
-            .push((name.to_owned(), Box::new(move |token| Box::pin(task(token)))));
+        self.tasks.push((
+            name.to_owned(),
+            Box::new(move |token| Box::pin(task(token))),
+        ));
     }
 
     pub fn add_relay(&mut self) {
@@ -134,7 +140,10 @@ impl ServiceHost {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let readiness = Readiness::new(
             reporter.clone(),
-            service_names.iter().map(|name| (*name).to_owned()).collect(),
+            service_names
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
         );
         readiness.set(false).await;
 
@@ -157,7 +166,11 @@ impl ServiceHost {
             shutdown.child_token(),
         );
         tasks.spawn(async move { ("readiness".to_owned(), watchdog.await) });
-        let http = http::serve(self.http_listener, readiness.clone(), shutdown.child_token());
+        let http = http::serve(
+            self.http_listener,
+            readiness.clone(),
+            shutdown.child_token(),
+        );
         tasks.spawn(async move { ("metrics endpoint".to_owned(), http.await) });
 
         tracing::info!(

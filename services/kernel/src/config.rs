@@ -155,17 +155,32 @@ impl KernelConfig {
             name: format!("{upper}_DB_SCHEMA"),
             reason,
         })?;
-        env.parse(&format!("{upper}_DB_MAX_CONNECTIONS"), &mut config.db_max_connections)?;
+        env.parse(
+            &format!("{upper}_DB_MAX_CONNECTIONS"),
+            &mut config.db_max_connections,
+        )?;
         env.parse("LIENLAC_BIND_ADDRESS", &mut config.bind_address)?;
         env.parse(&format!("{upper}_GRPC_PORT"), &mut config.grpc_port)?;
         env.parse(&format!("{upper}_METRICS_PORT"), &mut config.metrics_port)?;
         env.parse("LIENLAC_STREAM_REPLICAS", &mut config.stream.replicas)?;
         env.duration("LIENLAC_STREAM_MAX_AGE", &mut config.stream.max_age)?;
-        env.duration("LIENLAC_STREAM_DUPLICATE_WINDOW", &mut config.stream.duplicate_window)?;
+        env.duration(
+            "LIENLAC_STREAM_DUPLICATE_WINDOW",
+            &mut config.stream.duplicate_window,
+        )?;
         env.parse("LIENLAC_RELAY_BATCH_SIZE", &mut config.relay.batch_size)?;
-        env.duration("LIENLAC_RELAY_POLL_INTERVAL", &mut config.relay.poll_interval)?;
-        env.parse("LIENLAC_CONSUMER_BATCH_SIZE", &mut config.consumer.batch_size)?;
-        env.parse("LIENLAC_CONSUMER_MAX_ATTEMPTS", &mut config.consumer.max_attempts)?;
+        env.duration(
+            "LIENLAC_RELAY_POLL_INTERVAL",
+            &mut config.relay.poll_interval,
+        )?;
+        env.parse(
+            "LIENLAC_CONSUMER_BATCH_SIZE",
+            &mut config.consumer.batch_size,
+        )?;
+        env.parse(
+            "LIENLAC_CONSUMER_MAX_ATTEMPTS",
+            &mut config.consumer.max_attempts,
+        )?;
         env.duration("LIENLAC_CONSUMER_GAP_WAIT", &mut config.consumer.gap_wait)?;
         config.otlp_endpoint = env.text("OTEL_EXPORTER_OTLP_ENDPOINT");
         Ok(config)
@@ -187,7 +202,11 @@ pub fn stream_name_in(namespace: &str, service: ServiceId) -> String {
     if namespace.is_empty() {
         service.stream_name()
     } else {
-        format!("{}_{}", namespace.to_ascii_uppercase(), service.stream_name())
+        format!(
+            "{}_{}",
+            namespace.to_ascii_uppercase(),
+            service.stream_name()
+        )
     }
 }
 

@@ -98,8 +98,10 @@ pub async fn connect(config: &KernelConfig) -> anyhow::Result<PgPool> {
 /// the service's own (`sqlx::migrate!()` in the service crate), in version order.
 pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> anyhow::Result<()> {
     check_identifier(schema).map_err(anyhow::Error::msg)?;
-    let mut conn = pool.acquire().await.context("acquiring a connection")?;
-    ensure_schema(&mut conn, schema).await?;
+    {
+        let mut conn = pool.acquire().await.context("acquiring a connection")?;
+        ensure_schema(&mut conn, schema).await?;
+    }
     let mut all: Vec<_> = KERNEL_MIGRATIONS
         .iter()
         .chain(service.iter())
@@ -107,7 +109,7 @@ pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> anyhow:
         .collect();
     all.sort_by_key(|migration| migration.version);
     Migrator::with_migrations(all)
-        .run(&mut *conn)
+        .run(pool)
         .await
         .with_context(|| format!("migrating schema {schema}"))
 }

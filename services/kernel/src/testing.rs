@@ -51,7 +51,7 @@ impl TestWorld {
         config.nats_url = self.nats_url.clone();
         config.schema = format!("{}_{}", self.namespace, service.name);
         config.namespace = self.namespace.clone();
-        config.db_max_connections = 12;
+        config.db_max_connections = 10;
         config.bind_address = IpAddr::V4(Ipv4Addr::LOCALHOST);
         config.grpc_port = 0;
         config.metrics_port = 0;
@@ -69,7 +69,9 @@ impl TestWorld {
         crate::db::ensure_database(&config)
             .await
             .expect("test database can be created");
-        let pool = crate::db::connect(&config).await.expect("Postgres for tests");
+        let pool = crate::db::connect(&config)
+            .await
+            .expect("Postgres for tests");
         crate::db::migrate(&pool, &config.schema, migrations)
             .await
             .expect("migrations apply");

@@ -1,6 +1,8 @@
 //! A service host end to end: health, reflection, gRPC-Web, /metrics, idempotent
 //! RPCs, and a graceful stop that flushes the relay.
 
+#![allow(clippy::unwrap_used)] // test helpers fail the test by panicking
+
 mod common;
 
 use std::net::SocketAddr;
@@ -19,7 +21,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 use uuid::Uuid;
 
-use common::{MIGRATIONS, probe::Probe, stream_len};
+use common::{MIGRATIONS, PrivateNats, probe::Probe, stream_len};
 
 const SERVICE: ServiceId = ServiceId::IDENTITY;
 
@@ -31,15 +33,27 @@ struct Running {
 }
 
 async fn start(world: &TestWorld) -> Running {
-    let mut host = ServiceHost::build(world.config(SERVICE), &MIGRATIONS).await.unwrap();
+    let mut host = ServiceHost::build(world.config(SERVICE), &MIGRATIONS)
+        .await
+        .unwrap();
     host.add_relay();
     let routes = Routes::new(ProbeServiceServer::new(Probe {
         pool: host.pool.clone(),
     }));
     let (grpc, http) = (host.grpc_addr(), host.http_addr());
     let stop = CancellationToken::new();
-    let task = tokio::spawn(host.run(routes, &["lienlac.testing.v1.ProbeService"], None, stop.clone()));
-    Running { grpc, http, stop, task }
+    let task = tokio::spawn(host.run(
+        routes,
+        &["lienlac.testing.v1.ProbeService"],
+        None,
+        stop.clone(),
+    ));
+    Running {
+        grpc,
+        http,
+        stop,
+        task,
+    }
 }
 
 fn note(text: &str) -> NoteRequest {
@@ -79,7 +93,9 @@ async fn health_turns_serving_once_postgres_and_nats_answer() {
             let mut health = health.clone();
             async move {
                 let response = health
-                    .check(HealthCheckRequest { service: service.to_owned() })
+                    .check(HealthCheckRequest {
+                        service: service.to_owned(),
+                    })
                     .await
                     .ok()?
                     .into_inner();
@@ -90,7 +106,9 @@ async fn health_turns_serving_once_postgres_and_nats_answer() {
         assert_eq!(status, ServingStatus::Serving as i32);
     }
     let unknown = health
-        .check(HealthCheckRequest { service: "no.such.Service".to_owned() })
+        .check(HealthCheckRequest {
+            service: "no.such.Service".to_owned(),
+        })
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
@@ -102,17 +120,33 @@ async fn health_turns_serving_once_postgres_and_nats_answer() {
 async fn metrics_liveness_and_readiness_answer_over_http() {
     let world = TestWorld::new();
     let running = start(&world).await;
-    let mut client = ProbeServiceClient::connect(format!("http://{}", running.grpc)).await.unwrap();
+    let mut client = ProbeServiceClient::connect(format!("http://{}", running.grpc))
+        .await
+        .unwrap();
     client.note(note("counted")).await.unwrap();
 
-    let live = http1(running.http, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    let live = http1(
+        running.http,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(String::from_utf8_lossy(&live).starts_with("HTTP/1.1 200"));
     eventually("ready", Duration::from_secs(10), || async {
-        let ready = http1(running.http, b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
-        String::from_utf8_lossy(&ready).starts_with("HTTP/1.1 200").then_some(())
+        let ready = http1(
+            running.http,
+            b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        String::from_utf8_lossy(&ready)
+            .starts_with("HTTP/1.1 200")
+            .then_some(())
     })
     .await;
-    let metrics = http1(running.http, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    let metrics = http1(
+        running.http,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     let metrics = String::from_utf8_lossy(&metrics);
     assert!(metrics.contains("lienlac_grpc_requests_total"), "{metrics}");
     assert!(metrics.contains("method=\"Note\""), "{metrics}");
@@ -131,7 +165,11 @@ async fn grpc_web_requests_over_http1_are_answered() {
     let response = http1(running.grpc, request).await;
     let text = String::from_utf8_lossy(&response);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(text.to_ascii_lowercase().contains("content-type: application/grpc-web+proto"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: application/grpc-web+proto"),
+        "{text}"
+    );
     assert!(text.contains("grpc-status:0"), "{text}");
     running.stop.cancel();
     running.task.await.unwrap().unwrap();
@@ -139,10 +177,10 @@ async fn grpc_web_requests_over_http1_are_answered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reflection_lists_the_service_and_health() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let world = TestWorld::new();
     let running = start(&world).await;
@@ -161,8 +199,14 @@ async fn reflection_lists_the_service_and_health() {
         panic!("unexpected reflection answer {response:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"lienlac.testing.v1.ProbeService".to_owned()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"lienlac.testing.v1.ProbeService".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
     running.stop.cancel();
     running.task.await.unwrap().unwrap();
 }
@@ -171,7 +215,9 @@ async fn reflection_lists_the_service_and_health() {
 async fn a_retried_rpc_gets_the_first_answer_and_bad_input_is_invalid_argument() {
     let world = TestWorld::new();
     let running = start(&world).await;
-    let mut client = ProbeServiceClient::connect(format!("http://{}", running.grpc)).await.unwrap();
+    let mut client = ProbeServiceClient::connect(format!("http://{}", running.grpc))
+        .await
+        .unwrap();
     let request = note("once");
     let first = client.note(request.clone()).await.unwrap().into_inner();
     let retry = client.note(request).await.unwrap().into_inner();
@@ -194,19 +240,140 @@ async fn stopping_the_service_publishes_what_was_committed() {
     let mut config = world.config(SERVICE);
     // A relay that would not look again for a minute: only the stop's flush publishes.
     config.relay.poll_interval = Duration::from_secs(60);
-    let mut host = ServiceHost::build(config.clone(), &MIGRATIONS).await.unwrap();
+    let mut host = ServiceHost::build(config.clone(), &MIGRATIONS)
+        .await
+        .unwrap();
     host.add_relay();
-    let routes = Routes::new(ProbeServiceServer::new(Probe { pool: host.pool.clone() }));
+    let routes = Routes::new(ProbeServiceServer::new(Probe {
+        pool: host.pool.clone(),
+    }));
     let grpc = host.grpc_addr();
     let stop = CancellationToken::new();
     let task = tokio::spawn(host.run(routes, &[], None, stop.clone()));
-    let mut client = ProbeServiceClient::connect(format!("http://{grpc}")).await.unwrap();
+    let mut client = ProbeServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     for n in 0..3 {
-        client.note(note(&format!("before stop {n}"))).await.unwrap();
+        client
+            .note(note(&format!("before stop {n}")))
+            .await
+            .unwrap();
     }
     stop.cancel();
     task.await.unwrap().unwrap();
     let jetstream = world.jetstream().await;
     assert_eq!(stream_len(&jetstream, &config.stream_name()).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_started_before_nats_waits_for_it_and_then_serves() {
+    let world = TestWorld::new();
+    let mut nats = PrivateNats::reserve(&world.namespace);
+    let mut config = world.config(SERVICE);
+    config.nats_url = nats.url();
+    let build = tokio::spawn(async move { ServiceHost::build(config, &MIGRATIONS).await });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        !build.is_finished(),
+        "start-up waits while NATS is unreachable"
+    );
+    nats.resume().await;
+    let host = tokio::time::timeout(Duration::from_secs(20), build)
+        .await
+        .expect("start-up continues once NATS answers")
+        .unwrap()
+        .unwrap();
+    let grpc = host.grpc_addr();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(host.run(Routes::default(), &[], None, stop.clone()));
+    let health = HealthClient::new(channel(grpc).await);
+    eventually("SERVING", Duration::from_secs(10), || {
+        let mut health = health.clone();
+        async move {
+            let status = health
+                .check(HealthCheckRequest::default())
+                .await
+                .ok()?
+                .into_inner()
+                .status;
+            (status == ServingStatus::Serving as i32).then_some(())
+        }
+    })
+    .await;
+    // NATS going away turns the service NOT_SERVING until it is back.
+    nats.stop();
+    eventually("NOT_SERVING", Duration::from_secs(15), || {
+        let mut health = health.clone();
+        async move {
+            let status = health
+                .check(HealthCheckRequest::default())
+                .await
+                .ok()?
+                .into_inner()
+                .status;
+            (status == ServingStatus::NotServing as i32).then_some(())
+        }
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+/// Refuses the token `bad`; lets everything else through.
+struct TokenCheck;
+
+impl kernel::grpc::Authenticator for TokenCheck {
+    fn authenticate<'a>(
+        &'a self,
+        parts: &'a mut http::request::Parts,
+    ) -> futures::future::BoxFuture<'a, Result<(), tonic::Status>> {
+        Box::pin(async move {
+            match parts
+                .headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap_or_default())
+            {
+                Some("Bearer bad") => Err(tonic::Status::unauthenticated("token is not valid")),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_authentication_slot_refuses_bad_tokens_before_the_rpc_runs() {
+    let world = TestWorld::new();
+    let mut host = ServiceHost::build(world.config(SERVICE), &MIGRATIONS)
+        .await
+        .unwrap();
+    host.add_relay();
+    let routes = Routes::new(ProbeServiceServer::new(Probe {
+        pool: host.pool.clone(),
+    }));
+    let grpc = host.grpc_addr();
+    let stop = CancellationToken::new();
+    let authenticator: std::sync::Arc<dyn kernel::grpc::Authenticator> =
+        std::sync::Arc::new(TokenCheck);
+    let task = tokio::spawn(host.run(routes, &[], Some(authenticator), stop.clone()));
+    let mut client = ProbeServiceClient::new(channel(grpc).await);
+
+    let mut refused = tonic::Request::new(note("refused"));
+    refused
+        .metadata_mut()
+        .insert("authorization", "Bearer bad".parse().unwrap());
+    let status = client.note(refused).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    assert_eq!(status.message(), "token is not valid");
+
+    let mut accepted = tonic::Request::new(note("accepted"));
+    accepted
+        .metadata_mut()
+        .insert("authorization", "Bearer good".parse().unwrap());
+    client.note(accepted).await.unwrap();
+    // Health stays reachable without a token.
+    let mut health = HealthClient::new(channel(grpc).await);
+    health.check(HealthCheckRequest::default()).await.unwrap();
+    stop.cancel();
+    task.await.unwrap().unwrap();
 }

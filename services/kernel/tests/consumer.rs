@@ -1,6 +1,8 @@
 //! The consumer runtime against real Postgres and JetStream: exactly-once effect
 //! under redelivery, dead letters, gaps, malformed messages and rebuilds.
 
+#![allow(clippy::unwrap_used)] // test helpers fail the test by panicking
+
 mod common;
 
 use std::sync::Arc;
@@ -56,19 +58,31 @@ impl Setup {
     async fn publish_notes(&self, stream_id: &str, texts: &[&str]) {
         let mut conn = self.source_pool.acquire().await.unwrap();
         for text in texts {
-            let version: i64 = sqlx::query_scalar("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1")
-                .bind(stream_id)
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-            append(&mut conn, stream_id, ExpectedVersion::from_loaded(version), &[noted(stream_id, text)], &EventMeta::default())
-                .await
-                .unwrap();
-        }
-        Relay::new(self.source_pool.clone(), self.jetstream.clone(), RelayConfig::from_kernel(&self.publisher))
-            .flush()
+            let version: i64 = sqlx::query_scalar(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+            )
+            .bind(stream_id)
+            .fetch_one(&mut *conn)
             .await
             .unwrap();
+            append(
+                &mut conn,
+                stream_id,
+                ExpectedVersion::from_loaded(version),
+                &[noted(stream_id, text)],
+                &EventMeta::default(),
+            )
+            .await
+            .unwrap();
+        }
+        Relay::new(
+            self.source_pool.clone(),
+            self.jetstream.clone(),
+            RelayConfig::from_kernel(&self.publisher),
+        )
+        .flush()
+        .await
+        .unwrap();
     }
 
     /// Publishes a note straight to JetStream with the given `ce-sequence`.
@@ -96,7 +110,13 @@ impl Setup {
             .unwrap();
     }
 
-    fn start(&self, projection: Arc<NotesProjection>) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    fn start(
+        &self,
+        projection: Arc<NotesProjection>,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
         let runtime = ConsumerRuntime::new(
             self.pool.clone(),
             self.jetstream.clone(),
@@ -120,20 +140,29 @@ impl Setup {
     }
 
     async fn wait_for_notes(&self, count: usize) -> Vec<(String, i64)> {
-        eventually(&format!("{count} notes projected"), Duration::from_secs(20), || async {
-            let notes = self.notes().await;
-            (notes.len() >= count).then_some(notes)
-        })
+        eventually(
+            &format!("{count} notes projected"),
+            Duration::from_secs(20),
+            || async {
+                let notes = self.notes().await;
+                (notes.len() >= count).then_some(notes)
+            },
+        )
         .await
     }
 
     /// Waits until the durable consumer has nothing pending or unacknowledged.
     async fn wait_until_drained(&self, name: &str) {
-        let stream = self.jetstream.get_stream(self.source().stream).await.unwrap();
+        let stream = self
+            .jetstream
+            .get_stream(self.source().stream)
+            .await
+            .unwrap();
         eventually("consumer drained", Duration::from_secs(20), || {
             let stream = stream.clone();
             async move {
-                let mut consumer: jetstream::consumer::PullConsumer = stream.get_consumer(name).await.ok()?;
+                let mut consumer: jetstream::consumer::PullConsumer =
+                    stream.get_consumer(name).await.ok()?;
                 let info = consumer.info().await.ok()?;
                 (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
             }
@@ -156,7 +185,11 @@ async fn a_redelivered_event_changes_nothing() {
     task.await.unwrap().unwrap();
 
     // Forget every acknowledgement: JetStream delivers the whole stream again.
-    let stream = setup.jetstream.get_stream(setup.source().stream).await.unwrap();
+    let stream = setup
+        .jetstream
+        .get_stream(setup.source().stream)
+        .await
+        .unwrap();
     stream.delete_consumer("attendance-notes").await.unwrap();
     let (stop, task) = setup.start(projection);
     setup.wait_until_drained("attendance-notes").await;
@@ -165,16 +198,25 @@ async fn a_redelivered_event_changes_nothing() {
 
     let notes = setup.notes().await;
     assert_eq!(notes.len(), 40, "each event projected once");
-    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters").fetch_one(&setup.pool).await.unwrap();
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters")
+        .fetch_one(&setup.pool)
+        .await
+        .unwrap();
     assert_eq!(dead, 0);
     let sequences: Vec<i64> = notes.iter().map(|(_, sequence)| *sequence).collect();
-    assert_eq!(sequences, (1..=40).collect::<Vec<_>>(), "applied in stream order");
+    assert_eq!(
+        sequences,
+        (1..=40).collect::<Vec<_>>(),
+        "applied in stream order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_poison_event_is_dead_lettered_while_later_events_are_still_projected() {
     let setup = setup().await;
-    setup.publish_notes("student-2", &["first", "poison", "third"]).await;
+    setup
+        .publish_notes("student-2", &["first", "poison", "third"])
+        .await;
     setup.publish_notes("student-3", &["other stream"]).await;
     let projection = Arc::new(NotesProjection::new("attendance-notes").poison("poison"));
     let (stop, task) = setup.start(projection);
@@ -209,7 +251,10 @@ async fn an_event_ahead_of_its_predecessor_waits_for_it() {
 
     let sequences: Vec<i64> = notes.iter().map(|(_, sequence)| *sequence).collect();
     assert_eq!(sequences, vec![1, 2, 3]);
-    let gaps: i64 = sqlx::query_scalar("SELECT count(*) FROM stream_gaps").fetch_one(&setup.pool).await.unwrap();
+    let gaps: i64 = sqlx::query_scalar("SELECT count(*) FROM stream_gaps")
+        .fetch_one(&setup.pool)
+        .await
+        .unwrap();
     assert_eq!(gaps, 0);
 }
 
@@ -224,11 +269,12 @@ async fn a_gap_that_never_fills_is_recorded_and_the_stream_moves_on() {
     task.await.unwrap().unwrap();
 
     assert_eq!(notes.last().unwrap().1, 4);
-    let (expected, received): (i64, i64) =
-        sqlx::query_as("SELECT expected_version, received_version FROM stream_gaps WHERE stream_id = 'student-5'")
-            .fetch_one(&setup.pool)
-            .await
-            .unwrap();
+    let (expected, received): (i64, i64) = sqlx::query_as(
+        "SELECT expected_version, received_version FROM stream_gaps WHERE stream_id = 'student-5'",
+    )
+    .fetch_one(&setup.pool)
+    .await
+    .unwrap();
     assert_eq!((expected, received), (2, 4));
 }
 
@@ -238,7 +284,10 @@ async fn a_message_without_cloudevents_headers_is_dead_lettered() {
     let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
     setup
         .jetstream
-        .publish(format!("{}._._.Noted", setup.publisher.subject_root()), "not an event".into())
+        .publish(
+            format!("{}._._.Noted", setup.publisher.subject_root()),
+            "not an event".into(),
+        )
         .await
         .unwrap()
         .await
@@ -267,7 +316,9 @@ async fn a_projection_rebuilt_from_scratch_replays_to_the_same_read_model() {
     stop.cancel();
     task.await.unwrap().unwrap();
 
-    reset_projection(&setup.pool, &setup.jetstream, &setup.source(), &*projection).await.unwrap();
+    reset_projection(&setup.pool, &setup.jetstream, &setup.source(), &*projection)
+        .await
+        .unwrap();
     assert!(setup.notes().await.is_empty());
     let (stop, task) = setup.start(projection);
     let after = setup.wait_for_notes(4).await;

@@ -1,6 +1,8 @@
 //! The event store against a real Postgres: optimistic concurrency, idempotent
 //! requests, published sequences and reads in commit order.
 
+#![allow(clippy::unwrap_used)] // test helpers fail the test by panicking
+
 mod common;
 
 use std::sync::Arc;
@@ -67,16 +69,45 @@ async fn appending_at_a_stale_version_is_a_conflict_and_appends_nothing() {
     let mut conn = pool.acquire().await.unwrap();
     let stream = "note-stale";
     let meta = EventMeta::default();
-    append(&mut conn, stream, ExpectedVersion::NoStream, &[noted(stream, "a"), noted(stream, "b")], &meta)
-        .await
-        .unwrap();
-    let stale = append(&mut conn, stream, ExpectedVersion::Exact(1), &[noted(stream, "c")], &meta).await;
-    assert!(matches!(stale, Err(AppendError::Conflict { expected: 1, .. })), "{stale:?}");
-    let ahead = append(&mut conn, stream, ExpectedVersion::Exact(5), &[noted(stream, "c")], &meta).await;
+    append(
+        &mut conn,
+        stream,
+        ExpectedVersion::NoStream,
+        &[noted(stream, "a"), noted(stream, "b")],
+        &meta,
+    )
+    .await
+    .unwrap();
+    let stale = append(
+        &mut conn,
+        stream,
+        ExpectedVersion::Exact(1),
+        &[noted(stream, "c")],
+        &meta,
+    )
+    .await;
+    assert!(
+        matches!(stale, Err(AppendError::Conflict { expected: 1, .. })),
+        "{stale:?}"
+    );
+    let ahead = append(
+        &mut conn,
+        stream,
+        ExpectedVersion::Exact(5),
+        &[noted(stream, "c")],
+        &meta,
+    )
+    .await;
     assert!(ahead.unwrap_err().is_conflict());
-    let receipt = append(&mut conn, stream, ExpectedVersion::Exact(2), &[noted(stream, "c")], &meta)
-        .await
-        .unwrap();
+    let receipt = append(
+        &mut conn,
+        stream,
+        ExpectedVersion::Exact(2),
+        &[noted(stream, "c")],
+        &meta,
+    )
+    .await
+    .unwrap();
     assert_eq!(receipt.stream_version, 3);
     let versions: Vec<i64> = read_stream(&mut conn, stream)
         .await
@@ -94,17 +125,29 @@ async fn published_events_are_numbered_apart_from_internal_ones() {
     let mut conn = pool.acquire().await.unwrap();
     let stream = "note-mixed";
     let meta = EventMeta::default();
-    append(&mut conn, stream, ExpectedVersion::NoStream, &[noted(stream, "a"), internal("x"), noted(stream, "b")], &meta)
-        .await
-        .unwrap();
-    append(&mut conn, stream, ExpectedVersion::Exact(3), &[internal("y"), noted(stream, "c")], &meta)
-        .await
-        .unwrap();
+    append(
+        &mut conn,
+        stream,
+        ExpectedVersion::NoStream,
+        &[noted(stream, "a"), internal("x"), noted(stream, "b")],
+        &meta,
+    )
+    .await
+    .unwrap();
+    append(
+        &mut conn,
+        stream,
+        ExpectedVersion::Exact(3),
+        &[internal("y"), noted(stream, "c")],
+        &meta,
+    )
+    .await
+    .unwrap();
     let sequences: Vec<Option<i64>> = read_stream(&mut conn, stream)
         .await
         .unwrap()
         .iter()
-        .map(|e| e.published_sequence)
+        .map(|e| e.published_sequence())
         .collect();
     assert_eq!(sequences, vec![Some(1), None, Some(2), None, Some(3)]);
 }
@@ -115,14 +158,24 @@ struct Answer {
     receipt: AppendReceipt,
 }
 
-async fn note_once(pool: &sqlx::PgPool, request_id: Uuid, stream: &str) -> Result<Answer, RequestError> {
+async fn note_once(
+    pool: &sqlx::PgPool,
+    request_id: Uuid,
+    stream: &str,
+) -> Result<Answer, RequestError> {
     let mut tx = pool.begin().await.unwrap();
     if let Some(first) = find_request::<Answer>(&mut tx, request_id, "Note").await? {
         return Ok(first);
     }
-    let receipt = append(&mut tx, stream, ExpectedVersion::NoStream, &[noted(stream, "once")], &EventMeta::default())
-        .await
-        .unwrap();
+    let receipt = append(
+        &mut tx,
+        stream,
+        ExpectedVersion::NoStream,
+        &[noted(stream, "once")],
+        &EventMeta::default(),
+    )
+    .await
+    .unwrap();
     let answer = Answer { receipt };
     record_request(&mut tx, request_id, "Note", &answer).await?;
     tx.commit().await.unwrap();
@@ -134,14 +187,27 @@ async fn a_retried_request_id_returns_the_first_answer_and_appends_nothing() {
     let world = TestWorld::new();
     let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
     let request_id = Uuid::now_v7();
-    let first = note_once(&pool, request_id, "note-idempotent").await.unwrap();
-    let retry = note_once(&pool, request_id, "note-idempotent").await.unwrap();
+    let first = note_once(&pool, request_id, "note-idempotent")
+        .await
+        .unwrap();
+    let retry = note_once(&pool, request_id, "note-idempotent")
+        .await
+        .unwrap();
     assert_eq!(first, retry);
     let mut conn = pool.acquire().await.unwrap();
-    assert_eq!(read_stream(&mut conn, "note-idempotent").await.unwrap().len(), 1);
+    assert_eq!(
+        read_stream(&mut conn, "note-idempotent")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let reused = find_request::<Answer>(&mut conn, request_id, "Forget").await;
-    assert!(matches!(reused, Err(RequestError::ReusedForAnotherCommand { .. })), "{reused:?}");
+    assert!(
+        matches!(reused, Err(RequestError::ReusedForAnotherCommand { .. })),
+        "{reused:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,25 +216,43 @@ async fn commit_order_reads_skip_nothing_when_transactions_commit_out_of_positio
     let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
     // The first transaction takes the smaller position but commits last.
     let mut early = pool.begin().await.unwrap();
-    append(&mut early, "note-early", ExpectedVersion::NoStream, &[noted("note-early", "early")], &EventMeta::default())
-        .await
-        .unwrap();
+    append(
+        &mut early,
+        "note-early",
+        ExpectedVersion::NoStream,
+        &[noted("note-early", "early")],
+        &EventMeta::default(),
+    )
+    .await
+    .unwrap();
     let mut late = pool.begin().await.unwrap();
-    append(&mut late, "note-late", ExpectedVersion::NoStream, &[noted("note-late", "late")], &EventMeta::default())
-        .await
-        .unwrap();
+    append(
+        &mut late,
+        "note-late",
+        ExpectedVersion::NoStream,
+        &[noted("note-late", "late")],
+        &EventMeta::default(),
+    )
+    .await
+    .unwrap();
     late.commit().await.unwrap();
 
     let mut conn = pool.acquire().await.unwrap();
-    let visible = read_committed(&mut conn, CommitCursor::START, 100, true).await.unwrap();
+    let visible = read_committed(&mut conn, CommitCursor::START, 100, true)
+        .await
+        .unwrap();
     assert!(
         visible.is_empty(),
         "nothing may be read past a transaction still running, got {visible:?}"
     );
     early.commit().await.unwrap();
-    let all = read_committed(&mut conn, CommitCursor::START, 100, true).await.unwrap();
+    let all = read_committed(&mut conn, CommitCursor::START, 100, true)
+        .await
+        .unwrap();
     let streams: Vec<&str> = all.iter().map(|e| e.stream_id.as_str()).collect();
     assert_eq!(streams, vec!["note-early", "note-late"]);
-    let after = read_committed(&mut conn, CommitCursor::of(&all[1]), 100, true).await.unwrap();
+    let after = read_committed(&mut conn, CommitCursor::of(&all[1]), 100, true)
+        .await
+        .unwrap();
     assert!(after.is_empty());
 }

@@ -1,6 +1,8 @@
 //! The outbox relay against real Postgres and JetStream: commit order under
 //! concurrent appenders, CloudEvents headers, and a NATS outage mid-run.
 
+#![allow(clippy::unwrap_used)] // test helpers fail the test by panicking
+
 mod common;
 
 use std::collections::{HashMap, HashSet};
@@ -20,7 +22,8 @@ use common::{MIGRATIONS, PrivateNats, internal, noted, stored_messages, stream_l
 const SERVICE: ServiceId = ServiceId::ATTENDANCE;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn relay_publishes_every_event_once_in_stream_order_while_commits_land_out_of_position_order() {
+async fn relay_publishes_every_event_once_in_stream_order_while_commits_land_out_of_position_order()
+{
     let world = TestWorld::new();
     let config = world.config(SERVICE);
     let pool = world.pool(SERVICE, &MIGRATIONS).await;
@@ -47,26 +50,37 @@ async fn relay_publishes_every_event_once_in_stream_order_while_commits_land_out
             for round in 0..rounds {
                 let mut tx = pool.begin().await.unwrap();
                 let events = if round % 5 == 4 {
-                    vec![internal("not published"), noted(&stream, &format!("{round}"))]
+                    vec![
+                        internal("not published"),
+                        noted(&stream, &format!("{round}")),
+                    ]
                 } else {
                     vec![noted(&stream, &format!("{round}"))]
                 };
                 let expected = ExpectedVersion::from_loaded(
-                    sqlx::query_scalar::<_, i64>("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1")
-                        .bind(&stream)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .unwrap(),
-                );
-                append(&mut tx, &stream, expected, &events, &EventMeta::default()).await.unwrap();
-                let position: i64 = sqlx::query_scalar("SELECT max(position) FROM events WHERE stream_id = $1")
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                    )
                     .bind(&stream)
                     .fetch_one(&mut *tx)
                     .await
+                    .unwrap(),
+                );
+                append(&mut tx, &stream, expected, &events, &EventMeta::default())
+                    .await
                     .unwrap();
+                let position: i64 =
+                    sqlx::query_scalar("SELECT max(position) FROM events WHERE stream_id = $1")
+                        .bind(&stream)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .unwrap();
                 // Hold the transaction open for a while: others take later positions
                 // and commit first.
-                tokio::time::sleep(Duration::from_millis(((appender * 7 + round * 3) % 11) as u64 * 2)).await;
+                tokio::time::sleep(Duration::from_millis(
+                    ((appender * 7 + round * 3) % 11) as u64 * 2,
+                ))
+                .await;
                 let mut log = commits.lock().await;
                 tx.commit().await.unwrap();
                 let order = log.len();
@@ -93,21 +107,36 @@ async fn relay_publishes_every_event_once_in_stream_order_while_commits_land_out
     let out_of_order = log
         .iter()
         .any(|(position, order)| log.iter().any(|(p, o)| p > position && o < order));
-    assert!(out_of_order, "the test must make later positions commit first");
+    assert!(
+        out_of_order,
+        "the test must make later positions commit first"
+    );
 
     let messages = stored_messages(&jetstream, &config.stream_name()).await;
     assert_eq!(messages.len() as u64, total, "published exactly once each");
     let ids: HashSet<&str> = messages.iter().map(|m| m.event_id.as_str()).collect();
     assert_eq!(ids.len() as u64, total);
-    let db_ids: Vec<Uuid> = sqlx::query_scalar("SELECT event_id FROM events WHERE published_type IS NOT NULL")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    assert!(db_ids.iter().all(|id| ids.contains(id.to_string().as_str())), "none skipped");
+    let db_ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM events WHERE published_type IS NOT NULL")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(
+        db_ids
+            .iter()
+            .all(|id| ids.contains(id.to_string().as_str())),
+        "none skipped"
+    );
     let mut per_stream: HashMap<&str, Vec<i64>> = HashMap::new();
     for message in &messages {
-        assert_eq!(message.msg_id, message.event_id, "Nats-Msg-Id is the event id");
-        per_stream.entry(&message.stream_id).or_default().push(message.sequence);
+        assert_eq!(
+            message.msg_id, message.event_id,
+            "Nats-Msg-Id is the event id"
+        );
+        per_stream
+            .entry(&message.stream_id)
+            .or_default()
+            .push(message.sequence);
     }
     for (stream, sequences) in per_stream {
         let expected: Vec<i64> = (1..=rounds as i64).collect();
@@ -134,7 +163,11 @@ async fn published_events_carry_the_subject_and_cloudevents_headers_of_the_contr
     )
     .await
     .unwrap();
-    let relay = kernel::outbox::Relay::new(pool.clone(), jetstream.clone(), kernel::outbox::RelayConfig::from_kernel(&config));
+    let relay = kernel::outbox::Relay::new(
+        pool.clone(),
+        jetstream.clone(),
+        kernel::outbox::RelayConfig::from_kernel(&config),
+    );
     relay.flush().await.unwrap();
 
     let messages = stored_messages(&jetstream, &config.stream_name()).await;
@@ -142,18 +175,33 @@ async fn published_events_carry_the_subject_and_cloudevents_headers_of_the_contr
     let message = &messages[0];
     assert_eq!(
         message.subject,
-        format!("{}.lienlac.attendance.v1.{district}.{school}.Noted", world.namespace)
+        format!(
+            "{}.lienlac.attendance.v1.{district}.{school}.Noted",
+            world.namespace
+        )
     );
     let header = |name: &str| message.headers.get(name).map(|v| v.as_str().to_owned());
     assert_eq!(header("ce-specversion").as_deref(), Some("1.0"));
     assert_eq!(header("ce-id"), Some(receipt.event_ids[0].to_string()));
-    assert_eq!(header("ce-source"), Some(format!("/lienlac/attendance/{school}")));
-    assert_eq!(header("ce-type").as_deref(), Some("lienlac.testing.v1.Noted"));
+    assert_eq!(
+        header("ce-source"),
+        Some(format!("/lienlac/attendance/{school}"))
+    );
+    assert_eq!(
+        header("ce-type").as_deref(),
+        Some("lienlac.testing.v1.Noted")
+    );
     assert_eq!(header("ce-subject").as_deref(), Some("roll_call-1"));
-    assert_eq!(header("ce-datacontenttype").as_deref(), Some("application/protobuf"));
+    assert_eq!(
+        header("ce-datacontenttype").as_deref(),
+        Some("application/protobuf")
+    );
     assert_eq!(header("ce-sequence").as_deref(), Some("1"));
     let time = header("ce-time").unwrap();
-    assert!(time::OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339).is_ok(), "{time}");
+    assert!(
+        time::OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339).is_ok(),
+        "{time}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -166,7 +214,11 @@ async fn relay_loses_nothing_when_nats_stops_and_restarts_mid_run() {
     let client = kernel::nats::connect(&config).await;
     let jetstream = async_nats::jetstream::new(client);
     ensure_stream(&jetstream, &config).await.unwrap();
-    let relay = kernel::outbox::Relay::new(pool.clone(), jetstream.clone(), kernel::outbox::RelayConfig::from_kernel(&config));
+    let relay = kernel::outbox::Relay::new(
+        pool.clone(),
+        jetstream.clone(),
+        kernel::outbox::RelayConfig::from_kernel(&config),
+    );
     let stop = CancellationToken::new();
     let relay_task = tokio::spawn(relay.run(stop.clone()));
 
@@ -177,14 +229,22 @@ async fn relay_loses_nothing_when_nats_stops_and_restarts_mid_run() {
             for n in 0..total {
                 let stream = format!("note-{}", n % 10);
                 let mut tx = pool.begin().await.unwrap();
-                let version: i64 = sqlx::query_scalar("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1")
-                    .bind(&stream)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .unwrap();
-                append(&mut tx, &stream, ExpectedVersion::from_loaded(version), &[noted(&stream, &n.to_string())], &EventMeta::default())
-                    .await
-                    .unwrap();
+                let version: i64 = sqlx::query_scalar(
+                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                )
+                .bind(&stream)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+                append(
+                    &mut tx,
+                    &stream,
+                    ExpectedVersion::from_loaded(version),
+                    &[noted(&stream, &n.to_string())],
+                    &EventMeta::default(),
+                )
+                .await
+                .unwrap();
                 tx.commit().await.unwrap();
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -197,11 +257,15 @@ async fn relay_loses_nothing_when_nats_stops_and_restarts_mid_run() {
     writer.await.unwrap();
 
     let observer = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-    eventually("every event after the outage", Duration::from_secs(60), || {
-        let observer = observer.clone();
-        let name = config.stream_name();
-        async move { (stream_len(&observer, &name).await >= total as u64).then_some(()) }
-    })
+    eventually(
+        "every event after the outage",
+        Duration::from_secs(60),
+        || {
+            let observer = observer.clone();
+            let name = config.stream_name();
+            async move { (stream_len(&observer, &name).await >= total as u64).then_some(()) }
+        },
+    )
     .await;
     stop.cancel();
     relay_task.await.unwrap().unwrap();

@@ -2,6 +2,8 @@
 //! a consumer of another service, exported over OTLP to an in-process receiver.
 //! Its own test binary, because it installs the process-wide subscriber.
 
+#![allow(clippy::unwrap_used)] // test helpers fail the test by panicking
+
 mod common;
 
 use std::collections::HashMap;
@@ -17,8 +19,12 @@ use kernel::testing::{TestWorld, eventually};
 use lienlac_proto::testing::v1::NoteRequest;
 use lienlac_proto::testing::v1::probe_service_client::ProbeServiceClient;
 use lienlac_proto::testing::v1::probe_service_server::ProbeServiceServer;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -61,14 +67,17 @@ async fn start_receiver() -> (String, mpsc::UnboundedReceiver<Span>) {
 }
 
 fn attribute(span: &Span, key: &str) -> Option<String> {
-    span.attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
-        use opentelemetry_proto::tonic::common::v1::any_value::Value;
-        match kv.value.as_ref()?.value.as_ref()? {
-            Value::StringValue(text) => Some(text.clone()),
-            Value::IntValue(n) => Some(n.to_string()),
-            _ => None,
-        }
-    })
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| {
+            use opentelemetry_proto::tonic::common::v1::any_value::Value;
+            match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(text) => Some(text.clone()),
+                Value::IntValue(n) => Some(n.to_string()),
+                _ => None,
+            }
+        })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -82,11 +91,17 @@ async fn one_trace_runs_from_the_rpc_through_the_relay_into_the_consumer() {
     .unwrap();
 
     let world = TestWorld::new();
-    let mut publisher = ServiceHost::build(world.config(ServiceId::IDENTITY), &MIGRATIONS).await.unwrap();
+    let mut publisher = ServiceHost::build(world.config(ServiceId::IDENTITY), &MIGRATIONS)
+        .await
+        .unwrap();
     publisher.add_relay();
     let grpc = publisher.grpc_addr();
-    let routes = Routes::new(ProbeServiceServer::new(Probe { pool: publisher.pool.clone() }));
-    let mut consumer = ServiceHost::build(world.config(ServiceId::REPORTING), &MIGRATIONS).await.unwrap();
+    let routes = Routes::new(ProbeServiceServer::new(Probe {
+        pool: publisher.pool.clone(),
+    }));
+    let mut consumer = ServiceHost::build(world.config(ServiceId::REPORTING), &MIGRATIONS)
+        .await
+        .unwrap();
     let consumer_pool = consumer.pool.clone();
     consumer.add_consumer(
         Arc::new(NotesProjection::new("reporting-notes")),
@@ -132,9 +147,12 @@ async fn one_trace_runs_from_the_rpc_through_the_relay_into_the_consumer() {
         by_name.insert(span.name.clone(), span);
     }
     let span = |name: &str| {
-        by_name
-            .get(name)
-            .unwrap_or_else(|| panic!("no span {name}; got {:?}", by_name.keys().collect::<Vec<_>>()))
+        by_name.get(name).unwrap_or_else(|| {
+            panic!(
+                "no span {name}; got {:?}",
+                by_name.keys().collect::<Vec<_>>()
+            )
+        })
     };
     let client_span = span("test.client");
     let rpc = span("lienlac.testing.v1.ProbeService/Note");
@@ -143,21 +161,47 @@ async fn one_trace_runs_from_the_rpc_through_the_relay_into_the_consumer() {
     let handle = span("event.handle");
 
     for child in [rpc, command, publish, handle] {
-        assert_eq!(child.trace_id, client_span.trace_id, "{} is in the client's trace", child.name);
+        assert_eq!(
+            child.trace_id, client_span.trace_id,
+            "{} is in the client's trace",
+            child.name
+        );
     }
-    assert_eq!(rpc.parent_span_id, client_span.span_id, "RPC span is the client's child");
-    assert_eq!(command.parent_span_id, rpc.span_id, "command span is the RPC's child");
-    assert_eq!(publish.parent_span_id, command.span_id, "publish span is the command's child");
-    assert_eq!(handle.parent_span_id, publish.span_id, "consumer span is the publish's child");
+    assert_eq!(
+        rpc.parent_span_id, client_span.span_id,
+        "RPC span is the client's child"
+    );
+    assert_eq!(
+        command.parent_span_id, rpc.span_id,
+        "command span is the RPC's child"
+    );
+    assert_eq!(
+        publish.parent_span_id, command.span_id,
+        "publish span is the command's child"
+    );
+    assert_eq!(
+        handle.parent_span_id, publish.span_id,
+        "consumer span is the publish's child"
+    );
 
     assert_eq!(attribute(rpc, "rpc.system").as_deref(), Some("grpc"));
-    assert_eq!(attribute(rpc, "rpc.service").as_deref(), Some("lienlac.testing.v1.ProbeService"));
+    assert_eq!(
+        attribute(rpc, "rpc.service").as_deref(),
+        Some("lienlac.testing.v1.ProbeService")
+    );
     assert_eq!(attribute(rpc, "rpc.method").as_deref(), Some("Note"));
     assert_eq!(attribute(rpc, "rpc.grpc.status_code").as_deref(), Some("0"));
-    assert_eq!(attribute(publish, "messaging.system").as_deref(), Some("nats"));
-    assert_eq!(attribute(handle, "messaging.consumer.group.name").as_deref(), Some("reporting-notes"));
+    assert_eq!(
+        attribute(publish, "messaging.system").as_deref(),
+        Some("nats")
+    );
+    assert_eq!(
+        attribute(handle, "messaging.consumer.group.name").as_deref(),
+        Some("reporting-notes")
+    );
     assert!(
-        attribute(handle, "messaging.destination.name").is_some_and(|subject| subject.ends_with(".Noted")),
+        attribute(handle, "messaging.destination.name")
+            .is_some_and(|subject| subject.ends_with(".Noted")),
         "consumer span names the subject"
     );
 }

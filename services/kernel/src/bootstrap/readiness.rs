@@ -59,8 +59,7 @@ pub(super) async fn watch(
         )
         .await
         .is_ok_and(|result| result.is_ok());
-        let nats_connected =
-            nats.connection_state() == async_nats::connection::State::Connected;
+        let nats_connected = nats.connection_state() == async_nats::connection::State::Connected;
         readiness.set(postgres && nats_connected).await;
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),

@@ -53,12 +53,14 @@ pub(super) async fn apply<P: Projection>(
         }
         record_gap(conn, consumer, event, expected).await?;
     }
-    let fresh = sqlx::query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(consumer)
-        .bind(event.event_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
+    let fresh = sqlx::query(
+        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(event.event_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
         == 1;
     if !fresh {
         return Ok(Applied::Duplicate);

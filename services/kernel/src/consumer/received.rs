@@ -55,14 +55,15 @@ impl ReceivedEvent {
             value: event_id,
         })?;
         let sequence = text(header::SEQUENCE)?;
-        let sequence = sequence
-            .parse()
-            .ok()
-            .filter(|n: &i64| *n > 0)
-            .ok_or(MalformedEvent::Invalid {
-                name: header::SEQUENCE,
-                value: sequence,
-            })?;
+        let sequence =
+            sequence
+                .parse()
+                .ok()
+                .filter(|n: &i64| *n > 0)
+                .ok_or(MalformedEvent::Invalid {
+                    name: header::SEQUENCE,
+                    value: sequence,
+                })?;
         // `...<district_id>.<school_id>.<EventName>`: ids are the two tokens before the name.
         let mut tokens = subject.rsplit('.').skip(1);
         let school_id = tokens.next().and_then(|t| Uuid::parse_str(t).ok());
@@ -87,7 +88,11 @@ impl ReceivedEvent {
     pub fn decode<M: prost::Message + prost::Name + Default>(&self) -> anyhow::Result<M> {
         let expected = M::full_name();
         if self.event_type != expected {
-            anyhow::bail!("event {} is a {}, not a {expected}", self.event_id, self.event_type);
+            anyhow::bail!(
+                "event {} is a {}, not a {expected}",
+                self.event_id,
+                self.event_type
+            );
         }
         M::decode(self.payload.clone())
             .map_err(|error| anyhow::anyhow!("decoding {expected} {}: {error}", self.event_id))

@@ -132,7 +132,8 @@ impl<P: Projection> ConsumerRuntime<P> {
                     _ => break,
                 }
             }
-            self.process(batch.into_iter().map(delivery).collect()).await?;
+            self.process(batch.into_iter().map(delivery).collect())
+                .await?;
         }
     }
 
@@ -154,7 +155,8 @@ impl<P: Projection> ConsumerRuntime<P> {
             match self.process_alone(delivery).await {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(error) => {
-                    self.settle(&deliveries[..outcomes.len()], &outcomes).await?;
+                    self.settle(&deliveries[..outcomes.len()], &outcomes)
+                        .await?;
                     self.nak_all(&deliveries[outcomes.len()..]).await;
                     return Err(error);
                 }
@@ -168,9 +170,14 @@ impl<P: Projection> ConsumerRuntime<P> {
         let mut outcomes = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             let span = self.event_span(&delivery.event);
-            let outcome = apply(&mut tx, &*self.projection, &delivery.event, gap_policy(delivery, &self.settings))
-                .instrument(span)
-                .await?;
+            let outcome = apply(
+                &mut tx,
+                &*self.projection,
+                &delivery.event,
+                gap_policy(delivery, &self.settings),
+            )
+            .instrument(span)
+            .await?;
             outcomes.push(outcome);
         }
         tx.commit().await?;
@@ -192,9 +199,14 @@ impl<P: Projection> ConsumerRuntime<P> {
         loop {
             let span = self.event_span(event);
             let mut tx = self.pool.begin().await?;
-            let result = apply(&mut tx, &*self.projection, event, gap_policy(delivery, &self.settings))
-                .instrument(span)
-                .await;
+            let result = apply(
+                &mut tx,
+                &*self.projection,
+                event,
+                gap_policy(delivery, &self.settings),
+            )
+            .instrument(span)
+            .await;
             match result {
                 Ok(outcome) => {
                     tx.commit().await?;
@@ -274,7 +286,11 @@ impl<P: Projection> ConsumerRuntime<P> {
 }
 
 fn delivery(message: jetstream::Message) -> Delivery {
-    match ReceivedEvent::parse(&message.subject, message.headers.as_ref(), message.payload.clone()) {
+    match ReceivedEvent::parse(
+        &message.subject,
+        message.headers.as_ref(),
+        message.payload.clone(),
+    ) {
         Ok(event) => Delivery {
             message,
             event,
@@ -282,7 +298,8 @@ fn delivery(message: jetstream::Message) -> Delivery {
         },
         Err(error) => {
             let sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
-            let event = ReceivedEvent::unparseable(&message.subject, sequence, message.payload.clone());
+            let event =
+                ReceivedEvent::unparseable(&message.subject, sequence, message.payload.clone());
             Delivery {
                 message,
                 event,

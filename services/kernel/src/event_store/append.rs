@@ -87,22 +87,25 @@ pub async fn append(
         .map(|e| e.published.as_ref().map(|p| p.payload.as_slice()))
         .collect();
 
-    // `head` is the stream as committed: its version must be the expected one, and
-    // its count of published events numbers the new published ones.
+    // `head` is the stream's last event as committed (or zeros): its version must be
+    // the expected one, and its published count numbers the new published events.
+    // One backward step on the (stream_id, stream_version) index, however long the stream.
     let inserted = sqlx::query(
         "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, \
-             published_type, published_payload, published_sequence, actor, correlation_id, \
+             published_type, published_payload, published_count, actor, correlation_id, \
              causation_id, traceparent, tracestate, district_id, school_id) \
          SELECT e.event_id, $2, head.version + e.n, e.event_type, e.schema_version, e.data, \
              e.published_type, e.published_payload, \
-             CASE WHEN e.published_type IS NULL THEN NULL \
-                  ELSE head.published + count(e.published_type) OVER (ORDER BY e.n) END, \
+             head.published + count(e.published_type) OVER (ORDER BY e.n), \
              $8, $9, $10, $11, $12, $13, $14 \
          FROM UNNEST($1::uuid[], $3::text[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[]) \
                   WITH ORDINALITY \
                   AS e(event_id, event_type, schema_version, data, published_type, published_payload, n), \
-              (SELECT coalesce(max(stream_version), 0) AS version, count(published_type) AS published \
-                 FROM events WHERE stream_id = $2) AS head \
+              (SELECT 0::bigint AS version, 0::bigint AS published \
+               UNION ALL \
+               (SELECT stream_version, published_count FROM events WHERE stream_id = $2 \
+                 ORDER BY stream_version DESC LIMIT 1) \
+               ORDER BY version DESC LIMIT 1) AS head \
          WHERE head.version = $15",
     )
     .bind(&event_ids)

@@ -14,7 +14,7 @@ use sqlx::PgConnection;
 use super::types::RecordedEvent;
 
 const COLUMNS: &str = "position, tx_id, event_id, stream_id, stream_version, event_type, \
-    schema_version, data, published_type, published_payload, published_sequence, actor, correlation_id, \
+    schema_version, data, published_type, published_payload, published_count, actor, correlation_id, \
     causation_id, traceparent, tracestate, district_id, school_id, recorded_at";
 
 /// A place in commit order: the last `(tx_id, position)` read.

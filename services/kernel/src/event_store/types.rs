@@ -107,7 +107,8 @@ pub struct RecordedEvent {
     pub data: serde_json::Value,
     pub published_type: Option<String>,
     pub published_payload: Option<Vec<u8>>,
-    pub published_sequence: Option<i64>,
+    /// Published events of the stream up to and including this one.
+    pub published_count: i64,
     pub actor: Option<String>,
     pub correlation_id: Uuid,
     pub causation_id: Option<Uuid>,
@@ -119,6 +120,11 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
+    /// A published event's place among its stream's published events (1, 2, 3 …).
+    pub fn published_sequence(&self) -> Option<i64> {
+        self.published_type.as_ref().map(|_| self.published_count)
+    }
+
     pub fn published(&self) -> Option<PublishedForm> {
         Some(PublishedForm {
             type_name: self.published_type.clone()?,

@@ -68,7 +68,7 @@ impl CloudEventHeaders {
                 .format(&Rfc3339)
                 .unwrap_or_else(|_| event.recorded_at.to_string()),
             subject: event.stream_id.clone(),
-            sequence: event.published_sequence?,
+            sequence: event.published_sequence()?,
         })
     }
 
@@ -96,11 +96,21 @@ mod tests {
         let district = Uuid::now_v7();
         let school = Uuid::now_v7();
         assert_eq!(
-            event_subject("lienlac.attendance.v1", Some(district), Some(school), "MarkCorrected"),
+            event_subject(
+                "lienlac.attendance.v1",
+                Some(district),
+                Some(school),
+                "MarkCorrected"
+            ),
             format!("lienlac.attendance.v1.{district}.{school}.MarkCorrected")
         );
         assert_eq!(
-            event_subject("lienlac.identity.v1", Some(district), None, "DistrictCreated"),
+            event_subject(
+                "lienlac.identity.v1",
+                Some(district),
+                None,
+                "DistrictCreated"
+            ),
             format!("lienlac.identity.v1.{district}._.DistrictCreated")
         );
     }

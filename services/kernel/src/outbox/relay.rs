@@ -86,7 +86,11 @@ impl Relay {
     /// Publishes everything committed now, without waiting for the advisory lock
     /// forever: used at shutdown, in tests and in benchmarks.
     pub async fn flush(&self) -> anyhow::Result<()> {
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         if !try_lock(&mut conn).await? {
             return Ok(()); // another relay is active and will publish
         }
@@ -98,7 +102,11 @@ impl Relay {
     /// Takes the lead (waiting while another relay holds it), then publishes until
     /// shutdown. Returns an error when Postgres or NATS fails.
     async fn lead(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         while !try_lock(&mut conn).await? {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -176,9 +184,9 @@ impl Relay {
         }
         match failure {
             Some(error) => Err(error),
-            None if acknowledged < events.len() => {
-                Err(anyhow::anyhow!("NATS did not take every publish of the batch"))
-            }
+            None if acknowledged < events.len() => Err(anyhow::anyhow!(
+                "NATS did not take every publish of the batch"
+            )),
             None => Ok(acknowledged),
         }
     }

@@ -19,7 +19,10 @@ pub async fn ensure_stream(
         num_replicas: config.stream.replicas,
         max_age: config.stream.max_age,
         duplicate_window: config.stream.duplicate_window,
-        description: Some(format!("events published by lienlac {}", config.service.name)),
+        description: Some(format!(
+            "events published by lienlac {}",
+            config.service.name
+        )),
         ..Default::default()
     };
     jetstream

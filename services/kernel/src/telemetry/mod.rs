@@ -61,7 +61,8 @@ pub struct TelemetrySettings {
 /// runtime (the OTLP exporter needs it).
 pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     let provider = tracer_provider(settings)?;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let logs = if settings.json_logs {
         tracing_subscriber::fmt::layer()
             .json()
@@ -107,7 +108,15 @@ pub fn otel_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
-    let quiet = ["opentelemetry", "h2", "hyper", "tonic", "tower", "sqlx", "async_nats"];
+    let quiet = [
+        "opentelemetry",
+        "h2",
+        "hyper",
+        "tonic",
+        "tower",
+        "sqlx",
+        "async_nats",
+    ];
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("lienlac"))
         .with_filter(FilterFn::new(move |meta| {

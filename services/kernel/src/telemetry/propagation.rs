@@ -14,7 +14,9 @@ pub fn current_trace_context() -> (Option<String>, Option<String>) {
     global::get_text_map_propagator(|propagator| propagator.inject_context(&context, &mut carrier));
     (
         carrier.remove("traceparent"),
-        carrier.remove("tracestate").filter(|state| !state.is_empty()),
+        carrier
+            .remove("tracestate")
+            .filter(|state| !state.is_empty()),
     )
 }
 

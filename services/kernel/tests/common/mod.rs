@@ -61,13 +61,15 @@ impl Projection for NotesProjection {
         if self.poison.lock().unwrap().contains(&note.text) {
             anyhow::bail!("cannot project note {:?}", note.text);
         }
-        sqlx::query("INSERT INTO notes (event_id, stream_id, text, sequence) VALUES ($1, $2, $3, $4)")
-            .bind(event.event_id)
-            .bind(&note.stream_id)
-            .bind(&note.text)
-            .bind(event.sequence)
-            .execute(conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO notes (event_id, stream_id, text, sequence) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(event.event_id)
+        .bind(&note.stream_id)
+        .bind(&note.text)
+        .bind(event.sequence)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 
@@ -113,7 +115,9 @@ pub async fn stored_messages(
             event_id: header("ce-id").unwrap_or_default(),
             msg_id: header("Nats-Msg-Id").unwrap_or_default(),
             stream_id: header("ce-subject").unwrap_or_default(),
-            sequence: header("ce-sequence").and_then(|s| s.parse().ok()).unwrap_or(0),
+            sequence: header("ce-sequence")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
             traceparent: header("traceparent"),
             headers: message.headers.clone(),
         });
@@ -124,7 +128,11 @@ pub async fn stored_messages(
 /// How many messages `stream` holds.
 pub async fn stream_len(jetstream: &async_nats::jetstream::Context, stream: &str) -> u64 {
     match jetstream.get_stream(stream).await {
-        Ok(stream) => stream.get_info().await.map(|info| info.state.messages).unwrap_or(0),
+        Ok(stream) => stream
+            .get_info()
+            .await
+            .map(|info| info.state.messages)
+            .unwrap_or(0),
         Err(_) => 0,
     }
 }
@@ -139,19 +147,24 @@ pub struct PrivateNats {
 
 impl PrivateNats {
     pub async fn start(name: &str) -> Self {
+        let mut nats = Self::reserve(name);
+        nats.resume().await;
+        nats
+    }
+
+    /// Picks a free port and a store, without starting the server yet.
+    pub fn reserve(name: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let store = std::env::temp_dir().join(format!("lienlac-nats-{name}"));
-        let mut nats = Self {
+        Self {
             port,
             store,
             child: None,
-        };
-        nats.resume().await;
-        nats
+        }
     }
 
     pub fn url(&self) -> String {
@@ -162,7 +175,11 @@ impl PrivateNats {
         if let Ok(path) = std::env::var("LIENLAC_NATS_SERVER_BIN") {
             return path;
         }
-        for candidate in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+        for candidate in [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ] {
             if std::path::Path::new(candidate).exists() {
                 return candidate.to_owned();
             }
@@ -173,7 +190,14 @@ impl PrivateNats {
     /// Starts the server (again) and waits until it accepts connections.
     pub async fn resume(&mut self) {
         let child = std::process::Command::new(Self::binary())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.store)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -181,7 +205,10 @@ impl PrivateNats {
             .expect("nats-server runs (deploy/local/stack.sh up installs it)");
         self.child = Some(child);
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;

@@ -47,9 +47,15 @@ impl ProbeService for Probe {
                     .map_or(0, |event| event.stream_version);
                 let meta = EventMeta::for_command(None).in_tenant(district_id, Some(school_id));
                 let event = super::noted(&request.stream_id, &request.text);
-                let receipt = append(&mut tx, &request.stream_id, ExpectedVersion::from_loaded(version), &[event], &meta)
-                    .await
-                    .map_err(append_error_status)?;
+                let receipt = append(
+                    &mut tx,
+                    &request.stream_id,
+                    ExpectedVersion::from_loaded(version),
+                    &[event],
+                    &meta,
+                )
+                .await
+                .map_err(append_error_status)?;
                 record_request(&mut tx, request_id, "Note", &receipt)
                     .await
                     .map_err(request_error_status)?;
@@ -58,7 +64,11 @@ impl ProbeService for Probe {
             }
         };
         Ok(Response::new(NoteResponse {
-            event_id: receipt.event_ids.first().map(Uuid::to_string).unwrap_or_default(),
+            event_id: receipt
+                .event_ids
+                .first()
+                .map(Uuid::to_string)
+                .unwrap_or_default(),
             stream_version: receipt.stream_version,
         }))
     }

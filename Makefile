@@ -1,0 +1,53 @@
+# lienlac — the commands of README.md.
+#   make run    stack up, build, every service in the foreground (Ctrl-C stops all)
+#   make test   stack up, then every test of the workspace
+#   make up / make down   the same services, detached (pids and logs in .local/)
+#   make bench  benchmarks; figures in target/bench/*.json
+
+SHELL := /bin/bash
+STACK := deploy/local/stack.sh
+SERVICES := deploy/local/services.sh
+CARGO ?= cargo
+
+.PHONY: run up down stack test bench fmt lint toolchain
+
+toolchain:
+	@command -v $(CARGO) >/dev/null || { \
+	  echo "Rust is not installed. Install it with rustup (https://rustup.rs), then run make again:"; \
+	  echo "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y && . ~/.cargo/env"; \
+	  exit 1; }
+	@command -v cc >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential; \
+	  else echo "A C compiler is needed: sudo apt-get install -y build-essential"; exit 1; fi; }
+
+stack:
+	@$(STACK) up
+
+run: toolchain stack
+	@$(SERVICES) run
+
+up: toolchain stack
+	@$(SERVICES) up
+
+down:
+	@$(SERVICES) down
+	@$(STACK) down
+
+test: toolchain stack
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --all-features; \
+	else \
+	  echo "cargo-nextest not found; running the tests with cargo test"; \
+	  $(CARGO) test --workspace --all-features; \
+	fi
+
+bench: toolchain stack
+	@mkdir -p target/bench
+	$(CARGO) bench -p kernel --bench kernel
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Builds and runs every lienlac service binary of the workspace (services/*/src/main.rs).
+#   deploy/local/services.sh run    in the foreground, logs to the console; Ctrl-C stops all
+#   deploy/local/services.sh up     detached; pids in .local/pids, logs in .local/logs
+#   deploy/local/services.sh down   stops what `up` started
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+PIDS="$ROOT/.local/pids" LOGS="$ROOT/.local/logs"
+CARGO="${CARGO:-cargo}"
+
+services() {
+  local main
+  for main in "$ROOT"/services/*/src/main.rs; do
+    [[ -e $main ]] || continue
+    basename "$(dirname "$(dirname "$main")")"
+  done
+}
+
+build() {
+  mapfile -t SERVICES < <(services)
+  if ((${#SERVICES[@]} == 0)); then
+    echo "no service binaries in services/ yet; the stack is up and the kernel builds:"
+    (cd "$ROOT" && "$CARGO" build --workspace)
+    return 1
+  fi
+  local packages=()
+  for service in "${SERVICES[@]}"; do packages+=(-p "$service"); done
+  (cd "$ROOT" && "$CARGO" build "${packages[@]}")
+}
+
+run_foreground() {
+  build || return 0
+  local children=()
+  trap 'echo; echo "stopping…"; kill -TERM "${children[@]}" 2>/dev/null; wait; exit 0' INT TERM
+  for service in "${SERVICES[@]}"; do
+    # Each line of a service's output is prefixed with its name.
+    "$ROOT/target/debug/$service" > >(sed -u "s/^/[$service] /") 2>&1 &
+    children+=($!)
+    echo "started $service (pid $!)"
+  done
+  wait
+}
+
+up() {
+  build || return 0
+  mkdir -p "$PIDS" "$LOGS"
+  for service in "${SERVICES[@]}"; do
+    local pidfile="$PIDS/$service.pid"
+    if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      echo "$service: already running (pid $(cat "$pidfile"))"
+      continue
+    fi
+    nohup "$ROOT/target/debug/$service" >>"$LOGS/$service.log" 2>&1 &
+    echo $! >"$pidfile"
+    echo "$service: started (pid $!, log .local/logs/$service.log)"
+  done
+}
+
+down() {
+  local pidfile stopped=0
+  for pidfile in "$PIDS"/*.pid; do
+    [[ -e $pidfile ]] || continue
+    local service pid
+    service="$(basename "$pidfile" .pid)"
+    # nats.pid belongs to stack.sh.
+    [[ $service == nats ]] && continue
+    pid="$(cat "$pidfile")"
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      echo "$service: stopped"
+      stopped=1
+    fi
+    rm -f "$pidfile"
+  done
+  ((stopped)) || echo "no lienlac service was running from make up"
+}
+
+case "${1:-}" in
+  run) run_foreground ;;
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 run|up|down" >&2; exit 2 ;;
+esac
