@@ -230,8 +230,10 @@ async fn relay_lag(pool: &PgPool, relay: Relay, config: &KernelConfig) -> Histog
         )
         .await
         .unwrap();
-        tx.commit().await.unwrap();
+        // Timed from just before the commit (a little longer than the true lag), so
+        // that the subscriber never sees an event before its start time is known.
         committed.lock().await.insert(id, Instant::now());
+        tx.commit().await.unwrap();
     }
     let histogram = receiver.await.unwrap();
     stop.cancel();
