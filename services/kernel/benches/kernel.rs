@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use hdrhistogram::Histogram;
 use kernel::config::{KernelConfig, ServiceId};
-use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, PublishedForm, append};
+use kernel::event_store::{
+    EventMeta, ExpectedVersion, NewEvent, PublishedForm, append, stream_version,
+};
 use kernel::outbox::{Relay, RelayConfig, ensure_stream};
 use kernel::testing::TestWorld;
 use lienlac_proto::testing::v1::Noted;
@@ -214,13 +216,7 @@ async fn relay_lag(pool: &PgPool, relay: Relay, config: &KernelConfig) -> Histog
         let event = one_kb_event(&stream);
         let id = event.event_id.to_string();
         let mut tx = pool.begin().await.unwrap();
-        let version: i64 = sqlx::query_scalar(
-            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
-        )
-        .bind(&stream)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+        let version = stream_version(&mut *tx, &stream).await.unwrap();
         append(
             &mut tx,
             &stream,

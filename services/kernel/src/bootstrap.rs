@@ -154,23 +154,22 @@ impl ServiceHost {
             .context("building the reflection service")?;
         let routes = routes.add_service(health_service).add_service(reflection);
 
+        // Background tasks stop after the server has finished its in-flight RPCs, so
+        // the relay's last flush publishes what those RPCs committed.
+        let background = CancellationToken::new();
         let mut tasks = JoinSet::new();
         for (name, task) in self.tasks {
-            let token = shutdown.child_token();
+            let token = background.clone();
             tasks.spawn(async move { (name, task(token).await) });
         }
         let watchdog = readiness::watch(
             readiness.clone(),
             self.pool.clone(),
             self.nats.clone(),
-            shutdown.child_token(),
+            background.clone(),
         );
         tasks.spawn(async move { ("readiness".to_owned(), watchdog.await) });
-        let http = http::serve(
-            self.http_listener,
-            readiness.clone(),
-            shutdown.child_token(),
-        );
+        let http = http::serve(self.http_listener, readiness.clone(), background.clone());
         tasks.spawn(async move { ("metrics endpoint".to_owned(), http.await) });
 
         tracing::info!(
@@ -190,28 +189,24 @@ impl ServiceHost {
             );
         tokio::pin!(server);
 
-        let outcome = loop {
-            tokio::select! {
-                result = &mut server => break result.context("gRPC server failed"),
+        let outcome = tokio::select! {
+                result = &mut server => result.context("gRPC server failed"),
                 Some(joined) = tasks.join_next() => {
                     let (name, result) = joined.context("a background task panicked")?;
                     let error = match result {
-                        // Tasks end on their own once shutdown begins; the server follows.
-                        Ok(()) if shutdown.is_cancelled() => continue,
                         Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
                         Err(error) => error.context(format!("{name} failed")),
                     };
                     tracing::error!(error = ?error, "stopping the service");
-                    break Err(error);
+                    Err(error)
                 }
-            }
         };
         readiness.set(false).await;
         shutdown.cancel();
-        // The server finishes in-flight RPCs; the relay publishes what they committed.
         if outcome.is_err() {
             let _ = tokio::time::timeout(Duration::from_secs(10), &mut server).await;
         }
+        background.cancel();
         let drained = tokio::time::timeout(Duration::from_secs(15), async {
             while let Some(joined) = tasks.join_next().await {
                 if let Ok((name, Err(error))) = joined {

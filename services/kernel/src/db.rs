@@ -68,11 +68,7 @@ pub async fn ensure_database(config: &KernelConfig) -> anyhow::Result<()> {
             .execute(&mut admin)
             .await
         {
-            let duplicate = error
-                .as_database_error()
-                .and_then(|e| e.code())
-                .is_some_and(|code| code == "42P04" || code == "23505");
-            if !duplicate {
+            if !has_sqlstate(&error, &["42P04", "23505"]) {
                 return Err(error).context("creating the database");
             }
         }
@@ -121,15 +117,19 @@ async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> anyhow::Result<
         .await
     {
         // Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in the catalog.
-        let duplicate = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .is_some_and(|code| code == "23505" || code == "42P06");
-        if !duplicate {
+        if !has_sqlstate(&error, &["42P06", "23505"]) {
             return Err(error).with_context(|| format!("creating schema {schema}"));
         }
     }
     Ok(())
+}
+
+/// Whether Postgres failed `error` with one of `codes` (SQLSTATE).
+pub fn has_sqlstate(error: &sqlx::Error, codes: &[&str]) -> bool {
+    error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| codes.contains(&code.as_ref()))
 }
 
 /// Drops a schema and everything in it (tests and projection rebuilds).

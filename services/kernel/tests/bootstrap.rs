@@ -74,6 +74,26 @@ async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
         .unwrap()
 }
 
+/// Waits until `service`'s health status is `wanted`.
+async fn wait_for_health(grpc: SocketAddr, service: &str, wanted: ServingStatus) {
+    let health = HealthClient::new(channel(grpc).await);
+    eventually(
+        &format!("{service:?} {wanted:?}"),
+        Duration::from_secs(15),
+        || {
+            let mut health = health.clone();
+            async move {
+                let request = HealthCheckRequest {
+                    service: service.to_owned(),
+                };
+                let status = health.check(request).await.ok()?.into_inner().status;
+                (status == wanted as i32).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 /// One HTTP/1.1 exchange over a fresh connection; returns the raw response.
 async fn http1(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -89,21 +109,7 @@ async fn health_turns_serving_once_postgres_and_nats_answer() {
     let running = start(&world).await;
     let mut health = HealthClient::new(channel(running.grpc).await);
     for service in ["", "lienlac.testing.v1.ProbeService"] {
-        let status = eventually("SERVING", Duration::from_secs(10), || {
-            let mut health = health.clone();
-            async move {
-                let response = health
-                    .check(HealthCheckRequest {
-                        service: service.to_owned(),
-                    })
-                    .await
-                    .ok()?
-                    .into_inner();
-                (response.status == ServingStatus::Serving as i32).then_some(response.status)
-            }
-        })
-        .await;
-        assert_eq!(status, ServingStatus::Serving as i32);
+        wait_for_health(running.grpc, service, ServingStatus::Serving).await;
     }
     let unknown = health
         .check(HealthCheckRequest {
@@ -287,35 +293,10 @@ async fn a_service_started_before_nats_waits_for_it_and_then_serves() {
     let grpc = host.grpc_addr();
     let stop = CancellationToken::new();
     let task = tokio::spawn(host.run(Routes::default(), &[], None, stop.clone()));
-    let health = HealthClient::new(channel(grpc).await);
-    eventually("SERVING", Duration::from_secs(10), || {
-        let mut health = health.clone();
-        async move {
-            let status = health
-                .check(HealthCheckRequest::default())
-                .await
-                .ok()?
-                .into_inner()
-                .status;
-            (status == ServingStatus::Serving as i32).then_some(())
-        }
-    })
-    .await;
+    wait_for_health(grpc, "", ServingStatus::Serving).await;
     // NATS going away turns the service NOT_SERVING until it is back.
     nats.stop();
-    eventually("NOT_SERVING", Duration::from_secs(15), || {
-        let mut health = health.clone();
-        async move {
-            let status = health
-                .check(HealthCheckRequest::default())
-                .await
-                .ok()?
-                .into_inner()
-                .status;
-            (status == ServingStatus::NotServing as i32).then_some(())
-        }
-    })
-    .await;
+    wait_for_health(grpc, "", ServingStatus::NotServing).await;
     stop.cancel();
     task.await.unwrap().unwrap();
 }

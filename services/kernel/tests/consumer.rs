@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use kernel::config::{KernelConfig, ServiceId};
 use kernel::consumer::{ConsumerRuntime, ConsumerSource, reset_projection};
-use kernel::event_store::{EventMeta, ExpectedVersion, append};
+use kernel::event_store::{EventMeta, ExpectedVersion, append, stream_version};
 use kernel::outbox::{Relay, RelayConfig, ensure_stream};
 use kernel::testing::{TestWorld, eventually};
 use lienlac_proto::testing::v1::Noted;
@@ -58,13 +58,7 @@ impl Setup {
     async fn publish_notes(&self, stream_id: &str, texts: &[&str]) {
         let mut conn = self.source_pool.acquire().await.unwrap();
         for text in texts {
-            let version: i64 = sqlx::query_scalar(
-                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
-            )
-            .bind(stream_id)
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
+            let version = stream_version(&mut *conn, stream_id).await.unwrap();
             append(
                 &mut conn,
                 stream_id,

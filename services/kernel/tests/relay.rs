@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kernel::config::ServiceId;
-use kernel::event_store::{EventMeta, ExpectedVersion, append};
+use kernel::event_store::{EventMeta, ExpectedVersion, append, stream_version};
 use kernel::outbox::ensure_stream;
 use kernel::testing::{TestWorld, eventually};
 use tokio::sync::Mutex;
@@ -57,15 +57,8 @@ async fn relay_publishes_every_event_once_in_stream_order_while_commits_land_out
                 } else {
                     vec![noted(&stream, &format!("{round}"))]
                 };
-                let expected = ExpectedVersion::from_loaded(
-                    sqlx::query_scalar::<_, i64>(
-                        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
-                    )
-                    .bind(&stream)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .unwrap(),
-                );
+                let expected =
+                    ExpectedVersion::from_loaded(stream_version(&mut *tx, &stream).await.unwrap());
                 append(&mut tx, &stream, expected, &events, &EventMeta::default())
                     .await
                     .unwrap();
@@ -229,13 +222,7 @@ async fn relay_loses_nothing_when_nats_stops_and_restarts_mid_run() {
             for n in 0..total {
                 let stream = format!("note-{}", n % 10);
                 let mut tx = pool.begin().await.unwrap();
-                let version: i64 = sqlx::query_scalar(
-                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
-                )
-                .bind(&stream)
-                .fetch_one(&mut *tx)
-                .await
-                .unwrap();
+                let version = stream_version(&mut *tx, &stream).await.unwrap();
                 append(
                     &mut tx,
                     &stream,

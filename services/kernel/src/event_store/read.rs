@@ -50,6 +50,15 @@ pub async fn read_stream(
         .await
 }
 
+/// The stream's current version (0 when it has no events), for a command that
+/// appends without folding the stream.
+pub async fn stream_version(conn: &mut PgConnection, stream_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1")
+        .bind(stream_id)
+        .fetch_one(conn)
+        .await
+}
+
 /// Up to `limit` committed events after `after`, in commit order; with
 /// `published_only`, only events that have a published form.
 pub async fn read_committed(

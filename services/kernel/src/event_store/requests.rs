@@ -60,10 +60,7 @@ pub async fn record_request<T: Serialize>(
         .execute(conn)
         .await
         .map_err(|error| {
-            let duplicate = error
-                .as_database_error()
-                .is_some_and(|db| db.code().is_some_and(|code| code == "23505"));
-            if duplicate {
+            if crate::db::has_sqlstate(&error, &["23505"]) {
                 RequestError::RecordedConcurrently(request_id)
             } else {
                 RequestError::Database(error)

@@ -83,8 +83,9 @@ impl Relay {
         self.flush().await
     }
 
-    /// Publishes everything committed now, without waiting for the advisory lock
-    /// forever: used at shutdown, in tests and in benchmarks.
+    /// Publishes everything committed before the call, waiting (up to 10 s) for
+    /// transactions that were still running to finish; used at shutdown, in tests
+    /// and in benchmarks. Does nothing when another relay holds the lead.
     pub async fn flush(&self) -> anyhow::Result<()> {
         let mut conn = self
             .pool
@@ -94,9 +95,39 @@ impl Relay {
         if !try_lock(&mut conn).await? {
             return Ok(()); // another relay is active and will publish
         }
+        // Every transaction that could have written an event before now has an id
+        // below this horizon; once none of them is running, all are readable.
+        let horizon: i64 =
+            sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+                .fetch_one(&mut *conn)
+                .await
+                .context("reading the transaction horizon")?;
+        let deadline = Instant::now() + Duration::from_secs(10);
         let mut cursor = load_checkpoint(&mut conn).await?;
-        while self.publish_batch(&mut conn, &mut cursor).await? > 0 {}
-        unlock(&mut conn).await
+        let result = loop {
+            match self.publish_batch(&mut conn, &mut cursor).await {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(error) => break Err(error),
+            }
+            let oldest_running: i64 =
+                sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .context("reading the oldest running transaction")?;
+            if oldest_running >= horizon {
+                break Ok(());
+            }
+            if Instant::now() > deadline {
+                tracing::warn!(
+                    "transactions still running after 10 s; their events will be published by the next relay"
+                );
+                break Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        unlock(&mut conn).await?;
+        result
     }
 
     /// Takes the lead (waiting while another relay holds it), then publishes until

@@ -1,7 +1,7 @@
 //! The probe service: `Note` appends one published `Noted` event, idempotently.
 
 use kernel::event_store::{
-    AppendReceipt, EventMeta, ExpectedVersion, append, find_request, read_stream, record_request,
+    AppendReceipt, EventMeta, ExpectedVersion, append, find_request, record_request, stream_version,
 };
 use kernel::grpc::{append_error_status, request_error_status};
 use lienlac_proto::testing::v1::probe_service_server::ProbeService;
@@ -40,11 +40,9 @@ impl ProbeService for Probe {
         {
             Some(first) => first,
             None => {
-                let version = read_stream(&mut tx, &request.stream_id)
+                let version = stream_version(&mut tx, &request.stream_id)
                     .await
-                    .map_err(internal)?
-                    .last()
-                    .map_or(0, |event| event.stream_version);
+                    .map_err(internal)?;
                 let meta = EventMeta::for_command(None).in_tenant(district_id, Some(school_id));
                 let event = super::noted(&request.stream_id, &request.text);
                 let receipt = append(
