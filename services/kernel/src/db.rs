@@ -64,14 +64,9 @@ pub async fn ensure_database(config: &KernelConfig) -> anyhow::Result<()> {
         let quoted = database.replace('"', "\"\"");
         let create = format!("CREATE DATABASE \"{quoted}\"");
         // Two services starting together may race to create it; the loser is fine.
-        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
-            .execute(&mut admin)
+        run_ddl(&mut admin, create, &["42P04", "23505"])
             .await
-        {
-            if !has_sqlstate(&error, &["42P04", "23505"]) {
-                return Err(error).context("creating the database");
-            }
-        }
+            .context("creating the database")?;
         tracing::info!(database = %database, "created database");
     }
     admin.close().await.ok();
@@ -111,17 +106,27 @@ pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> anyhow:
 }
 
 async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
-    let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
-    if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
-        .execute(&mut *conn)
-        .await
-    {
-        // Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in the catalog.
-        if !has_sqlstate(&error, &["42P06", "23505"]) {
-            return Err(error).with_context(|| format!("creating schema {schema}"));
-        }
+    // Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in the catalog.
+    run_ddl(
+        conn,
+        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+        &["42P06", "23505"],
+    )
+    .await
+    .with_context(|| format!("creating schema {schema}"))
+}
+
+/// Runs a DDL statement built from checked identifiers; failing with one of
+/// `already_there` (SQLSTATEs) counts as done.
+async fn run_ddl(
+    conn: &mut PgConnection,
+    sql: String,
+    already_there: &[&str],
+) -> Result<(), sqlx::Error> {
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await {
+        Err(error) if !has_sqlstate(&error, already_there) => Err(error),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Whether Postgres failed `error` with one of `codes` (SQLSTATE).
