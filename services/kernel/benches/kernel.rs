@@ -216,7 +216,7 @@ async fn relay_lag(pool: &PgPool, relay: Relay, config: &KernelConfig) -> Histog
         let event = one_kb_event(&stream);
         let id = event.event_id.to_string();
         let mut tx = pool.begin().await.unwrap();
-        let version = stream_version(&mut *tx, &stream).await.unwrap();
+        let version = stream_version(&mut tx, &stream).await.unwrap();
         append(
             &mut tx,
             &stream,

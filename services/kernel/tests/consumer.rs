@@ -58,7 +58,7 @@ impl Setup {
     async fn publish_notes(&self, stream_id: &str, texts: &[&str]) {
         let mut conn = self.source_pool.acquire().await.unwrap();
         for text in texts {
-            let version = stream_version(&mut *conn, stream_id).await.unwrap();
+            let version = stream_version(&mut conn, stream_id).await.unwrap();
             append(
                 &mut conn,
                 stream_id,

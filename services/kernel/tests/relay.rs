@@ -58,7 +58,7 @@ async fn relay_publishes_every_event_once_in_stream_order_while_commits_land_out
                     vec![noted(&stream, &format!("{round}"))]
                 };
                 let expected =
-                    ExpectedVersion::from_loaded(stream_version(&mut *tx, &stream).await.unwrap());
+                    ExpectedVersion::from_loaded(stream_version(&mut tx, &stream).await.unwrap());
                 append(&mut tx, &stream, expected, &events, &EventMeta::default())
                     .await
                     .unwrap();
@@ -222,7 +222,7 @@ async fn relay_loses_nothing_when_nats_stops_and_restarts_mid_run() {
             for n in 0..total {
                 let stream = format!("note-{}", n % 10);
                 let mut tx = pool.begin().await.unwrap();
-                let version = stream_version(&mut *tx, &stream).await.unwrap();
+                let version = stream_version(&mut tx, &stream).await.unwrap();
                 append(
                     &mut tx,
                     &stream,
