@@ -35,6 +35,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // protobuf name (`ce-type`) without a table of strings.
     let mut prost_config = prost_build::Config::new();
     prost_config.enable_type_names();
+    // Services store their events as the JSON of these same messages, so that the
+    // stored and the published form cannot drift apart.
+    prost_config.type_attribute(
+        ".lienlac",
+        "#[derive(serde::Serialize, serde::Deserialize)]",
+    );
+    prost_config.message_attribute(".lienlac", "#[serde(default)]");
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -5,6 +5,14 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/lienlac_descriptor.bin"));
 
+/// The identity service: directory, accounts, tokens and role bindings.
+pub mod identity {
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.identity.v1.rs"));
+    }
+}
+
 /// A minimal service and event that the kernel's tests use to drive the whole
 /// command path (RPC, event store, relay, JetStream, consumer); not deployed.
 pub mod testing {

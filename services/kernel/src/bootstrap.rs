@@ -230,6 +230,33 @@ async fn bind(config: &KernelConfig, port: u16, what: &str) -> anyhow::Result<Tc
         .with_context(|| format!("binding the {what} port {address}"))
 }
 
+/// Runs a service until it stops on its own or a signal arrives; on SIGTERM or
+/// SIGINT the service is asked to stop gracefully and awaited. Logs why it ended.
+pub async fn run_until_signal<F, Fut>(run: F) -> anyhow::Result<()>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let shutdown = CancellationToken::new();
+    let mut service = tokio::spawn(run(shutdown.clone()));
+    let outcome = tokio::select! {
+        joined = &mut service => joined,
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "stopping gracefully");
+            shutdown.cancel();
+            service.await
+        }
+    };
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => {
+            tracing::error!(error = ?error, "service failed");
+            Err(error)
+        }
+        Err(panic) => Err(anyhow::anyhow!("service task failed: {panic}")),
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT (Ctrl-C), naming the signal.
 pub async fn shutdown_signal() -> &'static str {
     let terminate = async {

@@ -92,6 +92,8 @@ pub struct KernelConfig {
     pub grpc_port: u16,
     pub metrics_port: u16,
     pub otlp_endpoint: Option<String>,
+    /// Where other services reach identity (its JWKS, for token verification).
+    pub identity_url: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lienlac";
@@ -126,6 +128,7 @@ impl KernelConfig {
             grpc_port: service.grpc_port,
             metrics_port: service.metrics_port,
             otlp_endpoint: None,
+            identity_url: "http://127.0.0.1:50051".to_owned(),
         }
     }
 
@@ -183,6 +186,9 @@ impl KernelConfig {
         )?;
         env.duration("LIENLAC_CONSUMER_GAP_WAIT", &mut config.consumer.gap_wait)?;
         config.otlp_endpoint = env.text("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if let Some(url) = env.text("IDENTITY_URL") {
+            config.identity_url = url;
+        }
         Ok(config)
     }
 
@@ -218,14 +224,16 @@ pub fn subject_root_in(namespace: &str, service: ServiceId) -> String {
     }
 }
 
-struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+/// Reads typed settings through a lookup (the process environment, or a map in
+/// tests), naming the variable when a value does not parse.
+pub struct Env<'a, F: Fn(&str) -> Option<String>>(pub &'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
-    fn text(&self, name: &str) -> Option<String> {
+    pub fn text(&self, name: &str) -> Option<String> {
         (self.0)(name).filter(|value| !value.trim().is_empty())
     }
 
-    fn parse<T: std::str::FromStr>(&self, name: &str, into: &mut T) -> Result<(), ConfigError>
+    pub fn parse<T: std::str::FromStr>(&self, name: &str, into: &mut T) -> Result<(), ConfigError>
     where
         T::Err: std::fmt::Display,
     {
@@ -238,7 +246,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         Ok(())
     }
 
-    fn duration(&self, name: &str, into: &mut Duration) -> Result<(), ConfigError> {
+    pub fn duration(&self, name: &str, into: &mut Duration) -> Result<(), ConfigError> {
         if let Some(raw) = self.text(name) {
             *into = parse_duration(raw.trim()).ok_or_else(|| ConfigError {
                 name: name.to_owned(),

@@ -10,7 +10,9 @@
 //! - [`telemetry`], [`grpc`]: tracing, OTLP export and W3C context propagation
 //!   through gRPC metadata and NATS headers.
 
+pub mod auth;
 pub mod bootstrap;
+pub mod command;
 pub mod config;
 pub mod consumer;
 pub mod db;

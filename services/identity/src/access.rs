@@ -1,0 +1,96 @@
+//! Where directory records live, for authorisation: each lookup returns the
+//! record's [`Target`] (district, school, class, student) or NOT_FOUND.
+
+use kernel::auth::{Role, Target};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// May change a school's directory.
+pub(crate) const SCHOOL_ADMINS: &[Role] = &[
+    Role::Operator,
+    Role::DistrictAdmin,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+];
+
+/// May read a school's directory.
+pub(crate) const SCHOOL_READERS: &[Role] = &[
+    Role::Operator,
+    Role::DistrictAdmin,
+    Role::DistrictViewer,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+    Role::Teacher,
+    Role::Staff,
+    Role::HomeroomTeacher,
+];
+
+/// May read a district's list of schools.
+pub(crate) const DISTRICT_READERS: &[Role] =
+    &[Role::Operator, Role::DistrictAdmin, Role::DistrictViewer];
+
+pub(crate) async fn district(conn: &mut PgConnection, district_id: Uuid) -> AppResult<Target> {
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM districts WHERE id = $1)")
+        .bind(district_id)
+        .fetch_one(conn)
+        .await?;
+    if exists {
+        Ok(Target::district(district_id))
+    } else {
+        Err(AppError::NotFound("district"))
+    }
+}
+
+pub(crate) async fn school(conn: &mut PgConnection, school_id: Uuid) -> AppResult<Target> {
+    let district: Option<Uuid> =
+        sqlx::query_scalar("SELECT district_id FROM schools WHERE id = $1")
+            .bind(school_id)
+            .fetch_optional(conn)
+            .await?;
+    district
+        .map(|district| Target::school(district, school_id))
+        .ok_or(AppError::NotFound("school"))
+}
+
+/// A class, with its school year.
+pub(crate) async fn class(conn: &mut PgConnection, class_id: Uuid) -> AppResult<(Target, String)> {
+    let row: Option<(Uuid, Uuid, String)> =
+        sqlx::query_as("SELECT district_id, school_id, school_year FROM classes WHERE id = $1")
+            .bind(class_id)
+            .fetch_optional(conn)
+            .await?;
+    row.map(|(district, school, year)| (Target::class(district, school, class_id), year))
+        .ok_or(AppError::NotFound("class"))
+}
+
+/// A person and their kind. A student's target includes the student; a guardian's
+/// is their district only.
+pub(crate) async fn person(
+    conn: &mut PgConnection,
+    person_id: Uuid,
+) -> AppResult<(Target, String)> {
+    let row: Option<(String, Uuid, Option<Uuid>)> =
+        sqlx::query_as("SELECT kind, district_id, school_id FROM people WHERE id = $1")
+            .bind(person_id)
+            .fetch_optional(conn)
+            .await?;
+    let (kind, district, school) = row.ok_or(AppError::NotFound("person"))?;
+    let mut target = Target::district(district);
+    target.school = school;
+    if kind == "student" {
+        target.student = Some(person_id);
+    }
+    Ok((target, kind))
+}
+
+/// A person who must be a student.
+pub(crate) async fn student(conn: &mut PgConnection, person_id: Uuid) -> AppResult<Target> {
+    match person(conn, person_id).await? {
+        (target, kind) if kind == "student" => Ok(target),
+        _ => Err(AppError::NotFound("student")),
+    }
+}

@@ -1,0 +1,197 @@
+//! Locking and unlocking accounts, the platform operator created at first start,
+//! and "who am I".
+
+use kernel::auth::{Caller, Role};
+use kernel::command::idempotent;
+use kernel::event_store::EventMeta;
+use lienlac_proto::identity::v1::{
+    Account, AccountLocked, AccountStatus, AccountUnlocked, RoleBinding, RoleGranted,
+    ScopeKind as ProtoScope, WhoAmIResponse,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{AccountRow, by_id, require_administers};
+use crate::Ctx;
+use crate::error::AppResult;
+use crate::events::{account_stream, emit};
+use crate::passwords::Passwords;
+use crate::roles::binding_to_proto;
+
+pub const OPERATOR_USERNAME: &str = "admin";
+
+fn account_proto(account: &AccountRow) -> Account {
+    let status = if account.locked {
+        AccountStatus::Locked
+    } else if account.status == "active" {
+        AccountStatus::Active
+    } else {
+        AccountStatus::Issued
+    };
+    Account {
+        id: account.id.to_string(),
+        person_id: account
+            .person_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        username: account.username.clone(),
+        status: status as i32,
+    }
+}
+
+fn meta_for(caller: &Caller, account: &AccountRow) -> EventMeta {
+    let meta = EventMeta::for_command(Some(caller.account_id.to_string()));
+    match account.district_id {
+        Some(district) => meta.in_tenant(district, account.school_id),
+        None => meta,
+    }
+}
+
+pub(crate) async fn lock(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    account_id: Uuid,
+    reason: String,
+) -> AppResult<Account> {
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "LockAccount", move |tx| {
+        Box::pin(async move {
+            let account = by_id(tx, account_id).await?;
+            require_administers(tx, &by, &account).await?;
+            if !account.locked_by_admin {
+                sqlx::query("UPDATE accounts SET locked_by_admin = true WHERE id = $1")
+                    .bind(account_id)
+                    .execute(&mut *tx)
+                    .await?;
+                crate::tokens::revoke_account(tx, account_id).await?;
+                let event = AccountLocked {
+                    account_id: account_id.to_string(),
+                    person_id: account
+                        .person_id
+                        .map(|id| id.to_string())
+                        .unwrap_or_default(),
+                    reason: if reason.is_empty() {
+                        "by_administrator".to_owned()
+                    } else {
+                        format!("by_administrator: {reason}")
+                    },
+                    locked_until: String::new(),
+                };
+                emit(
+                    tx,
+                    &account_stream(account_id),
+                    &meta_for(&by, &account),
+                    &event,
+                )
+                .await?;
+            }
+            Ok(account_proto(&by_id(tx, account_id).await?))
+        })
+    })
+    .await
+}
+
+pub(crate) async fn unlock(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    account_id: Uuid,
+) -> AppResult<Account> {
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "UnlockAccount", move |tx| {
+        Box::pin(async move {
+            let account = by_id(tx, account_id).await?;
+            require_administers(tx, &by, &account).await?;
+            if account.locked {
+                sqlx::query(
+                    "UPDATE accounts SET locked_by_admin = false, locked_until = NULL, failed_logins = 0 WHERE id = $1",
+                )
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+                let event = AccountUnlocked {
+                    account_id: account_id.to_string(),
+                    person_id: account.person_id.map(|id| id.to_string()).unwrap_or_default(),
+                };
+                emit(tx, &account_stream(account_id), &meta_for(&by, &account), &event).await?;
+            }
+            Ok(account_proto(&by_id(tx, account_id).await?))
+        })
+    })
+    .await
+}
+
+pub(crate) async fn who_am_i(ctx: &Ctx, caller: &Caller) -> AppResult<WhoAmIResponse> {
+    let mut conn = ctx.pool.acquire().await?;
+    let account = by_id(&mut conn, caller.account_id).await?;
+    let person = match account.person_id {
+        Some(person_id) => Some(crate::directory::read::person(ctx, caller, person_id).await?),
+        None => None,
+    };
+    let bindings = crate::tokens::bindings(&mut conn, account.id, account.person_id).await?;
+    Ok(WhoAmIResponse {
+        account: Some(account_proto(&account)),
+        person,
+        roles: bindings
+            .iter()
+            .map(|binding| binding_to_proto(binding, account.id))
+            .collect(),
+    })
+}
+
+/// Creates the platform operator `admin` with `password` unless it exists.
+pub(crate) async fn ensure_operator(
+    pool: &PgPool,
+    passwords: &Passwords,
+    password: &str,
+) -> anyhow::Result<()> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = $1)")
+            .bind(OPERATOR_USERNAME)
+            .fetch_one(pool)
+            .await?;
+    if exists {
+        return Ok(());
+    }
+    let hash = passwords.hash(password).await?;
+    let mut tx = pool.begin().await?;
+    let account_id = Uuid::now_v7();
+    let created = sqlx::query(
+        "INSERT INTO accounts (id, username, status, password_hash) VALUES ($1, $2, 'active', $3) \
+         ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(account_id)
+    .bind(OPERATOR_USERNAME)
+    .bind(hash)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if created == 0 {
+        return Ok(()); // another replica created it first
+    }
+    sqlx::query("INSERT INTO role_bindings (account_id, role, scope_kind) VALUES ($1, 'operator', 'platform')")
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+    let event = RoleGranted {
+        account_id: account_id.to_string(),
+        person_id: String::new(),
+        binding: Some(RoleBinding {
+            role: lienlac_proto::identity::v1::Role::Operator as i32,
+            scope_kind: ProtoScope::Platform as i32,
+            account_id: account_id.to_string(),
+            ..RoleBinding::default()
+        }),
+    };
+    let meta = EventMeta::for_command(Some(account_id.to_string()));
+    emit(&mut tx, &account_stream(account_id), &meta, &event)
+        .await
+        .map_err(|e| anyhow::anyhow!("recording the operator: {e}"))?;
+    tx.commit().await?;
+    tracing::info!(
+        role = Role::Operator.as_str(),
+        "created the platform operator account"
+    );
+    Ok(())
+}

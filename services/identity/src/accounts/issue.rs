@@ -1,0 +1,248 @@
+//! Issuing accounts in bulk with one-time activation codes, and resetting one.
+//! Activation codes appear in the answer only: the answer kept for retries of the
+//! same `request_id` has them blanked, so no code is stored in clear.
+
+use kernel::auth::Caller;
+use kernel::event_store::{find_request, record_request};
+use lienlac_proto::identity::v1::{
+    AccountIssued, IssueAccountsResponse, IssuedAccount, PersonKind,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{by_id, require_administers};
+use crate::Ctx;
+use crate::access::{self, SCHOOL_ADMINS};
+use crate::directory::meta;
+use crate::error::{AppError, AppResult};
+use crate::events::{account_stream, emit};
+use crate::passwords::{activation_code_hash, new_activation_code};
+use crate::text;
+
+pub(crate) enum Whom {
+    Kinds(Vec<PersonKind>),
+    People(Vec<Uuid>),
+}
+
+#[derive(sqlx::FromRow)]
+struct Candidate {
+    id: Uuid,
+    kind: String,
+    full_name: String,
+    phone: Option<String>,
+    has_account: bool,
+}
+
+/// Staff of the school and guardians of its students, as asked.
+async fn candidates(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    whom: &Whom,
+) -> AppResult<Vec<Candidate>> {
+    const SQL: &str = "SELECT p.id, p.kind, p.full_name, p.phone, \
+            EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = p.id) AS has_account \
+         FROM people p \
+         WHERE (p.kind = 'staff' AND p.school_id = $1 AND ($2 OR p.id = ANY($4))) \
+            OR (p.kind = 'guardian' AND ($3 OR p.id = ANY($4)) AND p.id IN ( \
+                  SELECT g.guardian_id FROM guardianships g JOIN people s ON s.id = g.student_id \
+                  WHERE s.school_id = $1)) \
+         ORDER BY p.kind, p.name_folded";
+    let (staff, guardians, ids) = match whom {
+        Whom::Kinds(kinds) => (
+            kinds.contains(&PersonKind::Staff),
+            kinds.contains(&PersonKind::Guardian),
+            Vec::new(),
+        ),
+        Whom::People(ids) => (false, false, ids.clone()),
+    };
+    let found: Vec<Candidate> = sqlx::query_as(SQL)
+        .bind(school_id)
+        .bind(staff)
+        .bind(guardians)
+        .bind(&ids)
+        .fetch_all(conn)
+        .await?;
+    if let Whom::People(ids) = whom
+        && let Some(missing) = ids.iter().find(|id| !found.iter().any(|c| c.id == **id))
+    {
+        return Err(AppError::Rejected(format!(
+            "person {missing} is neither a staff member of the school nor a guardian of one of its students"
+        )));
+    }
+    Ok(found)
+}
+
+/// The phone username, or a generated one when that is taken (a staff member
+/// registered again as a guardian, say).
+async fn free_username(conn: &mut PgConnection, phone: Option<&str>) -> AppResult<String> {
+    if let Some(phone) = phone {
+        let username = text::phone_username(phone);
+        let taken: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = $1)")
+                .bind(&username)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !taken {
+            return Ok(username);
+        }
+    }
+    loop {
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+        let username = format!("ll{:08}", u32::from_le_bytes(bytes) % 100_000_000);
+        let taken: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = $1)")
+                .bind(&username)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !taken {
+            return Ok(username);
+        }
+    }
+}
+
+pub(crate) async fn issue(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    school_id: Uuid,
+    whom: Whom,
+    csv: bool,
+) -> AppResult<IssueAccountsResponse> {
+    let target = access::school(&mut *ctx.pool.acquire().await?, school_id).await?;
+    caller.require(SCHOOL_ADMINS, &target)?;
+    let district_id = target.district.unwrap_or_default();
+    let mut tx = ctx.pool.begin().await?;
+    if let Some(first) =
+        find_request::<IssueAccountsResponse>(&mut tx, request_id, "IssueAccounts").await?
+    {
+        return Ok(first);
+    }
+    let mut answer = IssueAccountsResponse::default();
+    let event_meta = meta(caller, district_id, Some(school_id));
+    let expires = ctx.settings.activation_code_ttl.as_secs_f64();
+    for candidate in candidates(&mut tx, school_id, &whom).await? {
+        if candidate.has_account {
+            answer.skipped_person_ids.push(candidate.id.to_string());
+            continue;
+        }
+        let username = free_username(&mut tx, candidate.phone.as_deref()).await?;
+        let code = new_activation_code()?;
+        let account_id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO accounts (id, person_id, username, status, activation_code_hash, activation_expires_at, district_id, school_id) \
+             VALUES ($1, $2, $3, 'issued', $4, now() + make_interval(secs => $5), $6, $7)",
+        )
+        .bind(account_id)
+        .bind(candidate.id)
+        .bind(&username)
+        .bind(activation_code_hash(&code))
+        .bind(expires)
+        .bind(district_id)
+        .bind(school_id)
+        .execute(&mut *tx)
+        .await?;
+        let kind = if candidate.kind == "staff" {
+            PersonKind::Staff
+        } else {
+            PersonKind::Guardian
+        };
+        let event = AccountIssued {
+            account_id: account_id.to_string(),
+            person_id: candidate.id.to_string(),
+            person_kind: kind as i32,
+            school_id: school_id.to_string(),
+        };
+        emit(&mut tx, &account_stream(account_id), &event_meta, &event).await?;
+        answer.accounts.push(IssuedAccount {
+            account_id: account_id.to_string(),
+            person_id: candidate.id.to_string(),
+            username,
+            activation_code: code,
+            full_name: candidate.full_name,
+        });
+    }
+    record_request(&mut tx, request_id, "IssueAccounts", &blank_codes(&answer)).await?;
+    tx.commit().await?;
+    if csv {
+        answer.csv = to_csv(&answer.accounts)?;
+    }
+    Ok(answer)
+}
+
+fn blank_codes(answer: &IssueAccountsResponse) -> IssueAccountsResponse {
+    let mut kept = answer.clone();
+    for account in &mut kept.accounts {
+        account.activation_code.clear();
+    }
+    kept
+}
+
+/// UTF-8 CSV for printing, with a byte-order mark so spreadsheet programs read the
+/// Vietnamese names right.
+fn to_csv(accounts: &[IssuedAccount]) -> AppResult<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    writer
+        .write_record(["Họ và tên", "Tên đăng nhập", "Mã kích hoạt"])
+        .map_err(anyhow::Error::from)?;
+    for account in accounts {
+        writer
+            .write_record([
+                &account.full_name,
+                &account.username,
+                &account.activation_code,
+            ])
+            .map_err(anyhow::Error::from)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))
+}
+
+/// A new activation code for an account; its password and sessions end.
+pub(crate) async fn reset(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    account_id: Uuid,
+) -> AppResult<IssuedAccount> {
+    let mut tx = ctx.pool.begin().await?;
+    let account = by_id(&mut tx, account_id).await?;
+    require_administers(&mut tx, caller, &account).await?;
+    if let Some(first) = find_request::<IssuedAccount>(&mut tx, request_id, "ResetPassword").await?
+    {
+        return Ok(first);
+    }
+    let code = new_activation_code()?;
+    sqlx::query(
+        "UPDATE accounts SET status = 'issued', password_hash = NULL, activation_code_hash = $2, \
+             activation_expires_at = now() + make_interval(secs => $3), failed_logins = 0, locked_until = NULL \
+         WHERE id = $1",
+    )
+    .bind(account_id)
+    .bind(activation_code_hash(&code))
+    .bind(ctx.settings.activation_code_ttl.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    crate::tokens::revoke_account(&mut tx, account_id).await?;
+    let full_name: Option<String> =
+        sqlx::query_scalar("SELECT full_name FROM people WHERE id = $1")
+            .bind(account.person_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let answer = IssuedAccount {
+        account_id: account_id.to_string(),
+        person_id: account
+            .person_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        username: account.username,
+        activation_code: code,
+        full_name: full_name.unwrap_or_default(),
+    };
+    let mut kept = answer.clone();
+    kept.activation_code.clear();
+    record_request(&mut tx, request_id, "ResetPassword", &kept).await?;
+    tx.commit().await?;
+    Ok(answer)
+}

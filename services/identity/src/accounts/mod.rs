@@ -1,0 +1,97 @@
+//! Accounts: issuing and activating them, signing in, and administering them.
+
+pub(crate) mod admin;
+pub(crate) mod issue;
+pub(crate) mod roles;
+pub(crate) mod sessions;
+
+use kernel::auth::{Caller, Target};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::access::{self, SCHOOL_ADMINS};
+use crate::error::{AppError, AppResult};
+
+/// The account row the sign-in and administration paths work on.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    pub id: Uuid,
+    pub person_id: Option<Uuid>,
+    pub username: String,
+    pub status: String,
+    pub password_hash: Option<String>,
+    pub activation_code_hash: Option<Vec<u8>>,
+    pub activation_expired: bool,
+    pub failed_logins: i32,
+    pub locked: bool,
+    pub locked_by_admin: bool,
+    pub last_sign_in_date: Option<time::Date>,
+    pub district_id: Option<Uuid>,
+    pub school_id: Option<Uuid>,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, person_id, username, status, password_hash, activation_code_hash, \
+    coalesce(activation_expires_at < now(), false) AS activation_expired, failed_logins, \
+    locked_by_admin OR coalesce(locked_until > now(), false) AS locked, locked_by_admin, \
+    last_sign_in_date, district_id, school_id";
+
+/// Locks and returns the account named `username`.
+pub(crate) async fn by_username(
+    conn: &mut PgConnection,
+    username: &str,
+) -> AppResult<Option<AccountRow>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1 FOR UPDATE");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(username)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Locks and returns the account `id`.
+pub(crate) async fn by_id(conn: &mut PgConnection, id: Uuid) -> AppResult<AccountRow> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE");
+    let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.ok_or(AppError::NotFound("account"))
+}
+
+/// Whether the caller administers the account's person: school administrators of a
+/// staff member's school, or of a school where a guardian's child studies.
+pub(crate) async fn require_administers(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    account: &AccountRow,
+) -> AppResult<()> {
+    let Some(person_id) = account.person_id else {
+        return Ok(caller.require(&[kernel::auth::Role::Operator], &Target::platform())?);
+    };
+    let (target, kind) = access::person(conn, person_id).await?;
+    let allowed = if kind == "guardian" {
+        let schools: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT s.school_id FROM guardianships g JOIN people s ON s.id = g.student_id \
+             WHERE g.guardian_id = $1",
+        )
+        .bind(person_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let district = target.district.unwrap_or_default();
+        caller.holds(SCHOOL_ADMINS, &target)
+            || schools
+                .into_iter()
+                .any(|school| caller.holds(SCHOOL_ADMINS, &Target::school(district, school)))
+    } else {
+        caller.holds(SCHOOL_ADMINS, &target)
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(tonic::Status::permission_denied("you do not administer this account").into())
+    }
+}
+
+/// Today's school date in Asia/Ho_Chi_Minh (UTC+7, no daylight saving).
+pub(crate) fn local_today() -> time::Date {
+    (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date()
+}

@@ -1,0 +1,172 @@
+//! Granting and revoking roles. District admins grant district and school roles in
+//! their district; principals grant school roles in their school; the operator
+//! grants anything. Homeroom-teacher and guardian bindings follow from the
+//! directory and cannot be granted.
+
+use kernel::auth::{Binding, Caller, Role, ScopeKind, Target};
+use kernel::command::idempotent;
+use lienlac_proto::identity::v1::{RoleBinding, RoleGranted, RoleRevoked};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::by_id;
+use crate::Ctx;
+use crate::access;
+use crate::error::{AppError, AppResult, violated_unique};
+use crate::events::{account_stream, emit};
+use crate::roles::{binding_to_proto, scope_name};
+
+pub(crate) struct RoleChange {
+    pub account_id: Uuid,
+    pub role: Role,
+    pub scope_id: Option<Uuid>,
+}
+
+/// Who may grant `role`, over which target.
+fn granters(role: Role) -> &'static [Role] {
+    match role.scope_kind() {
+        ScopeKind::Platform => &[Role::Operator],
+        ScopeKind::District => &[Role::Operator, Role::DistrictAdmin],
+        _ => &[Role::Operator, Role::DistrictAdmin, Role::Principal],
+    }
+}
+
+/// The binding `change` describes, checked against the directory and the caller.
+async fn binding(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    change: &RoleChange,
+) -> AppResult<(Binding, Target)> {
+    let scope = change.role.scope_kind();
+    if matches!(change.role, Role::HomeroomTeacher | Role::Guardian) {
+        return Err(AppError::Rejected(format!(
+            "the {} role follows from the directory: use {}",
+            change.role.as_str(),
+            if change.role == Role::Guardian {
+                "LinkGuardian"
+            } else {
+                "AssignHomeroomTeacher"
+            }
+        )));
+    }
+    let target = match (scope, change.scope_id) {
+        (ScopeKind::Platform, _) => Target::platform(),
+        (ScopeKind::District, Some(id)) => access::district(conn, id).await?,
+        (ScopeKind::School, Some(id)) => access::school(conn, id).await?,
+        (_, _) => {
+            return Err(tonic::Status::invalid_argument(format!(
+                "scope_id is required: the {} role is over a {}",
+                change.role.as_str(),
+                scope_name(scope)
+            ))
+            .into());
+        }
+    };
+    caller.require(granters(change.role), &target)?;
+    let account = by_id(conn, change.account_id).await?;
+    if let (Some(district), Some(person)) = (target.district, account.person_id) {
+        let person_district: Uuid =
+            sqlx::query_scalar("SELECT district_id FROM people WHERE id = $1")
+                .bind(person)
+                .fetch_one(&mut *conn)
+                .await?;
+        if person_district != district {
+            return Err(AppError::Rejected(
+                "the account's person belongs to another district".to_owned(),
+            ));
+        }
+    }
+    let binding = Binding {
+        role: change.role,
+        scope,
+        id: if scope == ScopeKind::Platform {
+            None
+        } else {
+            change.scope_id
+        },
+        district: target.district,
+        school: None,
+    };
+    Ok((binding, target))
+}
+
+fn event_meta(caller: &Caller, target: &Target) -> kernel::event_store::EventMeta {
+    let meta = kernel::event_store::EventMeta::for_command(Some(caller.account_id.to_string()));
+    match target.district {
+        Some(district) => meta.in_tenant(district, target.school),
+        None => meta,
+    }
+}
+
+pub(crate) async fn grant(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    change: RoleChange,
+) -> AppResult<RoleBinding> {
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "GrantRole", move |tx| {
+        Box::pin(async move {
+            let (binding, target) = binding(tx, &by, &change).await?;
+            sqlx::query(
+                "INSERT INTO role_bindings (account_id, role, scope_kind, scope_id, district_id) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(change.account_id)
+            .bind(binding.role.as_str())
+            .bind(scope_name(binding.scope))
+            .bind(binding.id)
+            .bind(binding.district)
+            .execute(&mut *tx)
+            .await
+            .map_err(|error| match violated_unique(&error) {
+                Some(_) => AppError::AlreadyExists("the account already holds this role over this scope".to_owned()),
+                None => error.into(),
+            })?;
+            let proto = binding_to_proto(&binding, change.account_id);
+            let person = by_id(tx, change.account_id).await?.person_id;
+            let event = RoleGranted {
+                account_id: change.account_id.to_string(),
+                person_id: person.map(|id| id.to_string()).unwrap_or_default(),
+                binding: Some(proto.clone()),
+            };
+            emit(tx, &account_stream(change.account_id), &event_meta(&by, &target), &event).await?;
+            Ok(proto)
+        })
+    })
+    .await
+}
+
+pub(crate) async fn revoke(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    change: RoleChange,
+) -> AppResult<()> {
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "RevokeRole", move |tx| {
+        Box::pin(async move {
+            let (binding, target) = binding(tx, &by, &change).await?;
+            let removed = sqlx::query(
+                "DELETE FROM role_bindings WHERE account_id = $1 AND role = $2 AND scope_id IS NOT DISTINCT FROM $3",
+            )
+            .bind(change.account_id)
+            .bind(binding.role.as_str())
+            .bind(binding.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if removed == 0 {
+                return Err(AppError::NotFound("role binding"));
+            }
+            let person = by_id(tx, change.account_id).await?.person_id;
+            let event = RoleRevoked {
+                account_id: change.account_id.to_string(),
+                person_id: person.map(|id| id.to_string()).unwrap_or_default(),
+                binding: Some(binding_to_proto(&binding, change.account_id)),
+            };
+            emit(tx, &account_stream(change.account_id), &event_meta(&by, &target), &event).await?;
+            Ok(())
+        })
+    })
+    .await
+}

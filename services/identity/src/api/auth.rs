@@ -1,0 +1,284 @@
+//! `lienlac.identity.v1.AuthService`.
+
+use kernel::auth::caller;
+use kernel::grpc::{Check, Violation};
+use lienlac_proto::identity::v1 as pb;
+use lienlac_proto::identity::v1::auth_service_server::AuthService;
+use tonic::{Request, Response, Status};
+
+use crate::Ctx;
+use crate::accounts::{admin, issue, roles, sessions};
+use crate::roles::{role_from_proto, scope_from_proto};
+
+pub(crate) struct Auth {
+    pub ctx: Ctx,
+}
+
+impl Auth {
+    fn role_change(
+        check: &mut Check,
+        account_id: &str,
+        role: i32,
+        scope_kind: i32,
+        scope_id: &str,
+    ) -> roles::RoleChange {
+        let account_id = check.uuid("account_id", account_id);
+        let role = role_from_proto(role).unwrap_or_else(|| {
+            check.add(Violation::new(
+                "role",
+                "must be one of the listed roles",
+                "phải là một trong các vai trò cho phép",
+            ));
+            kernel::auth::Role::Staff
+        });
+        if scope_from_proto(scope_kind) != Some(role.scope_kind()) {
+            check.add(Violation::new(
+                "scope_kind",
+                format!("must be the scope of the {} role", role.as_str()),
+                format!("phải là phạm vi của vai trò {}", role.as_str()),
+            ));
+        }
+        let scope_id = check.optional_uuid("scope_id", scope_id);
+        roles::RoleChange {
+            account_id,
+            role,
+            scope_id,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl AuthService for Auth {
+    async fn issue_accounts(
+        &self,
+        request: Request<pb::IssueAccountsRequest>,
+    ) -> Result<Response<pb::IssueAccountsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let school_id = check.uuid("school_id", &r.school_id);
+        let whom = match (r.kinds.is_empty(), r.person_ids.is_empty()) {
+            (false, true) => {
+                let kinds: Vec<pb::PersonKind> = r
+                    .kinds
+                    .iter()
+                    .filter_map(|k| pb::PersonKind::try_from(*k).ok())
+                    .collect();
+                if kinds.len() != r.kinds.len()
+                    || kinds
+                        .iter()
+                        .any(|k| !matches!(k, pb::PersonKind::Staff | pb::PersonKind::Guardian))
+                {
+                    check.add(Violation::new(
+                        "kinds",
+                        "accounts are issued to staff and guardians",
+                        "chỉ cấp tài khoản cho cán bộ và phụ huynh",
+                    ));
+                }
+                issue::Whom::Kinds(kinds)
+            }
+            (true, false) => issue::Whom::People(
+                r.person_ids
+                    .iter()
+                    .map(|id| check.uuid("person_ids", id))
+                    .collect(),
+            ),
+            _ => {
+                check.add(Violation::new(
+                    "kinds",
+                    "give either kinds or person_ids",
+                    "cần chọn kinds hoặc person_ids (một trong hai)",
+                ));
+                issue::Whom::People(Vec::new())
+            }
+        };
+        check.done()?;
+        Ok(Response::new(
+            issue::issue(&self.ctx, &caller, request_id, school_id, whom, r.csv).await?,
+        ))
+    }
+
+    async fn activate_account(
+        &self,
+        request: Request<pb::ActivateAccountRequest>,
+    ) -> Result<Response<pb::TokenPair>, Status> {
+        let r = request.into_inner();
+        let mut check = Check::new();
+        check.text("username", &r.username, 100);
+        check.text("activation_code", &r.activation_code, 32);
+        check.take(
+            self.ctx
+                .passwords
+                .check_new("new_password", &r.new_password)
+                .map(|()| 0u8),
+        );
+        check.done()?;
+        Ok(Response::new(
+            sessions::activate(&self.ctx, &r.username, &r.activation_code, &r.new_password).await?,
+        ))
+    }
+
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::TokenPair>, Status> {
+        let r = request.into_inner();
+        let mut check = Check::new();
+        check.text("username", &r.username, 100);
+        if r.password.is_empty() {
+            check.add(Violation::required("password"));
+        }
+        check.done()?;
+        Ok(Response::new(
+            sessions::login(&self.ctx, &r.username, &r.password).await?,
+        ))
+    }
+
+    async fn refresh(
+        &self,
+        request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::TokenPair>, Status> {
+        let r = request.into_inner();
+        let mut check = Check::new();
+        check.text("refresh_token", &r.refresh_token, 200);
+        check.done()?;
+        Ok(Response::new(
+            sessions::refresh(&self.ctx, &r.refresh_token).await?,
+        ))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        let r = request.into_inner();
+        let mut check = Check::new();
+        check.text("refresh_token", &r.refresh_token, 200);
+        check.done()?;
+        sessions::logout(&self.ctx, &r.refresh_token).await?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        if r.current_password.is_empty() {
+            check.add(Violation::required("current_password"));
+        }
+        check.take(
+            self.ctx
+                .passwords
+                .check_new("new_password", &r.new_password)
+                .map(|()| 0u8),
+        );
+        check.done()?;
+        sessions::change_password(&self.ctx, &caller, &r.current_password, &r.new_password).await?;
+        Ok(Response::new(pb::ChangePasswordResponse {}))
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::IssuedAccount>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let account_id = check.uuid("account_id", &r.account_id);
+        check.done()?;
+        Ok(Response::new(
+            issue::reset(&self.ctx, &caller, request_id, account_id).await?,
+        ))
+    }
+
+    async fn lock_account(
+        &self,
+        request: Request<pb::LockAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let account_id = check.uuid("account_id", &r.account_id);
+        check.done()?;
+        Ok(Response::new(
+            admin::lock(
+                &self.ctx,
+                &caller,
+                request_id,
+                account_id,
+                r.reason.trim().to_owned(),
+            )
+            .await?,
+        ))
+    }
+
+    async fn unlock_account(
+        &self,
+        request: Request<pb::UnlockAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let account_id = check.uuid("account_id", &r.account_id);
+        check.done()?;
+        Ok(Response::new(
+            admin::unlock(&self.ctx, &caller, request_id, account_id).await?,
+        ))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<pb::WhoAmIRequest>,
+    ) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        Ok(Response::new(admin::who_am_i(&self.ctx, &caller).await?))
+    }
+
+    async fn get_jwks(
+        &self,
+        _request: Request<pb::GetJwksRequest>,
+    ) -> Result<Response<pb::GetJwksResponse>, Status> {
+        let jwks_json = crate::keys::jwks(&self.ctx.pool, self.ctx.settings.access_token_ttl)
+            .await
+            .map_err(crate::error::AppError::Unexpected)?;
+        Ok(Response::new(pb::GetJwksResponse { jwks_json }))
+    }
+
+    async fn grant_role(
+        &self,
+        request: Request<pb::GrantRoleRequest>,
+    ) -> Result<Response<pb::RoleBinding>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let change =
+            Self::role_change(&mut check, &r.account_id, r.role, r.scope_kind, &r.scope_id);
+        check.done()?;
+        Ok(Response::new(
+            roles::grant(&self.ctx, &caller, request_id, change).await?,
+        ))
+    }
+
+    async fn revoke_role(
+        &self,
+        request: Request<pb::RevokeRoleRequest>,
+    ) -> Result<Response<pb::RevokeRoleResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let change =
+            Self::role_change(&mut check, &r.account_id, r.role, r.scope_kind, &r.scope_id);
+        check.done()?;
+        roles::revoke(&self.ctx, &caller, request_id, change).await?;
+        Ok(Response::new(pb::RevokeRoleResponse {}))
+    }
+}

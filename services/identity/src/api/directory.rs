@@ -1,0 +1,392 @@
+//! `lienlac.identity.v1.DirectoryService`.
+
+use kernel::auth::caller;
+use kernel::grpc::{Check, Violation};
+use lienlac_proto::identity::v1 as pb;
+use lienlac_proto::identity::v1::directory_service_server::DirectoryService;
+use tonic::{Request, Response, Status};
+
+use crate::Ctx;
+use crate::directory::{create, enrolments, people, read};
+use crate::text;
+
+pub(crate) struct Directory {
+    pub ctx: Ctx,
+}
+
+fn grade(check: &mut Check, grade: i32) -> i32 {
+    if !(1..=12).contains(&grade) {
+        check.add(Violation::new(
+            "grade",
+            "must be from 1 to 12",
+            "phải từ 1 đến 12",
+        ));
+    }
+    grade
+}
+
+fn known<E: TryFrom<i32> + Default>(
+    check: &mut Check,
+    field: &str,
+    value: i32,
+    unspecified: i32,
+) -> E {
+    match E::try_from(value) {
+        Ok(known) if value != unspecified => known,
+        _ => {
+            check.add(Violation::new(
+                field,
+                "must be one of the listed values",
+                "phải là một trong các giá trị cho phép",
+            ));
+            E::default()
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl DirectoryService for Directory {
+    async fn create_district(
+        &self,
+        request: Request<pb::CreateDistrictRequest>,
+    ) -> Result<Response<pb::District>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let name = check.take(text::name("name", &r.name, 200));
+        let external_ref = check.take(text::external_ref("external_ref", &r.external_ref));
+        check.done()?;
+        let new = create::NewDistrict { name, external_ref };
+        Ok(Response::new(
+            create::district(&self.ctx, &caller, request_id, new).await?,
+        ))
+    }
+
+    async fn create_school(
+        &self,
+        request: Request<pb::CreateSchoolRequest>,
+    ) -> Result<Response<pb::School>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let district_id = check.uuid("district_id", &r.district_id);
+        let name = check.take(text::name("name", &r.name, 200));
+        let external_ref = check.take(text::external_ref("external_ref", &r.external_ref));
+        check.done()?;
+        let new = create::NewSchool {
+            district_id,
+            name,
+            external_ref,
+        };
+        Ok(Response::new(
+            create::school(&self.ctx, &caller, request_id, new).await?,
+        ))
+    }
+
+    async fn create_class(
+        &self,
+        request: Request<pb::CreateClassRequest>,
+    ) -> Result<Response<pb::Class>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let school_id = check.uuid("school_id", &r.school_id);
+        let name = check.take(text::name("name", &r.name, 20));
+        let grade = grade(&mut check, r.grade);
+        let school_year = check.take(text::school_year("school_year", &r.school_year));
+        check.done()?;
+        let new = create::NewClass {
+            school_id,
+            name,
+            grade,
+            school_year,
+        };
+        Ok(Response::new(
+            create::class(&self.ctx, &caller, request_id, new).await?,
+        ))
+    }
+
+    async fn register_student(
+        &self,
+        request: Request<pb::RegisterStudentRequest>,
+    ) -> Result<Response<pb::Person>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let school_id = check.uuid("school_id", &r.school_id);
+        let full_name = check.take(text::name("full_name", &r.full_name, 100));
+        let birth_date = check
+            .take(text::date("birth_date", &r.birth_date).map(Some))
+            .unwrap_or(time::Date::MIN);
+        let gender = known::<pb::Gender>(
+            &mut check,
+            "gender",
+            r.gender,
+            pb::Gender::Unspecified as i32,
+        );
+        let external_ref = check.take(text::external_ref("external_ref", &r.external_ref));
+        check.done()?;
+        let new = people::NewStudent {
+            school_id,
+            full_name,
+            birth_date,
+            gender,
+            external_ref,
+        };
+        Ok(Response::new(
+            people::register_student(&self.ctx, &caller, request_id, new).await?,
+        ))
+    }
+
+    async fn register_staff(
+        &self,
+        request: Request<pb::RegisterStaffRequest>,
+    ) -> Result<Response<pb::Person>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let school_id = check.uuid("school_id", &r.school_id);
+        let full_name = check.take(text::name("full_name", &r.full_name, 100));
+        let phone = check.take(text::phone("phone", &r.phone));
+        let position = if r.position.trim().is_empty() {
+            String::new()
+        } else {
+            check.take(text::name("position", &r.position, 100))
+        };
+        check.done()?;
+        let new = people::NewStaff {
+            school_id,
+            full_name,
+            phone,
+            position,
+        };
+        Ok(Response::new(
+            people::register_staff(&self.ctx, &caller, request_id, new).await?,
+        ))
+    }
+
+    async fn register_guardian(
+        &self,
+        request: Request<pb::RegisterGuardianRequest>,
+    ) -> Result<Response<pb::Person>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let school_id = check.uuid("school_id", &r.school_id);
+        let full_name = check.take(text::name("full_name", &r.full_name, 100));
+        let phone = check.take(text::phone("phone", &r.phone));
+        check.done()?;
+        let new = people::NewGuardian {
+            school_id,
+            full_name,
+            phone,
+        };
+        Ok(Response::new(
+            people::register_guardian(&self.ctx, &caller, request_id, new).await?,
+        ))
+    }
+
+    async fn enroll_student(
+        &self,
+        request: Request<pb::EnrollStudentRequest>,
+    ) -> Result<Response<pb::Enrolment>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let student_id = check.uuid("student_id", &r.student_id);
+        let class_id = check.uuid("class_id", &r.class_id);
+        check.done()?;
+        Ok(Response::new(
+            enrolments::enroll(&self.ctx, &caller, request_id, student_id, class_id).await?,
+        ))
+    }
+
+    async fn transfer_student(
+        &self,
+        request: Request<pb::TransferStudentRequest>,
+    ) -> Result<Response<pb::Enrolment>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let student_id = check.uuid("student_id", &r.student_id);
+        let to_class_id = check.uuid("to_class_id", &r.to_class_id);
+        check.done()?;
+        Ok(Response::new(
+            enrolments::transfer(&self.ctx, &caller, request_id, student_id, to_class_id).await?,
+        ))
+    }
+
+    async fn withdraw_student(
+        &self,
+        request: Request<pb::WithdrawStudentRequest>,
+    ) -> Result<Response<pb::Enrolment>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let student_id = check.uuid("student_id", &r.student_id);
+        let reason = check.text("reason", &r.reason, 500);
+        check.done()?;
+        Ok(Response::new(
+            enrolments::withdraw(&self.ctx, &caller, request_id, student_id, reason).await?,
+        ))
+    }
+
+    async fn link_guardian(
+        &self,
+        request: Request<pb::LinkGuardianRequest>,
+    ) -> Result<Response<pb::Guardianship>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let guardian_id = check.uuid("guardian_id", &r.guardian_id);
+        let student_id = check.uuid("student_id", &r.student_id);
+        let relation = known::<pb::Relation>(
+            &mut check,
+            "relation",
+            r.relation,
+            pb::Relation::Unspecified as i32,
+        );
+        check.done()?;
+        let link = people::link_guardian(
+            &self.ctx,
+            &caller,
+            request_id,
+            guardian_id,
+            student_id,
+            relation,
+        )
+        .await?;
+        Ok(Response::new(link))
+    }
+
+    async fn assign_homeroom_teacher(
+        &self,
+        request: Request<pb::AssignHomeroomTeacherRequest>,
+    ) -> Result<Response<pb::Class>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let class_id = check.uuid("class_id", &r.class_id);
+        let staff_id = check.uuid("staff_id", &r.staff_id);
+        check.done()?;
+        let class =
+            enrolments::assign_homeroom_teacher(&self.ctx, &caller, request_id, class_id, staff_id)
+                .await?;
+        Ok(Response::new(class))
+    }
+
+    async fn get_district(
+        &self,
+        request: Request<pb::GetDistrictRequest>,
+    ) -> Result<Response<pb::District>, Status> {
+        let caller = caller(&request)?.clone();
+        let mut check = Check::new();
+        let district_id = check.uuid("district_id", &request.get_ref().district_id);
+        check.done()?;
+        Ok(Response::new(
+            read::district(&self.ctx, &caller, district_id).await?,
+        ))
+    }
+
+    async fn get_school(
+        &self,
+        request: Request<pb::GetSchoolRequest>,
+    ) -> Result<Response<pb::School>, Status> {
+        let caller = caller(&request)?.clone();
+        let mut check = Check::new();
+        let school_id = check.uuid("school_id", &request.get_ref().school_id);
+        check.done()?;
+        Ok(Response::new(
+            read::school(&self.ctx, &caller, school_id).await?,
+        ))
+    }
+
+    async fn list_schools(
+        &self,
+        request: Request<pb::ListSchoolsRequest>,
+    ) -> Result<Response<pb::ListSchoolsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let mut check = Check::new();
+        let district_id = check.uuid("district_id", &request.get_ref().district_id);
+        check.done()?;
+        let schools = read::schools(&self.ctx, &caller, district_id).await?;
+        Ok(Response::new(pb::ListSchoolsResponse { schools }))
+    }
+
+    async fn list_classes(
+        &self,
+        request: Request<pb::ListClassesRequest>,
+    ) -> Result<Response<pb::ListClassesResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let school_id = check.uuid("school_id", &r.school_id);
+        let school_year = if r.school_year.is_empty() {
+            None
+        } else {
+            Some(check.take(text::school_year("school_year", &r.school_year)))
+        };
+        check.done()?;
+        let classes = read::classes(&self.ctx, &caller, school_id, school_year).await?;
+        Ok(Response::new(pb::ListClassesResponse { classes }))
+    }
+
+    async fn list_students(
+        &self,
+        request: Request<pb::ListStudentsRequest>,
+    ) -> Result<Response<pb::ListStudentsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let mut check = Check::new();
+        let class_id = check.uuid("class_id", &request.get_ref().class_id);
+        check.done()?;
+        Ok(Response::new(
+            read::students(&self.ctx, &caller, class_id).await?,
+        ))
+    }
+
+    async fn get_person(
+        &self,
+        request: Request<pb::GetPersonRequest>,
+    ) -> Result<Response<pb::Person>, Status> {
+        let caller = caller(&request)?.clone();
+        let mut check = Check::new();
+        let person_id = check.uuid("person_id", &request.get_ref().person_id);
+        check.done()?;
+        Ok(Response::new(
+            read::person(&self.ctx, &caller, person_id).await?,
+        ))
+    }
+
+    async fn search_people(
+        &self,
+        request: Request<pb::SearchPeopleRequest>,
+    ) -> Result<Response<pb::SearchPeopleResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let school_id = check.uuid("school_id", &r.school_id);
+        let query = check.text("query", &r.query, 100);
+        if !(0..=50).contains(&r.limit) {
+            check.add(Violation::new(
+                "limit",
+                "must be from 1 to 50",
+                "phải từ 1 đến 50",
+            ));
+        }
+        check.done()?;
+        let limit = if r.limit == 0 { 20 } else { i64::from(r.limit) };
+        let people = read::search(&self.ctx, &caller, school_id, &query, limit).await?;
+        Ok(Response::new(pb::SearchPeopleResponse { people }))
+    }
+}

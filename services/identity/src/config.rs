@@ -1,0 +1,106 @@
+//! The identity service's settings: the kernel's, plus sign-in policy, password
+//! hashing cost, token lifetimes and where the signing key lives.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kernel::config::{ConfigError, Env, KernelConfig, ServiceId};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub kernel: KernelConfig,
+    /// The platform operator `admin`'s password, set at first start.
+    pub admin_password: Option<SecretString>,
+    /// `LIENLAC_DEV=1`: allows starting without an admin password (a development
+    /// default is used and logged).
+    pub development: bool,
+    /// PKCS#8 PEM of the Ed25519 key that signs access tokens; generated when missing.
+    pub signing_key_file: PathBuf,
+    pub argon2: Argon2Settings,
+    pub password_min_length: usize,
+    pub lockout_attempts: i32,
+    pub lockout_duration: Duration,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub activation_code_ttl: Duration,
+}
+
+/// The admin password used with `LIENLAC_DEV=1` when none is set.
+pub const DEVELOPMENT_ADMIN_PASSWORD: &str = "lienlac-demo";
+
+impl Settings {
+    pub fn defaults(kernel: KernelConfig) -> Self {
+        Self {
+            kernel,
+            admin_password: None,
+            development: false,
+            signing_key_file: PathBuf::from(".local/identity/signing-key.pem"),
+            argon2: Argon2Settings {
+                memory_kib: 19 * 1024,
+                iterations: 2,
+                parallelism: 1,
+            },
+            password_min_length: 8,
+            lockout_attempts: 5,
+            lockout_duration: Duration::from_secs(15 * 60),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            activation_code_ttl: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        let env = Env(&lookup);
+        let mut settings = Self::defaults(KernelConfig::from_env(ServiceId::IDENTITY)?);
+        settings.admin_password = env.text("LIENLAC_ADMIN_PASSWORD").map(SecretString::from);
+        settings.development = env
+            .text("LIENLAC_DEV")
+            .is_some_and(|value| matches!(value.as_str(), "1" | "true" | "yes"));
+        if let Some(path) = env.text("IDENTITY_SIGNING_KEY_FILE") {
+            settings.signing_key_file = PathBuf::from(path);
+        }
+        env.parse(
+            "IDENTITY_ARGON2_MEMORY_KIB",
+            &mut settings.argon2.memory_kib,
+        )?;
+        env.parse(
+            "IDENTITY_ARGON2_ITERATIONS",
+            &mut settings.argon2.iterations,
+        )?;
+        env.parse(
+            "IDENTITY_ARGON2_PARALLELISM",
+            &mut settings.argon2.parallelism,
+        )?;
+        env.parse(
+            "IDENTITY_PASSWORD_MIN_LENGTH",
+            &mut settings.password_min_length,
+        )?;
+        env.parse("IDENTITY_LOCKOUT_ATTEMPTS", &mut settings.lockout_attempts)?;
+        env.duration("IDENTITY_LOCKOUT_DURATION", &mut settings.lockout_duration)?;
+        env.duration("IDENTITY_ACCESS_TOKEN_TTL", &mut settings.access_token_ttl)?;
+        env.duration(
+            "IDENTITY_REFRESH_TOKEN_TTL",
+            &mut settings.refresh_token_ttl,
+        )?;
+        env.duration(
+            "IDENTITY_ACTIVATION_CODE_TTL",
+            &mut settings.activation_code_ttl,
+        )?;
+        if settings.admin_password.is_none() && !settings.development {
+            return Err(ConfigError {
+                name: "LIENLAC_ADMIN_PASSWORD".to_owned(),
+                reason: "is required (the platform operator's password); set LIENLAC_DEV=1 to use a development default".to_owned(),
+            });
+        }
+        Ok(settings)
+    }
+}

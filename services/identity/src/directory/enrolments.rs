@@ -1,0 +1,248 @@
+//! Enrolments (enrol, transfer, withdraw) and homeroom teachers.
+
+use kernel::auth::Caller;
+use kernel::command::idempotent;
+use lienlac_proto::identity::v1::{
+    Class, Enrolment, HomeroomTeacherAssigned, StudentEnrolled, StudentTransferred,
+    StudentWithdrawn,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::meta;
+use super::read;
+use crate::Ctx;
+use crate::access::{self, SCHOOL_ADMINS};
+use crate::error::{AppError, AppResult};
+use crate::events::{class_stream, emit, person_stream};
+
+/// The student's enrolment in a school year: (class, active).
+async fn enrolment(
+    conn: &mut PgConnection,
+    student_id: Uuid,
+    school_year: &str,
+) -> AppResult<Option<(Uuid, bool)>> {
+    Ok(sqlx::query_as(
+        "SELECT class_id, active FROM enrolments WHERE student_id = $1 AND school_year = $2 FOR UPDATE",
+    )
+    .bind(student_id)
+    .bind(school_year)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub(crate) async fn enroll(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    student_id: Uuid,
+    class_id: Uuid,
+) -> AppResult<Enrolment> {
+    let mut conn = ctx.pool.acquire().await?;
+    let student = access::student(&mut conn, student_id).await?;
+    let (class, school_year) = access::class(&mut conn, class_id).await?;
+    drop(conn);
+    caller.require(SCHOOL_ADMINS, &class)?;
+    if student.school != class.school {
+        return Err(AppError::Rejected(
+            "the class belongs to another school than the student; a student is enrolled in their own school's classes".to_owned(),
+        ));
+    }
+    let (district, school) = (class.district.unwrap_or_default(), class.school);
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "EnrollStudent", move |tx| {
+        Box::pin(async move {
+            match enrolment(tx, student_id, &school_year).await? {
+                Some((current, true)) if current == class_id => {
+                    return Err(AppError::AlreadyExists("the student is already enrolled in this class".to_owned()));
+                }
+                Some((_, true)) => {
+                    return Err(AppError::Rejected(format!(
+                        "the student is already enrolled in another class for {school_year}; transfer them instead"
+                    )));
+                }
+                _ => {}
+            }
+            sqlx::query(
+                "INSERT INTO enrolments (student_id, school_year, class_id, active) VALUES ($1, $2, $3, true) \
+                 ON CONFLICT (student_id, school_year) DO UPDATE SET class_id = $3, active = true, updated_at = now()",
+            )
+            .bind(student_id)
+            .bind(&school_year)
+            .bind(class_id)
+            .execute(&mut *tx)
+            .await?;
+            let event = StudentEnrolled {
+                student_id: student_id.to_string(),
+                class_id: class_id.to_string(),
+                school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+                school_year: school_year.clone(),
+            };
+            emit(tx, &person_stream(student_id), &meta(&by, district, school), &event).await?;
+            Ok(Enrolment {
+                student_id: student_id.to_string(),
+                class_id: class_id.to_string(),
+                school_year,
+                active: true,
+            })
+        })
+    })
+    .await
+}
+
+pub(crate) async fn transfer(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    student_id: Uuid,
+    to_class_id: Uuid,
+) -> AppResult<Enrolment> {
+    let mut conn = ctx.pool.acquire().await?;
+    let student = access::student(&mut conn, student_id).await?;
+    let (class, school_year) = access::class(&mut conn, to_class_id).await?;
+    drop(conn);
+    caller.require(SCHOOL_ADMINS, &class)?;
+    if student.school != class.school {
+        return Err(AppError::Rejected(
+            "a transfer moves a student between classes of their own school".to_owned(),
+        ));
+    }
+    let (district, school) = (class.district.unwrap_or_default(), class.school);
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "TransferStudent", move |tx| {
+        Box::pin(async move {
+            let from = match enrolment(tx, student_id, &school_year).await? {
+                Some((current, true)) if current == to_class_id => {
+                    return Err(AppError::Rejected("the student is already in this class".to_owned()));
+                }
+                Some((current, true)) => current,
+                _ => {
+                    return Err(AppError::Rejected(format!(
+                        "the student is not enrolled in any class for {school_year}; enrol them instead"
+                    )));
+                }
+            };
+            sqlx::query("UPDATE enrolments SET class_id = $3, updated_at = now() WHERE student_id = $1 AND school_year = $2")
+                .bind(student_id)
+                .bind(&school_year)
+                .bind(to_class_id)
+                .execute(&mut *tx)
+                .await?;
+            let event = StudentTransferred {
+                student_id: student_id.to_string(),
+                from_class_id: from.to_string(),
+                to_class_id: to_class_id.to_string(),
+                school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+                school_year: school_year.clone(),
+            };
+            emit(tx, &person_stream(student_id), &meta(&by, district, school), &event).await?;
+            Ok(Enrolment {
+                student_id: student_id.to_string(),
+                class_id: to_class_id.to_string(),
+                school_year,
+                active: true,
+            })
+        })
+    })
+    .await
+}
+
+pub(crate) async fn withdraw(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    student_id: Uuid,
+    reason: String,
+) -> AppResult<Enrolment> {
+    let student = access::student(&mut *ctx.pool.acquire().await?, student_id).await?;
+    caller.require(SCHOOL_ADMINS, &student)?;
+    let (district, school) = (student.district.unwrap_or_default(), student.school);
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "WithdrawStudent", move |tx| {
+        Box::pin(async move {
+            let current: Option<(String, Uuid)> = sqlx::query_as(
+                "SELECT school_year, class_id FROM enrolments WHERE student_id = $1 AND active \
+                 ORDER BY school_year DESC LIMIT 1 FOR UPDATE",
+            )
+            .bind(student_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((school_year, class_id)) = current else {
+                return Err(AppError::Rejected("the student is not enrolled in any class".to_owned()));
+            };
+            sqlx::query("UPDATE enrolments SET active = false, updated_at = now() WHERE student_id = $1 AND school_year = $2")
+                .bind(student_id)
+                .bind(&school_year)
+                .execute(&mut *tx)
+                .await?;
+            let event = StudentWithdrawn {
+                student_id: student_id.to_string(),
+                class_id: class_id.to_string(),
+                school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+                school_year: school_year.clone(),
+                reason,
+            };
+            emit(tx, &person_stream(student_id), &meta(&by, district, school), &event).await?;
+            Ok(Enrolment {
+                student_id: student_id.to_string(),
+                class_id: class_id.to_string(),
+                school_year,
+                active: false,
+            })
+        })
+    })
+    .await
+}
+
+pub(crate) async fn assign_homeroom_teacher(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    class_id: Uuid,
+    staff_id: Uuid,
+) -> AppResult<Class> {
+    let mut conn = ctx.pool.acquire().await?;
+    let (class, _) = access::class(&mut conn, class_id).await?;
+    caller.require(SCHOOL_ADMINS, &class)?;
+    let (staff, kind) = access::person(&mut conn, staff_id).await?;
+    drop(conn);
+    if kind != "staff" || staff.school != class.school {
+        return Err(AppError::Rejected(
+            "the homeroom teacher must be a staff member of the class's school".to_owned(),
+        ));
+    }
+    let (district, school) = (class.district.unwrap_or_default(), class.school);
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "AssignHomeroomTeacher", move |tx| {
+        Box::pin(async move {
+            let previous: Option<Uuid> = sqlx::query_scalar(
+                "SELECT homeroom_teacher_id FROM classes WHERE id = $1 FOR UPDATE",
+            )
+            .bind(class_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if previous != Some(staff_id) {
+                sqlx::query("UPDATE classes SET homeroom_teacher_id = $2 WHERE id = $1")
+                    .bind(class_id)
+                    .bind(staff_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let event = HomeroomTeacherAssigned {
+                    class_id: class_id.to_string(),
+                    staff_id: staff_id.to_string(),
+                    previous_staff_id: previous.map(|p| p.to_string()).unwrap_or_default(),
+                    school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+                };
+                emit(
+                    tx,
+                    &class_stream(class_id),
+                    &meta(&by, district, school),
+                    &event,
+                )
+                .await?;
+            }
+            read::class_by_id(tx, class_id).await
+        })
+    })
+    .await
+}

@@ -1,0 +1,17 @@
+//! The directory's use cases: each authorises the caller against the record's
+//! scope, then changes the directory and appends its event in one idempotent
+//! transaction.
+
+pub(crate) mod create;
+pub(crate) mod enrolments;
+pub(crate) mod people;
+pub(crate) mod read;
+
+use kernel::auth::Caller;
+use kernel::event_store::EventMeta;
+use uuid::Uuid;
+
+/// Event metadata for a command by `caller` in a district (and school).
+pub(crate) fn meta(caller: &Caller, district: Uuid, school: Option<Uuid>) -> EventMeta {
+    EventMeta::for_command(Some(caller.account_id.to_string())).in_tenant(district, school)
+}

@@ -1,0 +1,272 @@
+//! Registering students, staff and guardians, and linking guardians to students.
+
+use kernel::auth::Caller;
+use kernel::command::idempotent;
+use lienlac_proto::identity::v1::{
+    Gender, GuardianLinked, GuardianRegistered, Guardianship, Person, PersonKind, Relation,
+    StaffRegistered, StudentRegistered,
+};
+use uuid::Uuid;
+
+use super::meta;
+use crate::Ctx;
+use crate::access::{self, SCHOOL_ADMINS};
+use crate::error::{AppError, AppResult, violated_unique};
+use crate::events::{emit, person_stream};
+use crate::text;
+
+pub(crate) struct NewStudent {
+    pub school_id: Uuid,
+    pub full_name: String,
+    pub birth_date: time::Date,
+    pub gender: Gender,
+    pub external_ref: String,
+}
+
+pub(crate) struct NewStaff {
+    pub school_id: Uuid,
+    pub full_name: String,
+    pub phone: String,
+    pub position: String,
+}
+
+pub(crate) struct NewGuardian {
+    pub school_id: Uuid,
+    pub full_name: String,
+    pub phone: String,
+}
+
+fn already(error: sqlx::Error, message: impl FnOnce() -> String) -> AppError {
+    match violated_unique(&error) {
+        Some(_) => AppError::AlreadyExists(message()),
+        None => error.into(),
+    }
+}
+
+pub(crate) async fn register_student(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    new: NewStudent,
+) -> AppResult<Person> {
+    let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
+    caller.require(SCHOOL_ADMINS, &target)?;
+    let district_id = target.district.unwrap_or_default();
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "RegisterStudent", move |tx| {
+        Box::pin(async move {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, birth_date, gender, external_ref) \
+                 VALUES ($1, 'student', $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(id)
+            .bind(district_id)
+            .bind(new.school_id)
+            .bind(&new.full_name)
+            .bind(text::fold(&new.full_name))
+            .bind(new.birth_date)
+            .bind(new.gender as i16)
+            .bind(&new.external_ref)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| already(e, || format!("a student with code {} is already registered in the district", new.external_ref)))?;
+            let birth_date = new.birth_date.to_string();
+            let event = StudentRegistered {
+                student_id: id.to_string(),
+                school_id: new.school_id.to_string(),
+                district_id: district_id.to_string(),
+                full_name: new.full_name.clone(),
+                birth_date: birth_date.clone(),
+                gender: new.gender as i32,
+                external_ref: new.external_ref.clone(),
+            };
+            emit(tx, &person_stream(id), &meta(&by, district_id, Some(new.school_id)), &event).await?;
+            Ok(Person {
+                id: id.to_string(),
+                kind: PersonKind::Student as i32,
+                district_id: district_id.to_string(),
+                school_id: new.school_id.to_string(),
+                full_name: new.full_name,
+                birth_date,
+                gender: new.gender as i32,
+                external_ref: new.external_ref,
+                ..Person::default()
+            })
+        })
+    })
+    .await
+}
+
+pub(crate) async fn register_staff(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    new: NewStaff,
+) -> AppResult<Person> {
+    let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
+    caller.require(SCHOOL_ADMINS, &target)?;
+    let district_id = target.district.unwrap_or_default();
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "RegisterStaff", move |tx| {
+        Box::pin(async move {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, phone, position) \
+                 VALUES ($1, 'staff', $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(district_id)
+            .bind(new.school_id)
+            .bind(&new.full_name)
+            .bind(text::fold(&new.full_name))
+            .bind(&new.phone)
+            .bind(&new.position)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| already(e, || "a staff member with this phone number is already registered in the school".to_owned()))?;
+            let event = StaffRegistered {
+                staff_id: id.to_string(),
+                school_id: new.school_id.to_string(),
+                district_id: district_id.to_string(),
+                full_name: new.full_name.clone(),
+                phone: new.phone.clone(),
+                position: new.position.clone(),
+            };
+            emit(tx, &person_stream(id), &meta(&by, district_id, Some(new.school_id)), &event).await?;
+            Ok(Person {
+                id: id.to_string(),
+                kind: PersonKind::Staff as i32,
+                district_id: district_id.to_string(),
+                school_id: new.school_id.to_string(),
+                full_name: new.full_name,
+                phone: new.phone,
+                position: new.position,
+                ..Person::default()
+            })
+        })
+    })
+    .await
+}
+
+pub(crate) async fn register_guardian(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    new: NewGuardian,
+) -> AppResult<Person> {
+    let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
+    caller.require(SCHOOL_ADMINS, &target)?;
+    let district_id = target.district.unwrap_or_default();
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "RegisterGuardian", move |tx| {
+        Box::pin(async move {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO people (id, kind, district_id, full_name, name_folded, phone) \
+                 VALUES ($1, 'guardian', $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(district_id)
+            .bind(&new.full_name)
+            .bind(text::fold(&new.full_name))
+            .bind(&new.phone)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                already(e, || {
+                    "a guardian with this phone number is already registered in the district"
+                        .to_owned()
+                })
+            })?;
+            let event = GuardianRegistered {
+                guardian_id: id.to_string(),
+                district_id: district_id.to_string(),
+                full_name: new.full_name.clone(),
+                phone: new.phone.clone(),
+            };
+            emit(
+                tx,
+                &person_stream(id),
+                &meta(&by, district_id, None),
+                &event,
+            )
+            .await?;
+            Ok(Person {
+                id: id.to_string(),
+                kind: PersonKind::Guardian as i32,
+                district_id: district_id.to_string(),
+                full_name: new.full_name,
+                phone: new.phone,
+                ..Person::default()
+            })
+        })
+    })
+    .await
+}
+
+pub(crate) async fn link_guardian(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    guardian_id: Uuid,
+    student_id: Uuid,
+    relation: Relation,
+) -> AppResult<Guardianship> {
+    let mut conn = ctx.pool.acquire().await?;
+    let student = access::student(&mut conn, student_id).await?;
+    caller.require(SCHOOL_ADMINS, &student)?;
+    let (guardian, kind) = access::person(&mut conn, guardian_id).await?;
+    drop(conn);
+    if kind == "student" {
+        return Err(AppError::Rejected(
+            "a student cannot be a guardian".to_owned(),
+        ));
+    }
+    if guardian.district != student.district {
+        return Err(AppError::Rejected(
+            "the guardian and the student belong to different districts".to_owned(),
+        ));
+    }
+    let district_id = student.district.unwrap_or_default();
+    let school_id = student.school;
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "LinkGuardian", move |tx| {
+        Box::pin(async move {
+            let linked = sqlx::query(
+                "INSERT INTO guardianships (guardian_id, student_id, relation) VALUES ($1, $2, $3) \
+                 ON CONFLICT (guardian_id, student_id) DO NOTHING",
+            )
+            .bind(guardian_id)
+            .bind(student_id)
+            .bind(relation as i16)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if linked == 0 {
+                return Err(AppError::AlreadyExists(
+                    "the guardian is already linked to this student".to_owned(),
+                ));
+            }
+            let event = GuardianLinked {
+                guardian_id: guardian_id.to_string(),
+                student_id: student_id.to_string(),
+                relation: relation as i32,
+                school_id: school_id.map(|s| s.to_string()).unwrap_or_default(),
+            };
+            emit(
+                tx,
+                &person_stream(student_id),
+                &meta(&by, district_id, school_id),
+                &event,
+            )
+            .await?;
+            Ok(Guardianship {
+                guardian_id: guardian_id.to_string(),
+                student_id: student_id.to_string(),
+                relation: relation as i32,
+            })
+        })
+    })
+    .await
+}

@@ -1,0 +1,353 @@
+//! Directory reads, each authorised against the record's scope.
+
+use std::collections::HashMap;
+
+use kernel::auth::{Caller, Role, Target};
+use lienlac_proto::identity::v1::{
+    Class, District, Guardianship, ListStudentsResponse, Person, PersonKind, School,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::Ctx;
+use crate::access::{self, DISTRICT_READERS, SCHOOL_READERS};
+use crate::error::{AppError, AppResult};
+use crate::text;
+
+#[derive(sqlx::FromRow)]
+struct PersonRow {
+    id: Uuid,
+    kind: String,
+    district_id: Uuid,
+    school_id: Option<Uuid>,
+    full_name: String,
+    birth_date: Option<time::Date>,
+    gender: i16,
+    phone: Option<String>,
+    position: Option<String>,
+    external_ref: Option<String>,
+}
+
+const PERSON_COLUMNS: &str = "p.id, p.kind, p.district_id, p.school_id, p.full_name, p.birth_date, p.gender, p.phone, p.position, p.external_ref";
+
+impl From<PersonRow> for Person {
+    fn from(row: PersonRow) -> Self {
+        let kind = match row.kind.as_str() {
+            "student" => PersonKind::Student,
+            "staff" => PersonKind::Staff,
+            _ => PersonKind::Guardian,
+        };
+        Person {
+            id: row.id.to_string(),
+            kind: kind as i32,
+            district_id: row.district_id.to_string(),
+            school_id: row.school_id.map(|id| id.to_string()).unwrap_or_default(),
+            full_name: row.full_name,
+            birth_date: row.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+            gender: i32::from(row.gender),
+            phone: row.phone.unwrap_or_default(),
+            position: row.position.unwrap_or_default(),
+            external_ref: row.external_ref.unwrap_or_default(),
+            ..Person::default()
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ClassRow {
+    id: Uuid,
+    school_id: Uuid,
+    district_id: Uuid,
+    name: String,
+    grade: i32,
+    school_year: String,
+    homeroom_teacher_id: Option<Uuid>,
+}
+
+impl From<ClassRow> for Class {
+    fn from(row: ClassRow) -> Self {
+        Class {
+            id: row.id.to_string(),
+            school_id: row.school_id.to_string(),
+            district_id: row.district_id.to_string(),
+            name: row.name,
+            grade: row.grade,
+            school_year: row.school_year,
+            homeroom_teacher_id: row
+                .homeroom_teacher_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+const CLASS_COLUMNS: &str =
+    "id, school_id, district_id, name, grade, school_year, homeroom_teacher_id";
+
+pub(crate) async fn class_by_id(conn: &mut PgConnection, class_id: Uuid) -> AppResult<Class> {
+    let sql = format!("SELECT {CLASS_COLUMNS} FROM classes WHERE id = $1");
+    let row: Option<ClassRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(class_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(Class::from).ok_or(AppError::NotFound("class"))
+}
+
+pub(crate) async fn district(ctx: &Ctx, caller: &Caller, district_id: Uuid) -> AppResult<District> {
+    let mut conn = ctx.pool.acquire().await?;
+    caller.require(
+        DISTRICT_READERS,
+        &access::district(&mut conn, district_id).await?,
+    )?;
+    let (name, external_ref): (String, String) =
+        sqlx::query_as("SELECT name, external_ref FROM districts WHERE id = $1")
+            .bind(district_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(District {
+        id: district_id.to_string(),
+        name,
+        external_ref,
+    })
+}
+
+pub(crate) async fn school(ctx: &Ctx, caller: &Caller, school_id: Uuid) -> AppResult<School> {
+    let mut conn = ctx.pool.acquire().await?;
+    caller.require(SCHOOL_READERS, &access::school(&mut conn, school_id).await?)?;
+    let (district_id, name, external_ref): (Uuid, String, String) =
+        sqlx::query_as("SELECT district_id, name, external_ref FROM schools WHERE id = $1")
+            .bind(school_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(School {
+        id: school_id.to_string(),
+        district_id: district_id.to_string(),
+        name,
+        external_ref,
+    })
+}
+
+pub(crate) async fn schools(
+    ctx: &Ctx,
+    caller: &Caller,
+    district_id: Uuid,
+) -> AppResult<Vec<School>> {
+    let mut conn = ctx.pool.acquire().await?;
+    caller.require(
+        DISTRICT_READERS,
+        &access::district(&mut conn, district_id).await?,
+    )?;
+    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, name, external_ref FROM schools WHERE district_id = $1 ORDER BY name",
+    )
+    .bind(district_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, external_ref)| School {
+            id: id.to_string(),
+            district_id: district_id.to_string(),
+            name,
+            external_ref,
+        })
+        .collect())
+}
+
+pub(crate) async fn classes(
+    ctx: &Ctx,
+    caller: &Caller,
+    school_id: Uuid,
+    school_year: Option<String>,
+) -> AppResult<Vec<Class>> {
+    let mut conn = ctx.pool.acquire().await?;
+    caller.require(SCHOOL_READERS, &access::school(&mut conn, school_id).await?)?;
+    let sql = format!(
+        "SELECT {CLASS_COLUMNS} FROM classes WHERE school_id = $1 AND ($2::text IS NULL OR school_year = $2) \
+         ORDER BY school_year DESC, grade, name"
+    );
+    let rows: Vec<ClassRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(school_id)
+        .bind(school_year)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().map(Class::from).collect())
+}
+
+/// Students ordered as Vietnamese class lists are: by given name (the last word),
+/// then the whole name.
+const BY_GIVEN_NAME: &str = "substring(p.name_folded from '[^ ]+$'), p.name_folded";
+
+pub(crate) async fn students(
+    ctx: &Ctx,
+    caller: &Caller,
+    class_id: Uuid,
+) -> AppResult<ListStudentsResponse> {
+    let mut conn = ctx.pool.acquire().await?;
+    let (target, _) = access::class(&mut conn, class_id).await?;
+    caller.require(SCHOOL_READERS, &target)?;
+    let sql = format!(
+        "SELECT {PERSON_COLUMNS} FROM enrolments e JOIN people p ON p.id = e.student_id \
+         WHERE e.class_id = $1 AND e.active ORDER BY {BY_GIVEN_NAME}"
+    );
+    let rows: Vec<PersonRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(class_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut students: Vec<Person> = rows.into_iter().map(Person::from).collect();
+    let ids: Vec<Uuid> = students
+        .iter()
+        .filter_map(|s| Uuid::parse_str(&s.id).ok())
+        .collect();
+    let links = guardianships_of_students(&mut conn, &ids).await?;
+    let guardian_ids: Vec<Uuid> = links
+        .iter()
+        .filter_map(|g| Uuid::parse_str(&g.guardian_id).ok())
+        .collect();
+    let sql = format!(
+        "SELECT {PERSON_COLUMNS} FROM people p WHERE p.id = ANY($1) ORDER BY {BY_GIVEN_NAME}"
+    );
+    let guardians: Vec<PersonRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&guardian_ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut by_student: HashMap<String, Vec<Guardianship>> = HashMap::new();
+    for link in links {
+        by_student
+            .entry(link.student_id.clone())
+            .or_default()
+            .push(link);
+    }
+    for student in &mut students {
+        student.class_id = class_id.to_string();
+        student.guardianships = by_student.remove(&student.id).unwrap_or_default();
+    }
+    Ok(ListStudentsResponse {
+        students,
+        guardians: guardians.into_iter().map(Person::from).collect(),
+    })
+}
+
+async fn guardianships_of_students(
+    conn: &mut PgConnection,
+    students: &[Uuid],
+) -> AppResult<Vec<Guardianship>> {
+    let rows: Vec<(Uuid, Uuid, i16)> = sqlx::query_as(
+        "SELECT guardian_id, student_id, relation FROM guardianships WHERE student_id = ANY($1) ORDER BY relation",
+    )
+    .bind(students)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(guardianship).collect())
+}
+
+fn guardianship((guardian_id, student_id, relation): (Uuid, Uuid, i16)) -> Guardianship {
+    Guardianship {
+        guardian_id: guardian_id.to_string(),
+        student_id: student_id.to_string(),
+        relation: i32::from(relation),
+    }
+}
+
+/// A person, with their guardianships and (for a student) current class.
+pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppResult<Person> {
+    let mut conn = ctx.pool.acquire().await?;
+    let (target, kind) = access::person(&mut conn, person_id).await?;
+    let allowed = caller.person_id == Some(person_id)
+        || match kind.as_str() {
+            "student" => {
+                caller.holds(SCHOOL_READERS, &target) || caller.holds(&[Role::Guardian], &target)
+            }
+            "staff" => caller.holds(SCHOOL_READERS, &target),
+            _ => {
+                caller.holds(DISTRICT_READERS, &target)
+                    || reads_a_childs_school(&mut conn, caller, person_id, &target).await?
+            }
+        };
+    if !allowed {
+        return Err(tonic::Status::permission_denied("you may not see this person").into());
+    }
+    let sql = format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.id = $1");
+    let row: PersonRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(person_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut person = Person::from(row);
+    let links: Vec<(Uuid, Uuid, i16)> = sqlx::query_as(
+        "SELECT guardian_id, student_id, relation FROM guardianships WHERE guardian_id = $1 OR student_id = $1 ORDER BY relation",
+    )
+    .bind(person_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    person.guardianships = links.into_iter().map(guardianship).collect();
+    if kind == "student" {
+        let class: Option<Uuid> = sqlx::query_scalar(
+            "SELECT class_id FROM enrolments WHERE student_id = $1 AND active ORDER BY school_year DESC LIMIT 1",
+        )
+        .bind(person_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        person.class_id = class.map(|id| id.to_string()).unwrap_or_default();
+    }
+    Ok(person)
+}
+
+/// Whether the caller reads the directory of a school where one of this
+/// guardian's children studies.
+async fn reads_a_childs_school(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    guardian_id: Uuid,
+    target: &Target,
+) -> AppResult<bool> {
+    let schools: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT s.school_id FROM guardianships g JOIN people s ON s.id = g.student_id \
+         WHERE g.guardian_id = $1 AND s.school_id IS NOT NULL",
+    )
+    .bind(guardian_id)
+    .fetch_all(conn)
+    .await?;
+    let district = target.district.unwrap_or_default();
+    Ok(schools
+        .into_iter()
+        .any(|school| caller.holds(SCHOOL_READERS, &Target::school(district, school))))
+}
+
+/// Students and staff of the school, and guardians of its students, whose folded
+/// name contains the folded query (or whose phone or code is the query).
+pub(crate) async fn search(
+    ctx: &Ctx,
+    caller: &Caller,
+    school_id: Uuid,
+    query: &str,
+    limit: i64,
+) -> AppResult<Vec<Person>> {
+    let mut conn = ctx.pool.acquire().await?;
+    caller.require(SCHOOL_READERS, &access::school(&mut conn, school_id).await?)?;
+    let folded = text::fold(query);
+    let pattern = format!(
+        "%{}%",
+        folded
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let phone = text::phone("query", query).ok();
+    let sql = format!(
+        "SELECT {PERSON_COLUMNS} FROM people p \
+         WHERE (p.school_id = $1 OR p.id IN ( \
+                  SELECT g.guardian_id FROM guardianships g JOIN people s ON s.id = g.student_id \
+                  WHERE s.school_id = $1)) \
+           AND (p.name_folded LIKE $2 OR p.phone = $3 OR p.external_ref = $4) \
+         ORDER BY {BY_GIVEN_NAME} LIMIT $5"
+    );
+    let rows: Vec<PersonRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(school_id)
+        .bind(pattern)
+        .bind(phone)
+        .bind(query.trim())
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().map(Person::from).collect())
+}

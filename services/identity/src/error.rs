@@ -1,0 +1,66 @@
+//! The identity service's errors and their one mapping to gRPC statuses.
+
+use kernel::event_store::{AppendError, RequestError};
+use kernel::grpc::{append_error_status, request_error_status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Already a gRPC answer (validation, authentication, authorisation).
+    #[error("{}", .0.message())]
+    Status(tonic::Status),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// A rule said no; the message is safe to show.
+    #[error("{0}")]
+    Rejected(String),
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<tonic::Status> for AppError {
+    fn from(status: tonic::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
+
+impl From<AppError> for tonic::Status {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Status(status) => status,
+            AppError::NotFound(what) => tonic::Status::not_found(format!("{what} not found")),
+            AppError::AlreadyExists(message) => tonic::Status::already_exists(message),
+            AppError::Rejected(message) => tonic::Status::failed_precondition(message),
+            AppError::BadCredentials => {
+                tonic::Status::unauthenticated(AppError::BadCredentials.to_string())
+            }
+            AppError::Append(error) => append_error_status(error),
+            AppError::Request(error) => request_error_status(error),
+            AppError::Unexpected(error) => {
+                tracing::error!(error = ?error, "rpc failed");
+                tonic::Status::internal("internal error")
+            }
+        }
+    }
+}
+
+/// The unique constraint or index that `error` violated, if that is what it is.
+pub(crate) fn violated_unique(error: &sqlx::Error) -> Option<String> {
+    let db = error.as_database_error()?;
+    (db.code()? == "23505").then(|| db.constraint().unwrap_or_default().to_owned())
+}
+
+pub(crate) type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,125 @@
+//! The identity service: the directory of districts, schools, classes and people,
+//! and the gatekeeper of lienlac (accounts, sign-in, tokens, role bindings).
+//!
+//! Every change appends an event (`events.rs`) and updates the directory tables in
+//! the same transaction; the tables are the service's read model, the events the
+//! record other services subscribe to. Credentials stay in tables only.
+
+mod access;
+mod accounts;
+mod api;
+pub mod config;
+mod directory;
+mod error;
+mod events;
+mod keys;
+mod passwords;
+mod roles;
+pub mod text;
+mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kernel::auth::{BearerAuthenticator, TokenVerifier};
+use kernel::bootstrap::ServiceHost;
+use lienlac_proto::identity::v1::auth_service_server::AuthServiceServer;
+use lienlac_proto::identity::v1::directory_service_server::DirectoryServiceServer;
+use secrecy::ExposeSecret as _;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+pub use accounts::admin::OPERATOR_USERNAME;
+pub use config::Settings;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// What every use case needs.
+#[derive(Clone)]
+pub struct Ctx {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub passwords: passwords::Passwords,
+    pub tokens: tokens::Tokens,
+}
+
+pub struct Application {
+    host: ServiceHost,
+    ctx: Ctx,
+    verifier: Arc<TokenVerifier>,
+}
+
+impl Application {
+    /// Connects, migrates, loads (or creates) the signing key, and creates the
+    /// platform operator at first start.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
+        let signer = keys::Signer::load_or_generate(&settings.signing_key_file)?;
+        signer.register(&host.pool).await?;
+        let passwords = passwords::Passwords::new(&settings.argon2, settings.password_min_length)?;
+        let admin_password = match &settings.admin_password {
+            Some(password) => password.expose_secret().to_owned(),
+            None => {
+                tracing::warn!(
+                    "LIENLAC_DEV is set and LIENLAC_ADMIN_PASSWORD is not: the operator gets the development password"
+                );
+                config::DEVELOPMENT_ADMIN_PASSWORD.to_owned()
+            }
+        };
+        accounts::admin::ensure_operator(&host.pool, &passwords, &admin_password).await?;
+        let verifier = Arc::new(TokenVerifier::new(Arc::new(keys::LocalJwks {
+            pool: host.pool.clone(),
+            token_ttl: settings.access_token_ttl,
+        })));
+        let ctx = Ctx {
+            pool: host.pool.clone(),
+            tokens: tokens::Tokens {
+                signer: Arc::new(signer),
+                access_ttl: settings.access_token_ttl,
+                refresh_ttl: settings.refresh_token_ttl,
+            },
+            settings: Arc::new(settings),
+            passwords,
+        };
+        Ok(Self {
+            host,
+            ctx,
+            verifier,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.host.grpc_addr()
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.host.http_addr()
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.ctx.pool
+    }
+
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.host.add_relay();
+        let routes = Routes::new(DirectoryServiceServer::new(api::directory::Directory {
+            ctx: self.ctx.clone(),
+        }))
+        .add_service(AuthServiceServer::new(api::auth::Auth {
+            ctx: self.ctx.clone(),
+        }));
+        let authenticator = Arc::new(BearerAuthenticator::new(self.verifier));
+        self.host
+            .run(
+                routes,
+                &[
+                    "lienlac.identity.v1.DirectoryService",
+                    "lienlac.identity.v1.AuthService",
+                ],
+                Some(authenticator),
+                shutdown,
+            )
+            .await
+    }
+}

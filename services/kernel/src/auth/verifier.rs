@@ -1,0 +1,169 @@
+//! Verifies access tokens locally: EdDSA signature by a key of identity's JWKS
+//! (fetched, cached, refetched when a token names an unknown `kid`), issuer,
+//! audience, expiry and not-before. Tokens already verified are remembered until
+//! they expire, so a session's later calls cost a map lookup.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use super::caller::Caller;
+use super::claims::{Claims, TOKEN_AUDIENCE, TOKEN_ISSUER};
+use super::jwks::JwksSource;
+
+/// How often an unknown `kid` may trigger a refetch of the key set.
+const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECONDS: u64 = 5;
+const MAX_REMEMBERED: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the access token is malformed")]
+    Malformed,
+    #[error("the access token is not signed with EdDSA")]
+    WrongAlgorithm,
+    #[error("the access token is signed by an unknown key")]
+    UnknownKey,
+    #[error("the access token has expired; refresh it")]
+    Expired,
+    #[error("the access token is not valid: {0}")]
+    Invalid(String),
+    #[error("identity's signing keys cannot be fetched")]
+    KeysUnavailable(#[source] anyhow::Error),
+}
+
+impl From<VerifyError> for tonic::Status {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::KeysUnavailable(ref cause) => {
+                tracing::warn!(error = ?cause, "cannot fetch the JWKS");
+                tonic::Status::unavailable(error.to_string())
+            }
+            other => tonic::Status::unauthenticated(other.to_string()),
+        }
+    }
+}
+
+pub struct TokenVerifier {
+    source: Arc<dyn JwksSource>,
+    keys: RwLock<HashMap<String, DecodingKey>>,
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    validation: Validation,
+    remembered: Mutex<HashMap<String, (Caller, i64)>>,
+}
+
+impl TokenVerifier {
+    pub fn new(source: Arc<dyn JwksSource>) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[TOKEN_ISSUER]);
+        validation.set_audience(&[TOKEN_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
+        Self {
+            source,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: tokio::sync::Mutex::new(None),
+            validation,
+            remembered: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Caller, VerifyError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // The signature segment identifies the token.
+        let signature = token.rsplit('.').next().unwrap_or_default();
+        if let Some(caller) = self.remembered(signature, now) {
+            return Ok(caller);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(VerifyError::WrongAlgorithm);
+        }
+        let kid = header.kid.ok_or(VerifyError::Malformed)?;
+        let key = match self.key(&kid) {
+            Some(key) => key,
+            None => {
+                self.refetch().await?;
+                self.key(&kid).ok_or(VerifyError::UnknownKey)?
+            }
+        };
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|error| {
+                use jsonwebtoken::errors::ErrorKind;
+                match error.kind() {
+                    ErrorKind::ExpiredSignature => VerifyError::Expired,
+                    ErrorKind::InvalidToken
+                    | ErrorKind::Base64(_)
+                    | ErrorKind::Json(_)
+                    | ErrorKind::Utf8(_) => VerifyError::Malformed,
+                    ErrorKind::ImmatureSignature => {
+                        VerifyError::Invalid("it is not valid yet".to_owned())
+                    }
+                    ErrorKind::InvalidSignature => VerifyError::Invalid("bad signature".to_owned()),
+                    ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                        VerifyError::Invalid("it was not issued for lienlac".to_owned())
+                    }
+                    _ => VerifyError::Invalid("rejected".to_owned()),
+                }
+            })?;
+        let exp = data.claims.exp;
+        let caller = Caller::from(data.claims);
+        self.remember(signature, &caller, exp, now);
+        Ok(caller)
+    }
+
+    fn key(&self, kid: &str) -> Option<DecodingKey> {
+        self.keys.read().ok()?.get(kid).cloned()
+    }
+
+    /// Fetches the key set again, unless another call did so a moment ago.
+    async fn refetch(&self) -> Result<(), VerifyError> {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some_and(|at| at.elapsed() < REFETCH_AT_MOST_EVERY) {
+            return Ok(());
+        }
+        let json = self
+            .source
+            .fetch()
+            .await
+            .map_err(VerifyError::KeysUnavailable)?;
+        *last = Some(Instant::now());
+        let set: JwkSet = serde_json::from_str(&json)
+            .map_err(|error| VerifyError::KeysUnavailable(error.into()))?;
+        let keys: HashMap<String, DecodingKey> = set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
+            })
+            .collect();
+        if let Ok(mut current) = self.keys.write() {
+            *current = keys;
+        }
+        Ok(())
+    }
+
+    fn remembered(&self, signature: &str, now: i64) -> Option<Caller> {
+        let remembered = self.remembered.lock().ok()?;
+        let (caller, exp) = remembered.get(signature)?;
+        (*exp + LEEWAY_SECONDS as i64 > now).then(|| caller.clone())
+    }
+
+    fn remember(&self, signature: &str, caller: &Caller, exp: i64, now: i64) {
+        if let Ok(mut remembered) = self.remembered.lock() {
+            if remembered.len() >= MAX_REMEMBERED {
+                remembered.retain(|_, (_, exp)| *exp > now);
+                if remembered.len() >= MAX_REMEMBERED {
+                    remembered.clear();
+                }
+            }
+            remembered.insert(signature.to_owned(), (caller.clone(), exp));
+        }
+    }
+}
