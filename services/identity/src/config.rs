@@ -58,9 +58,14 @@ impl Settings {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        let lookup = |name: &str| std::env::var(name).ok();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so that parsing is testable without the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        let mut settings = Self::defaults(KernelConfig::from_env(ServiceId::IDENTITY)?);
+        let mut settings = Self::defaults(KernelConfig::from_lookup(ServiceId::IDENTITY, &lookup)?);
         settings.admin_password = env.text("LIENLAC_ADMIN_PASSWORD").map(SecretString::from);
         settings.development = env
             .text("LIENLAC_DEV")
@@ -102,5 +107,31 @@ impl Settings {
             });
         }
         Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings_with(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+        Settings::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn the_service_refuses_to_start_without_an_admin_password_unless_in_development() {
+        let error = settings_with(&[]).unwrap_err();
+        assert_eq!(error.name, "LIENLAC_ADMIN_PASSWORD");
+        assert!(settings_with(&[("LIENLAC_DEV", "1")]).is_ok());
+        let settings = settings_with(&[
+            ("LIENLAC_ADMIN_PASSWORD", "s3cret-pass"),
+            ("IDENTITY_LOCKOUT_DURATION", "5m"),
+        ])
+        .unwrap();
+        assert_eq!(settings.lockout_duration, Duration::from_secs(300));
+        assert_eq!(settings.kernel.grpc_port, 50051);
     }
 }

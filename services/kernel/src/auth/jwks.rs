@@ -30,3 +30,37 @@ pub fn jwks_json<'a>(keys: impl IntoIterator<Item = (&'a str, &'a [u8; 32])>) ->
         .collect();
     serde_json::json!({ "keys": keys }).to_string()
 }
+
+/// Identity's JWKS over gRPC (`AuthService/GetJwks`), for every other service.
+pub struct IdentityJwks {
+    client: lienlac_proto::identity::v1::auth_service_client::AuthServiceClient<
+        tonic::transport::Channel,
+    >,
+}
+
+impl IdentityJwks {
+    /// Connects lazily: the first fetch (at the first token) reaches identity.
+    pub fn new(identity_url: &str) -> anyhow::Result<Self> {
+        let channel = tonic::transport::Endpoint::from_shared(identity_url.to_owned())?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(5))
+            .connect_lazy();
+        Ok(Self {
+            client: lienlac_proto::identity::v1::auth_service_client::AuthServiceClient::new(
+                channel,
+            ),
+        })
+    }
+}
+
+impl JwksSource for IdentityJwks {
+    fn fetch(&self) -> BoxFuture<'_, anyhow::Result<String>> {
+        let mut client = self.client.clone();
+        Box::pin(async move {
+            let response = client
+                .get_jwks(lienlac_proto::identity::v1::GetJwksRequest {})
+                .await?;
+            Ok(response.into_inner().jwks_json)
+        })
+    }
+}

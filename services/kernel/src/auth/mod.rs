@@ -14,5 +14,5 @@ mod verifier;
 pub use authenticator::BearerAuthenticator;
 pub use caller::{Caller, Target, caller};
 pub use claims::{Binding, Claims, Role, ScopeKind, TOKEN_AUDIENCE, TOKEN_ISSUER};
-pub use jwks::{JwksSource, ed25519_jwk, jwks_json};
+pub use jwks::{IdentityJwks, JwksSource, ed25519_jwk, jwks_json};
 pub use verifier::{TokenVerifier, VerifyError};

@@ -1,0 +1,412 @@
+//! Accounts over gRPC: bulk issue, activation, sign-in, lockout, refresh rotation,
+//! password changes and resets, locks, and who am I.
+
+use lienlac_proto::identity::v1 as pb;
+use tonic::Code;
+
+use crate::helpers::*;
+
+struct School {
+    app: TestApp,
+    admin: String,
+    fixture: SchoolFixture,
+}
+
+async fn school() -> School {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
+    let fixture = school_fixture(&mut directory, &district_id, "Trường Tiểu học Tân Thông").await;
+    School {
+        app,
+        admin,
+        fixture,
+    }
+}
+
+async fn issue_guardians(s: &School, csv: bool) -> pb::IssueAccountsResponse {
+    s.app
+        .auth(Some(&s.admin))
+        .issue_accounts(pb::IssueAccountsRequest {
+            request_id: rid(),
+            school_id: s.fixture.school_id.clone(),
+            kinds: vec![pb::PersonKind::Guardian as i32],
+            csv,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn issue_staff_account(s: &School) -> String {
+    s.app
+        .auth(Some(&s.admin))
+        .issue_accounts(pb::IssueAccountsRequest {
+            request_id: rid(),
+            school_id: s.fixture.school_id.clone(),
+            kinds: vec![pb::PersonKind::Staff as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts
+        .remove(0)
+        .username
+}
+
+async fn activate(
+    app: &TestApp,
+    account: &pb::IssuedAccount,
+) -> Result<pb::TokenPair, tonic::Status> {
+    app.auth(None)
+        .activate_account(pb::ActivateAccountRequest {
+            username: account.username.clone(),
+            activation_code: account.activation_code.clone(),
+            new_password: PASSWORD.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guardians_get_phone_usernames_and_one_time_codes_printable_as_csv() {
+    let s = school().await;
+    let issued = issue_guardians(&s, true).await;
+    assert_eq!(issued.accounts.len(), 1);
+    let account = &issued.accounts[0];
+    assert!(
+        account.username.starts_with("09") && account.username.len() == 10,
+        "{}",
+        account.username
+    );
+    assert_eq!(account.activation_code.len(), 14);
+    let csv = String::from_utf8(issued.csv.clone()).unwrap();
+    assert!(
+        csv.starts_with('\u{feff}'),
+        "a BOM for spreadsheet programs"
+    );
+    assert!(csv.contains("Họ và tên,Tên đăng nhập,Mã kích hoạt"));
+    assert!(csv.contains(&format!(
+        "Nguyễn Văn Cường,{},{}",
+        account.username, account.activation_code
+    )));
+
+    let again = issue_guardians(&s, false).await;
+    assert!(again.accounts.is_empty());
+    assert_eq!(
+        again.skipped_person_ids,
+        vec![s.fixture.guardian_id.clone()]
+    );
+
+    let pair = activate(&s.app, account).await.unwrap();
+    assert_eq!(pair.token_type, "Bearer");
+    assert_eq!(pair.expires_in, 15 * 60);
+    let reused = activate(&s.app, account).await.unwrap_err();
+    assert_eq!(reused.code(), Code::FailedPrecondition);
+    let login = s.app.login(&account.username, PASSWORD).await.unwrap();
+    assert!(!login.access_token.is_empty());
+    // Any usual form of the phone number signs in.
+    let international = format!("+84 {}", &account.username[1..]);
+    s.app.login(&international, PASSWORD).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_issue_returns_the_accounts_without_their_codes() {
+    let s = school().await;
+    let request = pb::IssueAccountsRequest {
+        request_id: rid(),
+        school_id: s.fixture.school_id.clone(),
+        kinds: vec![
+            pb::PersonKind::Guardian as i32,
+            pb::PersonKind::Staff as i32,
+        ],
+        ..Default::default()
+    };
+    let first = s
+        .app
+        .auth(Some(&s.admin))
+        .issue_accounts(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.accounts.len(), 2);
+    let retry = s
+        .app
+        .auth(Some(&s.admin))
+        .issue_accounts(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retry.accounts.len(), 2);
+    assert!(retry.accounts.iter().all(|a| a.activation_code.is_empty()));
+    let stored: String =
+        sqlx::query_scalar("SELECT response::text FROM requests WHERE command = 'IssueAccounts'")
+            .fetch_one(&s.app.pool)
+            .await
+            .unwrap();
+    for account in &first.accounts {
+        assert!(
+            !stored.contains(&account.activation_code),
+            "no code is kept in clear"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_username_and_a_wrong_password_get_the_same_answer() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    activate(&s.app, &account).await.unwrap();
+    let unknown = s.app.login("0999999999", PASSWORD).await.unwrap_err();
+    let wrong = s
+        .app
+        .login(&account.username, "wrong-password")
+        .await
+        .unwrap_err();
+    let issued_only = issue_staff_account(&s).await;
+    let not_activated = s.app.login(&issued_only, PASSWORD).await.unwrap_err();
+    for status in [&unknown, &wrong, &not_activated] {
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(status.message(), "wrong username or password");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_wrong_passwords_lock_the_account_and_emit_an_event() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    activate(&s.app, &account).await.unwrap();
+    for _ in 0..5 {
+        let status = s
+            .app
+            .login(&account.username, "wrong-password")
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+    }
+    let locked = s.app.login(&account.username, PASSWORD).await.unwrap_err();
+    assert_eq!(locked.code(), Code::FailedPrecondition);
+    assert!(locked.message().contains("locked"), "{}", locked.message());
+    let still_generic = s
+        .app
+        .login(&account.username, "wrong-password")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        still_generic.code(),
+        Code::Unauthenticated,
+        "a wrong password does not learn of the lock"
+    );
+    let events = s.app.stored_events().await;
+    assert_eq!(
+        events.iter().filter(|(t, _)| t == "AccountLocked").count(),
+        1
+    );
+
+    s.app
+        .auth(Some(&s.admin))
+        .unlock_account(pb::UnlockAccountRequest {
+            request_id: rid(),
+            account_id: account.account_id.clone(),
+        })
+        .await
+        .unwrap();
+    s.app.login(&account.username, PASSWORD).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lockout_ends_after_its_configured_time() {
+    let world = kernel::testing::TestWorld::new();
+    let app = TestApp::spawn_in(world, |settings| {
+        settings.lockout_attempts = 2;
+        settings.lockout_duration = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
+    let fixture = school_fixture(&mut directory, &district_id, "Trường A").await;
+    let accounts = accounts_for(
+        &app,
+        &admin,
+        &fixture.school_id,
+        std::slice::from_ref(&fixture.guardian_id),
+    )
+    .await;
+    let username = username_of(&app, &accounts[0].0).await;
+    for _ in 0..2 {
+        app.login(&username, "wrong-password").await.unwrap_err();
+    }
+    assert_eq!(
+        app.login(&username, PASSWORD).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.login(&username, PASSWORD).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_rotates_and_a_reused_refresh_token_ends_the_whole_sign_in() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    let first = activate(&s.app, &account).await.unwrap();
+    let mut auth = s.app.auth(None);
+    let second = auth
+        .refresh(pb::RefreshRequest {
+            refresh_token: first.refresh_token.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    let reuse = auth
+        .refresh(pb::RefreshRequest {
+            refresh_token: first.refresh_token.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reuse.code(), Code::Unauthenticated);
+    let after = auth
+        .refresh(pb::RefreshRequest {
+            refresh_token: second.refresh_token.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(after.code(), Code::Unauthenticated, "the family is revoked");
+
+    let other = s.app.login(&account.username, PASSWORD).await.unwrap();
+    auth.logout(pb::LogoutRequest {
+        refresh_token: other.refresh_token.clone(),
+    })
+    .await
+    .unwrap();
+    let logged_out = auth
+        .refresh(pb::RefreshRequest {
+            refresh_token: other.refresh_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(logged_out.code(), Code::Unauthenticated);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passwords_change_and_a_reset_issues_a_new_activation_code() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    let pair = activate(&s.app, &account).await.unwrap();
+    let mut own = s.app.auth(Some(&pair.access_token));
+    let short = own
+        .change_password(pb::ChangePasswordRequest {
+            current_password: PASSWORD.to_owned(),
+            new_password: "short".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(short.code(), Code::InvalidArgument);
+    own.change_password(pb::ChangePasswordRequest {
+        current_password: PASSWORD.to_owned(),
+        new_password: "a-new-password".to_owned(),
+    })
+    .await
+    .unwrap();
+    s.app
+        .login(&account.username, "a-new-password")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.app
+            .login(&account.username, PASSWORD)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+
+    let reset = s
+        .app
+        .auth(Some(&s.admin))
+        .reset_password(pb::ResetPasswordRequest {
+            request_id: rid(),
+            account_id: account.account_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(reset.activation_code, account.activation_code);
+    assert_eq!(
+        s.app
+            .login(&account.username, "a-new-password")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    activate(&s.app, &reset).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locked_account_cannot_sign_in_or_refresh_until_unlocked() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    let pair = activate(&s.app, &account).await.unwrap();
+    let locked = s
+        .app
+        .auth(Some(&s.admin))
+        .lock_account(pb::LockAccountRequest {
+            request_id: rid(),
+            account_id: account.account_id.clone(),
+            reason: "mất điện thoại".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(locked.status, pb::AccountStatus::Locked as i32);
+    assert_eq!(
+        s.app
+            .login(&account.username, PASSWORD)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
+    let refresh = s
+        .app
+        .auth(None)
+        .refresh(pb::RefreshRequest {
+            refresh_token: pair.refresh_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refresh.code(), Code::Unauthenticated);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn who_am_i_shows_the_person_and_the_roles_that_follow_from_the_directory() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    let pair = activate(&s.app, &account).await.unwrap();
+    let me = s
+        .app
+        .auth(Some(&pair.access_token))
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(me.person.unwrap().id, s.fixture.guardian_id);
+    assert_eq!(me.roles.len(), 1);
+    assert_eq!(me.roles[0].role, pb::Role::Guardian as i32);
+    assert_eq!(me.roles[0].scope_id, s.fixture.student_id);
+
+    let operator = s
+        .app
+        .auth(Some(&s.admin))
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(operator.account.unwrap().username, "admin");
+    assert_eq!(operator.roles[0].role, pb::Role::Operator as i32);
+}

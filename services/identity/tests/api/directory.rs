@@ -1,0 +1,319 @@
+//! The directory over gRPC: creating the district's structure, people, enrolments,
+//! reads, search, and how bad input is answered.
+
+use lienlac_proto::identity::v1 as pb;
+use tonic::Code;
+use tonic_types::StatusExt as _;
+use unicode_normalization::UnicodeNormalization as _;
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_school_is_built_and_its_class_lists_students_with_their_guardians() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
+    let school = school_fixture(&mut directory, &district_id, "Trường Tiểu học Tân Thông").await;
+
+    let listed = directory
+        .list_students(pb::ListStudentsRequest {
+            class_id: school.class_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.students.len(), 1);
+    let student = &listed.students[0];
+    assert_eq!(student.full_name, "Nguyễn Thị Ánh");
+    assert_eq!(student.class_id, school.class_id);
+    assert_eq!(student.guardianships.len(), 1);
+    assert_eq!(student.guardianships[0].guardian_id, school.guardian_id);
+    assert_eq!(listed.guardians.len(), 1);
+    assert!(
+        listed.guardians[0].phone.starts_with("+849"),
+        "{}",
+        listed.guardians[0].phone
+    );
+
+    let classes = directory
+        .list_classes(pb::ListClassesRequest {
+            school_id: school.school_id.clone(),
+            school_year: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .classes;
+    let names: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["1A1", "1A2"]);
+    let schools = directory
+        .list_schools(pb::ListSchoolsRequest {
+            district_id: district_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schools;
+    assert_eq!(schools.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_typed_in_nfd_are_stored_nfc_and_found_without_diacritics() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
+    let school_id = create_school(&mut directory, &district_id, "Trường Tiểu học Tân Thông").await;
+    let decomposed: String = "Nguyễn Thị Ánh".nfd().collect();
+    assert_ne!(decomposed, "Nguyễn Thị Ánh");
+    let student_id = register_student(&mut directory, &school_id, &decomposed).await;
+    register_student(&mut directory, &school_id, "Trần Văn Bình").await;
+
+    let person = directory
+        .get_person(pb::GetPersonRequest {
+            person_id: student_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(person.full_name, "Nguyễn Thị Ánh");
+    for query in ["nguyen thi anh", "NGUYỄN", "thi anh"] {
+        let found = directory
+            .search_people(pb::SearchPeopleRequest {
+                school_id: school_id.clone(),
+                query: query.to_owned(),
+                limit: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .people;
+        let ids: Vec<&str> = found.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, vec![student_id.as_str()], "{query}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_mobile_number_in_its_usual_forms_is_one_guardian() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
+    let school_id = create_school(&mut directory, &district_id, "Trường Tiểu học Tân Thông").await;
+    let first = directory
+        .register_guardian(pb::RegisterGuardianRequest {
+            request_id: rid(),
+            school_id: school_id.clone(),
+            full_name: "Phạm Văn Em".to_owned(),
+            phone: "+84 912 345 678".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.phone, "+84912345678");
+    for form in ["0912345678", "84912345678"] {
+        let again = directory
+            .register_guardian(pb::RegisterGuardianRequest {
+                request_id: rid(),
+                school_id: school_id.clone(),
+                full_name: "Phạm Văn Em".to_owned(),
+                phone: form.to_owned(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), Code::AlreadyExists, "{form}");
+    }
+    let bad = directory
+        .register_guardian(pb::RegisterGuardianRequest {
+            request_id: rid(),
+            school_id,
+            full_name: "Phạm Văn Em".to_owned(),
+            phone: "028 3829 1234".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_fields_are_listed_with_a_vietnamese_message() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let status = app
+        .directory(&admin)
+        .create_class(pb::CreateClassRequest {
+            request_id: "not-a-uuid".to_owned(),
+            school_id: String::new(),
+            name: "1A1".to_owned(),
+            grade: 13,
+            school_year: "2025-2027".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let details = status.get_error_details();
+    let fields: Vec<String> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
+    assert_eq!(
+        fields,
+        vec!["request_id", "school_id", "grade", "school_year"]
+    );
+    let localized = details.localized_message().unwrap();
+    assert_eq!(localized.locale, "vi-VN");
+    assert!(
+        localized.message.contains("grade phải từ 1 đến 12"),
+        "{}",
+        localized.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicates_unknown_ids_and_cross_school_enrolments_are_refused_clearly() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
+    let a = school_fixture(&mut directory, &district_id, "Trường A").await;
+    let b = school_fixture(&mut directory, &district_id, "Trường B").await;
+
+    let duplicate = directory
+        .create_school(pb::CreateSchoolRequest {
+            request_id: rid(),
+            district_id: district_id.clone(),
+            name: "Trường trùng mã".to_owned(),
+            external_ref: "TANTHONG".to_owned(),
+        })
+        .await;
+    assert!(duplicate.is_ok());
+    let again = directory
+        .create_school(pb::CreateSchoolRequest {
+            request_id: rid(),
+            district_id: district_id.clone(),
+            name: "Trường trùng mã 2".to_owned(),
+            external_ref: "TANTHONG".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists);
+
+    let cross = directory
+        .enroll_student(pb::EnrollStudentRequest {
+            request_id: rid(),
+            student_id: a.other_student_id.clone(),
+            class_id: b.class_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(cross.code(), Code::FailedPrecondition);
+
+    let unknown = directory
+        .get_school(pb::GetSchoolRequest { school_id: rid() })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    assert_eq!(unknown.message(), "school not found");
+
+    let twice = directory
+        .enroll_student(pb::EnrollStudentRequest {
+            request_id: rid(),
+            student_id: a.student_id.clone(),
+            class_id: a.other_class_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        twice.code(),
+        Code::FailedPrecondition,
+        "{}",
+        twice.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transfers_and_withdrawals_move_the_student_between_class_lists() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
+    let a = school_fixture(&mut directory, &district_id, "Trường A").await;
+    let count = |directory: &mut Directory, class_id: String| {
+        let mut directory = directory.clone();
+        async move {
+            directory
+                .list_students(pb::ListStudentsRequest { class_id })
+                .await
+                .unwrap()
+                .into_inner()
+                .students
+                .len()
+        }
+    };
+    let moved = directory
+        .transfer_student(pb::TransferStudentRequest {
+            request_id: rid(),
+            student_id: a.student_id.clone(),
+            to_class_id: a.other_class_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.class_id, a.other_class_id);
+    assert_eq!(count(&mut directory, a.class_id.clone()).await, 0);
+    assert_eq!(count(&mut directory, a.other_class_id.clone()).await, 2);
+    let withdrawn = directory
+        .withdraw_student(pb::WithdrawStudentRequest {
+            request_id: rid(),
+            student_id: a.student_id.clone(),
+            reason: "chuyển trường".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!withdrawn.active);
+    assert_eq!(count(&mut directory, a.other_class_id.clone()).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_request_gets_the_first_answer() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let request = pb::CreateDistrictRequest {
+        request_id: rid(),
+        name: "Huyện Nhà Bè".to_owned(),
+        external_ref: "786".to_owned(),
+    };
+    let first = directory
+        .create_district(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let retry = directory
+        .create_district(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, retry);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM districts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_token_is_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let status = app
+        .anonymous_directory()
+        .list_schools(pb::ListSchoolsRequest { district_id: rid() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+}
