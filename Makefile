@@ -44,6 +44,7 @@ test: toolchain stack
 bench: toolchain stack
 	@mkdir -p target/bench
 	$(CARGO) bench -p kernel --bench kernel
+	$(CARGO) bench -p identity --bench identity
 
 fmt:
 	$(CARGO) fmt --all

@@ -9,6 +9,13 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PIDS="$ROOT/.local/pids" LOGS="$ROOT/.local/logs"
 CARGO="${CARGO:-cargo}"
 
+# Development defaults: the identity service starts without LIENLAC_ADMIN_PASSWORD
+# (its operator `admin` gets the password lienlac-demo) and keeps its token
+# signing key under .local/.
+export LIENLAC_DEV="${LIENLAC_DEV:-1}"
+export IDENTITY_SIGNING_KEY_FILE="${IDENTITY_SIGNING_KEY_FILE:-$ROOT/.local/identity/signing-key.pem}"
+export RUST_LOG="${RUST_LOG:-info}"
+
 services() {
   local main
   for main in "$ROOT"/services/*/src/main.rs; do

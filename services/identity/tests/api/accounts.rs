@@ -410,3 +410,42 @@ async fn who_am_i_shows_the_person_and_the_roles_that_follow_from_the_directory(
     assert_eq!(operator.account.unwrap().username, "admin");
     assert_eq!(operator.roles[0].role, pb::Role::Operator as i32);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_staff_member_who_is_also_a_guardian_has_one_account_with_both_roles() {
+    let s = school().await;
+    let mut directory = s.app.directory(&s.admin);
+    directory
+        .link_guardian(pb::LinkGuardianRequest {
+            request_id: rid(),
+            guardian_id: s.fixture.staff_id.clone(),
+            student_id: s.fixture.other_student_id.clone(),
+            relation: pb::Relation::Father as i32,
+        })
+        .await
+        .unwrap();
+    let accounts = accounts_for(
+        &s.app,
+        &s.admin,
+        &s.fixture.school_id,
+        std::slice::from_ref(&s.fixture.staff_id),
+    )
+    .await;
+    let me = s
+        .app
+        .auth(Some(&accounts[0].1))
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let roles: Vec<i32> = me.roles.iter().map(|r| r.role).collect();
+    assert!(roles.contains(&(pb::Role::Staff as i32)), "{roles:?}");
+    assert!(roles.contains(&(pb::Role::Guardian as i32)), "{roles:?}");
+    // As a guardian they see their own child, and as staff the school's others.
+    let mut own = s.app.directory(&accounts[0].1);
+    own.get_person(pb::GetPersonRequest {
+        person_id: s.fixture.other_student_id.clone(),
+    })
+    .await
+    .unwrap();
+}
