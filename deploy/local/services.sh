@@ -41,8 +41,9 @@ run_foreground() {
   local children=()
   trap 'echo; echo "stopping…"; kill -TERM "${children[@]}" 2>/dev/null; wait; exit 0' INT TERM
   for service in "${SERVICES[@]}"; do
-    # Each line of a service's output is prefixed with its name.
-    "$ROOT/target/debug/$service" > >(sed -u "s/^/[$service] /") 2>&1 &
+    # Each line of a service's output is prefixed with its name. The prefixer ignores
+    # Ctrl-C so that it prints the service's last lines while it stops.
+    "$ROOT/target/debug/$service" > >(trap '' INT TERM; exec sed -u "s/^/[$service] /") 2>&1 &
     children+=($!)
     echo "started $service (pid $!)"
   done
