@@ -57,10 +57,14 @@ impl From<AppError> for tonic::Status {
     }
 }
 
-/// The unique constraint or index that `error` violated, if that is what it is.
-pub(crate) fn violated_unique(error: &sqlx::Error) -> Option<String> {
-    let db = error.as_database_error()?;
-    (db.code()? == "23505").then(|| db.constraint().unwrap_or_default().to_owned())
+/// ALREADY_EXISTS with `message` when `error` is a unique violation; otherwise the
+/// error as it is.
+pub(crate) fn unique_or(error: sqlx::Error, message: impl FnOnce() -> String) -> AppError {
+    if kernel::db::has_sqlstate(&error, &["23505"]) {
+        AppError::AlreadyExists(message())
+    } else {
+        error.into()
+    }
 }
 
 pub(crate) type AppResult<T> = Result<T, AppError>;

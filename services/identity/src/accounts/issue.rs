@@ -72,17 +72,21 @@ async fn candidates(
     Ok(found)
 }
 
+async fn username_taken(conn: &mut PgConnection, username: &str) -> AppResult<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = $1)")
+            .bind(username)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
 /// The phone username, or a generated one when that is taken (a staff member
 /// registered again as a guardian, say).
 async fn free_username(conn: &mut PgConnection, phone: Option<&str>) -> AppResult<String> {
     if let Some(phone) = phone {
         let username = text::phone_username(phone);
-        let taken: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = $1)")
-                .bind(&username)
-                .fetch_one(&mut *conn)
-                .await?;
-        if !taken {
+        if !username_taken(conn, &username).await? {
             return Ok(username);
         }
     }
@@ -90,12 +94,7 @@ async fn free_username(conn: &mut PgConnection, phone: Option<&str>) -> AppResul
         let mut bytes = [0u8; 4];
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random: {e}"))?;
         let username = format!("ll{:08}", u32::from_le_bytes(bytes) % 100_000_000);
-        let taken: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = $1)")
-                .bind(&username)
-                .fetch_one(&mut *conn)
-                .await?;
-        if !taken {
+        if !username_taken(conn, &username).await? {
             return Ok(username);
         }
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::by_id;
 use crate::Ctx;
 use crate::access;
-use crate::error::{AppError, AppResult, violated_unique};
+use crate::error::{AppError, AppResult, unique_or};
 use crate::events::{account_stream, emit};
 use crate::roles::{binding_to_proto, scope_name};
 
@@ -118,10 +118,7 @@ pub(crate) async fn grant(
             .bind(binding.district)
             .execute(&mut *tx)
             .await
-            .map_err(|error| match violated_unique(&error) {
-                Some(_) => AppError::AlreadyExists("the account already holds this role over this scope".to_owned()),
-                None => error.into(),
-            })?;
+            .map_err(|error| unique_or(error, || "the account already holds this role over this scope".to_owned()))?;
             let proto = binding_to_proto(&binding, change.account_id);
             let person = by_id(tx, change.account_id).await?.person_id;
             let event = RoleGranted {

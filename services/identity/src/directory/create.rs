@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::meta;
 use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
-use crate::error::{AppError, AppResult, violated_unique};
+use crate::error::{AppResult, unique_or};
 use crate::events::{class_stream, district_stream, emit, school_stream};
 
 pub(crate) struct NewDistrict {
@@ -35,12 +35,13 @@ pub(crate) async fn district(
                 .bind(&new.external_ref)
                 .execute(&mut *tx)
                 .await
-                .map_err(|error| match violated_unique(&error) {
-                    Some(_) => AppError::AlreadyExists(format!(
-                        "a district with external_ref {} already exists",
-                        new.external_ref
-                    )),
-                    None => error.into(),
+                .map_err(|error| {
+                    unique_or(error, || {
+                        format!(
+                            "a district with external_ref {} already exists",
+                            new.external_ref
+                        )
+                    })
                 })?;
             let event = DistrictCreated {
                 district_id: id.to_string(),
@@ -85,12 +86,13 @@ pub(crate) async fn school(
             .bind(&new.external_ref)
             .execute(&mut *tx)
             .await
-            .map_err(|error| match violated_unique(&error) {
-                Some(_) => AppError::AlreadyExists(format!(
-                    "the district already has a school with external_ref {}",
-                    new.external_ref
-                )),
-                None => error.into(),
+            .map_err(|error| {
+                unique_or(error, || {
+                    format!(
+                        "the district already has a school with external_ref {}",
+                        new.external_ref
+                    )
+                })
             })?;
             let event = SchoolCreated {
                 school_id: id.to_string(),
@@ -148,12 +150,13 @@ pub(crate) async fn class(
             .bind(&new.school_year)
             .execute(&mut *tx)
             .await
-            .map_err(|error| match violated_unique(&error) {
-                Some(_) => AppError::AlreadyExists(format!(
-                    "the school already has a class {} in {}",
-                    new.name, new.school_year
-                )),
-                None => error.into(),
+            .map_err(|error| {
+                unique_or(error, || {
+                    format!(
+                        "the school already has a class {} in {}",
+                        new.name, new.school_year
+                    )
+                })
             })?;
             let event = ClassCreated {
                 class_id: id.to_string(),

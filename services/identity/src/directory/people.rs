@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::meta;
 use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
-use crate::error::{AppError, AppResult, violated_unique};
+use crate::error::{AppError, AppResult, unique_or};
 use crate::events::{emit, person_stream};
 use crate::text;
 
@@ -34,13 +34,6 @@ pub(crate) struct NewGuardian {
     pub school_id: Uuid,
     pub full_name: String,
     pub phone: String,
-}
-
-fn already(error: sqlx::Error, message: impl FnOnce() -> String) -> AppError {
-    match violated_unique(&error) {
-        Some(_) => AppError::AlreadyExists(message()),
-        None => error.into(),
-    }
 }
 
 pub(crate) async fn register_student(
@@ -70,7 +63,7 @@ pub(crate) async fn register_student(
             .bind(&new.external_ref)
             .execute(&mut *tx)
             .await
-            .map_err(|e| already(e, || format!("a student with code {} is already registered in the district", new.external_ref)))?;
+            .map_err(|e| unique_or(e, || format!("a student with code {} is already registered in the district", new.external_ref)))?;
             let birth_date = new.birth_date.to_string();
             let event = StudentRegistered {
                 student_id: id.to_string(),
@@ -124,7 +117,7 @@ pub(crate) async fn register_staff(
             .bind(&new.position)
             .execute(&mut *tx)
             .await
-            .map_err(|e| already(e, || "a staff member with this phone number is already registered in the school".to_owned()))?;
+            .map_err(|e| unique_or(e, || "a staff member with this phone number is already registered in the school".to_owned()))?;
             let event = StaffRegistered {
                 staff_id: id.to_string(),
                 school_id: new.school_id.to_string(),
@@ -174,7 +167,7 @@ pub(crate) async fn register_guardian(
             .execute(&mut *tx)
             .await
             .map_err(|e| {
-                already(e, || {
+                unique_or(e, || {
                     "a guardian with this phone number is already registered in the district"
                         .to_owned()
                 })
