@@ -5,6 +5,14 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/lienlac_descriptor.bin"));
 
+/// The attendance service: roll calls and marks.
+pub mod attendance {
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.attendance.v1.rs"));
+    }
+}
+
 /// The identity service: directory, accounts, tokens and role bindings.
 pub mod identity {
     #[allow(clippy::all, unreachable_pub)]

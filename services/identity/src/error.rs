@@ -1,70 +1,10 @@
-//! The identity service's errors and their one mapping to gRPC statuses.
+//! The identity service's errors: the kernel's, plus the one answer every failed
+//! sign-in gets.
 
-use kernel::event_store::{AppendError, RequestError};
-use kernel::grpc::{append_error_status, request_error_status};
+pub(crate) use kernel::error::{AppError, AppResult, unique_or};
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// Already a gRPC answer (validation, authentication, authorisation).
-    #[error("{}", .0.message())]
-    Status(tonic::Status),
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    AlreadyExists(String),
-    /// A rule said no; the message is safe to show.
-    #[error("{0}")]
-    Rejected(String),
-    #[error("wrong username or password")]
-    BadCredentials,
-    #[error(transparent)]
-    Append(#[from] AppendError),
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+/// The same answer for an unknown username, an account not yet activated and a
+/// wrong password.
+pub(crate) fn bad_credentials() -> AppError {
+    AppError::Status(tonic::Status::unauthenticated("wrong username or password"))
 }
-
-impl From<tonic::Status> for AppError {
-    fn from(status: tonic::Status) -> Self {
-        Self::Status(status)
-    }
-}
-
-impl From<sqlx::Error> for AppError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Unexpected(error.into())
-    }
-}
-
-impl From<AppError> for tonic::Status {
-    fn from(error: AppError) -> Self {
-        match error {
-            AppError::Status(status) => status,
-            AppError::NotFound(what) => tonic::Status::not_found(format!("{what} not found")),
-            AppError::AlreadyExists(message) => tonic::Status::already_exists(message),
-            AppError::Rejected(message) => tonic::Status::failed_precondition(message),
-            AppError::BadCredentials => {
-                tonic::Status::unauthenticated(AppError::BadCredentials.to_string())
-            }
-            AppError::Append(error) => append_error_status(error),
-            AppError::Request(error) => request_error_status(error),
-            AppError::Unexpected(error) => {
-                tracing::error!(error = ?error, "rpc failed");
-                tonic::Status::internal("internal error")
-            }
-        }
-    }
-}
-
-/// ALREADY_EXISTS with `message` when `error` is a unique violation; otherwise the
-/// error as it is.
-pub(crate) fn unique_or(error: sqlx::Error, message: impl FnOnce() -> String) -> AppError {
-    if kernel::db::has_sqlstate(&error, &["23505"]) {
-        AppError::AlreadyExists(message())
-    } else {
-        error.into()
-    }
-}
-
-pub(crate) type AppResult<T> = Result<T, AppError>;

@@ -1,9 +1,6 @@
-//! Appending identity events. Each event is stored as the JSON of its protobuf
-//! message and published as the message itself: the .proto is the one definition.
+//! Identity's event streams, and appending to them.
 
-use kernel::event_store::{
-    EventMeta, ExpectedVersion, NewEvent, PublishedForm, append, stream_version,
-};
+use kernel::event_store::{EventMeta, append_message};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -31,9 +28,7 @@ pub(crate) fn account_stream(id: Uuid) -> String {
     format!("account:{id}")
 }
 
-/// Appends `event` to `stream_id` after its current last version; the caller's
-/// row locks keep two commands on one record apart, and the store's version check
-/// turns a race it did not foresee into ABORTED.
+/// Appends `event` to `stream_id` (see [`kernel::event_store::append_message`]).
 pub(crate) async fn emit<E>(
     conn: &mut PgConnection,
     stream_id: &str,
@@ -43,17 +38,6 @@ pub(crate) async fn emit<E>(
 where
     E: prost::Message + prost::Name + Serialize,
 {
-    let version = stream_version(conn, stream_id).await?;
-    let stored = NewEvent::new(E::NAME, 1, event)
-        .map_err(anyhow::Error::from)?
-        .published_as(PublishedForm::encode(event));
-    append(
-        conn,
-        stream_id,
-        ExpectedVersion::from_loaded(version),
-        &[stored],
-        meta,
-    )
-    .await?;
+    append_message(conn, stream_id, meta, event).await?;
     Ok(())
 }

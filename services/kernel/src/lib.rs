@@ -16,6 +16,7 @@ pub mod command;
 pub mod config;
 pub mod consumer;
 pub mod db;
+pub mod error;
 pub mod event_store;
 pub mod grpc;
 pub mod nats;

@@ -4,7 +4,7 @@
 //! one Postgres and one NATS. Dropping the world removes its schemas and streams.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -12,6 +12,7 @@ use futures::TryStreamExt as _;
 use secrecy::SecretString;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use tracing_subscriber::Layer as _;
 
 use crate::config::{DEFAULT_NATS_URL, KernelConfig, ServiceId};
 
@@ -140,18 +141,37 @@ impl Drop for TestWorld {
     }
 }
 
-/// Logs to the test output when `TEST_LOG` is set; silent otherwise.
+/// Installs tracing for tests once per process: span and trace ids exist (so
+/// events carry `traceparent` as in production, without exporting anything), and
+/// logs reach the test output when `TEST_LOG` is set.
 pub fn init_tracing() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    static PROVIDER: OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> = OnceLock::new();
     static INIT: Once = Once::new();
     INIT.call_once(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
+        let settings = crate::telemetry::TelemetrySettings {
+            service_name: "lienlac-test".to_owned(),
+            otlp_endpoint: None,
+            json_logs: false,
+        };
+        let Ok(provider) = crate::telemetry::tracer_provider(&settings) else {
+            return;
+        };
+        let logs = std::env::var_os("TEST_LOG").is_some().then(|| {
+            tracing_subscriber::fmt::layer()
                 .with_test_writer()
-                .try_init();
-        }
+                .with_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+        });
+        let _ = tracing_subscriber::registry()
+            .with(crate::telemetry::otel_layer(&provider))
+            .with(logs)
+            .try_init();
+        let _ = PROVIDER.set(provider);
     });
 }
 

@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 
 use super::{AccountRow, by_id, by_username, local_today};
 use crate::Ctx;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, bad_credentials};
 use crate::events::{account_stream, emit};
 use crate::passwords::activation_code_hash;
 use crate::text;
@@ -111,19 +111,15 @@ pub(crate) async fn login(ctx: &Ctx, username: &str, password: &str) -> AppResul
     let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
     let matches = ctx.passwords.verify(password, hash).await?;
     let Some(account) = account else {
-        return Err(AppError::BadCredentials);
+        return Err(bad_credentials());
     };
     if account.locked {
-        return Err(if matches {
-            locked()
-        } else {
-            AppError::BadCredentials
-        });
+        return Err(if matches { locked() } else { bad_credentials() });
     }
     if !matches {
         count_failure(ctx, &mut tx, &account).await?;
         tx.commit().await?;
-        return Err(AppError::BadCredentials);
+        return Err(bad_credentials());
     }
     let pair = signed_in(ctx, &mut tx, &account).await?;
     tx.commit().await?;

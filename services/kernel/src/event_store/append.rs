@@ -40,6 +40,8 @@ pub enum AppendError {
     Conflict { stream_id: String, expected: i64 },
     #[error("appending events: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("encoding an event: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 impl AppendError {

@@ -88,6 +88,15 @@ impl NewEvent {
         })
     }
 
+    /// A published event whose stored form is the JSON of `message` and whose type
+    /// is the message's name.
+    pub fn from_message<M>(message: &M) -> serde_json::Result<Self>
+    where
+        M: prost::Message + prost::Name + Serialize,
+    {
+        Ok(Self::new(M::NAME, 1, message)?.published_as(PublishedForm::encode(message)))
+    }
+
     pub fn published_as(mut self, form: PublishedForm) -> Self {
         self.published = Some(form);
         self

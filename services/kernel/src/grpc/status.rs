@@ -9,7 +9,7 @@ pub fn append_error_status(error: AppendError) -> tonic::Status {
         AppendError::Conflict { .. } => {
             tonic::Status::aborted("the record was changed by another request; retry")
         }
-        AppendError::Database(error) => {
+        AppendError::Database(_) | AppendError::Encode(_) => {
             tracing::error!(error = ?error, "rpc failed");
             tonic::Status::internal("internal error")
         }

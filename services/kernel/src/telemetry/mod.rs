@@ -83,7 +83,7 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     })
 }
 
-fn tracer_provider(settings: &TelemetrySettings) -> anyhow::Result<SdkTracerProvider> {
+pub(crate) fn tracer_provider(settings: &TelemetrySettings) -> anyhow::Result<SdkTracerProvider> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let resource = Resource::builder()
         .with_service_name(settings.service_name.clone())

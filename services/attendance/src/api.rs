@@ -1,0 +1,148 @@
+//! `lienlac.attendance.v1.AttendanceService`: parse and validate, find the caller,
+//! hand over to the use case.
+
+use kernel::auth::caller;
+use kernel::grpc::{Check, Violation};
+use lienlac_proto::attendance::v1 as pb;
+use lienlac_proto::attendance::v1::attendance_service_server::AttendanceService;
+use tonic::{Request, Response, Status};
+
+use crate::Ctx;
+use crate::dates;
+use crate::roll_calls::{RollCallKey, StudentMark, read, submit};
+
+pub(crate) struct Attendance {
+    pub(crate) ctx: Ctx,
+}
+
+fn key(check: &mut Check, class_id: &str, date: &str, session: i32) -> RollCallKey {
+    let class_id = check.uuid("class_id", class_id);
+    let date = dates::parse(date).unwrap_or_else(|| {
+        check.add(Violation::new(
+            "date",
+            "must be a date written YYYY-MM-DD",
+            "phải là ngày theo dạng YYYY-MM-DD",
+        ));
+        time::Date::MIN
+    });
+    let session = match pb::Session::try_from(session) {
+        Ok(session) if session != pb::Session::Unspecified => session,
+        _ => {
+            check.add(Violation::new(
+                "session",
+                "must be SESSION_MORNING or SESSION_AFTERNOON",
+                "phải là buổi sáng (SESSION_MORNING) hoặc buổi chiều (SESSION_AFTERNOON)",
+            ));
+            pb::Session::Unspecified
+        }
+    };
+    RollCallKey {
+        class_id,
+        date,
+        session,
+    }
+}
+
+#[tonic::async_trait]
+impl AttendanceService for Attendance {
+    async fn submit_roll_call(
+        &self,
+        request: Request<pb::SubmitRollCallRequest>,
+    ) -> Result<Response<pb::RollCall>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let key = key(&mut check, &r.class_id, &r.date, r.session);
+        if check.is_ok() && key.date > dates::local_today() {
+            check.add(Violation::new(
+                "date",
+                "must not be in the future",
+                "không được là ngày trong tương lai",
+            ));
+        }
+        let mut marks: Vec<StudentMark> = Vec::with_capacity(r.marks.len());
+        for mark in &r.marks {
+            let student_id = check.uuid("marks.student_id", &mark.student_id);
+            if marks.iter().any(|m| m.student_id == student_id) {
+                check.add(Violation::new(
+                    "marks.student_id",
+                    format!("{student_id} is listed twice"),
+                    format!("{student_id} bị liệt kê hai lần"),
+                ));
+            }
+            let status = match pb::AttendanceStatus::try_from(mark.status) {
+                Ok(status) if status != pb::AttendanceStatus::Unspecified => status,
+                _ => {
+                    check.add(Violation::new(
+                        "marks.status",
+                        "must be one of the listed statuses",
+                        "phải là một trong các trạng thái cho phép",
+                    ));
+                    pb::AttendanceStatus::Unspecified
+                }
+            };
+            if mark.note.chars().count() > 200 {
+                check.add(Violation::new(
+                    "marks.note",
+                    "must be at most 200 characters",
+                    "không được dài quá 200 ký tự",
+                ));
+            }
+            marks.push(StudentMark {
+                student_id,
+                status,
+                note: mark.note.trim().to_owned(),
+            });
+        }
+        let taken_at = if r.taken_at.trim().is_empty() {
+            None
+        } else {
+            match time::OffsetDateTime::parse(
+                r.taken_at.trim(),
+                &time::format_description::well_known::Rfc3339,
+            ) {
+                Ok(at) if at <= time::OffsetDateTime::now_utc() + time::Duration::minutes(5) => {
+                    Some(at)
+                }
+                Ok(_) => {
+                    check.add(Violation::new(
+                        "taken_at",
+                        "must not be in the future",
+                        "không được là thời điểm trong tương lai",
+                    ));
+                    None
+                }
+                Err(_) => {
+                    check.add(Violation::new(
+                        "taken_at",
+                        "must be an RFC 3339 time",
+                        "phải là thời điểm theo RFC 3339",
+                    ));
+                    None
+                }
+            }
+        };
+        check.done()?;
+        let submission = submit::Submission {
+            key,
+            marks,
+            taken_at,
+        };
+        Ok(Response::new(
+            submit::submit(&self.ctx, &caller, request_id, submission).await?,
+        ))
+    }
+
+    async fn get_roll_call(
+        &self,
+        request: Request<pb::GetRollCallRequest>,
+    ) -> Result<Response<pb::RollCall>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let key = key(&mut check, &r.class_id, &r.date, r.session);
+        check.done()?;
+        Ok(Response::new(read::get(&self.ctx, &caller, key).await?))
+    }
+}

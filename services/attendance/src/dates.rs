@@ -1,0 +1,59 @@
+//! School dates: local dates in Asia/Ho_Chi_Minh (UTC+7, no daylight saving).
+
+use time::{Date, Month, OffsetDateTime};
+
+const LOCAL_OFFSET_HOURS: i64 = 7;
+
+pub(crate) fn local_date(at: OffsetDateTime) -> Date {
+    (at.to_offset(time::UtcOffset::UTC) + time::Duration::hours(LOCAL_OFFSET_HOURS)).date()
+}
+
+pub(crate) fn local_today() -> Date {
+    local_date(OffsetDateTime::now_utc())
+}
+
+/// The first day of school year `2025-2026`: 1 August 2025, before any school opens.
+pub(crate) fn school_year_start(school_year: &str) -> Option<Date> {
+    let first: i32 = school_year.split('-').next()?.parse().ok()?;
+    Date::from_calendar_date(first, Month::August, 1).ok()
+}
+
+/// `YYYY-MM-DD`.
+pub(crate) fn parse(text: &str) -> Option<Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text.trim(), &format).ok()
+}
+
+pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_date_turns_at_midnight_in_ho_chi_minh_city() {
+        let evening_utc = time::macros::datetime!(2025-10-01 16:59 UTC);
+        let midnight_local = time::macros::datetime!(2025-10-01 17:00 UTC);
+        assert_eq!(local_date(evening_utc), time::macros::date!(2025 - 10 - 01));
+        assert_eq!(
+            local_date(midnight_local),
+            time::macros::date!(2025 - 10 - 02)
+        );
+    }
+
+    #[test]
+    fn a_school_year_starts_in_august_of_its_first_year() {
+        assert_eq!(
+            school_year_start("2025-2026"),
+            Some(time::macros::date!(2025 - 08 - 01))
+        );
+        assert_eq!(
+            parse("2025-10-02"),
+            Some(time::macros::date!(2025 - 10 - 02))
+        );
+        assert_eq!(parse("02/10/2025"), None);
+    }
+}

@@ -1,0 +1,199 @@
+//! The directory as attendance needs it (classes, homeroom teachers, enrolment
+//! periods, guardianships), projected from identity's events by the consumer
+//! `attendance-directory`.
+
+use kernel::consumer::{Projection, ReceivedEvent};
+use lienlac_proto::identity::v1 as identity;
+use sqlx::PgConnection;
+use time::Date;
+use uuid::Uuid;
+
+use crate::dates;
+
+pub(crate) struct DirectoryProjection;
+
+pub(crate) const CONSUMER: &str = "attendance-directory";
+
+fn id(field: &str, value: &str) -> anyhow::Result<Uuid> {
+    Uuid::parse_str(value).map_err(|_| anyhow::anyhow!("{field} {value:?} is not a UUID"))
+}
+
+/// The local school date on which identity recorded the event.
+fn event_date(event: &ReceivedEvent) -> anyhow::Result<Date> {
+    let at =
+        time::OffsetDateTime::parse(&event.time, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| anyhow::anyhow!("ce-time {:?}: {e}", event.time))?;
+    Ok(dates::local_date(at))
+}
+
+impl Projection for DirectoryProjection {
+    fn name(&self) -> &str {
+        CONSUMER
+    }
+
+    async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
+        match event.event_type.rsplit('.').next().unwrap_or_default() {
+            "ClassCreated" => {
+                let class: identity::ClassCreated = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO classes (id, school_id, district_id, school_year) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id("class_id", &class.class_id)?)
+                .bind(id("school_id", &class.school_id)?)
+                .bind(id("district_id", &class.district_id)?)
+                .bind(&class.school_year)
+                .execute(conn)
+                .await?;
+            }
+            "HomeroomTeacherAssigned" => {
+                let assigned: identity::HomeroomTeacherAssigned = event.decode()?;
+                sqlx::query("UPDATE classes SET homeroom_teacher_id = $2 WHERE id = $1")
+                    .bind(id("class_id", &assigned.class_id)?)
+                    .bind(id("staff_id", &assigned.staff_id)?)
+                    .execute(conn)
+                    .await?;
+            }
+            "StudentEnrolled" => {
+                let enrolled: identity::StudentEnrolled = event.decode()?;
+                let student = id("student_id", &enrolled.student_id)?;
+                // A first enrolment covers the whole school year; one after a
+                // withdrawal starts on its day.
+                let earlier: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM enrolment_periods WHERE student_id = $1 AND school_year = $2)",
+                )
+                .bind(student)
+                .bind(&enrolled.school_year)
+                .fetch_one(&mut *conn)
+                .await?;
+                let from = if earlier {
+                    event_date(event)?
+                } else {
+                    dates::school_year_start(&enrolled.school_year)
+                        .ok_or_else(|| anyhow::anyhow!("school year {:?}", enrolled.school_year))?
+                };
+                open_period(
+                    conn,
+                    student,
+                    id("class_id", &enrolled.class_id)?,
+                    &enrolled.school_year,
+                    from,
+                )
+                .await?;
+            }
+            "StudentTransferred" => {
+                let moved: identity::StudentTransferred = event.decode()?;
+                let student = id("student_id", &moved.student_id)?;
+                let on = event_date(event)?;
+                close_period(conn, student, &moved.school_year, on).await?;
+                open_period(
+                    conn,
+                    student,
+                    id("to_class_id", &moved.to_class_id)?,
+                    &moved.school_year,
+                    on,
+                )
+                .await?;
+            }
+            "StudentWithdrawn" => {
+                let withdrawn: identity::StudentWithdrawn = event.decode()?;
+                close_period(
+                    conn,
+                    id("student_id", &withdrawn.student_id)?,
+                    &withdrawn.school_year,
+                    event_date(event)?,
+                )
+                .await?;
+            }
+            "GuardianLinked" => {
+                let linked: identity::GuardianLinked = event.decode()?;
+                sqlx::query("INSERT INTO guardianships (guardian_id, student_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(id("guardian_id", &linked.guardian_id)?)
+                    .bind(id("student_id", &linked.student_id)?)
+                    .execute(conn)
+                    .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        sqlx::query("TRUNCATE classes, enrolment_periods, guardianships")
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn open_period(
+    conn: &mut PgConnection,
+    student: Uuid,
+    class: Uuid,
+    school_year: &str,
+    from: Date,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO enrolment_periods (student_id, class_id, school_year, from_date) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (student_id, class_id, from_date) DO UPDATE SET to_date = NULL",
+    )
+    .bind(student)
+    .bind(class)
+    .bind(school_year)
+    .bind(from)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn close_period(
+    conn: &mut PgConnection,
+    student: Uuid,
+    school_year: &str,
+    on: Date,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE enrolment_periods SET to_date = greatest(from_date, $3) \
+         WHERE student_id = $1 AND school_year = $2 AND to_date IS NULL",
+    )
+    .bind(student)
+    .bind(school_year)
+    .bind(on)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A class as attendance knows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ClassRow {
+    pub(crate) id: Uuid,
+    pub(crate) school_id: Uuid,
+    pub(crate) district_id: Uuid,
+}
+
+pub(crate) async fn class(
+    conn: &mut PgConnection,
+    class_id: Uuid,
+) -> sqlx::Result<Option<ClassRow>> {
+    sqlx::query_as("SELECT id, school_id, district_id FROM classes WHERE id = $1")
+        .bind(class_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The students enrolled in the class on `date`, by id.
+pub(crate) async fn enrolled_on(
+    conn: &mut PgConnection,
+    class_id: Uuid,
+    date: Date,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT student_id FROM enrolment_periods \
+         WHERE class_id = $1 AND from_date <= $2 AND (to_date IS NULL OR to_date > $2) ORDER BY student_id",
+    )
+    .bind(class_id)
+    .bind(date)
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,80 @@
+//! The attendance service: daily roll calls per class, school date and session, and
+//! the public attendance event contract other systems subscribe to.
+//!
+//! It keeps its own projection of identity's directory (`directory.rs`), so that it
+//! validates roll calls without calling identity, and verifies callers' tokens
+//! against identity's JWKS.
+
+mod api;
+mod dates;
+mod directory;
+mod roll_calls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kernel::auth::{BearerAuthenticator, IdentityJwks, TokenVerifier};
+use kernel::bootstrap::ServiceHost;
+use kernel::config::{KernelConfig, ServiceId};
+use kernel::consumer::ConsumerSource;
+use lienlac_proto::attendance::v1::attendance_service_server::AttendanceServiceServer;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// What every use case needs.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) pool: PgPool,
+}
+
+pub struct Application {
+    host: ServiceHost,
+    ctx: Ctx,
+    identity_url: String,
+}
+
+impl Application {
+    pub async fn build(config: KernelConfig) -> anyhow::Result<Self> {
+        let identity_url = config.identity_url.clone();
+        let host = ServiceHost::build(config, &MIGRATOR).await?;
+        let ctx = Ctx {
+            pool: host.pool.clone(),
+        };
+        Ok(Self {
+            host,
+            ctx,
+            identity_url,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.host.grpc_addr()
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.ctx.pool
+    }
+
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.host.add_relay();
+        let source = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::IDENTITY);
+        self.host
+            .add_consumer(Arc::new(directory::DirectoryProjection), source);
+        let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(&self.identity_url)?));
+        let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
+        let routes = Routes::new(AttendanceServiceServer::new(api::Attendance {
+            ctx: self.ctx.clone(),
+        }));
+        self.host
+            .run(
+                routes,
+                &["lienlac.attendance.v1.AttendanceService"],
+                Some(authenticator),
+                shutdown,
+            )
+            .await
+    }
+}

@@ -1,0 +1,120 @@
+//! Reading roll calls: staff of the school see every mark; a guardian sees only
+//! their own children's.
+
+use kernel::auth::{Caller, Role, Target};
+use kernel::error::{AppError, AppResult};
+use lienlac_proto::attendance::v1 as pb;
+use lienlac_proto::attendance::v1::AttendanceStatus;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::submit::{known_class, to_proto};
+use super::{RollCallKey, StudentMark};
+use crate::Ctx;
+use crate::dates;
+
+/// May read every mark of a class's roll calls.
+const CLASS_READERS: &[Role] = &[
+    Role::DistrictAdmin,
+    Role::DistrictViewer,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+    Role::Teacher,
+    Role::Staff,
+    Role::HomeroomTeacher,
+];
+
+/// Locks the roll call and returns its marks, or `None` if it was never submitted.
+pub(crate) async fn marks_for_update(
+    tx: &mut PgConnection,
+    key: &RollCallKey,
+) -> AppResult<Option<Vec<StudentMark>>> {
+    let exists: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM roll_calls WHERE class_id = $1 AND date = $2 AND session = $3 FOR UPDATE",
+    )
+    .bind(key.class_id)
+    .bind(key.date)
+    .bind(key.session as i16)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(marks(tx, key).await?))
+}
+
+async fn marks(conn: &mut PgConnection, key: &RollCallKey) -> AppResult<Vec<StudentMark>> {
+    let rows: Vec<(Uuid, i16, String)> = sqlx::query_as(
+        "SELECT student_id, status, note FROM marks WHERE class_id = $1 AND date = $2 AND session = $3 ORDER BY student_id",
+    )
+    .bind(key.class_id)
+    .bind(key.date)
+    .bind(key.session as i16)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(student_id, status, note)| StudentMark {
+            student_id,
+            status: AttendanceStatus::try_from(i32::from(status))
+                .unwrap_or(AttendanceStatus::Unspecified),
+            note,
+        })
+        .collect())
+}
+
+/// The roll call with every mark.
+pub(crate) async fn roll_call(
+    conn: &mut PgConnection,
+    key: &RollCallKey,
+) -> AppResult<Option<pb::RollCall>> {
+    let row: Option<(Uuid, time::OffsetDateTime, time::OffsetDateTime, Uuid, i64)> =
+        sqlx::query_as(
+            "SELECT school_id, taken_at, submitted_at, submitted_by, version FROM roll_calls \
+         WHERE class_id = $1 AND date = $2 AND session = $3",
+        )
+        .bind(key.class_id)
+        .bind(key.date)
+        .bind(key.session as i16)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((school_id, taken_at, submitted_at, submitted_by, version)) = row else {
+        return Ok(None);
+    };
+    let marks = marks(conn, key).await?;
+    Ok(Some(pb::RollCall {
+        class_id: key.class_id.to_string(),
+        school_id: school_id.to_string(),
+        date: key.date.to_string(),
+        session: key.session as i32,
+        marks: marks.iter().map(to_proto).collect(),
+        taken_at: dates::rfc3339(taken_at),
+        submitted_at: dates::rfc3339(submitted_at),
+        submitted_by: submitted_by.to_string(),
+        version,
+    }))
+}
+
+pub(crate) async fn get(ctx: &Ctx, caller: &Caller, key: RollCallKey) -> AppResult<pb::RollCall> {
+    let class = known_class(ctx, key.class_id).await?;
+    let target = Target::class(class.district_id, class.school_id, class.id);
+    let mut conn = ctx.pool.acquire().await?;
+    let mut roll_call = roll_call(&mut conn, &key)
+        .await?
+        .ok_or(AppError::NotFound("roll call"))?;
+    if caller.holds(CLASS_READERS, &target) {
+        return Ok(roll_call);
+    }
+    let children: Vec<String> = caller.guarded_students().map(|id| id.to_string()).collect();
+    roll_call
+        .marks
+        .retain(|mark| children.contains(&mark.student_id));
+    if roll_call.marks.is_empty() {
+        return Err(tonic::Status::permission_denied(
+            "you may read only your own children's marks",
+        )
+        .into());
+    }
+    Ok(roll_call)
+}
