@@ -8,8 +8,9 @@ use lienlac_proto::attendance::v1::attendance_service_server::AttendanceService;
 use tonic::{Request, Response, Status};
 
 use crate::Ctx;
+use crate::calendar;
 use crate::dates;
-use crate::roll_calls::{RollCallKey, StudentMark, read, submit};
+use crate::roll_calls::{RollCallKey, StudentMark, correct, missing, read, submit};
 
 pub(crate) struct Attendance {
     pub(crate) ctx: Ctx,
@@ -41,6 +42,53 @@ fn key(check: &mut Check, class_id: &str, date: &str, session: i32) -> RollCallK
         date,
         session,
     }
+}
+
+fn status(check: &mut Check, field: &str, value: i32) -> pb::AttendanceStatus {
+    match pb::AttendanceStatus::try_from(value) {
+        Ok(status) if status != pb::AttendanceStatus::Unspecified => status,
+        _ => {
+            check.add(Violation::new(
+                field,
+                "must be one of the listed statuses",
+                "phải là một trong các trạng thái cho phép",
+            ));
+            pb::AttendanceStatus::Unspecified
+        }
+    }
+}
+
+fn date(check: &mut Check, field: &str, value: &str) -> time::Date {
+    dates::parse(value).unwrap_or_else(|| {
+        check.add(Violation::new(
+            field,
+            "must be a date written YYYY-MM-DD",
+            "phải là ngày theo dạng YYYY-MM-DD",
+        ));
+        time::Date::MIN
+    })
+}
+
+fn month(check: &mut Check, value: &str) -> String {
+    if calendar::month_start(value.trim()).is_none() {
+        check.add(Violation::new(
+            "month",
+            "must be a month written YYYY-MM",
+            "phải là tháng theo dạng YYYY-MM",
+        ));
+    }
+    value.trim().to_owned()
+}
+
+fn note(check: &mut Check, field: &str, value: &str) -> String {
+    if value.chars().count() > 200 {
+        check.add(Violation::new(
+            field,
+            "must be at most 200 characters",
+            "không được dài quá 200 ký tự",
+        ));
+    }
+    value.trim().to_owned()
 }
 
 #[tonic::async_trait]
@@ -144,5 +192,112 @@ impl AttendanceService for Attendance {
         let key = key(&mut check, &r.class_id, &r.date, r.session);
         check.done()?;
         Ok(Response::new(read::get(&self.ctx, &caller, key).await?))
+    }
+
+    async fn correct_mark(
+        &self,
+        request: Request<pb::CorrectMarkRequest>,
+    ) -> Result<Response<pb::RollCall>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let key = key(&mut check, &r.class_id, &r.date, r.session);
+        let student_id = check.uuid("student_id", &r.student_id);
+        let status = status(&mut check, "status", r.status);
+        let reason = check.text("reason", &r.reason, 500);
+        let note = note(&mut check, "note", &r.note);
+        check.done()?;
+        let correction = correct::Correction {
+            key,
+            mark: StudentMark {
+                student_id,
+                status,
+                note,
+            },
+            reason,
+        };
+        Ok(Response::new(
+            correct::correct(&self.ctx, &caller, request_id, correction).await?,
+        ))
+    }
+
+    async fn declare_closure(
+        &self,
+        request: Request<pb::DeclareClosureRequest>,
+    ) -> Result<Response<pb::Closure>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let school_id = check.uuid("school_id", &r.school_id);
+        let from = date(&mut check, "from_date", &r.from_date);
+        let to = date(&mut check, "to_date", &r.to_date);
+        let reason = check.text("reason", &r.reason, 500);
+        if check.is_ok() && to < from {
+            check.add(Violation::new(
+                "to_date",
+                "must not be before from_date",
+                "không được trước from_date",
+            ));
+        }
+        check.done()?;
+        let closure = calendar::NewClosure {
+            school_id,
+            from,
+            to,
+            reason,
+        };
+        Ok(Response::new(
+            calendar::declare_closure(&self.ctx, &caller, request_id, closure).await?,
+        ))
+    }
+
+    async fn close_month(
+        &self,
+        request: Request<pb::CloseMonthRequest>,
+    ) -> Result<Response<pb::MonthSummary>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let class_id = check.uuid("class_id", &r.class_id);
+        let month = month(&mut check, &r.month);
+        check.done()?;
+        Ok(Response::new(
+            calendar::close_month(&self.ctx, &caller, request_id, class_id, month).await?,
+        ))
+    }
+
+    async fn reopen_month(
+        &self,
+        request: Request<pb::ReopenMonthRequest>,
+    ) -> Result<Response<pb::MonthSummary>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let class_id = check.uuid("class_id", &r.class_id);
+        let month = month(&mut check, &r.month);
+        let reason = check.text("reason", &r.reason, 500);
+        check.done()?;
+        Ok(Response::new(
+            calendar::reopen_month(&self.ctx, &caller, request_id, class_id, month, reason).await?,
+        ))
+    }
+
+    async fn list_missing_roll_calls(
+        &self,
+        request: Request<pb::ListMissingRollCallsRequest>,
+    ) -> Result<Response<pb::ListMissingRollCallsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let school_id = check.uuid("school_id", &r.school_id);
+        let key = key(&mut check, &school_id.to_string(), &r.date, r.session);
+        check.done()?;
+        Ok(Response::new(
+            missing::missing(&self.ctx, &caller, school_id, key.date, key.session).await?,
+        ))
     }
 }

@@ -33,6 +33,14 @@ impl Projection for DirectoryProjection {
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
         match event.event_type.rsplit('.').next().unwrap_or_default() {
+            "SchoolCreated" => {
+                let school: identity::SchoolCreated = event.decode()?;
+                sqlx::query("INSERT INTO schools (id, district_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(id("school_id", &school.school_id)?)
+                    .bind(id("district_id", &school.district_id)?)
+                    .execute(conn)
+                    .await?;
+            }
             "ClassCreated" => {
                 let class: identity::ClassCreated = event.decode()?;
                 sqlx::query(
@@ -119,7 +127,7 @@ impl Projection for DirectoryProjection {
     }
 
     async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
-        sqlx::query("TRUNCATE classes, enrolment_periods, guardianships")
+        sqlx::query("TRUNCATE schools, classes, enrolment_periods, guardianships")
             .execute(conn)
             .await?;
         Ok(())
@@ -196,4 +204,15 @@ pub(crate) async fn enrolled_on(
     .bind(date)
     .fetch_all(conn)
     .await
+}
+
+/// The district of a school attendance knows.
+pub(crate) async fn school_district(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT district_id FROM schools WHERE id = $1")
+        .bind(school_id)
+        .fetch_optional(conn)
+        .await
 }

@@ -6,6 +6,8 @@
 //! against identity's JWKS.
 
 mod api;
+mod calendar;
+pub mod config;
 mod dates;
 mod directory;
 mod roll_calls;
@@ -15,12 +17,14 @@ use std::sync::Arc;
 
 use kernel::auth::{BearerAuthenticator, IdentityJwks, TokenVerifier};
 use kernel::bootstrap::ServiceHost;
-use kernel::config::{KernelConfig, ServiceId};
+use kernel::config::ServiceId;
 use kernel::consumer::ConsumerSource;
 use lienlac_proto::attendance::v1::attendance_service_server::AttendanceServiceServer;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
+
+pub use config::Settings;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -28,6 +32,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 #[derive(Clone)]
 pub(crate) struct Ctx {
     pub(crate) pool: PgPool,
+    pub(crate) settings: Arc<Settings>,
 }
 
 pub struct Application {
@@ -37,11 +42,12 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: KernelConfig) -> anyhow::Result<Self> {
-        let identity_url = config.identity_url.clone();
-        let host = ServiceHost::build(config, &MIGRATOR).await?;
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let identity_url = settings.kernel.identity_url.clone();
+        let host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
         let ctx = Ctx {
             pool: host.pool.clone(),
+            settings: Arc::new(settings),
         };
         Ok(Self {
             host,

@@ -1,5 +1,7 @@
 //! Roll calls: submitting (and resubmitting as corrections) and reading them.
 
+pub(crate) mod correct;
+pub(crate) mod missing;
 pub(crate) mod read;
 pub(crate) mod submit;
 

@@ -45,6 +45,25 @@ pub(crate) fn require_roll_call_taker(caller: &Caller, class: &ClassRow) -> AppR
     }
 }
 
+/// Whether the caller may change marks of `date` that were already taken: the
+/// principal while the month is open, the homeroom teacher within the window.
+pub(crate) fn may_correct(
+    caller: &Caller,
+    class: &ClassRow,
+    date: time::Date,
+    window: std::time::Duration,
+) -> bool {
+    let target = Target::class(class.district_id, class.school_id, class.id);
+    let window_days = (window.as_secs() / 86_400) as i64;
+    let within_window = date >= dates::local_today() - time::Duration::days(window_days);
+    caller.holds(&[Role::Principal], &target)
+        || (within_window
+            && caller.holds(
+                &[Role::HomeroomTeacher, Role::VicePrincipal, Role::ItOfficer],
+                &target,
+            ))
+}
+
 pub(crate) async fn known_class(ctx: &Ctx, class_id: Uuid) -> AppResult<ClassRow> {
     let mut conn = ctx.pool.acquire().await?;
     directory::class(&mut conn, class_id)
@@ -61,9 +80,12 @@ pub(crate) async fn submit(
     let class = known_class(ctx, submission.key.class_id).await?;
     require_roll_call_taker(caller, &class)?;
     let by = caller.account_id;
+    let by_caller = caller.clone();
+    let window = ctx.settings.correction_window;
     idempotent(&ctx.pool, request_id, "SubmitRollCall", move |tx| {
         Box::pin(async move {
             let key = submission.key;
+            crate::calendar::ensure_open(tx, &class, key.date).await?;
             let enrolled = directory::enrolled_on(tx, key.class_id, key.date).await?;
             if let Some(stranger) = submission
                 .marks
@@ -91,6 +113,12 @@ pub(crate) async fn submit(
             let meta = EventMeta::for_command(Some(by.to_string()))
                 .in_tenant(class.district_id, Some(class.school_id));
             let current = read::marks_for_update(tx, &key).await?;
+            if current.is_some() && !may_correct(&by_caller, &class, key.date, window) {
+                return Err(tonic::Status::permission_denied(
+                    "this roll call was taken more than the correction window ago; ask the principal to correct it",
+                )
+                .into());
+            }
             match current {
                 None => {
                     first_submission(tx, &class, &key, &marks, submission.taken_at, by, &meta)

@@ -246,7 +246,9 @@ impl Stack {
         tokio::spawn(identity_app.run_until_stopped(stop.clone()));
         let mut config = world.config(ServiceId::ATTENDANCE);
         config.identity_url = format!("http://{identity_addr}");
-        let attendance_app = attendance::Application::build(config).await.unwrap();
+        let attendance_app = attendance::Application::build(attendance::Settings::defaults(config))
+            .await
+            .unwrap();
         let attendance_addr = attendance_app.grpc_addr();
         let pool = attendance_app.pool().clone();
         tokio::spawn(attendance_app.run_until_stopped(stop.clone()));

@@ -5,5 +5,6 @@
 #![allow(unreachable_pub)] // helpers are shared between the test modules
 
 mod access;
+mod calendar;
 mod helpers;
 mod roll_calls;

@@ -1,0 +1,295 @@
+//! The school calendar as attendance keeps it: closure days (no roll calls) and
+//! class months, which close with their per-student totals and reopen only by the
+//! principal.
+
+use kernel::auth::{Caller, Role, Target};
+use kernel::command::idempotent;
+use kernel::error::{AppError, AppResult};
+use kernel::event_store::{EventMeta, append_message};
+use lienlac_proto::attendance::v1 as pb;
+use lienlac_proto::attendance::v1::AttendanceStatus;
+use sqlx::PgConnection;
+use time::Date;
+use uuid::Uuid;
+
+use crate::Ctx;
+use crate::dates;
+use crate::directory::ClassRow;
+use crate::roll_calls::submit::known_class;
+
+/// `YYYY-MM` of a date.
+pub(crate) fn month_of(date: Date) -> String {
+    format!("{:04}-{:02}", date.year(), u8::from(date.month()))
+}
+
+/// The first day of `YYYY-MM`.
+pub(crate) fn month_start(month: &str) -> Option<Date> {
+    let (year, month) = month.split_once('-')?;
+    if month.len() != 2 {
+        return None;
+    }
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(year.parse().ok()?, month, 1).ok()
+}
+
+/// Refuses a change to a roll call on a closure day or in a closed month.
+pub(crate) async fn ensure_open(
+    conn: &mut PgConnection,
+    class: &ClassRow,
+    date: Date,
+) -> AppResult<()> {
+    let closed_day: Option<String> = sqlx::query_scalar(
+        "SELECT reason FROM closures WHERE school_id = $1 AND from_date <= $2 AND to_date >= $2 LIMIT 1",
+    )
+    .bind(class.school_id)
+    .bind(date)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(reason) = closed_day {
+        return Err(AppError::Rejected(format!(
+            "the school is closed on {date} ({reason}); no roll call is taken"
+        )));
+    }
+    if month_closed(conn, class.id, &month_of(date)).await? {
+        return Err(AppError::Rejected(format!(
+            "{} is closed for this class; the principal reopens it before any change",
+            month_of(date)
+        )));
+    }
+    Ok(())
+}
+
+async fn month_closed(conn: &mut PgConnection, class_id: Uuid, month: &str) -> AppResult<bool> {
+    let closed: Option<bool> = sqlx::query_scalar(
+        "SELECT closed FROM months WHERE class_id = $1 AND month = $2 FOR UPDATE",
+    )
+    .bind(class_id)
+    .bind(month)
+    .fetch_optional(conn)
+    .await?;
+    Ok(closed.unwrap_or(false))
+}
+
+fn meta(caller: &Caller, district: Uuid, school: Uuid) -> EventMeta {
+    EventMeta::for_command(Some(caller.account_id.to_string())).in_tenant(district, Some(school))
+}
+
+pub(crate) struct NewClosure {
+    pub(crate) school_id: Uuid,
+    pub(crate) from: Date,
+    pub(crate) to: Date,
+    pub(crate) reason: String,
+}
+
+pub(crate) async fn declare_closure(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    closure: NewClosure,
+) -> AppResult<pb::Closure> {
+    let district =
+        crate::directory::school_district(&mut *ctx.pool.acquire().await?, closure.school_id)
+            .await?
+            .ok_or(AppError::NotFound("school"))?;
+    caller.require(
+        &[Role::Principal],
+        &Target::school(district, closure.school_id),
+    )?;
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "DeclareClosure", move |tx| {
+        Box::pin(async move {
+            let taken: Option<Date> = sqlx::query_scalar(
+                "SELECT min(r.date) FROM roll_calls r WHERE r.school_id = $1 AND r.date BETWEEN $2 AND $3",
+            )
+            .bind(closure.school_id)
+            .bind(closure.from)
+            .bind(closure.to)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(day) = taken {
+                return Err(AppError::Rejected(format!(
+                    "roll calls were already taken on {day}; a closure day has none"
+                )));
+            }
+            sqlx::query("INSERT INTO closures (id, school_id, from_date, to_date, reason, declared_by) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(Uuid::now_v7())
+                .bind(closure.school_id)
+                .bind(closure.from)
+                .bind(closure.to)
+                .bind(&closure.reason)
+                .bind(by.account_id)
+                .execute(&mut *tx)
+                .await?;
+            let event = pb::SchoolClosureDeclared {
+                school_id: closure.school_id.to_string(),
+                from_date: closure.from.to_string(),
+                to_date: closure.to.to_string(),
+                reason: closure.reason.clone(),
+                declared_by: by.account_id.to_string(),
+            };
+            let stream = format!("school_calendar:{}", closure.school_id);
+            append_message(tx, &stream, &meta(&by, district, closure.school_id), &event).await?;
+            Ok(pb::Closure {
+                school_id: closure.school_id.to_string(),
+                from_date: closure.from.to_string(),
+                to_date: closure.to.to_string(),
+                reason: closure.reason,
+            })
+        })
+    })
+    .await
+}
+
+/// Each student's absences and lates in the class's roll calls of the month.
+async fn totals(
+    conn: &mut PgConnection,
+    class_id: Uuid,
+    month: &str,
+) -> AppResult<Vec<pb::StudentMonthTotals>> {
+    let start =
+        month_start(month).ok_or_else(|| AppError::Rejected(format!("{month} is not a month")))?;
+    let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
+        "SELECT student_id, count(*) FILTER (WHERE status = $3), count(*) FILTER (WHERE status = $4), \
+                count(*) FILTER (WHERE status = $5) \
+         FROM marks WHERE class_id = $1 AND date >= $2 AND date < ($2 + interval '1 month')::date \
+         GROUP BY student_id ORDER BY student_id",
+    )
+    .bind(class_id)
+    .bind(start)
+    .bind(AttendanceStatus::AbsentExcused as i16)
+    .bind(AttendanceStatus::AbsentUnexcused as i16)
+    .bind(AttendanceStatus::Late as i16)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(student, excused, unexcused, late)| pb::StudentMonthTotals {
+                student_id: student.to_string(),
+                absent_excused_sessions: excused as i32,
+                absent_unexcused_sessions: unexcused as i32,
+                late_count: late as i32,
+            },
+        )
+        .collect())
+}
+
+pub(crate) async fn close_month(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    class_id: Uuid,
+    month: String,
+) -> AppResult<pb::MonthSummary> {
+    let class = known_class(ctx, class_id).await?;
+    let target = Target::class(class.district_id, class.school_id, class.id);
+    caller.require(&[Role::HomeroomTeacher, Role::Principal], &target)?;
+    if month_start(&month).is_none_or(|start| start > dates::local_today()) {
+        return Err(AppError::Rejected(format!(
+            "{month} has not begun; only a month under way or past closes"
+        )));
+    }
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "CloseMonth", move |tx| {
+        Box::pin(async move {
+            let before: Option<(bool, i32)> =
+                sqlx::query_as("SELECT closed, times_closed FROM months WHERE class_id = $1 AND month = $2 FOR UPDATE")
+                    .bind(class_id)
+                    .bind(&month)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if before.is_some_and(|(closed, _)| closed) {
+                return Err(AppError::Rejected(format!("{month} is already closed for this class")));
+            }
+            sqlx::query(
+                "INSERT INTO months (class_id, month, closed, times_closed) VALUES ($1, $2, true, 1) \
+                 ON CONFLICT (class_id, month) DO UPDATE SET closed = true, times_closed = months.times_closed + 1, updated_at = now()",
+            )
+            .bind(class_id)
+            .bind(&month)
+            .execute(&mut *tx)
+            .await?;
+            let totals = totals(tx, class_id, &month).await?;
+            let event = pb::MonthClosed {
+                class_id: class_id.to_string(),
+                school_id: class.school_id.to_string(),
+                month: month.clone(),
+                totals: totals.clone(),
+                closed_by: by.account_id.to_string(),
+                amended: before.is_some_and(|(_, times)| times > 0),
+            };
+            let stream = format!("class_month:{class_id}:{month}");
+            append_message(tx, &stream, &meta(&by, class.district_id, class.school_id), &event).await?;
+            Ok(pb::MonthSummary {
+                class_id: class_id.to_string(),
+                school_id: class.school_id.to_string(),
+                month,
+                closed: true,
+                totals,
+            })
+        })
+    })
+    .await
+}
+
+pub(crate) async fn reopen_month(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    class_id: Uuid,
+    month: String,
+    reason: String,
+) -> AppResult<pb::MonthSummary> {
+    let class = known_class(ctx, class_id).await?;
+    caller.require(
+        &[Role::Principal],
+        &Target::class(class.district_id, class.school_id, class.id),
+    )?;
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "ReopenMonth", move |tx| {
+        Box::pin(async move {
+            if !month_closed(tx, class_id, &month).await? {
+                return Err(AppError::Rejected(format!("{month} is not closed for this class")));
+            }
+            sqlx::query("UPDATE months SET closed = false, updated_at = now() WHERE class_id = $1 AND month = $2")
+                .bind(class_id)
+                .bind(&month)
+                .execute(&mut *tx)
+                .await?;
+            let event = pb::MonthReopened {
+                class_id: class_id.to_string(),
+                school_id: class.school_id.to_string(),
+                month: month.clone(),
+                reason,
+                reopened_by: by.account_id.to_string(),
+            };
+            let stream = format!("class_month:{class_id}:{month}");
+            append_message(tx, &stream, &meta(&by, class.district_id, class.school_id), &event).await?;
+            let totals = totals(tx, class_id, &month).await?;
+            Ok(pb::MonthSummary {
+                class_id: class_id.to_string(),
+                school_id: class.school_id.to_string(),
+                month,
+                closed: false,
+                totals,
+            })
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_written_year_dash_month() {
+        assert_eq!(month_of(time::macros::date!(2025 - 10 - 02)), "2025-10");
+        assert_eq!(
+            month_start("2025-10"),
+            Some(time::macros::date!(2025 - 10 - 01))
+        );
+        assert_eq!(month_start("2025-13"), None);
+        assert_eq!(month_start("2025-1"), None);
+    }
+}
