@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use crate::Ctx;
 use crate::calendar;
 use crate::dates;
+use crate::leaves;
 use crate::roll_calls::{RollCallKey, StudentMark, correct, missing, read, submit};
 
 pub(crate) struct Attendance {
@@ -119,28 +120,13 @@ impl AttendanceService for Attendance {
                     format!("{student_id} bị liệt kê hai lần"),
                 ));
             }
-            let status = match pb::AttendanceStatus::try_from(mark.status) {
-                Ok(status) if status != pb::AttendanceStatus::Unspecified => status,
-                _ => {
-                    check.add(Violation::new(
-                        "marks.status",
-                        "must be one of the listed statuses",
-                        "phải là một trong các trạng thái cho phép",
-                    ));
-                    pb::AttendanceStatus::Unspecified
-                }
-            };
-            if mark.note.chars().count() > 200 {
-                check.add(Violation::new(
-                    "marks.note",
-                    "must be at most 200 characters",
-                    "không được dài quá 200 ký tự",
-                ));
-            }
+            let status = status(&mut check, "marks.status", mark.status);
+            let note = note(&mut check, "marks.note", &mark.note);
             marks.push(StudentMark {
                 student_id,
                 status,
-                note: mark.note.trim().to_owned(),
+                note,
+                leave_id: None,
             });
         }
         let taken_at = if r.taken_at.trim().is_empty() {
@@ -214,6 +200,7 @@ impl AttendanceService for Attendance {
                 student_id,
                 status,
                 note,
+                leave_id: None,
             },
             reason,
         };
@@ -299,5 +286,105 @@ impl AttendanceService for Attendance {
         Ok(Response::new(
             missing::missing(&self.ctx, &caller, school_id, key.date, key.session).await?,
         ))
+    }
+
+    async fn request_leave(
+        &self,
+        request: Request<pb::RequestLeaveRequest>,
+    ) -> Result<Response<pb::LeaveRequest>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let student_id = check.uuid("student_id", &r.student_id);
+        let from = date(&mut check, "from_date", &r.from_date);
+        let to = date(&mut check, "to_date", &r.to_date);
+        let reason = check.text("reason", &r.reason, 500);
+        if check.is_ok() && (to < from || to - from > time::Duration::days(30)) {
+            check.add(Violation::new(
+                "to_date",
+                "must be from from_date to 30 days after it",
+                "phải từ from_date đến tối đa 30 ngày sau đó",
+            ));
+        }
+        let mut sessions = Vec::new();
+        for value in &r.sessions {
+            match pb::Session::try_from(*value) {
+                Ok(session) if session != pb::Session::Unspecified => {
+                    if !sessions.contains(&session) {
+                        sessions.push(session);
+                    }
+                }
+                _ => check.add(Violation::new(
+                    "sessions",
+                    "must be SESSION_MORNING or SESSION_AFTERNOON",
+                    "phải là buổi sáng hoặc buổi chiều",
+                )),
+            }
+        }
+        if sessions.is_empty() {
+            sessions = vec![pb::Session::Morning, pb::Session::Afternoon];
+        }
+        check.done()?;
+        let new = leaves::NewLeave {
+            student_id,
+            from,
+            to,
+            sessions,
+            reason,
+        };
+        Ok(Response::new(
+            leaves::request(&self.ctx, &caller, request_id, new).await?,
+        ))
+    }
+
+    async fn decide_leave(
+        &self,
+        request: Request<pb::DecideLeaveRequest>,
+    ) -> Result<Response<pb::LeaveRequest>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let leave_id = check.uuid("leave_id", &r.leave_id);
+        let comment = note(&mut check, "comment", &r.comment);
+        check.done()?;
+        Ok(Response::new(
+            leaves::decide(&self.ctx, &caller, request_id, leave_id, r.approve, comment).await?,
+        ))
+    }
+
+    async fn list_leave_requests(
+        &self,
+        request: Request<pb::ListLeaveRequestsRequest>,
+    ) -> Result<Response<pb::ListLeaveRequestsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let whose = match (r.class_id.is_empty(), r.student_id.is_empty()) {
+            (false, true) => leaves::Whose::Class(check.uuid("class_id", &r.class_id)),
+            (true, false) => leaves::Whose::Student(check.uuid("student_id", &r.student_id)),
+            _ => {
+                check.add(Violation::new(
+                    "class_id",
+                    "give either class_id or student_id",
+                    "cần class_id hoặc student_id (một trong hai)",
+                ));
+                leaves::Whose::Class(uuid::Uuid::nil())
+            }
+        };
+        let status = pb::LeaveStatus::try_from(r.status).unwrap_or_else(|_| {
+            check.add(Violation::new(
+                "status",
+                "must be one of the listed statuses",
+                "phải là một trong các trạng thái cho phép",
+            ));
+            pb::LeaveStatus::Unspecified
+        });
+        check.done()?;
+        let leave_requests = leaves::list(&self.ctx, &caller, whose, status).await?;
+        Ok(Response::new(pb::ListLeaveRequestsResponse {
+            leave_requests,
+        }))
     }
 }

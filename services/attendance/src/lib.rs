@@ -10,6 +10,7 @@ mod calendar;
 pub mod config;
 mod dates;
 mod directory;
+mod leaves;
 mod roll_calls;
 
 use std::net::SocketAddr;

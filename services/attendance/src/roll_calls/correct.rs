@@ -55,7 +55,8 @@ pub(crate) async fn correct(
                 .ok_or_else(|| AppError::Rejected("the student has no mark in this roll call".to_owned()))?;
             if current.status != correction.mark.status || current.note != correction.mark.note {
                 sqlx::query(
-                    "UPDATE marks SET status = $5, note = $6 WHERE class_id = $1 AND date = $2 AND session = $3 AND student_id = $4",
+                    "UPDATE marks SET status = $5, note = $6, leave_id = $7 \
+                     WHERE class_id = $1 AND date = $2 AND session = $3 AND student_id = $4",
                 )
                 .bind(key.class_id)
                 .bind(key.date)
@@ -63,6 +64,7 @@ pub(crate) async fn correct(
                 .bind(correction.mark.student_id)
                 .bind(correction.mark.status as i16)
                 .bind(&correction.mark.note)
+                .bind(correction.mark.leave_id)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE roll_calls SET version = version + 1 WHERE class_id = $1 AND date = $2 AND session = $3")

@@ -35,6 +35,8 @@ pub(crate) struct StudentMark {
     pub(crate) student_id: Uuid,
     pub(crate) status: AttendanceStatus,
     pub(crate) note: String,
+    /// The approved leave the mark comes from, if it does.
+    pub(crate) leave_id: Option<Uuid>,
 }
 
 pub(crate) fn is_absence(status: AttendanceStatus) -> bool {

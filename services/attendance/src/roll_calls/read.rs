@@ -45,8 +45,8 @@ pub(crate) async fn marks_for_update(
 }
 
 async fn marks(conn: &mut PgConnection, key: &RollCallKey) -> AppResult<Vec<StudentMark>> {
-    let rows: Vec<(Uuid, i16, String)> = sqlx::query_as(
-        "SELECT student_id, status, note FROM marks WHERE class_id = $1 AND date = $2 AND session = $3 ORDER BY student_id",
+    let rows: Vec<(Uuid, i16, String, Option<Uuid>)> = sqlx::query_as(
+        "SELECT student_id, status, note, leave_id FROM marks WHERE class_id = $1 AND date = $2 AND session = $3 ORDER BY student_id",
     )
     .bind(key.class_id)
     .bind(key.date)
@@ -55,11 +55,12 @@ async fn marks(conn: &mut PgConnection, key: &RollCallKey) -> AppResult<Vec<Stud
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(student_id, status, note)| StudentMark {
+        .map(|(student_id, status, note, leave_id)| StudentMark {
             student_id,
             status: AttendanceStatus::try_from(i32::from(status))
                 .unwrap_or(AttendanceStatus::Unspecified),
             note,
+            leave_id,
         })
         .collect())
 }

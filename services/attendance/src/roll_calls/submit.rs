@@ -99,14 +99,17 @@ pub(crate) async fn submit(
             }
             let listed: HashMap<Uuid, &StudentMark> =
                 submission.marks.iter().map(|m| (m.student_id, m)).collect();
+            let on_leave = crate::leaves::approved_on(tx, &key).await?;
             let marks: Vec<StudentMark> = enrolled
                 .iter()
-                .map(|student| match listed.get(student) {
-                    Some(mark) => (*mark).clone(),
-                    None => StudentMark {
+                .map(|student| match (listed.get(student), on_leave.get(student)) {
+                    (Some(mark), _) => (*mark).clone(),
+                    (None, Some(leave)) => crate::leaves::excused_by(*student, *leave),
+                    (None, None) => StudentMark {
                         student_id: *student,
                         status: AttendanceStatus::Present,
                         note: String::new(),
+                        leave_id: None,
                     },
                 })
                 .collect();
@@ -168,9 +171,11 @@ async fn first_submission(
     let students: Vec<Uuid> = marks.iter().map(|m| m.student_id).collect();
     let statuses: Vec<i16> = marks.iter().map(|m| m.status as i16).collect();
     let notes: Vec<&str> = marks.iter().map(|m| m.note.as_str()).collect();
+    let leaves: Vec<Option<Uuid>> = marks.iter().map(|m| m.leave_id).collect();
     sqlx::query(
-        "INSERT INTO marks (class_id, date, session, student_id, status, note) \
-         SELECT $1, $2, $3, m.student_id, m.status, m.note FROM UNNEST($4::uuid[], $5::smallint[], $6::text[]) AS m(student_id, status, note)",
+        "INSERT INTO marks (class_id, date, session, student_id, status, note, leave_id) \
+         SELECT $1, $2, $3, m.student_id, m.status, m.note, m.leave_id \
+         FROM UNNEST($4::uuid[], $5::smallint[], $6::text[], $7::uuid[]) AS m(student_id, status, note, leave_id)",
     )
     .bind(key.class_id)
     .bind(key.date)
@@ -178,6 +183,7 @@ async fn first_submission(
     .bind(&students)
     .bind(&statuses)
     .bind(&notes)
+    .bind(&leaves)
     .execute(&mut *tx)
     .await?;
 
@@ -244,8 +250,8 @@ async fn correction(
     let mut events = Vec::with_capacity(changed.len());
     for (mark, from) in &changed {
         sqlx::query(
-            "INSERT INTO marks (class_id, date, session, student_id, status, note) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (class_id, date, session, student_id) DO UPDATE SET status = $5, note = $6",
+            "INSERT INTO marks (class_id, date, session, student_id, status, note, leave_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (class_id, date, session, student_id) DO UPDATE SET status = $5, note = $6, leave_id = $7",
         )
         .bind(key.class_id)
         .bind(key.date)
@@ -253,6 +259,7 @@ async fn correction(
         .bind(mark.student_id)
         .bind(mark.status as i16)
         .bind(&mark.note)
+        .bind(mark.leave_id)
         .execute(&mut *tx)
         .await?;
         let corrected = pb::MarkCorrected {
@@ -292,5 +299,6 @@ pub(crate) fn to_proto(mark: &StudentMark) -> pb::Mark {
         student_id: mark.student_id.to_string(),
         status: mark.status as i32,
         note: mark.note.clone(),
+        leave_id: mark.leave_id.map(|id| id.to_string()).unwrap_or_default(),
     }
 }

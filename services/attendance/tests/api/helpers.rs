@@ -453,6 +453,49 @@ pub fn mark(student_id: &str, status: pb::AttendanceStatus) -> pb::Mark {
     pb::Mark {
         student_id: student_id.to_owned(),
         status: status as i32,
-        note: String::new(),
+        ..Default::default()
+    }
+}
+
+impl Stack {
+    pub async fn request_leave(
+        &self,
+        token: &str,
+        student: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<pb::LeaveRequest, tonic::Status> {
+        let request = pb::RequestLeaveRequest {
+            request_id: rid(),
+            student_id: student.to_owned(),
+            from_date: from.to_owned(),
+            to_date: to.to_owned(),
+            sessions: vec![pb::Session::Morning as i32],
+            reason: "Cháu bị sốt".to_owned(),
+        };
+        self.attendance
+            .clone()
+            .request_leave(with_token(request, token))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    pub async fn decide_leave(
+        &self,
+        token: &str,
+        leave_id: &str,
+        approve: bool,
+    ) -> Result<pb::LeaveRequest, tonic::Status> {
+        let request = pb::DecideLeaveRequest {
+            request_id: rid(),
+            leave_id: leave_id.to_owned(),
+            approve,
+            comment: String::new(),
+        };
+        self.attendance
+            .clone()
+            .decide_leave(with_token(request, token))
+            .await
+            .map(tonic::Response::into_inner)
     }
 }

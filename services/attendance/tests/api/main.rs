@@ -7,4 +7,5 @@
 mod access;
 mod calendar;
 mod helpers;
+mod leaves;
 mod roll_calls;

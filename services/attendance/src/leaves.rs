@@ -1,0 +1,373 @@
+//! Leave requests (xin phép): a guardian asks, the homeroom teacher or principal
+//! decides, and an approved leave excuses the sessions it covers: pre-filled in
+//! roll calls still to be taken, corrected in those already taken.
+
+use std::collections::HashMap;
+
+use kernel::auth::{Caller, Role, Target};
+use kernel::command::idempotent;
+use kernel::error::{AppError, AppResult};
+use kernel::event_store::{EventMeta, append_message};
+use lienlac_proto::attendance::v1 as pb;
+use lienlac_proto::attendance::v1::{AttendanceStatus, LeaveStatus, Session};
+use sqlx::PgConnection;
+use time::Date;
+use uuid::Uuid;
+
+use crate::Ctx;
+use crate::directory::{self, ClassRow};
+use crate::roll_calls::{RollCallKey, StudentMark};
+
+/// Leaves of the class's students approved for this roll call: student → leave.
+pub(crate) async fn approved_on(
+    conn: &mut PgConnection,
+    key: &RollCallKey,
+) -> AppResult<HashMap<Uuid, Uuid>> {
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT student_id, id FROM leaves WHERE class_id = $1 AND status = 'approved' \
+         AND from_date <= $2 AND to_date >= $2 AND $3 = ANY(sessions)",
+    )
+    .bind(key.class_id)
+    .bind(key.date)
+    .bind(key.session as i16)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The mark an approved leave gives.
+pub(crate) fn excused_by(student_id: Uuid, leave_id: Uuid) -> StudentMark {
+    StudentMark {
+        student_id,
+        status: AttendanceStatus::AbsentExcused,
+        note: String::new(),
+        leave_id: Some(leave_id),
+    }
+}
+
+pub(crate) struct NewLeave {
+    pub(crate) student_id: Uuid,
+    pub(crate) from: Date,
+    pub(crate) to: Date,
+    pub(crate) sessions: Vec<Session>,
+    pub(crate) reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct LeaveRow {
+    id: Uuid,
+    student_id: Uuid,
+    class_id: Uuid,
+    school_id: Uuid,
+    district_id: Uuid,
+    from_date: Date,
+    to_date: Date,
+    sessions: Vec<i16>,
+    reason: String,
+    status: String,
+    requested_by: Uuid,
+    decided_by: Option<Uuid>,
+    comment: String,
+}
+
+const LEAVE_COLUMNS: &str = "id, student_id, class_id, school_id, district_id, from_date, to_date, sessions, reason, status, requested_by, decided_by, comment";
+
+fn status_of(text: &str) -> LeaveStatus {
+    match text {
+        "approved" => LeaveStatus::Approved,
+        "rejected" => LeaveStatus::Rejected,
+        _ => LeaveStatus::Pending,
+    }
+}
+
+fn status_text(status: LeaveStatus) -> Option<&'static str> {
+    match status {
+        LeaveStatus::Pending => Some("pending"),
+        LeaveStatus::Approved => Some("approved"),
+        LeaveStatus::Rejected => Some("rejected"),
+        LeaveStatus::Unspecified => None,
+    }
+}
+
+impl From<LeaveRow> for pb::LeaveRequest {
+    fn from(row: LeaveRow) -> Self {
+        pb::LeaveRequest {
+            id: row.id.to_string(),
+            student_id: row.student_id.to_string(),
+            class_id: row.class_id.to_string(),
+            school_id: row.school_id.to_string(),
+            from_date: row.from_date.to_string(),
+            to_date: row.to_date.to_string(),
+            sessions: row.sessions.iter().map(|s| i32::from(*s)).collect(),
+            reason: row.reason,
+            status: status_of(&row.status) as i32,
+            requested_by: row.requested_by.to_string(),
+            decided_by: row.decided_by.map(|id| id.to_string()).unwrap_or_default(),
+            comment: row.comment,
+        }
+    }
+}
+
+async fn leave(conn: &mut PgConnection, leave_id: Uuid) -> AppResult<LeaveRow> {
+    let sql = format!("SELECT {LEAVE_COLUMNS} FROM leaves WHERE id = $1 FOR UPDATE");
+    let row: Option<LeaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(leave_id)
+        .fetch_optional(conn)
+        .await?;
+    row.ok_or(AppError::NotFound("leave request"))
+}
+
+/// The class the student is in on `date`.
+async fn class_of(conn: &mut PgConnection, student_id: Uuid, date: Date) -> AppResult<ClassRow> {
+    let class: Option<Uuid> = sqlx::query_scalar(
+        "SELECT class_id FROM enrolment_periods WHERE student_id = $1 AND from_date <= $2 \
+         AND (to_date IS NULL OR to_date > $2) LIMIT 1",
+    )
+    .bind(student_id)
+    .bind(date)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let class = class.ok_or_else(|| {
+        AppError::Rejected(format!(
+            "the student is not enrolled in any class on {date}"
+        ))
+    })?;
+    directory::class(conn, class)
+        .await?
+        .ok_or(AppError::NotFound("class"))
+}
+
+fn class_target(class: &ClassRow) -> Target {
+    Target::class(class.district_id, class.school_id, class.id)
+}
+
+fn meta(caller: &Caller, district: Uuid, school: Uuid) -> EventMeta {
+    EventMeta::for_command(Some(caller.account_id.to_string())).in_tenant(district, Some(school))
+}
+
+pub(crate) async fn request(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    new: NewLeave,
+) -> AppResult<pb::LeaveRequest> {
+    let class = class_of(&mut *ctx.pool.acquire().await?, new.student_id, new.from).await?;
+    let target = class_target(&class);
+    if !(caller.holds(&[Role::Guardian], &target.with_student(new.student_id))
+        || caller.holds(&[Role::HomeroomTeacher], &target))
+    {
+        return Err(tonic::Status::permission_denied(
+            "leave is requested by the student's guardian or homeroom teacher",
+        )
+        .into());
+    }
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "RequestLeave", move |tx| {
+        Box::pin(async move {
+            let id = Uuid::now_v7();
+            let sessions: Vec<i16> = new.sessions.iter().map(|s| *s as i16).collect();
+            sqlx::query(
+                "INSERT INTO leaves (id, student_id, class_id, school_id, district_id, from_date, to_date, sessions, reason, status, requested_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)",
+            )
+            .bind(id)
+            .bind(new.student_id)
+            .bind(class.id)
+            .bind(class.school_id)
+            .bind(class.district_id)
+            .bind(new.from)
+            .bind(new.to)
+            .bind(&sessions)
+            .bind(&new.reason)
+            .bind(by.account_id)
+            .execute(&mut *tx)
+            .await?;
+            let event = pb::LeaveRequested {
+                leave_id: id.to_string(),
+                student_id: new.student_id.to_string(),
+                class_id: class.id.to_string(),
+                school_id: class.school_id.to_string(),
+                from_date: new.from.to_string(),
+                to_date: new.to.to_string(),
+                sessions: sessions.iter().map(|s| i32::from(*s)).collect(),
+                requested_by: by.account_id.to_string(),
+            };
+            append_message(tx, &format!("leave:{id}"), &meta(&by, class.district_id, class.school_id), &event).await?;
+            Ok(leave(tx, id).await?.into())
+        })
+    })
+    .await
+}
+
+pub(crate) async fn decide(
+    ctx: &Ctx,
+    caller: &Caller,
+    request_id: Uuid,
+    leave_id: Uuid,
+    approve: bool,
+    comment: String,
+) -> AppResult<pb::LeaveRequest> {
+    let row = leave(&mut *ctx.pool.acquire().await?, leave_id).await?;
+    let target = Target::class(row.district_id, row.school_id, row.class_id);
+    caller.require(&[Role::HomeroomTeacher, Role::Principal], &target)?;
+    let by = caller.clone();
+    idempotent(&ctx.pool, request_id, "DecideLeave", move |tx| {
+        Box::pin(async move {
+            let row = leave(tx, leave_id).await?;
+            if row.status != "pending" {
+                return Err(AppError::Rejected(format!(
+                    "this leave request was already {}",
+                    row.status
+                )));
+            }
+            let event_meta = meta(&by, row.district_id, row.school_id);
+            if approve {
+                excuse_taken_roll_calls(tx, &row, &by, &event_meta).await?;
+            }
+            sqlx::query(
+                "UPDATE leaves SET status = $2, decided_by = $3, comment = $4 WHERE id = $1",
+            )
+            .bind(leave_id)
+            .bind(if approve { "approved" } else { "rejected" })
+            .bind(by.account_id)
+            .bind(&comment)
+            .execute(&mut *tx)
+            .await?;
+            let event = pb::LeaveDecided {
+                leave_id: leave_id.to_string(),
+                student_id: row.student_id.to_string(),
+                class_id: row.class_id.to_string(),
+                school_id: row.school_id.to_string(),
+                approved: approve,
+                decided_by: by.account_id.to_string(),
+            };
+            append_message(tx, &format!("leave:{leave_id}"), &event_meta, &event).await?;
+            Ok(leave(tx, leave_id).await?.into())
+        })
+    })
+    .await
+}
+
+/// Corrects the covered marks of roll calls already taken to ABSENT_EXCUSED.
+async fn excuse_taken_roll_calls(
+    tx: &mut PgConnection,
+    row: &LeaveRow,
+    by: &Caller,
+    meta: &EventMeta,
+) -> AppResult<()> {
+    let class = directory::class(tx, row.class_id)
+        .await?
+        .ok_or(AppError::NotFound("class"))?;
+    let taken: Vec<(Date, i16, i16)> = sqlx::query_as(
+        "SELECT m.date, m.session, m.status FROM marks m JOIN roll_calls r USING (class_id, date, session) \
+         WHERE m.class_id = $1 AND m.student_id = $2 AND m.date BETWEEN $3 AND $4 AND m.session = ANY($5) \
+         ORDER BY m.date, m.session FOR UPDATE OF r",
+    )
+    .bind(row.class_id)
+    .bind(row.student_id)
+    .bind(row.from_date)
+    .bind(row.to_date)
+    .bind(&row.sessions)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (date, session, status) in taken {
+        if status == AttendanceStatus::AbsentExcused as i16 {
+            continue;
+        }
+        crate::calendar::ensure_open(tx, &class, date).await?;
+        let session = Session::try_from(i32::from(session)).unwrap_or(Session::Unspecified);
+        let key = RollCallKey {
+            class_id: row.class_id,
+            date,
+            session,
+        };
+        sqlx::query(
+            "UPDATE marks SET status = $5, leave_id = $6 WHERE class_id = $1 AND date = $2 AND session = $3 AND student_id = $4",
+        )
+        .bind(key.class_id)
+        .bind(date)
+        .bind(session as i16)
+        .bind(row.student_id)
+        .bind(AttendanceStatus::AbsentExcused as i16)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE roll_calls SET version = version + 1 WHERE class_id = $1 AND date = $2 AND session = $3")
+            .bind(key.class_id)
+            .bind(date)
+            .bind(session as i16)
+            .execute(&mut *tx)
+            .await?;
+        let event = pb::MarkCorrected {
+            student_id: row.student_id.to_string(),
+            class_id: row.class_id.to_string(),
+            school_id: row.school_id.to_string(),
+            date: date.to_string(),
+            session: session as i32,
+            from: i32::from(status),
+            to: AttendanceStatus::AbsentExcused as i32,
+            reason: "leave approved".to_owned(),
+            corrected_by: by.account_id.to_string(),
+            note: String::new(),
+        };
+        append_message(tx, &key.stream_id(), meta, &event).await?;
+    }
+    Ok(())
+}
+
+pub(crate) enum Whose {
+    Class(Uuid),
+    Student(Uuid),
+}
+
+pub(crate) async fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    whose: Whose,
+    status: LeaveStatus,
+) -> AppResult<Vec<pb::LeaveRequest>> {
+    let mut conn = ctx.pool.acquire().await?;
+    let staff = [
+        Role::HomeroomTeacher,
+        Role::Principal,
+        Role::VicePrincipal,
+        Role::ItOfficer,
+    ];
+    let (filter_sql, id, only_own) = match whose {
+        Whose::Class(class_id) => {
+            let class = directory::class(&mut conn, class_id)
+                .await?
+                .ok_or(AppError::NotFound("class"))?;
+            caller.require(&staff, &class_target(&class))?;
+            ("class_id = $1", class_id, false)
+        }
+        Whose::Student(student_id) => {
+            let class = class_of(&mut conn, student_id, crate::dates::local_today()).await?;
+            let target = class_target(&class);
+            let as_guardian = caller.holds(&[Role::Guardian], &target.with_student(student_id));
+            if !caller.holds(&staff, &target) && !as_guardian {
+                return Err(tonic::Status::permission_denied(
+                    "you may not see this student's leave requests",
+                )
+                .into());
+            }
+            (
+                "student_id = $1",
+                student_id,
+                !caller.holds(&staff, &target),
+            )
+        }
+    };
+    let sql = format!(
+        "SELECT {LEAVE_COLUMNS} FROM leaves WHERE {filter_sql} AND ($2::text IS NULL OR status = $2) \
+         AND (NOT $3 OR requested_by = $4) ORDER BY created_at DESC"
+    );
+    let rows: Vec<LeaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(status_text(status))
+        .bind(only_own)
+        .bind(caller.account_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().map(pb::LeaveRequest::from).collect())
+}
