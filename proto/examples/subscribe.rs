@@ -1,0 +1,111 @@
+//! An outside system's view of lienlac: subscribes to one service's events for a
+//! district (or one school) through a JetStream consumer, decodes each payload with
+//! the published .proto, and prints it.
+//!
+//!     cargo run -p lienlac-proto --example subscribe -- \
+//!         [--service attendance|identity] [--district ID] [--school ID] [--since 2025-10-01T00:00:00Z]
+//!
+//! Without `--since` it prints events from now on; with it, it replays from that
+//! time (as far back as the stream keeps, then live). `NATS_URL` says where NATS is.
+
+#![allow(clippy::print_stdout)] // an example program that prints what it receives
+
+use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
+use futures::StreamExt as _;
+use lienlac_proto::{attendance, identity};
+use prost::{Message, Name};
+
+/// Decodes `payload` as the message `type_name` names, for printing.
+fn decode(type_name: &str, payload: &[u8]) -> String {
+    fn as_text<M: Message + Name + Default + std::fmt::Debug>(payload: &[u8]) -> Option<String> {
+        Some(format!("{:?}", M::decode(payload).ok()?))
+    }
+    macro_rules! one_of {
+        ($($message:ty),* $(,)?) => {
+            $(if type_name == <$message>::full_name() {
+                return as_text::<$message>(payload).unwrap_or_else(|| "(undecodable payload)".to_owned());
+            })*
+        };
+    }
+    one_of!(
+        attendance::v1::RollCallSubmitted,
+        attendance::v1::StudentAbsenceRecorded,
+        attendance::v1::MarkCorrected,
+        attendance::v1::LeaveRequested,
+        attendance::v1::LeaveDecided,
+        attendance::v1::SchoolClosureDeclared,
+        attendance::v1::MonthClosed,
+        attendance::v1::MonthReopened,
+        identity::v1::DistrictCreated,
+        identity::v1::SchoolCreated,
+        identity::v1::ClassCreated,
+        identity::v1::StudentRegistered,
+        identity::v1::StaffRegistered,
+        identity::v1::GuardianRegistered,
+        identity::v1::StudentEnrolled,
+        identity::v1::StudentTransferred,
+        identity::v1::StudentWithdrawn,
+        identity::v1::GuardianLinked,
+        identity::v1::HomeroomTeacherAssigned,
+        identity::v1::AccountIssued,
+        identity::v1::AccountActivated,
+        identity::v1::AccountSignedIn,
+        identity::v1::AccountLocked,
+        identity::v1::AccountUnlocked,
+        identity::v1::RoleGranted,
+        identity::v1::RoleRevoked,
+    );
+    format!("(a type this example does not know: {} bytes)", payload.len())
+}
+
+fn argument(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let service = argument(&args, "--service").unwrap_or_else(|| "attendance".to_owned());
+    let district = argument(&args, "--district").unwrap_or_else(|| "*".to_owned());
+    let school = argument(&args, "--school").unwrap_or_else(|| "*".to_owned());
+    let deliver_policy = match argument(&args, "--since") {
+        Some(since) => DeliverPolicy::ByStartTime {
+            start_time: time::OffsetDateTime::parse(&since, &time::format_description::well_known::Rfc3339)?,
+        },
+        None => DeliverPolicy::New,
+    };
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    let jetstream = jetstream::new(async_nats::connect(url).await?);
+    let stream = jetstream.get_stream(format!("LIENLAC_{}", service.to_uppercase())).await?;
+    let filter_subject = format!("lienlac.{service}.v1.{district}.{school}.*");
+    let consumer = stream
+        .create_consumer(pull::OrderedConfig {
+            filter_subject: filter_subject.clone(),
+            deliver_policy,
+            ..Default::default()
+        })
+        .await?;
+    println!("listening on {filter_subject}");
+    let mut messages = consumer.messages().await?;
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        let header = |name: &str| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        // traceparent: version-traceid-spanid-flags.
+        let trace_id = header("traceparent").split('-').nth(1).unwrap_or_default().to_owned();
+        println!(
+            "{} {} at {} (trace {trace_id})\n  {}",
+            header("ce-type"),
+            message.subject,
+            header("ce-time"),
+            decode(&header("ce-type"), &message.payload)
+        );
+    }
+    Ok(())
+}
