@@ -45,6 +45,7 @@ bench: toolchain stack
 	@mkdir -p target/bench
 	$(CARGO) bench -p kernel --bench kernel
 	$(CARGO) bench -p identity --bench identity
+	$(CARGO) bench -p attendance --bench attendance
 
 fmt:
 	$(CARGO) fmt --all

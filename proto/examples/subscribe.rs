@@ -55,11 +55,17 @@ fn decode(type_name: &str, payload: &[u8]) -> String {
         identity::v1::RoleGranted,
         identity::v1::RoleRevoked,
     );
-    format!("(a type this example does not know: {} bytes)", payload.len())
+    format!(
+        "(a type this example does not know: {} bytes)",
+        payload.len()
+    )
 }
 
 fn argument(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 #[tokio::main]
@@ -70,13 +76,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let school = argument(&args, "--school").unwrap_or_else(|| "*".to_owned());
     let deliver_policy = match argument(&args, "--since") {
         Some(since) => DeliverPolicy::ByStartTime {
-            start_time: time::OffsetDateTime::parse(&since, &time::format_description::well_known::Rfc3339)?,
+            start_time: time::OffsetDateTime::parse(
+                &since,
+                &time::format_description::well_known::Rfc3339,
+            )?,
         },
         None => DeliverPolicy::New,
     };
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let jetstream = jetstream::new(async_nats::connect(url).await?);
-    let stream = jetstream.get_stream(format!("LIENLAC_{}", service.to_uppercase())).await?;
+    let stream = jetstream
+        .get_stream(format!("LIENLAC_{}", service.to_uppercase()))
+        .await?;
     let filter_subject = format!("lienlac.{service}.v1.{district}.{school}.*");
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
@@ -98,7 +109,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_default()
         };
         // traceparent: version-traceid-spanid-flags.
-        let trace_id = header("traceparent").split('-').nth(1).unwrap_or_default().to_owned();
+        let trace_id = header("traceparent")
+            .split('-')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
         println!(
             "{} {} at {} (trace {trace_id})\n  {}",
             header("ce-type"),

@@ -32,28 +32,36 @@ pub(crate) fn month_start(month: &str) -> Option<Date> {
     Date::from_calendar_date(year.parse().ok()?, month, 1).ok()
 }
 
-/// Refuses a change to a roll call on a closure day or in a closed month.
+/// Refuses a change to a roll call on a closure day or in a closed month. It locks
+/// the class's month row (creating it open if new), so a change and a closing of the
+/// same month never interleave.
 pub(crate) async fn ensure_open(
     conn: &mut PgConnection,
     class: &ClassRow,
     date: Date,
 ) -> AppResult<()> {
-    let closed_day: Option<String> = sqlx::query_scalar(
-        "SELECT reason FROM closures WHERE school_id = $1 AND from_date <= $2 AND to_date >= $2 LIMIT 1",
+    let month = month_of(date);
+    let (closed, closure): (bool, Option<String>) = sqlx::query_as(
+        "WITH month AS ( \
+             INSERT INTO months (class_id, month, closed) VALUES ($3, $4, false) \
+             ON CONFLICT (class_id, month) DO UPDATE SET closed = months.closed RETURNING closed) \
+         SELECT (SELECT closed FROM month), \
+                (SELECT reason FROM closures WHERE school_id = $1 AND from_date <= $2 AND to_date >= $2 LIMIT 1)",
     )
     .bind(class.school_id)
     .bind(date)
-    .fetch_optional(&mut *conn)
+    .bind(class.id)
+    .bind(&month)
+    .fetch_one(&mut *conn)
     .await?;
-    if let Some(reason) = closed_day {
+    if let Some(reason) = closure {
         return Err(AppError::Rejected(format!(
             "the school is closed on {date} ({reason}); no roll call is taken"
         )));
     }
-    if month_closed(conn, class.id, &month_of(date)).await? {
+    if closed {
         return Err(AppError::Rejected(format!(
-            "{} is closed for this class; the principal reopens it before any change",
-            month_of(date)
+            "{month} is closed for this class; the principal reopens it before any change"
         )));
     }
     Ok(())

@@ -2,8 +2,6 @@
 //! decides, and an approved leave excuses the sessions it covers: pre-filled in
 //! roll calls still to be taken, corrected in those already taken.
 
-use std::collections::HashMap;
-
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
@@ -17,23 +15,6 @@ use uuid::Uuid;
 use crate::Ctx;
 use crate::directory::{self, ClassRow};
 use crate::roll_calls::{RollCallKey, StudentMark};
-
-/// Leaves of the class's students approved for this roll call: student → leave.
-pub(crate) async fn approved_on(
-    conn: &mut PgConnection,
-    key: &RollCallKey,
-) -> AppResult<HashMap<Uuid, Uuid>> {
-    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT student_id, id FROM leaves WHERE class_id = $1 AND status = 'approved' \
-         AND from_date <= $2 AND to_date >= $2 AND $3 = ANY(sessions)",
-    )
-    .bind(key.class_id)
-    .bind(key.date)
-    .bind(key.session as i16)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().collect())
-}
 
 /// The mark an approved leave gives.
 pub(crate) fn excused_by(student_id: Uuid, leave_id: Uuid) -> StudentMark {

@@ -34,6 +34,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub(crate) struct Ctx {
     pub(crate) pool: PgPool,
     pub(crate) settings: Arc<Settings>,
+    /// Classes already looked up (their school and district never change).
+    pub(crate) classes:
+        Arc<std::sync::RwLock<std::collections::HashMap<uuid::Uuid, directory::ClassRow>>>,
 }
 
 pub struct Application {
@@ -49,6 +52,7 @@ impl Application {
         let ctx = Ctx {
             pool: host.pool.clone(),
             settings: Arc::new(settings),
+            classes: Arc::default(),
         };
         Ok(Self {
             host,

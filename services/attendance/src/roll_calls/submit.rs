@@ -64,11 +64,25 @@ pub(crate) fn may_correct(
             ))
 }
 
+/// The class as attendance knows it. A class's school and district never change,
+/// so a class once found is kept in memory.
 pub(crate) async fn known_class(ctx: &Ctx, class_id: Uuid) -> AppResult<ClassRow> {
+    if let Some(class) = ctx
+        .classes
+        .read()
+        .ok()
+        .and_then(|known| known.get(&class_id).cloned())
+    {
+        return Ok(class);
+    }
     let mut conn = ctx.pool.acquire().await?;
-    directory::class(&mut conn, class_id)
+    let class = directory::class(&mut conn, class_id)
         .await?
-        .ok_or(AppError::NotFound("class"))
+        .ok_or(AppError::NotFound("class"))?;
+    if let Ok(mut known) = ctx.classes.write() {
+        known.insert(class_id, class.clone());
+    }
+    Ok(class)
 }
 
 pub(crate) async fn submit(
@@ -86,11 +100,12 @@ pub(crate) async fn submit(
         Box::pin(async move {
             let key = submission.key;
             crate::calendar::ensure_open(tx, &class, key.date).await?;
-            let enrolled = directory::enrolled_on(tx, key.class_id, key.date).await?;
+            // Each enrolled student, with the approved leave covering this roll call.
+            let roster = directory::roster(tx, &key).await?;
             if let Some(stranger) = submission
                 .marks
                 .iter()
-                .find(|m| enrolled.binary_search(&m.student_id).is_err())
+                .find(|m| roster.binary_search_by_key(&m.student_id, |(s, _)| *s).is_err())
             {
                 return Err(AppError::Rejected(format!(
                     "student {} is not enrolled in this class on {}",
@@ -99,10 +114,9 @@ pub(crate) async fn submit(
             }
             let listed: HashMap<Uuid, &StudentMark> =
                 submission.marks.iter().map(|m| (m.student_id, m)).collect();
-            let on_leave = crate::leaves::approved_on(tx, &key).await?;
-            let marks: Vec<StudentMark> = enrolled
+            let marks: Vec<StudentMark> = roster
                 .iter()
-                .map(|student| match (listed.get(student), on_leave.get(student)) {
+                .map(|(student, leave)| match (listed.get(student), leave) {
                     (Some(mark), _) => (*mark).clone(),
                     (None, Some(leave)) => crate::leaves::excused_by(*student, *leave),
                     (None, None) => StudentMark {
@@ -115,20 +129,22 @@ pub(crate) async fn submit(
                 .collect();
             let meta = EventMeta::for_command(Some(by.to_string()))
                 .in_tenant(class.district_id, Some(class.school_id));
-            let current = read::marks_for_update(tx, &key).await?;
-            if current.is_some() && !may_correct(&by_caller, &class, key.date, window) {
+            if let Some(roll_call) =
+                first_submission(tx, &class, &key, &marks, submission.taken_at, by, &meta).await?
+            {
+                return Ok(roll_call);
+            }
+            // Taken already: this submission corrects it.
+            let current = read::marks_for_update(tx, &key)
+                .await?
+                .ok_or(AppError::NotFound("roll call"))?;
+            if !may_correct(&by_caller, &class, key.date, window) {
                 return Err(tonic::Status::permission_denied(
                     "this roll call was taken more than the correction window ago; ask the principal to correct it",
                 )
                 .into());
             }
-            match current {
-                None => {
-                    first_submission(tx, &class, &key, &marks, submission.taken_at, by, &meta)
-                        .await?
-                }
-                Some(current) => correction(tx, &class, &key, &marks, &current, by, &meta).await?,
-            }
+            correction(tx, &class, &key, &marks, &current, by, &meta).await?;
             read::roll_call(tx, &key)
                 .await?
                 .ok_or(AppError::NotFound("roll call"))
@@ -137,6 +153,8 @@ pub(crate) async fn submit(
     .await
 }
 
+/// Records the roll call if nobody has yet, in one statement with its marks, and
+/// appends its events; `None` when it was taken already.
 async fn first_submission(
     tx: &mut PgConnection,
     class: &ClassRow,
@@ -145,12 +163,24 @@ async fn first_submission(
     taken_at: Option<OffsetDateTime>,
     by: Uuid,
     meta: &EventMeta,
-) -> AppResult<()> {
-    let now = OffsetDateTime::now_utc();
-    let taken_at = taken_at.unwrap_or(now);
-    let inserted = sqlx::query(
-        "INSERT INTO roll_calls (class_id, date, session, school_id, district_id, taken_at, submitted_at, submitted_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+) -> AppResult<Option<pb::RollCall>> {
+    // Postgres keeps microseconds: the answer says what a later read will say.
+    let now = to_micros(OffsetDateTime::now_utc());
+    let taken_at = to_micros(taken_at.unwrap_or(now));
+    let students: Vec<Uuid> = marks.iter().map(|m| m.student_id).collect();
+    let statuses: Vec<i16> = marks.iter().map(|m| m.status as i16).collect();
+    let notes: Vec<&str> = marks.iter().map(|m| m.note.as_str()).collect();
+    let leaves: Vec<Option<Uuid>> = marks.iter().map(|m| m.leave_id).collect();
+    let recorded: bool = sqlx::query_scalar(
+        "WITH roll_call AS ( \
+             INSERT INTO roll_calls (class_id, date, session, school_id, district_id, taken_at, submitted_at, submitted_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1), \
+         student_marks AS ( \
+             INSERT INTO marks (class_id, date, session, student_id, status, note, leave_id) \
+             SELECT $1, $2, $3, m.student_id, m.status, m.note, m.leave_id \
+             FROM UNNEST($9::uuid[], $10::smallint[], $11::text[], $12::uuid[]) AS m(student_id, status, note, leave_id) \
+             WHERE EXISTS (SELECT 1 FROM roll_call) RETURNING 1) \
+         SELECT EXISTS (SELECT 1 FROM roll_call)",
     )
     .bind(key.class_id)
     .bind(key.date)
@@ -160,32 +190,15 @@ async fn first_submission(
     .bind(taken_at)
     .bind(now)
     .bind(by)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Err(AppError::Status(tonic::Status::aborted(
-            "this roll call was submitted by someone else at the same moment; submit again to correct it",
-        )));
-    }
-    let students: Vec<Uuid> = marks.iter().map(|m| m.student_id).collect();
-    let statuses: Vec<i16> = marks.iter().map(|m| m.status as i16).collect();
-    let notes: Vec<&str> = marks.iter().map(|m| m.note.as_str()).collect();
-    let leaves: Vec<Option<Uuid>> = marks.iter().map(|m| m.leave_id).collect();
-    sqlx::query(
-        "INSERT INTO marks (class_id, date, session, student_id, status, note, leave_id) \
-         SELECT $1, $2, $3, m.student_id, m.status, m.note, m.leave_id \
-         FROM UNNEST($4::uuid[], $5::smallint[], $6::text[], $7::uuid[]) AS m(student_id, status, note, leave_id)",
-    )
-    .bind(key.class_id)
-    .bind(key.date)
-    .bind(key.session as i16)
     .bind(&students)
     .bind(&statuses)
     .bind(&notes)
     .bind(&leaves)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
+    if !recorded {
+        return Ok(None);
+    }
 
     let (date, school) = (key.date.to_string(), class.school_id.to_string());
     let submitted = pb::RollCallSubmitted {
@@ -219,7 +232,17 @@ async fn first_submission(
         meta,
     )
     .await?;
-    Ok(())
+    Ok(Some(pb::RollCall {
+        class_id: submitted.class_id,
+        school_id: submitted.school_id,
+        date: submitted.date,
+        session: submitted.session,
+        marks: submitted.marks,
+        taken_at: submitted.taken_at,
+        submitted_at: submitted.submitted_at,
+        submitted_by: submitted.submitted_by,
+        version: 1,
+    }))
 }
 
 async fn correction(
@@ -292,6 +315,11 @@ async fn correction(
     )
     .await?;
     Ok(())
+}
+
+fn to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at)
 }
 
 pub(crate) fn to_proto(mark: &StudentMark) -> pb::Mark {

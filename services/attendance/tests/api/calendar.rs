@@ -298,6 +298,14 @@ async fn a_closed_month_publishes_totals_and_reopening_lets_the_principal_amend_
     .await
     .unwrap_err();
     assert_eq!(in_closed.code(), Code::FailedPrecondition);
+    let mut afternoon = stack.submission(&today, vec![]);
+    afternoon.session = pb::Session::Afternoon as i32;
+    let submitted_in_closed = stack.submit(&stack.homeroom, afternoon).await.unwrap_err();
+    assert_eq!(
+        submitted_in_closed.code(),
+        Code::FailedPrecondition,
+        "a closed month takes no roll call either"
+    );
     assert_eq!(
         close(&stack.principal).await.unwrap_err().code(),
         Code::FailedPrecondition,
