@@ -465,16 +465,35 @@ async fn service_rate(
     .await
 }
 
-/// The same writes straight to Postgres: the roll call, 35 marks, its events (the
-/// submission and one absence) and the request id, in one transaction.
+/// The same writes straight to Postgres: the roll call, 35 marks, its two events
+/// and the request id with its answer, in one transaction.
 async fn raw_rate(pool: &sqlx::PgPool, teachers: &Arc<Vec<Teacher>>) -> f64 {
-    let payload = vec![0u8; 1400];
     let pool = pool.clone();
     run_for(teachers, |teacher| &teacher.raw_slots, move |teacher, n, date, session| {
         let pool = pool.clone();
         let class: Uuid = teacher.class_id.parse().unwrap();
         let students: Vec<Uuid> = teacher.students.iter().map(|s| s.parse().unwrap()).collect();
-        let payload = payload.clone();
+        // The same event rows the service writes: the submission with every mark and
+        // one absence, as stored JSON and as published protobuf.
+        let submitted = pb::RollCallSubmitted {
+            class_id: teacher.class_id.clone(),
+            school_id: teacher.class_id.clone(),
+            date: date.clone(),
+            session,
+            marks: teacher
+                .students
+                .iter()
+                .map(|s| pb::Mark { student_id: s.clone(), status: pb::AttendanceStatus::Present as i32, ..Default::default() })
+                .collect(),
+            taken_at: "2026-11-28T07:00:00Z".into(),
+            submitted_at: "2026-11-28T07:00:00Z".into(),
+            submitted_by: teacher.class_id.clone(),
+        };
+        let absence = pb::StudentAbsenceRecorded { student_id: teacher.students[0].clone(), class_id: teacher.class_id.clone(), date: date.clone(), session, ..Default::default() };
+        let events = [
+            (serde_json::to_value(&submitted).unwrap(), prost::Message::encode_to_vec(&submitted)),
+            (serde_json::to_value(&absence).unwrap(), prost::Message::encode_to_vec(&absence)),
+        ];
         async move {
             let date = time::Date::parse(&date, &time::macros::format_description!("[year]-[month]-[day]")).unwrap();
             let statuses: Vec<i16> = (0..CLASS_SIZE).map(|i| if i == n % CLASS_SIZE { 3 } else { 1 }).collect();
@@ -485,12 +504,12 @@ async fn raw_rate(pool: &sqlx::PgPool, teachers: &Arc<Vec<Teacher>>) -> f64 {
             sqlx::query("INSERT INTO raw_marks (class_id, date, session, student_id, status, note) SELECT $1, $2, $3, m.s, m.t, m.n FROM UNNEST($4::uuid[], $5::smallint[], $6::text[]) AS m(s, t, n)")
                 .bind(class).bind(date).bind(session as i16).bind(&students).bind(&statuses).bind(&notes).execute(&mut *tx).await.unwrap();
             let stream = format!("raw:{class}:{date}:{session}");
-            for version in 1..=2_i64 {
-                sqlx::query("INSERT INTO raw_events (event_id, stream_id, stream_version, event_type, schema_version, data, published_type, published_payload, published_count, correlation_id) VALUES ($1, $2, $3, 'RollCallSubmitted', 1, '{}'::jsonb, 'lienlac.attendance.v1.RollCallSubmitted', $4, $3, $1)")
-                    .bind(Uuid::now_v7()).bind(&stream).bind(version).bind(&payload).execute(&mut *tx).await.unwrap();
+            for (version, (data, payload)) in (1_i64..).zip(events.iter()) {
+                sqlx::query("INSERT INTO raw_events (event_id, stream_id, stream_version, event_type, schema_version, data, published_type, published_payload, published_count, correlation_id) VALUES ($1, $2, $3, 'RollCallSubmitted', 1, $4, 'lienlac.attendance.v1.RollCallSubmitted', $5, $3, $1)")
+                    .bind(Uuid::now_v7()).bind(&stream).bind(version).bind(data).bind(payload).execute(&mut *tx).await.unwrap();
             }
-            sqlx::query("INSERT INTO raw_requests (request_id, command, response) VALUES ($1, 'SubmitRollCall', '{}'::jsonb)")
-                .bind(Uuid::now_v7()).execute(&mut *tx).await.unwrap();
+            sqlx::query("INSERT INTO raw_requests (request_id, command, response) VALUES ($1, 'SubmitRollCall', $2)")
+                .bind(Uuid::now_v7()).bind(&events[0].0).execute(&mut *tx).await.unwrap();
             tx.commit().await.unwrap();
         }
     })
