@@ -1,19 +1,17 @@
-//! The identity service binary: settings, telemetry, build, run until SIGTERM/SIGINT.
+//! The identity service binary.
 
 use identity::{Application, Settings};
-use kernel::telemetry::{self, TelemetrySettings};
+use kernel::config::ServiceId;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    let telemetry = telemetry::init(&TelemetrySettings {
-        service_name: "lienlac-identity".to_owned(),
-        otlp_endpoint: settings.kernel.otlp_endpoint.clone(),
-        json_logs: true,
-    })?;
-    let app = Application::build(settings).await?;
-    let outcome =
-        kernel::bootstrap::run_until_signal(|shutdown| app.run_until_stopped(shutdown)).await;
-    telemetry.shutdown().await;
-    outcome
+    let otlp_endpoint = settings.kernel.otlp_endpoint.clone();
+    kernel::bootstrap::run_main(
+        ServiceId::IDENTITY,
+        otlp_endpoint,
+        Application::build(settings),
+        |app, shutdown| app.run_until_stopped(shutdown),
+    )
+    .await
 }

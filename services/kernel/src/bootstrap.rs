@@ -233,6 +233,29 @@ async fn bind(config: &KernelConfig, port: u16, what: &str) -> anyhow::Result<Tc
         .with_context(|| format!("binding the {what} port {address}"))
 }
 
+/// All of a service binary after reading its settings: telemetry (JSON logs, OTLP
+/// when `otlp_endpoint` is set), build, run until SIGTERM/SIGINT, flush traces.
+pub async fn run_main<App, Run, RunFut>(
+    service: crate::config::ServiceId,
+    otlp_endpoint: Option<String>,
+    build: impl Future<Output = anyhow::Result<App>>,
+    run: Run,
+) -> anyhow::Result<()>
+where
+    Run: FnOnce(App, CancellationToken) -> RunFut,
+    RunFut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let telemetry = crate::telemetry::init(&crate::telemetry::TelemetrySettings {
+        service_name: format!("lienlac-{}", service.name),
+        otlp_endpoint,
+        json_logs: true,
+    })?;
+    let app = build.await?;
+    let outcome = run_until_signal(|shutdown| run(app, shutdown)).await;
+    telemetry.shutdown().await;
+    outcome
+}
+
 /// Runs a service until it stops on its own or a signal arrives; on SIGTERM or
 /// SIGINT the service is asked to stop gracefully and awaited. Logs why it ended.
 pub async fn run_until_signal<F, Fut>(run: F) -> anyhow::Result<()>
