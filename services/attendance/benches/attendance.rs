@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use hdrhistogram::Histogram;
 use kernel::config::ServiceId;
-use kernel::testing::TestWorld;
+use kernel::testing::{TestWorld, channel, request_id as rid, with_token};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::identity::v1 as id;
@@ -31,24 +31,6 @@ const ROUND_SECONDS: u64 = 6;
 const PACED_SECONDS: u64 = 8;
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 const PASSWORD: &str = "bench-password";
-
-fn rid() -> String {
-    Uuid::now_v7().to_string()
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-fn channel(addr: std::net::SocketAddr) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
-}
 
 /// School days a class can still take roll calls on: every date since the school
 /// year began, both sessions, newest first.

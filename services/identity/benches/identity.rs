@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use identity::{Application, Settings};
 use kernel::auth::{IdentityJwks, TokenVerifier};
 use kernel::config::ServiceId;
-use kernel::testing::TestWorld;
+use kernel::testing::{TestWorld, request_id as rid, with_token};
 use lienlac_proto::identity::v1 as pb;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
@@ -32,18 +32,6 @@ const DISTINCT_TOKENS: usize = 300;
 const CACHED_VERIFICATIONS: usize = 100_000;
 const LIST_CALLS: usize = 2_000;
 const SIGN_IN_SAMPLES: u64 = 20;
-
-fn rid() -> String {
-    Uuid::now_v7().to_string()
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
 
 fn micros(histogram: &Histogram<u64>, quantile: f64) -> f64 {
     histogram.value_at_quantile(quantile) as f64 / 1000.0

@@ -193,3 +193,27 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A fresh client-made request id.
+pub fn request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// `message` with `authorization: Bearer <token>`; no header for an empty token.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if !token.is_empty()
+        && let Ok(value) = format!("Bearer {token}").parse()
+    {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+/// A lazily connecting channel to a service spawned at `addr`.
+pub fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from(
+        http::Uri::try_from(format!("http://{addr}")).expect("a socket address makes a URI"),
+    )
+    .connect_lazy()
+}

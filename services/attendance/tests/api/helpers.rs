@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use kernel::config::ServiceId;
-use kernel::testing::{TestWorld, eventually};
+use kernel::testing::{TestWorld, channel, eventually};
+pub use kernel::testing::{request_id as rid, with_token};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::identity::v1 as id;
@@ -19,26 +20,6 @@ use uuid::Uuid;
 
 const ADMIN_PASSWORD: &str = "admin-password-1";
 const PASSWORD: &str = "password-123";
-
-pub fn rid() -> String {
-    Uuid::now_v7().to_string()
-}
-
-pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if !token.is_empty() {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
-    request
-}
-
-fn channel(addr: std::net::SocketAddr) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
-}
 
 /// A school in district D: class 1A1 (three students, homeroom teacher) and class
 /// 1A2 (one student, another homeroom teacher), a principal, a guardian of the

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use identity::{Application, Settings};
 use kernel::config::ServiceId;
 use kernel::testing::TestWorld;
+pub use kernel::testing::request_id as rid;
 use lienlac_proto::identity::v1 as pb;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
@@ -19,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use uuid::Uuid;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const PASSWORD: &str = "password-123";
@@ -43,10 +43,6 @@ impl Interceptor for Bearer {
         }
         Ok(request)
     }
-}
-
-pub fn rid() -> String {
-    Uuid::now_v7().to_string()
 }
 
 pub struct TestApp {

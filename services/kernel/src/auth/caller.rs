@@ -89,10 +89,6 @@ impl Caller {
         }
     }
 
-    pub fn is_operator(&self) -> bool {
-        self.bindings.iter().any(|b| b.role == Role::Operator)
-    }
-
     /// The students the caller is a guardian of.
     pub fn guarded_students(&self) -> impl Iterator<Item = Uuid> + '_ {
         self.bindings

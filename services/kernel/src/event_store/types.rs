@@ -54,11 +54,6 @@ impl PublishedForm {
             payload: message.encode_to_vec(),
         }
     }
-
-    /// The last segment of the type name: the subject's final token.
-    pub fn event_name(&self) -> &str {
-        self.type_name.rsplit('.').next().unwrap_or(&self.type_name)
-    }
 }
 
 /// An event about to be appended.
@@ -132,12 +127,5 @@ impl RecordedEvent {
     /// A published event's place among its stream's published events (1, 2, 3 …).
     pub fn published_sequence(&self) -> Option<i64> {
         self.published_type.as_ref().map(|_| self.published_count)
-    }
-
-    pub fn published(&self) -> Option<PublishedForm> {
-        Some(PublishedForm {
-            type_name: self.published_type.clone()?,
-            payload: self.published_payload.clone()?,
-        })
     }
 }
