@@ -9,9 +9,9 @@ use tonic::{Request, Response, Status};
 
 use crate::Ctx;
 use crate::calendar;
-use crate::dates;
 use crate::leaves;
 use crate::roll_calls::{RollCallKey, StudentMark, correct, missing, read, submit};
+use kernel::dates;
 
 pub(crate) struct Attendance {
     pub(crate) ctx: Ctx,
@@ -19,14 +19,7 @@ pub(crate) struct Attendance {
 
 fn key(check: &mut Check, class_id: &str, date: &str, session: i32) -> RollCallKey {
     let class_id = check.uuid("class_id", class_id);
-    let date = dates::parse(date).unwrap_or_else(|| {
-        check.add(Violation::new(
-            "date",
-            "must be a date written YYYY-MM-DD",
-            "phải là ngày theo dạng YYYY-MM-DD",
-        ));
-        time::Date::MIN
-    });
+    let date = check.date("date", date);
     let session = match pb::Session::try_from(session) {
         Ok(session) if session != pb::Session::Unspecified => session,
         _ => {
@@ -57,17 +50,6 @@ fn status(check: &mut Check, field: &str, value: i32) -> pb::AttendanceStatus {
             pb::AttendanceStatus::Unspecified
         }
     }
-}
-
-fn date(check: &mut Check, field: &str, value: &str) -> time::Date {
-    dates::parse(value).unwrap_or_else(|| {
-        check.add(Violation::new(
-            field,
-            "must be a date written YYYY-MM-DD",
-            "phải là ngày theo dạng YYYY-MM-DD",
-        ));
-        time::Date::MIN
-    })
 }
 
 fn month(check: &mut Check, value: &str) -> String {
@@ -218,8 +200,8 @@ impl AttendanceService for Attendance {
         let mut check = Check::new();
         let request_id = check.uuid("request_id", &r.request_id);
         let school_id = check.uuid("school_id", &r.school_id);
-        let from = date(&mut check, "from_date", &r.from_date);
-        let to = date(&mut check, "to_date", &r.to_date);
+        let from = check.date("from_date", &r.from_date);
+        let to = check.date("to_date", &r.to_date);
         let reason = check.text("reason", &r.reason, 500);
         if check.is_ok() && to < from {
             check.add(Violation::new(
@@ -297,8 +279,8 @@ impl AttendanceService for Attendance {
         let mut check = Check::new();
         let request_id = check.uuid("request_id", &r.request_id);
         let student_id = check.uuid("student_id", &r.student_id);
-        let from = date(&mut check, "from_date", &r.from_date);
-        let to = date(&mut check, "to_date", &r.to_date);
+        let from = check.date("from_date", &r.from_date);
+        let to = check.date("to_date", &r.to_date);
         let reason = check.text("reason", &r.reason, 500);
         if check.is_ok() && (to < from || to - from > time::Duration::days(30)) {
             check.add(Violation::new(

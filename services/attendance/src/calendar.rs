@@ -13,9 +13,9 @@ use time::Date;
 use uuid::Uuid;
 
 use crate::Ctx;
-use crate::dates;
 use crate::directory::ClassRow;
 use crate::roll_calls::submit::known_class;
+use kernel::dates;
 
 /// `YYYY-MM` of a date.
 pub(crate) fn month_of(date: Date) -> String {

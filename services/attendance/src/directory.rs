@@ -5,27 +5,14 @@
 use kernel::consumer::{Projection, ReceivedEvent};
 use lienlac_proto::identity::v1 as identity;
 use sqlx::PgConnection;
-use time::Date;
 use uuid::Uuid;
 
-use crate::dates;
 use crate::roll_calls::RollCallKey;
+use kernel::enrolments::uuid as id;
 
 pub(crate) struct DirectoryProjection;
 
 pub(crate) const CONSUMER: &str = "attendance-directory";
-
-fn id(field: &str, value: &str) -> anyhow::Result<Uuid> {
-    Uuid::parse_str(value).map_err(|_| anyhow::anyhow!("{field} {value:?} is not a UUID"))
-}
-
-/// The local school date on which identity recorded the event.
-fn event_date(event: &ReceivedEvent) -> anyhow::Result<Date> {
-    let at =
-        time::OffsetDateTime::parse(&event.time, &time::format_description::well_known::Rfc3339)
-            .map_err(|e| anyhow::anyhow!("ce-time {:?}: {e}", event.time))?;
-    Ok(dates::local_date(at))
-}
 
 impl Projection for DirectoryProjection {
     fn name(&self) -> &str {
@@ -33,6 +20,9 @@ impl Projection for DirectoryProjection {
     }
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
+        if kernel::enrolments::project(conn, event).await? {
+            return Ok(());
+        }
         match event.event_type.rsplit('.').next().unwrap_or_default() {
             "SchoolCreated" => {
                 let school: identity::SchoolCreated = event.decode()?;
@@ -63,57 +53,6 @@ impl Projection for DirectoryProjection {
                     .execute(conn)
                     .await?;
             }
-            "StudentEnrolled" => {
-                let enrolled: identity::StudentEnrolled = event.decode()?;
-                let student = id("student_id", &enrolled.student_id)?;
-                // A first enrolment covers the whole school year; one after a
-                // withdrawal starts on its day.
-                let earlier: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM enrolment_periods WHERE student_id = $1 AND school_year = $2)",
-                )
-                .bind(student)
-                .bind(&enrolled.school_year)
-                .fetch_one(&mut *conn)
-                .await?;
-                let from = if earlier {
-                    event_date(event)?
-                } else {
-                    dates::school_year_start(&enrolled.school_year)
-                        .ok_or_else(|| anyhow::anyhow!("school year {:?}", enrolled.school_year))?
-                };
-                open_period(
-                    conn,
-                    student,
-                    id("class_id", &enrolled.class_id)?,
-                    &enrolled.school_year,
-                    from,
-                )
-                .await?;
-            }
-            "StudentTransferred" => {
-                let moved: identity::StudentTransferred = event.decode()?;
-                let student = id("student_id", &moved.student_id)?;
-                let on = event_date(event)?;
-                close_period(conn, student, &moved.school_year, on).await?;
-                open_period(
-                    conn,
-                    student,
-                    id("to_class_id", &moved.to_class_id)?,
-                    &moved.school_year,
-                    on,
-                )
-                .await?;
-            }
-            "StudentWithdrawn" => {
-                let withdrawn: identity::StudentWithdrawn = event.decode()?;
-                close_period(
-                    conn,
-                    id("student_id", &withdrawn.student_id)?,
-                    &withdrawn.school_year,
-                    event_date(event)?,
-                )
-                .await?;
-            }
             "GuardianLinked" => {
                 let linked: identity::GuardianLinked = event.decode()?;
                 sqlx::query("INSERT INTO guardianships (guardian_id, student_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -133,44 +72,6 @@ impl Projection for DirectoryProjection {
             .await?;
         Ok(())
     }
-}
-
-async fn open_period(
-    conn: &mut PgConnection,
-    student: Uuid,
-    class: Uuid,
-    school_year: &str,
-    from: Date,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO enrolment_periods (student_id, class_id, school_year, from_date) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (student_id, class_id, from_date) DO UPDATE SET to_date = NULL",
-    )
-    .bind(student)
-    .bind(class)
-    .bind(school_year)
-    .bind(from)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn close_period(
-    conn: &mut PgConnection,
-    student: Uuid,
-    school_year: &str,
-    on: Date,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE enrolment_periods SET to_date = greatest(from_date, $3) \
-         WHERE student_id = $1 AND school_year = $2 AND to_date IS NULL",
-    )
-    .bind(student)
-    .bind(school_year)
-    .bind(on)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// A class as attendance knows it.

@@ -8,7 +8,6 @@
 mod api;
 mod calendar;
 pub mod config;
-mod dates;
 mod directory;
 mod leaves;
 mod roll_calls;

@@ -3,7 +3,6 @@
 
 use kernel::grpc::Violation;
 use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
 
 /// A person's or school's name: NFC (keyboards that send NFD are accepted), spaces
 /// collapsed, at most `max_chars` characters.
@@ -28,21 +27,6 @@ pub fn name(field: &str, raw: &str, max_chars: usize) -> Result<String, Violatio
         ));
     }
     Ok(collapsed)
-}
-
-/// Lowercase without diacritics, for search: "Nguyễn Thị Ánh" → "nguyen thi anh".
-pub fn fold(text: &str) -> String {
-    text.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .map(|c| match c {
-            'đ' | 'Đ' => 'd',
-            other => other,
-        })
-        .flat_map(char::to_lowercase)
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A Vietnamese mobile number in any usual form (`+84 912 345 678`, `0912345678`,
@@ -162,12 +146,6 @@ mod tests {
             "Nguyễn Thị Ánh"
         );
         assert!(name("full_name", "   ", 100).is_err());
-    }
-
-    #[test]
-    fn folding_drops_diacritics_and_case() {
-        assert_eq!(fold("Nguyễn Thị Ánh"), "nguyen thi anh");
-        assert_eq!(fold("ĐẶNG  Văn Đức"), "dang van duc");
     }
 
     #[test]

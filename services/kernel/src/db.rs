@@ -75,10 +75,23 @@ pub async fn ensure_database(config: &KernelConfig) -> anyhow::Result<()> {
 
 /// A pool whose connections all resolve unqualified names in `config.schema`.
 pub async fn connect(config: &KernelConfig) -> anyhow::Result<PgPool> {
-    check_identifier(&config.schema).map_err(anyhow::Error::msg)?;
-    let options = connect_options(config)?.options([("search_path", config.schema.as_str())]);
+    connect_with_search_path(config, &[&config.schema], config.db_max_connections).await
+}
+
+/// A pool whose connections resolve unqualified names through `schemas`, in order
+/// (a service whose read models live in schemas of their own, beside its main one).
+pub async fn connect_with_search_path(
+    config: &KernelConfig,
+    schemas: &[&str],
+    max_connections: u32,
+) -> anyhow::Result<PgPool> {
+    for schema in schemas {
+        check_identifier(schema).map_err(anyhow::Error::msg)?;
+    }
+    let search_path = schemas.join(",");
+    let options = connect_options(config)?.options([("search_path", search_path.as_str())]);
     PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
+        .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect_with(options)
         .await
@@ -105,7 +118,9 @@ pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> anyhow:
         .with_context(|| format!("migrating schema {schema}"))
 }
 
-async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
+/// Creates `schema` unless it exists.
+pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
+    check_identifier(schema).map_err(anyhow::Error::msg)?;
     // Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in the catalog.
     run_ddl(
         conn,

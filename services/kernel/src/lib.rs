@@ -15,7 +15,9 @@ pub mod bootstrap;
 pub mod command;
 pub mod config;
 pub mod consumer;
+pub mod dates;
 pub mod db;
+pub mod enrolments;
 pub mod error;
 pub mod event_store;
 pub mod grpc;
@@ -25,3 +27,4 @@ pub mod retry;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::submit::{known_class, to_proto};
 use super::{RollCallKey, StudentMark};
 use crate::Ctx;
-use crate::dates;
+use kernel::dates;
 
 /// May read every mark of a class's roll calls.
 const CLASS_READERS: &[Role] = &[

@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use super::{RollCallKey, StudentMark, is_absence, read};
 use crate::Ctx;
-use crate::dates;
 use crate::directory::{self, ClassRow};
+use kernel::dates;
 
 pub(crate) struct Submission {
     pub(crate) key: RollCallKey,

@@ -13,7 +13,6 @@ use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::error::{AppError, AppResult, unique_or};
 use crate::events::{emit, person_stream};
-use crate::text;
 
 pub(crate) struct NewStudent {
     pub school_id: Uuid,
@@ -57,7 +56,7 @@ pub(crate) async fn register_student(
             .bind(district_id)
             .bind(new.school_id)
             .bind(&new.full_name)
-            .bind(text::fold(&new.full_name))
+            .bind(kernel::text::fold(&new.full_name))
             .bind(new.birth_date)
             .bind(new.gender as i16)
             .bind(&new.external_ref)
@@ -112,7 +111,7 @@ pub(crate) async fn register_staff(
             .bind(district_id)
             .bind(new.school_id)
             .bind(&new.full_name)
-            .bind(text::fold(&new.full_name))
+            .bind(kernel::text::fold(&new.full_name))
             .bind(&new.phone)
             .bind(&new.position)
             .execute(&mut *tx)
@@ -162,7 +161,7 @@ pub(crate) async fn register_guardian(
             .bind(id)
             .bind(district_id)
             .bind(&new.full_name)
-            .bind(text::fold(&new.full_name))
+            .bind(kernel::text::fold(&new.full_name))
             .bind(&new.phone)
             .execute(&mut *tx)
             .await

@@ -1,5 +1,7 @@
 //! What happens to one received event inside a consumer's transaction.
 
+use std::collections::{HashMap, HashSet};
+
 use sqlx::PgConnection;
 
 use super::{Projection, ReceivedEvent};
@@ -71,6 +73,93 @@ pub(super) async fn apply<P: Projection>(
         .map_err(ApplyError::Handler)?;
     advance_stream(conn, consumer, event).await?;
     Ok(Applied::Handled)
+}
+
+/// [`apply`] for a whole batch in one transaction, with one statement each for the
+/// stream versions, the inbox and the new versions: the same outcomes as `apply`
+/// on each event in turn.
+pub(super) async fn apply_batch<P: Projection>(
+    conn: &mut PgConnection,
+    projection: &P,
+    events: &[(&ReceivedEvent, OnGap)],
+) -> Result<Vec<Applied>, ApplyError> {
+    let consumer = projection.name();
+    let stream_ids: Vec<&str> = events.iter().map(|(e, _)| e.stream_id.as_str()).collect();
+    let known: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT stream_id, stream_version FROM consumer_streams \
+         WHERE consumer = $1 AND stream_id = ANY($2)",
+    )
+    .bind(consumer)
+    .bind(&stream_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut last: HashMap<&str, i64> = HashMap::new();
+    for (stream_id, version) in &known {
+        last.insert(stream_id.as_str(), *version);
+    }
+
+    let mut outcomes = vec![Applied::Handled; events.len()];
+    let mut candidates = Vec::with_capacity(events.len());
+    for (index, (event, on_gap)) in events.iter().enumerate() {
+        let seen = last.get(event.stream_id.as_str()).copied().unwrap_or(0);
+        if event.sequence > seen + 1 {
+            if *on_gap == OnGap::Wait {
+                outcomes[index] = Applied::AheadOfPredecessor;
+                continue;
+            }
+            record_gap(conn, consumer, event, seen + 1).await?;
+        }
+        last.insert(event.stream_id.as_str(), seen.max(event.sequence));
+        candidates.push(index);
+    }
+
+    let ids: Vec<uuid::Uuid> = candidates.iter().map(|&i| events[i].0.event_id).collect();
+    let mut fresh: HashSet<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) \
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(consumer)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let mut to_handle = Vec::with_capacity(candidates.len());
+    for &index in &candidates {
+        let event = events[index].0;
+        // `remove`: the same id twice in one batch is applied once.
+        if fresh.remove(&event.event_id) {
+            to_handle.push(event);
+        } else {
+            outcomes[index] = Applied::Duplicate;
+        }
+    }
+    if to_handle.is_empty() {
+        return Ok(outcomes);
+    }
+    projection
+        .handle_batch(conn, &to_handle)
+        .await
+        .map_err(ApplyError::Handler)?;
+
+    let mut newest: HashMap<&str, i64> = HashMap::new();
+    for event in &to_handle {
+        let version = newest.entry(event.stream_id.as_str()).or_insert(0);
+        *version = (*version).max(event.sequence);
+    }
+    let (streams, versions): (Vec<&str>, Vec<i64>) = newest.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO consumer_streams (consumer, stream_id, stream_version) \
+         SELECT $1, * FROM unnest($2::text[], $3::bigint[]) \
+         ON CONFLICT (consumer, stream_id) DO UPDATE \
+         SET stream_version = GREATEST(consumer_streams.stream_version, EXCLUDED.stream_version)",
+    )
+    .bind(consumer)
+    .bind(&streams)
+    .bind(&versions)
+    .execute(conn)
+    .await?;
+    Ok(outcomes)
 }
 
 async fn advance_stream(

@@ -1,9 +1,10 @@
 //! The consumer runtime: durable JetStream pull consumers that project another
 //! service's events into this service's schema, exactly once in effect.
 //!
-//! Per batch: one transaction inserts each event id into `inbox` (an id already
-//! there is a redelivery and is skipped), checks the stream's `ce-sequence` for
-//! gaps, runs the projection, commits, and only then acks. When a handler fails,
+//! Per batch: one transaction checks each event's `ce-sequence` for gaps, inserts
+//! the event ids into `inbox` (an id already there is a redelivery and is
+//! skipped), runs the projection on the fresh events, commits, and only then
+//! acks; the bookkeeping takes a few statements per batch, not per event. When a handler fails,
 //! the batch is rolled back and its events are retried one by one with backoff;
 //! an event that still fails goes to `dead_letters` with the error text, and the
 //! stream keeps flowing.
@@ -31,6 +32,22 @@ pub trait Projection: Send + Sync + 'static {
         conn: &mut PgConnection,
         event: &ReceivedEvent,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Applies fresh events, in their order, inside the runtime's transaction. The
+    /// default applies them one by one; a projection that writes many events with
+    /// one statement overrides it. It must leave the same state as `handle` would.
+    fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async move {
+            for event in events {
+                self.handle(conn, event).await?;
+            }
+            Ok(())
+        }
+    }
 
     /// Empties the read model, before a rebuild replays every event.
     fn reset(&self, conn: &mut PgConnection) -> impl Future<Output = anyhow::Result<()>> + Send;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::handling::{Applied, ApplyError, OnGap, apply, dead_letter};
+use super::handling::{Applied, ApplyError, OnGap, apply, apply_batch, dead_letter};
 use super::{Projection, ReceivedEvent};
 use crate::config::{ConsumerSettings, ServiceId, stream_name_in, subject_root_in};
 use crate::retry::Backoff;
@@ -166,22 +166,25 @@ impl<P: Projection> ConsumerRuntime<P> {
     }
 
     async fn process_together(&self, deliveries: &[Delivery]) -> Result<Vec<Applied>, ApplyError> {
-        let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            let span = self.event_span(&delivery.event);
-            let outcome = apply(
-                &mut tx,
-                &*self.projection,
-                &delivery.event,
-                gap_policy(delivery, &self.settings),
-            )
-            .instrument(span)
-            .await?;
-            outcomes.push(outcome);
+        // One span per event, joined to its producer's trace, open until the batch
+        // that applies it commits.
+        let _event_spans: Vec<tracing::Span> = deliveries
+            .iter()
+            .map(|delivery| self.event_span(&delivery.event))
+            .collect();
+        let events: Vec<(&ReceivedEvent, OnGap)> = deliveries
+            .iter()
+            .map(|delivery| (&delivery.event, gap_policy(delivery, &self.settings)))
+            .collect();
+        let batch = tracing::debug_span!("consumer.batch", consumer = %self.projection.name(), events = deliveries.len());
+        async {
+            let mut tx = self.pool.begin().await?;
+            let outcomes = apply_batch(&mut tx, &*self.projection, &events).await?;
+            tx.commit().await?;
+            Ok(outcomes)
         }
-        tx.commit().await?;
-        Ok(outcomes)
+        .instrument(batch)
+        .await
     }
 
     /// One event in its own transaction, retried with backoff, then dead-lettered.

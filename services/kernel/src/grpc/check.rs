@@ -87,6 +87,30 @@ impl Check {
         value.to_owned()
     }
 
+    /// A required local date, `YYYY-MM-DD`.
+    pub fn date(&mut self, field: &str, value: &str) -> time::Date {
+        crate::dates::parse(value).unwrap_or_else(|| {
+            self.add(Violation::new(
+                field,
+                "must be a date written YYYY-MM-DD",
+                "phải là ngày theo dạng YYYY-MM-DD",
+            ));
+            time::Date::MIN
+        })
+    }
+
+    /// A required month, `YYYY-MM`, as its first and last day.
+    pub fn month(&mut self, field: &str, value: &str) -> (time::Date, time::Date) {
+        crate::dates::parse_month(value).unwrap_or_else(|| {
+            self.add(Violation::new(
+                field,
+                "must be a month written YYYY-MM",
+                "phải là tháng theo dạng YYYY-MM",
+            ));
+            (time::Date::MIN, time::Date::MIN)
+        })
+    }
+
     pub fn is_ok(&self) -> bool {
         self.violations.is_empty()
     }

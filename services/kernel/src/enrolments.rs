@@ -1,0 +1,116 @@
+//! Identity's enrolment events as periods: which class a student was in on which
+//! school date. Every service that projects the directory keeps a table
+//!
+//! ```sql
+//! CREATE TABLE enrolment_periods (
+//!     student_id uuid NOT NULL, class_id uuid NOT NULL, school_year text NOT NULL,
+//!     from_date date NOT NULL, to_date date,
+//!     PRIMARY KEY (student_id, class_id, from_date));
+//! ```
+//!
+//! where a student is in the class on the dates `[from_date, to_date)`, `to_date`
+//! NULL while it lasts, and feeds it with [`project`].
+//!
+//! Identity's events carry no effective date: a first enrolment covers the whole
+//! school year, and a transfer, withdrawal or re-enrolment takes effect on the
+//! local date identity recorded it.
+
+use lienlac_proto::identity::v1 as identity;
+use sqlx::PgConnection;
+use time::Date;
+use uuid::Uuid;
+
+use crate::consumer::ReceivedEvent;
+use crate::dates;
+
+/// Applies `event` if it is a `StudentEnrolled`, `StudentTransferred` or
+/// `StudentWithdrawn`; tells whether it was one.
+pub async fn project(conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<bool> {
+    match event.event_type.rsplit('.').next().unwrap_or_default() {
+        "StudentEnrolled" => {
+            let enrolled: identity::StudentEnrolled = event.decode()?;
+            let student = uuid("student_id", &enrolled.student_id)?;
+            let earlier: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM enrolment_periods WHERE student_id = $1 AND school_year = $2)",
+            )
+            .bind(student)
+            .bind(&enrolled.school_year)
+            .fetch_one(&mut *conn)
+            .await?;
+            let from = if earlier {
+                recorded_on(event)?
+            } else {
+                dates::school_year_start(&enrolled.school_year)
+                    .ok_or_else(|| anyhow::anyhow!("school year {:?}", enrolled.school_year))?
+            };
+            let class = uuid("class_id", &enrolled.class_id)?;
+            open_period(conn, student, class, &enrolled.school_year, from).await?;
+        }
+        "StudentTransferred" => {
+            let moved: identity::StudentTransferred = event.decode()?;
+            let student = uuid("student_id", &moved.student_id)?;
+            let on = recorded_on(event)?;
+            close_period(conn, student, &moved.school_year, on).await?;
+            let class = uuid("to_class_id", &moved.to_class_id)?;
+            open_period(conn, student, class, &moved.school_year, on).await?;
+        }
+        "StudentWithdrawn" => {
+            let withdrawn: identity::StudentWithdrawn = event.decode()?;
+            let student = uuid("student_id", &withdrawn.student_id)?;
+            close_period(conn, student, &withdrawn.school_year, recorded_on(event)?).await?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// A UUID field of an event, or an error naming it.
+pub fn uuid(field: &str, value: &str) -> anyhow::Result<Uuid> {
+    Uuid::parse_str(value).map_err(|_| anyhow::anyhow!("{field} {value:?} is not a UUID"))
+}
+
+/// The local school date on which the publisher recorded the event.
+pub fn recorded_on(event: &ReceivedEvent) -> anyhow::Result<Date> {
+    let at =
+        time::OffsetDateTime::parse(&event.time, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| anyhow::anyhow!("ce-time {:?}: {e}", event.time))?;
+    Ok(dates::local_date(at))
+}
+
+async fn open_period(
+    conn: &mut PgConnection,
+    student: Uuid,
+    class: Uuid,
+    school_year: &str,
+    from: Date,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO enrolment_periods (student_id, class_id, school_year, from_date) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (student_id, class_id, from_date) DO UPDATE SET to_date = NULL",
+    )
+    .bind(student)
+    .bind(class)
+    .bind(school_year)
+    .bind(from)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn close_period(
+    conn: &mut PgConnection,
+    student: Uuid,
+    school_year: &str,
+    on: Date,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE enrolment_periods SET to_date = greatest(from_date, $3) \
+         WHERE student_id = $1 AND school_year = $2 AND to_date IS NULL",
+    )
+    .bind(student)
+    .bind(school_year)
+    .bind(on)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
