@@ -21,6 +21,14 @@ pub mod identity {
     }
 }
 
+/// The reporting service: attendance and adoption read models, exports.
+pub mod reporting {
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.reporting.v1.rs"));
+    }
+}
+
 /// A minimal service and event that the kernel's tests use to drive the whole
 /// command path (RPC, event store, relay, JetStream, consumer); not deployed.
 pub mod testing {

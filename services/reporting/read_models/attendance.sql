@@ -1,0 +1,37 @@
+-- Attendance as reports need it, projected from attendance's events.
+
+-- One row per roll call with its counts by status.
+CREATE TABLE roll_calls (
+    class_id         uuid NOT NULL,
+    date             date NOT NULL,
+    session          smallint NOT NULL,
+    school_id        uuid NOT NULL,
+    district_id      uuid NOT NULL,
+    submitted_at     timestamptz NOT NULL,
+    present          integer NOT NULL,
+    absent_excused   integer NOT NULL,
+    absent_unexcused integer NOT NULL,
+    late             integer NOT NULL,
+    PRIMARY KEY (class_id, date, session)
+);
+CREATE INDEX roll_calls_by_school ON roll_calls (school_id, date);
+CREATE INDEX roll_calls_by_district ON roll_calls (district_id, date);
+
+-- Only the marks other than present: a student of a roll call without a row here
+-- was present. `status` is attendance.v1.AttendanceStatus.
+CREATE TABLE marks (
+    class_id   uuid NOT NULL,
+    date       date NOT NULL,
+    session    smallint NOT NULL,
+    student_id uuid NOT NULL,
+    status     smallint NOT NULL,
+    PRIMARY KEY (class_id, date, session, student_id)
+);
+CREATE INDEX marks_by_student ON marks (student_id, date);
+
+CREATE TABLE closures (
+    school_id uuid NOT NULL,
+    from_date date NOT NULL,
+    to_date   date NOT NULL,
+    PRIMARY KEY (school_id, from_date, to_date)
+);

@@ -1,0 +1,235 @@
+//! Attendance's events as counts per roll call and the marks other than present.
+//!
+//! A batch of roll calls is written with two statements (the roll calls with their
+//! counts, then their absent and late marks); a correction or a closure first
+//! writes the roll calls pending before it, so the batch applies in event order.
+
+use kernel::consumer::{Projection, ReceivedEvent};
+use kernel::enrolments::uuid;
+use lienlac_proto::attendance::v1::{self as attendance, AttendanceStatus};
+use sqlx::PgConnection;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::event_name;
+
+pub(crate) struct AttendanceProjection {
+    name: String,
+}
+
+impl AttendanceProjection {
+    pub(crate) fn new(name: String) -> Self {
+        Self { name }
+    }
+}
+
+impl Projection for AttendanceProjection {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
+        self.handle_batch(conn, &[event]).await
+    }
+
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> anyhow::Result<()> {
+        let mut pending = RollCallRows::default();
+        for event in events {
+            match event_name(event) {
+                "RollCallSubmitted" => pending.add(event)?,
+                "MarkCorrected" => {
+                    pending.write(conn).await?;
+                    correct(conn, event.decode()?).await?;
+                }
+                "SchoolClosureDeclared" => {
+                    pending.write(conn).await?;
+                    close(conn, event.decode()?).await?;
+                }
+                _ => {}
+            }
+        }
+        pending.write(conn).await
+    }
+
+    async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        sqlx::query("TRUNCATE roll_calls, marks, closures")
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+fn date(field: &str, value: &str) -> anyhow::Result<Date> {
+    kernel::dates::parse(value).ok_or_else(|| anyhow::anyhow!("{field} {value:?} is not a date"))
+}
+
+/// Roll calls waiting to be written, as columns.
+#[derive(Default)]
+struct RollCallRows {
+    class_ids: Vec<Uuid>,
+    dates: Vec<Date>,
+    sessions: Vec<i16>,
+    school_ids: Vec<Uuid>,
+    district_ids: Vec<Uuid>,
+    submitted_at: Vec<OffsetDateTime>,
+    /// Per roll call: present, absent excused, absent unexcused, late.
+    counts: [Vec<i32>; 4],
+    marks: MarkRows,
+}
+
+#[derive(Default)]
+struct MarkRows {
+    class_ids: Vec<Uuid>,
+    dates: Vec<Date>,
+    sessions: Vec<i16>,
+    student_ids: Vec<Uuid>,
+    statuses: Vec<i16>,
+}
+
+/// The column of `counts` a status adds to.
+fn count_index(status: i32) -> Option<usize> {
+    match AttendanceStatus::try_from(status).ok()? {
+        AttendanceStatus::Present => Some(0),
+        AttendanceStatus::AbsentExcused => Some(1),
+        AttendanceStatus::AbsentUnexcused => Some(2),
+        AttendanceStatus::Late => Some(3),
+        AttendanceStatus::Unspecified => None,
+    }
+}
+
+impl RollCallRows {
+    fn add(&mut self, event: &ReceivedEvent) -> anyhow::Result<()> {
+        let submitted: attendance::RollCallSubmitted = event.decode()?;
+        let class_id = uuid("class_id", &submitted.class_id)?;
+        let on = date("date", &submitted.date)?;
+        let district_id = event
+            .district_id
+            .ok_or_else(|| anyhow::anyhow!("the subject {:?} names no district", event.subject))?;
+        let submitted_at = OffsetDateTime::parse(
+            &submitted.submitted_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_err(|e| anyhow::anyhow!("submitted_at {:?}: {e}", submitted.submitted_at))?;
+        let mut counts = [0; 4];
+        for mark in &submitted.marks {
+            let index = count_index(mark.status)
+                .ok_or_else(|| anyhow::anyhow!("mark with status {}", mark.status))?;
+            counts[index] += 1;
+            if index != 0 {
+                self.marks.class_ids.push(class_id);
+                self.marks.dates.push(on);
+                self.marks.sessions.push(submitted.session as i16);
+                self.marks
+                    .student_ids
+                    .push(uuid("student_id", &mark.student_id)?);
+                self.marks.statuses.push(mark.status as i16);
+            }
+        }
+        self.class_ids.push(class_id);
+        self.dates.push(on);
+        self.sessions.push(submitted.session as i16);
+        self.school_ids
+            .push(uuid("school_id", &submitted.school_id)?);
+        self.district_ids.push(district_id);
+        self.submitted_at.push(submitted_at);
+        for (column, count) in self.counts.iter_mut().zip(counts) {
+            column.push(count);
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        if self.class_ids.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(self);
+        sqlx::query(
+            "INSERT INTO roll_calls (class_id, date, session, school_id, district_id, submitted_at, \
+                                     present, absent_excused, absent_unexcused, late) \
+             SELECT * FROM unnest($1::uuid[], $2::date[], $3::int2[], $4::uuid[], $5::uuid[], \
+                                  $6::timestamptz[], $7::int4[], $8::int4[], $9::int4[], $10::int4[]) \
+             ON CONFLICT (class_id, date, session) DO NOTHING",
+        )
+        .bind(&rows.class_ids)
+        .bind(&rows.dates)
+        .bind(&rows.sessions)
+        .bind(&rows.school_ids)
+        .bind(&rows.district_ids)
+        .bind(&rows.submitted_at)
+        .bind(&rows.counts[0])
+        .bind(&rows.counts[1])
+        .bind(&rows.counts[2])
+        .bind(&rows.counts[3])
+        .execute(&mut *conn)
+        .await?;
+        if !rows.marks.class_ids.is_empty() {
+            sqlx::query(
+                "INSERT INTO marks (class_id, date, session, student_id, status) \
+                 SELECT * FROM unnest($1::uuid[], $2::date[], $3::int2[], $4::uuid[], $5::int2[]) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&rows.marks.class_ids)
+            .bind(&rows.marks.dates)
+            .bind(&rows.marks.sessions)
+            .bind(&rows.marks.student_ids)
+            .bind(&rows.marks.statuses)
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Moves one student's mark from its current status to the corrected one, in the
+/// roll call's counts and in `marks`.
+async fn correct(
+    conn: &mut PgConnection,
+    corrected: attendance::MarkCorrected,
+) -> anyhow::Result<()> {
+    let to = corrected.to;
+    count_index(to).ok_or_else(|| anyhow::anyhow!("correction to status {to}"))?;
+    sqlx::query(
+        "WITH key AS (SELECT $1::uuid AS class_id, $2::date AS date, $3::int2 AS session, $4::uuid AS student_id), \
+              old AS (SELECT coalesce((SELECT m.status FROM marks m JOIN key USING (class_id, date, session, student_id)), 1::int2) AS status), \
+              counts AS ( \
+                UPDATE roll_calls r SET \
+                  present = present - (old.status = 1)::int + ($5 = 1)::int, \
+                  absent_excused = absent_excused - (old.status = 2)::int + ($5 = 2)::int, \
+                  absent_unexcused = absent_unexcused - (old.status = 3)::int + ($5 = 3)::int, \
+                  late = late - (old.status = 4)::int + ($5 = 4)::int \
+                FROM old, key WHERE (r.class_id, r.date, r.session) = (key.class_id, key.date, key.session)), \
+              gone AS ( \
+                DELETE FROM marks m USING key \
+                WHERE $5 = 1 AND (m.class_id, m.date, m.session, m.student_id) = (key.class_id, key.date, key.session, key.student_id)) \
+         INSERT INTO marks (class_id, date, session, student_id, status) \
+         SELECT class_id, date, session, student_id, $5 FROM key WHERE $5 <> 1 \
+         ON CONFLICT (class_id, date, session, student_id) DO UPDATE SET status = EXCLUDED.status",
+    )
+    .bind(uuid("class_id", &corrected.class_id)?)
+    .bind(date("date", &corrected.date)?)
+    .bind(corrected.session as i16)
+    .bind(uuid("student_id", &corrected.student_id)?)
+    .bind(to as i16)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn close(
+    conn: &mut PgConnection,
+    closure: attendance::SchoolClosureDeclared,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO closures (school_id, from_date, to_date) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(uuid("school_id", &closure.school_id)?)
+    .bind(date("from_date", &closure.from_date)?)
+    .bind(date("to_date", &closure.to_date)?)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Identity's events as the directory reports need: names, classes, who is in
+//! which class when, staff, guardianships, accounts and sign-ins.
+
+use kernel::consumer::{Projection, ReceivedEvent};
+use kernel::enrolments::uuid;
+use lienlac_proto::identity::v1 as identity;
+use sqlx::PgConnection;
+
+use super::event_name;
+
+pub(crate) struct DirectoryProjection {
+    name: String,
+}
+
+impl DirectoryProjection {
+    pub(crate) fn new(name: String) -> Self {
+        Self { name }
+    }
+}
+
+impl Projection for DirectoryProjection {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
+        if kernel::enrolments::project(conn, event).await? {
+            return Ok(());
+        }
+        match event_name(event) {
+            "DistrictCreated" => {
+                let district: identity::DistrictCreated = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO districts (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(uuid("district_id", &district.district_id)?)
+                .bind(&district.name)
+                .execute(conn)
+                .await?;
+            }
+            "SchoolCreated" => {
+                let school: identity::SchoolCreated = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO schools (id, district_id, name) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(uuid("school_id", &school.school_id)?)
+                .bind(uuid("district_id", &school.district_id)?)
+                .bind(&school.name)
+                .execute(conn)
+                .await?;
+            }
+            "ClassCreated" => {
+                let class: identity::ClassCreated = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO classes (id, school_id, district_id, name, grade, school_year) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(uuid("class_id", &class.class_id)?)
+                .bind(uuid("school_id", &class.school_id)?)
+                .bind(uuid("district_id", &class.district_id)?)
+                .bind(&class.name)
+                .bind(class.grade)
+                .bind(&class.school_year)
+                .execute(conn)
+                .await?;
+            }
+            "HomeroomTeacherAssigned" => {
+                let assigned: identity::HomeroomTeacherAssigned = event.decode()?;
+                sqlx::query("UPDATE classes SET homeroom_teacher_id = $2 WHERE id = $1")
+                    .bind(uuid("class_id", &assigned.class_id)?)
+                    .bind(uuid("staff_id", &assigned.staff_id)?)
+                    .execute(conn)
+                    .await?;
+            }
+            "StudentRegistered" => {
+                let student: identity::StudentRegistered = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO students (id, school_id, district_id, full_name, birth_date, external_ref) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(uuid("student_id", &student.student_id)?)
+                .bind(uuid("school_id", &student.school_id)?)
+                .bind(uuid("district_id", &student.district_id)?)
+                .bind(&student.full_name)
+                .bind(&student.birth_date)
+                .bind(&student.external_ref)
+                .execute(conn)
+                .await?;
+            }
+            "StaffRegistered" => {
+                let staff: identity::StaffRegistered = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO staff (id, school_id, district_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(uuid("staff_id", &staff.staff_id)?)
+                .bind(uuid("school_id", &staff.school_id)?)
+                .bind(uuid("district_id", &staff.district_id)?)
+                .execute(conn)
+                .await?;
+            }
+            "GuardianLinked" => {
+                let linked: identity::GuardianLinked = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO guardianships (guardian_id, student_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(uuid("guardian_id", &linked.guardian_id)?)
+                .bind(uuid("student_id", &linked.student_id)?)
+                .execute(conn)
+                .await?;
+            }
+            "AccountIssued" => {
+                let issued: identity::AccountIssued = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO accounts (id, person_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(uuid("account_id", &issued.account_id)?)
+                .bind(uuid("person_id", &issued.person_id)?)
+                .execute(conn)
+                .await?;
+            }
+            "AccountActivated" => {
+                let activated: identity::AccountActivated = event.decode()?;
+                sqlx::query(
+                    "INSERT INTO accounts (id, person_id, activated) VALUES ($1, $2, true) \
+                     ON CONFLICT (id) DO UPDATE SET activated = true",
+                )
+                .bind(uuid("account_id", &activated.account_id)?)
+                .bind(uuid("person_id", &activated.person_id)?)
+                .execute(conn)
+                .await?;
+            }
+            "AccountSignedIn" => {
+                let signed_in: identity::AccountSignedIn = event.decode()?;
+                let date = kernel::dates::parse(&signed_in.date)
+                    .ok_or_else(|| anyhow::anyhow!("date {:?}", signed_in.date))?;
+                sqlx::query(
+                    "INSERT INTO sign_ins (person_id, date) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(uuid("person_id", &signed_in.person_id)?)
+                .bind(date)
+                .execute(conn)
+                .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        sqlx::query(
+            "TRUNCATE districts, schools, classes, students, enrolment_periods, staff, guardianships, accounts, sign_ins",
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}

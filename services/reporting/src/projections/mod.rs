@@ -1,0 +1,14 @@
+//! The consumers' projections: identity's events into the directory read model,
+//! attendance's into the attendance read model. Each writes unqualified table
+//! names; its pool's `search_path` points at its generation's schema.
+
+mod attendance;
+mod directory;
+
+pub(crate) use attendance::AttendanceProjection;
+pub(crate) use directory::DirectoryProjection;
+
+/// The event's name: the last part of its `ce-type`.
+fn event_name(event: &kernel::consumer::ReceivedEvent) -> &str {
+    event.event_type.rsplit('.').next().unwrap_or_default()
+}

@@ -1,0 +1,546 @@
+//! The read models, their generations, and rebuilds that swap.
+//!
+//! Each read model (`directory`, `attendance`) lives in a schema of its own per
+//! generation, `<schema>_<name>_g<generation>`, fed by the durable consumer
+//! `reporting-<name>-g<generation>`; the table `read_models` says which generation
+//! answers queries. A rebuild creates the next generation beside the live one and
+//! replays the publisher's stream into it from the start while the live one keeps
+//! consuming and answering; once the rebuild has caught up, one update of
+//! `read_models` makes it the live generation, queries move to it, and the old
+//! generation is dropped after a grace period.
+//!
+//! Every replica runs the supervisor: it follows `read_models` (so a swap made by
+//! one replica reaches the others within a tick), runs the consumers of the live
+//! generations and of any rebuild under way, and swaps a rebuild that has caught
+//! up; the swap is a conditional update, so only one replica makes it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use kernel::config::{ConsumerSettings, KernelConfig, ServiceId, stream_name_in};
+use kernel::consumer::{ConsumerRuntime, ConsumerSource, Projection};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::projections::{AttendanceProjection, DirectoryProjection};
+
+/// How often each replica looks at `read_models` and at a rebuild's progress.
+const TICK: Duration = Duration::from_millis(250);
+/// How long an old generation stays after a swap, so that other replicas move
+/// their queries and consumers off it first.
+const SWAP_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Model {
+    Directory,
+    Attendance,
+}
+
+impl Model {
+    pub(crate) const ALL: [Model; 2] = [Model::Directory, Model::Attendance];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Model::Directory => "directory",
+            Model::Attendance => "attendance",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|model| model.name() == name)
+    }
+
+    fn ddl(self) -> &'static str {
+        match self {
+            Model::Directory => include_str!("../read_models/directory.sql"),
+            Model::Attendance => include_str!("../read_models/attendance.sql"),
+        }
+    }
+
+    fn publisher(self) -> ServiceId {
+        match self {
+            Model::Directory => ServiceId::IDENTITY,
+            Model::Attendance => ServiceId::ATTENDANCE,
+        }
+    }
+}
+
+/// A read model's row of `read_models`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct Registration {
+    pub(crate) name: String,
+    pub(crate) generation: i64,
+    pub(crate) rebuilding_generation: Option<i64>,
+    pub(crate) last_swapped_at: Option<time::OffsetDateTime>,
+}
+
+/// A consumer this replica runs for one generation.
+struct Running {
+    generation: i64,
+    token: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+    pool: PgPool,
+}
+
+#[derive(Default)]
+struct Replica {
+    live: HashMap<Model, Running>,
+    rebuilding: HashMap<Model, Running>,
+    /// The generations the query pool reads.
+    queried: HashMap<Model, i64>,
+}
+
+pub(crate) struct ReadModels {
+    config: KernelConfig,
+    rebuild_batch_size: usize,
+    main: PgPool,
+    jetstream: jetstream::Context,
+    queries: RwLock<PgPool>,
+    replica: tokio::sync::Mutex<Replica>,
+    wake: tokio::sync::Notify,
+}
+
+impl ReadModels {
+    /// Registers each read model at generation 1 on first start, creates the
+    /// schemas of the generations that should exist, and opens the query pool.
+    pub(crate) async fn open(
+        config: KernelConfig,
+        rebuild_batch_size: usize,
+        main: PgPool,
+        jetstream: jetstream::Context,
+    ) -> anyhow::Result<Arc<Self>> {
+        let mut tx = main.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ' read models'))")
+            .execute(&mut *tx)
+            .await?;
+        for model in Model::ALL {
+            sqlx::query(
+                "INSERT INTO read_models (name, generation) VALUES ($1, 1) ON CONFLICT DO NOTHING",
+            )
+            .bind(model.name())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let registrations: Vec<Registration> = sqlx::query_as("SELECT * FROM read_models")
+            .fetch_all(&mut *tx)
+            .await?;
+        for registration in &registrations {
+            let Some(model) = Model::parse(&registration.name) else {
+                continue;
+            };
+            let live = schema_name(&config.schema, model, registration.generation);
+            create_schema_unless_exists(&mut tx, model, &live).await?;
+        }
+        tx.commit().await?;
+        let queried: HashMap<Model, i64> = registrations
+            .iter()
+            .filter_map(|r| Model::parse(&r.name).map(|model| (model, r.generation)))
+            .collect();
+        let queries = query_pool(&config, &queried).await?;
+        Ok(Arc::new(Self {
+            config,
+            rebuild_batch_size,
+            main,
+            jetstream,
+            queries: RwLock::new(queries),
+            replica: tokio::sync::Mutex::new(Replica {
+                queried,
+                ..Replica::default()
+            }),
+            wake: tokio::sync::Notify::new(),
+        }))
+    }
+
+    /// The pool that reads the live generations.
+    pub(crate) fn queries(&self) -> PgPool {
+        match self.queries.read() {
+            Ok(pool) => pool.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub(crate) async fn registrations(&self) -> sqlx::Result<Vec<Registration>> {
+        sqlx::query_as("SELECT * FROM read_models ORDER BY name")
+            .fetch_all(&self.main)
+            .await
+    }
+
+    /// How many events the rebuild of `model`, if any, has yet to apply.
+    pub(crate) async fn rebuild_pending(&self, model: Model, generation: i64) -> Option<u64> {
+        let info = self.consumer_info(model, generation).await?;
+        Some(info.num_pending + info.num_ack_pending as u64)
+    }
+
+    /// Starts rebuilding `model` into its next generation; FAILED_PRECONDITION when
+    /// one is already under way.
+    pub(crate) async fn start_rebuild(&self, model: Model) -> Result<i64, RebuildRefused> {
+        let mut tx = self.main.begin().await?;
+        let registration: Registration =
+            sqlx::query_as("SELECT * FROM read_models WHERE name = $1 FOR UPDATE")
+                .bind(model.name())
+                .fetch_one(&mut *tx)
+                .await?;
+        if let Some(generation) = registration.rebuilding_generation {
+            return Err(RebuildRefused::UnderWay(generation));
+        }
+        let next = registration.generation + 1;
+        // A rebuild that never finished (its replica stopped for good) may have left
+        // this generation's schema and consumer behind: start clean.
+        self.forget_generation(model, next).await?;
+        let schema = schema_name(&self.config.schema, model, next);
+        create_schema_unless_exists(&mut tx, model, &schema).await?;
+        sqlx::query("UPDATE read_models SET rebuilding_generation = $2 WHERE name = $1")
+            .bind(model.name())
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(
+            read_model = model.name(),
+            generation = next,
+            "rebuild started"
+        );
+        self.wake.notify_one();
+        Ok(next)
+    }
+
+    /// Runs this replica's consumers until `shutdown`, following `read_models`.
+    pub(crate) async fn supervise(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut interval = tokio::time::interval(TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = interval.tick() => {}
+                () = self.wake.notified() => {}
+            }
+            if let Err(error) = self.follow(&shutdown).await {
+                tracing::warn!(error = ?error, "read model supervision failed; retrying");
+            }
+        }
+        let mut replica = self.replica.lock().await;
+        let replica = &mut *replica;
+        let running: Vec<Running> = replica
+            .live
+            .drain()
+            .chain(replica.rebuilding.drain())
+            .map(|(_, running)| running)
+            .collect();
+        for consumer in running {
+            stop(consumer).await;
+        }
+        Ok(())
+    }
+
+    /// One tick: start what should run, swap a rebuild that has caught up, stop
+    /// what should no longer run.
+    async fn follow(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let mut replica = self.replica.lock().await;
+        for registration in self.registrations().await? {
+            let Some(model) = Model::parse(&registration.name) else {
+                continue;
+            };
+            let mut registration = registration;
+            if let Some(target) = registration.rebuilding_generation {
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    replica.rebuilding.entry(model)
+                {
+                    slot.insert(
+                        self.spawn(model, target, self.rebuild_settings(), shutdown)
+                            .await?,
+                    );
+                }
+                if self.caught_up(model, target).await && self.swap(model, target).await? {
+                    registration.generation = target;
+                    registration.rebuilding_generation = None;
+                    let old = replica.live.get(&model).map(|running| running.generation);
+                    if let Some(old) = old {
+                        self.forget_later(model, old);
+                    }
+                }
+            }
+            // A rebuild that became live keeps running, now as the live consumer.
+            if let Some(running) = replica.rebuilding.remove(&model) {
+                if running.generation == registration.generation {
+                    if let Some(old) = replica.live.insert(model, running) {
+                        stop(old).await;
+                    }
+                } else if Some(running.generation) == registration.rebuilding_generation {
+                    replica.rebuilding.insert(model, running);
+                } else {
+                    stop(running).await;
+                }
+            }
+            let live_generation = replica.live.get(&model).map(|running| running.generation);
+            if live_generation != Some(registration.generation) {
+                let running = self
+                    .spawn(
+                        model,
+                        registration.generation,
+                        self.config.consumer.clone(),
+                        shutdown,
+                    )
+                    .await?;
+                if let Some(old) = replica.live.insert(model, running) {
+                    stop(old).await;
+                }
+            }
+        }
+        let live: HashMap<Model, i64> = replica
+            .live
+            .iter()
+            .map(|(model, running)| (*model, running.generation))
+            .collect();
+        if live != replica.queried {
+            let pool = query_pool(&self.config, &live).await?;
+            replica.queried = live;
+            // The old pool is not closed: reports that took it just before finish on
+            // the old generation, which stays for the grace period; its connections
+            // close when the last of them lets go.
+            match self.queries.write() {
+                Ok(mut queries) => *queries = pool,
+                Err(poisoned) => *poisoned.into_inner() = pool,
+            }
+        }
+        Ok(())
+    }
+
+    fn rebuild_settings(&self) -> ConsumerSettings {
+        ConsumerSettings {
+            batch_size: self.rebuild_batch_size,
+            ..self.config.consumer.clone()
+        }
+    }
+
+    async fn spawn(
+        &self,
+        model: Model,
+        generation: i64,
+        settings: ConsumerSettings,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Running> {
+        let schema = schema_name(&self.config.schema, model, generation);
+        let pool =
+            kernel::db::connect_with_search_path(&self.config, &[&schema, &self.config.schema], 2)
+                .await?;
+        let source = ConsumerSource::all_of(&self.config.namespace, model.publisher());
+        let name = consumer_name(model, generation);
+        let token = shutdown.child_token();
+        let handle = match model {
+            Model::Directory => tokio::spawn(run(
+                pool.clone(),
+                self.jetstream.clone(),
+                DirectoryProjection::new(name),
+                source,
+                settings,
+                token.clone(),
+            )),
+            Model::Attendance => tokio::spawn(run(
+                pool.clone(),
+                self.jetstream.clone(),
+                AttendanceProjection::new(name),
+                source,
+                settings,
+                token.clone(),
+            )),
+        };
+        tracing::info!(read_model = model.name(), generation, "consumer started");
+        Ok(Running {
+            generation,
+            token,
+            handle,
+            pool,
+        })
+    }
+
+    async fn consumer_info(
+        &self,
+        model: Model,
+        generation: i64,
+    ) -> Option<jetstream::consumer::Info> {
+        let stream_name = stream_name_in(&self.config.namespace, model.publisher());
+        let stream = self.jetstream.get_stream(&stream_name).await.ok()?;
+        stream
+            .consumer_info(consumer_name(model, generation))
+            .await
+            .ok()
+    }
+
+    /// Whether the rebuild's consumer has applied (and acknowledged) everything its
+    /// stream holds.
+    async fn caught_up(&self, model: Model, generation: i64) -> bool {
+        self.consumer_info(model, generation)
+            .await
+            .is_some_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
+    }
+
+    /// Makes `generation` the live one, unless another replica did first.
+    async fn swap(&self, model: Model, generation: i64) -> sqlx::Result<bool> {
+        let swapped = sqlx::query(
+            "UPDATE read_models SET generation = $2, rebuilding_generation = NULL, last_swapped_at = now() \
+             WHERE name = $1 AND rebuilding_generation = $2",
+        )
+        .bind(model.name())
+        .bind(generation)
+        .execute(&self.main)
+        .await?
+        .rows_affected()
+            == 1;
+        if swapped {
+            tracing::info!(
+                read_model = model.name(),
+                generation,
+                "rebuild caught up; swapped"
+            );
+        }
+        Ok(swapped)
+    }
+
+    /// Drops an old generation once the other replicas have moved off it.
+    fn forget_later(&self, model: Model, generation: i64) {
+        let this = ForgetGeneration {
+            config: self.config.clone(),
+            main: self.main.clone(),
+            jetstream: self.jetstream.clone(),
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(SWAP_GRACE).await;
+            if let Err(error) = this.forget(model, generation).await {
+                tracing::warn!(read_model = model.name(), generation, error = ?error, "dropping an old generation failed");
+            }
+        });
+    }
+
+    async fn forget_generation(&self, model: Model, generation: i64) -> anyhow::Result<()> {
+        ForgetGeneration {
+            config: self.config.clone(),
+            main: self.main.clone(),
+            jetstream: self.jetstream.clone(),
+        }
+        .forget(model, generation)
+        .await
+    }
+}
+
+/// A rebuild that cannot start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RebuildRefused {
+    #[error("a rebuild is already under way (generation {0})")]
+    UnderWay(i64),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// What dropping a generation needs, apart from the supervisor.
+struct ForgetGeneration {
+    config: KernelConfig,
+    main: PgPool,
+    jetstream: jetstream::Context,
+}
+
+impl ForgetGeneration {
+    /// Deletes the generation's durable consumer, its consumer bookkeeping and its
+    /// schema.
+    async fn forget(&self, model: Model, generation: i64) -> anyhow::Result<()> {
+        let name = consumer_name(model, generation);
+        let stream = stream_name_in(&self.config.namespace, model.publisher());
+        if let Ok(stream) = self.jetstream.get_stream(&stream).await {
+            let _ = stream.delete_consumer(&name).await;
+        }
+        let mut tx = self.main.begin().await?;
+        for table in ["inbox", "consumer_streams", "stream_gaps", "dead_letters"] {
+            let sql = format!("DELETE FROM {table} WHERE consumer = $1");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        kernel::db::drop_schema(
+            &mut tx,
+            &schema_name(&self.config.schema, model, generation),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(read_model = model.name(), generation, "generation dropped");
+        Ok(())
+    }
+}
+
+async fn run<P: Projection>(
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    projection: P,
+    source: ConsumerSource,
+    settings: ConsumerSettings,
+    token: CancellationToken,
+) -> anyhow::Result<()> {
+    ConsumerRuntime::new(pool, jetstream, Arc::new(projection), source, settings)
+        .run(token)
+        .await
+}
+
+async fn stop(running: Running) {
+    running.token.cancel();
+    if let Err(error) = running.handle.await {
+        tracing::warn!(error = ?error, "a read model consumer panicked");
+    }
+    running.pool.close().await;
+}
+
+pub(crate) fn schema_name(base: &str, model: Model, generation: i64) -> String {
+    format!("{base}_{}_g{generation}", model.name())
+}
+
+pub(crate) fn consumer_name(model: Model, generation: i64) -> String {
+    format!("reporting-{}-g{generation}", model.name())
+}
+
+async fn create_schema_unless_exists(
+    conn: &mut sqlx::PgConnection,
+    model: Model,
+    schema: &str,
+) -> anyhow::Result<()> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await?;
+    if exists {
+        return Ok(());
+    }
+    kernel::db::ensure_schema(conn, schema).await?;
+    let search_path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut *conn)
+        .await?;
+    let ddl = format!("SET LOCAL search_path TO {schema}; {}", model.ddl());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("creating the tables of {schema}"))?;
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(search_path)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A pool that reads the given generation of each read model.
+async fn query_pool(config: &KernelConfig, live: &HashMap<Model, i64>) -> anyhow::Result<PgPool> {
+    let mut schemas: Vec<String> = live
+        .iter()
+        .map(|(model, generation)| schema_name(&config.schema, *model, *generation))
+        .collect();
+    schemas.sort();
+    schemas.push(config.schema.clone());
+    let schemas: Vec<&str> = schemas.iter().map(String::as_str).collect();
+    kernel::db::connect_with_search_path(config, &schemas, config.db_max_connections).await
+}
