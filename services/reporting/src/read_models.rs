@@ -405,11 +405,7 @@ impl ReadModels {
 
     /// Drops an old generation once the other replicas have moved off it.
     fn forget_later(&self, model: Model, generation: i64) {
-        let this = ForgetGeneration {
-            config: self.config.clone(),
-            main: self.main.clone(),
-            jetstream: self.jetstream.clone(),
-        };
+        let this = self.forgetter();
         tokio::spawn(async move {
             tokio::time::sleep(SWAP_GRACE).await;
             if let Err(error) = this.forget(model, generation).await {
@@ -419,13 +415,15 @@ impl ReadModels {
     }
 
     async fn forget_generation(&self, model: Model, generation: i64) -> anyhow::Result<()> {
+        self.forgetter().forget(model, generation).await
+    }
+
+    fn forgetter(&self) -> ForgetGeneration {
         ForgetGeneration {
             config: self.config.clone(),
             main: self.main.clone(),
             jetstream: self.jetstream.clone(),
         }
-        .forget(model, generation)
-        .await
     }
 }
 
