@@ -35,12 +35,7 @@ const PASSWORD: &str = "bench-password";
 /// School days a class can still take roll calls on: every date since the school
 /// year began, both sessions, newest first.
 fn roll_call_slots(today: time::Date) -> Vec<(String, i32)> {
-    let start_year = if u8::from(today.month()) >= 8 {
-        today.year()
-    } else {
-        today.year() - 1
-    };
-    let start = time::Date::from_calendar_date(start_year, time::Month::August, 1).unwrap();
+    let start = kernel::dates::school_year_start(&kernel::dates::school_year_of(today)).unwrap();
     let mut slots = Vec::new();
     let mut day = today;
     while day >= start {
@@ -130,13 +125,8 @@ async fn main() {
         .unwrap()
         .into_inner()
         .access_token;
-    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date();
-    let start_year = if u8::from(today.month()) >= 8 {
-        today.year()
-    } else {
-        today.year() - 1
-    };
-    let school_year = format!("{start_year}-{}", start_year + 1);
+    let today = kernel::dates::local_today();
+    let school_year = kernel::dates::school_year_of(today);
     let district = directory
         .clone()
         .create_district(with_token(

@@ -53,13 +53,7 @@ fn status(check: &mut Check, field: &str, value: i32) -> pb::AttendanceStatus {
 }
 
 fn month(check: &mut Check, value: &str) -> String {
-    if calendar::month_start(value.trim()).is_none() {
-        check.add(Violation::new(
-            "month",
-            "must be a month written YYYY-MM",
-            "phải là tháng theo dạng YYYY-MM",
-        ));
-    }
+    check.month("month", value);
     value.trim().to_owned()
 }
 

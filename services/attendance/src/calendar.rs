@@ -17,19 +17,9 @@ use crate::directory::ClassRow;
 use crate::roll_calls::submit::known_class;
 use kernel::dates;
 
-/// `YYYY-MM` of a date.
-pub(crate) fn month_of(date: Date) -> String {
-    format!("{:04}-{:02}", date.year(), u8::from(date.month()))
-}
-
 /// The first day of `YYYY-MM`.
-pub(crate) fn month_start(month: &str) -> Option<Date> {
-    let (year, month) = month.split_once('-')?;
-    if month.len() != 2 {
-        return None;
-    }
-    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
-    Date::from_calendar_date(year.parse().ok()?, month, 1).ok()
+fn month_start(month: &str) -> Option<Date> {
+    dates::parse_month(month).map(|(first, _)| first)
 }
 
 /// Refuses a change to a roll call on a closure day or in a closed month. It locks
@@ -40,7 +30,7 @@ pub(crate) async fn ensure_open(
     class: &ClassRow,
     date: Date,
 ) -> AppResult<()> {
-    let month = month_of(date);
+    let month = dates::month_of(date);
     let (closed, closure): (bool, Option<String>) = sqlx::query_as(
         "WITH month AS ( \
              INSERT INTO months (class_id, month, closed) VALUES ($3, $4, false) \
@@ -292,7 +282,10 @@ mod tests {
 
     #[test]
     fn months_are_written_year_dash_month() {
-        assert_eq!(month_of(time::macros::date!(2025 - 10 - 02)), "2025-10");
+        assert_eq!(
+            dates::month_of(time::macros::date!(2025 - 10 - 02)),
+            "2025-10"
+        );
         assert_eq!(
             month_start("2025-10"),
             Some(time::macros::date!(2025 - 10 - 01))

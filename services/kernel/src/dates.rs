@@ -29,6 +29,11 @@ pub fn school_year_of(date: Date) -> String {
     format!("{first}-{}", first + 1)
 }
 
+/// `YYYY-MM` of a date.
+pub fn month_of(date: Date) -> String {
+    format!("{:04}-{:02}", date.year(), u8::from(date.month()))
+}
+
 /// `YYYY-MM`: the first and last day of the month.
 pub fn parse_month(text: &str) -> Option<(Date, Date)> {
     let (year, month) = text.trim().split_once('-')?;

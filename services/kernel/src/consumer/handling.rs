@@ -34,50 +34,11 @@ pub(super) enum ApplyError {
     Store(#[from] sqlx::Error),
 }
 
-pub(super) async fn apply<P: Projection>(
-    conn: &mut PgConnection,
-    projection: &P,
-    event: &ReceivedEvent,
-    on_gap: OnGap,
-) -> Result<Applied, ApplyError> {
-    let consumer = projection.name();
-    let last: Option<i64> = sqlx::query_scalar(
-        "SELECT stream_version FROM consumer_streams WHERE consumer = $1 AND stream_id = $2",
-    )
-    .bind(consumer)
-    .bind(&event.stream_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let expected = last.unwrap_or(0) + 1;
-    if event.sequence > expected {
-        if on_gap == OnGap::Wait {
-            return Ok(Applied::AheadOfPredecessor);
-        }
-        record_gap(conn, consumer, event, expected).await?;
-    }
-    let fresh = sqlx::query(
-        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(consumer)
-    .bind(event.event_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    if !fresh {
-        return Ok(Applied::Duplicate);
-    }
-    projection
-        .handle(conn, event)
-        .await
-        .map_err(ApplyError::Handler)?;
-    advance_stream(conn, consumer, event).await?;
-    Ok(Applied::Handled)
-}
-
-/// [`apply`] for a whole batch in one transaction, with one statement each for the
-/// stream versions, the inbox and the new versions: the same outcomes as `apply`
-/// on each event in turn.
+/// Applies events (a batch, or one alone) in the caller's transaction: skips
+/// redeliveries (already in the inbox), holds back or records events that skip
+/// their stream's sequence, runs the projection on the rest and records their
+/// streams' new versions, with one statement each for the stream versions, the
+/// inbox and the new versions.
 pub(super) async fn apply_batch<P: Projection>(
     conn: &mut PgConnection,
     projection: &P,

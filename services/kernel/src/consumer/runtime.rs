@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::handling::{Applied, ApplyError, OnGap, apply, apply_batch, dead_letter};
+use super::handling::{Applied, ApplyError, OnGap, apply_batch, dead_letter};
 use super::{Projection, ReceivedEvent};
 use crate::config::{ConsumerSettings, ServiceId, stream_name_in, subject_root_in};
 use crate::retry::Backoff;
@@ -202,18 +202,14 @@ impl<P: Projection> ConsumerRuntime<P> {
         loop {
             let span = self.event_span(event);
             let mut tx = self.pool.begin().await?;
-            let result = apply(
-                &mut tx,
-                &*self.projection,
-                event,
-                gap_policy(delivery, &self.settings),
-            )
-            .instrument(span)
-            .await;
+            let alone = [(event, gap_policy(delivery, &self.settings))];
+            let result = apply_batch(&mut tx, &*self.projection, &alone)
+                .instrument(span)
+                .await;
             match result {
-                Ok(outcome) => {
+                Ok(outcomes) => {
                     tx.commit().await?;
-                    return Ok(outcome);
+                    return Ok(outcomes[0]);
                 }
                 Err(ApplyError::Store(error)) => return Err(error.into()),
                 Err(ApplyError::Handler(error)) if attempt >= self.settings.max_attempts => {

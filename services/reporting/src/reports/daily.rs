@@ -55,9 +55,10 @@ struct RollCallCounts {
 }
 
 impl RollCallCounts {
-    fn tally(&self, classes_total: i64) -> SessionTally {
+    /// The sums, without the classes total (which comes from the directory).
+    fn tally(&self) -> SessionTally {
         SessionTally {
-            classes_total,
+            classes_total: 0,
             submitted: self.submitted,
             counts: Counts {
                 present: self.present,
@@ -125,7 +126,7 @@ pub(crate) async fn school_summary(
             let mut taken = HashSet::new();
             for row in counts.iter().filter(|row| row.session == session as i16) {
                 taken.insert(row.scope_id);
-                tally.add(&row.tally(0));
+                tally.add(&row.tally());
             }
             let missing = classes
                 .iter()
@@ -178,7 +179,7 @@ pub(crate) async fn district_summary(
     .collect();
     let mut by_school: HashMap<(Uuid, i16), SessionTally> = HashMap::new();
     for row in roll_call_counts(pool, Scope::District(district_id), date).await? {
-        by_school.insert((row.scope_id, row.session), row.tally(0));
+        by_school.insert((row.scope_id, row.session), row.tally());
     }
 
     let mut totals: BTreeMap<i32, SessionTally> = BTreeMap::new();

@@ -43,12 +43,13 @@ pub(crate) async fn student_absences(
     .fetch_one(pool)
     .await?;
 
-    let mut months: BTreeMap<(i32, u8), Counts> = BTreeMap::new();
+    // `YYYY-MM` keys sort as the months do.
+    let mut months: BTreeMap<String, Counts> = BTreeMap::new();
     let mut sessions = Vec::with_capacity(rows.len());
     for (date, session, stored, class_id) in rows {
         let status = status(stored);
         months
-            .entry((date.year(), date.month() as u8))
+            .entry(kernel::dates::month_of(date))
             .or_default()
             .count(status);
         sessions.push(pb::AbsentSession {
@@ -71,8 +72,8 @@ pub(crate) async fn student_absences(
         full_name,
         months: months
             .into_iter()
-            .map(|((year, month), counts)| pb::MonthAbsences {
-                month: format!("{year:04}-{month:02}"),
+            .map(|(month, counts)| pb::MonthAbsences {
+                month,
                 absent_excused_sessions: counts.absent_excused as i32,
                 absent_unexcused_sessions: counts.absent_unexcused as i32,
                 late_count: counts.late as i32,

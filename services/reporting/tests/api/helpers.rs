@@ -7,22 +7,16 @@ use std::time::Duration;
 
 use kernel::config::ServiceId;
 use kernel::testing::{TestWorld, channel, eventually};
-pub use kernel::testing::{request_id as rid, with_token};
 use lienlac_proto::attendance::v1 as att;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
-use lienlac_proto::identity::v1 as id;
-use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
-use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
 use lienlac_proto::reporting::v1 as pb;
 use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
-use secrecy::SecretString;
+use lienlac_test_support::{School, days_ago, start_identity, today, wait_until_attendance_knows};
+pub use lienlac_test_support::{rid, with_token};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
-
-const ADMIN_PASSWORD: &str = "admin-password-1";
-const PASSWORD: &str = "password-123";
 
 /// District D with school S (class 1A1: three students and a homeroom teacher;
 /// class 1A2: one student and another homeroom teacher; a principal; a guardian
@@ -30,7 +24,6 @@ const PASSWORD: &str = "password-123";
 /// district admin of another district, and the operator.
 pub struct Stack {
     pub world: TestWorld,
-    pub identity: Identity,
     pub attendance: AttendanceServiceClient<Channel>,
     pub reporting: ReportingServiceClient<Channel>,
     pub reporting_pool: PgPool,
@@ -59,189 +52,11 @@ impl Drop for Stack {
     }
 }
 
-pub struct Identity {
-    directory: DirectoryServiceClient<Channel>,
-    auth: AuthServiceClient<Channel>,
-    admin: String,
-}
-
-impl Identity {
-    pub async fn call<T, R, F, Fut>(&self, message: T, f: F) -> R
-    where
-        F: FnOnce(DirectoryServiceClient<Channel>, tonic::Request<T>) -> Fut,
-        Fut: std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
-    {
-        f(self.directory.clone(), with_token(message, &self.admin))
-            .await
-            .unwrap()
-            .into_inner()
-    }
-
-    pub async fn school(&self, district_id: &str, name: &str) -> String {
-        self.call(
-            id::CreateSchoolRequest {
-                request_id: rid(),
-                district_id: district_id.into(),
-                name: name.into(),
-                external_ref: format!("S{}", &rid()[24..]),
-            },
-            |mut c, r| async move { c.create_school(r).await },
-        )
-        .await
-        .id
-    }
-
-    pub async fn class(&self, school_id: &str, name: &str) -> String {
-        self.call(
-            id::CreateClassRequest {
-                request_id: rid(),
-                school_id: school_id.into(),
-                name: name.into(),
-                grade: 1,
-                school_year: kernel::dates::school_year_of(kernel::dates::local_today()),
-            },
-            |mut c, r| async move { c.create_class(r).await },
-        )
-        .await
-        .id
-    }
-
-    pub async fn student(&self, school_id: &str, class_id: &str, name: &str) -> String {
-        let student = self
-            .call(
-                id::RegisterStudentRequest {
-                    request_id: rid(),
-                    school_id: school_id.into(),
-                    full_name: name.into(),
-                    birth_date: "2019-03-01".into(),
-                    gender: id::Gender::Male as i32,
-                    external_ref: format!("HS{}", &rid()[24..]),
-                },
-                |mut c, r| async move { c.register_student(r).await },
-            )
-            .await
-            .id;
-        self.call(
-            id::EnrollStudentRequest {
-                request_id: rid(),
-                student_id: student.clone(),
-                class_id: class_id.into(),
-            },
-            |mut c, r| async move { c.enroll_student(r).await },
-        )
-        .await;
-        student
-    }
-
-    pub async fn staff(&self, school_id: &str, phone: &str) -> String {
-        self.call(
-            id::RegisterStaffRequest {
-                request_id: rid(),
-                school_id: school_id.into(),
-                full_name: "Giáo Viên".into(),
-                phone: phone.into(),
-                position: String::new(),
-            },
-            |mut c, r| async move { c.register_staff(r).await },
-        )
-        .await
-        .id
-    }
-
-    /// Issues, activates and signs in; returns (account id, username).
-    pub async fn account(&self, school_id: &str, person_id: &str) -> (String, String) {
-        let issued = self
-            .auth
-            .clone()
-            .issue_accounts(with_token(
-                id::IssueAccountsRequest {
-                    request_id: rid(),
-                    school_id: school_id.into(),
-                    person_ids: vec![person_id.into()],
-                    ..Default::default()
-                },
-                &self.admin,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .accounts
-            .remove(0);
-        self.auth
-            .clone()
-            .activate_account(id::ActivateAccountRequest {
-                username: issued.username.clone(),
-                activation_code: issued.activation_code,
-                new_password: PASSWORD.into(),
-            })
-            .await
-            .unwrap();
-        (issued.account_id, issued.username)
-    }
-
-    pub async fn token(&self, username: &str) -> String {
-        self.auth
-            .clone()
-            .login(id::LoginRequest {
-                username: username.into(),
-                password: PASSWORD.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token
-    }
-
-    pub async fn grant(
-        &self,
-        account_id: &str,
-        role: id::Role,
-        scope_kind: id::ScopeKind,
-        scope_id: &str,
-    ) {
-        self.auth
-            .clone()
-            .grant_role(with_token(
-                id::GrantRoleRequest {
-                    request_id: rid(),
-                    account_id: account_id.into(),
-                    role: role as i32,
-                    scope_kind: scope_kind as i32,
-                    scope_id: scope_id.into(),
-                },
-                &self.admin,
-            ))
-            .await
-            .unwrap();
-    }
-
-    pub async fn homeroom(&self, class_id: &str, staff_id: &str) {
-        self.call(
-            id::AssignHomeroomTeacherRequest {
-                request_id: rid(),
-                class_id: class_id.into(),
-                staff_id: staff_id.into(),
-            },
-            |mut c, r| async move { c.assign_homeroom_teacher(r).await },
-        )
-        .await;
-    }
-}
-
 impl Stack {
     pub async fn start() -> Self {
         let world = TestWorld::new();
         let stop = CancellationToken::new();
-        let mut settings = identity::Settings::defaults(world.config(ServiceId::IDENTITY));
-        settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
-        settings.argon2.memory_kib = 1024;
-        settings.argon2.iterations = 1;
-        settings.signing_key_file = std::env::temp_dir()
-            .join(format!("lienlac-{}", world.namespace))
-            .join("key.pem");
-        let identity_app = identity::Application::build(settings).await.unwrap();
-        let identity_addr = identity_app.grpc_addr();
-        tokio::spawn(identity_app.run_until_stopped(stop.clone()));
+        let identity_addr = start_identity(&world, &stop).await;
         let mut config = world.config(ServiceId::ATTENDANCE);
         config.identity_url = format!("http://{identity_addr}");
         let attendance_app = attendance::Application::build(attendance::Settings::defaults(config))
@@ -258,192 +73,35 @@ impl Stack {
         let reporting_addr = reporting_app.grpc_addr();
         let reporting_pool = reporting_app.pool().clone();
         tokio::spawn(reporting_app.run_until_stopped(stop.clone()));
-
-        let identity_channel = channel(identity_addr);
-        let mut auth = AuthServiceClient::new(identity_channel.clone());
-        let admin = auth
-            .login(id::LoginRequest {
-                username: "admin".into(),
-                password: ADMIN_PASSWORD.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token;
-        let identity = Identity {
-            directory: DirectoryServiceClient::new(identity_channel),
-            auth,
-            admin: admin.clone(),
-        };
-        let district = |name: &'static str| {
-            let identity = &identity;
-            async move {
-                identity
-                    .call(
-                        id::CreateDistrictRequest {
-                            request_id: rid(),
-                            name: name.into(),
-                            external_ref: format!("D{}", &rid()[24..]),
-                        },
-                        |mut c, r| async move { c.create_district(r).await },
-                    )
-                    .await
-                    .id
-            }
-        };
-        let district_id = district("Huyện Củ Chi").await;
-        let other_district_id = district("Huyện Hóc Môn").await;
-        let school_id = identity
-            .school(&district_id, "Trường Tiểu học Tân Thông")
-            .await;
-        let other_school_id = identity
-            .school(&district_id, "Trường Tiểu học Tân Tiến")
-            .await;
-        let other_district_school = identity
-            .school(&other_district_id, "Trường Tiểu học Bà Điểm")
-            .await;
-        let class_id = identity.class(&school_id, "1A1").await;
-        let other_class_id = identity.class(&school_id, "1A2").await;
-        let mut students = Vec::new();
-        for name in ["Nguyễn Thị Ánh", "Trần Văn Bình", "Lê Văn Cường"] {
-            students.push(identity.student(&school_id, &class_id, name).await);
-        }
-        let other_student = identity
-            .student(&school_id, &other_class_id, "Phạm Thị Dung")
-            .await;
-
-        let n = u32::from_str_radix(&rid()[30..], 16).unwrap() % 1_000_000;
-        let homeroom_staff = identity.staff(&school_id, &format!("0901{n:06}")).await;
-        let other_homeroom_staff = identity.staff(&school_id, &format!("0902{n:06}")).await;
-        let principal_staff = identity.staff(&school_id, &format!("0903{n:06}")).await;
-        let other_principal_staff = identity
-            .staff(&other_school_id, &format!("0904{n:06}"))
-            .await;
-        let district_staff = identity.staff(&school_id, &format!("0906{n:06}")).await;
-        let other_district_staff = identity
-            .staff(&other_district_school, &format!("0907{n:06}"))
-            .await;
-        identity.homeroom(&class_id, &homeroom_staff).await;
-        identity
-            .homeroom(&other_class_id, &other_homeroom_staff)
-            .await;
-        let guardian_id = identity
-            .call(
-                id::RegisterGuardianRequest {
-                    request_id: rid(),
-                    school_id: school_id.clone(),
-                    full_name: "Nguyễn Văn Em".into(),
-                    phone: format!("0905{n:06}"),
-                },
-                |mut c, r| async move { c.register_guardian(r).await },
-            )
-            .await
-            .id;
-        identity
-            .call(
-                id::LinkGuardianRequest {
-                    request_id: rid(),
-                    guardian_id: guardian_id.clone(),
-                    student_id: students[0].clone(),
-                    relation: id::Relation::Father as i32,
-                },
-                |mut c, r| async move { c.link_guardian(r).await },
-            )
-            .await;
-
-        let (_, homeroom_user) = identity.account(&school_id, &homeroom_staff).await;
-        let (_, other_homeroom_user) = identity.account(&school_id, &other_homeroom_staff).await;
-        let (principal_account, principal_user) =
-            identity.account(&school_id, &principal_staff).await;
-        let (other_principal_account, other_principal_user) = identity
-            .account(&other_school_id, &other_principal_staff)
-            .await;
-        let (district_account, district_user) = identity.account(&school_id, &district_staff).await;
-        let (other_district_account, other_district_user) = identity
-            .account(&other_district_school, &other_district_staff)
-            .await;
-        let (_, guardian_user) = identity.account(&school_id, &guardian_id).await;
-        identity
-            .grant(
-                &principal_account,
-                id::Role::Principal,
-                id::ScopeKind::School,
-                &school_id,
-            )
-            .await;
-        identity
-            .grant(
-                &other_principal_account,
-                id::Role::Principal,
-                id::ScopeKind::School,
-                &other_school_id,
-            )
-            .await;
-        identity
-            .grant(
-                &district_account,
-                id::Role::DistrictAdmin,
-                id::ScopeKind::District,
-                &district_id,
-            )
-            .await;
-        identity
-            .grant(
-                &other_district_account,
-                id::Role::DistrictAdmin,
-                id::ScopeKind::District,
-                &other_district_id,
-            )
-            .await;
+        let school = School::create(identity_addr).await;
 
         let stack = Self {
             attendance: AttendanceServiceClient::new(channel(attendance_addr)),
             reporting: ReportingServiceClient::new(channel(reporting_addr)),
             reporting_pool,
             attendance_pool,
-            district_id,
-            school_id,
-            other_school_id,
-            class_id: class_id.clone(),
-            other_class_id: other_class_id.clone(),
-            students,
-            other_student,
-            homeroom: identity.token(&homeroom_user).await,
-            other_homeroom: identity.token(&other_homeroom_user).await,
-            principal: identity.token(&principal_user).await,
-            guardian: identity.token(&guardian_user).await,
-            other_school_principal: identity.token(&other_principal_user).await,
-            district_admin: identity.token(&district_user).await,
-            other_district_admin: identity.token(&other_district_user).await,
-            operator: admin,
-            identity,
+            district_id: school.district_id,
+            school_id: school.school_id,
+            other_school_id: school.other_school_id,
+            class_id: school.class_id,
+            other_class_id: school.other_class_id,
+            students: school.students,
+            other_student: school.other_student,
+            homeroom: school.homeroom,
+            other_homeroom: school.other_homeroom,
+            principal: school.principal,
+            guardian: school.guardian,
+            other_school_principal: school.other_school_principal,
+            district_admin: school.district_admin,
+            other_district_admin: school.other_district_admin,
+            operator: school.operator,
             world,
             stop,
         };
-        stack.wait_until_attendance_knows(&stack.class_id, 3).await;
-        stack
-            .wait_until_attendance_knows(&stack.other_class_id, 1)
-            .await;
+        wait_until_attendance_knows(&stack.attendance_pool, &stack.class_id, 3).await;
+        wait_until_attendance_knows(&stack.attendance_pool, &stack.other_class_id, 1).await;
         stack.wait_until_reporting_knows_the_guardian().await;
         stack
-    }
-
-    /// Waits until attendance's projection knows the class, its homeroom teacher
-    /// and its students.
-    async fn wait_until_attendance_knows(&self, class_id: &str, students: i64) {
-        let class = uuid(class_id);
-        eventually("the class projected into attendance", Duration::from_secs(20), || async {
-            let known: (bool, i64) = sqlx::query_as(
-                "SELECT EXISTS (SELECT 1 FROM classes WHERE id = $1 AND homeroom_teacher_id IS NOT NULL), \
-                        (SELECT count(*) FROM enrolment_periods WHERE class_id = $1)",
-            )
-            .bind(class)
-            .fetch_one(&self.attendance_pool)
-            .await
-            .ok()?;
-            (known.0 && known.1 == students).then_some(())
-        })
-        .await;
     }
 
     async fn wait_until_reporting_knows_the_guardian(&self) {
@@ -471,11 +129,11 @@ impl Stack {
     }
 
     pub fn today(&self) -> String {
-        kernel::dates::format(kernel::dates::local_today())
+        today()
     }
 
     pub fn days_ago(&self, days: i64) -> String {
-        kernel::dates::format(kernel::dates::local_today() - time::Duration::days(days))
+        days_ago(days)
     }
 
     /// Submits the morning roll call of 1A1 with these absentees.
@@ -572,10 +230,6 @@ impl Stack {
         )
         .await
     }
-}
-
-pub fn status_of(summary: &pb::SchoolDailySummary, session: usize) -> pb::SessionSummary {
-    summary.sessions[session].clone()
 }
 
 pub fn uuid(text: &str) -> Uuid {
