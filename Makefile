@@ -46,6 +46,7 @@ bench: toolchain stack
 	$(CARGO) bench -p kernel --bench kernel
 	$(CARGO) bench -p identity --bench identity
 	$(CARGO) bench -p attendance --bench attendance
+	$(CARGO) bench -p reporting --bench reporting
 
 fmt:
 	$(CARGO) fmt --all

@@ -52,6 +52,9 @@ pub(super) async fn apply_batch<P: Projection>(
     )
     .bind(consumer)
     .bind(&stream_ids)
+    // Planned for each batch: a plan cached while the table was small (a seq scan)
+    // would stay while it grows to millions of streams when nothing analyzes it.
+    .persistent(false)
     .fetch_all(&mut *conn)
     .await?;
     let mut last: HashMap<&str, i64> = HashMap::new();

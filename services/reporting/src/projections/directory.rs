@@ -131,6 +131,10 @@ impl Projection for DirectoryProjection {
             }
             "AccountSignedIn" => {
                 let signed_in: identity::AccountSignedIn = event.decode()?;
+                // Platform operators are nobody's staff or guardian: no person.
+                if signed_in.person_id.is_empty() {
+                    return Ok(());
+                }
                 let date = kernel::dates::parse(&signed_in.date)
                     .ok_or_else(|| anyhow::anyhow!("date {:?}", signed_in.date))?;
                 sqlx::query(

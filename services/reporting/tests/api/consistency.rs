@@ -256,4 +256,11 @@ async fn every_figure_agrees_with_a_replay_of_the_events() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
+    // Every event of both publishers was projected, the operator's sign-ins too.
+    let dead_letters: Vec<(String, String)> =
+        sqlx::query_as("SELECT event_type, error FROM dead_letters")
+            .fetch_all(&stack.reporting_pool)
+            .await
+            .unwrap();
+    assert!(dead_letters.is_empty(), "{dead_letters:#?}");
 }
