@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use kernel::config::{KernelConfig, ServiceId};
-use kernel::consumer::{ConsumerRuntime, ConsumerSource, reset_projection};
+use kernel::consumer::{
+    ConsumerRuntime, ConsumerSource, create_consumer_after, replay, reset_projection,
+};
 use kernel::event_store::{EventMeta, ExpectedVersion, append, stream_version};
 use kernel::outbox::{Relay, RelayConfig, ensure_stream};
 use kernel::testing::{TestWorld, eventually};
@@ -319,4 +321,88 @@ async fn a_projection_rebuilt_from_scratch_replays_to_the_same_read_model() {
     stop.cancel();
     task.await.unwrap().unwrap();
     assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_applies_the_stream_once_in_order_and_the_durable_consumer_goes_on_after_it() {
+    let setup = setup().await;
+    setup
+        .publish_notes("student-9", &["a", "b", "poison"])
+        .await;
+    setup.publish_raw("student-9", 2, "b published twice").await;
+    setup.publish_raw("student-10", 1, "one").await;
+    setup.publish_raw("student-10", 3, "three").await;
+    setup
+        .jetstream
+        .publish(
+            format!("{}._._.Noted", setup.publisher.subject_root()),
+            "not an event".into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let projection = NotesProjection::new("attendance-notes").poison("poison");
+    let replayed = replay(
+        &setup.pool,
+        &setup.jetstream,
+        &setup.source(),
+        &projection,
+        2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(replayed.last_sequence, 7);
+    assert_eq!(replayed.events, 5, "every event but the duplicate");
+    let texts: Vec<String> = setup
+        .notes()
+        .await
+        .into_iter()
+        .map(|(text, _)| text)
+        .collect();
+    assert_eq!(texts, vec!["a", "b", "one", "three"]);
+    let dead: Vec<String> = sqlx::query_scalar("SELECT error FROM dead_letters ORDER BY id")
+        .fetch_all(&setup.pool)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(
+        dead[0].contains("cannot project note \"poison\""),
+        "{dead:?}"
+    );
+    assert_eq!(dead[1], "message has no headers");
+    let gap: (i64, i64) = sqlx::query_as(
+        "SELECT expected_version, received_version FROM stream_gaps WHERE stream_id = 'student-10'",
+    )
+    .fetch_one(&setup.pool)
+    .await
+    .unwrap();
+    assert_eq!(gap, (2, 3));
+
+    // The durable consumer starts after the replay, where its stream versions stop.
+    create_consumer_after(
+        &setup.jetstream,
+        &setup.source(),
+        "attendance-notes",
+        &setup.consumer.consumer,
+        replayed,
+    )
+    .await
+    .unwrap();
+    setup.publish_notes("student-9", &["d"]).await;
+    let (stop, task) = setup.start(Arc::new(projection));
+    let notes = setup.wait_for_notes(5).await;
+    setup.wait_until_drained("attendance-notes").await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(notes.last().unwrap(), &("d".to_owned(), 4));
+    assert_eq!(setup.notes().await.len(), 5, "nothing replayed twice");
+    let gaps: i64 = sqlx::query_scalar("SELECT count(*) FROM stream_gaps")
+        .fetch_one(&setup.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        gaps, 1,
+        "the durable consumer knew student-9 was at version 3"
+    );
 }

@@ -456,7 +456,8 @@ async fn main() {
         .unwrap();
     let year = Year::new(district, &world.namespace);
 
-    // Raw baselines.
+    // Raw baselines, after a warm-up run (new tables' first writes are slow).
+    raw_projection_rate(&scratch_pool, &year, 2 * REBUILD_BATCH, LIVE_BATCH).await;
     let raw_live = raw_projection_rate(&scratch_pool, &year, THROUGHPUT_EVENTS, LIVE_BATCH).await;
     let raw_rebuild =
         raw_projection_rate(&scratch_pool, &year, THROUGHPUT_EVENTS, REBUILD_BATCH).await;

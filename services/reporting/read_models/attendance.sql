@@ -14,8 +14,6 @@ CREATE TABLE roll_calls (
     late             integer NOT NULL,
     PRIMARY KEY (class_id, date, session)
 );
-CREATE INDEX roll_calls_by_school ON roll_calls (school_id, date);
-CREATE INDEX roll_calls_by_district ON roll_calls (district_id, date);
 
 -- Only the marks other than present: a student of a roll call without a row here
 -- was present. `status` is attendance.v1.AttendanceStatus.
@@ -27,7 +25,6 @@ CREATE TABLE marks (
     status     smallint NOT NULL,
     PRIMARY KEY (class_id, date, session, student_id)
 );
-CREATE INDEX marks_by_student ON marks (student_id, date);
 
 CREATE TABLE closures (
     school_id uuid NOT NULL,

@@ -10,7 +10,6 @@ CREATE TABLE schools (
     district_id uuid NOT NULL,
     name        text NOT NULL
 );
-CREATE INDEX schools_by_district ON schools (district_id);
 
 CREATE TABLE classes (
     id                  uuid PRIMARY KEY,
@@ -21,8 +20,6 @@ CREATE TABLE classes (
     school_year         text NOT NULL,
     homeroom_teacher_id uuid
 );
-CREATE INDEX classes_by_school ON classes (school_id);
-CREATE INDEX classes_by_district ON classes (district_id);
 
 CREATE TABLE students (
     id           uuid PRIMARY KEY,
@@ -42,15 +39,12 @@ CREATE TABLE enrolment_periods (
     to_date     date,
     PRIMARY KEY (student_id, class_id, from_date)
 );
-CREATE INDEX enrolment_periods_by_class ON enrolment_periods (class_id, from_date);
 
 CREATE TABLE staff (
     id          uuid PRIMARY KEY,
     school_id   uuid NOT NULL,
     district_id uuid NOT NULL
 );
-CREATE INDEX staff_by_school ON staff (school_id);
-CREATE INDEX staff_by_district ON staff (district_id);
 
 CREATE TABLE guardianships (
     guardian_id uuid NOT NULL,
@@ -63,7 +57,6 @@ CREATE TABLE accounts (
     person_id uuid NOT NULL,
     activated boolean NOT NULL DEFAULT false
 );
-CREATE INDEX accounts_by_person ON accounts (person_id);
 
 -- At most one row per person and local date (identity publishes one sign-in a day).
 CREATE TABLE sign_ins (

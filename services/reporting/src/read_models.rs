@@ -3,11 +3,13 @@
 //! Each read model (`directory`, `attendance`) lives in a schema of its own per
 //! generation, `<schema>_<name>_g<generation>`, fed by the durable consumer
 //! `reporting-<name>-g<generation>`; the table `read_models` says which generation
-//! answers queries. A rebuild creates the next generation beside the live one and
-//! replays the publisher's stream into it from the start while the live one keeps
-//! consuming and answering; once the rebuild has caught up, one update of
-//! `read_models` makes it the live generation, queries move to it, and the old
-//! generation is dropped after a grace period.
+//! answers queries. A rebuild creates the next generation's tables beside the live
+//! one and replays the publisher's stream into them at bulk speed
+//! (`kernel::consumer::replay`) while the live one keeps consuming and answering;
+//! then it builds the secondary indexes and creates the generation's durable
+//! consumer right after the last replayed message. Once that consumer has caught
+//! up, one update of `read_models` makes it the live generation, queries move to
+//! it, and the old generation is dropped after a grace period.
 //!
 //! Every replica runs the supervisor: it follows `read_models` (so a swap made by
 //! one replica reaches the others within a tick), runs the consumers of the live
@@ -54,10 +56,19 @@ impl Model {
         Self::ALL.into_iter().find(|model| model.name() == name)
     }
 
-    fn ddl(self) -> &'static str {
+    /// The tables, with their primary keys.
+    fn tables(self) -> &'static str {
         match self {
             Model::Directory => include_str!("../read_models/directory.sql"),
             Model::Attendance => include_str!("../read_models/attendance.sql"),
+        }
+    }
+
+    /// The secondary indexes (the projections never need them).
+    fn indexes(self) -> &'static str {
+        match self {
+            Model::Directory => include_str!("../read_models/directory_indexes.sql"),
+            Model::Attendance => include_str!("../read_models/attendance_indexes.sql"),
         }
     }
 
@@ -133,7 +144,7 @@ impl ReadModels {
                 continue;
             };
             let live = schema_name(&config.schema, model, registration.generation);
-            create_schema_unless_exists(&mut tx, model, &live).await?;
+            create_schema_unless_exists(&mut tx, model, &live, Indexes::Now).await?;
         }
         tx.commit().await?;
         let queried: HashMap<Model, i64> = registrations
@@ -192,7 +203,7 @@ impl ReadModels {
         // this generation's schema and consumer behind: start clean.
         self.forget_generation(model, next).await?;
         let schema = schema_name(&self.config.schema, model, next);
-        create_schema_unless_exists(&mut tx, model, &schema).await?;
+        create_schema_unless_exists(&mut tx, model, &schema, Indexes::AfterReplay).await?;
         sqlx::query("UPDATE read_models SET rebuilding_generation = $2 WHERE name = $1")
             .bind(model.name())
             .bind(next)
@@ -253,8 +264,14 @@ impl ReadModels {
                     replica.rebuilding.entry(model)
                 {
                     slot.insert(
-                        self.spawn(model, target, self.rebuild_settings(), shutdown)
-                            .await?,
+                        self.spawn(
+                            model,
+                            target,
+                            self.rebuild_settings(),
+                            Start::Replay,
+                            shutdown,
+                        )
+                        .await?,
                     );
                 }
                 if self.caught_up(model, target).await && self.swap(model, target).await? {
@@ -285,6 +302,7 @@ impl ReadModels {
                         model,
                         registration.generation,
                         self.config.consumer.clone(),
+                        Start::Follow,
                         shutdown,
                     )
                     .await?;
@@ -324,6 +342,7 @@ impl ReadModels {
         model: Model,
         generation: i64,
         settings: ConsumerSettings,
+        start: Start,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Running> {
         let schema = schema_name(&self.config.schema, model, generation);
@@ -333,21 +352,21 @@ impl ReadModels {
         let source = ConsumerSource::all_of(&self.config.namespace, model.publisher());
         let name = consumer_name(model, generation);
         let token = shutdown.child_token();
+        let consumer = Consumer {
+            model,
+            pool: pool.clone(),
+            jetstream: self.jetstream.clone(),
+            source,
+            settings,
+            start,
+        };
         let handle = match model {
-            Model::Directory => tokio::spawn(run(
-                pool.clone(),
-                self.jetstream.clone(),
-                DirectoryProjection::new(name),
-                source,
-                settings,
+            Model::Directory => tokio::spawn(consumer.run(
+                move || DirectoryProjection::new(name.clone()),
                 token.clone(),
             )),
-            Model::Attendance => tokio::spawn(run(
-                pool.clone(),
-                self.jetstream.clone(),
-                AttendanceProjection::new(name),
-                source,
-                settings,
+            Model::Attendance => tokio::spawn(consumer.run(
+                move || AttendanceProjection::new(name.clone()),
                 token.clone(),
             )),
         };
@@ -473,17 +492,129 @@ impl ForgetGeneration {
     }
 }
 
-async fn run<P: Projection>(
+/// How a generation's consumer starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Follow the durable consumer (created, from the stream's start, if missing).
+    Follow,
+    /// A rebuild: unless its durable consumer exists, replay the stream into the
+    /// empty generation first, build the indexes, then follow from there.
+    Replay,
+}
+
+/// When a new generation's secondary indexes are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Indexes {
+    Now,
+    AfterReplay,
+}
+
+/// A generation's consumer, before it runs.
+struct Consumer {
+    model: Model,
     pool: PgPool,
     jetstream: jetstream::Context,
-    projection: P,
     source: ConsumerSource,
     settings: ConsumerSettings,
-    token: CancellationToken,
-) -> anyhow::Result<()> {
-    ConsumerRuntime::new(pool, jetstream, Arc::new(projection), source, settings)
+    start: Start,
+}
+
+impl Consumer {
+    async fn run<P: Projection>(
+        self,
+        projection: impl Fn() -> P,
+        token: CancellationToken,
+    ) -> anyhow::Result<()> {
+        if self.start == Start::Replay {
+            let mut backoff =
+                kernel::retry::Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
+            loop {
+                let delay = match self.replay_unless_done(&projection()).await {
+                    Ok(true) => break,
+                    // Another replica is replaying.
+                    Ok(false) => Duration::from_secs(1),
+                    Err(error) => {
+                        tracing::warn!(read_model = self.model.name(), error = ?error, "replay failed; starting again");
+                        backoff.next_delay()
+                    }
+                };
+                tokio::select! {
+                    () = token.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+        ConsumerRuntime::new(
+            self.pool,
+            self.jetstream,
+            Arc::new(projection()),
+            self.source,
+            self.settings,
+        )
         .run(token)
         .await
+    }
+
+    /// Replays the stream into the generation, unless its durable consumer exists
+    /// (the replay is done). One replica replays, under an advisory lock; the
+    /// others answer `false` and wait. A replay that stopped half-way starts again
+    /// from an empty generation.
+    async fn replay_unless_done<P: Projection>(&self, projection: &P) -> anyhow::Result<bool> {
+        let name = projection.name();
+        let stream = self.jetstream.get_stream(&self.source.stream).await?;
+        if stream.consumer_info(name).await.is_ok() {
+            return Ok(true);
+        }
+        let mut lock = self.pool.acquire().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(name)
+            .fetch_one(&mut *lock)
+            .await?;
+        if !locked {
+            return Ok(false);
+        }
+        let result = self.replay(&stream, projection).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+            .bind(name)
+            .execute(&mut *lock)
+            .await;
+        if unlocked.is_err() {
+            lock.close().await?;
+        }
+        result.map(|()| true)
+    }
+
+    async fn replay<P: Projection>(
+        &self,
+        stream: &jetstream::stream::Stream,
+        projection: &P,
+    ) -> anyhow::Result<()> {
+        if stream.consumer_info(projection.name()).await.is_ok() {
+            return Ok(());
+        }
+        kernel::consumer::reset_projection(&self.pool, &self.jetstream, &self.source, projection)
+            .await?;
+        let replayed = kernel::consumer::replay(
+            &self.pool,
+            &self.jetstream,
+            &self.source,
+            projection,
+            self.settings.batch_size,
+        )
+        .await?;
+        sqlx::raw_sql(self.model.indexes())
+            .execute(&self.pool)
+            .await
+            .context("building the indexes after the replay")?;
+        kernel::consumer::create_consumer_after(
+            &self.jetstream,
+            &self.source,
+            projection.name(),
+            &self.settings,
+            replayed,
+        )
+        .await
+    }
 }
 
 async fn stop(running: Running) {
@@ -506,6 +637,7 @@ async fn create_schema_unless_exists(
     conn: &mut sqlx::PgConnection,
     model: Model,
     schema: &str,
+    indexes: Indexes,
 ) -> anyhow::Result<()> {
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
@@ -519,7 +651,14 @@ async fn create_schema_unless_exists(
     let search_path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
         .fetch_one(&mut *conn)
         .await?;
-    let ddl = format!("SET LOCAL search_path TO {schema}; {}", model.ddl());
+    let ddl = match indexes {
+        Indexes::Now => format!(
+            "SET LOCAL search_path TO {schema}; {} {}",
+            model.tables(),
+            model.indexes()
+        ),
+        Indexes::AfterReplay => format!("SET LOCAL search_path TO {schema}; {}", model.tables()),
+    };
     sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
         .execute(&mut *conn)
         .await

@@ -112,6 +112,17 @@ pub(super) async fn apply_batch<P: Projection>(
         *version = (*version).max(event.sequence);
     }
     let (streams, versions): (Vec<&str>, Vec<i64>) = newest.into_iter().unzip();
+    save_stream_versions(conn, consumer, &streams, &versions).await?;
+    Ok(outcomes)
+}
+
+/// Records the newest version the consumer has seen of each stream.
+pub(super) async fn save_stream_versions(
+    conn: &mut PgConnection,
+    consumer: &str,
+    streams: &[&str],
+    versions: &[i64],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO consumer_streams (consumer, stream_id, stream_version) \
          SELECT $1, * FROM unnest($2::text[], $3::bigint[]) \
@@ -119,11 +130,11 @@ pub(super) async fn apply_batch<P: Projection>(
          SET stream_version = GREATEST(consumer_streams.stream_version, EXCLUDED.stream_version)",
     )
     .bind(consumer)
-    .bind(&streams)
-    .bind(&versions)
+    .bind(streams)
+    .bind(versions)
     .execute(conn)
     .await?;
-    Ok(outcomes)
+    Ok(())
 }
 
 async fn advance_stream(
@@ -144,7 +155,7 @@ async fn advance_stream(
     Ok(())
 }
 
-async fn record_gap(
+pub(super) async fn record_gap(
     conn: &mut PgConnection,
     consumer: &str,
     event: &ReceivedEvent,

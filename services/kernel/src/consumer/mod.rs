@@ -11,9 +11,11 @@
 
 mod handling;
 mod received;
+mod replay;
 mod runtime;
 
 pub use received::ReceivedEvent;
+pub use replay::{Replayed, create_consumer_after, replay};
 pub use runtime::{ConsumerRuntime, ConsumerSource, reset_projection};
 
 use std::future::Future;

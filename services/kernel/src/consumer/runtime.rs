@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, AckKind, consumer::pull};
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::{self, AckKind};
 use futures::{FutureExt as _, StreamExt as _};
 use opentelemetry::trace::TraceContextExt as _;
 use sqlx::PgPool;
@@ -96,14 +97,7 @@ impl<P: Projection> ConsumerRuntime<P> {
         let consumer: jetstream::consumer::PullConsumer = stream
             .get_or_create_consumer(
                 &name,
-                pull::Config {
-                    durable_name: Some(name.clone()),
-                    filter_subject: self.source.filter_subject.clone(),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(30),
-                    max_ack_pending: (self.settings.batch_size * 4) as i64,
-                    ..Default::default()
-                },
+                durable_config(&name, &self.source, &self.settings, DeliverPolicy::All),
             )
             .await
             .with_context(|| format!("creating durable consumer {name}"))?;
@@ -285,26 +279,46 @@ impl<P: Projection> ConsumerRuntime<P> {
 }
 
 fn delivery(message: jetstream::Message) -> Delivery {
+    let (event, unparseable) = parse_message(&message);
+    Delivery {
+        message,
+        event,
+        unparseable,
+    }
+}
+
+/// The event a message carries, or a stand-in and the reason it does not parse.
+pub(super) fn parse_message(message: &jetstream::Message) -> (ReceivedEvent, Option<String>) {
     match ReceivedEvent::parse(
         &message.subject,
         message.headers.as_ref(),
         message.payload.clone(),
     ) {
-        Ok(event) => Delivery {
-            message,
-            event,
-            unparseable: None,
-        },
+        Ok(event) => (event, None),
         Err(error) => {
             let sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
             let event =
                 ReceivedEvent::unparseable(&message.subject, sequence, message.payload.clone());
-            Delivery {
-                message,
-                event,
-                unparseable: Some(error.to_string()),
-            }
+            (event, Some(error.to_string()))
         }
+    }
+}
+
+/// The durable consumer of a projection, delivering from `deliver_policy` on.
+pub(super) fn durable_config(
+    name: &str,
+    source: &ConsumerSource,
+    settings: &ConsumerSettings,
+    deliver_policy: DeliverPolicy,
+) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.to_owned()),
+        filter_subject: source.filter_subject.clone(),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: (settings.batch_size * 4) as i64,
+        deliver_policy,
+        ..Default::default()
     }
 }
 

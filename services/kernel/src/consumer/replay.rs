@@ -1,0 +1,238 @@
+//! Rebuilding a projection at bulk speed: replays the publisher's stream from its
+//! first message into an empty projection, then hands over to the durable consumer.
+//!
+//! The durable consumer's per-event care (an ack per message, the inbox, a
+//! stream-version lookup per batch) is what a replay can do without: an ordered
+//! consumer delivers each stored message once, in stream order, without acks; the
+//! stream versions are kept in memory to skip duplicates and record gaps, and are
+//! written once at the end so that the durable consumer, created to start right
+//! after the last replayed message, goes on checking sequences where the replay
+//! stopped. Receiving and writing overlap: the next batch arrives while Postgres
+//! writes the current one. Commits do not wait for the disk (a crash loses the
+//! replay, which starts again from an empty projection); the final one does.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
+use futures::{FutureExt as _, StreamExt as _};
+use sqlx::{Acquire as _, PgConnection, PgPool};
+use tokio::sync::mpsc;
+
+use super::handling::{dead_letter, record_gap, save_stream_versions};
+use super::runtime::{durable_config, parse_message};
+use super::{ConsumerSource, Projection, ReceivedEvent};
+use crate::config::ConsumerSettings;
+
+/// What a replay applied, and where the durable consumer takes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    pub events: u64,
+    /// The stream sequence of the last message replayed (0: the stream was empty).
+    pub last_sequence: u64,
+}
+
+/// A received message: its event, or a stand-in and why it does not parse.
+type Parsed = (ReceivedEvent, Option<String>);
+
+/// Batches waiting for Postgres while the next ones arrive.
+const BATCHES_AHEAD: usize = 4;
+/// Stream versions written per statement at the end.
+const VERSIONS_PER_STATEMENT: usize = 10_000;
+
+/// Replays every message of `source` present when it starts into `projection`,
+/// which must be empty and have no durable consumer yet; returns where the durable
+/// consumer must start (see [`create_consumer_after`]).
+pub async fn replay<P: Projection>(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    source: &ConsumerSource,
+    projection: &P,
+    batch_size: usize,
+) -> anyhow::Result<Replayed> {
+    let mut stream = jetstream
+        .get_stream(&source.stream)
+        .await
+        .with_context(|| format!("waiting for stream {}", source.stream))?;
+    let last_stored = stream.info().await?.state.last_sequence;
+    let consumer = stream
+        .create_consumer(pull::OrderedConfig {
+            filter_subject: source.filter_subject.clone(),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .context("creating the replay's ordered consumer")?;
+    if consumer.cached_info().num_pending == 0 {
+        return Ok(Replayed {
+            events: 0,
+            last_sequence: last_stored,
+        });
+    }
+    let mut messages = consumer.messages().await.context("pulling messages")?;
+    let (batches, mut received) = mpsc::channel::<Vec<Parsed>>(BATCHES_AHEAD);
+
+    let receiving = async move {
+        let mut last_sequence = 0;
+        loop {
+            let first = messages.next().await.context("the replay's stream ended")?;
+            let mut batch = vec![first.context("receiving a message")?];
+            while batch.len() < batch_size {
+                match messages.next().now_or_never() {
+                    Some(Some(message)) => batch.push(message.context("receiving a message")?),
+                    _ => break,
+                }
+            }
+            let mut done = false;
+            let parsed = batch
+                .iter()
+                .map(|message| {
+                    if let Ok(info) = message.info() {
+                        last_sequence = info.stream_sequence;
+                        done |= info.stream_sequence >= last_stored || info.pending == 0;
+                    }
+                    parse_message(message)
+                })
+                .collect();
+            if batches.send(parsed).await.is_err() || done {
+                return anyhow::Ok(last_sequence);
+            }
+        }
+    };
+    let writing = async {
+        let mut writer = Writer {
+            pool,
+            projection,
+            versions: HashMap::new(),
+            events: 0,
+        };
+        while let Some(batch) = received.recv().await {
+            writer.write(batch).await?;
+        }
+        writer.save_versions().await?;
+        anyhow::Ok(writer.events)
+    };
+    let (last_sequence, events) = tokio::try_join!(receiving, writing)?;
+    tracing::info!(
+        consumer = projection.name(),
+        events,
+        last_sequence,
+        "replay finished"
+    );
+    Ok(Replayed {
+        events,
+        last_sequence,
+    })
+}
+
+/// Creates the projection's durable consumer to deliver what comes after a replay;
+/// `ConsumerRuntime::run` then continues from there.
+pub async fn create_consumer_after(
+    jetstream: &jetstream::Context,
+    source: &ConsumerSource,
+    name: &str,
+    settings: &ConsumerSettings,
+    replayed: Replayed,
+) -> anyhow::Result<()> {
+    let stream = jetstream.get_stream(&source.stream).await?;
+    let deliver_policy = DeliverPolicy::ByStartSequence {
+        start_sequence: replayed.last_sequence + 1,
+    };
+    stream
+        .create_consumer(durable_config(name, source, settings, deliver_policy))
+        .await
+        .with_context(|| format!("creating durable consumer {name}"))?;
+    Ok(())
+}
+
+struct Writer<'a, P: Projection> {
+    pool: &'a PgPool,
+    projection: &'a P,
+    /// The newest version seen of each stream.
+    versions: HashMap<String, i64>,
+    events: u64,
+}
+
+impl<P: Projection> Writer<'_, P> {
+    /// Applies one batch in one transaction; when the projection fails on it, again
+    /// one event at a time, dead-lettering those it still fails on.
+    async fn write(&mut self, batch: Vec<Parsed>) -> anyhow::Result<()> {
+        let mut fresh = Vec::with_capacity(batch.len());
+        let mut gaps = Vec::new();
+        let mut unparseable = Vec::new();
+        for (event, error) in &batch {
+            if let Some(error) = error {
+                unparseable.push((event, error.as_str()));
+                continue;
+            }
+            let seen = self.versions.get(&event.stream_id).copied().unwrap_or(0);
+            if event.sequence <= seen {
+                continue; // published twice
+            }
+            if event.sequence > seen + 1 {
+                gaps.push((event, seen + 1));
+            }
+            self.versions
+                .insert(event.stream_id.clone(), event.sequence);
+            fresh.push(event);
+        }
+        let consumer = self.projection.name();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        for (event, expected) in &gaps {
+            record_gap(&mut tx, consumer, event, *expected).await?;
+        }
+        for (event, error) in &unparseable {
+            dead_letter(&mut tx, consumer, event, error, 1).await?;
+        }
+        let mut savepoint = tx.begin().await?;
+        match self.projection.handle_batch(&mut savepoint, &fresh).await {
+            Ok(()) => savepoint.commit().await?,
+            Err(_) => {
+                savepoint.rollback().await?;
+                for event in &fresh {
+                    self.write_alone(&mut tx, event).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        self.events += fresh.len() as u64;
+        Ok(())
+    }
+
+    async fn write_alone(
+        &self,
+        conn: &mut PgConnection,
+        event: &ReceivedEvent,
+    ) -> anyhow::Result<()> {
+        let mut savepoint = conn.begin().await?;
+        match self.projection.handle(&mut savepoint, event).await {
+            Ok(()) => savepoint.commit().await?,
+            Err(error) => {
+                savepoint.rollback().await?;
+                let error = format!("{error:#}");
+                dead_letter(conn, self.projection.name(), event, &error, 1).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the stream versions for the durable consumer, durably.
+    async fn save_versions(&mut self) -> anyhow::Result<()> {
+        let mut versions: Vec<(&str, i64)> = self
+            .versions
+            .iter()
+            .map(|(stream, version)| (stream.as_str(), *version))
+            .collect();
+        versions.sort_unstable();
+        let mut tx = self.pool.begin().await?;
+        for chunk in versions.chunks(VERSIONS_PER_STATEMENT) {
+            let (streams, versions): (Vec<&str>, Vec<i64>) = chunk.iter().copied().unzip();
+            save_stream_versions(&mut tx, self.projection.name(), &streams, &versions).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
