@@ -60,7 +60,7 @@ pub(crate) async fn adoption(
     // Days after today have not happened: they are no school days yet.
     let last_day = to.min(kernel::dates::local_today());
     let school_year = kernel::dates::school_year_of(to);
-    let schools: Vec<(Uuid, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let schools = sqlx::query_as::<_, (Uuid, String)>(sqlx::AssertSqlSafe(format!(
         "SELECT id, name FROM schools WHERE {} = $1 ORDER BY name, id",
         match scope {
             Scope::School(_) => "id",
@@ -68,9 +68,8 @@ pub(crate) async fn adoption(
         }
     )))
     .bind(scope.id())
-    .fetch_all(pool)
-    .await?;
-    let staff: HashMap<Uuid, StaffRow> = sqlx::query_as::<_, StaffRow>(sqlx::AssertSqlSafe(format!(
+    .fetch_all(pool);
+    let staff = sqlx::query_as::<_, StaffRow>(sqlx::AssertSqlSafe(format!(
         "SELECT st.school_id, count(*) AS total, \
            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = st.id)) AS with_account, \
            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = st.id AND a.activated)) AS activated, \
@@ -80,20 +79,15 @@ pub(crate) async fn adoption(
     .bind(scope.id())
     .bind(from)
     .bind(to)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|row| (row.school_id, row))
-    .collect();
-    let classes: Vec<ClassRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    .fetch_all(pool);
+    let classes = sqlx::query_as::<_, ClassRow>(sqlx::AssertSqlSafe(format!(
         "SELECT id, school_id, name, homeroom_teacher_id IS NOT NULL AS has_homeroom_teacher \
          FROM classes WHERE {column} = $1 AND school_year = $2 ORDER BY grade, name, id"
     )))
     .bind(scope.id())
     .bind(&school_year)
-    .fetch_all(pool)
-    .await?;
-    let roll_calls: HashMap<Uuid, RollCallRow> = sqlx::query_as::<_, RollCallRow>(sqlx::AssertSqlSafe(format!(
+    .fetch_all(pool);
+    let roll_calls = sqlx::query_as::<_, RollCallRow>(sqlx::AssertSqlSafe(format!(
         "SELECT class_id, count(DISTINCT date) AS days, count(*) AS submitted, \
            count(*) FILTER (WHERE (submitted_at AT TIME ZONE 'UTC' + interval '7 hours')::date = date \
                               AND (submitted_at AT TIME ZONE 'UTC' + interval '7 hours')::time \
@@ -105,22 +99,17 @@ pub(crate) async fn adoption(
     .bind(last_day)
     .bind(settings.morning_cutoff)
     .bind(settings.afternoon_cutoff)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|row| (row.class_id, row))
-    .collect();
+    .fetch_all(pool);
     // Weekend days a school took attendance on count as its school days.
-    let weekend_days: Vec<(Uuid, Date)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let weekend_days = sqlx::query_as::<_, (Uuid, Date)>(sqlx::AssertSqlSafe(format!(
         "SELECT DISTINCT school_id, date FROM roll_calls \
          WHERE {column} = $1 AND date BETWEEN $2 AND $3 AND extract(isodow FROM date) > 5"
     )))
     .bind(scope.id())
     .bind(from)
     .bind(last_day)
-    .fetch_all(pool)
-    .await?;
-    let closures: Vec<(Uuid, Date, Date)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    .fetch_all(pool);
+    let closures = sqlx::query_as::<_, (Uuid, Date, Date)>(sqlx::AssertSqlSafe(format!(
         "SELECT c.school_id, c.from_date, c.to_date FROM closures c JOIN schools s ON s.id = c.school_id \
          WHERE s.{} = $1 AND c.from_date <= $3 AND c.to_date >= $2",
         match scope {
@@ -131,9 +120,8 @@ pub(crate) async fn adoption(
     .bind(scope.id())
     .bind(from)
     .bind(last_day)
-    .fetch_all(pool)
-    .await?;
-    let guardians: Vec<GuardianRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    .fetch_all(pool);
+    let guardians = sqlx::query_as::<_, GuardianRow>(sqlx::AssertSqlSafe(format!(
         "SELECT c.school_id, e.class_id, count(DISTINCT g.guardian_id) AS total, \
            count(DISTINCT g.guardian_id) FILTER (WHERE EXISTS ( \
              SELECT 1 FROM accounts a WHERE a.person_id = g.guardian_id AND a.activated)) AS activated \
@@ -146,8 +134,23 @@ pub(crate) async fn adoption(
     .bind(scope.id())
     .bind(last_day.max(from))
     .bind(&school_year)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(pool);
+    // Independent statements, each on a connection of its own, at the same time.
+    let (schools, staff, classes, roll_calls, weekend_days, closures, guardians) = tokio::try_join!(
+        schools,
+        staff,
+        classes,
+        roll_calls,
+        weekend_days,
+        closures,
+        guardians
+    )?;
+    let staff: HashMap<Uuid, StaffRow> =
+        staff.into_iter().map(|row| (row.school_id, row)).collect();
+    let roll_calls: HashMap<Uuid, RollCallRow> = roll_calls
+        .into_iter()
+        .map(|row| (row.class_id, row))
+        .collect();
     let guardian_figures: HashMap<(Option<Uuid>, Option<Uuid>), (i64, i64)> = guardians
         .into_iter()
         .map(|row| ((row.school_id, row.class_id), (row.total, row.activated)))
