@@ -85,11 +85,23 @@ pub async fn connect_with_search_path(
     schemas: &[&str],
     max_connections: u32,
 ) -> anyhow::Result<PgPool> {
+    connect_with_settings(config, schemas, &[], max_connections).await
+}
+
+/// The same, with further session settings (`("jit", "off")`, say).
+pub async fn connect_with_settings(
+    config: &KernelConfig,
+    schemas: &[&str],
+    settings: &[(&str, &str)],
+    max_connections: u32,
+) -> anyhow::Result<PgPool> {
     for schema in schemas {
         check_identifier(schema).map_err(anyhow::Error::msg)?;
     }
     let search_path = schemas.join(",");
-    let options = connect_options(config)?.options([("search_path", search_path.as_str())]);
+    let options = connect_options(config)?
+        .options([("search_path", search_path.as_str())])
+        .options(settings.iter().copied());
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))

@@ -331,7 +331,8 @@ async fn raw_projection_rate(pool: &PgPool, year: &Year, events: usize, batch: u
 
 /// The directory of the synthetic district, written into the live directory read
 /// model as identity's events would have left it: schools, classes with their
-/// homeroom teachers, students enrolled all year, one or two guardians each (nine in
+/// homeroom teachers, students enrolled all year, one or two guardians each (one
+/// student in eight sharing a parent with a brother or sister; nine guardians in
 /// ten with an account, seven in ten activated), staff (all with accounts, most
 /// activated) signing in on nine school days in ten.
 async fn seed_directory(pool: &PgPool, scratch: &str, year: &Year) {
@@ -352,6 +353,10 @@ async fn seed_directory(pool: &PgPool, scratch: &str, year: &Year) {
         "INSERT INTO guardianships SELECT {s}.bench_id(5, s, c, g), {s}.bench_id(3, s, c, n) \
          FROM generate_series(0, $2 - 1) s, generate_series(0, $3 - 1) c, generate_series(0, $5 - 1) n, \
               unnest(ARRAY[n, n + 100]) g WHERE g < 100 OR n % 2 = 0",
+        // Brothers and sisters: one student in eight shares a parent with the one before.
+        "INSERT INTO guardianships SELECT {s}.bench_id(5, s, c, n - 1), {s}.bench_id(3, s, c, n) \
+         FROM generate_series(0, $2 - 1) s, generate_series(0, $3 - 1) c, generate_series(0, $5 - 1) n \
+         WHERE n % 8 = 1",
         "INSERT INTO accounts SELECT gen_random_uuid(), person, abs(hashtext(person::text)) % 16 <> 0 \
          FROM (SELECT {s}.bench_id(4, s, 0, n) FROM generate_series(0, $2 - 1) s, generate_series(0, $4 - 1) n) AS staff (person)",
         "INSERT INTO accounts SELECT gen_random_uuid(), person, abs(hashtext(person::text)) % 9 < 7 \
@@ -360,6 +365,16 @@ async fn seed_directory(pool: &PgPool, scratch: &str, year: &Year) {
         "INSERT INTO sign_ins SELECT {s}.bench_id(4, s, 0, n), d \
          FROM generate_series(0, $2 - 1) s, generate_series(0, $4 - 1) n, unnest($7::date[]) d \
          WHERE abs(hashtext(s || '.' || n || '.' || d)) % 10 <> 0",
+        // What the projection keeps for counting guardians (see directory.sql).
+        "UPDATE guardianships g SET activated = EXISTS \
+           (SELECT 1 FROM accounts a WHERE a.person_id = g.guardian_id AND a.activated), \
+           shared = EXISTS (SELECT 1 FROM guardianships o \
+                            WHERE o.guardian_id = g.guardian_id AND o.student_id <> g.student_id)",
+        "UPDATE enrolment_periods e SET guardians = c.total, guardians_activated = c.activated \
+         FROM (SELECT student_id, count(*) FILTER (WHERE NOT shared) AS total, \
+                      count(*) FILTER (WHERE NOT shared AND activated) AS activated \
+               FROM guardianships GROUP BY student_id) c \
+         WHERE e.student_id = c.student_id",
     ];
     for statement in statements {
         sqlx::query(sqlx::AssertSqlSafe(statement.replace("{s}", scratch)))
@@ -593,8 +608,23 @@ async fn main() {
         "rebuild from {stream_events} events: {rebuild:.0} events/s, raw Postgres {raw_rebuild:.0}/s"
     );
 
-    // Reports on the rebuilt year.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Reports on the rebuilt year, once the old generation has been dropped.
+    let old_generation = format!(
+        "{}_attendance_g1",
+        world.config(ServiceId::REPORTING).schema
+    );
+    loop {
+        let dropped: bool =
+            sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(&old_generation)
+                .fetch_one(&scratch_pool)
+                .await
+                .unwrap();
+        if dropped {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let read_models = reporting_read_pool(&world).await;
     sqlx::raw_sql(
         "ANALYZE roll_calls, marks, closures, schools, classes, students, enrolment_periods, \
@@ -766,7 +796,8 @@ async fn reporting_read_pool(world: &TestWorld) -> PgPool {
         format!("{}_directory_g1", config.schema),
     ];
     let schemas: Vec<&str> = schemas.iter().map(String::as_str).collect();
-    kernel::db::connect_with_search_path(&config, &schemas, 2)
+    // As the reports' own connections are set (see read_models.rs).
+    kernel::db::connect_with_settings(&config, &schemas, &[("jit", "off")], 2)
         .await
         .unwrap()
 }

@@ -37,6 +37,11 @@ CREATE TABLE enrolment_periods (
     school_year text NOT NULL,
     from_date   date NOT NULL,
     to_date     date,
+    -- The student's guardians who have no other child (`guardianships.shared`),
+    -- and how many of them are activated: the same on every period of a student,
+    -- so that guardians are counted without de-duplicating them (see adoption.rs).
+    guardians           integer NOT NULL DEFAULT 0,
+    guardians_activated integer NOT NULL DEFAULT 0,
     PRIMARY KEY (student_id, class_id, from_date)
 );
 
@@ -49,14 +54,21 @@ CREATE TABLE staff (
 CREATE TABLE guardianships (
     guardian_id uuid NOT NULL,
     student_id  uuid NOT NULL,
+    -- Some account of the guardian is activated.
+    activated   boolean NOT NULL DEFAULT false,
+    -- The guardian has more than one child: counted with DISTINCT in reports.
+    shared      boolean NOT NULL DEFAULT false,
     PRIMARY KEY (student_id, guardian_id)
 );
+-- The projection finds a guardian's children by it.
+CREATE INDEX guardianships_by_guardian ON guardianships (guardian_id);
 
 CREATE TABLE accounts (
     id        uuid PRIMARY KEY,
     person_id uuid NOT NULL,
     activated boolean NOT NULL DEFAULT false
 );
+CREATE INDEX accounts_by_person ON accounts (person_id);
 
 -- At most one row per person and local date (identity publishes one sign-in a day).
 CREATE TABLE sign_ins (

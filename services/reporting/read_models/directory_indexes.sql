@@ -8,4 +8,4 @@ CREATE INDEX IF NOT EXISTS classes_by_district ON classes (district_id);
 CREATE INDEX IF NOT EXISTS enrolment_periods_by_class ON enrolment_periods (class_id, from_date);
 CREATE INDEX IF NOT EXISTS staff_by_school ON staff (school_id);
 CREATE INDEX IF NOT EXISTS staff_by_district ON staff (district_id);
-CREATE INDEX IF NOT EXISTS accounts_by_person ON accounts (person_id);
+CREATE INDEX IF NOT EXISTS guardianships_shared ON guardianships (student_id) WHERE shared;

@@ -25,6 +25,15 @@ impl Projection for DirectoryProjection {
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
         if kernel::enrolments::project(conn, event).await? {
+            let student_id = match event_name(event) {
+                "StudentEnrolled" => event.decode::<identity::StudentEnrolled>()?.student_id,
+                "StudentTransferred" => event.decode::<identity::StudentTransferred>()?.student_id,
+                _ => return Ok(()),
+            };
+            // The new period starts with no guardians counted.
+            lock_guardian_figures(conn).await?;
+            refresh_guardian_counts(conn, "student_id = $1", uuid("student_id", &student_id)?)
+                .await?;
             return Ok(());
         }
         match event_name(event) {
@@ -100,13 +109,29 @@ impl Projection for DirectoryProjection {
             }
             "GuardianLinked" => {
                 let linked: identity::GuardianLinked = event.decode()?;
+                let guardian = uuid("guardian_id", &linked.guardian_id)?;
+                lock_guardian_figures(conn).await?;
                 sqlx::query(
-                    "INSERT INTO guardianships (guardian_id, student_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    "INSERT INTO guardianships (guardian_id, student_id, activated, shared) \
+                     VALUES ($1, $2, \
+                             EXISTS (SELECT 1 FROM accounts WHERE person_id = $1 AND activated), \
+                             EXISTS (SELECT 1 FROM guardianships WHERE guardian_id = $1 AND student_id <> $2)) \
+                     ON CONFLICT DO NOTHING",
                 )
-                .bind(uuid("guardian_id", &linked.guardian_id)?)
+                .bind(guardian)
                 .bind(uuid("student_id", &linked.student_id)?)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
+                sqlx::query(
+                    "UPDATE guardianships SET shared = true \
+                     WHERE guardian_id = $1 AND NOT shared \
+                       AND EXISTS (SELECT 1 FROM guardianships o \
+                                   WHERE o.guardian_id = $1 AND o.student_id <> guardianships.student_id)",
+                )
+                .bind(guardian)
+                .execute(&mut *conn)
+                .await?;
+                refresh_guardian_counts(conn, CHILDREN_OF, guardian).await?;
             }
             "AccountIssued" => {
                 let issued: identity::AccountIssued = event.decode()?;
@@ -120,14 +145,26 @@ impl Projection for DirectoryProjection {
             }
             "AccountActivated" => {
                 let activated: identity::AccountActivated = event.decode()?;
+                let person = uuid("person_id", &activated.person_id)?;
+                lock_guardian_figures(conn).await?;
                 sqlx::query(
                     "INSERT INTO accounts (id, person_id, activated) VALUES ($1, $2, true) \
                      ON CONFLICT (id) DO UPDATE SET activated = true",
                 )
                 .bind(uuid("account_id", &activated.account_id)?)
-                .bind(uuid("person_id", &activated.person_id)?)
-                .execute(conn)
+                .bind(person)
+                .execute(&mut *conn)
                 .await?;
+                let guardian_of = sqlx::query(
+                    "UPDATE guardianships SET activated = true WHERE guardian_id = $1 AND NOT activated",
+                )
+                .bind(person)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if guardian_of > 0 {
+                    refresh_guardian_counts(conn, CHILDREN_OF, person).await?;
+                }
             }
             "AccountSignedIn" => {
                 let signed_in: identity::AccountSignedIn = event.decode()?;
@@ -158,4 +195,42 @@ impl Projection for DirectoryProjection {
         .await?;
         Ok(())
     }
+}
+
+/// Serialises the writes of guardian figures: a link, an activation and an
+/// enrolment projected at once by two replicas could each miss the other's row.
+async fn lock_guardian_figures(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ' guardian figures'))")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The students of a guardian, as a filter on `guardianships.student_id`.
+const CHILDREN_OF: &str =
+    "student_id IN (SELECT student_id FROM guardianships WHERE guardian_id = $1)";
+
+/// Recounts the unshared guardians (and those activated) on the enrolment periods
+/// of the students `filter` selects (`$1` bound to `id`).
+async fn refresh_guardian_counts(
+    conn: &mut PgConnection,
+    filter: &str,
+    id: uuid::Uuid,
+) -> sqlx::Result<()> {
+    let sql = format!(
+        "UPDATE enrolment_periods e SET guardians = c.total, guardians_activated = c.activated \
+         FROM (SELECT s.student_id, \
+                      count(g.guardian_id) FILTER (WHERE NOT g.shared) AS total, \
+                      count(g.guardian_id) FILTER (WHERE NOT g.shared AND g.activated) AS activated \
+               FROM (SELECT DISTINCT student_id FROM enrolment_periods WHERE {filter}) s \
+               LEFT JOIN guardianships g ON g.student_id = s.student_id \
+               GROUP BY s.student_id) c \
+         WHERE e.student_id = c.student_id \
+           AND (e.guardians, e.guardians_activated) IS DISTINCT FROM (c.total::int, c.activated::int)"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -71,10 +71,13 @@ pub(crate) async fn adoption(
     .fetch_all(pool);
     let staff = sqlx::query_as::<_, StaffRow>(sqlx::AssertSqlSafe(format!(
         "SELECT st.school_id, count(*) AS total, \
-           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = st.id)) AS with_account, \
-           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = st.id AND a.activated)) AS activated, \
+           count(*) FILTER (WHERE a.accounts > 0) AS with_account, \
+           count(*) FILTER (WHERE a.activated) AS activated, \
            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM sign_ins si WHERE si.person_id = st.id AND si.date BETWEEN $2 AND $3)) AS signed_in \
-         FROM staff st WHERE st.{column} = $1 GROUP BY st.school_id"
+         FROM staff st \
+         CROSS JOIN LATERAL (SELECT count(*) AS accounts, bool_or(a.activated) AS activated \
+                             FROM accounts a WHERE a.person_id = st.id) a \
+         WHERE st.{column} = $1 GROUP BY st.school_id"
     )))
     .bind(scope.id())
     .bind(from)
@@ -87,12 +90,19 @@ pub(crate) async fn adoption(
     .bind(scope.id())
     .bind(&school_year)
     .fetch_all(pool);
+    // Days with a roll call are counted as bits of a 64-day mask per class (no sort,
+    // unlike count(DISTINCT date)); on time: submitted on the roll call's local date,
+    // before its session's cutoff.
     let roll_calls = sqlx::query_as::<_, RollCallRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT class_id, count(DISTINCT date) AS days, count(*) AS submitted, \
-           count(*) FILTER (WHERE (submitted_at AT TIME ZONE 'UTC' + interval '7 hours')::date = date \
-                              AND (submitted_at AT TIME ZONE 'UTC' + interval '7 hours')::time \
-                                  < CASE session WHEN 1 THEN $4::time ELSE $5::time END) AS on_time \
-         FROM roll_calls WHERE {column} = $1 AND date BETWEEN $2 AND $3 GROUP BY class_id"
+        "SELECT class_id, sum(bit_count(days::bit(64)))::int8 AS days, \
+                sum(submitted)::int8 AS submitted, sum(on_time)::int8 AS on_time \
+         FROM (SELECT class_id, bit_or(1::int8 << ((date - $2::date) % 64)) AS days, count(*) AS submitted, \
+                      count(*) FILTER (WHERE submitted_at AT TIME ZONE INTERVAL '07:00' >= date \
+                                         AND submitted_at AT TIME ZONE INTERVAL '07:00' \
+                                             < date + CASE session WHEN 1 THEN $4::time ELSE $5::time END) AS on_time \
+               FROM roll_calls WHERE {column} = $1 AND date BETWEEN $2 AND $3 \
+               GROUP BY class_id, (date - $2::date) / 64) per_64_days \
+         GROUP BY class_id"
     )))
     .bind(scope.id())
     .bind(from)
@@ -103,7 +113,9 @@ pub(crate) async fn adoption(
     // Weekend days a school took attendance on count as its school days.
     let weekend_days = sqlx::query_as::<_, (Uuid, Date)>(sqlx::AssertSqlSafe(format!(
         "SELECT DISTINCT school_id, date FROM roll_calls \
-         WHERE {column} = $1 AND date BETWEEN $2 AND $3 AND extract(isodow FROM date) > 5"
+         WHERE {column} = $1 AND date = ANY (ARRAY( \
+           SELECT $2::date + i FROM generate_series(0, $3::date - $2::date) AS i \
+           WHERE extract(isodow FROM $2::date + i) > 5))"
     )))
     .bind(scope.id())
     .bind(from)
@@ -121,15 +133,32 @@ pub(crate) async fn adoption(
     .bind(from)
     .bind(last_day)
     .fetch_all(pool);
+    // Guardians of one child are summed from the counts on their child's enrolment;
+    // only guardians of several children need counting once per group (DISTINCT).
+    // A student has at most one enrolment period of a school year on a date.
     let guardians = sqlx::query_as::<_, GuardianRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT c.school_id, e.class_id, count(DISTINCT g.guardian_id) AS total, \
-           count(DISTINCT g.guardian_id) FILTER (WHERE EXISTS ( \
-             SELECT 1 FROM accounts a WHERE a.person_id = g.guardian_id AND a.activated)) AS activated \
-         FROM classes c \
-         JOIN enrolment_periods e ON e.class_id = c.id AND e.from_date <= $2 AND (e.to_date IS NULL OR e.to_date > $2) \
-         JOIN guardianships g ON g.student_id = e.student_id \
-         WHERE c.{column} = $1 AND c.school_year = $3 \
-         GROUP BY GROUPING SETS ((c.school_id, e.class_id), (c.school_id), ())"
+        "SELECT school_id, class_id, coalesce(sum(total), 0)::int8 AS total, \
+                coalesce(sum(activated), 0)::int8 AS activated \
+         FROM ( \
+           SELECT c.school_id, c.id AS class_id, sum(e.total) AS total, sum(e.activated) AS activated \
+           FROM classes c \
+           JOIN (SELECT e.class_id, sum(e.guardians) AS total, sum(e.guardians_activated) AS activated \
+                 FROM enrolment_periods e \
+                 WHERE e.class_id IN (SELECT id FROM classes WHERE {column} = $1 AND school_year = $3) \
+                   AND e.from_date <= $2 AND (e.to_date IS NULL OR e.to_date > $2) \
+                 GROUP BY e.class_id) e ON e.class_id = c.id \
+           GROUP BY GROUPING SETS ((c.school_id, c.id), (c.school_id), ()) \
+           UNION ALL \
+           SELECT c.school_id, e.class_id, count(DISTINCT g.guardian_id), \
+                  count(DISTINCT g.guardian_id) FILTER (WHERE g.activated) \
+           FROM classes c \
+           JOIN enrolment_periods e ON e.class_id = c.id AND e.from_date <= $2 AND (e.to_date IS NULL OR e.to_date > $2) \
+           JOIN guardianships g ON g.student_id = e.student_id AND g.shared \
+           WHERE c.{column} = $1 AND c.school_year = $3 \
+           GROUP BY GROUPING SETS ((c.school_id, e.class_id), (c.school_id), ()) \
+         ) parts \
+         GROUP BY school_id, class_id \
+         HAVING sum(total) > 0 OR (school_id IS NULL AND class_id IS NULL)"
     )))
     .bind(scope.id())
     .bind(last_day.max(from))

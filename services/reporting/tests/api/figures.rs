@@ -3,9 +3,10 @@
 use lienlac_proto::attendance::v1::AttendanceStatus::{
     AbsentExcused, AbsentUnexcused, Late, Present,
 };
+use lienlac_proto::identity::v1 as id;
 use lienlac_proto::reporting::v1 as pb;
 
-use crate::helpers::{Stack, with_token};
+use crate::helpers::{Stack, rid, with_token};
 
 #[tokio::test]
 async fn the_school_and_district_summaries_follow_a_roll_call_and_its_correction() {
@@ -205,4 +206,44 @@ async fn the_adoption_report_counts_staff_accounts_homeroom_teachers_and_guardia
         .collect();
     assert_eq!(classes, [("1A1", 1, 1), ("1A2", 0, 0)]);
     assert_eq!(school.school_days, 1);
+
+    // A parent of two children, in 1A1 and 1A2, counts once for the school and the
+    // district; activating their account moves the activated figures everywhere.
+    let parent = stack
+        .identity
+        .call(
+            id::RegisterGuardianRequest {
+                request_id: rid(),
+                school_id: stack.school_id.clone(),
+                full_name: "Võ Thị Hạnh".into(),
+                phone: format!(
+                    "0908{:06}",
+                    u32::from_str_radix(&rid()[30..], 16).unwrap() % 1_000_000
+                ),
+            },
+            |mut c, r| async move { c.register_guardian(r).await },
+        )
+        .await
+        .id;
+    for student in [&stack.students[1], &stack.other_student] {
+        stack
+            .identity
+            .call(
+                id::LinkGuardianRequest {
+                    request_id: rid(),
+                    guardian_id: parent.clone(),
+                    student_id: student.clone(),
+                    relation: id::Relation::Mother as i32,
+                },
+                |mut c, r| async move { c.link_guardian(r).await },
+            )
+            .await;
+    }
+    stack
+        .until_guardian_figures(&today, [("1A1", 2, 1), ("1A2", 1, 0)], (2, 1))
+        .await;
+    stack.identity.account(&stack.school_id, &parent).await;
+    stack
+        .until_guardian_figures(&today, [("1A1", 2, 2), ("1A2", 1, 1)], (2, 2))
+        .await;
 }

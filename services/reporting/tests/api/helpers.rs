@@ -11,7 +11,9 @@ use lienlac_proto::attendance::v1 as att;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::reporting::v1 as pb;
 use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
-use lienlac_test_support::{School, days_ago, start_identity, today, wait_until_attendance_knows};
+use lienlac_test_support::{
+    Identity, School, days_ago, start_identity, today, wait_until_attendance_knows,
+};
 pub use lienlac_test_support::{rid, with_token};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +29,8 @@ pub struct Stack {
     pub attendance: AttendanceServiceClient<Channel>,
     pub reporting: ReportingServiceClient<Channel>,
     pub reporting_pool: PgPool,
+    /// Identity's APIs as the platform operator.
+    pub identity: Identity,
     pub attendance_pool: PgPool,
     pub district_id: String,
     pub school_id: String,
@@ -80,6 +84,7 @@ impl Stack {
             reporting: ReportingServiceClient::new(channel(reporting_addr)),
             reporting_pool,
             attendance_pool,
+            identity: school.identity,
             district_id: school.district_id,
             school_id: school.school_id,
             other_school_id: school.other_school_id,
@@ -229,6 +234,66 @@ impl Stack {
             },
         )
         .await
+    }
+}
+
+impl Stack {
+    /// Waits until the school's adoption report on `date` shows these guardians
+    /// (total, activated) per class and for the school, and the district's the same.
+    pub async fn until_guardian_figures(
+        &self,
+        date: &str,
+        classes: [(&str, i32, i32); 2],
+        school: (i32, i32),
+    ) {
+        let report = |scope: pb::GetAdoptionReportRequest, token: String| {
+            let mut client = self.reporting.clone();
+            async move {
+                client
+                    .get_adoption_report(with_token(scope, &token))
+                    .await
+                    .ok()
+                    .map(tonic::Response::into_inner)
+            }
+        };
+        eventually(
+            "the adoption report shows the guardians",
+            Duration::from_secs(10),
+            || async {
+                let of_school = report(
+                    pb::GetAdoptionReportRequest {
+                        school_id: self.school_id.clone(),
+                        from_date: date.into(),
+                        to_date: date.into(),
+                        ..Default::default()
+                    },
+                    self.principal.clone(),
+                )
+                .await?;
+                let of_district = report(
+                    pb::GetAdoptionReportRequest {
+                        district_id: self.district_id.clone(),
+                        from_date: date.into(),
+                        to_date: date.into(),
+                        ..Default::default()
+                    },
+                    self.district_admin.clone(),
+                )
+                .await?;
+                let shown: Vec<(&str, i32, i32)> = of_school.schools[0]
+                    .classes
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.guardians_total, c.guardians_activated))
+                    .collect();
+                let figures = of_school.schools[0].figures?;
+                let totals = of_district.totals?;
+                (shown == classes
+                    && (figures.guardians_total, figures.guardians_activated) == school
+                    && (totals.guardians_total, totals.guardians_activated) == school)
+                    .then_some(())
+            },
+        )
+        .await;
     }
 }
 
