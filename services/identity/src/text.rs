@@ -81,6 +81,27 @@ pub fn username(raw: &str) -> String {
     }
 }
 
+/// A username chosen by an administrator (`ht.tanthong`): lowercase ASCII letters,
+/// digits, '.', '_' and '-', with a letter, so that it never reads as a phone number.
+pub fn chosen_username(field: &str, raw: &str) -> Result<String, Violation> {
+    let name = raw.trim().to_lowercase();
+    let allowed =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-');
+    let valid = (3..=32).contains(&name.len())
+        && name.chars().all(allowed)
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().any(|c| c.is_ascii_lowercase());
+    if valid {
+        Ok(name)
+    } else {
+        Err(Violation::new(
+            field,
+            "a username is 3 to 32 of a-z, 0-9, '.', '_', '-', starting with a letter or a digit and holding a letter",
+            "tên đăng nhập gồm 3–32 ký tự a-z, 0-9, '.', '_', '-', bắt đầu bằng chữ hoặc số và có ít nhất một chữ cái",
+        ))
+    }
+}
+
 /// `YYYY-MM-DD`.
 pub fn date(field: &str, raw: &str) -> Result<time::Date, Violation> {
     let format = time::macros::format_description!("[year]-[month]-[day]");

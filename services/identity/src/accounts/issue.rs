@@ -2,6 +2,8 @@
 //! Activation codes appear in the answer only: the answer kept for retries of the
 //! same `request_id` has them blanked, so no code is stored in clear.
 
+use std::collections::HashMap;
+
 use kernel::auth::Caller;
 use kernel::event_store::{find_request, record_request};
 use lienlac_proto::identity::v1::{
@@ -106,6 +108,7 @@ pub(crate) async fn issue(
     request_id: Uuid,
     school_id: Uuid,
     whom: Whom,
+    usernames: &HashMap<Uuid, String>,
     csv: bool,
 ) -> AppResult<IssueAccountsResponse> {
     let target = access::school(&mut *ctx.pool.acquire().await?, school_id).await?;
@@ -125,7 +128,15 @@ pub(crate) async fn issue(
             answer.skipped_person_ids.push(candidate.id.to_string());
             continue;
         }
-        let username = free_username(&mut tx, candidate.phone.as_deref()).await?;
+        let username = match usernames.get(&candidate.id) {
+            Some(chosen) if username_taken(&mut tx, chosen).await? => {
+                return Err(AppError::AlreadyExists(format!(
+                    "the username {chosen} is taken"
+                )));
+            }
+            Some(chosen) => chosen.clone(),
+            None => free_username(&mut tx, candidate.phone.as_deref()).await?,
+        };
         let code = new_activation_code()?;
         let account_id = Uuid::now_v7();
         sqlx::query(

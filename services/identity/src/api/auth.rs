@@ -1,14 +1,18 @@
 //! `lienlac.identity.v1.AuthService`.
 
+use std::collections::HashMap;
+
 use kernel::auth::caller;
 use kernel::grpc::{Check, Violation};
 use lienlac_proto::identity::v1 as pb;
 use lienlac_proto::identity::v1::auth_service_server::AuthService;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use crate::Ctx;
 use crate::accounts::{admin, issue, roles, sessions};
 use crate::roles::{role_from_proto, scope_from_proto};
+use crate::text;
 
 pub(crate) struct Auth {
     pub ctx: Ctx,
@@ -93,9 +97,26 @@ impl AuthService for Auth {
                 issue::Whom::People(Vec::new())
             }
         };
+        let mut usernames = HashMap::new();
+        for (person, raw) in &r.usernames {
+            let person = check.uuid("usernames", person);
+            usernames.insert(person, check.take(text::chosen_username("usernames", raw)));
+        }
+        let listed =
+            |person: &Uuid| matches!(&whom, issue::Whom::People(ids) if ids.contains(person));
+        if !usernames.keys().all(listed) {
+            check.add(Violation::new(
+                "usernames",
+                "usernames are chosen for people listed in person_ids only",
+                "chỉ chọn tên đăng nhập cho người có trong person_ids",
+            ));
+        }
         check.done()?;
         Ok(Response::new(
-            issue::issue(&self.ctx, &caller, request_id, school_id, whom, r.csv).await?,
+            issue::issue(
+                &self.ctx, &caller, request_id, school_id, whom, &usernames, r.csv,
+            )
+            .await?,
         ))
     }
 

@@ -449,3 +449,66 @@ async fn a_staff_member_who_is_also_a_guardian_has_one_account_with_both_roles()
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_administrator_can_choose_a_username_and_a_taken_or_malformed_one_is_refused() {
+    let s = school().await;
+    let issue = |person_ids: Vec<String>, usernames: Vec<(&str, &str)>| {
+        let mut auth = s.app.auth(Some(&s.admin));
+        let request = pb::IssueAccountsRequest {
+            request_id: rid(),
+            school_id: s.fixture.school_id.clone(),
+            person_ids,
+            usernames: usernames
+                .into_iter()
+                .map(|(person, name)| (person.to_owned(), name.to_owned()))
+                .collect(),
+            ..Default::default()
+        };
+        async move { auth.issue_accounts(request).await }
+    };
+    let staff = s.fixture.staff_id.clone();
+    let guardian = s.fixture.guardian_id.clone();
+
+    for name in ["ht", "0912345678", ".ht", "hiệu.trưởng", "a b"] {
+        let refused = issue(vec![staff.clone()], vec![(&staff, name)])
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{name}");
+        assert!(
+            refused.message().contains("usernames"),
+            "{}",
+            refused.message()
+        );
+    }
+    let unlisted = issue(vec![staff.clone()], vec![(&guardian, "ph.tanthong")])
+        .await
+        .unwrap_err();
+    assert_eq!(unlisted.code(), Code::InvalidArgument);
+
+    let issued = issue(vec![staff.clone()], vec![(&staff, "HT.TanThong")])
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts
+        .remove(0);
+    assert_eq!(issued.username, "ht.tanthong");
+    activate(&s.app, &issued).await.unwrap();
+    s.app.login("HT.TanThong", PASSWORD).await.unwrap();
+
+    let taken = issue(vec![guardian.clone()], vec![(&guardian, "ht.tanthong")])
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), Code::AlreadyExists);
+    assert!(
+        taken.message().contains("ht.tanthong"),
+        "{}",
+        taken.message()
+    );
+    // Nothing was issued by the refused request: the guardian still gets one.
+    let guardian_account = issue(vec![guardian.clone()], vec![])
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(guardian_account.accounts.len(), 1);
+}

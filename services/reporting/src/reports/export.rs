@@ -165,6 +165,10 @@ fn xlsx(
     {
         sheet.set_column_width(column as u16, width)?;
     }
+    // Printed as handed in: landscape, one page wide, the headers on every page.
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(2, 2)?;
     workbook.save_to_buffer()
 }
 
