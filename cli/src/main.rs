@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod credentials;
+mod events;
 mod session;
 mod status;
 
@@ -50,6 +51,49 @@ enum Command {
     Whoami,
     /// End the session on the server and forget it here.
     Logout,
+    /// The events lienlac publishes, as an external subscriber receives them.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Print each event as it is published, decoded: type, subject, time, trace id
+    /// and fields.
+    Tail {
+        /// NATS, where the events are published.
+        #[arg(
+            long,
+            env = "LIENLAC_NATS_URL",
+            default_value = "nats://127.0.0.1:4222"
+        )]
+        nats: String,
+        /// A prefix of subjects and stream names, for a test or staging set-up.
+        #[arg(long, env = "LIENLAC_NAMESPACE", default_value = "", hide = true)]
+        namespace: String,
+        /// Only this publisher's events (identity or attendance); both by default.
+        #[arg(long, value_parser = events::PUBLISHERS)]
+        service: Option<String>,
+        /// Only events of this district (its id).
+        #[arg(long)]
+        district: Option<String>,
+        /// Only events of this school (its id).
+        #[arg(long)]
+        school: Option<String>,
+        /// Replay from this time (RFC 3339) before following; from now by default.
+        #[arg(long, value_parser = rfc3339)]
+        since: Option<time::OffsetDateTime>,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+}
+
+fn rfc3339(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2025-10-01T07:00:00+07:00"))
 }
 
 #[tokio::main]
@@ -73,6 +117,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login { username } => login(&cli.identity, &username, cli.json).await,
         Command::Whoami => whoami(cli.json).await,
         Command::Logout => logout().await,
+        Command::Events {
+            command:
+                EventsCommand::Tail {
+                    nats,
+                    namespace,
+                    service,
+                    district,
+                    school,
+                    since,
+                    count,
+                },
+        } => {
+            events::Tail {
+                nats_url: nats,
+                namespace,
+                services: match service {
+                    Some(service) => vec![service],
+                    None => events::PUBLISHERS.map(str::to_owned).to_vec(),
+                },
+                district,
+                school,
+                since,
+                count,
+                json: cli.json,
+            }
+            .run()
+            .await
+        }
     }
 }
 

@@ -12,53 +12,17 @@
 
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt as _;
-use lienlac_proto::{attendance, identity};
-use prost::{Message, Name};
 
-/// Decodes `payload` as the message `type_name` names, for printing.
+/// The payload's fields, decoded with the published .proto, for printing.
 fn decode(type_name: &str, payload: &[u8]) -> String {
-    fn as_text<M: Message + Name + Default + std::fmt::Debug>(payload: &[u8]) -> Option<String> {
-        Some(format!("{:?}", M::decode(payload).ok()?))
+    match lienlac_proto::events::to_json(type_name, payload) {
+        Some(Ok(fields)) => fields.to_string(),
+        Some(Err(error)) => format!("(undecodable payload: {error})"),
+        None => format!(
+            "(a type this example does not know: {} bytes)",
+            payload.len()
+        ),
     }
-    macro_rules! one_of {
-        ($($message:ty),* $(,)?) => {
-            $(if type_name == <$message>::full_name() {
-                return as_text::<$message>(payload).unwrap_or_else(|| "(undecodable payload)".to_owned());
-            })*
-        };
-    }
-    one_of!(
-        attendance::v1::RollCallSubmitted,
-        attendance::v1::StudentAbsenceRecorded,
-        attendance::v1::MarkCorrected,
-        attendance::v1::LeaveRequested,
-        attendance::v1::LeaveDecided,
-        attendance::v1::SchoolClosureDeclared,
-        attendance::v1::MonthClosed,
-        attendance::v1::MonthReopened,
-        identity::v1::DistrictCreated,
-        identity::v1::SchoolCreated,
-        identity::v1::ClassCreated,
-        identity::v1::StudentRegistered,
-        identity::v1::StaffRegistered,
-        identity::v1::GuardianRegistered,
-        identity::v1::StudentEnrolled,
-        identity::v1::StudentTransferred,
-        identity::v1::StudentWithdrawn,
-        identity::v1::GuardianLinked,
-        identity::v1::HomeroomTeacherAssigned,
-        identity::v1::AccountIssued,
-        identity::v1::AccountActivated,
-        identity::v1::AccountSignedIn,
-        identity::v1::AccountLocked,
-        identity::v1::AccountUnlocked,
-        identity::v1::RoleGranted,
-        identity::v1::RoleRevoked,
-    );
-    format!(
-        "(a type this example does not know: {} bytes)",
-        payload.len()
-    )
 }
 
 fn argument(args: &[String], name: &str) -> Option<String> {

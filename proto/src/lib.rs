@@ -1,6 +1,8 @@
 //! The generated lienlac contract, mounted by package: `lienlac_proto::testing::v1`, …
 //! The .proto files under `proto/lienlac/` are the published schema.
 
+pub mod events;
+
 /// The encoded `FileDescriptorSet` of every lienlac .proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/lienlac_descriptor.bin"));
