@@ -5,6 +5,7 @@
 
 mod credentials;
 mod events;
+mod report;
 mod session;
 mod status;
 
@@ -51,11 +52,97 @@ enum Command {
     Whoami,
     /// End the session on the server and forget it here.
     Logout,
+    /// Attendance and adoption figures, and the month's attendance sheets.
+    Report {
+        /// The reporting service.
+        #[arg(
+            long,
+            env = "LIENLAC_REPORTING_URL",
+            default_value = "http://127.0.0.1:50054"
+        )]
+        reporting: String,
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// The events lienlac publishes, as an external subscriber receives them.
     Events {
         #[command(subcommand)]
         command: EventsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// A school's day: per session, the classes that took attendance (and those
+    /// that have not), the counts by status and the absence rate.
+    School {
+        /// The school's id; the signed-in user's school by default.
+        #[arg(long)]
+        school: Option<String>,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = report::today())]
+        date: String,
+    },
+    /// A district's day: the same figures per school, and the district's totals.
+    District {
+        /// The district's id; the signed-in user's district by default.
+        #[arg(long)]
+        district: Option<String>,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = report::today())]
+        date: String,
+    },
+    /// A class's roll calls over a period, with who was not present.
+    Class {
+        /// The class's id.
+        #[arg(long)]
+        class: String,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = report::today())]
+        from: String,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = report::today())]
+        to: String,
+    },
+    /// How a school or a district uses lienlac over a period: staff accounts and
+    /// sign-ins, homeroom teachers taking attendance daily, guardians activated.
+    Adoption {
+        /// The school's id; the signed-in user's school by default.
+        #[arg(long)]
+        school: Option<String>,
+        /// The district's id, for a district's report.
+        #[arg(long, conflicts_with = "school")]
+        district: Option<String>,
+        /// `YYYY-MM-DD`.
+        #[arg(long)]
+        from: String,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = report::today())]
+        to: String,
+    },
+    /// The month's attendance sheet of a class or a school, as a file.
+    Export {
+        /// The class's id.
+        #[arg(long, required_unless_present = "school")]
+        class: Option<String>,
+        /// The school's id: every class of the school.
+        #[arg(long, conflicts_with = "class")]
+        school: Option<String>,
+        /// `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value = "xlsx")]
+        format: ExportFormat,
+        /// The file to write; the service's file name in this directory by default.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Xlsx,
 }
 
 #[derive(Subcommand)]
@@ -117,6 +204,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login { username } => login(&cli.identity, &username, cli.json).await,
         Command::Whoami => whoami(cli.json).await,
         Command::Logout => logout().await,
+        Command::Report { reporting, command } => {
+            let mut reports = report::Reports::connect(&reporting, cli.json).await?;
+            match command {
+                ReportCommand::School { school, date } => reports.school(school, date).await,
+                ReportCommand::District { district, date } => {
+                    reports.district(district, date).await
+                }
+                ReportCommand::Class { class, from, to } => reports.class(class, from, to).await,
+                ReportCommand::Adoption {
+                    school,
+                    district,
+                    from,
+                    to,
+                } => reports.adoption(school, district, from, to).await,
+                ReportCommand::Export {
+                    class,
+                    school,
+                    month,
+                    format,
+                    output,
+                } => {
+                    let format = match format {
+                        ExportFormat::Csv => lienlac_proto::reporting::v1::ExportFormat::Csv,
+                        ExportFormat::Xlsx => lienlac_proto::reporting::v1::ExportFormat::Xlsx,
+                    };
+                    let request = lienlac_proto::reporting::v1::ExportAttendanceRequest {
+                        class_id: class.unwrap_or_default(),
+                        school_id: school.unwrap_or_default(),
+                        month,
+                        format: format as i32,
+                    };
+                    reports.export(request, output).await
+                }
+            }
+        }
         Command::Events {
             command:
                 EventsCommand::Tail {

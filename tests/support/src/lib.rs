@@ -55,6 +55,8 @@ pub struct School {
     pub homeroom: String,
     pub other_homeroom: String,
     pub principal: String,
+    /// The principal's username (password [`PASSWORD`]), to sign in as a person does.
+    pub principal_username: String,
     pub guardian: String,
     pub other_school_principal: String,
     pub district_admin: String,
@@ -212,6 +214,7 @@ impl School {
             homeroom: identity.token(&homeroom_user).await,
             other_homeroom: identity.token(&other_homeroom_user).await,
             principal: identity.token(&principal_user).await,
+            principal_username: principal_user,
             guardian: identity.token(&guardian_user).await,
             other_school_principal: identity.token(&other_principal_user).await,
             district_admin: identity.token(&district_user).await,

@@ -1,0 +1,330 @@
+//! `lienlac report`: the reporting service's figures as tables in the terminal,
+//! or JSON; and the month's attendance sheet as a file.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use lienlac_proto::attendance::v1::Session;
+use lienlac_proto::identity::v1 as id;
+use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
+use lienlac_proto::reporting::v1 as pb;
+use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+use tonic::transport::Channel;
+
+use crate::credentials::Credentials;
+use crate::session;
+
+/// The signed-in user's reporting client.
+pub(crate) struct Reports {
+    client: ReportingServiceClient<Channel>,
+    credentials: Credentials,
+    json: bool,
+}
+
+/// Today in Việt Nam, `YYYY-MM-DD`.
+pub(crate) fn today() -> String {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    time::OffsetDateTime::now_utc()
+        .to_offset(offset)
+        .date()
+        .to_string()
+}
+
+fn session_name(session: i32) -> &'static str {
+    match Session::try_from(session) {
+        Ok(Session::Morning) => "morning",
+        Ok(Session::Afternoon) => "afternoon",
+        _ => "?",
+    }
+}
+
+fn percent(rate: f64) -> String {
+    format!("{:.1}%", rate * 100.0)
+}
+
+impl Reports {
+    pub(crate) async fn connect(url: &str, json: bool) -> anyhow::Result<Self> {
+        let credentials = session::current().await?;
+        Ok(Self {
+            client: ReportingServiceClient::new(session::connect(url).await?),
+            credentials,
+            json,
+        })
+    }
+
+    fn request<T>(&self, message: T) -> anyhow::Result<tonic::Request<T>> {
+        session::authorised(message, &self.credentials)
+    }
+
+    /// The school or district of the signed-in user's first role that has one.
+    async fn own_scope(&self, district: bool) -> anyhow::Result<String> {
+        let mut auth =
+            AuthServiceClient::new(session::connect(&self.credentials.identity_url).await?);
+        let me = auth
+            .who_am_i(self.request(id::WhoAmIRequest {})?)
+            .await?
+            .into_inner();
+        me.roles
+            .into_iter()
+            .map(|role| {
+                if district {
+                    role.district_id
+                } else {
+                    role.school_id
+                }
+            })
+            .find(|scope| !scope.is_empty())
+            .with_context(|| {
+                let what = if district { "district" } else { "school" };
+                format!("you have no role in a {what}: name one with --{what}")
+            })
+    }
+
+    fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+
+    pub(crate) async fn school(
+        &mut self,
+        school: Option<String>,
+        date: String,
+    ) -> anyhow::Result<()> {
+        let school_id = match school {
+            Some(school) => school,
+            None => self.own_scope(false).await?,
+        };
+        let request = self.request(pb::GetSchoolDailySummaryRequest { school_id, date })?;
+        let summary = self
+            .client
+            .get_school_daily_summary(request)
+            .await?
+            .into_inner();
+        if self.json {
+            return self.print_json(&summary);
+        }
+        println!(
+            "{} — {}{}",
+            summary.school_name,
+            summary.date,
+            if summary.closed { " (closed)" } else { "" }
+        );
+        print_sessions(&summary.sessions);
+        Ok(())
+    }
+
+    pub(crate) async fn district(
+        &mut self,
+        district: Option<String>,
+        date: String,
+    ) -> anyhow::Result<()> {
+        let district_id = match district {
+            Some(district) => district,
+            None => self.own_scope(true).await?,
+        };
+        let request = self.request(pb::GetDistrictDailySummaryRequest { district_id, date })?;
+        let summary = self
+            .client
+            .get_district_daily_summary(request)
+            .await?
+            .into_inner();
+        if self.json {
+            return self.print_json(&summary);
+        }
+        println!("district {} — {}", summary.district_id, summary.date);
+        println!(
+            "{:<36} {:<10} {:>9} {:>9} {:>7} {:>7} {:>9} {:>5} {:>8}",
+            "school",
+            "session",
+            "classes",
+            "submitted",
+            "present",
+            "excused",
+            "unexcused",
+            "late",
+            "absent"
+        );
+        for school in &summary.schools {
+            for session in &school.sessions {
+                print_session_row(&school.school_name, session);
+            }
+        }
+        for session in &summary.totals {
+            print_session_row("all schools", session);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn class(
+        &mut self,
+        class_id: String,
+        from: String,
+        to: String,
+    ) -> anyhow::Result<()> {
+        let request = self.request(pb::GetClassAttendanceRequest {
+            class_id,
+            from_date: from,
+            to_date: to,
+        })?;
+        let class = self
+            .client
+            .get_class_attendance(request)
+            .await?
+            .into_inner();
+        if self.json {
+            return self.print_json(&class);
+        }
+        println!("class {}", class.class_name);
+        println!(
+            "{:<12} {:<10} {:>7} {:>7} {:>9} {:>5}  not present",
+            "date", "session", "present", "excused", "unexcused", "late"
+        );
+        for roll_call in &class.roll_calls {
+            let counts = roll_call.counts.unwrap_or_default();
+            let not_present: Vec<String> = roll_call
+                .marks
+                .iter()
+                .filter(|mark| {
+                    mark.status != lienlac_proto::attendance::v1::AttendanceStatus::Present as i32
+                })
+                .map(|mark| mark.full_name.clone())
+                .collect();
+            println!(
+                "{:<12} {:<10} {:>7} {:>7} {:>9} {:>5}  {}",
+                roll_call.date,
+                session_name(roll_call.session),
+                counts.present,
+                counts.absent_excused,
+                counts.absent_unexcused,
+                counts.late,
+                not_present.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn adoption(
+        &mut self,
+        school: Option<String>,
+        district: Option<String>,
+        from: String,
+        to: String,
+    ) -> anyhow::Result<()> {
+        let (school_id, district_id) = match (school, district) {
+            (Some(school), None) => (school, String::new()),
+            (None, Some(district)) => (String::new(), district),
+            (None, None) => (self.own_scope(false).await?, String::new()),
+            (Some(_), Some(_)) => anyhow::bail!("give --school or --district, not both"),
+        };
+        let request = self.request(pb::GetAdoptionReportRequest {
+            school_id,
+            district_id,
+            from_date: from,
+            to_date: to,
+        })?;
+        let report = self.client.get_adoption_report(request).await?.into_inner();
+        if self.json {
+            return self.print_json(&report);
+        }
+        println!("adoption {} to {}", report.from_date, report.to_date);
+        println!(
+            "{:<36} {:>11} {:>13} {:>16} {:>19} {:>8}",
+            "school", "staff", "signed in", "homeroom daily", "guardians active", "on time"
+        );
+        let row = |name: &str, figures: &pb::AdoptionFigures| {
+            println!(
+                "{:<36} {:>11} {:>13} {:>16} {:>19} {:>8}",
+                name,
+                format!("{}/{}", figures.staff_activated, figures.staff_total),
+                format!("{}/{}", figures.staff_signed_in, figures.staff_total),
+                format!(
+                    "{}/{}",
+                    figures.homeroom_teachers_regular, figures.homeroom_teachers_total
+                ),
+                format!(
+                    "{}/{}",
+                    figures.guardians_activated, figures.guardians_total
+                ),
+                format!(
+                    "{}/{}",
+                    figures.roll_calls_on_time, figures.roll_calls_submitted
+                ),
+            );
+        };
+        for school in &report.schools {
+            row(&school.school_name, &school.figures.unwrap_or_default());
+        }
+        if report.schools.len() > 1 {
+            row("all schools", &report.totals.unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// Writes the month's sheet to `output` (the server's file name by default).
+    pub(crate) async fn export(
+        &mut self,
+        request: pb::ExportAttendanceRequest,
+        output: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<()> {
+        let request = self.request(request)?;
+        let mut chunks = self.client.export_attendance(request).await?.into_inner();
+        let mut file: Option<(std::path::PathBuf, std::fs::File)> = None;
+        let mut written = 0;
+        while let Some(chunk) = chunks.message().await? {
+            if file.is_none() {
+                let path = output
+                    .clone()
+                    .unwrap_or_else(|| chunk.file_name.clone().into());
+                let created = std::fs::File::create(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                file = Some((path, created));
+            }
+            if let Some((path, out)) = file.as_mut() {
+                out.write_all(&chunk.data)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            written += chunk.data.len();
+        }
+        let (path, _) = file.context("the service sent no file")?;
+        if self.json {
+            println!("{}", serde_json::json!({ "file": path, "bytes": written }));
+        } else {
+            println!("wrote {} ({written} bytes)", path.display());
+        }
+        Ok(())
+    }
+}
+
+fn print_sessions(sessions: &[pb::SessionSummary]) {
+    println!(
+        "{:<36} {:<10} {:>9} {:>9} {:>7} {:>7} {:>9} {:>5} {:>8}",
+        "", "session", "classes", "submitted", "present", "excused", "unexcused", "late", "absent"
+    );
+    for session in sessions {
+        print_session_row("", session);
+        if !session.missing.is_empty() {
+            let names: Vec<&str> = session
+                .missing
+                .iter()
+                .map(|class| class.name.as_str())
+                .collect();
+            println!("{:<36}   no roll call yet: {}", "", names.join(", "));
+        }
+    }
+}
+
+fn print_session_row(name: &str, session: &pb::SessionSummary) {
+    let counts = session.counts.unwrap_or_default();
+    println!(
+        "{:<36} {:<10} {:>9} {:>9} {:>7} {:>7} {:>9} {:>5} {:>8}",
+        name,
+        session_name(session.session),
+        session.classes_total,
+        session.classes_submitted,
+        counts.present,
+        counts.absent_excused,
+        counts.absent_unexcused,
+        counts.late,
+        percent(session.absence_rate)
+    );
+}

@@ -1,0 +1,157 @@
+//! `lienlac report` as a principal runs it, against identity, attendance and
+//! reporting running in-process on the real Postgres and NATS.
+
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use kernel::config::ServiceId;
+use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
+use lienlac_proto::attendance::v1 as att;
+use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
+use lienlac_test_support::{PASSWORD, School, start_identity, today, wait_until_attendance_knows};
+use tokio_util::sync::CancellationToken;
+
+struct Terminal {
+    config_home: PathBuf,
+    identity_url: String,
+    reporting_url: String,
+}
+
+impl Terminal {
+    async fn run(&self, args: &[&str]) -> Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_lienlac"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", &self.config_home)
+            .env("LIENLAC_IDENTITY_URL", &self.identity_url)
+            .env("LIENLAC_REPORTING_URL", &self.reporting_url)
+            .env("LIENLAC_PASSWORD", PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_principal_reads_the_schools_day_and_exports_the_months_sheet() {
+    let world = TestWorld::new();
+    let stop = CancellationToken::new();
+    let identity = start_identity(&world, &stop).await;
+    let mut config = world.config(ServiceId::ATTENDANCE);
+    config.identity_url = format!("http://{identity}");
+    let attendance_app = attendance::Application::build(attendance::Settings::defaults(config))
+        .await
+        .unwrap();
+    let attendance_addr = attendance_app.grpc_addr();
+    let attendance_pool = attendance_app.pool().clone();
+    tokio::spawn(attendance_app.run_until_stopped(stop.clone()));
+    let mut config = world.config(ServiceId::REPORTING);
+    config.identity_url = format!("http://{identity}");
+    let reporting_app = reporting::Application::build(reporting::Settings::defaults(config))
+        .await
+        .unwrap();
+    let reporting_addr = reporting_app.grpc_addr();
+    tokio::spawn(reporting_app.run_until_stopped(stop.clone()));
+    let school = School::create(identity).await;
+    wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
+
+    // The homeroom teacher of 1A1 marks two students absent this morning.
+    let marks = [
+        (0, att::AttendanceStatus::AbsentExcused),
+        (1, att::AttendanceStatus::AbsentUnexcused),
+    ]
+    .map(|(n, status)| att::Mark {
+        student_id: school.students[n].clone(),
+        status: status as i32,
+        ..Default::default()
+    });
+    AttendanceServiceClient::new(channel(attendance_addr))
+        .submit_roll_call(with_token(
+            att::SubmitRollCallRequest {
+                request_id: request_id(),
+                class_id: school.class_id.clone(),
+                date: today(),
+                session: att::Session::Morning as i32,
+                marks: marks.to_vec(),
+                taken_at: String::new(),
+            },
+            &school.homeroom,
+        ))
+        .await
+        .unwrap();
+
+    let terminal = Terminal {
+        config_home: std::env::temp_dir().join(format!("lienlac-cli-{}", world.namespace)),
+        identity_url: format!("http://{identity}"),
+        reporting_url: format!("http://{reporting_addr}"),
+    };
+    let login = terminal.run(&["login", &school.principal_username]).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+
+    // Without --school: the principal's own school.
+    let summary: serde_json::Value = eventually(
+        "the school's day shows the roll call",
+        Duration::from_secs(20),
+        || async {
+            let output = terminal.run(&["report", "school", "--json"]).await;
+            let summary: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+            let counts = &summary["sessions"][0]["counts"];
+            (counts["absent_excused"] == 1 && counts["absent_unexcused"] == 1).then_some(summary)
+        },
+    )
+    .await;
+    assert_eq!(summary["school_id"], school.school_id.as_str());
+    let table = terminal.run(&["report", "school"]).await;
+    let table = text(&table.stdout);
+    assert!(table.starts_with("Trường Tiểu học Tân Thông — "), "{table}");
+    assert!(table.contains("no roll call yet: 1A2"), "{table}");
+    assert!(table.contains("66.7%"), "two of three absent: {table}");
+
+    let class = terminal
+        .run(&["report", "class", "--class", &school.class_id])
+        .await;
+    assert!(
+        text(&class.stdout).contains("Nguyễn Thị Ánh, Trần Văn Bình"),
+        "{}",
+        text(&class.stdout)
+    );
+
+    let sheet = terminal.config_home.join("1a1.xlsx");
+    let export = terminal
+        .run(&[
+            "report",
+            "export",
+            "--class",
+            &school.class_id,
+            "--month",
+            &today()[..7],
+            "-o",
+            sheet.to_str().unwrap(),
+        ])
+        .await;
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    assert!(
+        std::fs::read(&sheet).unwrap().starts_with(b"PK"),
+        "an XLSX is a zip"
+    );
+
+    // A principal does not read the district's figures.
+    let refused = terminal
+        .run(&["report", "district", "--district", &school.district_id])
+        .await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).starts_with("lienlac: not allowed"),
+        "{}",
+        text(&refused.stderr)
+    );
+    stop.cancel();
+    let _ = std::fs::remove_dir_all(&terminal.config_home);
+}
