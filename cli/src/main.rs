@@ -3,7 +3,9 @@
 // A command line program: the terminal is its user interface.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod attendance;
 mod credentials;
+mod directory;
 mod events;
 mod report;
 mod session;
@@ -52,6 +54,18 @@ enum Command {
     Whoami,
     /// End the session on the server and forget it here.
     Logout,
+    /// Roll calls: take one, or show one as taken.
+    Attendance {
+        /// The attendance service.
+        #[arg(
+            long,
+            env = "LIENLAC_ATTENDANCE_URL",
+            default_value = "http://127.0.0.1:50052"
+        )]
+        attendance: String,
+        #[command(subcommand)]
+        command: AttendanceCommand,
+    },
     /// Attendance and adoption figures, and the month's attendance sheets.
     Report {
         /// The reporting service.
@@ -69,6 +83,52 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum AttendanceCommand {
+    /// Submit a class's roll call: the students named are marked, everyone else
+    /// is present. Submitting again corrects what changed.
+    Submit {
+        /// The class: its name in your school (`1A1`) or its id.
+        #[arg(long)]
+        class: String,
+        #[arg(long, value_enum, default_value = "morning")]
+        session: SessionArg,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = report::today())]
+        date: String,
+        /// A student's code, absent: `<code>` (unexcused), `<code>:excused`,
+        /// `<code>:unexcused` or `<code>:late`. Repeat for each student.
+        #[arg(long = "absent", value_parser = attendance::mark)]
+        marks: Vec<(String, lienlac_proto::attendance::v1::AttendanceStatus)>,
+    },
+    /// Show a roll call as taken: who was not present.
+    Show {
+        /// The class: its name in your school (`1A1`) or its id.
+        #[arg(long)]
+        class: String,
+        #[arg(long, value_enum, default_value = "morning")]
+        session: SessionArg,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = report::today())]
+        date: String,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SessionArg {
+    Morning,
+    Afternoon,
+}
+
+impl SessionArg {
+    fn proto(self) -> lienlac_proto::attendance::v1::Session {
+        match self {
+            SessionArg::Morning => lienlac_proto::attendance::v1::Session::Morning,
+            SessionArg::Afternoon => lienlac_proto::attendance::v1::Session::Afternoon,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -204,6 +264,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login { username } => login(&cli.identity, &username, cli.json).await,
         Command::Whoami => whoami(cli.json).await,
         Command::Logout => logout().await,
+        Command::Attendance {
+            attendance,
+            command,
+        } => {
+            let roll_calls = attendance::RollCalls {
+                url: attendance,
+                json: cli.json,
+            };
+            match command {
+                AttendanceCommand::Submit {
+                    class,
+                    session,
+                    date,
+                    marks,
+                } => {
+                    roll_calls
+                        .submit(&class, date, session.proto(), marks)
+                        .await
+                }
+                AttendanceCommand::Show {
+                    class,
+                    session,
+                    date,
+                } => roll_calls.show(&class, date, session.proto()).await,
+            }
+        }
         Command::Report { reporting, command } => {
             let mut reports = report::Reports::connect(&reporting, cli.json).await?;
             match command {

@@ -5,13 +5,12 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use lienlac_proto::attendance::v1::Session;
-use lienlac_proto::identity::v1 as id;
-use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::reporting::v1 as pb;
 use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use tonic::transport::Channel;
 
 use crate::credentials::Credentials;
+use crate::directory::{self, Scope};
 use crate::session;
 
 /// The signed-in user's reporting client.
@@ -56,30 +55,6 @@ impl Reports {
         session::authorised(message, &self.credentials)
     }
 
-    /// The school or district of the signed-in user's first role that has one.
-    async fn own_scope(&self, district: bool) -> anyhow::Result<String> {
-        let mut auth =
-            AuthServiceClient::new(session::connect(&self.credentials.identity_url).await?);
-        let me = auth
-            .who_am_i(self.request(id::WhoAmIRequest {})?)
-            .await?
-            .into_inner();
-        me.roles
-            .into_iter()
-            .map(|role| {
-                if district {
-                    role.district_id
-                } else {
-                    role.school_id
-                }
-            })
-            .find(|scope| !scope.is_empty())
-            .with_context(|| {
-                let what = if district { "district" } else { "school" };
-                format!("you have no role in a {what}: name one with --{what}")
-            })
-    }
-
     fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(value)?);
         Ok(())
@@ -92,7 +67,7 @@ impl Reports {
     ) -> anyhow::Result<()> {
         let school_id = match school {
             Some(school) => school,
-            None => self.own_scope(false).await?,
+            None => directory::own_scope(&self.credentials, Scope::School).await?,
         };
         let request = self.request(pb::GetSchoolDailySummaryRequest { school_id, date })?;
         let summary = self
@@ -120,7 +95,7 @@ impl Reports {
     ) -> anyhow::Result<()> {
         let district_id = match district {
             Some(district) => district,
-            None => self.own_scope(true).await?,
+            None => directory::own_scope(&self.credentials, Scope::District).await?,
         };
         let request = self.request(pb::GetDistrictDailySummaryRequest { district_id, date })?;
         let summary = self
@@ -213,7 +188,10 @@ impl Reports {
         let (school_id, district_id) = match (school, district) {
             (Some(school), None) => (school, String::new()),
             (None, Some(district)) => (String::new(), district),
-            (None, None) => (self.own_scope(false).await?, String::new()),
+            (None, None) => (
+                directory::own_scope(&self.credentials, Scope::School).await?,
+                String::new(),
+            ),
             (Some(_), Some(_)) => anyhow::bail!("give --school or --district, not both"),
         };
         let request = self.request(pb::GetAdoptionReportRequest {

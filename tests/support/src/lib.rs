@@ -53,6 +53,8 @@ pub struct School {
     pub students: Vec<String>,
     pub other_student: String,
     pub homeroom: String,
+    /// The username of 1A1's homeroom teacher (password [`PASSWORD`]).
+    pub homeroom_username: String,
     pub other_homeroom: String,
     pub principal: String,
     /// The principal's username (password [`PASSWORD`]), to sign in as a person does.
@@ -212,6 +214,7 @@ impl School {
             students,
             other_student,
             homeroom: identity.token(&homeroom_user).await,
+            homeroom_username: homeroom_user,
             other_homeroom: identity.token(&other_homeroom_user).await,
             principal: identity.token(&principal_user).await,
             principal_username: principal_user,

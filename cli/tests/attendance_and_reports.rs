@@ -1,4 +1,5 @@
-//! `lienlac report` as a principal runs it, against identity, attendance and
+//! `lienlac attendance` as a homeroom teacher and `lienlac report` as a principal
+//! run them, against identity, attendance and
 //! reporting running in-process on the real Postgres and NATS.
 
 #![allow(clippy::unwrap_used, unreachable_pub)]
@@ -8,15 +9,14 @@ use std::process::Output;
 use std::time::Duration;
 
 use kernel::config::ServiceId;
-use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
-use lienlac_proto::attendance::v1 as att;
-use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
+use kernel::testing::{TestWorld, eventually};
 use lienlac_test_support::{PASSWORD, School, start_identity, today, wait_until_attendance_knows};
 use tokio_util::sync::CancellationToken;
 
 struct Terminal {
     config_home: PathBuf,
     identity_url: String,
+    attendance_url: String,
     reporting_url: String,
 }
 
@@ -26,6 +26,7 @@ impl Terminal {
             .args(args)
             .env("XDG_CONFIG_HOME", &self.config_home)
             .env("LIENLAC_IDENTITY_URL", &self.identity_url)
+            .env("LIENLAC_ATTENDANCE_URL", &self.attendance_url)
             .env("LIENLAC_REPORTING_URL", &self.reporting_url)
             .env("LIENLAC_PASSWORD", PASSWORD)
             .stdin(std::process::Stdio::null())
@@ -40,7 +41,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_principal_reads_the_schools_day_and_exports_the_months_sheet() {
+async fn a_teacher_takes_the_roll_call_and_the_principal_reads_the_day_and_exports_the_sheet() {
     let world = TestWorld::new();
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
@@ -62,36 +63,52 @@ async fn a_principal_reads_the_schools_day_and_exports_the_months_sheet() {
     let school = School::create(identity).await;
     wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
 
-    // The homeroom teacher of 1A1 marks two students absent this morning.
-    let marks = [
-        (0, att::AttendanceStatus::AbsentExcused),
-        (1, att::AttendanceStatus::AbsentUnexcused),
-    ]
-    .map(|(n, status)| att::Mark {
-        student_id: school.students[n].clone(),
-        status: status as i32,
-        ..Default::default()
-    });
-    AttendanceServiceClient::new(channel(attendance_addr))
-        .submit_roll_call(with_token(
-            att::SubmitRollCallRequest {
-                request_id: request_id(),
-                class_id: school.class_id.clone(),
-                date: today(),
-                session: att::Session::Morning as i32,
-                marks: marks.to_vec(),
-                taken_at: String::new(),
-            },
-            &school.homeroom,
-        ))
-        .await
-        .unwrap();
-
-    let terminal = Terminal {
-        config_home: std::env::temp_dir().join(format!("lienlac-cli-{}", world.namespace)),
+    let terminal_of = |who: &str| Terminal {
+        config_home: std::env::temp_dir().join(format!("lienlac-cli-{}-{who}", world.namespace)),
         identity_url: format!("http://{identity}"),
+        attendance_url: format!("http://{attendance_addr}"),
         reporting_url: format!("http://{reporting_addr}"),
     };
+
+    // The homeroom teacher of 1A1 marks two students absent this morning.
+    let teacher = terminal_of("teacher");
+    let login = teacher.run(&["login", &school.homeroom_username]).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let unknown = teacher
+        .run(&["attendance", "submit", "--class", "9Z9"])
+        .await;
+    assert!(
+        text(&unknown.stderr).contains("no class 9Z9"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let excused = format!("{}:excused", school.students[0]);
+    let submitted = teacher
+        .run(&[
+            "attendance",
+            "submit",
+            "--class",
+            "1a1",
+            "--absent",
+            &excused,
+            "--absent",
+            &school.students[1],
+        ])
+        .await;
+    assert!(submitted.status.success(), "{}", text(&submitted.stderr));
+    let shown = text(&submitted.stdout);
+    assert!(shown.contains("morning: 1 of 3 present"), "{shown}");
+    assert!(
+        shown.contains("Nguyễn Thị Ánh") && shown.contains("absent, excused"),
+        "{shown}"
+    );
+    let again = teacher
+        .run(&["attendance", "show", "--class", "1A1", "--json"])
+        .await;
+    let roll_call: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(roll_call["class_id"], school.class_id.as_str());
+
+    let terminal = terminal_of("principal");
     let login = terminal.run(&["login", &school.principal_username]).await;
     assert!(login.status.success(), "{}", text(&login.stderr));
 
@@ -154,4 +171,5 @@ async fn a_principal_reads_the_schools_day_and_exports_the_months_sheet() {
     );
     stop.cancel();
     let _ = std::fs::remove_dir_all(&terminal.config_home);
+    let _ = std::fs::remove_dir_all(&teacher.config_home);
 }

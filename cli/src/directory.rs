@@ -1,0 +1,116 @@
+//! Finding what a person names on the command line: their own school or district,
+//! a class by its name ("1A1"), a student by their code.
+
+use anyhow::Context as _;
+use lienlac_proto::identity::v1 as id;
+use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
+use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
+
+use crate::credentials::Credentials;
+use crate::session;
+
+pub(crate) enum Scope {
+    School,
+    District,
+}
+
+/// The school or district of the signed-in user's first role that has one.
+pub(crate) async fn own_scope(credentials: &Credentials, scope: Scope) -> anyhow::Result<String> {
+    let mut auth = AuthServiceClient::new(session::connect(&credentials.identity_url).await?);
+    let me = auth
+        .who_am_i(session::authorised(id::WhoAmIRequest {}, credentials)?)
+        .await?
+        .into_inner();
+    let school_kind = id::ScopeKind::School as i32;
+    let district_kind = id::ScopeKind::District as i32;
+    me.roles
+        .into_iter()
+        .map(|role| match scope {
+            Scope::School if role.scope_kind == school_kind => role.scope_id,
+            Scope::School => role.school_id,
+            Scope::District if role.scope_kind == district_kind => role.scope_id,
+            Scope::District => role.district_id,
+        })
+        .find(|found| !found.is_empty())
+        .with_context(|| {
+            let what = match scope {
+                Scope::School => "school",
+                Scope::District => "district",
+            };
+            format!("you have no role in a {what}: name one with --{what}")
+        })
+}
+
+fn is_id(text: &str) -> bool {
+    text.len() == 36 && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// `2025-2026` for a date from August 2025 to July 2026.
+fn school_year(date: &str) -> String {
+    let year: i32 = date.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0);
+    let month: u32 = date.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(0);
+    let first = if month >= 8 { year } else { year - 1 };
+    format!("{first}-{}", first + 1)
+}
+
+/// A class id, from an id or from a name of the user's school in the school year
+/// of `date`.
+pub(crate) async fn class_id(
+    credentials: &Credentials,
+    class: &str,
+    date: &str,
+) -> anyhow::Result<String> {
+    if is_id(class) {
+        return Ok(class.to_owned());
+    }
+    let school_id = own_scope(credentials, Scope::School).await?;
+    let mut directory =
+        DirectoryServiceClient::new(session::connect(&credentials.identity_url).await?);
+    let year = school_year(date);
+    let classes = directory
+        .list_classes(session::authorised(
+            id::ListClassesRequest {
+                school_id,
+                school_year: year.clone(),
+            },
+            credentials,
+        )?)
+        .await?
+        .into_inner()
+        .classes;
+    classes
+        .into_iter()
+        .find(|found| found.name.eq_ignore_ascii_case(class))
+        .map(|found| found.id)
+        .with_context(|| format!("your school has no class {class} in {year}"))
+}
+
+/// The class's students, in the order identity lists them.
+pub(crate) async fn students(
+    credentials: &Credentials,
+    class_id: &str,
+) -> anyhow::Result<Vec<id::Person>> {
+    let mut directory =
+        DirectoryServiceClient::new(session::connect(&credentials.identity_url).await?);
+    Ok(directory
+        .list_students(session::authorised(
+            id::ListStudentsRequest {
+                class_id: class_id.to_owned(),
+            },
+            credentials,
+        )?)
+        .await?
+        .into_inner()
+        .students)
+}
+
+/// A student of `students` by their code (the city database's) or id.
+pub(crate) fn student<'a>(
+    students: &'a [id::Person],
+    code: &str,
+) -> anyhow::Result<&'a id::Person> {
+    students
+        .iter()
+        .find(|student| student.external_ref.eq_ignore_ascii_case(code) || student.id == code)
+        .with_context(|| format!("no student {code} in the class"))
+}
