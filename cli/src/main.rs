@@ -7,6 +7,7 @@ mod attendance;
 mod credentials;
 mod directory;
 mod events;
+mod leave;
 mod report;
 mod session;
 mod status;
@@ -66,6 +67,18 @@ enum Command {
         #[command(subcommand)]
         command: AttendanceCommand,
     },
+    /// Leave requests: a guardian asks, the homeroom teacher or principal decides.
+    Leave {
+        /// The attendance service.
+        #[arg(
+            long,
+            env = "LIENLAC_ATTENDANCE_URL",
+            default_value = "http://127.0.0.1:50052"
+        )]
+        attendance: String,
+        #[command(subcommand)]
+        command: LeaveCommand,
+    },
     /// Attendance and adoption figures, and the month's attendance sheets.
     Report {
         /// The reporting service.
@@ -113,6 +126,53 @@ enum AttendanceCommand {
         /// `YYYY-MM-DD`; today by default.
         #[arg(long, default_value_t = report::today())]
         date: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LeaveCommand {
+    /// Ask for a student's leave; approved, it marks the days absent with leave.
+    Request {
+        /// The student's id; a guardian's only child by default.
+        #[arg(long)]
+        student: Option<String>,
+        /// `YYYY-MM-DD`.
+        #[arg(long)]
+        from: String,
+        /// `YYYY-MM-DD`; the same day as --from by default.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this session of each day; both by default.
+        #[arg(long, value_enum)]
+        session: Option<SessionArg>,
+        /// Why, as the school will read it.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Approve or reject a leave request.
+    #[command(group(clap::ArgGroup::new("decision").required(true)))]
+    Decide {
+        /// The leave request's id.
+        leave_id: String,
+        #[arg(long, group = "decision")]
+        approve: bool,
+        #[arg(long, group = "decision")]
+        reject: bool,
+        /// A word for the guardian.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// List leave requests of a class or a student, newest first.
+    List {
+        /// The class: its name in your school (`1A1`) or its id.
+        #[arg(long, conflicts_with = "student")]
+        class: Option<String>,
+        /// The student's id; a guardian's only child by default.
+        #[arg(long)]
+        student: Option<String>,
+        /// pending, approved or rejected; all by default.
+        #[arg(long, value_parser = leave::status)]
+        status: Option<lienlac_proto::attendance::v1::LeaveStatus>,
     },
 }
 
@@ -288,6 +348,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     session,
                     date,
                 } => roll_calls.show(&class, date, session.proto()).await,
+            }
+        }
+        Command::Leave {
+            attendance,
+            command,
+        } => {
+            let leaves = leave::Leaves {
+                url: attendance,
+                json: cli.json,
+            };
+            match command {
+                LeaveCommand::Request {
+                    student,
+                    from,
+                    to,
+                    session,
+                    reason,
+                } => {
+                    let sessions = session.map(SessionArg::proto).into_iter().collect();
+                    leaves.request(student, from, to, sessions, reason).await
+                }
+                LeaveCommand::Decide {
+                    leave_id,
+                    approve,
+                    reject: _,
+                    comment,
+                } => leaves.decide(leave_id, approve, comment).await,
+                LeaveCommand::List {
+                    class,
+                    student,
+                    status,
+                } => {
+                    let status =
+                        status.unwrap_or(lienlac_proto::attendance::v1::LeaveStatus::Unspecified);
+                    leaves.list(class, student, status).await
+                }
             }
         }
         Command::Report { reporting, command } => {

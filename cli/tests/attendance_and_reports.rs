@@ -1,6 +1,6 @@
-//! `lienlac attendance` as a homeroom teacher and `lienlac report` as a principal
-//! run them, against identity, attendance and
-//! reporting running in-process on the real Postgres and NATS.
+//! `lienlac attendance` and `leave` as a homeroom teacher and a guardian run them,
+//! and `lienlac report` as a principal, against identity, attendance and reporting
+//! running in-process on the real Postgres and NATS.
 
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
@@ -41,7 +41,8 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_teacher_takes_the_roll_call_and_the_principal_reads_the_day_and_exports_the_sheet() {
+async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_reads_the_day_and_exports_the_sheet()
+ {
     let world = TestWorld::new();
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
@@ -108,6 +109,59 @@ async fn a_teacher_takes_the_roll_call_and_the_principal_reads_the_day_and_expor
     let roll_call: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(roll_call["class_id"], school.class_id.as_str());
 
+    // The first student's guardian asks leave for this afternoon; the homeroom
+    // teacher approves it.
+    let guardian = terminal_of("guardian");
+    let login = guardian.run(&["login", &school.guardian_username]).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let asked = guardian
+        .run(&[
+            "leave",
+            "request",
+            "--from",
+            &today(),
+            "--session",
+            "afternoon",
+            "--reason",
+            "Khám răng",
+            "--json",
+        ])
+        .await;
+    assert!(asked.status.success(), "{}", text(&asked.stderr));
+    let asked: serde_json::Value = serde_json::from_slice(&asked.stdout).unwrap();
+    let leave_id = asked[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(asked[0]["student_id"], school.students[0].as_str());
+    let pending = teacher
+        .run(&["leave", "list", "--class", "1A1", "--status", "pending"])
+        .await;
+    assert!(
+        text(&pending.stdout).contains(&leave_id),
+        "{}",
+        text(&pending.stdout)
+    );
+    let undecided = teacher.run(&["leave", "decide", &leave_id]).await;
+    assert!(
+        !undecided.status.success(),
+        "--approve or --reject is required"
+    );
+    let approved = teacher
+        .run(&[
+            "leave",
+            "decide",
+            &leave_id,
+            "--approve",
+            "--comment",
+            "Đã nhận",
+        ])
+        .await;
+    assert!(approved.status.success(), "{}", text(&approved.stderr));
+    let seen = guardian.run(&["leave", "list"]).await;
+    let seen = text(&seen.stdout);
+    assert!(
+        seen.contains("approved") && seen.contains("Khám răng — Đã nhận"),
+        "{seen}"
+    );
+
     let terminal = terminal_of("principal");
     let login = terminal.run(&["login", &school.principal_username]).await;
     assert!(login.status.success(), "{}", text(&login.stderr));
@@ -172,4 +226,5 @@ async fn a_teacher_takes_the_roll_call_and_the_principal_reads_the_day_and_expor
     stop.cancel();
     let _ = std::fs::remove_dir_all(&terminal.config_home);
     let _ = std::fs::remove_dir_all(&teacher.config_home);
+    let _ = std::fs::remove_dir_all(&guardian.config_home);
 }

@@ -60,6 +60,8 @@ pub struct School {
     /// The principal's username (password [`PASSWORD`]), to sign in as a person does.
     pub principal_username: String,
     pub guardian: String,
+    /// The guardian's username (password [`PASSWORD`]).
+    pub guardian_username: String,
     pub other_school_principal: String,
     pub district_admin: String,
     pub other_district_admin: String,
@@ -219,6 +221,7 @@ impl School {
             principal: identity.token(&principal_user).await,
             principal_username: principal_user,
             guardian: identity.token(&guardian_user).await,
+            guardian_username: guardian_user,
             other_school_principal: identity.token(&other_principal_user).await,
             district_admin: identity.token(&district_user).await,
             other_district_admin: identity.token(&other_district_user).await,
