@@ -35,6 +35,22 @@ struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     identity: String,
+    /// The attendance service.
+    #[arg(
+        long,
+        global = true,
+        env = "LIENLAC_ATTENDANCE_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    attendance: String,
+    /// The reporting service.
+    #[arg(
+        long,
+        global = true,
+        env = "LIENLAC_REPORTING_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    reporting: String,
     /// Print JSON, for scripts, instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -44,9 +60,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Sign in; the session is kept in the user's config directory and refreshed
-    /// as needed. The password is asked for, or read from LIENLAC_PASSWORD, or
-    /// from the first line of standard input when it is not a terminal.
+    /// Sign in and keep the session.
+    ///
+    /// The session is kept in the user's config directory and refreshed as needed.
+    /// The password is asked for, or read from LIENLAC_PASSWORD, or from the first
+    /// line of standard input when it is not a terminal.
     Login {
         /// A username, or a phone number as a guardian signs in with.
         username: String,
@@ -57,37 +75,16 @@ enum Command {
     Logout,
     /// Roll calls: take one, or show one as taken.
     Attendance {
-        /// The attendance service.
-        #[arg(
-            long,
-            env = "LIENLAC_ATTENDANCE_URL",
-            default_value = "http://127.0.0.1:50052"
-        )]
-        attendance: String,
         #[command(subcommand)]
         command: AttendanceCommand,
     },
     /// Leave requests: a guardian asks, the homeroom teacher or principal decides.
     Leave {
-        /// The attendance service.
-        #[arg(
-            long,
-            env = "LIENLAC_ATTENDANCE_URL",
-            default_value = "http://127.0.0.1:50052"
-        )]
-        attendance: String,
         #[command(subcommand)]
         command: LeaveCommand,
     },
     /// Attendance and adoption figures, and the month's attendance sheets.
     Report {
-        /// The reporting service.
-        #[arg(
-            long,
-            env = "LIENLAC_REPORTING_URL",
-            default_value = "http://127.0.0.1:50054"
-        )]
-        reporting: String,
         #[command(subcommand)]
         command: ReportCommand,
     },
@@ -324,12 +321,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login { username } => login(&cli.identity, &username, cli.json).await,
         Command::Whoami => whoami(cli.json).await,
         Command::Logout => logout().await,
-        Command::Attendance {
-            attendance,
-            command,
-        } => {
+        Command::Attendance { command } => {
             let roll_calls = attendance::RollCalls {
-                url: attendance,
+                url: cli.attendance,
                 json: cli.json,
             };
             match command {
@@ -350,12 +344,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 } => roll_calls.show(&class, date, session.proto()).await,
             }
         }
-        Command::Leave {
-            attendance,
-            command,
-        } => {
+        Command::Leave { command } => {
             let leaves = leave::Leaves {
-                url: attendance,
+                url: cli.attendance,
                 json: cli.json,
             };
             match command {
@@ -386,8 +377,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Report { reporting, command } => {
-            let mut reports = report::Reports::connect(&reporting, cli.json).await?;
+        Command::Report { command } => {
+            let mut reports = report::Reports::connect(&cli.reporting, cli.json).await?;
             match command {
                 ReportCommand::School { school, date } => reports.school(school, date).await,
                 ReportCommand::District { district, date } => {
