@@ -9,6 +9,7 @@ mod directory;
 mod events;
 mod leave;
 mod report;
+mod seed;
 mod session;
 mod status;
 
@@ -87,6 +88,11 @@ enum Command {
     Report {
         #[command(subcommand)]
         command: ReportCommand,
+    },
+    /// Create data to try lienlac with, through the public APIs.
+    Seed {
+        #[command(subcommand)]
+        command: SeedCommand,
     },
     /// The events lienlac publishes, as an external subscriber receives them.
     Events {
@@ -263,6 +269,22 @@ enum ExportFormat {
 }
 
 #[derive(Subcommand)]
+enum SeedCommand {
+    /// The demo district "Huyện Củ Chi" with two primary schools, their staff,
+    /// classes, students and guardians, accounts (password `lienlac-demo`) and two
+    /// weeks of roll calls. Run as the platform operator; running it again changes
+    /// nothing.
+    Demo {
+        /// Where to list every demo account (username, role, scope).
+        #[arg(long, default_value = "demo-accounts.csv")]
+        accounts_file: std::path::PathBuf,
+        /// A small demo (a class per grade of five students), for tests.
+        #[arg(long, value_enum, default_value = "full", hide = true)]
+        size: seed::Size,
+    },
+}
+
+#[derive(Subcommand)]
 enum EventsCommand {
     /// Print each event as it is published, decoded: type, subject, time, trace id
     /// and fields.
@@ -411,6 +433,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     reports.export(request, output).await
                 }
             }
+        }
+        Command::Seed {
+            command:
+                SeedCommand::Demo {
+                    accounts_file,
+                    size,
+                },
+        } => {
+            seed::Seed {
+                attendance_url: cli.attendance,
+                size,
+                accounts_file,
+            }
+            .run()
+            .await
         }
         Command::Events {
             command:

@@ -1,0 +1,189 @@
+//! `lienlac seed demo` against identity and attendance running in-process: the
+//! demo accounts sign in, and a second run changes nothing.
+
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use kernel::config::{ServiceId, stream_name_in};
+use kernel::testing::TestWorld;
+use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
+use tokio_util::sync::CancellationToken;
+
+struct Terminal {
+    config_home: PathBuf,
+    identity_url: String,
+    attendance_url: String,
+}
+
+impl Terminal {
+    async fn run(&self, args: &[&str], password: &str) -> Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_lienlac"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", &self.config_home)
+            .env("LIENLAC_IDENTITY_URL", &self.identity_url)
+            .env("LIENLAC_ATTENDANCE_URL", &self.attendance_url)
+            .env("LIENLAC_PASSWORD", password)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_changes() {
+    let world = TestWorld::new();
+    let stop = CancellationToken::new();
+    let identity = start_identity(&world, &stop).await;
+    let mut config = world.config(ServiceId::ATTENDANCE);
+    config.identity_url = format!("http://{identity}");
+    let attendance_app = attendance::Application::build(attendance::Settings::defaults(config))
+        .await
+        .unwrap();
+    let attendance_addr = attendance_app.grpc_addr();
+    tokio::spawn(attendance_app.run_until_stopped(stop.clone()));
+    let terminal = Terminal {
+        config_home: std::env::temp_dir().join(format!("lienlac-seed-{}", world.namespace)),
+        identity_url: format!("http://{identity}"),
+        attendance_url: format!("http://{attendance_addr}"),
+    };
+    std::fs::create_dir_all(&terminal.config_home).unwrap();
+    let accounts_file = terminal.config_home.join("demo-accounts.csv");
+    let seed = [
+        "seed",
+        "demo",
+        "--size",
+        "small",
+        "--accounts-file",
+        accounts_file.to_str().unwrap(),
+    ];
+    let login = terminal.run(&["login", "admin"], ADMIN_PASSWORD).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let first = terminal.run(&seed, "").await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+
+    let listed = std::fs::read_to_string(&accounts_file).unwrap();
+    for line in [
+        "ht.tanthong,leader,\"Trường Tiểu học Tân Thông\"",
+        "pgd.cuchi,district admin,\"Huyện Củ Chi\"",
+        "gv.tanthong.1a1,homeroom teacher,",
+        "ht.tantien,leader,\"Trường Tiểu học Tân Tiến\"",
+        "0900000001,guardian,",
+    ] {
+        assert!(listed.contains(line), "{line} missing from\n{listed}");
+    }
+
+    // The principal and the first guardian sign in with the demo password.
+    for (username, role) in [
+        ("ht.tanthong", "principal"),
+        ("0900000001", "guardian"),
+        ("pgd.cuchi", "district_admin"),
+    ] {
+        let person = Terminal {
+            config_home: terminal.config_home.join(username),
+            identity_url: terminal.identity_url.clone(),
+            attendance_url: terminal.attendance_url.clone(),
+        };
+        let login = person.run(&["login", username], "lienlac-demo").await;
+        assert!(
+            login.status.success(),
+            "{username}: {}",
+            text(&login.stderr)
+        );
+        let whoami = person.run(&["whoami"], "").await;
+        assert!(
+            text(&whoami.stdout).contains(role),
+            "{username}: {}",
+            text(&whoami.stdout)
+        );
+    }
+    let teacher = Terminal {
+        config_home: terminal.config_home.join("teacher"),
+        identity_url: terminal.identity_url.clone(),
+        attendance_url: terminal.attendance_url.clone(),
+    };
+    teacher
+        .run(&["login", "gv.tanthong.1a1"], "lienlac-demo")
+        .await;
+    let history = teacher
+        .run(
+            &[
+                "attendance",
+                "show",
+                "--class",
+                "1A1",
+                "--date",
+                &yesterday_school_day(),
+            ],
+            "",
+        )
+        .await;
+    assert!(history.status.success(), "{}", text(&history.stderr));
+    assert!(
+        text(&history.stdout).contains("of 5 present"),
+        "{}",
+        text(&history.stdout)
+    );
+
+    // A second run replays the first answers: no event is published.
+    let jetstream = world.jetstream().await;
+    let events = |service| {
+        let jetstream = jetstream.clone();
+        let name = stream_name_in(&world.namespace, service);
+        async move {
+            jetstream
+                .get_stream(name)
+                .await
+                .unwrap()
+                .get_info()
+                .await
+                .unwrap()
+                .state
+                .messages
+        }
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let before = (
+        events(ServiceId::IDENTITY).await,
+        events(ServiceId::ATTENDANCE).await,
+    );
+    let second = terminal.run(&seed, "").await;
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let after = (
+        events(ServiceId::IDENTITY).await,
+        events(ServiceId::ATTENDANCE).await,
+    );
+    assert_eq!(
+        after.0 - before.0,
+        0,
+        "the second run published identity events"
+    );
+    assert_eq!(
+        after.1, before.1,
+        "the second run published attendance events"
+    );
+    stop.cancel();
+    let _ = std::fs::remove_dir_all(&terminal.config_home);
+}
+
+/// The last weekday before today, in Việt Nam.
+fn yesterday_school_day() -> String {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap();
+    let mut day = time::OffsetDateTime::now_utc().to_offset(offset).date();
+    loop {
+        day = day.previous_day().unwrap();
+        if !matches!(
+            day.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        ) {
+            return day.to_string();
+        }
+    }
+}
