@@ -224,6 +224,39 @@ impl Seed {
             accounts.len(),
             self.accounts_file.display()
         );
+        let code = student_code(&SCHOOLS[0], "1A1", 0);
+        let month = today.replace_day(1).unwrap_or(today);
+        let steps = [
+            (
+                "lienlac events tail --count 3".to_owned(),
+                "in another terminal: the events as they happen",
+            ),
+            (
+                "lienlac login gv.tanthong.1a1".to_owned(),
+                "the homeroom teacher of 1A1",
+            ),
+            (
+                format!("lienlac attendance submit --class 1A1 --absent {code}:excused"),
+                "a roll call with one absentee",
+            ),
+            ("lienlac login ht.tanthong".to_owned(), "the principal"),
+            (
+                "lienlac report school".to_owned(),
+                "today's figures of Tân Thông",
+            ),
+            (
+                format!("lienlac report adoption --from {month}"),
+                "the usage report for the district office",
+            ),
+        ];
+        println!("\nTry (every password is {PASSWORD}):");
+        for (command, what) in steps {
+            println!("  {command:<62} # {what}");
+        }
+        println!(
+            "Every demo account is listed in {}.",
+            self.accounts_file.display()
+        );
         Ok(())
     }
 
@@ -502,7 +535,7 @@ impl Seed {
         n: usize,
         phones: [String; 2],
     ) -> anyhow::Result<(String, Vec<String>)> {
-        let key = format!("{}:{class_name}:{n}", plan.reference);
+        let key = student_key(plan, class_name, n);
         let girl = pick(&key, 2) == 0;
         let full_name = name(&key, girl);
         let family = full_name.split(' ').next().unwrap_or("Nguyễn").to_owned();
@@ -523,7 +556,7 @@ impl Seed {
                 } else {
                     id::Gender::Male
                 } as i32,
-                external_ref: format!("{}{:07}", plan.slug.to_uppercase(), pick(&key, 10_000_000)),
+                external_ref: student_code(plan, class_name, n),
             })?)
             .await
             .with_context(|| format!("registering student {key}"))?
@@ -697,6 +730,16 @@ impl Seed {
         std::fs::write(&self.accounts_file, csv)
             .with_context(|| format!("writing {}", self.accounts_file.display()))
     }
+}
+
+fn student_key(plan: &SchoolPlan, class_name: &str, n: usize) -> String {
+    format!("{}:{class_name}:{n}", plan.reference)
+}
+
+/// A student's code in the city database's style: school, then seven digits.
+fn student_code(plan: &SchoolPlan, class_name: &str, n: usize) -> String {
+    let key = student_key(plan, class_name, n);
+    format!("{}{:07}", plan.slug.to_uppercase(), pick(&key, 10_000_000))
 }
 
 /// The phone numbers of a student's guardians: the very first guardian of the

@@ -31,7 +31,7 @@ build() {
     (cd "$ROOT" && "$CARGO" build --workspace)
     return 1
   fi
-  local packages=()
+  local packages=(-p lienlac-cli)
   for service in "${SERVICES[@]}"; do packages+=(-p "$service"); done
   (cd "$ROOT" && "$CARGO" build "${packages[@]}")
 }
@@ -47,7 +47,28 @@ run_foreground() {
     children+=($!)
     echo "started $service (pid $!)"
   done
+  seed_demo || echo "the demo could not be seeded; the services keep running (see their output above)"
   wait
+}
+
+# Waits for every service to be ready, then seeds the demo district through the
+# public APIs as the operator. The seed is idempotent: on later runs it changes
+# nothing and prints the same next steps.
+seed_demo() {
+  local port
+  for port in 9101 9102 9104; do
+    for _ in $(seq 1 120); do
+      curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+  done
+  echo "seeding the demo district (a minute the first time)…"
+  local cli="$ROOT/target/debug/lienlac"
+  LIENLAC_PASSWORD="${LIENLAC_ADMIN_PASSWORD:-lienlac-demo}" "$cli" login admin >/dev/null &&
+    "$cli" seed demo --accounts-file "$ROOT/demo-accounts.csv" 2> >(sed -u "s/^/[seed] /" >&2) |
+    sed "s|lienlac |$cli |"
+  echo "Traces: run with OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 and a Jaeger or OpenTelemetry"
+  echo "Collector listening there; one trace runs from each RPC through NATS into every consumer."
 }
 
 up() {
