@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
-use std::path::PathBuf;
-use std::process::Output;
+mod common;
+
 use std::time::Duration;
 
 use kernel::config::ServiceId;
@@ -13,32 +13,7 @@ use kernel::testing::{TestWorld, eventually};
 use lienlac_test_support::{PASSWORD, School, start_identity, today, wait_until_attendance_knows};
 use tokio_util::sync::CancellationToken;
 
-struct Terminal {
-    config_home: PathBuf,
-    identity_url: String,
-    attendance_url: String,
-    reporting_url: String,
-}
-
-impl Terminal {
-    async fn run(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_lienlac"))
-            .args(args)
-            .env("XDG_CONFIG_HOME", &self.config_home)
-            .env("LIENLAC_IDENTITY_URL", &self.identity_url)
-            .env("LIENLAC_ATTENDANCE_URL", &self.attendance_url)
-            .env("LIENLAC_REPORTING_URL", &self.reporting_url)
-            .env("LIENLAC_PASSWORD", PASSWORD)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .unwrap()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{Terminal, text};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_reads_the_day_and_exports_the_sheet()
@@ -64,19 +39,20 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
     let school = School::create(identity).await;
     wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
 
-    let terminal_of = |who: &str| Terminal {
-        config_home: std::env::temp_dir().join(format!("lienlac-cli-{}-{who}", world.namespace)),
-        identity_url: format!("http://{identity}"),
-        attendance_url: format!("http://{attendance_addr}"),
-        reporting_url: format!("http://{reporting_addr}"),
+    let terminal_of = |who: &str| {
+        Terminal::new(&world.namespace, who, identity)
+            .with_attendance(attendance_addr)
+            .with_reporting(reporting_addr)
     };
 
     // The homeroom teacher of 1A1 marks two students absent this morning.
     let teacher = terminal_of("teacher");
-    let login = teacher.run(&["login", &school.homeroom_username]).await;
+    let login = teacher
+        .run(&["login", &school.homeroom_username], Some(PASSWORD))
+        .await;
     assert!(login.status.success(), "{}", text(&login.stderr));
     let unknown = teacher
-        .run(&["attendance", "submit", "--class", "9Z9"])
+        .run(&["attendance", "submit", "--class", "9Z9"], None)
         .await;
     assert!(
         text(&unknown.stderr).contains("no class 9Z9"),
@@ -85,16 +61,19 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
     );
     let excused = format!("{}:excused", school.students[0]);
     let submitted = teacher
-        .run(&[
-            "attendance",
-            "submit",
-            "--class",
-            "1a1",
-            "--absent",
-            &excused,
-            "--absent",
-            &school.students[1],
-        ])
+        .run(
+            &[
+                "attendance",
+                "submit",
+                "--class",
+                "1a1",
+                "--absent",
+                &excused,
+                "--absent",
+                &school.students[1],
+            ],
+            None,
+        )
         .await;
     assert!(submitted.status.success(), "{}", text(&submitted.stderr));
     let shown = text(&submitted.stdout);
@@ -104,7 +83,7 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
         "{shown}"
     );
     let again = teacher
-        .run(&["attendance", "show", "--class", "1A1", "--json"])
+        .run(&["attendance", "show", "--class", "1A1", "--json"], None)
         .await;
     let roll_call: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(roll_call["class_id"], school.class_id.as_str());
@@ -112,50 +91,61 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
     // The first student's guardian asks leave for this afternoon; the homeroom
     // teacher approves it.
     let guardian = terminal_of("guardian");
-    let login = guardian.run(&["login", &school.guardian_username]).await;
+    let login = guardian
+        .run(&["login", &school.guardian_username], Some(PASSWORD))
+        .await;
     assert!(login.status.success(), "{}", text(&login.stderr));
     let asked = guardian
-        .run(&[
-            "leave",
-            "request",
-            "--from",
-            &today(),
-            "--session",
-            "afternoon",
-            "--reason",
-            "Khám răng",
-            "--json",
-        ])
+        .run(
+            &[
+                "leave",
+                "request",
+                "--from",
+                &today(),
+                "--session",
+                "afternoon",
+                "--reason",
+                "Khám răng",
+                "--json",
+            ],
+            None,
+        )
         .await;
     assert!(asked.status.success(), "{}", text(&asked.stderr));
     let asked: serde_json::Value = serde_json::from_slice(&asked.stdout).unwrap();
     let leave_id = asked[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(asked[0]["student_id"], school.students[0].as_str());
     let pending = teacher
-        .run(&["leave", "list", "--class", "1A1", "--status", "pending"])
+        .run(
+            &["leave", "list", "--class", "1A1", "--status", "pending"],
+            None,
+        )
         .await;
     assert!(
         text(&pending.stdout).contains(&leave_id),
         "{}",
         text(&pending.stdout)
     );
-    let undecided = teacher.run(&["leave", "decide", &leave_id]).await;
+    let undecided = teacher.run(&["leave", "decide", &leave_id], None).await;
     assert!(
         !undecided.status.success(),
         "--approve or --reject is required"
     );
     let approved = teacher
-        .run(&[
-            "leave",
-            "decide",
-            &leave_id,
-            "--approve",
-            "--comment",
-            "Đã nhận",
-        ])
+        .run(
+            &[
+                "leave",
+                "decide",
+                &leave_id,
+                "--approve",
+                "--comment",
+                "Đã nhận",
+            ],
+            None,
+        )
         .await;
     assert!(approved.status.success(), "{}", text(&approved.stderr));
-    let seen = guardian.run(&["leave", "list"]).await;
+    let seen = guardian.run(&["leave", "list"], None).await;
     let seen = text(&seen.stdout);
     assert!(
         seen.contains("approved") && seen.contains("Khám răng — Đã nhận"),
@@ -163,7 +153,9 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
     );
 
     let terminal = terminal_of("principal");
-    let login = terminal.run(&["login", &school.principal_username]).await;
+    let login = terminal
+        .run(&["login", &school.principal_username], Some(PASSWORD))
+        .await;
     assert!(login.status.success(), "{}", text(&login.stderr));
 
     // Without --school: the principal's own school.
@@ -171,7 +163,7 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
         "the school's day shows the roll call",
         Duration::from_secs(20),
         || async {
-            let output = terminal.run(&["report", "school", "--json"]).await;
+            let output = terminal.run(&["report", "school", "--json"], None).await;
             let summary: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
             let counts = &summary["sessions"][0]["counts"];
             (counts["absent_excused"] == 1 && counts["absent_unexcused"] == 1).then_some(summary)
@@ -179,14 +171,14 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
     )
     .await;
     assert_eq!(summary["school_id"], school.school_id.as_str());
-    let table = terminal.run(&["report", "school"]).await;
+    let table = terminal.run(&["report", "school"], None).await;
     let table = text(&table.stdout);
     assert!(table.starts_with("Trường Tiểu học Tân Thông — "), "{table}");
     assert!(table.contains("no roll call yet: 1A2"), "{table}");
     assert!(table.contains("66.7%"), "two of three absent: {table}");
 
     let class = terminal
-        .run(&["report", "class", "--class", &school.class_id])
+        .run(&["report", "class", "--class", &school.class_id], None)
         .await;
     assert!(
         text(&class.stdout).contains("Nguyễn Thị Ánh, Trần Văn Bình"),
@@ -196,16 +188,19 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
 
     let sheet = terminal.config_home.join("1a1.xlsx");
     let export = terminal
-        .run(&[
-            "report",
-            "export",
-            "--class",
-            &school.class_id,
-            "--month",
-            &today()[..7],
-            "-o",
-            sheet.to_str().unwrap(),
-        ])
+        .run(
+            &[
+                "report",
+                "export",
+                "--class",
+                &school.class_id,
+                "--month",
+                &today()[..7],
+                "-o",
+                sheet.to_str().unwrap(),
+            ],
+            None,
+        )
         .await;
     assert!(export.status.success(), "{}", text(&export.stderr));
     assert!(
@@ -215,7 +210,10 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
 
     // A principal does not read the district's figures.
     let refused = terminal
-        .run(&["report", "district", "--district", &school.district_id])
+        .run(
+            &["report", "district", "--district", &school.district_id],
+            None,
+        )
         .await;
     assert!(!refused.status.success());
     assert!(
@@ -224,7 +222,4 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
         text(&refused.stderr)
     );
     stop.cancel();
-    let _ = std::fs::remove_dir_all(&terminal.config_home);
-    let _ = std::fs::remove_dir_all(&teacher.config_home);
-    let _ = std::fs::remove_dir_all(&guardian.config_home);
 }

@@ -3,38 +3,14 @@
 
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
-use std::path::PathBuf;
-use std::process::Output;
+mod common;
 
 use kernel::config::{ServiceId, stream_name_in};
 use kernel::testing::TestWorld;
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
-struct Terminal {
-    config_home: PathBuf,
-    identity_url: String,
-    attendance_url: String,
-}
-
-impl Terminal {
-    async fn run(&self, args: &[&str], password: &str) -> Output {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_lienlac"))
-            .args(args)
-            .env("XDG_CONFIG_HOME", &self.config_home)
-            .env("LIENLAC_IDENTITY_URL", &self.identity_url)
-            .env("LIENLAC_ATTENDANCE_URL", &self.attendance_url)
-            .env("LIENLAC_PASSWORD", password)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .unwrap()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{Terminal, text};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_changes() {
@@ -48,12 +24,8 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         .unwrap();
     let attendance_addr = attendance_app.grpc_addr();
     tokio::spawn(attendance_app.run_until_stopped(stop.clone()));
-    let terminal = Terminal {
-        config_home: std::env::temp_dir().join(format!("lienlac-seed-{}", world.namespace)),
-        identity_url: format!("http://{identity}"),
-        attendance_url: format!("http://{attendance_addr}"),
-    };
-    std::fs::create_dir_all(&terminal.config_home).unwrap();
+    let terminal =
+        Terminal::new(&world.namespace, "seed", identity).with_attendance(attendance_addr);
     let accounts_file = terminal.config_home.join("demo-accounts.csv");
     let seed = [
         "seed",
@@ -63,9 +35,11 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         "--accounts-file",
         accounts_file.to_str().unwrap(),
     ];
-    let login = terminal.run(&["login", "admin"], ADMIN_PASSWORD).await;
+    let login = terminal
+        .run(&["login", "admin"], Some(ADMIN_PASSWORD))
+        .await;
     assert!(login.status.success(), "{}", text(&login.stderr));
-    let first = terminal.run(&seed, "").await;
+    let first = terminal.run(&seed, None).await;
     assert!(first.status.success(), "{}", text(&first.stderr));
 
     let listed = std::fs::read_to_string(&accounts_file).unwrap();
@@ -85,31 +59,24 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         ("0900000001", "guardian"),
         ("pgd.cuchi", "district_admin"),
     ] {
-        let person = Terminal {
-            config_home: terminal.config_home.join(username),
-            identity_url: terminal.identity_url.clone(),
-            attendance_url: terminal.attendance_url.clone(),
-        };
-        let login = person.run(&["login", username], "lienlac-demo").await;
+        let person = Terminal::new(&world.namespace, username, identity);
+        let login = person.run(&["login", username], Some("lienlac-demo")).await;
         assert!(
             login.status.success(),
             "{username}: {}",
             text(&login.stderr)
         );
-        let whoami = person.run(&["whoami"], "").await;
+        let whoami = person.run(&["whoami"], None).await;
         assert!(
             text(&whoami.stdout).contains(role),
             "{username}: {}",
             text(&whoami.stdout)
         );
     }
-    let teacher = Terminal {
-        config_home: terminal.config_home.join("teacher"),
-        identity_url: terminal.identity_url.clone(),
-        attendance_url: terminal.attendance_url.clone(),
-    };
+    let teacher =
+        Terminal::new(&world.namespace, "teacher", identity).with_attendance(attendance_addr);
     teacher
-        .run(&["login", "gv.tanthong.1a1"], "lienlac-demo")
+        .run(&["login", "gv.tanthong.1a1"], Some("lienlac-demo"))
         .await;
     let history = teacher
         .run(
@@ -121,7 +88,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
                 "--date",
                 &yesterday_school_day(),
             ],
-            "",
+            None,
         )
         .await;
     assert!(history.status.success(), "{}", text(&history.stderr));
@@ -153,7 +120,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         events(ServiceId::IDENTITY).await,
         events(ServiceId::ATTENDANCE).await,
     );
-    let second = terminal.run(&seed, "").await;
+    let second = terminal.run(&seed, None).await;
     assert!(second.status.success(), "{}", text(&second.stderr));
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let after = (
@@ -170,7 +137,6 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         "the second run published attendance events"
     );
     stop.cancel();
-    let _ = std::fs::remove_dir_all(&terminal.config_home);
 }
 
 /// The last weekday before today, in Việt Nam.

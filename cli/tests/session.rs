@@ -3,42 +3,20 @@
 
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
-use std::path::PathBuf;
-use std::process::Output;
+mod common;
 
 use kernel::testing::TestWorld;
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
-/// The binary, with its own config directory and identity's address.
-struct Terminal {
-    config_home: PathBuf,
-    identity_url: String,
-}
+use common::{Terminal, text};
 
-impl Terminal {
-    async fn run(&self, args: &[&str], password: Option<&str>) -> Output {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lienlac"));
-        command
-            .args(args)
-            .env("XDG_CONFIG_HOME", &self.config_home)
-            .env("LIENLAC_IDENTITY_URL", &self.identity_url)
-            .env_remove("LIENLAC_PASSWORD")
-            .stdin(std::process::Stdio::null());
-        if let Some(password) = password {
-            command.env("LIENLAC_PASSWORD", password);
-        }
-        command.output().await.unwrap()
-    }
-
-    fn credentials(&self) -> serde_json::Value {
-        let path = self.config_home.join("lienlac").join("credentials.json");
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn credentials(terminal: &Terminal) -> serde_json::Value {
+    let path = terminal
+        .config_home
+        .join("lienlac")
+        .join("credentials.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -46,10 +24,7 @@ async fn a_session_signs_in_shows_who_is_signed_in_refreshes_and_signs_out() {
     let world = TestWorld::new();
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
-    let terminal = Terminal {
-        config_home: std::env::temp_dir().join(format!("lienlac-cli-{}", world.namespace)),
-        identity_url: format!("http://{identity}"),
-    };
+    let terminal = Terminal::new(&world.namespace, "admin", identity);
 
     let before = terminal.run(&["whoami"], None).await;
     assert!(!before.status.success());
@@ -89,7 +64,7 @@ async fn a_session_signs_in_shows_who_is_signed_in_refreshes_and_signs_out() {
     assert!(shown.contains("operator"), "{shown}");
 
     // An access token about to expire is refreshed before the call.
-    let mut stored = terminal.credentials();
+    let mut stored = credentials(&terminal);
     let old_refresh = stored["refresh_token"].clone();
     stored["access_expires_at"] = 0.into();
     std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
@@ -97,7 +72,7 @@ async fn a_session_signs_in_shows_who_is_signed_in_refreshes_and_signs_out() {
     assert!(json.status.success(), "{}", text(&json.stderr));
     let me: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(me["account"]["username"], "admin");
-    assert_ne!(terminal.credentials()["refresh_token"], old_refresh);
+    assert_ne!(credentials(&terminal)["refresh_token"], old_refresh);
 
     let logout = terminal.run(&["logout"], None).await;
     assert!(logout.status.success(), "{}", text(&logout.stderr));
@@ -105,17 +80,13 @@ async fn a_session_signs_in_shows_who_is_signed_in_refreshes_and_signs_out() {
     let after = terminal.run(&["whoami"], None).await;
     assert!(!after.status.success());
 
-    let unreachable = Terminal {
-        config_home: terminal.config_home.clone(),
-        identity_url: "http://127.0.0.1:9".into(),
-    }
-    .run(&["login", "admin"], Some(ADMIN_PASSWORD))
-    .await;
+    let mut nowhere = Terminal::new(&world.namespace, "nowhere", identity);
+    nowhere.identity_url = "http://127.0.0.1:9".into();
+    let unreachable = nowhere.run(&["login", "admin"], Some(ADMIN_PASSWORD)).await;
     assert!(
         text(&unreachable.stderr).contains("cannot reach"),
         "{}",
         text(&unreachable.stderr)
     );
     stop.cancel();
-    let _ = std::fs::remove_dir_all(&terminal.config_home);
 }

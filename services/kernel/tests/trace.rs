@@ -15,18 +15,11 @@ use kernel::config::ServiceId;
 use kernel::consumer::ConsumerSource;
 use kernel::grpc::TracePropagation;
 use kernel::telemetry::{self, TelemetrySettings};
+use kernel::testing::otlp::{Span, attribute, start_collector};
 use kernel::testing::{TestWorld, eventually};
 use lienlac_proto::testing::v1::NoteRequest;
 use lienlac_proto::testing::v1::probe_service_client::ProbeServiceClient;
 use lienlac_proto::testing::v1::probe_service_server::ProbeServiceServer;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::trace::v1::Span;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tracing::Instrument as _;
@@ -34,55 +27,9 @@ use uuid::Uuid;
 
 use common::{MIGRATIONS, NotesProjection, probe::Probe};
 
-/// An OTLP collector that hands every exported span to the test.
-struct Receiver(mpsc::UnboundedSender<Span>);
-
-#[tonic::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        for resource in request.into_inner().resource_spans {
-            for scope in resource.scope_spans {
-                for span in scope.spans {
-                    let _ = self.0.send(span);
-                }
-            }
-        }
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-async fn start_receiver() -> (String, mpsc::UnboundedReceiver<Span>) {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(Receiver(sender)))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    (format!("http://{address}"), receiver)
-}
-
-fn attribute(span: &Span, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| {
-            use opentelemetry_proto::tonic::common::v1::any_value::Value;
-            match kv.value.as_ref()?.value.as_ref()? {
-                Value::StringValue(text) => Some(text.clone()),
-                Value::IntValue(n) => Some(n.to_string()),
-                _ => None,
-            }
-        })
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn one_trace_runs_from_the_rpc_through_the_relay_into_the_consumer() {
-    let (endpoint, mut spans) = start_receiver().await;
+    let (endpoint, mut spans) = start_collector().await.unwrap();
     let guard = telemetry::init(&TelemetrySettings {
         service_name: "lienlac-test".to_owned(),
         otlp_endpoint: Some(endpoint),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use kernel::config::ServiceId;
 use kernel::telemetry::{self, TelemetrySettings};
+use kernel::testing::otlp::{attribute, start_collector};
 use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
 use lienlac_proto::attendance::v1 as att;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
@@ -21,58 +22,9 @@ use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::reporting::v1 as rep;
 use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use lienlac_test_support::{PASSWORD, School, start_identity, today, wait_until_attendance_knows};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
-
-/// An OTLP collector that hands every exported span to the test.
-struct Collector(mpsc::UnboundedSender<Span>);
-
-#[tonic::async_trait]
-impl TraceService for Collector {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        for resource in request.into_inner().resource_spans {
-            for scope in resource.scope_spans {
-                for span in scope.spans {
-                    let _ = self.0.send(span);
-                }
-            }
-        }
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-async fn start_collector() -> (String, mpsc::UnboundedReceiver<Span>) {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(Collector(sender)))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    (format!("http://{address}"), receiver)
-}
-
-fn attribute(span: &Span, key: &str) -> Option<String> {
-    use opentelemetry_proto::tonic::common::v1::any_value::Value;
-    let value = span.attributes.iter().find(|kv| kv.key == key)?;
-    match value.value.as_ref()?.value.as_ref()? {
-        Value::StringValue(text) => Some(text.clone()),
-        _ => None,
-    }
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
@@ -89,7 +41,7 @@ fn header(message: &async_nats::Message, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_school_morning_from_the_roll_call_to_the_figures_in_one_trace() {
-    let (collector, mut spans) = start_collector().await;
+    let (collector, mut spans) = start_collector().await.unwrap();
     let tracing = telemetry::init(&TelemetrySettings {
         service_name: "lienlac-e2e".to_owned(),
         otlp_endpoint: Some(collector),

@@ -3,6 +3,8 @@
 //! prefixes its JetStream streams and subjects, so tests run in parallel against
 //! one Postgres and one NATS. Dropping the world removes its schemas and streams.
 
+pub mod otlp;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Once, OnceLock};
 use std::time::Duration;

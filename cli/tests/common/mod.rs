@@ -1,0 +1,62 @@
+//! The `lienlac` binary as a person runs it: its own config directory, the
+//! services' addresses in the environment, the password as `LIENLAC_PASSWORD`.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::process::Output;
+
+pub struct Terminal {
+    pub config_home: PathBuf,
+    pub identity_url: String,
+    pub attendance_url: String,
+    pub reporting_url: String,
+}
+
+impl Terminal {
+    /// A terminal for `who`, in the test's own temporary directory.
+    pub fn new(namespace: &str, who: &str, identity: std::net::SocketAddr) -> Self {
+        Self {
+            config_home: std::env::temp_dir().join(format!("lienlac-cli-{namespace}-{who}")),
+            identity_url: format!("http://{identity}"),
+            attendance_url: String::new(),
+            reporting_url: String::new(),
+        }
+    }
+
+    pub fn with_attendance(mut self, attendance: std::net::SocketAddr) -> Self {
+        self.attendance_url = format!("http://{attendance}");
+        self
+    }
+
+    pub fn with_reporting(mut self, reporting: std::net::SocketAddr) -> Self {
+        self.reporting_url = format!("http://{reporting}");
+        self
+    }
+
+    pub async fn run(&self, args: &[&str], password: Option<&str>) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lienlac"));
+        command
+            .args(args)
+            .env("XDG_CONFIG_HOME", &self.config_home)
+            .env("LIENLAC_IDENTITY_URL", &self.identity_url)
+            .env("LIENLAC_ATTENDANCE_URL", &self.attendance_url)
+            .env("LIENLAC_REPORTING_URL", &self.reporting_url)
+            .env_remove("LIENLAC_PASSWORD")
+            .stdin(std::process::Stdio::null());
+        if let Some(password) = password {
+            command.env("LIENLAC_PASSWORD", password);
+        }
+        command.output().await.unwrap()
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.config_home);
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
