@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use kernel::config::ServiceId;
 use kernel::testing::{TestWorld, eventually};
+use lienlac_test_stack::{start_attendance, start_reporting};
 use lienlac_test_support::{PASSWORD, School, start_identity, today, wait_until_attendance_knows};
 use tokio_util::sync::CancellationToken;
 
@@ -21,21 +21,8 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
     let world = TestWorld::new();
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
-    let mut config = world.config(ServiceId::ATTENDANCE);
-    config.identity_url = format!("http://{identity}");
-    let attendance_app = attendance::Application::build(attendance::Settings::defaults(config))
-        .await
-        .unwrap();
-    let attendance_addr = attendance_app.grpc_addr();
-    let attendance_pool = attendance_app.pool().clone();
-    tokio::spawn(attendance_app.run_until_stopped(stop.clone()));
-    let mut config = world.config(ServiceId::REPORTING);
-    config.identity_url = format!("http://{identity}");
-    let reporting_app = reporting::Application::build(reporting::Settings::defaults(config))
-        .await
-        .unwrap();
-    let reporting_addr = reporting_app.grpc_addr();
-    tokio::spawn(reporting_app.run_until_stopped(stop.clone()));
+    let (attendance_addr, attendance_pool) = start_attendance(&world, &stop, identity).await;
+    let (reporting_addr, _) = start_reporting(&world, &stop, identity).await;
     let school = School::create(identity).await;
     wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
 

@@ -7,6 +7,7 @@ mod common;
 
 use kernel::config::{ServiceId, stream_name_in};
 use kernel::testing::TestWorld;
+use lienlac_test_stack::start_attendance;
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
@@ -17,13 +18,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     let world = TestWorld::new();
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
-    let mut config = world.config(ServiceId::ATTENDANCE);
-    config.identity_url = format!("http://{identity}");
-    let attendance_app = attendance::Application::build(attendance::Settings::defaults(config))
-        .await
-        .unwrap();
-    let attendance_addr = attendance_app.grpc_addr();
-    tokio::spawn(attendance_app.run_until_stopped(stop.clone()));
+    let (attendance_addr, _) = start_attendance(&world, &stop, identity).await;
     let terminal =
         Terminal::new(&world.namespace, "seed", identity).with_attendance(attendance_addr);
     let accounts_file = terminal.config_home.join("demo-accounts.csv");

@@ -21,6 +21,7 @@ use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::reporting::v1 as rep;
 use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+use lienlac_test_stack::{start_attendance, start_reporting};
 use lienlac_test_support::{PASSWORD, School, start_identity, today, wait_until_attendance_knows};
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
@@ -52,21 +53,8 @@ async fn a_school_morning_from_the_roll_call_to_the_figures_in_one_trace() {
     let world = TestWorld::new();
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
-    let mut config = world.config(ServiceId::ATTENDANCE);
-    config.identity_url = format!("http://{identity}");
-    let attendance_app = attendance::Application::build(attendance::Settings::defaults(config))
-        .await
-        .unwrap();
-    let attendance_addr = attendance_app.grpc_addr();
-    let attendance_pool = attendance_app.pool().clone();
-    tokio::spawn(attendance_app.run_until_stopped(stop.clone()));
-    let mut config = world.config(ServiceId::REPORTING);
-    config.identity_url = format!("http://{identity}");
-    let reporting_app = reporting::Application::build(reporting::Settings::defaults(config))
-        .await
-        .unwrap();
-    let reporting_addr = reporting_app.grpc_addr();
-    tokio::spawn(reporting_app.run_until_stopped(stop.clone()));
+    let (attendance_addr, attendance_pool) = start_attendance(&world, &stop, identity).await;
+    let (reporting_addr, _) = start_reporting(&world, &stop, identity).await;
     let school = School::create(identity).await;
     wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
 
