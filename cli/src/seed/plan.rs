@@ -1,0 +1,134 @@
+//! What the demo is made of: its schools, Vietnamese names, phone numbers and
+//! student codes, all derived from stable keys so every run makes the same ones.
+
+use lienlac_proto::identity::v1 as id;
+
+pub(super) const FAMILY: [&str; 14] = [
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
+    "Hồ", "Ngô",
+];
+pub(super) const MIDDLE_GIRL: [&str; 5] = ["Thị", "Ngọc", "Thanh", "Bảo", "Minh"];
+pub(super) const MIDDLE_BOY: [&str; 5] = ["Văn", "Minh", "Gia", "Đức", "Quốc"];
+pub(super) const GIVEN_GIRL: [&str; 16] = [
+    "Anh", "Châu", "Giang", "Hà", "Hạnh", "Lan", "Linh", "Mai", "My", "Ngân", "Nhi", "Phương",
+    "Quỳnh", "Thảo", "Trang", "Vy",
+];
+pub(super) const GIVEN_BOY: [&str; 16] = [
+    "An", "Bình", "Dũng", "Hải", "Hiếu", "Hòa", "Hùng", "Khang", "Khánh", "Khoa", "Long", "Nam",
+    "Phúc", "Quân", "Trí", "Tuấn",
+];
+
+pub(super) struct SchoolPlan {
+    pub(super) name: &'static str,
+    pub(super) reference: &'static str,
+    pub(super) slug: &'static str,
+    /// Classes per grade 1 to 5.
+    pub(super) classes: [usize; 5],
+    /// Staff in all, with the leaders and homeroom teachers among them.
+    pub(super) staff: usize,
+    pub(super) leaders: &'static [(&'static str, id::Role)],
+}
+
+pub(super) const SCHOOLS: [SchoolPlan; 2] = [
+    SchoolPlan {
+        name: "Trường Tiểu học Tân Thông",
+        reference: "TANTHONG",
+        slug: "tanthong",
+        classes: [7, 7, 7, 6, 6],
+        staff: 57,
+        leaders: &[
+            ("ht", id::Role::Principal),
+            ("pht", id::Role::VicePrincipal),
+            ("cntt", id::Role::ItOfficer),
+        ],
+    },
+    SchoolPlan {
+        name: "Trường Tiểu học Tân Tiến",
+        reference: "TANTIEN",
+        slug: "tantien",
+        classes: [4, 4, 4, 4, 4],
+        staff: 26,
+        leaders: &[("ht", id::Role::Principal)],
+    },
+];
+
+/// A deterministic request id for what a request creates.
+pub(super) fn rid(key: &str) -> String {
+    let hash = |seed: u64| {
+        key.bytes().fold(seed, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let high = hash(0xcbf2_9ce4_8422_2325);
+    let low = hash(0x84222325_cbf29ce4);
+    uuid::Uuid::from_u64_pair(high, low).to_string()
+}
+
+/// A deterministic, well-mixed number from a key.
+pub(super) fn pick(key: &str, modulo: usize) -> usize {
+    let mut x = key.bytes().fold(0x9E37_79B9_7F4A_7C15_u64, |x, b| {
+        (x ^ u64::from(b)).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    });
+    x ^= x >> 31;
+    (x % modulo as u64) as usize
+}
+
+pub(super) fn name(key: &str, girl: bool) -> String {
+    let (middle, given): (&[&str], &[&str]) = if girl {
+        (&MIDDLE_GIRL, &GIVEN_GIRL)
+    } else {
+        (&MIDDLE_BOY, &GIVEN_BOY)
+    };
+    format!(
+        "{} {} {}",
+        FAMILY[pick(&format!("{key}:family"), FAMILY.len())],
+        middle[pick(&format!("{key}:middle"), middle.len())],
+        given[pick(&format!("{key}:given"), given.len())]
+    )
+}
+
+/// `2025-2026` for a date from August 2025 to July 2026.
+pub(super) fn school_year(today: time::Date) -> String {
+    let first = if u8::from(today.month()) >= 8 {
+        today.year()
+    } else {
+        today.year() - 1
+    };
+    format!("{first}-{}", first + 1)
+}
+
+/// The last `count` weekdays before `today`, oldest first.
+pub(super) fn school_days(today: time::Date, count: usize) -> Vec<time::Date> {
+    let mut days = Vec::new();
+    let mut day = today;
+    while days.len() < count {
+        day = day.previous_day().unwrap_or(day);
+        if !matches!(
+            day.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        ) {
+            days.push(day);
+        }
+    }
+    days.reverse();
+    days
+}
+
+pub(super) fn student_key(plan: &SchoolPlan, class_name: &str, n: usize) -> String {
+    format!("{}:{class_name}:{n}", plan.reference)
+}
+
+/// A student's code in the city database's style: school, then seven digits.
+pub(super) fn student_code(plan: &SchoolPlan, class_name: &str, n: usize) -> String {
+    let key = student_key(plan, class_name, n);
+    format!("{}{:07}", plan.slug.to_uppercase(), pick(&key, 10_000_000))
+}
+
+/// The phone numbers of a student's guardians: the very first guardian of the
+/// demo is 0900000001, the others follow from the school, class and student.
+pub(super) fn phones_for(school: usize, class_name: &str, n: usize) -> [String; 2] {
+    let grade = class_name[..1].parse::<usize>().unwrap_or(1);
+    let section = class_name[2..].parse::<usize>().unwrap_or(1);
+    let base = 1 + ((school * 5 + grade - 1) * 10 + section - 1) * 100 + n * 2;
+    [format!("09{base:08}"), format!("09{:08}", base + 1)]
+}

@@ -1,0 +1,91 @@
+//! Two weeks of roll calls, each taken by the class's homeroom teacher.
+
+use anyhow::Context as _;
+use futures::{StreamExt as _, TryStreamExt as _};
+use lienlac_proto::attendance::v1 as att;
+use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
+use lienlac_proto::identity::v1 as id;
+use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
+
+use crate::credentials::Credentials;
+use crate::session;
+
+use super::plan::{pick, rid};
+use super::{CONCURRENCY, PASSWORD, Seed, SeededClass};
+
+impl Seed {
+    /// Two weeks of roll calls, taken by each homeroom teacher with their own
+    /// sign-in: about one student in thirty absent, a few late.
+    pub(super) async fn attendance(
+        &self,
+        classes: &[SeededClass],
+        days: &[time::Date],
+        credentials: &Credentials,
+    ) -> anyhow::Result<()> {
+        let attendance =
+            AttendanceServiceClient::new(session::connect(&self.attendance_url).await?);
+        let auth = AuthServiceClient::new(session::connect(&credentials.identity_url).await?);
+        eprintln!("roll calls of {} school days", days.len());
+        futures::stream::iter(classes)
+            .map(|class| {
+                let (mut attendance, mut auth) = (attendance.clone(), auth.clone());
+                async move {
+                    let token = auth
+                        .login(id::LoginRequest {
+                            username: class.teacher_username.clone(),
+                            password: PASSWORD.to_owned(),
+                        })
+                        .await
+                        .with_context(|| format!("signing in as {}", class.teacher_username))?
+                        .into_inner()
+                        .access_token;
+                    for day in days {
+                        for session in [att::Session::Morning, att::Session::Afternoon] {
+                            let key = format!("{}:{day}:{}", class.id, session as i32);
+                            let marks = class
+                                .students
+                                .iter()
+                                .filter_map(|student| {
+                                    let status = match pick(&format!("{key}:{student}"), 100) {
+                                        0 => att::AttendanceStatus::AbsentExcused,
+                                        1 => att::AttendanceStatus::AbsentUnexcused,
+                                        2 => att::AttendanceStatus::Late,
+                                        _ => return None,
+                                    };
+                                    Some(att::Mark {
+                                        student_id: student.clone(),
+                                        status: status as i32,
+                                        ..Default::default()
+                                    })
+                                })
+                                .collect();
+                            let mut request = tonic::Request::new(att::SubmitRollCallRequest {
+                                request_id: rid(&format!("rollcall:{key}")),
+                                class_id: class.id.clone(),
+                                date: day.to_string(),
+                                session: session as i32,
+                                marks,
+                                taken_at: String::new(),
+                            });
+                            request.metadata_mut().insert(
+                                "authorization",
+                                format!("Bearer {token}")
+                                    .parse()
+                                    .context("a token header")?,
+                            );
+                            attendance
+                                .submit_roll_call(request)
+                                .await
+                                .with_context(|| {
+                                    format!("the roll call of {} on {day}", class.name)
+                                })?;
+                        }
+                    }
+                    anyhow::Ok(())
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+}
