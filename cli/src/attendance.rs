@@ -1,13 +1,12 @@
 //! `lienlac attendance`: a roll call as a homeroom teacher takes it, by class name
 //! and student codes, and the roll call as taken.
 
-use anyhow::Context as _;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::attendance::v1::{self as att, AttendanceStatus, Session};
 use lienlac_proto::identity::v1 as id;
 
-use crate::directory;
 use crate::session;
+use crate::{dates, directory};
 
 /// `<code>` or `<code>:excused|unexcused|late`.
 pub(crate) fn mark(text: &str) -> Result<(String, AttendanceStatus), String> {
@@ -111,11 +110,7 @@ impl RollCalls {
             println!("{}", serde_json::to_string_pretty(roll_call)?);
             return Ok(());
         }
-        let session = Session::try_from(roll_call.session).map_or("?", |s| match s {
-            Session::Morning => "morning",
-            Session::Afternoon => "afternoon",
-            Session::Unspecified => "?",
-        });
+        let session = dates::session_name(roll_call.session);
         let present = roll_call
             .marks
             .iter()
@@ -132,16 +127,14 @@ impl RollCalls {
             .iter()
             .filter(|mark| mark.status != AttendanceStatus::Present as i32)
         {
-            let student = students
+            // A student who left the class since the list was read shows by id.
+            let (code, name) = students
                 .iter()
                 .find(|student| student.id == mark.student_id)
-                .context("a marked student is not in the class list")?;
-            println!(
-                "  {:<14} {:<28} {}",
-                student.external_ref,
-                student.full_name,
-                status_name(mark.status)
-            );
+                .map_or((mark.student_id.as_str(), ""), |student| {
+                    (student.external_ref.as_str(), student.full_name.as_str())
+                });
+            println!("  {code:<14} {name:<28} {}", status_name(mark.status));
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
 
 use crate::credentials::Credentials;
+use crate::dates;
 use crate::session;
 
 pub(crate) enum Scope {
@@ -45,14 +46,6 @@ fn is_id(text: &str) -> bool {
     text.len() == 36 && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
-/// `2025-2026` for a date from August 2025 to July 2026.
-fn school_year(date: &str) -> String {
-    let year: i32 = date.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0);
-    let month: u32 = date.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(0);
-    let first = if month >= 8 { year } else { year - 1 };
-    format!("{first}-{}", first + 1)
-}
-
 /// A class id, from an id or from a name of the user's school in the school year
 /// of `date`.
 pub(crate) async fn class_id(
@@ -66,7 +59,7 @@ pub(crate) async fn class_id(
     let school_id = own_scope(credentials, Scope::School).await?;
     let mut directory =
         DirectoryServiceClient::new(session::connect(&credentials.identity_url).await?);
-    let year = school_year(date);
+    let year = dates::school_year(dates::parse(date)?);
     let classes = directory
         .list_classes(session::authorised(
             id::ListClassesRequest {

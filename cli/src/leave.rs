@@ -7,7 +7,7 @@ use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 
 use crate::credentials::Credentials;
-use crate::{directory, session};
+use crate::{dates, directory, session};
 
 pub(crate) struct Leaves {
     pub(crate) url: String,
@@ -111,7 +111,7 @@ impl Leaves {
         let credentials = session::current().await?;
         let (class_id, student_id) = match (class, student) {
             (Some(class), _) => (
-                directory::class_id(&credentials, &class, &crate::report::today()).await?,
+                directory::class_id(&credentials, &class, &dates::today()).await?,
                 String::new(),
             ),
             (None, Some(student)) => (String::new(), student),
@@ -147,13 +147,7 @@ impl Leaves {
                 leave
                     .sessions
                     .iter()
-                    .map(|s| {
-                        Session::try_from(*s).map_or("?", |s| match s {
-                            Session::Morning => "morning",
-                            Session::Afternoon => "afternoon",
-                            Session::Unspecified => "?",
-                        })
-                    })
+                    .map(|session| dates::session_name(*session))
                     .collect::<Vec<_>>()
                     .join("+")
             };

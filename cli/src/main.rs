@@ -5,6 +5,7 @@
 
 mod attendance;
 mod credentials;
+mod dates;
 mod directory;
 mod events;
 mod leave;
@@ -112,7 +113,7 @@ enum AttendanceCommand {
         #[arg(long, value_enum, default_value = "morning")]
         session: SessionArg,
         /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = report::today())]
+        #[arg(long, default_value_t = dates::today())]
         date: String,
         /// A student's code, absent: `<code>` (unexcused), `<code>:excused`,
         /// `<code>:unexcused` or `<code>:late`. Repeat for each student.
@@ -127,7 +128,7 @@ enum AttendanceCommand {
         #[arg(long, value_enum, default_value = "morning")]
         session: SessionArg,
         /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = report::today())]
+        #[arg(long, default_value_t = dates::today())]
         date: String,
     },
 }
@@ -203,7 +204,7 @@ enum ReportCommand {
         #[arg(long)]
         school: Option<String>,
         /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = report::today())]
+        #[arg(long, default_value_t = dates::today())]
         date: String,
     },
     /// A district's day: the same figures per school, and the district's totals.
@@ -212,7 +213,7 @@ enum ReportCommand {
         #[arg(long)]
         district: Option<String>,
         /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = report::today())]
+        #[arg(long, default_value_t = dates::today())]
         date: String,
     },
     /// A class's roll calls over a period, with who was not present.
@@ -221,10 +222,10 @@ enum ReportCommand {
         #[arg(long)]
         class: String,
         /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = report::today())]
+        #[arg(long, default_value_t = dates::today())]
         from: String,
         /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = report::today())]
+        #[arg(long, default_value_t = dates::today())]
         to: String,
     },
     /// How a school or a district uses lienlac over a period: staff accounts and
@@ -240,7 +241,7 @@ enum ReportCommand {
         #[arg(long)]
         from: String,
         /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = report::today())]
+        #[arg(long, default_value_t = dates::today())]
         to: String,
     },
     /// The month's attendance sheet of a class or a school, as a file.

@@ -4,12 +4,12 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use lienlac_proto::attendance::v1::Session;
 use lienlac_proto::reporting::v1 as pb;
 use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use tonic::transport::Channel;
 
 use crate::credentials::Credentials;
+use crate::dates;
 use crate::directory::{self, Scope};
 use crate::session;
 
@@ -18,23 +18,6 @@ pub(crate) struct Reports {
     client: ReportingServiceClient<Channel>,
     credentials: Credentials,
     json: bool,
-}
-
-/// Today in Việt Nam, `YYYY-MM-DD`.
-pub(crate) fn today() -> String {
-    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    time::OffsetDateTime::now_utc()
-        .to_offset(offset)
-        .date()
-        .to_string()
-}
-
-fn session_name(session: i32) -> &'static str {
-    match Session::try_from(session) {
-        Ok(Session::Morning) => "morning",
-        Ok(Session::Afternoon) => "afternoon",
-        _ => "?",
-    }
 }
 
 fn percent(rate: f64) -> String {
@@ -167,7 +150,7 @@ impl Reports {
             println!(
                 "{:<12} {:<10} {:>7} {:>7} {:>9} {:>5}  {}",
                 roll_call.date,
-                session_name(roll_call.session),
+                dates::session_name(roll_call.session),
                 counts.present,
                 counts.absent_excused,
                 counts.absent_unexcused,
@@ -246,24 +229,32 @@ impl Reports {
     ) -> anyhow::Result<()> {
         let request = self.request(request)?;
         let mut chunks = self.client.export_attendance(request).await?.into_inner();
-        let mut file: Option<(std::path::PathBuf, std::fs::File)> = None;
-        let mut written = 0;
+        // The whole file arrives before anything is written: a stream cut short
+        // leaves no half sheet, and an existing file is replaced only by a whole one.
+        let mut name = String::new();
+        let mut data = Vec::new();
         while let Some(chunk) = chunks.message().await? {
-            if file.is_none() {
-                let path = output
-                    .clone()
-                    .unwrap_or_else(|| chunk.file_name.clone().into());
-                let created = std::fs::File::create(&path)
-                    .with_context(|| format!("creating {}", path.display()))?;
-                file = Some((path, created));
+            if name.is_empty() {
+                name = chunk.file_name;
             }
-            if let Some((path, out)) = file.as_mut() {
-                out.write_all(&chunk.data)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            written += chunk.data.len();
+            data.extend_from_slice(&chunk.data);
         }
-        let (path, _) = file.context("the service sent no file")?;
+        anyhow::ensure!(!name.is_empty(), "the service sent no file");
+        // The service's name, without any directory in it.
+        let path = match output {
+            Some(path) => path,
+            None => std::path::Path::new(&name)
+                .file_name()
+                .map(std::path::PathBuf::from)
+                .context("the service sent a file without a name")?,
+        };
+        let mut partial = path.clone().into_os_string();
+        partial.push(".part");
+        std::fs::File::create(&partial)
+            .and_then(|mut file| file.write_all(&data))
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .with_context(|| format!("writing {}", path.display()))?;
+        let written = data.len();
         if self.json {
             println!("{}", serde_json::json!({ "file": path, "bytes": written }));
         } else {
@@ -296,7 +287,7 @@ fn print_session_row(name: &str, session: &pb::SessionSummary) {
     println!(
         "{:<36} {:<10} {:>9} {:>9} {:>7} {:>7} {:>9} {:>5} {:>8}",
         name,
-        session_name(session.session),
+        dates::session_name(session.session),
         session.classes_total,
         session.classes_submitted,
         counts.present,

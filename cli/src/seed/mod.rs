@@ -16,9 +16,10 @@ use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClien
 use tonic::transport::Channel;
 
 use crate::credentials::Credentials;
+use crate::dates;
 use crate::session;
 
-use plan::{SCHOOLS, rid, school_days, school_year, student_code};
+use plan::{SCHOOLS, rid, school_days, student_code};
 
 /// Every demo account's password.
 pub(crate) const PASSWORD: &str = "lienlac-demo";
@@ -74,9 +75,8 @@ impl Seed {
             auth: AuthServiceClient::new(channel),
             credentials,
         };
-        let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
-        let today = time::OffsetDateTime::now_utc().to_offset(offset).date();
-        let year = school_year(today);
+        let today = dates::local_today();
+        let year = dates::school_year(today);
         let mut accounts = vec![DemoAccount {
             username: clients.credentials.username.clone(),
             role: "operator",

@@ -87,16 +87,6 @@ pub(super) fn name(key: &str, girl: bool) -> String {
     )
 }
 
-/// `2025-2026` for a date from August 2025 to July 2026.
-pub(super) fn school_year(today: time::Date) -> String {
-    let first = if u8::from(today.month()) >= 8 {
-        today.year()
-    } else {
-        today.year() - 1
-    };
-    format!("{first}-{}", first + 1)
-}
-
 /// The last `count` weekdays before `today`, oldest first.
 pub(super) fn school_days(today: time::Date, count: usize) -> Vec<time::Date> {
     let mut days = Vec::new();

@@ -30,15 +30,19 @@ impl Seed {
             .map(|class| {
                 let (mut attendance, mut auth) = (attendance.clone(), auth.clone());
                 async move {
-                    let token = auth
+                    let tokens = auth
                         .login(id::LoginRequest {
                             username: class.teacher_username.clone(),
                             password: PASSWORD.to_owned(),
                         })
                         .await
                         .with_context(|| format!("signing in as {}", class.teacher_username))?
-                        .into_inner()
-                        .access_token;
+                        .into_inner();
+                    let teacher = Credentials::new(
+                        &credentials.identity_url,
+                        &class.teacher_username,
+                        tokens,
+                    );
                     for day in days {
                         for session in [att::Session::Morning, att::Session::Afternoon] {
                             let key = format!("{}:{day}:{}", class.id, session as i32);
@@ -59,22 +63,16 @@ impl Seed {
                                     })
                                 })
                                 .collect();
-                            let mut request = tonic::Request::new(att::SubmitRollCallRequest {
+                            let request = att::SubmitRollCallRequest {
                                 request_id: rid(&format!("rollcall:{key}")),
                                 class_id: class.id.clone(),
                                 date: day.to_string(),
                                 session: session as i32,
                                 marks,
                                 taken_at: String::new(),
-                            });
-                            request.metadata_mut().insert(
-                                "authorization",
-                                format!("Bearer {token}")
-                                    .parse()
-                                    .context("a token header")?,
-                            );
+                            };
                             attendance
-                                .submit_roll_call(request)
+                                .submit_roll_call(session::authorised(request, &teacher)?)
                                 .await
                                 .with_context(|| {
                                     format!("the roll call of {} on {day}", class.name)

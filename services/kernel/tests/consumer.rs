@@ -389,6 +389,9 @@ async fn a_replay_applies_the_stream_once_in_order_and_the_durable_consumer_goes
     )
     .await
     .unwrap();
+    setup
+        .publish_raw("student-9", 2, "b published after the replay")
+        .await;
     setup.publish_notes("student-9", &["d"]).await;
     let (stop, task) = setup.start(Arc::new(projection));
     let notes = setup.wait_for_notes(5).await;

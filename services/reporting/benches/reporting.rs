@@ -396,7 +396,7 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let at = |q: f64| {
         let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-        (samples[index].as_secs_f64() * 1e5).round() / 100.0
+        round(samples[index].as_secs_f64() * 1e3, 2)
     };
     (at(0.5), at(0.99))
 }

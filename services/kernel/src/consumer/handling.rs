@@ -10,7 +10,7 @@ use super::{Projection, ReceivedEvent};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Applied {
     Handled,
-    /// Already in the inbox: a redelivery, nothing changed.
+    /// Already in the inbox, or its stream is past it: nothing changed.
     Duplicate,
     /// It came before an earlier event of its stream; not applied yet.
     AheadOfPredecessor,
@@ -66,6 +66,12 @@ pub(super) async fn apply_batch<P: Projection>(
     let mut candidates = Vec::with_capacity(events.len());
     for (index, (event, on_gap)) in events.iter().enumerate() {
         let seen = last.get(event.stream_id.as_str()).copied().unwrap_or(0);
+        // Its stream is already past it: applied before (perhaps by a replay, which
+        // keeps no inbox rows), and published again.
+        if event.sequence <= seen {
+            outcomes[index] = Applied::Duplicate;
+            continue;
+        }
         if event.sequence > seen + 1 {
             if *on_gap == OnGap::Wait {
                 outcomes[index] = Applied::AheadOfPredecessor;
