@@ -20,10 +20,10 @@ impl Projection for DirectoryProjection {
     }
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
-        if kernel::enrolments::project(conn, event).await? {
+        if kernel::enrolments::project(conn, event).await?.is_some() {
             return Ok(());
         }
-        match event.event_type.rsplit('.').next().unwrap_or_default() {
+        match event.name() {
             "SchoolCreated" => {
                 let school: identity::SchoolCreated = event.decode()?;
                 sqlx::query("INSERT INTO schools (id, district_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")

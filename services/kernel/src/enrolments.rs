@@ -23,10 +23,22 @@ use uuid::Uuid;
 use crate::consumer::ReceivedEvent;
 use crate::dates;
 
+/// What an enrolment event did to a student's periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Enrolled or transferred: a new period opened in a class.
+    Opened { student: Uuid },
+    /// Withdrawn: the open period closed.
+    Closed { student: Uuid },
+}
+
 /// Applies `event` if it is a `StudentEnrolled`, `StudentTransferred` or
-/// `StudentWithdrawn`; tells whether it was one.
-pub async fn project(conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<bool> {
-    match event.event_type.rsplit('.').next().unwrap_or_default() {
+/// `StudentWithdrawn`; `None` when it is none of them.
+pub async fn project(
+    conn: &mut PgConnection,
+    event: &ReceivedEvent,
+) -> anyhow::Result<Option<Change>> {
+    let change = match event.name() {
         "StudentEnrolled" => {
             let enrolled: identity::StudentEnrolled = event.decode()?;
             let student = uuid("student_id", &enrolled.student_id)?;
@@ -45,6 +57,7 @@ pub async fn project(conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::
             };
             let class = uuid("class_id", &enrolled.class_id)?;
             open_period(conn, student, class, &enrolled.school_year, from).await?;
+            Change::Opened { student }
         }
         "StudentTransferred" => {
             let moved: identity::StudentTransferred = event.decode()?;
@@ -53,15 +66,17 @@ pub async fn project(conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::
             close_period(conn, student, &moved.school_year, on).await?;
             let class = uuid("to_class_id", &moved.to_class_id)?;
             open_period(conn, student, class, &moved.school_year, on).await?;
+            Change::Opened { student }
         }
         "StudentWithdrawn" => {
             let withdrawn: identity::StudentWithdrawn = event.decode()?;
             let student = uuid("student_id", &withdrawn.student_id)?;
             close_period(conn, student, &withdrawn.school_year, recorded_on(event)?).await?;
+            Change::Closed { student }
         }
-        _ => return Ok(false),
-    }
-    Ok(true)
+        _ => return Ok(None),
+    };
+    Ok(Some(change))
 }
 
 /// A UUID field of an event, or an error naming it.

@@ -84,6 +84,11 @@ impl ReceivedEvent {
         })
     }
 
+    /// The event's name: the last part of its `ce-type` (`RollCallSubmitted`).
+    pub fn name(&self) -> &str {
+        self.event_type.rsplit('.').next().unwrap_or_default()
+    }
+
     /// Decodes the payload as `M`, checking that `ce-type` names it.
     pub fn decode<M: prost::Message + prost::Name + Default>(&self) -> anyhow::Result<M> {
         let expected = M::full_name();

@@ -11,8 +11,6 @@ use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::event_name;
-
 pub(crate) struct AttendanceProjection {
     name: String,
 }
@@ -39,7 +37,7 @@ impl Projection for AttendanceProjection {
     ) -> anyhow::Result<()> {
         let mut pending = RollCallRows::default();
         for event in events {
-            match event_name(event) {
+            match event.name() {
                 "RollCallSubmitted" => pending.add(event)?,
                 "MarkCorrected" => {
                     pending.write(conn).await?;

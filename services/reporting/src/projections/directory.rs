@@ -2,11 +2,9 @@
 //! which class when, staff, guardianships, accounts and sign-ins.
 
 use kernel::consumer::{Projection, ReceivedEvent};
-use kernel::enrolments::uuid;
+use kernel::enrolments::{Change, uuid};
 use lienlac_proto::identity::v1 as identity;
 use sqlx::PgConnection;
-
-use super::event_name;
 
 pub(crate) struct DirectoryProjection {
     name: String,
@@ -24,19 +22,18 @@ impl Projection for DirectoryProjection {
     }
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
-        if kernel::enrolments::project(conn, event).await? {
-            let student_id = match event_name(event) {
-                "StudentEnrolled" => event.decode::<identity::StudentEnrolled>()?.student_id,
-                "StudentTransferred" => event.decode::<identity::StudentTransferred>()?.student_id,
-                _ => return Ok(()),
-            };
+        match kernel::enrolments::project(conn, event).await? {
             // The new period starts with no guardians counted.
-            lock_guardian_figures(conn).await?;
-            refresh_guardian_counts(conn, "student_id = $1", uuid("student_id", &student_id)?)
-                .await?;
-            return Ok(());
+            Some(Change::Opened { student }) => {
+                lock_guardian_figures(conn).await?;
+                return refresh_guardian_counts(conn, "student_id = $1", student)
+                    .await
+                    .map_err(Into::into);
+            }
+            Some(Change::Closed { .. }) => return Ok(()),
+            None => {}
         }
-        match event_name(event) {
+        match event.name() {
             "DistrictCreated" => {
                 let district: identity::DistrictCreated = event.decode()?;
                 sqlx::query(

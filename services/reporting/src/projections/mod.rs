@@ -7,8 +7,3 @@ mod directory;
 
 pub(crate) use attendance::AttendanceProjection;
 pub(crate) use directory::DirectoryProjection;
-
-/// The event's name: the last part of its `ce-type`.
-fn event_name(event: &kernel::consumer::ReceivedEvent) -> &str {
-    event.event_type.rsplit('.').next().unwrap_or_default()
-}
