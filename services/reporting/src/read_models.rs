@@ -470,17 +470,8 @@ impl ForgetGeneration {
     async fn forget(&self, model: Model, generation: i64) -> anyhow::Result<()> {
         let name = consumer_name(model, generation);
         let stream = stream_name_in(&self.config.namespace, model.publisher());
-        if let Ok(stream) = self.jetstream.get_stream(&stream).await {
-            let _ = stream.delete_consumer(&name).await;
-        }
         let mut tx = self.main.begin().await?;
-        for table in ["inbox", "consumer_streams", "stream_gaps", "dead_letters"] {
-            let sql = format!("DELETE FROM {table} WHERE consumer = $1");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&name)
-                .execute(&mut *tx)
-                .await?;
-        }
+        kernel::consumer::forget_consumer(&mut tx, &self.jetstream, &stream, &name).await?;
         kernel::db::drop_schema(
             &mut tx,
             &schema_name(&self.config.schema, model, generation),

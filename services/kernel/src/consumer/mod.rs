@@ -16,7 +16,7 @@ mod runtime;
 
 pub use received::ReceivedEvent;
 pub use replay::{Replayed, create_consumer_after, replay};
-pub use runtime::{ConsumerRuntime, ConsumerSource, reset_projection};
+pub use runtime::{ConsumerRuntime, ConsumerSource, forget_consumer, reset_projection};
 
 use std::future::Future;
 

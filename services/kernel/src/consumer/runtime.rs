@@ -337,6 +337,27 @@ fn gap_policy(delivery: &Delivery, settings: &ConsumerSettings) -> OnGap {
     }
 }
 
+/// Deletes a consumer's durable JetStream consumer on `stream` and, in `conn`'s
+/// transaction, its bookkeeping: inbox, stream versions, gaps and dead letters.
+pub async fn forget_consumer(
+    conn: &mut sqlx::PgConnection,
+    jetstream: &jetstream::Context,
+    stream: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    if let Ok(stream) = jetstream.get_stream(stream).await {
+        let _ = stream.delete_consumer(name).await;
+    }
+    for table in ["inbox", "consumer_streams", "stream_gaps", "dead_letters"] {
+        let sql = format!("DELETE FROM {table} WHERE consumer = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Empties a projection for a rebuild: deletes its durable consumer, its read
 /// model and its inbox, so the next run replays the stream from the start.
 /// The projection's runtime must be stopped.
@@ -347,18 +368,9 @@ pub async fn reset_projection<P: Projection>(
     projection: &P,
 ) -> anyhow::Result<()> {
     let name = projection.name();
-    if let Ok(stream) = jetstream.get_stream(&source.stream).await {
-        let _ = stream.delete_consumer(name).await;
-    }
     let mut tx = pool.begin().await?;
     projection.reset(&mut tx).await?;
-    for table in ["inbox", "consumer_streams", "stream_gaps", "dead_letters"] {
-        let sql = format!("DELETE FROM {table} WHERE consumer = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-    }
+    forget_consumer(&mut tx, jetstream, &source.stream, name).await?;
     tx.commit().await?;
     tracing::info!(consumer = name, "projection reset for rebuild");
     Ok(())
