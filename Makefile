@@ -3,6 +3,7 @@
 #   make test   stack up, then every test of the workspace
 #   make up / make down   the same services, detached (pids and logs in .local/)
 #   make bench  benchmarks; figures in target/bench/*.json
+#   make bench PROFILE=city   only the whole-system roll-call benchmark, at city scale
 
 SHELL := /bin/bash
 STACK := deploy/local/stack.sh
@@ -41,12 +42,17 @@ test: toolchain stack
 	  $(CARGO) test --workspace --all-features; \
 	fi
 
+PROFILE ?= default
+
 bench: toolchain stack
 	@mkdir -p target/bench
+ifneq ($(PROFILE),city)
 	$(CARGO) bench -p kernel --bench kernel
 	$(CARGO) bench -p identity --bench identity
 	$(CARGO) bench -p attendance --bench attendance
 	$(CARGO) bench -p reporting --bench reporting
+endif
+	deploy/local/bench.sh $(PROFILE)
 
 fmt:
 	$(CARGO) fmt --all

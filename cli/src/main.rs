@@ -4,11 +4,13 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod attendance;
+mod bench;
 mod credentials;
 mod dates;
 mod directory;
 mod events;
 mod leave;
+mod progress;
 mod report;
 mod seed;
 mod session;
@@ -100,6 +102,82 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Load generators that measure the whole system from the outside.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Morning roll-call waves from a synthetic district, measured beside raw
+    /// Postgres and raw JetStream baselines taken in the same run.
+    ///
+    /// Run as the platform operator. The district is created through the public
+    /// APIs (the same --seed makes the same district); then, school morning after
+    /// morning, every class's homeroom teacher signs in and submits its roll call,
+    /// --concurrency teachers at a time. Prints a table and writes the figures as
+    /// JSON.
+    Rollcall {
+        #[arg(long, default_value_t = 4)]
+        schools: usize,
+        #[arg(long, default_value_t = 33)]
+        classes_per_school: usize,
+        #[arg(long, default_value_t = 35)]
+        students_per_class: usize,
+        /// Teachers submitting at the same moment.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// School mornings of roll calls, each on its own date.
+        #[arg(long, conflicts_with = "duration")]
+        sessions: Option<usize>,
+        /// Keep taking mornings' roll calls for this many seconds.
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Makes the synthetic district and the roll calls.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Seconds each raw baseline runs.
+        #[arg(long, default_value_t = 5)]
+        baseline_seconds: u64,
+        /// Where to write the figures.
+        #[arg(long, default_value = "target/bench/rollcall.json")]
+        output: std::path::PathBuf,
+        #[command(flatten)]
+        system: BenchSystem,
+        /// Attendance's schema, whose tables the raw Postgres baseline copies.
+        #[arg(long, env = "ATTENDANCE_DB_SCHEMA", default_value = "attendance")]
+        attendance_schema: String,
+    },
+    /// Remove a benchmark's own system (its database and its namespace's streams)
+    /// before starting its services again.
+    Reset {
+        #[command(flatten)]
+        system: BenchSystem,
+    },
+}
+
+/// Where the measured system keeps its data: the baselines and the checks use them.
+#[derive(clap::Args)]
+struct BenchSystem {
+    /// NATS, where the services publish.
+    #[arg(
+        long,
+        env = "LIENLAC_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    nats: String,
+    /// The services' namespace (LIENLAC_NAMESPACE), empty for none.
+    #[arg(long, env = "LIENLAC_NAMESPACE", default_value = "")]
+    namespace: String,
+    /// The services' database.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/lienlac"
+    )]
+    database_url: String,
 }
 
 #[derive(Subcommand)]
@@ -478,6 +556,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .run()
             .await
         }
+        Command::Bench {
+            command:
+                BenchCommand::Rollcall {
+                    schools,
+                    classes_per_school,
+                    students_per_class,
+                    concurrency,
+                    sessions,
+                    duration,
+                    seed,
+                    baseline_seconds,
+                    output,
+                    system,
+                    attendance_schema,
+                },
+        } => {
+            let length = match (sessions, duration) {
+                (_, Some(seconds)) => {
+                    bench::Length::Duration(std::time::Duration::from_secs(seconds))
+                }
+                (sessions, None) => bench::Length::Sessions(sessions.unwrap_or(1)),
+            };
+            bench::Rollcall {
+                attendance_url: cli.attendance,
+                reporting_url: cli.reporting,
+                nats_url: system.nats,
+                namespace: system.namespace,
+                database_url: system.database_url,
+                attendance_schema,
+                shape: bench::Shape {
+                    schools,
+                    classes_per_school,
+                    students_per_class,
+                },
+                concurrency,
+                length,
+                seed,
+                baseline: std::time::Duration::from_secs(baseline_seconds),
+                output,
+                json: cli.json,
+            }
+            .run()
+            .await
+        }
+        Command::Bench {
+            command: BenchCommand::Reset { system },
+        } => bench::reset(&system.nats, &system.namespace, &system.database_url).await,
     }
 }
 

@@ -4,7 +4,7 @@
 //! changes nothing.
 
 mod people;
-mod plan;
+pub(crate) mod plan;
 mod roll_calls;
 
 use std::fmt::Write as _;

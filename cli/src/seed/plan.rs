@@ -53,7 +53,7 @@ pub(super) const SCHOOLS: [SchoolPlan; 2] = [
 ];
 
 /// A deterministic request id for what a request creates.
-pub(super) fn rid(key: &str) -> String {
+pub(crate) fn rid(key: &str) -> String {
     let hash = |seed: u64| {
         key.bytes().fold(seed, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
@@ -65,7 +65,7 @@ pub(super) fn rid(key: &str) -> String {
 }
 
 /// A deterministic, well-mixed number from a key.
-pub(super) fn pick(key: &str, modulo: usize) -> usize {
+pub(crate) fn pick(key: &str, modulo: usize) -> usize {
     let mut x = key.bytes().fold(0x9E37_79B9_7F4A_7C15_u64, |x, b| {
         (x ^ u64::from(b)).wrapping_mul(0xBF58_476D_1CE4_E5B9)
     });
@@ -88,7 +88,7 @@ pub(super) fn name(key: &str, girl: bool) -> String {
 }
 
 /// The last `count` weekdays before `today`, oldest first.
-pub(super) fn school_days(today: time::Date, count: usize) -> Vec<time::Date> {
+pub(crate) fn school_days(today: time::Date, count: usize) -> Vec<time::Date> {
     let mut days = Vec::new();
     let mut day = today;
     while days.len() < count {

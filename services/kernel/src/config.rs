@@ -82,7 +82,8 @@ pub struct KernelConfig {
     pub schema: String,
     pub db_max_connections: u32,
     pub nats_url: String,
-    /// Prepended to stream names and subjects; empty in production, unique per test.
+    /// Prepended to stream names and subjects (`LIENLAC_NAMESPACE`): empty in
+    /// production, unique per test, `bench` for the load generator's own system.
     pub namespace: String,
     pub stream: StreamSettings,
     pub relay: RelaySettings,
@@ -150,6 +151,14 @@ impl KernelConfig {
         }
         if let Some(url) = env.text("NATS_URL") {
             config.nats_url = url;
+        }
+        if let Some(namespace) = env.text("LIENLAC_NAMESPACE") {
+            // The namespace becomes a subject token and a stream-name prefix.
+            crate::db::check_identifier(&namespace).map_err(|reason| ConfigError {
+                name: "LIENLAC_NAMESPACE".to_owned(),
+                reason,
+            })?;
+            config.namespace = namespace;
         }
         if let Some(schema) = env.text(&format!("{upper}_DB_SCHEMA")) {
             config.schema = schema;
@@ -317,12 +326,16 @@ mod tests {
         assert_eq!(error.name, "LIENLAC_STREAM_DUPLICATE_WINDOW");
         let error = config_with(&[("ATTENDANCE_DB_SCHEMA", "drop table")]).unwrap_err();
         assert_eq!(error.name, "ATTENDANCE_DB_SCHEMA");
+        let error = config_with(&[("LIENLAC_NAMESPACE", "a.b")]).unwrap_err();
+        assert_eq!(error.name, "LIENLAC_NAMESPACE");
     }
 
     #[test]
     fn a_namespace_prefixes_streams_and_subjects() {
         let mut config = config_with(&[]).unwrap();
         config.namespace = "t01abc".to_owned();
+        assert_eq!(config.stream_name(), "T01ABC_LIENLAC_ATTENDANCE");
+        let config = config_with(&[("LIENLAC_NAMESPACE", "t01abc")]).unwrap();
         assert_eq!(config.stream_name(), "T01ABC_LIENLAC_ATTENDANCE");
         assert_eq!(config.subject_root(), "t01abc.lienlac.attendance.v1");
     }

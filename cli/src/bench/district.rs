@@ -1,0 +1,428 @@
+//! The synthetic district, created through the public APIs as the signed-in
+//! operator: schools of classes, each with its homeroom teacher and students, and
+//! a district admin who reads the reports. Request ids derive from the seed, so a
+//! second run with the same seed replays the first answers.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use futures::{StreamExt as _, TryStreamExt as _};
+use lienlac_proto::identity::v1 as id;
+use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
+use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
+use tonic::transport::Channel;
+
+use super::{PASSWORD, Shape};
+use crate::credentials::Credentials;
+use crate::seed::plan::rid;
+use crate::{dates, progress, session};
+
+/// How long the services may take to project the district before the bench gives up.
+const PROJECTION_TIMEOUT: Duration = Duration::from_secs(1800);
+
+pub(super) struct District {
+    pub(super) id: String,
+    pub(super) schools: Vec<String>,
+    pub(super) classes: Vec<Class>,
+    /// The district admin, who reads the summaries.
+    pub(super) admin: Credentials,
+}
+
+pub(super) struct Class {
+    /// Index into `District::schools`.
+    pub(super) school: usize,
+    pub(super) id: String,
+    pub(super) students: Vec<String>,
+    pub(super) teacher: Credentials,
+}
+
+struct Clients<'a> {
+    operator: &'a Credentials,
+    directory: DirectoryServiceClient<Channel>,
+    auth: AuthServiceClient<Channel>,
+    seed: u64,
+}
+
+impl Clients<'_> {
+    fn request<T>(&self, message: T) -> anyhow::Result<tonic::Request<T>> {
+        session::authorised(message, self.operator)
+    }
+
+    /// The request id of what `key` names in this seed's district.
+    fn rid(&self, key: &str) -> String {
+        rid(&format!("bench:{}:{key}", self.seed))
+    }
+}
+
+/// A class before its teacher has signed in.
+struct NewClass {
+    school: usize,
+    id: String,
+    students: Vec<String>,
+    teacher_person: String,
+    teacher_username: String,
+}
+
+pub(super) async fn create(
+    operator: &Credentials,
+    shape: Shape,
+    seed: u64,
+    concurrency: usize,
+) -> anyhow::Result<District> {
+    let channel = session::connect(&operator.identity_url).await?;
+    let clients = Clients {
+        operator,
+        directory: DirectoryServiceClient::new(channel.clone()),
+        auth: AuthServiceClient::new(channel),
+        seed,
+    };
+    let started = Instant::now();
+    let district = clients
+        .directory
+        .clone()
+        .create_district(clients.request(id::CreateDistrictRequest {
+            request_id: clients.rid("district"),
+            name: format!("Quận Đo Tải {seed}"),
+            external_ref: format!("BENCH{seed}"),
+        })?)
+        .await
+        .context("creating the district")?
+        .into_inner()
+        .id;
+    let schools: Vec<String> = futures::stream::iter(0..shape.schools)
+        .map(|n| {
+            let mut directory = clients.directory.clone();
+            let request = clients.request(id::CreateSchoolRequest {
+                request_id: clients.rid(&format!("school:{n}")),
+                district_id: district.clone(),
+                name: format!("Trường Tiểu học Đo Tải {seed}-{}", n + 1),
+                external_ref: format!("BENCH{seed}S{n:04}"),
+            });
+            async move { anyhow::Ok(directory.create_school(request?).await?.into_inner().id) }
+        })
+        .buffered(concurrency)
+        .try_collect()
+        .await
+        .context("creating the schools")?;
+
+    let year = dates::school_year(dates::local_today());
+    let students = progress::bar(
+        (shape.classes() * shape.students_per_class) as u64,
+        "students",
+    );
+    let new_classes: Vec<NewClass> = futures::stream::iter(0..shape.classes())
+        .map(|n| {
+            let school = n / shape.classes_per_school;
+            class(
+                &clients,
+                &schools[school],
+                school,
+                n % shape.classes_per_school,
+                shape,
+                &year,
+                &students,
+            )
+        })
+        .buffered(concurrency)
+        .try_collect()
+        .await?;
+    students.finish_and_clear();
+
+    let admin = district_admin(&clients, &district, &schools[0]).await?;
+    let accounts = progress::bar(shape.classes() as u64, "teachers signed in");
+    let mut classes = Vec::with_capacity(new_classes.len());
+    // The classes come school by school.
+    let mut new_classes = new_classes.into_iter();
+    for school_id in &schools {
+        let of_school: Vec<NewClass> = new_classes
+            .by_ref()
+            .take(shape.classes_per_school)
+            .collect();
+        let teachers = sign_in_teachers(&clients, school_id, &of_school, concurrency).await?;
+        accounts.inc(of_school.len() as u64);
+        classes.extend(
+            of_school
+                .into_iter()
+                .zip(teachers)
+                .map(|(class, teacher)| Class {
+                    school: class.school,
+                    id: class.id,
+                    students: class.students,
+                    teacher,
+                }),
+        );
+    }
+    accounts.finish_and_clear();
+    eprintln!(
+        "district of {} schools, {} classes, {} students, each teacher signed in ({:.0} s)",
+        schools.len(),
+        classes.len(),
+        classes.len() * shape.students_per_class,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(District {
+        id: district,
+        schools,
+        classes,
+        admin,
+    })
+}
+
+/// The `number`th class of a school: its homeroom teacher registered and assigned,
+/// its students registered and enrolled.
+async fn class(
+    clients: &Clients<'_>,
+    school_id: &str,
+    school: usize,
+    number: usize,
+    shape: Shape,
+    year: &str,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<NewClass> {
+    let per_grade = shape.classes_per_school.div_ceil(5);
+    let (grade, section) = (number / per_grade + 1, number % per_grade + 1);
+    let name = format!("{grade}A{section}");
+    let key = format!("{school}:{name}");
+    let mut directory = clients.directory.clone();
+    let class_id = directory
+        .create_class(clients.request(id::CreateClassRequest {
+            request_id: clients.rid(&format!("class:{key}:{year}")),
+            school_id: school_id.to_owned(),
+            name: name.clone(),
+            grade: grade as i32,
+            school_year: year.to_owned(),
+        })?)
+        .await
+        .with_context(|| format!("creating class {name} of school {}", school + 1))?
+        .into_inner()
+        .id;
+    let teacher_person = directory
+        .register_staff(clients.request(id::RegisterStaffRequest {
+            request_id: clients.rid(&format!("teacher:{key}")),
+            school_id: school_id.to_owned(),
+            full_name: format!("Giáo Viên {name} Trường {}", school + 1),
+            phone: format!("0908{number:06}"),
+            position: "Giáo viên chủ nhiệm".into(),
+        })?)
+        .await
+        .with_context(|| format!("registering the teacher of {name}"))?
+        .into_inner()
+        .id;
+    directory
+        .assign_homeroom_teacher(clients.request(id::AssignHomeroomTeacherRequest {
+            request_id: clients.rid(&format!("homeroom:{key}")),
+            class_id: class_id.clone(),
+            staff_id: teacher_person.clone(),
+        })?)
+        .await
+        .with_context(|| format!("assigning the homeroom teacher of {name}"))?;
+    let mut students = Vec::with_capacity(shape.students_per_class);
+    for n in 0..shape.students_per_class {
+        let student = directory
+            .register_student(clients.request(id::RegisterStudentRequest {
+                request_id: clients.rid(&format!("student:{key}:{n}")),
+                school_id: school_id.to_owned(),
+                full_name: format!("Học Sinh {name} Số {}", n + 1),
+                birth_date: format!("{}-06-15", 2020 - grade),
+                gender: if n % 2 == 0 {
+                    id::Gender::Female
+                } else {
+                    id::Gender::Male
+                } as i32,
+                external_ref: format!("B{}S{school:04}{number:02}{n:03}", clients.seed),
+            })?)
+            .await
+            .with_context(|| format!("registering a student of {name}"))?
+            .into_inner()
+            .id;
+        directory
+            .enroll_student(clients.request(id::EnrollStudentRequest {
+                request_id: clients.rid(&format!("enrol:{key}:{n}")),
+                student_id: student.clone(),
+                class_id: class_id.clone(),
+            })?)
+            .await
+            .with_context(|| format!("enrolling a student in {name}"))?;
+        students.push(student);
+        progress.inc(1);
+    }
+    Ok(NewClass {
+        school,
+        id: class_id,
+        students,
+        teacher_person,
+        teacher_username: format!("gv.b{}.s{school}.{}", clients.seed, name.to_lowercase()),
+    })
+}
+
+/// Issues the teachers' accounts and signs each teacher in: activation signs in a
+/// new account; an account a previous run activated signs in with its password.
+async fn sign_in_teachers(
+    clients: &Clients<'_>,
+    school_id: &str,
+    classes: &[NewClass],
+    concurrency: usize,
+) -> anyhow::Result<Vec<Credentials>> {
+    let usernames: HashMap<String, String> = classes
+        .iter()
+        .map(|class| (class.teacher_person.clone(), class.teacher_username.clone()))
+        .collect();
+    let issued = clients
+        .auth
+        .clone()
+        .issue_accounts(
+            clients.request(id::IssueAccountsRequest {
+                request_id: clients.rid(&format!("accounts:{school_id}")),
+                school_id: school_id.to_owned(),
+                person_ids: classes
+                    .iter()
+                    .map(|class| class.teacher_person.clone())
+                    .collect(),
+                usernames,
+                ..Default::default()
+            })?,
+        )
+        .await
+        .context("issuing the teachers' accounts")?
+        .into_inner();
+    let codes: HashMap<String, String> = issued
+        .accounts
+        .into_iter()
+        .map(|account| (account.username, account.activation_code))
+        .collect();
+    futures::stream::iter(classes)
+        .map(|class| {
+            let code = codes
+                .get(&class.teacher_username)
+                .cloned()
+                .unwrap_or_default();
+            sign_in(clients, &class.teacher_username, code)
+        })
+        .buffered(concurrency)
+        .try_collect()
+        .await
+}
+
+async fn sign_in(
+    clients: &Clients<'_>,
+    username: &str,
+    activation_code: String,
+) -> anyhow::Result<Credentials> {
+    let mut auth = clients.auth.clone();
+    let tokens = if activation_code.is_empty() {
+        auth.login(id::LoginRequest {
+            username: username.to_owned(),
+            password: PASSWORD.to_owned(),
+        })
+        .await
+    } else {
+        auth.activate_account(id::ActivateAccountRequest {
+            username: username.to_owned(),
+            activation_code,
+            new_password: PASSWORD.to_owned(),
+        })
+        .await
+    }
+    .with_context(|| format!("signing in as {username}"))?
+    .into_inner();
+    Ok(Credentials::new(
+        &clients.operator.identity_url,
+        username,
+        tokens,
+    ))
+}
+
+/// The district office's admin, registered at the first school, who reads the
+/// school and district summaries.
+async fn district_admin(
+    clients: &Clients<'_>,
+    district: &str,
+    school_id: &str,
+) -> anyhow::Result<Credentials> {
+    let username = format!("pgd.b{}", clients.seed);
+    let person = clients
+        .directory
+        .clone()
+        .register_staff(clients.request(id::RegisterStaffRequest {
+            request_id: clients.rid("district-admin"),
+            school_id: school_id.to_owned(),
+            full_name: "Chuyên Viên Phòng Giáo Dục".into(),
+            phone: "0907000000".into(),
+            position: "Chuyên viên Phòng Giáo dục".into(),
+        })?)
+        .await
+        .context("registering the district admin")?
+        .into_inner()
+        .id;
+    let issued = clients
+        .auth
+        .clone()
+        .issue_accounts(clients.request(id::IssueAccountsRequest {
+            request_id: clients.rid("district-admin:account"),
+            school_id: school_id.to_owned(),
+            person_ids: vec![person.clone()],
+            usernames: HashMap::from([(person, username.clone())]),
+            ..Default::default()
+        })?)
+        .await
+        .context("issuing the district admin's account")?
+        .into_inner()
+        .accounts
+        .pop()
+        .context("no account issued for the district admin")?;
+    clients
+        .auth
+        .clone()
+        .grant_role(clients.request(id::GrantRoleRequest {
+            request_id: clients.rid("district-admin:role"),
+            account_id: issued.account_id,
+            role: id::Role::DistrictAdmin as i32,
+            scope_kind: id::ScopeKind::District as i32,
+            scope_id: district.to_owned(),
+        })?)
+        .await
+        .context("granting the district admin its role")?;
+    sign_in(clients, &username, issued.activation_code).await
+}
+
+/// Waits until every consumer of identity's events has projected all of them, so
+/// that attendance knows each class's roster and reporting each class.
+pub(super) async fn wait_for_projections(nats_url: &str, namespace: &str) -> anyhow::Result<()> {
+    let client = async_nats::connect(nats_url)
+        .await
+        .with_context(|| format!("cannot reach NATS at {nats_url}: is it running?"))?;
+    let jetstream = jetstream::new(client);
+    let name = if namespace.is_empty() {
+        "LIENLAC_IDENTITY".to_owned()
+    } else {
+        format!("{}_LIENLAC_IDENTITY", namespace.to_uppercase())
+    };
+    let stream = jetstream
+        .get_stream(&name)
+        .await
+        .with_context(|| format!("the stream {name}: is identity running in this namespace?"))?;
+    let started = Instant::now();
+    let mut last_seen = None;
+    loop {
+        let published = stream.get_info().await?.state.last_sequence;
+        let mut pending = 0;
+        let mut consumers = stream.consumers();
+        while let Some(info) = consumers.try_next().await? {
+            pending += info.num_pending + info.num_ack_pending as u64;
+        }
+        // Caught up twice with nothing published between: identity's relay has
+        // nothing left either.
+        if pending == 0 && last_seen == Some(published) {
+            return Ok(());
+        }
+        last_seen = (pending == 0).then_some(published);
+        anyhow::ensure!(
+            started.elapsed() < PROJECTION_TIMEOUT,
+            "identity's events are still not projected after {} s ({pending} pending)",
+            PROJECTION_TIMEOUT.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

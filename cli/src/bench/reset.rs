@@ -1,0 +1,60 @@
+//! `lienlac bench reset`: removes a benchmark's own system, its database and its
+//! namespace's streams, so that the next run starts from nothing.
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use futures::TryStreamExt as _;
+use sqlx::ConnectOptions as _;
+use sqlx::postgres::PgConnectOptions;
+
+pub(crate) async fn reset(
+    nats_url: &str,
+    namespace: &str,
+    database_url: &str,
+) -> anyhow::Result<()> {
+    // Production runs without a namespace: never remove its streams.
+    anyhow::ensure!(
+        !namespace.is_empty(),
+        "a benchmark system has its own namespace (--namespace); refusing to remove production's streams"
+    );
+    let options: PgConnectOptions = database_url
+        .parse()
+        .with_context(|| "--database-url is not a Postgres URL")?;
+    let database = options
+        .get_database()
+        .context("--database-url names no database")?
+        .to_owned();
+    anyhow::ensure!(
+        database
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && database != "postgres",
+        "refusing to drop the database {database:?}"
+    );
+    let mut server = options
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to Postgres")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+    )))
+    .execute(&mut server)
+    .await
+    .with_context(|| format!("dropping the database {database}"))?;
+
+    let client = async_nats::connect(nats_url)
+        .await
+        .with_context(|| format!("cannot reach NATS at {nats_url}"))?;
+    let jetstream = jetstream::new(client);
+    let prefix = format!("{}_", namespace.to_uppercase());
+    let names: Vec<String> = jetstream.stream_names().try_collect().await?;
+    for name in names.into_iter().filter(|name| name.starts_with(&prefix)) {
+        jetstream
+            .delete_stream(&name)
+            .await
+            .with_context(|| format!("deleting the stream {name}"))?;
+    }
+    eprintln!("removed the database {database} and the streams {prefix}*");
+    Ok(())
+}

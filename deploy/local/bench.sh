@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole-system benchmark of `make bench`: builds the services and the command
+# line optimised, runs them as a system of their own (database lienlac_bench,
+# namespace `bench`, ports 5115x and 92xx, so a running demo is left alone), and
+# drives them with `lienlac bench rollcall`. Figures in target/bench/rollcall.json.
+#   deploy/local/bench.sh [default|city]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BENCH="$ROOT/.local/bench"
+CARGO="${CARGO:-cargo}"
+PROFILE="${1:-default}"
+
+case "$PROFILE" in
+  # A few minutes on two cores: 8 schools, 264 classes of 35, twenty mornings.
+  default) LOAD=(--schools 8 --classes-per-school 33 --students-per-class 35 --concurrency 32 --sessions 20) ;;
+  # The whole morning of Ho Chi Minh City: 2,200 schools, 72,600 classes of 35.
+  city) LOAD=(--schools 2200 --classes-per-school 33 --students-per-class 35 --concurrency 64 --sessions 1) ;;
+  *) echo "usage: $0 [default|city]" >&2; exit 2 ;;
+esac
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:${LIENLAC_PG_PORT:-5432}/lienlac_bench"
+export LIENLAC_NATS_URL="nats://127.0.0.1:${LIENLAC_NATS_PORT:-4222}" NATS_URL="nats://127.0.0.1:${LIENLAC_NATS_PORT:-4222}"
+export LIENLAC_NAMESPACE=bench
+export LIENLAC_ADMIN_PASSWORD=lienlac-bench
+export IDENTITY_SIGNING_KEY_FILE="$BENCH/signing-key.pem"
+export IDENTITY_GRPC_PORT=51051 ATTENDANCE_GRPC_PORT=51052 REPORTING_GRPC_PORT=51054
+export IDENTITY_METRICS_PORT=9201 ATTENDANCE_METRICS_PORT=9202 REPORTING_METRICS_PORT=9204
+export IDENTITY_URL="http://127.0.0.1:51051"
+export LIENLAC_IDENTITY_URL="http://127.0.0.1:51051" LIENLAC_ATTENDANCE_URL="http://127.0.0.1:51052"
+export LIENLAC_REPORTING_URL="http://127.0.0.1:51054"
+# The command line's session is the bench's own, not the user's.
+export XDG_CONFIG_HOME="$BENCH/config"
+export RUST_LOG="${RUST_LOG:-warn}"
+
+SERVICES=(identity attendance reporting)
+PACKAGES=(-p lienlac-cli)
+for service in "${SERVICES[@]}"; do PACKAGES+=(-p "$service"); done
+(cd "$ROOT" && "$CARGO" build --release "${PACKAGES[@]}")
+CLI="$ROOT/target/release/lienlac"
+
+mkdir -p "$BENCH/logs"
+"$CLI" bench reset
+PIDS=()
+trap 'kill -TERM "${PIDS[@]}" 2>/dev/null; wait' EXIT
+for service in "${SERVICES[@]}"; do
+  "$ROOT/target/release/$service" >"$BENCH/logs/$service.log" 2>&1 &
+  PIDS+=($!)
+done
+for port in 9201 9202 9204; do
+  for _ in $(seq 1 240); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 || {
+    echo "a service did not become ready; see $BENCH/logs/" >&2; exit 1; }
+done
+LIENLAC_PASSWORD="$LIENLAC_ADMIN_PASSWORD" "$CLI" login admin >/dev/null
+"$CLI" bench rollcall "${LOAD[@]}" --output "$ROOT/target/bench/rollcall.json"
