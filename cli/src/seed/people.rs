@@ -10,6 +10,8 @@ use lienlac_proto::identity::v1 as id;
 use super::plan::{
     GIVEN_BOY, MIDDLE_BOY, SchoolPlan, name, phones_for, pick, rid, student_code, student_key,
 };
+use crate::progress;
+
 use super::{CONCURRENCY, Clients, DemoAccount, PASSWORD, Seed, SeededClass, Size};
 
 impl Seed {
@@ -180,6 +182,7 @@ impl Seed {
             .collect();
         let mut seeded = Vec::new();
         let mut guardians = Vec::new();
+        let bar = progress::bar(class_names.len() as u64, "classes");
         for class_name in &class_names {
             let grade = class_name[..1].parse::<i32>().unwrap_or(1);
             let class_id = clients
@@ -228,9 +231,9 @@ impl Seed {
                 teacher_username,
                 students: students.into_iter().map(|(student, _)| student).collect(),
             });
-            eprint!(".");
+            bar.inc(1);
         }
-        eprintln!();
+        bar.finish_and_clear();
 
         // Guardians' accounts: phone usernames; seven in ten activated.
         for (chunk_number, chunk) in guardians.chunks(500).enumerate() {

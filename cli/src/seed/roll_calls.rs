@@ -8,7 +8,7 @@ use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 
 use crate::credentials::Credentials;
-use crate::session;
+use crate::{progress, session};
 
 use super::plan::{pick, rid};
 use super::{CONCURRENCY, PASSWORD, Seed, SeededClass};
@@ -26,9 +26,10 @@ impl Seed {
             AttendanceServiceClient::new(session::connect(&self.attendance_url).await?);
         let auth = AuthServiceClient::new(session::connect(&credentials.identity_url).await?);
         eprintln!("roll calls of {} school days", days.len());
+        let bar = progress::bar(classes.len() as u64, "classes' roll calls");
         futures::stream::iter(classes)
             .map(|class| {
-                let (mut attendance, mut auth) = (attendance.clone(), auth.clone());
+                let (mut attendance, mut auth, bar) = (attendance.clone(), auth.clone(), &bar);
                 async move {
                     let tokens = auth
                         .login(id::LoginRequest {
@@ -79,11 +80,14 @@ impl Seed {
                                 })?;
                         }
                     }
+                    bar.inc(1);
                     anyhow::Ok(())
                 }
             })
             .buffer_unordered(CONCURRENCY)
             .try_collect::<()>()
-            .await
+            .await?;
+        bar.finish_and_clear();
+        Ok(())
     }
 }
