@@ -1,6 +1,7 @@
 //! The synthetic district, created through the public APIs as the signed-in
 //! operator: schools of classes, each with its homeroom teacher and students, and
-//! a district admin who reads the reports. Request ids derive from the seed, so a
+//! a district admin who reads the reports. Each class's students come as one
+//! roster import, as a school brings its class lists in. Request ids derive from the seed, so a
 //! second run with the same seed replays the first answers.
 
 use std::collections::HashMap;
@@ -19,8 +20,10 @@ use crate::credentials::Credentials;
 use crate::seed::plan::rid;
 use crate::{dates, progress, session};
 
+/// Students a roster import may hold.
+const ROSTER_IMPORT: usize = 100;
 /// How long the services may take to project the district before the bench gives up.
-const PROJECTION_TIMEOUT: Duration = Duration::from_secs(1800);
+const PROJECTION_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 
 pub(super) struct District {
     pub(super) id: String,
@@ -218,35 +221,37 @@ async fn class(
         })?)
         .await
         .with_context(|| format!("assigning the homeroom teacher of {name}"))?;
+    // The class list imported as a school does at the start of the year, at most
+    // a hundred students a request.
     let mut students = Vec::with_capacity(shape.students_per_class);
-    for n in 0..shape.students_per_class {
-        let student = directory
-            .register_student(clients.request(id::RegisterStudentRequest {
-                request_id: clients.rid(&format!("student:{key}:{n}")),
-                school_id: school_id.to_owned(),
-                full_name: format!("Học Sinh {name} Số {}", n + 1),
-                birth_date: format!("{}-06-15", 2020 - grade),
-                gender: if n % 2 == 0 {
-                    id::Gender::Female
-                } else {
-                    id::Gender::Male
-                } as i32,
-                external_ref: format!("B{}S{school:04}{number:02}{n:03}", clients.seed),
-            })?)
+    let numbers: Vec<usize> = (0..shape.students_per_class).collect();
+    for (part, chunk) in numbers.chunks(ROSTER_IMPORT).enumerate() {
+        let imported = directory
+            .import_class_roster(
+                clients.request(id::ImportClassRosterRequest {
+                    request_id: clients.rid(&format!("roster:{key}:{part}")),
+                    class_id: class_id.clone(),
+                    students: chunk
+                        .iter()
+                        .map(|&n| id::NewStudent {
+                            full_name: format!("Học Sinh {name} Số {}", n + 1),
+                            birth_date: format!("{}-06-15", 2020 - grade),
+                            gender: if n % 2 == 0 {
+                                id::Gender::Female
+                            } else {
+                                id::Gender::Male
+                            } as i32,
+                            external_ref: format!("B{}S{school:04}{number:02}{n:03}", clients.seed),
+                        })
+                        .collect(),
+                })?,
+            )
             .await
-            .with_context(|| format!("registering a student of {name}"))?
+            .with_context(|| format!("importing the students of {name}"))?
             .into_inner()
-            .id;
-        directory
-            .enroll_student(clients.request(id::EnrollStudentRequest {
-                request_id: clients.rid(&format!("enrol:{key}:{n}")),
-                student_id: student.clone(),
-                class_id: class_id.clone(),
-            })?)
-            .await
-            .with_context(|| format!("enrolling a student in {name}"))?;
-        students.push(student);
-        progress.inc(1);
+            .students;
+        progress.inc(imported.len() as u64);
+        students.extend(imported.into_iter().map(|student| student.id));
     }
     Ok(NewClass {
         school,
@@ -405,6 +410,7 @@ pub(super) async fn wait_for_projections(nats_url: &str, namespace: &str) -> any
         .with_context(|| format!("the stream {name}: is identity running in this namespace?"))?;
     let started = Instant::now();
     let mut last_seen = None;
+    let mut told = Instant::now();
     loop {
         let published = stream.get_info().await?.state.last_sequence;
         let mut pending = 0;
@@ -418,6 +424,10 @@ pub(super) async fn wait_for_projections(nats_url: &str, namespace: &str) -> any
             return Ok(());
         }
         last_seen = (pending == 0).then_some(published);
+        if told.elapsed() > Duration::from_secs(30) {
+            eprintln!("identity's events still to project: {pending}");
+            told = Instant::now();
+        }
         anyhow::ensure!(
             started.elapsed() < PROJECTION_TIMEOUT,
             "identity's events are still not projected after {} s ({pending} pending)",

@@ -5,9 +5,10 @@ use kernel::grpc::{Check, Violation};
 use lienlac_proto::identity::v1 as pb;
 use lienlac_proto::identity::v1::directory_service_server::DirectoryService;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use crate::Ctx;
-use crate::directory::{create, enrolments, people, read};
+use crate::directory::{create, enrolments, people, read, roster};
 use crate::text;
 
 pub(crate) struct Directory {
@@ -41,6 +42,37 @@ fn known<E: TryFrom<i32> + Default>(
             ));
             E::default()
         }
+    }
+}
+
+/// A student's fields checked, each named `{prefix}full_name` and so on.
+fn new_student(
+    check: &mut Check,
+    prefix: &str,
+    school_id: Uuid,
+    student: &pb::NewStudent,
+) -> people::NewStudent {
+    let field = |name: &str| format!("{prefix}{name}");
+    let full_name = check.take(text::name(&field("full_name"), &student.full_name, 100));
+    let birth_date = check
+        .take(text::date(&field("birth_date"), &student.birth_date).map(Some))
+        .unwrap_or(time::Date::MIN);
+    let gender = known::<pb::Gender>(
+        check,
+        &field("gender"),
+        student.gender,
+        pb::Gender::Unspecified as i32,
+    );
+    let external_ref = check.take(text::external_ref(
+        &field("external_ref"),
+        &student.external_ref,
+    ));
+    people::NewStudent {
+        school_id,
+        full_name,
+        birth_date,
+        gender,
+        external_ref,
     }
 }
 
@@ -118,28 +150,52 @@ impl DirectoryService for Directory {
         let mut check = Check::new();
         let request_id = check.uuid("request_id", &r.request_id);
         let school_id = check.uuid("school_id", &r.school_id);
-        let full_name = check.take(text::name("full_name", &r.full_name, 100));
-        let birth_date = check
-            .take(text::date("birth_date", &r.birth_date).map(Some))
-            .unwrap_or(time::Date::MIN);
-        let gender = known::<pb::Gender>(
+        let new = new_student(
             &mut check,
-            "gender",
-            r.gender,
-            pb::Gender::Unspecified as i32,
-        );
-        let external_ref = check.take(text::external_ref("external_ref", &r.external_ref));
-        check.done()?;
-        let new = people::NewStudent {
+            "",
             school_id,
-            full_name,
-            birth_date,
-            gender,
-            external_ref,
-        };
+            &pb::NewStudent {
+                full_name: r.full_name,
+                birth_date: r.birth_date,
+                gender: r.gender,
+                external_ref: r.external_ref,
+            },
+        );
+        check.done()?;
         Ok(Response::new(
             people::register_student(&self.ctx, &caller, request_id, new).await?,
         ))
+    }
+
+    async fn import_class_roster(
+        &self,
+        request: Request<pb::ImportClassRosterRequest>,
+    ) -> Result<Response<pb::ImportClassRosterResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_id = check.uuid("request_id", &r.request_id);
+        let class_id = check.uuid("class_id", &r.class_id);
+        if r.students.is_empty() || r.students.len() > roster::MAX_ROSTER {
+            check.add(Violation::new(
+                "students",
+                format!("must list 1 to {} students", roster::MAX_ROSTER),
+                format!("phải có từ 1 đến {} học sinh", roster::MAX_ROSTER),
+            ));
+        }
+        // The class's school is filled in once the class is found.
+        let students: Vec<people::NewStudent> = r
+            .students
+            .iter()
+            .enumerate()
+            .map(|(n, student)| {
+                new_student(&mut check, &format!("students[{n}]."), Uuid::nil(), student)
+            })
+            .collect();
+        check.done()?;
+        let students =
+            roster::import_class_roster(&self.ctx, &caller, request_id, class_id, students).await?;
+        Ok(Response::new(pb::ImportClassRosterResponse { students }))
     }
 
     async fn register_staff(

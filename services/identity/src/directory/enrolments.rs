@@ -63,31 +63,51 @@ pub(crate) async fn enroll(
                 }
                 _ => {}
             }
-            sqlx::query(
-                "INSERT INTO enrolments (student_id, school_year, class_id, active) VALUES ($1, $2, $3, true) \
-                 ON CONFLICT (student_id, school_year) DO UPDATE SET class_id = $3, active = true, updated_at = now()",
-            )
-            .bind(student_id)
-            .bind(&school_year)
-            .bind(class_id)
-            .execute(&mut *tx)
-            .await?;
-            let event = StudentEnrolled {
-                student_id: student_id.to_string(),
-                class_id: class_id.to_string(),
-                school_id: school.map(|s| s.to_string()).unwrap_or_default(),
-                school_year: school_year.clone(),
-            };
-            emit(tx, &person_stream(student_id), &meta(&by, district, school), &event).await?;
-            Ok(Enrolment {
-                student_id: student_id.to_string(),
-                class_id: class_id.to_string(),
-                school_year,
-                active: true,
-            })
+            record_enrolment(tx, &by, district, school, student_id, class_id, school_year).await
         })
     })
     .await
+}
+
+/// Enrols a student who has no active enrolment of `school_year` in the caller's
+/// transaction, and appends `StudentEnrolled`.
+pub(crate) async fn record_enrolment(
+    tx: &mut PgConnection,
+    by: &Caller,
+    district: Uuid,
+    school: Option<Uuid>,
+    student_id: Uuid,
+    class_id: Uuid,
+    school_year: String,
+) -> AppResult<Enrolment> {
+    sqlx::query(
+        "INSERT INTO enrolments (student_id, school_year, class_id, active) VALUES ($1, $2, $3, true) \
+         ON CONFLICT (student_id, school_year) DO UPDATE SET class_id = $3, active = true, updated_at = now()",
+    )
+    .bind(student_id)
+    .bind(&school_year)
+    .bind(class_id)
+    .execute(&mut *tx)
+    .await?;
+    let event = StudentEnrolled {
+        student_id: student_id.to_string(),
+        class_id: class_id.to_string(),
+        school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+        school_year: school_year.clone(),
+    };
+    emit(
+        tx,
+        &person_stream(student_id),
+        &meta(by, district, school),
+        &event,
+    )
+    .await?;
+    Ok(Enrolment {
+        student_id: student_id.to_string(),
+        class_id: class_id.to_string(),
+        school_year,
+        active: true,
+    })
 }
 
 pub(crate) async fn transfer(

@@ -6,6 +6,7 @@ pub(crate) mod create;
 pub(crate) mod enrolments;
 pub(crate) mod people;
 pub(crate) mod read;
+pub(crate) mod roster;
 
 use kernel::auth::Caller;
 use kernel::event_store::EventMeta;

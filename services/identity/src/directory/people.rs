@@ -6,6 +6,7 @@ use lienlac_proto::identity::v1::{
     Gender, GuardianLinked, GuardianRegistered, Guardianship, Person, PersonKind, Relation,
     StaffRegistered, StudentRegistered,
 };
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::meta;
@@ -47,47 +48,73 @@ pub(crate) async fn register_student(
     let by = caller.clone();
     idempotent(&ctx.pool, request_id, "RegisterStudent", move |tx| {
         Box::pin(async move {
-            let id = Uuid::now_v7();
-            sqlx::query(
-                "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, birth_date, gender, external_ref) \
-                 VALUES ($1, 'student', $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(id)
-            .bind(district_id)
-            .bind(new.school_id)
-            .bind(&new.full_name)
-            .bind(kernel::text::fold(&new.full_name))
-            .bind(new.birth_date)
-            .bind(new.gender as i16)
-            .bind(&new.external_ref)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_or(e, || format!("a student with code {} is already registered in the district", new.external_ref)))?;
-            let birth_date = new.birth_date.to_string();
-            let event = StudentRegistered {
-                student_id: id.to_string(),
-                school_id: new.school_id.to_string(),
-                district_id: district_id.to_string(),
-                full_name: new.full_name.clone(),
-                birth_date: birth_date.clone(),
-                gender: new.gender as i32,
-                external_ref: new.external_ref.clone(),
-            };
-            emit(tx, &person_stream(id), &meta(&by, district_id, Some(new.school_id)), &event).await?;
-            Ok(Person {
-                id: id.to_string(),
-                kind: PersonKind::Student as i32,
-                district_id: district_id.to_string(),
-                school_id: new.school_id.to_string(),
-                full_name: new.full_name,
-                birth_date,
-                gender: new.gender as i32,
-                external_ref: new.external_ref,
-                ..Person::default()
-            })
+            let (_, person) = insert_student(tx, &by, district_id, new).await?;
+            Ok(person)
         })
     })
     .await
+}
+
+/// Registers a student in the caller's transaction and appends `StudentRegistered`;
+/// returns the new student's id and record.
+pub(crate) async fn insert_student(
+    tx: &mut PgConnection,
+    by: &Caller,
+    district_id: Uuid,
+    new: NewStudent,
+) -> AppResult<(Uuid, Person)> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, birth_date, gender, external_ref) \
+         VALUES ($1, 'student', $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(district_id)
+    .bind(new.school_id)
+    .bind(&new.full_name)
+    .bind(kernel::text::fold(&new.full_name))
+    .bind(new.birth_date)
+    .bind(new.gender as i16)
+    .bind(&new.external_ref)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| {
+        unique_or(e, || {
+            format!(
+                "a student with code {} is already registered in the district",
+                new.external_ref
+            )
+        })
+    })?;
+    let birth_date = new.birth_date.to_string();
+    let event = StudentRegistered {
+        student_id: id.to_string(),
+        school_id: new.school_id.to_string(),
+        district_id: district_id.to_string(),
+        full_name: new.full_name.clone(),
+        birth_date: birth_date.clone(),
+        gender: new.gender as i32,
+        external_ref: new.external_ref.clone(),
+    };
+    emit(
+        tx,
+        &person_stream(id),
+        &meta(by, district_id, Some(new.school_id)),
+        &event,
+    )
+    .await?;
+    let person = Person {
+        id: id.to_string(),
+        kind: PersonKind::Student as i32,
+        district_id: district_id.to_string(),
+        school_id: new.school_id.to_string(),
+        full_name: new.full_name,
+        birth_date,
+        gender: new.gender as i32,
+        external_ref: new.external_ref,
+        ..Person::default()
+    };
+    Ok((id, person))
 }
 
 pub(crate) async fn register_staff(

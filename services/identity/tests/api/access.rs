@@ -153,6 +153,24 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                 )
             })
         }),
+        ("ImportClassRoster", SCHOOL_ADMINS, |c| {
+            Box::pin(async move {
+                done(
+                    c.directory()
+                        .import_class_roster(pb::ImportClassRosterRequest {
+                            request_id: rid(),
+                            class_id: c.school().class_id.clone(),
+                            students: vec![pb::NewStudent {
+                                full_name: "Học Sinh Mới".into(),
+                                birth_date: "2019-01-01".into(),
+                                gender: pb::Gender::Male as i32,
+                                external_ref: format!("HS{}", &rid()[24..]),
+                            }],
+                        })
+                        .await,
+                )
+            })
+        }),
         ("RegisterStaff", SCHOOL_ADMINS, |c| {
             Box::pin(async move {
                 done(

@@ -317,3 +317,133 @@ async fn no_token_is_unauthenticated() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
 }
+
+fn roster_student(name: &str, code: &str) -> pb::NewStudent {
+    pb::NewStudent {
+        full_name: name.to_owned(),
+        birth_date: "2019-03-02".to_owned(),
+        gender: pb::Gender::Male as i32,
+        external_ref: code.to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_class_roster_is_imported_whole_or_not_at_all() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
+    let school_id = create_school(&mut directory, &district_id, "Trường A").await;
+    let class_id = create_class(&mut directory, &school_id, "1A1").await;
+    let suffix = &rid()[24..];
+    let import = pb::ImportClassRosterRequest {
+        request_id: rid(),
+        class_id: class_id.clone(),
+        students: vec![
+            roster_student("Trần Văn Bình", &format!("A{suffix}")),
+            roster_student("Lê Thị Cúc", &format!("B{suffix}")),
+        ],
+    };
+    let imported = directory
+        .import_class_roster(import.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .students;
+    assert_eq!(imported.len(), 2);
+    assert_eq!(imported[1].full_name, "Lê Thị Cúc");
+    assert_eq!(imported[1].school_id, school_id);
+    let listed = directory
+        .list_students(pb::ListStudentsRequest {
+            class_id: class_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .students;
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|student| student.class_id == class_id));
+    let events = app.stored_events().await;
+    for kind in ["StudentRegistered", "StudentEnrolled"] {
+        assert_eq!(
+            events.iter().filter(|(event, _)| event == kind).count(),
+            2,
+            "{events:?}"
+        );
+    }
+
+    // The same request again gets the first answer and changes nothing.
+    let again = directory
+        .import_class_roster(import)
+        .await
+        .unwrap()
+        .into_inner()
+        .students;
+    assert_eq!(again, imported);
+
+    // One student already registered: none of the import is kept.
+    let clash = directory
+        .import_class_roster(pb::ImportClassRosterRequest {
+            request_id: rid(),
+            class_id: class_id.clone(),
+            students: vec![
+                roster_student("Phạm Văn Dũng", &format!("C{suffix}")),
+                roster_student("Trần Văn Bình", &format!("A{suffix}")),
+            ],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(clash.code(), Code::AlreadyExists, "{}", clash.message());
+    let listed = directory
+        .list_students(pb::ListStudentsRequest {
+            class_id: class_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .students;
+    assert_eq!(listed.len(), 2);
+
+    let bad = directory
+        .import_class_roster(pb::ImportClassRosterRequest {
+            request_id: rid(),
+            class_id: class_id.clone(),
+            students: vec![
+                roster_student("Phạm Văn Dũng", &format!("C{suffix}")),
+                pb::NewStudent {
+                    birth_date: "2019-02-30".to_owned(),
+                    ..roster_student("Võ Thị Em", &format!("D{suffix}"))
+                },
+            ],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let fields: Vec<String> = bad
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
+    assert_eq!(fields, vec!["students[1].birth_date"]);
+    let empty = directory
+        .import_class_roster(pb::ImportClassRosterRequest {
+            request_id: rid(),
+            class_id: class_id.clone(),
+            students: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+    let unknown = directory
+        .import_class_roster(pb::ImportClassRosterRequest {
+            request_id: rid(),
+            class_id: rid(),
+            students: vec![roster_student("Phạm Văn Dũng", &format!("C{suffix}"))],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
