@@ -68,11 +68,14 @@ struct NewClass {
     teacher_username: String,
 }
 
+/// Creates the district, waits until the services have projected it, then signs
+/// every teacher in, shortly before their roll calls as on a real morning.
 pub(super) async fn create(
     operator: &Credentials,
     shape: Shape,
     seed: u64,
     concurrency: usize,
+    projections: &Projections<'_>,
 ) -> anyhow::Result<District> {
     let channel = session::connect(&operator.identity_url).await?;
     let clients = Clients {
@@ -134,6 +137,15 @@ pub(super) async fn create(
     students.finish_and_clear();
 
     let admin = district_admin(&clients, &district, &schools[0]).await?;
+    eprintln!(
+        "district of {} schools, {} classes, {} students created ({:.0} s)",
+        schools.len(),
+        new_classes.len(),
+        new_classes.len() * shape.students_per_class,
+        started.elapsed().as_secs_f64()
+    );
+    projections.wait().await?;
+    let signing_in = Instant::now();
     let accounts = progress::bar(shape.classes() as u64, "teachers signed in");
     let mut classes = Vec::with_capacity(new_classes.len());
     // The classes come school by school.
@@ -159,12 +171,11 @@ pub(super) async fn create(
     }
     accounts.finish_and_clear();
     eprintln!(
-        "district of {} schools, {} classes, {} students, each teacher signed in ({:.0} s)",
-        schools.len(),
+        "{} teachers signed in ({:.0} s)",
         classes.len(),
-        classes.len() * shape.students_per_class,
-        started.elapsed().as_secs_f64()
+        signing_in.elapsed().as_secs_f64()
     );
+    projections.wait().await?;
     Ok(District {
         id: district,
         schools,
@@ -392,47 +403,55 @@ async fn district_admin(
     sign_in(clients, &username, issued.activation_code).await
 }
 
-/// Waits until every consumer of identity's events has projected all of them, so
-/// that attendance knows each class's roster and reporting each class.
-pub(super) async fn wait_for_projections(nats_url: &str, namespace: &str) -> anyhow::Result<()> {
-    let client = async_nats::connect(nats_url)
-        .await
-        .with_context(|| format!("cannot reach NATS at {nats_url}: is it running?"))?;
-    let jetstream = jetstream::new(client);
-    let name = if namespace.is_empty() {
-        "LIENLAC_IDENTITY".to_owned()
-    } else {
-        format!("{}_LIENLAC_IDENTITY", namespace.to_uppercase())
-    };
-    let stream = jetstream
-        .get_stream(&name)
-        .await
-        .with_context(|| format!("the stream {name}: is identity running in this namespace?"))?;
-    let started = Instant::now();
-    let mut last_seen = None;
-    let mut told = Instant::now();
-    loop {
-        let published = stream.get_info().await?.state.last_sequence;
-        let mut pending = 0;
-        let mut consumers = stream.consumers();
-        while let Some(info) = consumers.try_next().await? {
-            pending += info.num_pending + info.num_ack_pending as u64;
+/// Where the services' consumers of identity's events can be watched.
+pub(super) struct Projections<'a> {
+    pub(super) nats_url: &'a str,
+    pub(super) namespace: &'a str,
+}
+
+impl Projections<'_> {
+    /// Waits until every consumer of identity's events has projected all of them,
+    /// so that attendance knows each class's roster and reporting each class.
+    async fn wait(&self) -> anyhow::Result<()> {
+        let (nats_url, namespace) = (self.nats_url, self.namespace);
+        let client = async_nats::connect(nats_url)
+            .await
+            .with_context(|| format!("cannot reach NATS at {nats_url}: is it running?"))?;
+        let jetstream = jetstream::new(client);
+        let name = if namespace.is_empty() {
+            "LIENLAC_IDENTITY".to_owned()
+        } else {
+            format!("{}_LIENLAC_IDENTITY", namespace.to_uppercase())
+        };
+        let stream = jetstream.get_stream(&name).await.with_context(|| {
+            format!("the stream {name}: is identity running in this namespace?")
+        })?;
+        let started = Instant::now();
+        let mut last_seen = None;
+        let mut told = Instant::now();
+        loop {
+            let published = stream.get_info().await?.state.last_sequence;
+            let mut pending = 0;
+            let mut consumers = stream.consumers();
+            while let Some(info) = consumers.try_next().await? {
+                pending += info.num_pending + info.num_ack_pending as u64;
+            }
+            // Caught up twice with nothing published between: identity's relay has
+            // nothing left either.
+            if pending == 0 && last_seen == Some(published) {
+                return Ok(());
+            }
+            last_seen = (pending == 0).then_some(published);
+            if told.elapsed() > Duration::from_secs(30) {
+                eprintln!("identity's events still to project: {pending}");
+                told = Instant::now();
+            }
+            anyhow::ensure!(
+                started.elapsed() < PROJECTION_TIMEOUT,
+                "identity's events are still not projected after {} s ({pending} pending)",
+                PROJECTION_TIMEOUT.as_secs()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        // Caught up twice with nothing published between: identity's relay has
-        // nothing left either.
-        if pending == 0 && last_seen == Some(published) {
-            return Ok(());
-        }
-        last_seen = (pending == 0).then_some(published);
-        if told.elapsed() > Duration::from_secs(30) {
-            eprintln!("identity's events still to project: {pending}");
-            told = Instant::now();
-        }
-        anyhow::ensure!(
-            started.elapsed() < PROJECTION_TIMEOUT,
-            "identity's events are still not projected after {} s ({pending} pending)",
-            PROJECTION_TIMEOUT.as_secs()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

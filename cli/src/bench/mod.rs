@@ -72,10 +72,19 @@ impl Rollcall {
         let today = dates::local_today();
         let mornings = self.mornings(today)?;
         let operator = session::current().await?;
-        let district = district::create(&operator, self.shape, self.seed, self.concurrency)
-            .await
-            .context("creating the synthetic district")?;
-        district::wait_for_projections(&self.nats_url, &self.namespace).await?;
+        let projections = district::Projections {
+            nats_url: &self.nats_url,
+            namespace: &self.namespace,
+        };
+        let district = district::create(
+            &operator,
+            self.shape,
+            self.seed,
+            self.concurrency,
+            &projections,
+        )
+        .await
+        .context("creating the synthetic district")?;
 
         eprintln!(
             "raw baselines: Postgres and JetStream, {} s each",
