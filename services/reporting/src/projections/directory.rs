@@ -26,7 +26,7 @@ impl Projection for DirectoryProjection {
             // The new period starts with no guardians counted.
             Some(Change::Opened { student }) => {
                 lock_guardian_figures(conn).await?;
-                return refresh_guardian_counts(conn, "student_id = $1", student)
+                return refresh_guardian_counts(conn, &[student])
                     .await
                     .map_err(Into::into);
             }
@@ -128,7 +128,8 @@ impl Projection for DirectoryProjection {
                 .bind(guardian)
                 .execute(&mut *conn)
                 .await?;
-                refresh_guardian_counts(conn, CHILDREN_OF, guardian).await?;
+                let children = children_of(conn, guardian).await?;
+                refresh_guardian_counts(conn, &children).await?;
             }
             "AccountIssued" => {
                 let issued: identity::AccountIssued = event.decode()?;
@@ -160,7 +161,8 @@ impl Projection for DirectoryProjection {
                 .await?
                 .rows_affected();
                 if guardian_of > 0 {
-                    refresh_guardian_counts(conn, CHILDREN_OF, person).await?;
+                    let children = children_of(conn, person).await?;
+                    refresh_guardian_counts(conn, &children).await?;
                 }
             }
             "AccountSignedIn" => {
@@ -203,31 +205,37 @@ async fn lock_guardian_figures(conn: &mut PgConnection) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// The students of a guardian, as a filter on `guardianships.student_id`.
-const CHILDREN_OF: &str =
-    "student_id IN (SELECT student_id FROM guardianships WHERE guardian_id = $1)";
+/// The students of a guardian.
+async fn children_of(
+    conn: &mut PgConnection,
+    guardian: uuid::Uuid,
+) -> sqlx::Result<Vec<uuid::Uuid>> {
+    sqlx::query_scalar("SELECT student_id FROM guardianships WHERE guardian_id = $1")
+        .bind(guardian)
+        .fetch_all(conn)
+        .await
+}
 
 /// Recounts the unshared guardians (and those activated) on the enrolment periods
-/// of the students `filter` selects (`$1` bound to `id`).
+/// of `students`. Each side is reached by its student id, so the statement stays
+/// on the indexes however large the tables and however old their statistics.
 async fn refresh_guardian_counts(
     conn: &mut PgConnection,
-    filter: &str,
-    id: uuid::Uuid,
+    students: &[uuid::Uuid],
 ) -> sqlx::Result<()> {
-    let sql = format!(
+    sqlx::query(
         "UPDATE enrolment_periods e SET guardians = c.total, guardians_activated = c.activated \
          FROM (SELECT s.student_id, \
                       count(g.guardian_id) FILTER (WHERE NOT g.shared) AS total, \
                       count(g.guardian_id) FILTER (WHERE NOT g.shared AND g.activated) AS activated \
-               FROM (SELECT DISTINCT student_id FROM enrolment_periods WHERE {filter}) s \
+               FROM unnest($1::uuid[]) AS s(student_id) \
                LEFT JOIN guardianships g ON g.student_id = s.student_id \
                GROUP BY s.student_id) c \
-         WHERE e.student_id = c.student_id \
-           AND (e.guardians, e.guardians_activated) IS DISTINCT FROM (c.total::int, c.activated::int)"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .execute(conn)
-        .await?;
+         WHERE e.student_id = ANY($1) AND e.student_id = c.student_id \
+           AND (e.guardians, e.guardians_activated) IS DISTINCT FROM (c.total::int, c.activated::int)",
+    )
+    .bind(students)
+    .execute(conn)
+    .await?;
     Ok(())
 }
