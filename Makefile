@@ -45,6 +45,7 @@ test: toolchain stack
 PROFILE ?= default
 
 bench: toolchain stack
+	@case "$(PROFILE)" in default|city) ;; *) echo "PROFILE is default or city, not $(PROFILE)"; exit 2 ;; esac
 	@mkdir -p target/bench
 ifneq ($(PROFILE),city)
 	$(CARGO) bench -p kernel --bench kernel

@@ -16,12 +16,18 @@ pub(crate) fn today() -> String {
 
 /// `2025-2026` for a date from August 2025 to July 2026.
 pub(crate) fn school_year(date: time::Date) -> String {
-    let first = if u8::from(date.month()) >= 8 {
+    let first = school_year_start(date).year();
+    format!("{first}-{}", first + 1)
+}
+
+/// 1 August of the school year `date` falls in.
+pub(crate) fn school_year_start(date: time::Date) -> time::Date {
+    let year = if u8::from(date.month()) >= 8 {
         date.year()
     } else {
         date.year() - 1
     };
-    format!("{first}-{}", first + 1)
+    time::Date::from_calendar_date(year, time::Month::August, 1).unwrap_or(date)
 }
 
 /// A `YYYY-MM-DD` date given on the command line.

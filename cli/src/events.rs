@@ -8,6 +8,17 @@ use futures::StreamExt as _;
 /// The services that publish events.
 pub(crate) const PUBLISHERS: [&str; 2] = ["identity", "attendance"];
 
+/// The JetStream stream `service` publishes to, seen from `namespace` (empty in
+/// production): `LIENLAC_ATTENDANCE`, `BENCH_LIENLAC_ATTENDANCE`.
+pub(crate) fn stream_name(namespace: &str, service: &str) -> String {
+    let stream = format!("LIENLAC_{}", service.to_uppercase());
+    if namespace.is_empty() {
+        stream
+    } else {
+        format!("{}_{stream}", namespace.to_uppercase())
+    }
+}
+
 pub(crate) struct Tail {
     pub(crate) nats_url: String,
     /// A prefix of subjects and stream names (tests and staging); empty in production.
@@ -22,15 +33,6 @@ pub(crate) struct Tail {
 }
 
 impl Tail {
-    fn stream(&self, service: &str) -> String {
-        let stream = format!("LIENLAC_{}", service.to_uppercase());
-        if self.namespace.is_empty() {
-            stream
-        } else {
-            format!("{}_{stream}", self.namespace.to_uppercase())
-        }
-    }
-
     fn filter(&self, service: &str) -> String {
         let prefix = if self.namespace.is_empty() {
             String::new()
@@ -56,9 +58,11 @@ impl Tail {
         let mut feeds = Vec::new();
         for service in &self.services {
             let stream = jetstream
-                .get_stream(self.stream(service))
+                .get_stream(stream_name(&self.namespace, service))
                 .await
-                .with_context(|| format!("no event stream {}", self.stream(service)))?;
+                .with_context(|| {
+                    format!("no event stream {}", stream_name(&self.namespace, service))
+                })?;
             let consumer = stream
                 .create_consumer(pull::OrderedConfig {
                     filter_subject: self.filter(service),

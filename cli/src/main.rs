@@ -115,10 +115,10 @@ enum BenchCommand {
     /// Postgres and raw JetStream baselines taken in the same run.
     ///
     /// Run as the platform operator. The district is created through the public
-    /// APIs (the same --seed makes the same district); then, school morning after
-    /// morning, every class's homeroom teacher signs in and submits its roll call,
-    /// --concurrency teachers at a time. Prints a table and writes the figures as
-    /// JSON.
+    /// APIs (the same --seed makes the same district) and every class's homeroom
+    /// teacher signs in; then, school morning after morning, each submits its
+    /// class's roll call, --concurrency teachers at a time. Prints a table and
+    /// writes the figures as JSON.
     Rollcall {
         #[arg(long, default_value_t = 4)]
         schools: usize,

@@ -12,8 +12,18 @@ use crate::credentials::{self, Credentials};
 const REFRESH_MARGIN_SECONDS: u64 = 30;
 
 pub(crate) async fn connect(url: &str) -> anyhow::Result<Channel> {
+    connect_to(endpoint(url)?).await
+}
+
+/// A service's address, to be given settings before connecting.
+pub(crate) fn endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
     tonic::transport::Endpoint::from_shared(url.to_owned())
-        .with_context(|| format!("{url} is not a URL"))?
+        .with_context(|| format!("{url} is not a URL"))
+}
+
+pub(crate) async fn connect_to(endpoint: tonic::transport::Endpoint) -> anyhow::Result<Channel> {
+    let url = endpoint.uri().to_string();
+    endpoint
         .connect()
         .await
         .with_context(|| format!("cannot reach {url}: is the service running?"))

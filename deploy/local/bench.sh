@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole-system benchmark of `make bench`: builds the services and the command
 # line optimised, runs them as a system of their own (database lienlac_bench,
-# namespace `bench`, ports 5115x and 92xx, so a running demo is left alone), and
+# namespace `bench`, ports 5105x and 920x, so a running demo is left alone), and
 # drives them with `lienlac bench rollcall`. Figures in target/bench/rollcall.json.
 #   deploy/local/bench.sh [default|city]
 set -euo pipefail
@@ -30,6 +30,9 @@ export IDENTITY_SIGNING_KEY_FILE="$BENCH/signing-key.pem"
 export IDENTITY_GRPC_PORT=51051 ATTENDANCE_GRPC_PORT=51052 REPORTING_GRPC_PORT=51054
 export IDENTITY_METRICS_PORT=9201 ATTENDANCE_METRICS_PORT=9202 REPORTING_METRICS_PORT=9204
 export IDENTITY_URL="http://127.0.0.1:51051"
+# Sessions outlast a long run: the seed and the mornings use the tokens they
+# signed in with.
+export IDENTITY_ACCESS_TOKEN_TTL=4h
 export LIENLAC_IDENTITY_URL="http://127.0.0.1:51051" LIENLAC_ATTENDANCE_URL="http://127.0.0.1:51052"
 export LIENLAC_REPORTING_URL="http://127.0.0.1:51054"
 # The command line's session is the bench's own, not the user's.
@@ -45,18 +48,31 @@ CLI="$ROOT/target/release/lienlac"
 mkdir -p "$BENCH/logs"
 "$CLI" bench reset
 PIDS=()
-trap 'kill -TERM "${PIDS[@]}" 2>/dev/null; wait' EXIT
+stop_services() {
+  kill -TERM "${PIDS[@]}" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "${PIDS[@]}" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "${PIDS[@]}" 2>/dev/null || true
+}
+trap stop_services EXIT
 for service in "${SERVICES[@]}"; do
   "$ROOT/target/release/$service" >"$BENCH/logs/$service.log" 2>&1 &
   PIDS+=($!)
 done
-for port in 9201 9202 9204; do
+# Ready means this run's service answers: one that exited (its port taken by a
+# leftover process, say) fails the run instead of being mistaken for it.
+for i in "${!SERVICES[@]}"; do
+  port_variable="${SERVICES[$i]^^}_METRICS_PORT"
   for _ in $(seq 1 240); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    kill -0 "${PIDS[$i]}" 2>/dev/null || {
+      echo "${SERVICES[$i]} stopped; see $BENCH/logs/${SERVICES[$i]}.log" >&2; exit 1; }
+    curl -fs "http://127.0.0.1:${!port_variable}/readyz" >/dev/null 2>&1 && continue 2
     sleep 0.5
   done
-  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 || {
-    echo "a service did not become ready; see $BENCH/logs/" >&2; exit 1; }
+  echo "${SERVICES[$i]} did not become ready; see $BENCH/logs/${SERVICES[$i]}.log" >&2
+  exit 1
 done
 LIENLAC_PASSWORD="$LIENLAC_ADMIN_PASSWORD" "$CLI" login admin >/dev/null
 "$CLI" bench rollcall "${LOAD[@]}" --output "$ROOT/target/bench/rollcall.json"

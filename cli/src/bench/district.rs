@@ -69,7 +69,7 @@ struct NewClass {
 }
 
 /// Creates the district, waits until the services have projected it, then signs
-/// every teacher in, shortly before their roll calls as on a real morning.
+/// every teacher in, once, before the mornings of roll calls.
 pub(super) async fn create(
     operator: &Credentials,
     shape: Shape,
@@ -199,10 +199,12 @@ async fn class(
     let (grade, section) = (number / per_grade + 1, number % per_grade + 1);
     let name = format!("{grade}A{section}");
     let key = format!("{school}:{name}");
+    // A class, its homeroom teacher and its roster belong to a school year.
+    let class_key = format!("{key}:{year}");
     let mut directory = clients.directory.clone();
     let class_id = directory
         .create_class(clients.request(id::CreateClassRequest {
-            request_id: clients.rid(&format!("class:{key}:{year}")),
+            request_id: clients.rid(&format!("class:{class_key}")),
             school_id: school_id.to_owned(),
             name: name.clone(),
             grade: grade as i32,
@@ -226,7 +228,7 @@ async fn class(
         .id;
     directory
         .assign_homeroom_teacher(clients.request(id::AssignHomeroomTeacherRequest {
-            request_id: clients.rid(&format!("homeroom:{key}")),
+            request_id: clients.rid(&format!("homeroom:{class_key}")),
             class_id: class_id.clone(),
             staff_id: teacher_person.clone(),
         })?)
@@ -240,7 +242,7 @@ async fn class(
         let imported = directory
             .import_class_roster(
                 clients.request(id::ImportClassRosterRequest {
-                    request_id: clients.rid(&format!("roster:{key}:{part}")),
+                    request_id: clients.rid(&format!("roster:{class_key}:{part}")),
                     class_id: class_id.clone(),
                     students: chunk
                         .iter()
@@ -418,11 +420,7 @@ impl Projections<'_> {
             .await
             .with_context(|| format!("cannot reach NATS at {nats_url}: is it running?"))?;
         let jetstream = jetstream::new(client);
-        let name = if namespace.is_empty() {
-            "LIENLAC_IDENTITY".to_owned()
-        } else {
-            format!("{}_LIENLAC_IDENTITY", namespace.to_uppercase())
-        };
+        let name = crate::events::stream_name(namespace, "identity");
         let stream = jetstream.get_stream(&name).await.with_context(|| {
             format!("the stream {name}: is identity running in this namespace?")
         })?;

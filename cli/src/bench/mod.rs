@@ -86,6 +86,16 @@ impl Rollcall {
         .await
         .context("creating the synthetic district")?;
 
+        let waves = waves::Waves {
+            attendance_url: &self.attendance_url,
+            reporting_url: &self.reporting_url,
+            district: &district,
+            mornings: &mornings,
+            length: self.length,
+            concurrency: self.concurrency,
+            seed: self.seed,
+        };
+        waves.ensure_untaken().await?;
         eprintln!(
             "raw baselines: Postgres and JetStream, {} s each",
             self.baseline.as_secs()
@@ -109,28 +119,14 @@ impl Rollcall {
         .await
         .context("the raw JetStream baseline")?;
 
-        let outcome = waves::Waves {
-            attendance_url: &self.attendance_url,
-            reporting_url: &self.reporting_url,
-            district: &district,
-            mornings: &mornings,
-            length: self.length,
-            concurrency: self.concurrency,
-            seed: self.seed,
-        }
-        .run()
-        .await?;
+        let outcome = waves.run().await?;
         self.report(&outcome, raw_pg, raw_js)
     }
 
     /// The school mornings to take roll calls on, oldest first: weekdays of this
     /// school year before today.
     fn mornings(&self, today: time::Date) -> anyhow::Result<Vec<time::Date>> {
-        let year_start = time::Date::from_calendar_date(
-            today.year() - i32::from(u8::from(today.month()) < 8),
-            time::Month::August,
-            1,
-        )?;
+        let year_start = dates::school_year_start(today);
         let wanted = match self.length {
             Length::Sessions(count) => count,
             // A morning takes at least a second; enough of them for the duration.

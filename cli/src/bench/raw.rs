@@ -201,16 +201,11 @@ pub(super) async fn jetstream(
         .await
         .with_context(|| format!("cannot reach NATS at {nats_url}"))?;
     let jetstream = jetstream::new(client);
-    let (name, subject) = if namespace.is_empty() {
-        (
-            "LIENLAC_BENCH_RAW".to_owned(),
-            "lienlac.benchraw".to_owned(),
-        )
+    let name = crate::events::stream_name(namespace, "bench_raw");
+    let subject = if namespace.is_empty() {
+        "lienlac.benchraw".to_owned()
     } else {
-        (
-            format!("{}_LIENLAC_BENCH_RAW", namespace.to_uppercase()),
-            format!("{namespace}.lienlac.benchraw"),
-        )
+        format!("{namespace}.lienlac.benchraw")
     };
     let _ = jetstream.delete_stream(&name).await;
     jetstream

@@ -14,22 +14,27 @@ pub(crate) async fn reset(
 ) -> anyhow::Result<()> {
     // Production runs without a namespace: never remove its streams.
     anyhow::ensure!(
-        !namespace.is_empty(),
-        "a benchmark system has its own namespace (--namespace); refusing to remove production's streams"
+        !namespace.is_empty()
+            && namespace
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        "a benchmark system has its own namespace (--namespace, a-z, 0-9 and _); refusing to remove production's streams"
     );
     let options: PgConnectOptions = database_url
         .parse()
-        .with_context(|| "--database-url is not a Postgres URL")?;
+        .context("--database-url is not a Postgres URL")?;
     let database = options
         .get_database()
         .context("--database-url names no database")?
         .to_owned();
+    // Only a database named for the namespace, such as lienlac_bench, is the
+    // benchmark's own.
     anyhow::ensure!(
         database
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && database != "postgres",
-        "refusing to drop the database {database:?}"
+            && database.contains(namespace),
+        "refusing to drop the database {database:?}: a benchmark's database is named for its namespace ({namespace})"
     );
     let mut server = options
         .database("postgres")
@@ -47,7 +52,8 @@ pub(crate) async fn reset(
         .await
         .with_context(|| format!("cannot reach NATS at {nats_url}"))?;
     let jetstream = jetstream::new(client);
-    let prefix = format!("{}_", namespace.to_uppercase());
+    // `BENCH_LIENLAC_…`: every stream of the namespace and no other's.
+    let prefix = crate::events::stream_name(namespace, "");
     let names: Vec<String> = jetstream.stream_names().try_collect().await?;
     for name in names.into_iter().filter(|name| name.starts_with(&prefix)) {
         jetstream

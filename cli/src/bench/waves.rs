@@ -30,6 +30,8 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(20);
 const CONNECTIONS: usize = 8;
 /// A roll call not answered within this counts as an error.
 const SUBMIT_DEADLINE: Duration = Duration::from_secs(30);
+/// A summary not read within this fails the bench.
+const READ_DEADLINE: Duration = Duration::from_secs(30);
 /// How long reporting may take to show every accepted roll call.
 const VISIBLE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -76,18 +78,29 @@ struct Shared {
 }
 
 impl Waves<'_> {
-    pub(super) async fn run(&self) -> anyhow::Result<Outcome> {
-        let district = self.district;
-        let classes = district.classes.len();
+    /// Fails when a morning already has roll calls: taken again, they would be
+    /// corrections and never show as new.
+    pub(super) async fn ensure_untaken(&self) -> anyhow::Result<()> {
         let reporting = ReportingServiceClient::new(session::connect(self.reporting_url).await?);
         for morning in self.mornings {
             let taken = self.submitted_on(&reporting, *morning).await?;
-            // Roll calls taken again would be corrections, and never show as new.
             anyhow::ensure!(
                 taken == 0,
                 "the synthetic district already has roll calls on {morning}: run `lienlac bench reset` first, or use another --seed"
             );
         }
+        Ok(())
+    }
+
+    pub(super) async fn run(&self) -> anyhow::Result<Outcome> {
+        let district = self.district;
+        let classes = district.classes.len();
+        // Every read of a summary gives up after the deadline, so a stalled
+        // service fails the bench instead of hanging it.
+        let reporting = ReportingServiceClient::new(
+            session::connect_to(session::endpoint(self.reporting_url)?.timeout(READ_DEADLINE))
+                .await?,
+        );
         let mut attendance = Vec::with_capacity(CONNECTIONS);
         for _ in 0..CONNECTIONS {
             attendance.push(AttendanceServiceClient::new(
@@ -159,16 +172,25 @@ impl Waves<'_> {
                 submit_until_done(client, &shared, &requests, &watched_classes, &bar).await
             }));
         }
-        if let Length::Duration(duration) = self.length {
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(duration).await;
-                shared.stop_submitting.store(true, Ordering::Relaxed);
-            });
-        }
+        let timer = match self.length {
+            Length::Duration(duration) => {
+                let shared = shared.clone();
+                Some(tokio::spawn(async move {
+                    tokio::time::sleep(duration).await;
+                    shared.stop_submitting.store(true, Ordering::Relaxed);
+                }))
+            }
+            Length::Sessions(_) => None,
+        };
         for teacher in teachers {
             teacher.await.context("a teacher's task")?;
         }
+        // The mornings may run out before the duration.
+        if let Some(timer) = timer {
+            timer.abort();
+            let _ = timer.await;
+        }
+        let finished = Instant::now();
         bar.finish_and_clear();
         shared.done_submitting.store(true, Ordering::Relaxed);
         let last_answer = shared
@@ -191,8 +213,8 @@ impl Waves<'_> {
                     break;
                 }
                 anyhow::ensure!(
-                    started.elapsed() < VISIBLE_TIMEOUT,
-                    "reporting still does not show every roll call of {morning} after {} s",
+                    finished.elapsed() < VISIBLE_TIMEOUT,
+                    "reporting still does not show every roll call of {morning} {} s after the last was sent",
                     VISIBLE_TIMEOUT.as_secs()
                 );
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -311,13 +333,19 @@ async fn submit_until_done(
                 let mut request = clone_request(request);
                 request.set_timeout(SUBMIT_DEADLINE);
                 let sent = Instant::now();
-                let answer = client.submit_roll_call(request).await;
+                // The server is told the deadline; the client keeps it too, so
+                // that a stalled connection cannot hold a teacher forever.
+                let answer =
+                    tokio::time::timeout(SUBMIT_DEADLINE, client.submit_roll_call(request)).await;
                 let answered = Instant::now();
-                answer
-                    .map(|_| (sent, answered))
-                    .map_err(|status| format!("{:?}", status.code()))
+                match answer {
+                    Ok(Ok(_)) => Ok((sent, answered)),
+                    Ok(Err(status)) => Err(format!("{:?}", status.code())),
+                    Err(_) => Err(format!("{:?}", tonic::Code::DeadlineExceeded)),
+                }
             }
-            Err(_) => Err("InvalidToken".to_owned()),
+            // The stored token could not be put in a header: nothing was sent.
+            Err(_) => Err("UnsendableToken".to_owned()),
         };
         match outcome {
             Ok((sent, answered)) => {
@@ -364,9 +392,12 @@ async fn watch(
     shared: Arc<Shared>,
 ) -> anyhow::Result<()> {
     let ours: HashSet<usize> = class_index.values().copied().collect();
-    let started = Instant::now();
+    let mut done_at = None;
     loop {
         let done = shared.done_submitting.load(Ordering::Relaxed);
+        if done && done_at.is_none() {
+            done_at = Some(Instant::now());
+        }
         let waiting: HashSet<usize> = shared
             .unseen
             .lock()
@@ -379,8 +410,8 @@ async fn watch(
             return Ok(());
         }
         anyhow::ensure!(
-            started.elapsed() < VISIBLE_TIMEOUT,
-            "the school summary still misses roll calls after {} s",
+            done_at.is_none_or(|at| at.elapsed() < VISIBLE_TIMEOUT),
+            "a school's summary still misses roll calls {} s after the last was sent",
             VISIBLE_TIMEOUT.as_secs()
         );
         for morning in waiting {

@@ -27,8 +27,9 @@ use uuid::Uuid;
 
 const TEACHERS: usize = 32;
 /// Classes, each with its own homeroom teacher signed in. Each of the `TEACHERS`
-/// concurrent submitters takes turns among four, so that the roll calls since the
-/// school year began (each taken once) last through every round.
+/// concurrent submitters has four and takes the next one's roll calls when a
+/// class has none left, so that the roll calls since the school year began (each
+/// taken once) last through every round.
 const CLASSES: usize = 4 * TEACHERS;
 const CLASS_SIZE: usize = 35;
 const ROUND_SECONDS: u64 = 6;

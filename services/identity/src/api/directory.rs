@@ -176,22 +176,24 @@ impl DirectoryService for Directory {
         let mut check = Check::new();
         let request_id = check.uuid("request_id", &r.request_id);
         let class_id = check.uuid("class_id", &r.class_id);
-        if r.students.is_empty() || r.students.len() > roster::MAX_ROSTER {
-            check.add(Violation::new(
-                "students",
-                format!("must list 1 to {} students", roster::MAX_ROSTER),
-                format!("phải có từ 1 đến {} học sinh", roster::MAX_ROSTER),
-            ));
-        }
-        // The class's school is filled in once the class is found.
-        let students: Vec<people::NewStudent> = r
-            .students
-            .iter()
-            .enumerate()
-            .map(|(n, student)| {
-                new_student(&mut check, &format!("students[{n}]."), Uuid::nil(), student)
-            })
-            .collect();
+        let students: Vec<people::NewStudent> =
+            if r.students.is_empty() || r.students.len() > roster::MAX_ROSTER {
+                check.add(Violation::new(
+                    "students",
+                    format!("must list 1 to {} students", roster::MAX_ROSTER),
+                    format!("phải có từ 1 đến {} học sinh", roster::MAX_ROSTER),
+                ));
+                Vec::new()
+            } else {
+                // The class's school is filled in once the class is found.
+                r.students
+                    .iter()
+                    .enumerate()
+                    .map(|(n, student)| {
+                        new_student(&mut check, &format!("students[{n}]."), Uuid::nil(), student)
+                    })
+                    .collect()
+            };
         check.done()?;
         let students =
             roster::import_class_roster(&self.ctx, &caller, request_id, class_id, students).await?;

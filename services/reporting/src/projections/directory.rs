@@ -223,6 +223,9 @@ async fn refresh_guardian_counts(
     conn: &mut PgConnection,
     students: &[uuid::Uuid],
 ) -> sqlx::Result<()> {
+    if students.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
         "UPDATE enrolment_periods e SET guardians = c.total, guardians_activated = c.activated \
          FROM (SELECT s.student_id, \
