@@ -19,7 +19,7 @@ use tonic::transport::Channel;
 
 use super::Length;
 use super::district::District;
-use crate::seed::plan::pick;
+use crate::seed::plan::{exceptions, pick};
 use crate::{progress, session};
 
 /// Schools whose summaries are polled for the lag of each of their roll calls.
@@ -249,23 +249,7 @@ impl Waves<'_> {
             .map(|&(morning, index)| {
                 let class = &self.district.classes[index];
                 let date = self.mornings[morning];
-                let marks = class
-                    .students
-                    .iter()
-                    .filter_map(|student| {
-                        let status = match pick(&format!("{}:{date}:{student}", self.seed), 60) {
-                            0 => att::AttendanceStatus::AbsentExcused,
-                            1 => att::AttendanceStatus::AbsentUnexcused,
-                            2 => att::AttendanceStatus::Late,
-                            _ => return None,
-                        };
-                        Some(att::Mark {
-                            student_id: student.clone(),
-                            status: status as i32,
-                            ..Default::default()
-                        })
-                    })
-                    .collect();
+                let marks = exceptions(&class.students, &format!("{}:{date}", self.seed), 60);
                 Submission {
                     morning,
                     class: index,

@@ -64,6 +64,33 @@ pub(crate) fn rid(key: &str) -> String {
     uuid::Uuid::from_u64_pair(high, low).to_string()
 }
 
+/// A roll call's exceptions, the same for the same `key`: each student absent
+/// with leave, absent without, or late, each about once in `one_in` roll calls;
+/// the others present.
+pub(crate) fn exceptions(
+    students: &[String],
+    key: &str,
+    one_in: usize,
+) -> Vec<lienlac_proto::attendance::v1::Mark> {
+    use lienlac_proto::attendance::v1::{AttendanceStatus, Mark};
+    students
+        .iter()
+        .filter_map(|student| {
+            let status = match pick(&format!("{key}:{student}"), one_in) {
+                0 => AttendanceStatus::AbsentExcused,
+                1 => AttendanceStatus::AbsentUnexcused,
+                2 => AttendanceStatus::Late,
+                _ => return None,
+            };
+            Some(Mark {
+                student_id: student.clone(),
+                status: status as i32,
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
 /// A deterministic, well-mixed number from a key.
 pub(crate) fn pick(key: &str, modulo: usize) -> usize {
     let mut x = key.bytes().fold(0x9E37_79B9_7F4A_7C15_u64, |x, b| {

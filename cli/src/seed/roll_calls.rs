@@ -10,7 +10,7 @@ use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use crate::credentials::Credentials;
 use crate::{progress, session};
 
-use super::plan::{pick, rid};
+use super::plan::{exceptions, rid};
 use super::{CONCURRENCY, PASSWORD, Seed, SeededClass};
 
 impl Seed {
@@ -47,23 +47,7 @@ impl Seed {
                     for day in days {
                         for session in [att::Session::Morning, att::Session::Afternoon] {
                             let key = format!("{}:{day}:{}", class.id, session as i32);
-                            let marks = class
-                                .students
-                                .iter()
-                                .filter_map(|student| {
-                                    let status = match pick(&format!("{key}:{student}"), 100) {
-                                        0 => att::AttendanceStatus::AbsentExcused,
-                                        1 => att::AttendanceStatus::AbsentUnexcused,
-                                        2 => att::AttendanceStatus::Late,
-                                        _ => return None,
-                                    };
-                                    Some(att::Mark {
-                                        student_id: student.clone(),
-                                        status: status as i32,
-                                        ..Default::default()
-                                    })
-                                })
-                                .collect();
+                            let marks = exceptions(&class.students, &key, 100);
                             let request = att::SubmitRollCallRequest {
                                 request_id: rid(&format!("rollcall:{key}")),
                                 class_id: class.id.clone(),
