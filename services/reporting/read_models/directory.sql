@@ -45,10 +45,14 @@ CREATE TABLE enrolment_periods (
     PRIMARY KEY (student_id, class_id, from_date)
 );
 
+-- `accounts` and `activated` follow the staff member's accounts, so that the
+-- adoption report counts staff with an account without looking each one up.
 CREATE TABLE staff (
     id          uuid PRIMARY KEY,
     school_id   uuid NOT NULL,
-    district_id uuid NOT NULL
+    district_id uuid NOT NULL,
+    accounts    integer NOT NULL DEFAULT 0,
+    activated   boolean NOT NULL DEFAULT false
 );
 
 CREATE TABLE guardianships (

@@ -101,8 +101,9 @@ impl Projection for DirectoryProjection {
                 .bind(uuid("staff_id", &staff.staff_id)?)
                 .bind(uuid("school_id", &staff.school_id)?)
                 .bind(uuid("district_id", &staff.district_id)?)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
+                refresh_staff_accounts(conn, uuid("staff_id", &staff.staff_id)?).await?;
             }
             "GuardianLinked" => {
                 let linked: identity::GuardianLinked = event.decode()?;
@@ -133,13 +134,15 @@ impl Projection for DirectoryProjection {
             }
             "AccountIssued" => {
                 let issued: identity::AccountIssued = event.decode()?;
+                let person = uuid("person_id", &issued.person_id)?;
                 sqlx::query(
                     "INSERT INTO accounts (id, person_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(uuid("account_id", &issued.account_id)?)
-                .bind(uuid("person_id", &issued.person_id)?)
-                .execute(conn)
+                .bind(person)
+                .execute(&mut *conn)
                 .await?;
+                refresh_staff_accounts(conn, person).await?;
             }
             "AccountActivated" => {
                 let activated: identity::AccountActivated = event.decode()?;
@@ -164,6 +167,7 @@ impl Projection for DirectoryProjection {
                     let children = children_of(conn, person).await?;
                     refresh_guardian_counts(conn, &children).await?;
                 }
+                refresh_staff_accounts(conn, person).await?;
             }
             "AccountSignedIn" => {
                 let signed_in: identity::AccountSignedIn = event.decode()?;
@@ -202,6 +206,21 @@ async fn lock_guardian_figures(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ' guardian figures'))")
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Recounts a staff member's accounts from the accounts projected; nothing when
+/// `person` is no staff member.
+async fn refresh_staff_accounts(conn: &mut PgConnection, person: uuid::Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE staff SET accounts = a.accounts, activated = a.activated \
+         FROM (SELECT count(*)::int AS accounts, coalesce(bool_or(activated), false) AS activated \
+               FROM accounts WHERE person_id = $1) a \
+         WHERE staff.id = $1 AND (staff.accounts, staff.activated) IS DISTINCT FROM (a.accounts, a.activated)",
+    )
+    .bind(person)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -70,14 +70,11 @@ pub(crate) async fn adoption(
     .bind(scope.id())
     .fetch_all(pool);
     let staff = sqlx::query_as::<_, StaffRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT st.school_id, count(*) AS total, \
-           count(*) FILTER (WHERE a.accounts > 0) AS with_account, \
-           count(*) FILTER (WHERE a.activated) AS activated, \
+        "SELECT school_id, count(*) AS total, \
+           count(*) FILTER (WHERE accounts > 0) AS with_account, \
+           count(*) FILTER (WHERE activated) AS activated, \
            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM sign_ins si WHERE si.person_id = st.id AND si.date BETWEEN $2 AND $3)) AS signed_in \
-         FROM staff st \
-         CROSS JOIN LATERAL (SELECT count(*) AS accounts, bool_or(a.activated) AS activated \
-                             FROM accounts a WHERE a.person_id = st.id) a \
-         WHERE st.{column} = $1 GROUP BY st.school_id"
+         FROM staff st WHERE {column} = $1 GROUP BY school_id"
     )))
     .bind(scope.id())
     .bind(from)
@@ -135,44 +132,54 @@ pub(crate) async fn adoption(
     .fetch_all(pool);
     // Guardians of one child are summed from the counts on their child's enrolment;
     // only guardians of several children need counting once per group (DISTINCT).
-    // A student has at most one enrolment period of a school year on a date.
-    let guardians = sqlx::query_as::<_, GuardianRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT school_id, class_id, coalesce(sum(total), 0)::int8 AS total, \
-                coalesce(sum(activated), 0)::int8 AS activated \
-         FROM ( \
-           SELECT c.school_id, c.id AS class_id, sum(e.total) AS total, sum(e.activated) AS activated \
-           FROM classes c \
-           JOIN (SELECT e.class_id, sum(e.guardians) AS total, sum(e.guardians_activated) AS activated \
-                 FROM enrolment_periods e \
-                 WHERE e.class_id IN (SELECT id FROM classes WHERE {column} = $1 AND school_year = $3) \
-                   AND e.from_date <= $2 AND (e.to_date IS NULL OR e.to_date > $2) \
-                 GROUP BY e.class_id) e ON e.class_id = c.id \
-           GROUP BY GROUPING SETS ((c.school_id, c.id), (c.school_id), ()) \
-           UNION ALL \
-           SELECT c.school_id, e.class_id, count(DISTINCT g.guardian_id), \
-                  count(DISTINCT g.guardian_id) FILTER (WHERE g.activated) \
-           FROM classes c \
-           JOIN enrolment_periods e ON e.class_id = c.id AND e.from_date <= $2 AND (e.to_date IS NULL OR e.to_date > $2) \
-           JOIN guardianships g ON g.student_id = e.student_id AND g.shared \
-           WHERE c.{column} = $1 AND c.school_year = $3 \
-           GROUP BY GROUPING SETS ((c.school_id, e.class_id), (c.school_id), ()) \
-         ) parts \
-         GROUP BY school_id, class_id \
-         HAVING sum(total) > 0 OR (school_id IS NULL AND class_id IS NULL)"
+    // A student has at most one enrolment period of a school year on a date. The
+    // two parts run as statements of their own, at the same time, and are added.
+    let unshared_guardians = sqlx::query_as::<_, GuardianRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT c.school_id, c.id AS class_id, sum(e.total)::int8 AS total, sum(e.activated)::int8 AS activated \
+         FROM classes c \
+         JOIN (SELECT e.class_id, sum(e.guardians) AS total, sum(e.guardians_activated) AS activated \
+               FROM enrolment_periods e \
+               WHERE e.class_id IN (SELECT id FROM classes WHERE {column} = $1 AND school_year = $3) \
+                 AND e.from_date <= $2 AND (e.to_date IS NULL OR e.to_date > $2) \
+               GROUP BY e.class_id) e ON e.class_id = c.id \
+         GROUP BY GROUPING SETS ((c.school_id, c.id), (c.school_id), ())"
+    )))
+    .bind(scope.id())
+    .bind(last_day.max(from))
+    .bind(&school_year)
+    .fetch_all(pool);
+    let shared_guardians = sqlx::query_as::<_, GuardianRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT c.school_id, e.class_id, count(DISTINCT g.guardian_id) AS total, \
+                count(DISTINCT g.guardian_id) FILTER (WHERE g.activated) AS activated \
+         FROM classes c \
+         JOIN enrolment_periods e ON e.class_id = c.id AND e.from_date <= $2 AND (e.to_date IS NULL OR e.to_date > $2) \
+         JOIN guardianships g ON g.student_id = e.student_id AND g.shared \
+         WHERE c.{column} = $1 AND c.school_year = $3 \
+         GROUP BY GROUPING SETS ((c.school_id, e.class_id), (c.school_id), ())"
     )))
     .bind(scope.id())
     .bind(last_day.max(from))
     .bind(&school_year)
     .fetch_all(pool);
     // Independent statements, each on a connection of its own, at the same time.
-    let (schools, staff, classes, roll_calls, weekend_days, closures, guardians) = tokio::try_join!(
+    let (
         schools,
         staff,
         classes,
         roll_calls,
         weekend_days,
         closures,
-        guardians
+        unshared_guardians,
+        shared_guardians,
+    ) = tokio::try_join!(
+        schools,
+        staff,
+        classes,
+        roll_calls,
+        weekend_days,
+        closures,
+        unshared_guardians,
+        shared_guardians
     )?;
     let staff: HashMap<Uuid, StaffRow> =
         staff.into_iter().map(|row| (row.school_id, row)).collect();
@@ -180,10 +187,14 @@ pub(crate) async fn adoption(
         .into_iter()
         .map(|row| (row.class_id, row))
         .collect();
-    let guardian_figures: HashMap<(Option<Uuid>, Option<Uuid>), (i64, i64)> = guardians
-        .into_iter()
-        .map(|row| ((row.school_id, row.class_id), (row.total, row.activated)))
-        .collect();
+    let mut guardian_figures: HashMap<(Option<Uuid>, Option<Uuid>), (i64, i64)> = HashMap::new();
+    for row in unshared_guardians.into_iter().chain(shared_guardians) {
+        let figures = guardian_figures
+            .entry((row.school_id, row.class_id))
+            .or_default();
+        figures.0 += row.total;
+        figures.1 += row.activated;
+    }
 
     let mut totals = pb::AdoptionFigures::default();
     let mut reports = Vec::with_capacity(schools.len());
