@@ -5,8 +5,8 @@ use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceC
 use lienlac_proto::attendance::v1::{self as att, AttendanceStatus, Session};
 use lienlac_proto::identity::v1 as id;
 
-use crate::session;
-use crate::{dates, directory};
+use crate::directory::{self, Directory};
+use crate::{dates, session};
 
 /// `<code>` or `<code>:excused|unexcused|late`.
 pub(crate) fn mark(text: &str) -> Result<(String, AttendanceStatus), String> {
@@ -54,8 +54,9 @@ impl RollCalls {
         marks: Vec<(String, AttendanceStatus)>,
     ) -> anyhow::Result<()> {
         let credentials = session::current().await?;
-        let class_id = directory::class_id(&credentials, class, &date).await?;
-        let students = directory::students(&credentials, &class_id).await?;
+        let directory = Directory::connect(&credentials).await?;
+        let class_id = directory.class_id(class, &date).await?;
+        let students = directory.students(&class_id).await?;
         let mut request_marks = Vec::with_capacity(marks.len());
         for (code, status) in &marks {
             let student = directory::student(&students, code)?;
@@ -89,8 +90,9 @@ impl RollCalls {
         session: Session,
     ) -> anyhow::Result<()> {
         let credentials = session::current().await?;
-        let class_id = directory::class_id(&credentials, class, &date).await?;
-        let students = directory::students(&credentials, &class_id).await?;
+        let directory = Directory::connect(&credentials).await?;
+        let class_id = directory.class_id(class, &date).await?;
+        let students = directory.students(&class_id).await?;
         let request = att::GetRollCallRequest {
             class_id,
             date,

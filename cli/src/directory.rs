@@ -6,6 +6,8 @@ use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
 
+use tonic::transport::Channel;
+
 use crate::credentials::Credentials;
 use crate::dates;
 use crate::session;
@@ -15,86 +17,94 @@ pub(crate) enum Scope {
     District,
 }
 
-/// The school or district of the signed-in user's first role that has one.
-pub(crate) async fn own_scope(credentials: &Credentials, scope: Scope) -> anyhow::Result<String> {
-    let mut auth = AuthServiceClient::new(session::connect(&credentials.identity_url).await?);
-    let me = auth
-        .who_am_i(session::authorised(id::WhoAmIRequest {}, credentials)?)
-        .await?
-        .into_inner();
-    let school_kind = id::ScopeKind::School as i32;
-    let district_kind = id::ScopeKind::District as i32;
-    me.roles
-        .into_iter()
-        .map(|role| match scope {
-            Scope::School if role.scope_kind == school_kind => role.scope_id,
-            Scope::School => role.school_id,
-            Scope::District if role.scope_kind == district_kind => role.scope_id,
-            Scope::District => role.district_id,
+/// The identity service as the signed-in user asks it, over one connection.
+pub(crate) struct Directory<'a> {
+    credentials: &'a Credentials,
+    channel: Channel,
+}
+
+impl<'a> Directory<'a> {
+    pub(crate) async fn connect(credentials: &'a Credentials) -> anyhow::Result<Self> {
+        Ok(Self {
+            channel: session::connect(&credentials.identity_url).await?,
+            credentials,
         })
-        .find(|found| !found.is_empty())
-        .with_context(|| {
-            let what = match scope {
-                Scope::School => "school",
-                Scope::District => "district",
-            };
-            format!("you have no role in a {what}: name one with --{what}")
-        })
+    }
+
+    /// The signed-in account, person and roles.
+    pub(crate) async fn who_am_i(&self) -> anyhow::Result<id::WhoAmIResponse> {
+        Ok(AuthServiceClient::new(self.channel.clone())
+            .who_am_i(session::authorised(id::WhoAmIRequest {}, self.credentials)?)
+            .await?
+            .into_inner())
+    }
+
+    /// The school or district of the signed-in user's first role that has one.
+    pub(crate) async fn own_scope(&self, scope: Scope) -> anyhow::Result<String> {
+        let me = self.who_am_i().await?;
+        let school_kind = id::ScopeKind::School as i32;
+        let district_kind = id::ScopeKind::District as i32;
+        me.roles
+            .into_iter()
+            .map(|role| match scope {
+                Scope::School if role.scope_kind == school_kind => role.scope_id,
+                Scope::School => role.school_id,
+                Scope::District if role.scope_kind == district_kind => role.scope_id,
+                Scope::District => role.district_id,
+            })
+            .find(|found| !found.is_empty())
+            .with_context(|| {
+                let what = match scope {
+                    Scope::School => "school",
+                    Scope::District => "district",
+                };
+                format!("you have no role in a {what}: name one with --{what}")
+            })
+    }
+
+    /// A class id, from an id or from a name of the user's school in the school
+    /// year of `date`.
+    pub(crate) async fn class_id(&self, class: &str, date: &str) -> anyhow::Result<String> {
+        if is_id(class) {
+            return Ok(class.to_owned());
+        }
+        let school_id = self.own_scope(Scope::School).await?;
+        let year = dates::school_year(dates::parse(date)?);
+        let classes = DirectoryServiceClient::new(self.channel.clone())
+            .list_classes(session::authorised(
+                id::ListClassesRequest {
+                    school_id,
+                    school_year: year.clone(),
+                },
+                self.credentials,
+            )?)
+            .await?
+            .into_inner()
+            .classes;
+        classes
+            .into_iter()
+            .find(|found| found.name.eq_ignore_ascii_case(class))
+            .map(|found| found.id)
+            .with_context(|| format!("your school has no class {class} in {year}"))
+    }
+
+    /// The class's students, in the order identity lists them.
+    pub(crate) async fn students(&self, class_id: &str) -> anyhow::Result<Vec<id::Person>> {
+        Ok(DirectoryServiceClient::new(self.channel.clone())
+            .list_students(session::authorised(
+                id::ListStudentsRequest {
+                    class_id: class_id.to_owned(),
+                },
+                self.credentials,
+            )?)
+            .await?
+            .into_inner()
+            .students)
+    }
 }
 
 fn is_id(text: &str) -> bool {
     text.len() == 36 && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-}
-
-/// A class id, from an id or from a name of the user's school in the school year
-/// of `date`.
-pub(crate) async fn class_id(
-    credentials: &Credentials,
-    class: &str,
-    date: &str,
-) -> anyhow::Result<String> {
-    if is_id(class) {
-        return Ok(class.to_owned());
-    }
-    let school_id = own_scope(credentials, Scope::School).await?;
-    let mut directory =
-        DirectoryServiceClient::new(session::connect(&credentials.identity_url).await?);
-    let year = dates::school_year(dates::parse(date)?);
-    let classes = directory
-        .list_classes(session::authorised(
-            id::ListClassesRequest {
-                school_id,
-                school_year: year.clone(),
-            },
-            credentials,
-        )?)
-        .await?
-        .into_inner()
-        .classes;
-    classes
-        .into_iter()
-        .find(|found| found.name.eq_ignore_ascii_case(class))
-        .map(|found| found.id)
-        .with_context(|| format!("your school has no class {class} in {year}"))
-}
-
-/// The class's students, in the order identity lists them.
-pub(crate) async fn students(
-    credentials: &Credentials,
-    class_id: &str,
-) -> anyhow::Result<Vec<id::Person>> {
-    let mut directory =
-        DirectoryServiceClient::new(session::connect(&credentials.identity_url).await?);
-    Ok(directory
-        .list_students(session::authorised(
-            id::ListStudentsRequest {
-                class_id: class_id.to_owned(),
-            },
-            credentials,
-        )?)
-        .await?
-        .into_inner()
-        .students)
 }
 
 /// A student of `students` by their code (the city database's) or id.

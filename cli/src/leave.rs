@@ -4,10 +4,10 @@
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::attendance::v1::{self as att, LeaveStatus, Session};
 use lienlac_proto::identity::v1 as id;
-use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 
 use crate::credentials::Credentials;
-use crate::{dates, directory, session};
+use crate::directory::Directory;
+use crate::{dates, session};
 
 pub(crate) struct Leaves {
     pub(crate) url: String,
@@ -16,11 +16,7 @@ pub(crate) struct Leaves {
 
 /// The signed-in guardian's only child, when a student is not named.
 async fn own_child(credentials: &Credentials) -> anyhow::Result<String> {
-    let mut auth = AuthServiceClient::new(session::connect(&credentials.identity_url).await?);
-    let me = auth
-        .who_am_i(session::authorised(id::WhoAmIRequest {}, credentials)?)
-        .await?
-        .into_inner();
+    let me = Directory::connect(credentials).await?.who_am_i().await?;
     let children: Vec<String> = me
         .roles
         .into_iter()
@@ -111,7 +107,10 @@ impl Leaves {
         let credentials = session::current().await?;
         let (class_id, student_id) = match (class, student) {
             (Some(class), _) => (
-                directory::class_id(&credentials, &class, &dates::today()).await?,
+                Directory::connect(&credentials)
+                    .await?
+                    .class_id(&class, &dates::today())
+                    .await?,
                 String::new(),
             ),
             (None, Some(student)) => (String::new(), student),

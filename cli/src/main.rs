@@ -185,14 +185,8 @@ enum AttendanceCommand {
     /// Submit a class's roll call: the students named are marked, everyone else
     /// is present. Submitting again corrects what changed.
     Submit {
-        /// The class: its name in your school (`1A1`) or its id.
-        #[arg(long)]
-        class: String,
-        #[arg(long, value_enum, default_value = "morning")]
-        session: SessionArg,
-        /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = dates::today())]
-        date: String,
+        #[command(flatten)]
+        roll_call: RollCallArgs,
         /// A student's code, absent: `<code>` (unexcused), `<code>:excused`,
         /// `<code>:unexcused` or `<code>:late`. Repeat for each student.
         #[arg(long = "absent", value_parser = attendance::mark)]
@@ -200,15 +194,22 @@ enum AttendanceCommand {
     },
     /// Show a roll call as taken: who was not present.
     Show {
-        /// The class: its name in your school (`1A1`) or its id.
-        #[arg(long)]
-        class: String,
-        #[arg(long, value_enum, default_value = "morning")]
-        session: SessionArg,
-        /// `YYYY-MM-DD`; today by default.
-        #[arg(long, default_value_t = dates::today())]
-        date: String,
+        #[command(flatten)]
+        roll_call: RollCallArgs,
     },
+}
+
+/// Which roll call: a class's, on a date, in a session.
+#[derive(clap::Args)]
+struct RollCallArgs {
+    /// The class: its name in your school (`1A1`) or its id.
+    #[arg(long)]
+    class: String,
+    #[arg(long, value_enum, default_value = "morning")]
+    session: SessionArg,
+    /// `YYYY-MM-DD`; today by default.
+    #[arg(long, default_value_t = dates::today())]
+    date: String,
 }
 
 #[derive(Subcommand)]
@@ -428,21 +429,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 json: cli.json,
             };
             match command {
-                AttendanceCommand::Submit {
-                    class,
-                    session,
-                    date,
-                    marks,
-                } => {
+                AttendanceCommand::Submit { roll_call, marks } => {
                     roll_calls
-                        .submit(&class, date, session.proto(), marks)
+                        .submit(
+                            &roll_call.class,
+                            roll_call.date,
+                            roll_call.session.proto(),
+                            marks,
+                        )
                         .await
                 }
-                AttendanceCommand::Show {
-                    class,
-                    session,
-                    date,
-                } => roll_calls.show(&class, date, session.proto()).await,
+                AttendanceCommand::Show { roll_call } => {
+                    roll_calls
+                        .show(&roll_call.class, roll_call.date, roll_call.session.proto())
+                        .await
+                }
             }
         }
         Command::Leave { command } => {
@@ -659,11 +660,10 @@ fn echo(on: bool) {
 
 async fn whoami(json: bool) -> anyhow::Result<()> {
     let credentials = session::current().await?;
-    let mut auth = AuthServiceClient::new(session::connect(&credentials.identity_url).await?);
-    let me = auth
-        .who_am_i(session::authorised(id::WhoAmIRequest {}, &credentials)?)
+    let me = directory::Directory::connect(&credentials)
         .await?
-        .into_inner();
+        .who_am_i()
+        .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&me)?);
         return Ok(());

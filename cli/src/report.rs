@@ -10,7 +10,7 @@ use tonic::transport::Channel;
 
 use crate::credentials::Credentials;
 use crate::dates;
-use crate::directory::{self, Scope};
+use crate::directory::{Directory, Scope};
 use crate::session;
 
 /// The signed-in user's reporting client.
@@ -50,7 +50,12 @@ impl Reports {
     ) -> anyhow::Result<()> {
         let school_id = match school {
             Some(school) => school,
-            None => directory::own_scope(&self.credentials, Scope::School).await?,
+            None => {
+                Directory::connect(&self.credentials)
+                    .await?
+                    .own_scope(Scope::School)
+                    .await?
+            }
         };
         let request = self.request(pb::GetSchoolDailySummaryRequest { school_id, date })?;
         let summary = self
@@ -78,7 +83,12 @@ impl Reports {
     ) -> anyhow::Result<()> {
         let district_id = match district {
             Some(district) => district,
-            None => directory::own_scope(&self.credentials, Scope::District).await?,
+            None => {
+                Directory::connect(&self.credentials)
+                    .await?
+                    .own_scope(Scope::District)
+                    .await?
+            }
         };
         let request = self.request(pb::GetDistrictDailySummaryRequest { district_id, date })?;
         let summary = self
@@ -172,7 +182,10 @@ impl Reports {
             (Some(school), None) => (school, String::new()),
             (None, Some(district)) => (String::new(), district),
             (None, None) => (
-                directory::own_scope(&self.credentials, Scope::School).await?,
+                Directory::connect(&self.credentials)
+                    .await?
+                    .own_scope(Scope::School)
+                    .await?,
                 String::new(),
             ),
             (Some(_), Some(_)) => anyhow::bail!("give --school or --district, not both"),

@@ -9,8 +9,8 @@ mod common;
 use std::time::Duration;
 
 use kernel::testing::{TestWorld, eventually};
-use lienlac_test_stack::{start_attendance, start_reporting};
-use lienlac_test_support::{PASSWORD, School, start_identity, today, wait_until_attendance_knows};
+use lienlac_test_stack::{SchoolDay, start_school_day};
+use lienlac_test_support::{PASSWORD, today};
 use tokio_util::sync::CancellationToken;
 
 use common::{Terminal, text};
@@ -20,11 +20,12 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
  {
     let world = TestWorld::new();
     let stop = CancellationToken::new();
-    let identity = start_identity(&world, &stop).await;
-    let (attendance_addr, attendance_pool) = start_attendance(&world, &stop, identity).await;
-    let (reporting_addr, _) = start_reporting(&world, &stop, identity).await;
-    let school = School::create(identity).await;
-    wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
+    let SchoolDay {
+        identity,
+        attendance: attendance_addr,
+        reporting: reporting_addr,
+        school,
+    } = start_school_day(&world, &stop).await;
 
     let terminal_of = |who: &str| {
         Terminal::new(&world.namespace, who, identity)

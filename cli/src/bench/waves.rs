@@ -19,6 +19,7 @@ use tonic::transport::Channel;
 
 use super::Length;
 use super::district::District;
+use crate::credentials::Credentials;
 use crate::seed::plan::{exceptions, pick};
 use crate::{progress, session};
 
@@ -127,8 +128,8 @@ impl Waves<'_> {
             unseen: Mutex::new(HashMap::new()),
             last_answer: Mutex::new(None),
         });
-        let requests = Arc::new(self.requests(&work));
         let watched = district.schools.len().min(WATCHED_SCHOOLS);
+        let requests = Arc::new(self.requests(&work, watched));
         let mut watchers = Vec::new();
         for school in 0..watched {
             watchers.push(tokio::spawn(watch(
@@ -153,23 +154,24 @@ impl Waves<'_> {
         );
         let bar = progress::bar(work.len() as u64, "roll calls");
         let started = Instant::now();
+        let signed_in: Arc<Vec<Credentials>> = Arc::new(
+            district
+                .classes
+                .iter()
+                .map(|class| class.teacher.clone())
+                .collect(),
+        );
         let mut teachers = Vec::with_capacity(self.concurrency);
         for worker in 0..self.concurrency {
-            let (client, shared, requests, bar) = (
+            let (client, shared, requests, signed_in, bar) = (
                 attendance[worker % CONNECTIONS].clone(),
                 shared.clone(),
                 requests.clone(),
+                signed_in.clone(),
                 bar.clone(),
             );
-            let watched_classes: HashSet<usize> = district
-                .classes
-                .iter()
-                .enumerate()
-                .filter(|(_, class)| class.school < watched)
-                .map(|(index, _)| index)
-                .collect();
             teachers.push(tokio::spawn(async move {
-                submit_until_done(client, &shared, &requests, &watched_classes, &bar).await
+                submit_until_done(client, &shared, &requests, &signed_in, &bar).await
             }));
         }
         let timer = match self.length {
@@ -183,7 +185,7 @@ impl Waves<'_> {
             Length::Sessions(_) => None,
         };
         for teacher in teachers {
-            teacher.await.context("a teacher's task")?;
+            teacher.await.context("a teacher's task")??;
         }
         // The mornings may run out before the duration.
         if let Some(timer) = timer {
@@ -244,7 +246,7 @@ impl Waves<'_> {
 
     /// Each roll call as its teacher sends it: everyone present but about one
     /// student in thirty absent, with or without leave, and a few late.
-    fn requests(&self, work: &[(usize, usize)]) -> Vec<Submission> {
+    fn requests(&self, work: &[(usize, usize)], watched_schools: usize) -> Vec<Submission> {
         work.iter()
             .map(|&(morning, index)| {
                 let class = &self.district.classes[index];
@@ -254,17 +256,15 @@ impl Waves<'_> {
                     morning,
                     class: index,
                     students: class.students.len() as u64,
-                    request: session::authorised(
-                        att::SubmitRollCallRequest {
-                            request_id: uuid::Uuid::now_v7().to_string(),
-                            class_id: class.id.clone(),
-                            date: date.to_string(),
-                            session: att::Session::Morning as i32,
-                            marks,
-                            taken_at: String::new(),
-                        },
-                        &class.teacher,
-                    ),
+                    watched: class.school < watched_schools,
+                    request: att::SubmitRollCallRequest {
+                        request_id: uuid::Uuid::now_v7().to_string(),
+                        class_id: class.id.clone(),
+                        date: date.to_string(),
+                        session: att::Session::Morning as i32,
+                        marks,
+                        taken_at: String::new(),
+                    },
                 }
             })
             .collect()
@@ -296,7 +296,9 @@ struct Submission {
     morning: usize,
     class: usize,
     students: u64,
-    request: anyhow::Result<tonic::Request<att::SubmitRollCallRequest>>,
+    /// Its school is watched for the lag.
+    watched: bool,
+    request: att::SubmitRollCallRequest,
 }
 
 /// One teacher at a time after another: takes the next roll call of the list
@@ -305,31 +307,25 @@ async fn submit_until_done(
     mut client: AttendanceServiceClient<Channel>,
     shared: &Shared,
     requests: &[Submission],
-    watched_classes: &HashSet<usize>,
+    signed_in: &[Credentials],
     bar: &indicatif::ProgressBar,
-) {
+) -> anyhow::Result<()> {
     while !shared.stop_submitting.load(Ordering::Relaxed) {
         let Some(submission) = requests.get(shared.next.fetch_add(1, Ordering::Relaxed)) else {
-            return;
+            return Ok(());
         };
-        let outcome = match &submission.request {
-            Ok(request) => {
-                let mut request = clone_request(request);
-                request.set_timeout(SUBMIT_DEADLINE);
-                let sent = Instant::now();
-                // The server is told the deadline; the client keeps it too, so
-                // that a stalled connection cannot hold a teacher forever.
-                let answer =
-                    tokio::time::timeout(SUBMIT_DEADLINE, client.submit_roll_call(request)).await;
-                let answered = Instant::now();
-                match answer {
-                    Ok(Ok(_)) => Ok((sent, answered)),
-                    Ok(Err(status)) => Err(format!("{:?}", status.code())),
-                    Err(_) => Err(format!("{:?}", tonic::Code::DeadlineExceeded)),
-                }
-            }
-            // The stored token could not be put in a header: nothing was sent.
-            Err(_) => Err("UnsendableToken".to_owned()),
+        let teacher = &signed_in[submission.class];
+        let mut request = session::authorised(submission.request.clone(), teacher)?;
+        request.set_timeout(SUBMIT_DEADLINE);
+        let sent = Instant::now();
+        // The server is told the deadline; the client keeps it too, so that a
+        // stalled connection cannot hold a teacher forever.
+        let answer = tokio::time::timeout(SUBMIT_DEADLINE, client.submit_roll_call(request)).await;
+        let answered = Instant::now();
+        let outcome = match answer {
+            Ok(Ok(_)) => Ok((sent, answered)),
+            Ok(Err(status)) => Err(format!("{:?}", status.code())),
+            Err(_) => Err(format!("{:?}", tonic::Code::DeadlineExceeded)),
         };
         match outcome {
             Ok((sent, answered)) => {
@@ -340,7 +336,7 @@ async fn submit_until_done(
                 if let Ok(mut latencies) = shared.latencies.lock() {
                     let _ = latencies.record(micros(answered - sent));
                 }
-                if watched_classes.contains(&submission.class)
+                if submission.watched
                     && let Ok(mut unseen) = shared.unseen.lock()
                 {
                     unseen.insert((submission.morning, submission.class), answered);
@@ -357,19 +353,14 @@ async fn submit_until_done(
         }
         bar.inc(1);
     }
-}
-
-fn clone_request<T: Clone>(request: &tonic::Request<T>) -> tonic::Request<T> {
-    let mut copy = tonic::Request::new(request.get_ref().clone());
-    *copy.metadata_mut() = request.metadata().clone();
-    copy
+    Ok(())
 }
 
 /// Reads one school's summary of every morning with roll calls not yet seen,
 /// and records each one's lag when its class stops being listed as missing.
 async fn watch(
     mut reporting: ReportingServiceClient<Channel>,
-    admin: crate::credentials::Credentials,
+    admin: Credentials,
     school_id: String,
     class_index: HashMap<String, usize>,
     mornings: Vec<time::Date>,

@@ -106,6 +106,19 @@ impl Setup {
             .unwrap();
     }
 
+    /// Publishes a message that is no event: no CloudEvents headers at all.
+    async fn publish_without_headers(&self) {
+        self.jetstream
+            .publish(
+                format!("{}._._.Noted", self.publisher.subject_root()),
+                "not an event".into(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
     fn start(
         &self,
         projection: Arc<NotesProjection>,
@@ -278,16 +291,7 @@ async fn a_gap_that_never_fills_is_recorded_and_the_stream_moves_on() {
 async fn a_message_without_cloudevents_headers_is_dead_lettered() {
     let setup = setup().await;
     let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
-    setup
-        .jetstream
-        .publish(
-            format!("{}._._.Noted", setup.publisher.subject_root()),
-            "not an event".into(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    setup.publish_without_headers().await;
     setup.publish_notes("student-6", &["after"]).await;
     setup.wait_for_notes(1).await;
     setup.wait_until_drained("attendance-notes").await;
@@ -332,16 +336,7 @@ async fn a_replay_applies_the_stream_once_in_order_and_the_durable_consumer_goes
     setup.publish_raw("student-9", 2, "b published twice").await;
     setup.publish_raw("student-10", 1, "one").await;
     setup.publish_raw("student-10", 3, "three").await;
-    setup
-        .jetstream
-        .publish(
-            format!("{}._._.Noted", setup.publisher.subject_root()),
-            "not an event".into(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    setup.publish_without_headers().await;
     let projection = NotesProjection::new("attendance-notes").poison("poison");
     let replayed = replay(
         &setup.pool,

@@ -21,8 +21,8 @@ use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::reporting::v1 as rep;
 use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
-use lienlac_test_stack::{start_attendance, start_reporting};
-use lienlac_test_support::{PASSWORD, School, start_identity, today, wait_until_attendance_knows};
+use lienlac_test_stack::{SchoolDay, start_school_day};
+use lienlac_test_support::{PASSWORD, today};
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
@@ -52,11 +52,12 @@ async fn a_school_morning_from_the_roll_call_to_the_figures_in_one_trace() {
 
     let world = TestWorld::new();
     let stop = CancellationToken::new();
-    let identity = start_identity(&world, &stop).await;
-    let (attendance_addr, attendance_pool) = start_attendance(&world, &stop, identity).await;
-    let (reporting_addr, _) = start_reporting(&world, &stop, identity).await;
-    let school = School::create(identity).await;
-    wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
+    let SchoolDay {
+        identity,
+        attendance: attendance_addr,
+        reporting: reporting_addr,
+        school,
+    } = start_school_day(&world, &stop).await;
 
     // An outside system listening with plain NATS, no JetStream.
     let nats = async_nats::connect(&world.config(ServiceId::ATTENDANCE).nats_url)

@@ -1,7 +1,8 @@
 //! Attendance and reporting started in a test world, each verifying tokens against
 //! the identity service at `identity` (see `lienlac_test_support::start_identity`),
-//! until `stop`. The services' own tests keep their own set-up: depending on this
-//! crate would compile them twice.
+//! until `stop`; or all three with a school, as a school day starts. The services'
+//! own tests keep their own set-up: depending on this crate would compile them
+//! twice.
 
 #![allow(clippy::unwrap_used)] // a test set-up fails the test by panicking
 
@@ -9,6 +10,7 @@ use std::net::SocketAddr;
 
 use kernel::config::ServiceId;
 use kernel::testing::TestWorld;
+use lienlac_test_support::{School, start_identity, wait_until_attendance_knows};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -42,4 +44,27 @@ pub async fn start_reporting(
     let (addr, pool) = (app.grpc_addr(), app.pool().clone());
     tokio::spawn(app.run_until_stopped(stop.clone()));
     (addr, pool)
+}
+
+/// Identity, attendance and reporting running, with a school that attendance
+/// already knows (its first class and the class's three students).
+pub struct SchoolDay {
+    pub identity: SocketAddr,
+    pub attendance: SocketAddr,
+    pub reporting: SocketAddr,
+    pub school: School,
+}
+
+pub async fn start_school_day(world: &TestWorld, stop: &CancellationToken) -> SchoolDay {
+    let identity = start_identity(world, stop).await;
+    let (attendance, attendance_pool) = start_attendance(world, stop, identity).await;
+    let (reporting, _) = start_reporting(world, stop, identity).await;
+    let school = School::create(identity).await;
+    wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
+    SchoolDay {
+        identity,
+        attendance,
+        reporting,
+        school,
+    }
 }
