@@ -4,7 +4,8 @@
 //!   optimistic concurrency, idempotent requests, reads in commit order.
 //! - [`outbox`]: the relay that publishes committed events to JetStream with
 //!   CloudEvents headers, and stream provisioning.
-//! - [`consumer`]: durable pull consumers that project events exactly once in effect.
+//! - [`consumer`]: durable pull consumers that project events exactly once in effect;
+//!   [`copy`]: binary COPY for rebuilds that load a read model in bulk.
 //! - [`bootstrap`], [`config`], [`db`]: settings, connections, migrations, the gRPC
 //!   server with health, reflection and gRPC-Web, `/metrics`, graceful shutdown.
 //! - [`telemetry`], [`grpc`]: tracing, OTLP export and W3C context propagation
@@ -21,6 +22,7 @@ pub mod bootstrap;
 pub mod command;
 pub mod config;
 pub mod consumer;
+pub mod copy;
 pub mod dates;
 pub mod db;
 pub mod enrolments;

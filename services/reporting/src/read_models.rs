@@ -6,8 +6,9 @@
 //! answers queries. A rebuild creates the next generation's tables beside the live
 //! one and replays the publisher's stream into them at bulk speed
 //! (`kernel::consumer::replay`) while the live one keeps consuming and answering;
-//! then it builds the secondary indexes and creates the generation's durable
-//! consumer right after the last replayed message. Once that consumer has caught
+//! then it builds the indexes, lets the projection finish (what it set aside until
+//! the indexes existed), and creates the generation's durable consumer right after
+//! the last replayed message. Once that consumer has caught
 //! up, one update of `read_models` makes it the live generation, queries move to
 //! it, and the old generation is dropped after a grace period.
 //!
@@ -64,7 +65,7 @@ impl Model {
         }
     }
 
-    /// The secondary indexes (the projections never need them).
+    /// The indexes, keys included: a rebuild builds them after its replay.
     fn indexes(self) -> &'static str {
         match self {
             Model::Directory => include_str!("../read_models/directory_indexes.sql"),
@@ -593,10 +594,20 @@ impl Consumer {
             self.settings.batch_size,
         )
         .await?;
+        let mut tx = self.pool.begin().await?;
+        // Enough memory for the sorts to stay off the disk.
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *tx)
+            .await?;
         sqlx::raw_sql(self.model.indexes())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .context("building the indexes after the replay")?;
+        projection
+            .finish_replay(&mut tx)
+            .await
+            .context("finishing the replay")?;
+        tx.commit().await?;
         kernel::consumer::create_consumer_after(
             &self.jetstream,
             &self.source,

@@ -15,7 +15,9 @@ mod replay;
 mod runtime;
 
 pub use received::ReceivedEvent;
-pub use replay::{Replayed, create_consumer_after, replay};
+pub use replay::{
+    REPLAY_PULL_BYTES, REPLAY_PULL_MESSAGES, Replayed, create_consumer_after, replay,
+};
 pub use runtime::{ConsumerRuntime, ConsumerSource, forget_consumer, reset_projection};
 
 use std::future::Future;
@@ -49,6 +51,29 @@ pub trait Projection: Send + Sync + 'static {
             }
             Ok(())
         }
+    }
+
+    /// Applies fresh events, in their order, during a rebuild's replay (see
+    /// [`replay`]), into a read model that starts empty and may not have its
+    /// indexes yet: a projection may load them in bulk, and set aside what needs
+    /// the indexes until whoever runs the replay has built them. The default is
+    /// `handle_batch`.
+    fn replay_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        self.handle_batch(conn, events)
+    }
+
+    /// Completes a replay, once whoever runs it has built the read model's
+    /// indexes: applies what `replay_batch` set aside. The default does nothing.
+    fn finish_replay(
+        &self,
+        conn: &mut PgConnection,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = conn;
+        async { Ok(()) }
     }
 
     /// Empties the read model, before a rebuild replays every event.

@@ -2,20 +2,27 @@
 //! first message into an empty projection, then hands over to the durable consumer.
 //!
 //! The durable consumer's per-event care (an ack per message, the inbox, a
-//! stream-version lookup per batch) is what a replay can do without: an ordered
-//! consumer delivers each stored message once, in stream order, without acks; the
-//! stream versions are kept in memory to skip duplicates and record gaps, and are
-//! written once at the end so that the durable consumer, created to start right
-//! after the last replayed message, goes on checking sequences where the replay
-//! stopped. Receiving and writing overlap: the next batch arrives while Postgres
-//! writes the current one. Commits do not wait for the disk (a crash loses the
-//! replay, which starts again from an empty projection); the final one does.
+//! stream-version lookup per batch) is what a replay can do without: an ephemeral
+//! consumer without acks delivers each stored message once, in stream order, in
+//! pulls of thousands; a message missed on the way shows as a skipped consumer
+//! sequence and starts the replay again. The stream versions are kept in memory to
+//! skip duplicates and record gaps, and are written once at the end so that the
+//! durable consumer, created to start right after the last replayed message, goes
+//! on checking sequences where the replay stopped. The projection applies the
+//! events with [`Projection::replay_batch`], free to load them in bulk. Receiving
+//! and writing overlap: the next batch arrives while Postgres writes the current
+//! one. Commits do not wait for the disk (a crash loses the replay, which starts
+//! again from an empty projection); the final one does.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
-use futures::{FutureExt as _, StreamExt as _};
+use async_nats::jetstream::{
+    self,
+    consumer::{AckPolicy, DeliverPolicy, pull},
+};
+use futures::StreamExt as _;
 use sqlx::{Acquire as _, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
@@ -37,6 +44,12 @@ type Parsed = (ReceivedEvent, Option<String>);
 
 /// Batches waiting for Postgres while the next ones arrive.
 const BATCHES_AHEAD: usize = 4;
+/// How long a batch waits to fill up once its first message is in.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
+/// What one pull of a replay asks JetStream for: enough that it keeps sending
+/// while the previous pull's messages are parsed.
+pub const REPLAY_PULL_MESSAGES: usize = 10_000;
+pub const REPLAY_PULL_BYTES: usize = 32 << 20;
 /// Stream versions written per statement at the end.
 const VERSIONS_PER_STATEMENT: usize = 10_000;
 
@@ -56,49 +69,77 @@ pub async fn replay<P: Projection>(
         .with_context(|| format!("waiting for stream {}", source.stream))?;
     let last_stored = stream.info().await?.state.last_sequence;
     let consumer = stream
-        .create_consumer(pull::OrderedConfig {
+        .create_consumer(pull::Config {
             filter_subject: source.filter_subject.clone(),
             deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::None,
+            inactive_threshold: Duration::from_secs(60),
             ..Default::default()
         })
         .await
-        .context("creating the replay's ordered consumer")?;
+        .context("creating the replay's consumer")?;
+    let consumer_name = consumer.cached_info().name.clone();
     if consumer.cached_info().num_pending == 0 {
+        let _ = stream.delete_consumer(&consumer_name).await;
         return Ok(Replayed {
             events: 0,
             last_sequence: last_stored,
         });
     }
-    let mut messages = consumer.messages().await.context("pulling messages")?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(REPLAY_PULL_MESSAGES)
+        .max_bytes_per_batch(REPLAY_PULL_BYTES)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .context("pulling messages")?;
     let (batches, mut received) = mpsc::channel::<Vec<Parsed>>(BATCHES_AHEAD);
 
-    let receiving = async move {
+    // Receiving runs as a task of its own, so that it and the projection's decoding
+    // use both cores.
+    let receiving = tokio::spawn(async move {
         let mut last_sequence = 0;
+        let mut delivered = 0;
         loop {
-            let first = messages.next().await.context("the replay's stream ended")?;
-            let mut batch = vec![first.context("receiving a message")?];
-            while batch.len() < batch_size {
-                match messages.next().now_or_never() {
-                    Some(Some(message)) => batch.push(message.context("receiving a message")?),
-                    _ => break,
-                }
-            }
+            // A full batch, unless the stream ends or JetStream pauses: a batch is a
+            // transaction, and small ones would cost a round trip each.
+            let mut parsed = Vec::with_capacity(batch_size);
             let mut done = false;
-            let parsed = batch
-                .iter()
-                .map(|message| {
-                    if let Ok(info) = message.info() {
-                        last_sequence = info.stream_sequence;
-                        done |= info.stream_sequence >= last_stored || info.pending == 0;
+            let filled_by = tokio::time::Instant::now() + BATCH_WAIT;
+            while parsed.len() < batch_size && !done {
+                let message = if parsed.is_empty() {
+                    messages.next().await
+                } else {
+                    match tokio::time::timeout_at(filled_by, messages.next()).await {
+                        Ok(message) => message,
+                        Err(_) => break,
                     }
-                    parse_message(message)
-                })
-                .collect();
+                };
+                let message = message
+                    .context("the replay's stream ended")?
+                    .context("receiving a message")?;
+                let info = message
+                    .info()
+                    .map_err(|error| anyhow::anyhow!("a replayed message's metadata: {error}"))?;
+                // Without acks nothing is sent twice: a skipped number is a message
+                // lost between JetStream and here.
+                if info.consumer_sequence != delivered + 1 {
+                    anyhow::bail!(
+                        "the replay missed messages after stream sequence {last_sequence}; starting again"
+                    );
+                }
+                delivered = info.consumer_sequence;
+                last_sequence = info.stream_sequence;
+                done = info.stream_sequence >= last_stored || info.pending == 0;
+                parsed.push(parse_message(&message));
+            }
             if batches.send(parsed).await.is_err() || done {
                 return anyhow::Ok(last_sequence);
             }
         }
-    };
+    });
     let writing = async {
         let mut writer = Writer {
             pool,
@@ -112,7 +153,17 @@ pub async fn replay<P: Projection>(
         writer.save_versions().await?;
         anyhow::Ok(writer.events)
     };
-    let (last_sequence, events) = tokio::try_join!(receiving, writing)?;
+    let abort = receiving.abort_handle();
+    let received = async {
+        receiving
+            .await
+            .context("the replay's receiving task stopped")?
+    };
+    let outcome = tokio::try_join!(received, writing);
+    // A failed write leaves the receiving task waiting for room in the channel.
+    abort.abort();
+    let _ = stream.delete_consumer(&consumer_name).await;
+    let (last_sequence, events) = outcome?;
     tracing::info!(
         consumer = projection.name(),
         events,
@@ -188,7 +239,7 @@ impl<P: Projection> Writer<'_, P> {
             dead_letter(&mut tx, consumer, event, error, 1).await?;
         }
         let mut savepoint = tx.begin().await?;
-        match self.projection.handle_batch(&mut savepoint, &fresh).await {
+        match self.projection.replay_batch(&mut savepoint, &fresh).await {
             Ok(()) => savepoint.commit().await?,
             Err(_) => {
                 savepoint.rollback().await?;
@@ -208,7 +259,7 @@ impl<P: Projection> Writer<'_, P> {
         event: &ReceivedEvent,
     ) -> anyhow::Result<()> {
         let mut savepoint = conn.begin().await?;
-        match self.projection.handle(&mut savepoint, event).await {
+        match self.projection.replay_batch(&mut savepoint, &[event]).await {
             Ok(()) => savepoint.commit().await?,
             Err(error) => {
                 savepoint.rollback().await?;

@@ -3,8 +3,15 @@
 //! A batch of roll calls is written with two statements (the roll calls with their
 //! counts, then their absent and late marks); a correction or a closure first
 //! writes the roll calls pending before it, so the batch applies in event order.
+//!
+//! A rebuild's replay loads the roll calls and marks into bare tables with two
+//! binary COPYs per batch and sets the corrections aside; once the keys are indexed,
+//! [`Projection::finish_replay`] applies each mark's last correction at once,
+//! which leaves the same counts as applying them one by one (each correction takes
+//! away the status the one before it added).
 
 use kernel::consumer::{Projection, ReceivedEvent};
+use kernel::copy::BinaryRows;
 use kernel::enrolments::uuid;
 use lienlac_proto::attendance::v1::{self as attendance, AttendanceStatus};
 use sqlx::PgConnection;
@@ -41,7 +48,7 @@ impl Projection for AttendanceProjection {
                 "RollCallSubmitted" => pending.add(event)?,
                 "MarkCorrected" => {
                     pending.write(conn).await?;
-                    correct(conn, event.decode()?).await?;
+                    Correction::of(event)?.apply(conn).await?;
                 }
                 "SchoolClosureDeclared" => {
                     pending.write(conn).await?;
@@ -53,8 +60,40 @@ impl Projection for AttendanceProjection {
         pending.write(conn).await
     }
 
+    async fn replay_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> anyhow::Result<()> {
+        let mut roll_calls = RollCallRows::default();
+        let mut corrections = BinaryRows::new(6);
+        for event in events {
+            match event.name() {
+                "RollCallSubmitted" => roll_calls.add(event)?,
+                "MarkCorrected" => {
+                    Correction::of(event)?.set_aside(&mut corrections, event.sequence)
+                }
+                "SchoolClosureDeclared" => close(conn, event.decode()?).await?,
+                _ => {}
+            }
+        }
+        roll_calls.copy(conn).await?;
+        corrections
+            .send(
+                conn,
+                "COPY replayed_corrections (class_id, date, session, student_id, status, sequence) \
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_replay(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        apply_set_aside_corrections(conn).await
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
-        sqlx::query("TRUNCATE roll_calls, marks, closures")
+        sqlx::query("TRUNCATE roll_calls, marks, closures, replayed_corrections")
             .execute(conn)
             .await?;
         Ok(())
@@ -182,15 +221,90 @@ impl RollCallRows {
     }
 }
 
-/// Moves one student's mark from its current status to the corrected one, in the
-/// roll call's counts and in `marks`.
-async fn correct(
-    conn: &mut PgConnection,
-    corrected: attendance::MarkCorrected,
-) -> anyhow::Result<()> {
-    let to = corrected.to;
-    count_index(to).ok_or_else(|| anyhow::anyhow!("correction to status {to}"))?;
-    sqlx::query(
+impl RollCallRows {
+    /// Loads the rows with two binary COPYs, into tables without their keys.
+    async fn copy(&mut self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        let rows = std::mem::take(self);
+        let mut roll_calls = BinaryRows::new(10);
+        for index in 0..rows.class_ids.len() {
+            roll_calls
+                .row()
+                .uuid(rows.class_ids[index])
+                .date(rows.dates[index])
+                .int2(rows.sessions[index])
+                .uuid(rows.school_ids[index])
+                .uuid(rows.district_ids[index])
+                .timestamptz(rows.submitted_at[index]);
+            for column in &rows.counts {
+                roll_calls.int4(column[index]);
+            }
+        }
+        roll_calls
+            .send(
+                conn,
+                "COPY roll_calls (class_id, date, session, school_id, district_id, submitted_at, \
+                                  present, absent_excused, absent_unexcused, late) \
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+        let marks = &rows.marks;
+        let mut copied = BinaryRows::new(5);
+        for index in 0..marks.class_ids.len() {
+            copied
+                .row()
+                .uuid(marks.class_ids[index])
+                .date(marks.dates[index])
+                .int2(marks.sessions[index])
+                .uuid(marks.student_ids[index])
+                .int2(marks.statuses[index]);
+        }
+        copied
+            .send(
+                conn,
+                "COPY marks (class_id, date, session, student_id, status) FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// One student's mark changed to `to`.
+struct Correction {
+    class_id: Uuid,
+    date: Date,
+    session: i16,
+    student_id: Uuid,
+    to: i16,
+}
+
+impl Correction {
+    fn of(event: &ReceivedEvent) -> anyhow::Result<Self> {
+        let corrected: attendance::MarkCorrected = event.decode()?;
+        let to = corrected.to;
+        count_index(to).ok_or_else(|| anyhow::anyhow!("correction to status {to}"))?;
+        Ok(Self {
+            class_id: uuid("class_id", &corrected.class_id)?,
+            date: date("date", &corrected.date)?,
+            session: corrected.session as i16,
+            student_id: uuid("student_id", &corrected.student_id)?,
+            to: to as i16,
+        })
+    }
+
+    fn set_aside(&self, rows: &mut BinaryRows, sequence: i64) {
+        rows.row()
+            .uuid(self.class_id)
+            .date(self.date)
+            .int2(self.session)
+            .uuid(self.student_id)
+            .int2(self.to)
+            .int8(sequence);
+    }
+
+    /// Moves the mark from its current status to the corrected one, in the roll
+    /// call's counts and in `marks`.
+    async fn apply(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        sqlx::query(
         "WITH key AS (SELECT $1::uuid AS class_id, $2::date AS date, $3::int2 AS session, $4::uuid AS student_id), \
               old AS (SELECT coalesce((SELECT m.status FROM marks m JOIN key USING (class_id, date, session, student_id)), 1::int2) AS status), \
               counts AS ( \
@@ -206,14 +320,54 @@ async fn correct(
          INSERT INTO marks (class_id, date, session, student_id, status) \
          SELECT class_id, date, session, student_id, $5 FROM key WHERE $5 <> 1 \
          ON CONFLICT (class_id, date, session, student_id) DO UPDATE SET status = EXCLUDED.status",
+        )
+        .bind(self.class_id)
+        .bind(self.date)
+        .bind(self.session)
+        .bind(self.student_id)
+        .bind(self.to)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Applies the corrections a replay set aside: each mark's last one decides its
+/// status, and each roll call's counts move by what its marks were and are now.
+async fn apply_set_aside_corrections(conn: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query(
+        "WITH last AS ( \
+            SELECT DISTINCT ON (class_id, date, session, student_id) class_id, date, session, student_id, status \
+            FROM replayed_corrections ORDER BY class_id, date, session, student_id, sequence DESC), \
+          changed AS ( \
+            SELECT l.*, coalesce(m.status, 1::int2) AS was \
+            FROM last l LEFT JOIN marks m USING (class_id, date, session, student_id)), \
+          moved AS ( \
+            SELECT class_id, date, session, \
+                   sum((status = 1)::int - (was = 1)::int) AS present, \
+                   sum((status = 2)::int - (was = 2)::int) AS absent_excused, \
+                   sum((status = 3)::int - (was = 3)::int) AS absent_unexcused, \
+                   sum((status = 4)::int - (was = 4)::int) AS late \
+            FROM changed GROUP BY class_id, date, session), \
+          counts AS ( \
+            UPDATE roll_calls r SET \
+              present = r.present + moved.present, \
+              absent_excused = r.absent_excused + moved.absent_excused, \
+              absent_unexcused = r.absent_unexcused + moved.absent_unexcused, \
+              late = r.late + moved.late \
+            FROM moved WHERE (r.class_id, r.date, r.session) = (moved.class_id, moved.date, moved.session)), \
+          gone AS ( \
+            DELETE FROM marks m USING changed c \
+            WHERE c.status = 1 AND (m.class_id, m.date, m.session, m.student_id) = (c.class_id, c.date, c.session, c.student_id)) \
+         INSERT INTO marks (class_id, date, session, student_id, status) \
+         SELECT class_id, date, session, student_id, status FROM changed WHERE status <> 1 \
+         ON CONFLICT (class_id, date, session, student_id) DO UPDATE SET status = EXCLUDED.status",
     )
-    .bind(uuid("class_id", &corrected.class_id)?)
-    .bind(date("date", &corrected.date)?)
-    .bind(corrected.session as i16)
-    .bind(uuid("student_id", &corrected.student_id)?)
-    .bind(to as i16)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    sqlx::query("TRUNCATE replayed_corrections")
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -211,6 +211,17 @@ impl Stack {
             .map(tonic::Response::into_inner)
     }
 
+    /// The read models' generations, as the operator sees them.
+    pub async fn projections(&self) -> Vec<pb::ProjectionStatus> {
+        self.reporting
+            .clone()
+            .list_projections(with_token(pb::ListProjectionsRequest {}, &self.operator))
+            .await
+            .unwrap()
+            .into_inner()
+            .projections
+    }
+
     /// Waits until the school's morning of `date` shows `counts` (present,
     /// excused, unexcused, late).
     pub async fn until_morning_counts(

@@ -10,17 +10,6 @@ use tonic::Code;
 
 use crate::helpers::{Stack, with_token};
 
-async fn projections(stack: &Stack) -> Vec<pb::ProjectionStatus> {
-    stack
-        .reporting
-        .clone()
-        .list_projections(with_token(pb::ListProjectionsRequest {}, &stack.operator))
-        .await
-        .unwrap()
-        .into_inner()
-        .projections
-}
-
 #[tokio::test]
 async fn rebuilding_replays_the_history_into_a_new_generation_and_swaps() {
     let stack = Stack::start().await;
@@ -64,7 +53,7 @@ async fn rebuilding_replays_the_history_into_a_new_generation_and_swaps() {
         );
     }
     eventually("both rebuilds swap", Duration::from_secs(20), || async {
-        let all = projections(&stack).await;
+        let all = stack.projections().await;
         all.iter()
             .all(|p| {
                 p.generation == 2 && p.rebuilding_generation == 0 && !p.last_swapped_at.is_empty()
