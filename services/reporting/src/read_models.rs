@@ -7,8 +7,8 @@
 //! one and replays the publisher's stream into them at bulk speed
 //! (`kernel::consumer::replay`) while the live one keeps consuming and answering;
 //! then it builds the indexes, lets the projection finish (what it set aside until
-//! the indexes existed), and creates the generation's durable consumer right after
-//! the last replayed message. Once that consumer has caught
+//! the indexes existed), analyzes the tables, and creates the generation's durable
+//! consumer right after the last replayed message. Once that consumer has caught
 //! up, one update of `read_models` makes it the live generation, queries move to
 //! it, and the old generation is dropped after a grace period.
 //!
@@ -607,6 +607,19 @@ impl Consumer {
             .finish_replay(&mut tx)
             .await
             .context("finishing the replay")?;
+        // A new generation has no statistics: the planner gets some before it answers.
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = current_schema()",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ANALYZE {}",
+            tables.join(", ")
+        )))
+        .execute(&mut *tx)
+        .await
+        .context("analyzing the new generation")?;
         tx.commit().await?;
         kernel::consumer::create_consumer_after(
             &self.jetstream,

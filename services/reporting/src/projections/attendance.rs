@@ -219,9 +219,7 @@ impl RollCallRows {
         }
         Ok(())
     }
-}
 
-impl RollCallRows {
     /// Loads the rows with two binary COPYs, into tables without their keys.
     async fn copy(&mut self, conn: &mut PgConnection) -> anyhow::Result<()> {
         let rows = std::mem::take(self);
