@@ -152,18 +152,11 @@ async fn malformed_fields_are_listed_with_a_vietnamese_message() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    let details = status.get_error_details();
-    let fields: Vec<String> = details
-        .bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|v| v.field.clone())
-        .collect();
     assert_eq!(
-        fields,
+        violated_fields(&status),
         vec!["request_id", "school_id", "grade", "school_year"]
     );
+    let details = status.get_error_details();
     let localized = details.localized_message().unwrap();
     assert_eq!(localized.locale, "vi-VN");
     assert!(
@@ -242,18 +235,6 @@ async fn transfers_and_withdrawals_move_the_student_between_class_lists() {
     let mut directory = app.directory(&admin);
     let district_id = create_district(&mut directory, "Huyện Củ Chi").await;
     let a = school_fixture(&mut directory, &district_id, "Trường A").await;
-    let count = |directory: &mut Directory, class_id: String| {
-        let mut directory = directory.clone();
-        async move {
-            directory
-                .list_students(pb::ListStudentsRequest { class_id })
-                .await
-                .unwrap()
-                .into_inner()
-                .students
-                .len()
-        }
-    };
     let moved = directory
         .transfer_student(pb::TransferStudentRequest {
             request_id: rid(),
@@ -264,8 +245,13 @@ async fn transfers_and_withdrawals_move_the_student_between_class_lists() {
         .unwrap()
         .into_inner();
     assert_eq!(moved.class_id, a.other_class_id);
-    assert_eq!(count(&mut directory, a.class_id.clone()).await, 0);
-    assert_eq!(count(&mut directory, a.other_class_id.clone()).await, 2);
+    assert_eq!(class_students(&mut directory, &a.class_id).await.len(), 0);
+    assert_eq!(
+        class_students(&mut directory, &a.other_class_id)
+            .await
+            .len(),
+        2
+    );
     let withdrawn = directory
         .withdraw_student(pb::WithdrawStudentRequest {
             request_id: rid(),
@@ -276,7 +262,12 @@ async fn transfers_and_withdrawals_move_the_student_between_class_lists() {
         .unwrap()
         .into_inner();
     assert!(!withdrawn.active);
-    assert_eq!(count(&mut directory, a.other_class_id.clone()).await, 1);
+    assert_eq!(
+        class_students(&mut directory, &a.other_class_id)
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -353,14 +344,7 @@ async fn a_class_roster_is_imported_whole_or_not_at_all() {
     assert_eq!(imported.len(), 2);
     assert_eq!(imported[1].full_name, "Lê Thị Cúc");
     assert_eq!(imported[1].school_id, school_id);
-    let listed = directory
-        .list_students(pb::ListStudentsRequest {
-            class_id: class_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .students;
+    let listed = class_students(&mut directory, &class_id).await;
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|student| student.class_id == class_id));
     let events = app.stored_events().await;
@@ -394,14 +378,7 @@ async fn a_class_roster_is_imported_whole_or_not_at_all() {
         .await
         .unwrap_err();
     assert_eq!(clash.code(), Code::AlreadyExists, "{}", clash.message());
-    let listed = directory
-        .list_students(pb::ListStudentsRequest {
-            class_id: class_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .students;
+    let listed = class_students(&mut directory, &class_id).await;
     assert_eq!(listed.len(), 2);
 
     let bad = directory
@@ -419,15 +396,7 @@ async fn a_class_roster_is_imported_whole_or_not_at_all() {
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
-    let fields: Vec<String> = bad
-        .get_error_details()
-        .bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|v| v.field.clone())
-        .collect();
-    assert_eq!(fields, vec!["students[1].birth_date"]);
+    assert_eq!(violated_fields(&bad), vec!["students[1].birth_date"]);
     let empty = directory
         .import_class_roster(pb::ImportClassRosterRequest {
             request_id: rid(),

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+use tonic_types::StatusExt as _;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const PASSWORD: &str = "password-123";
@@ -300,6 +301,30 @@ pub async fn register_guardian(directory: &mut Directory, school_id: &str, name:
         .unwrap()
         .into_inner()
         .id
+}
+
+/// The students `ListStudents` lists for a class.
+pub async fn class_students(directory: &mut Directory, class_id: &str) -> Vec<pb::Person> {
+    directory
+        .list_students(pb::ListStudentsRequest {
+            class_id: class_id.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .students
+}
+
+/// The fields an INVALID_ARGUMENT's `BadRequest` details name, in order.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|violation| violation.field.clone())
+        .collect()
 }
 
 pub async fn enroll(directory: &mut Directory, student_id: &str, class_id: &str) {

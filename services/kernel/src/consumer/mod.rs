@@ -70,9 +70,8 @@ pub trait Projection: Send + Sync + 'static {
     /// indexes: applies what `replay_batch` set aside. The default does nothing.
     fn finish_replay(
         &self,
-        conn: &mut PgConnection,
+        _conn: &mut PgConnection,
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
-        let _ = conn;
         async { Ok(()) }
     }
 

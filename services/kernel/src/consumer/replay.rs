@@ -107,10 +107,12 @@ pub async fn replay<P: Projection>(
             // transaction, and small ones would cost a round trip each.
             let mut parsed = Vec::with_capacity(batch_size);
             let mut done = false;
-            let filled_by = tokio::time::Instant::now() + BATCH_WAIT;
+            let mut filled_by = tokio::time::Instant::now();
             while parsed.len() < batch_size && !done {
                 let message = if parsed.is_empty() {
-                    messages.next().await
+                    let first = messages.next().await;
+                    filled_by = tokio::time::Instant::now() + BATCH_WAIT;
+                    first
                 } else {
                     match tokio::time::timeout_at(filled_by, messages.next()).await {
                         Ok(message) => message,
