@@ -2,7 +2,8 @@
 //! many rows, for a rebuild that fills an empty read model.
 //!
 //! The rows are encoded in memory in Postgres's binary wire format (big-endian,
-//! dates and times counted from 2000-01-01) and sent with one COPY.
+//! dates and times counted from 2000-01-01, text as
+//! its UTF-8 bytes) and sent with one COPY.
 
 use bytes::BufMut as _;
 use sqlx::PgConnection;
@@ -73,6 +74,15 @@ impl BinaryRows {
     pub fn int8(&mut self, value: i64) -> &mut Self {
         self.buffer.put_i32(8);
         self.buffer.put_i64(value);
+        self
+    }
+
+    /// A `text` field: its UTF-8 bytes as they are. Postgres refuses a field over
+    /// 1 GB (one over 2 GiB, whose length cannot be written, with it).
+    pub fn text(&mut self, value: &str) -> &mut Self {
+        self.buffer
+            .put_i32(i32::try_from(value.len()).unwrap_or(i32::MAX));
+        self.buffer.put_slice(value.as_bytes());
         self
     }
 

@@ -338,15 +338,25 @@ async fn a_replay_applies_the_stream_once_in_order_and_the_durable_consumer_goes
     setup.publish_raw("student-10", 3, "three").await;
     setup.publish_without_headers().await;
     let projection = NotesProjection::new("attendance-notes").poison("poison");
+    let finished_with = std::sync::Mutex::new(None);
     let replayed = replay(
         &setup.pool,
         &setup.jetstream,
         &setup.source(),
         &projection,
         2,
+        async {
+            *finished_with.lock().unwrap() = Some(setup.notes().await.len());
+            Ok(())
+        },
     )
     .await
     .unwrap();
+    assert_eq!(
+        finished_with.into_inner().unwrap(),
+        Some(4),
+        "finishing starts once every event is written"
+    );
     assert_eq!(replayed.last_sequence, 7);
     assert_eq!(replayed.events, 5, "every event but the duplicate");
     let texts: Vec<String> = setup

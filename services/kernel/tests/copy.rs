@@ -13,14 +13,14 @@ use uuid::Uuid;
 
 use common::MIGRATIONS;
 
-type Row = (Uuid, Date, OffsetDateTime, i16, i32, i64);
+type Row = (Uuid, Date, OffsetDateTime, i16, i32, i64, String);
 
 #[tokio::test]
 async fn binary_rows_read_back_as_written() {
     let world = TestWorld::new();
     let pool = world.pool(ServiceId::REPORTING, &MIGRATIONS).await;
     sqlx::query(
-        "CREATE TABLE copied (id uuid, day date, at timestamptz, small int2, medium int4, large int8)",
+        "CREATE TABLE copied (id uuid, day date, at timestamptz, small int2, medium int4, large int8, words text)",
     )
     .execute(&pool)
     .await
@@ -33,6 +33,7 @@ async fn binary_rows_read_back_as_written() {
             4,
             35,
             1_122_000,
+            "roll_call:lớp 6A1:2025-09-08:SESSION_MORNING".to_owned(),
         ),
         (
             Uuid::from_u64_pair(0, 1),
@@ -41,6 +42,7 @@ async fn binary_rows_read_back_as_written() {
             -1,
             i32::MIN,
             -5,
+            String::new(),
         ),
         (
             Uuid::max(),
@@ -49,10 +51,11 @@ async fn binary_rows_read_back_as_written() {
             i16::MAX,
             0,
             i64::MAX,
+            "Nguyễn Thị Ánh\ttab, \"quote\"\n".to_owned(),
         ),
     ];
-    let mut copied = BinaryRows::new(6);
-    for (id, day, at, small, medium, large) in &rows {
+    let mut copied = BinaryRows::new(7);
+    for (id, day, at, small, medium, large, words) in &rows {
         copied
             .row()
             .uuid(*id)
@@ -60,13 +63,14 @@ async fn binary_rows_read_back_as_written() {
             .timestamptz(*at)
             .int2(*small)
             .int4(*medium)
-            .int8(*large);
+            .int8(*large)
+            .text(words);
     }
     let mut conn = pool.acquire().await.unwrap();
     let loaded = copied
         .send(
             &mut conn,
-            "COPY copied (id, day, at, small, medium, large) FROM STDIN (FORMAT binary)",
+            "COPY copied (id, day, at, small, medium, large, words) FROM STDIN (FORMAT binary)",
         )
         .await
         .unwrap();
@@ -79,7 +83,7 @@ async fn binary_rows_read_back_as_written() {
     expected.sort_by_key(|row| std::cmp::Reverse(row.5));
     assert_eq!(read, expected);
 
-    let nothing = BinaryRows::new(6)
+    let nothing = BinaryRows::new(7)
         .send(&mut conn, "COPY copied FROM STDIN (FORMAT binary)")
         .await
         .unwrap();

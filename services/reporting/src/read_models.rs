@@ -347,9 +347,14 @@ impl ReadModels {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Running> {
         let schema = schema_name(&self.config.schema, model, generation);
-        let pool =
-            kernel::db::connect_with_search_path(&self.config, &[&schema, &self.config.schema], 2)
-                .await?;
+        // A replay holds one connection for its lock and writes on the others.
+        let connections = 1 + kernel::consumer::REPLAY_WRITERS as u32;
+        let pool = kernel::db::connect_with_search_path(
+            &self.config,
+            &[&schema, &self.config.schema],
+            connections,
+        )
+        .await?;
         let source = ConsumerSource::all_of(&self.config.namespace, model.publisher());
         let name = consumer_name(model, generation);
         let token = shutdown.child_token();
@@ -592,8 +597,22 @@ impl Consumer {
             &self.source,
             projection,
             self.settings.batch_size,
+            self.finish_replay(projection),
         )
         .await?;
+        kernel::consumer::create_consumer_after(
+            &self.jetstream,
+            &self.source,
+            projection.name(),
+            &self.settings,
+            replayed,
+        )
+        .await
+    }
+
+    /// Builds the replayed generation's indexes, has the projection apply what it
+    /// set aside, and analyzes the tables, in one transaction.
+    async fn finish_replay<P: Projection>(&self, projection: &P) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         // Enough memory for the sorts to stay off the disk.
         sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
@@ -621,14 +640,7 @@ impl Consumer {
         .await
         .context("analyzing the new generation")?;
         tx.commit().await?;
-        kernel::consumer::create_consumer_after(
-            &self.jetstream,
-            &self.source,
-            projection.name(),
-            &self.settings,
-            replayed,
-        )
-        .await
+        Ok(())
     }
 }
 

@@ -123,7 +123,7 @@ pub(super) async fn apply_batch<P: Projection>(
 }
 
 /// Records the newest version the consumer has seen of each stream.
-pub(super) async fn save_stream_versions(
+async fn save_stream_versions(
     conn: &mut PgConnection,
     consumer: &str,
     streams: &[&str],

@@ -16,7 +16,8 @@ mod runtime;
 
 pub use received::ReceivedEvent;
 pub use replay::{
-    REPLAY_PULL_BYTES, REPLAY_PULL_MESSAGES, Replayed, create_consumer_after, replay,
+    REPLAY_PULL_BYTES, REPLAY_PULL_MESSAGES, REPLAY_WRITERS, Replayed, create_consumer_after,
+    replay,
 };
 pub use runtime::{ConsumerRuntime, ConsumerSource, forget_consumer, reset_projection};
 
@@ -73,6 +74,14 @@ pub trait Projection: Send + Sync + 'static {
         _conn: &mut PgConnection,
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
         async { Ok(()) }
+    }
+
+    /// Whether a replay may write its batches in any order, several at once: true
+    /// for a projection whose `replay_batch` leaves the same state whichever batch
+    /// commits first (it loads rows and leaves what depends on their order to
+    /// `finish_replay`). The default is false: batches commit in stream order.
+    fn replays_in_any_order(&self) -> bool {
+        false
     }
 
     /// Empties the read model, before a rebuild replays every event.

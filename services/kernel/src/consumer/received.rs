@@ -6,6 +6,18 @@ use uuid::Uuid;
 
 use crate::outbox::header;
 
+/// The headers an event is read from.
+const WANTED: [&str; 8] = [
+    header::ID,
+    header::SEQUENCE,
+    header::TYPE,
+    header::SOURCE,
+    header::SUBJECT,
+    header::TIME,
+    header::TRACEPARENT,
+    header::TRACESTATE,
+];
+
 #[derive(Debug, Clone)]
 pub struct ReceivedEvent {
     pub event_id: Uuid,
@@ -43,10 +55,24 @@ impl ReceivedEvent {
         payload: Bytes,
     ) -> Result<Self, MalformedEvent> {
         let headers = headers.ok_or(MalformedEvent::NoHeaders)?;
+        // One pass over the headers: looking each up by name would allocate and
+        // hash the name, nine times per event.
+        let mut values: [Option<&str>; WANTED.len()] = [None; WANTED.len()];
+        for (name, all) in headers.iter() {
+            let name: &str = name.as_ref();
+            if let (Some(index), Some(value)) = (
+                WANTED.iter().position(|wanted| *wanted == name),
+                all.first(),
+            ) {
+                values[index] = Some(value.as_str());
+            }
+        }
         let text = |name: &'static str| {
-            headers
-                .get(name)
-                .map(|value| value.as_str().to_owned())
+            WANTED
+                .iter()
+                .position(|wanted| *wanted == name)
+                .and_then(|index| values[index])
+                .map(str::to_owned)
                 .ok_or(MalformedEvent::Missing(name))
         };
         let event_id = text(header::ID)?;

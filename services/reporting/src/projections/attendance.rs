@@ -8,7 +8,8 @@
 //! binary COPYs per batch and sets the corrections aside; once the keys are indexed,
 //! [`Projection::finish_replay`] applies each mark's last correction at once,
 //! which leaves the same counts as applying them one by one (each correction takes
-//! away the status the one before it added).
+//! away the status the one before it added). Batches are thus free to commit in
+//! any order, several at once.
 
 use kernel::consumer::{Projection, ReceivedEvent};
 use kernel::copy::BinaryRows;
@@ -90,6 +91,12 @@ impl Projection for AttendanceProjection {
 
     async fn finish_replay(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
         apply_set_aside_corrections(conn).await
+    }
+
+    /// Roll calls and marks load into keyless tables, corrections are set aside
+    /// with their sequence and closures are idempotent: no batch depends on another.
+    fn replays_in_any_order(&self) -> bool {
+        true
     }
 
     async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {

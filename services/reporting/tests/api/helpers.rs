@@ -71,9 +71,10 @@ impl Stack {
         tokio::spawn(attendance_app.run_until_stopped(stop.clone()));
         let mut config = world.config(ServiceId::REPORTING);
         config.identity_url = format!("http://{identity_addr}");
-        let reporting_app = reporting::Application::build(reporting::Settings::defaults(config))
-            .await
-            .unwrap();
+        let mut settings = reporting::Settings::defaults(config);
+        // Small batches: a rebuild of a test's few hundred events writes several at once.
+        settings.rebuild_batch_size = 16;
+        let reporting_app = reporting::Application::build(settings).await.unwrap();
         let reporting_addr = reporting_app.grpc_addr();
         let reporting_pool = reporting_app.pool().clone();
         tokio::spawn(reporting_app.run_until_stopped(stop.clone()));
