@@ -22,6 +22,8 @@ pub struct BinaryRows {
     columns: i16,
     rows: usize,
     buffer: Vec<u8>,
+    /// The length of a field too long to encode, if any.
+    too_long: Option<usize>,
 }
 
 impl BinaryRows {
@@ -30,6 +32,7 @@ impl BinaryRows {
             columns,
             rows: 0,
             buffer: HEADER.to_vec(),
+            too_long: None,
         }
     }
 
@@ -77,12 +80,16 @@ impl BinaryRows {
         self
     }
 
-    /// A `text` field: its UTF-8 bytes as they are. Postgres refuses a field over
-    /// 1 GB (one over 2 GiB, whose length cannot be written, with it).
+    /// A `text` field: its UTF-8 bytes as they are. A field longer than a COPY can
+    /// carry is not encoded: `send` refuses the rows.
     pub fn text(&mut self, value: &str) -> &mut Self {
-        self.buffer
-            .put_i32(i32::try_from(value.len()).unwrap_or(i32::MAX));
-        self.buffer.put_slice(value.as_bytes());
+        match i32::try_from(value.len()) {
+            Ok(length) => {
+                self.buffer.put_i32(length);
+                self.buffer.put_slice(value.as_bytes());
+            }
+            Err(_) => self.too_long = Some(value.len()),
+        }
         self
     }
 
@@ -94,6 +101,11 @@ impl BinaryRows {
     /// binary)` statement; returns how many rows Postgres loaded. Sending nothing
     /// costs no round trip.
     pub async fn send(self, conn: &mut PgConnection, copy: &str) -> sqlx::Result<u64> {
+        if let Some(length) = self.too_long {
+            return Err(sqlx::Error::Encode(
+                format!("a field of {length} bytes is longer than a COPY can carry").into(),
+            ));
+        }
         if self.is_empty() {
             return Ok(0);
         }

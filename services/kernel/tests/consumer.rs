@@ -6,12 +6,14 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use kernel::config::{KernelConfig, ServiceId};
 use kernel::consumer::{
-    ConsumerRuntime, ConsumerSource, create_consumer_after, replay, reset_projection,
+    ConsumerRuntime, ConsumerSource, REPLAY_WRITERS, create_consumer_after, replay,
+    reset_projection,
 };
 use kernel::event_store::{EventMeta, ExpectedVersion, append, stream_version};
 use kernel::outbox::{Relay, RelayConfig, ensure_stream};
@@ -357,6 +359,11 @@ async fn a_replay_applies_the_stream_once_in_order_and_the_durable_consumer_goes
         Some(4),
         "finishing starts once every event is written"
     );
+    assert_eq!(
+        projection.most_replayed_at_once.load(Ordering::SeqCst),
+        1,
+        "batches in stream order, one at a time"
+    );
     assert_eq!(replayed.last_sequence, 7);
     assert_eq!(replayed.events, 5, "every event but the duplicate");
     let texts: Vec<String> = setup
@@ -413,4 +420,83 @@ async fn a_replay_applies_the_stream_once_in_order_and_the_durable_consumer_goes
         gaps, 1,
         "the durable consumer knew student-9 was at version 3"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_in_any_order_writes_batches_at_once_and_each_event_once() {
+    let setup = setup().await;
+    for student in 0..6 {
+        setup
+            .publish_notes(&format!("student-{student}"), &["a", "b", "c"])
+            .await;
+    }
+    setup.publish_notes("student-6", &["poison"]).await;
+    setup.publish_raw("student-0", 2, "b published twice").await;
+    let projection = NotesProjection::new("attendance-notes")
+        .poison("poison")
+        .replaying_in_any_order();
+    let replayed = replay(
+        &setup.pool,
+        &setup.jetstream,
+        &setup.source(),
+        &projection,
+        2,
+        async { Ok(()) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(replayed.events, 19, "every event but the duplicate");
+    let at_once = projection.most_replayed_at_once.load(Ordering::SeqCst);
+    assert!(
+        (2..=REPLAY_WRITERS).contains(&at_once),
+        "{at_once} batches at once"
+    );
+    let mut notes = setup.notes().await;
+    notes.sort();
+    let mut expected: Vec<(String, i64)> = (0..6)
+        .flat_map(|_| {
+            [
+                ("a".to_owned(), 1),
+                ("b".to_owned(), 2),
+                ("c".to_owned(), 3),
+            ]
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(notes, expected);
+    let dead: Vec<String> = sqlx::query_scalar("SELECT error FROM dead_letters")
+        .fetch_all(&setup.pool)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0].contains("cannot project note \"poison\""),
+        "{dead:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_fails_when_its_finishing_fails_even_on_an_empty_stream() {
+    let setup = setup().await;
+    let projection = NotesProjection::new("attendance-notes");
+    let failing = || async { Err::<(), _>(anyhow::anyhow!("the indexes could not be built")) };
+    for publish in [false, true] {
+        if publish {
+            setup.publish_notes("student-1", &["a"]).await;
+        }
+        let error = replay(
+            &setup.pool,
+            &setup.jetstream,
+            &setup.source(),
+            &projection,
+            2,
+            failing(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("the indexes could not be built"),
+            "{error:#}"
+        );
+    }
 }

@@ -79,7 +79,9 @@ pub trait Projection: Send + Sync + 'static {
     /// Whether a replay may write its batches in any order, several at once: true
     /// for a projection whose `replay_batch` leaves the same state whichever batch
     /// commits first (it loads rows and leaves what depends on their order to
-    /// `finish_replay`). The default is false: batches commit in stream order.
+    /// `finish_replay`), and whose batches seldom write the same key (one would
+    /// wait for the other's commit). The default is false: batches commit in
+    /// stream order.
     fn replays_in_any_order(&self) -> bool {
         false
     }

@@ -6,17 +6,47 @@ use uuid::Uuid;
 
 use crate::outbox::header;
 
-/// The headers an event is read from.
-const WANTED: [&str; 8] = [
-    header::ID,
-    header::SEQUENCE,
-    header::TYPE,
-    header::SOURCE,
-    header::SUBJECT,
-    header::TIME,
-    header::TRACEPARENT,
-    header::TRACESTATE,
-];
+/// The headers an event is read from, found in one pass over the message's:
+/// looking each up by name would allocate and hash the name, eight times per event.
+#[derive(Default)]
+struct EventHeaders<'a> {
+    id: Option<&'a str>,
+    sequence: Option<&'a str>,
+    event_type: Option<&'a str>,
+    source: Option<&'a str>,
+    stream_id: Option<&'a str>,
+    time: Option<&'a str>,
+    traceparent: Option<&'a str>,
+    tracestate: Option<&'a str>,
+}
+
+impl<'a> EventHeaders<'a> {
+    fn find(headers: &'a async_nats::HeaderMap) -> Self {
+        let mut found = Self::default();
+        for (name, values) in headers.iter() {
+            let slot = match name.as_ref() {
+                header::ID => &mut found.id,
+                header::SEQUENCE => &mut found.sequence,
+                header::TYPE => &mut found.event_type,
+                header::SOURCE => &mut found.source,
+                header::SUBJECT => &mut found.stream_id,
+                header::TIME => &mut found.time,
+                header::TRACEPARENT => &mut found.traceparent,
+                header::TRACESTATE => &mut found.tracestate,
+                _ => continue,
+            };
+            *slot = values.first().map(|value| value.as_str());
+        }
+        found
+    }
+}
+
+/// A header's value, owned, or which header is missing.
+fn required(value: Option<&str>, name: &'static str) -> Result<String, MalformedEvent> {
+    value
+        .map(str::to_owned)
+        .ok_or(MalformedEvent::Missing(name))
+}
 
 #[derive(Debug, Clone)]
 pub struct ReceivedEvent {
@@ -54,33 +84,13 @@ impl ReceivedEvent {
         headers: Option<&async_nats::HeaderMap>,
         payload: Bytes,
     ) -> Result<Self, MalformedEvent> {
-        let headers = headers.ok_or(MalformedEvent::NoHeaders)?;
-        // One pass over the headers: looking each up by name would allocate and
-        // hash the name, nine times per event.
-        let mut values: [Option<&str>; WANTED.len()] = [None; WANTED.len()];
-        for (name, all) in headers.iter() {
-            let name: &str = name.as_ref();
-            if let (Some(index), Some(value)) = (
-                WANTED.iter().position(|wanted| *wanted == name),
-                all.first(),
-            ) {
-                values[index] = Some(value.as_str());
-            }
-        }
-        let text = |name: &'static str| {
-            WANTED
-                .iter()
-                .position(|wanted| *wanted == name)
-                .and_then(|index| values[index])
-                .map(str::to_owned)
-                .ok_or(MalformedEvent::Missing(name))
-        };
-        let event_id = text(header::ID)?;
+        let headers = EventHeaders::find(headers.ok_or(MalformedEvent::NoHeaders)?);
+        let event_id = required(headers.id, header::ID)?;
         let event_id = Uuid::parse_str(&event_id).map_err(|_| MalformedEvent::Invalid {
             name: header::ID,
             value: event_id,
         })?;
-        let sequence = text(header::SEQUENCE)?;
+        let sequence = required(headers.sequence, header::SEQUENCE)?;
         let sequence =
             sequence
                 .parse()
@@ -96,16 +106,16 @@ impl ReceivedEvent {
         let district_id = tokens.next().and_then(|t| Uuid::parse_str(t).ok());
         Ok(Self {
             event_id,
-            event_type: text(header::TYPE)?,
+            event_type: required(headers.event_type, header::TYPE)?,
             subject: subject.to_owned(),
-            source: text(header::SOURCE)?,
-            stream_id: text(header::SUBJECT)?,
+            source: required(headers.source, header::SOURCE)?,
+            stream_id: required(headers.stream_id, header::SUBJECT)?,
             sequence,
-            time: text(header::TIME)?,
+            time: required(headers.time, header::TIME)?,
             district_id,
             school_id,
-            traceparent: text(header::TRACEPARENT).ok(),
-            tracestate: text(header::TRACESTATE).ok(),
+            traceparent: headers.traceparent.map(str::to_owned),
+            tracestate: headers.tracestate.map(str::to_owned),
             payload,
         })
     }

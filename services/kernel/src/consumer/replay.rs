@@ -58,7 +58,7 @@ pub const REPLAY_PULL_BYTES: usize = 32 << 20;
 /// replays in any order: one is decoded while Postgres loads another. Each takes a
 /// connection of the pool.
 pub const REPLAY_WRITERS: usize = 3;
-/// Streams the versions map makes room for up front (about 40 MB).
+/// Streams the versions map makes room for up front (about 70 MB).
 const VERSIONS_RESERVED: usize = 1 << 20;
 /// Stream versions written per COPY at the end (about 10 MB).
 const VERSIONS_PER_COPY: usize = 100_000;
@@ -68,6 +68,11 @@ const VERSIONS_PER_COPY: usize = 100_000;
 /// consumer must start (see [`create_consumer_after`]). `finish` (the read model's
 /// indexes, say) is first polled once every event is written, and runs while the
 /// stream versions are saved.
+///
+/// The pool needs a connection for each batch written at once (`REPLAY_WRITERS`
+/// for a projection that replays in any order, else one), then two: one for the
+/// versions and one for `finish`. An error may leave part of that written: the
+/// projection is reset before it is replayed again.
 pub async fn replay<P: Projection>(
     pool: &PgPool,
     jetstream: &jetstream::Context,
@@ -284,7 +289,8 @@ impl Versions {
             .iter()
             .map(|(stream, version)| (stream.as_str(), *version))
             .collect();
-        // In key order, the primary key's pages fill one after another.
+        // Sorted, so that under a C collation the primary key's pages fill one
+        // after another.
         versions.sort_unstable();
         let mut tx = pool.begin().await?;
         sqlx::query("DELETE FROM consumer_streams WHERE consumer = $1")

@@ -7,6 +7,8 @@ pub mod probe;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use kernel::consumer::{Projection, ReceivedEvent};
 use kernel::event_store::{NewEvent, PublishedForm};
@@ -35,6 +37,11 @@ pub fn internal(text: &str) -> NewEvent {
 pub struct NotesProjection {
     pub name: String,
     pub poison: Mutex<HashSet<String>>,
+    /// Replays in any order, each batch held a moment so that several overlap.
+    any_order: bool,
+    replaying: AtomicUsize,
+    /// The most batches a replay had in progress at once.
+    pub most_replayed_at_once: AtomicUsize,
 }
 
 impl NotesProjection {
@@ -42,11 +49,19 @@ impl NotesProjection {
         Self {
             name: name.to_owned(),
             poison: Mutex::new(HashSet::new()),
+            any_order: false,
+            replaying: AtomicUsize::new(0),
+            most_replayed_at_once: AtomicUsize::new(0),
         }
     }
 
     pub fn poison(self, text: &str) -> Self {
         self.poison.lock().unwrap().insert(text.to_owned());
+        self
+    }
+
+    pub fn replaying_in_any_order(mut self) -> Self {
+        self.any_order = true;
         self
     }
 }
@@ -71,6 +86,25 @@ impl Projection for NotesProjection {
         .execute(conn)
         .await?;
         Ok(())
+    }
+
+    async fn replay_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> anyhow::Result<()> {
+        let now = self.replaying.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_replayed_at_once.fetch_max(now, Ordering::SeqCst);
+        if self.any_order {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let applied = self.handle_batch(conn, events).await;
+        self.replaying.fetch_sub(1, Ordering::SeqCst);
+        applied
+    }
+
+    fn replays_in_any_order(&self) -> bool {
+        self.any_order
     }
 
     async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {

@@ -94,7 +94,8 @@ impl Projection for AttendanceProjection {
     }
 
     /// Roll calls and marks load into keyless tables, corrections are set aside
-    /// with their sequence and closures are idempotent: no batch depends on another.
+    /// with their sequence and closures are idempotent: no batch depends on another
+    /// (only a closure declared twice makes one batch wait for the other).
     fn replays_in_any_order(&self) -> bool {
         true
     }
