@@ -11,7 +11,8 @@
 //!   stream (replay into a new generation and swap), against raw JetStream reading
 //!   the whole stream as the replay does (an ephemeral consumer without acks, the
 //!   same pulls), and raw Postgres loading the same rows as the replay does (binary
-//!   COPY into bare tables in batches of the rebuild's size, then the indexes).
+//!   COPY into bare tables in batches of the rebuild's size, then the indexes), one
+//!   batch at a time where the replay writes three at once.
 //! - Report latencies on the rebuilt year over gRPC (school and district day
 //!   summaries, the district's adoption report for a month), each against the
 //!   report's main statement run straight on Postgres.
@@ -337,7 +338,8 @@ async fn raw_projection_rate(pool: &PgPool, year: &Year, events: usize, batch: u
 
 /// The replay's way of writing, raw: the same rows loaded with binary COPY into bare
 /// tables, in batches of the rebuild's size, one transaction each that does not wait
-/// for the disk; then the indexes, built once. The rows are made as it goes.
+/// for the disk; then the indexes, built once. The rows are made as it goes, one
+/// batch at a time (the replay has three in flight).
 async fn raw_rebuild_rate(pool: &PgPool, year: &Year, events: usize) -> f64 {
     sqlx::raw_sql("DROP TABLE roll_calls, marks, closures, replayed_corrections")
         .execute(pool)
