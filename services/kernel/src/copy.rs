@@ -2,8 +2,8 @@
 //! many rows, for a rebuild that fills an empty read model.
 //!
 //! The rows are encoded in memory in Postgres's binary wire format (big-endian,
-//! dates and times counted from 2000-01-01, text as
-//! its UTF-8 bytes) and sent with one COPY.
+//! dates and times counted from 2000-01-01, text as its UTF-8 bytes) and sent with
+//! one COPY.
 
 use bytes::BufMut as _;
 use sqlx::PgConnection;

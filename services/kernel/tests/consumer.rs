@@ -143,6 +143,14 @@ impl Setup {
         ConsumerSource::all_of(&self.world.namespace, PUBLISHER)
     }
 
+    /// The errors of the dead-lettered events, oldest first.
+    async fn dead_letter_errors(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT error FROM dead_letters ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
     async fn notes(&self) -> Vec<(String, i64)> {
         sqlx::query_as("SELECT text, sequence FROM notes ORDER BY applied")
             .fetch_all(&self.pool)
@@ -300,11 +308,10 @@ async fn a_message_without_cloudevents_headers_is_dead_lettered() {
     stop.cancel();
     task.await.unwrap().unwrap();
 
-    let error: String = sqlx::query_scalar("SELECT error FROM dead_letters")
-        .fetch_one(&setup.pool)
-        .await
-        .unwrap();
-    assert_eq!(error, "message has no headers");
+    assert_eq!(
+        setup.dead_letter_errors().await,
+        vec!["message has no headers"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -373,10 +380,7 @@ async fn a_replay_applies_the_stream_once_in_order_and_the_durable_consumer_goes
         .map(|(text, _)| text)
         .collect();
     assert_eq!(texts, vec!["a", "b", "one", "three"]);
-    let dead: Vec<String> = sqlx::query_scalar("SELECT error FROM dead_letters ORDER BY id")
-        .fetch_all(&setup.pool)
-        .await
-        .unwrap();
+    let dead = setup.dead_letter_errors().await;
     assert_eq!(dead.len(), 2, "{dead:?}");
     assert!(
         dead[0].contains("cannot project note \"poison\""),
@@ -464,10 +468,7 @@ async fn a_replay_in_any_order_writes_batches_at_once_and_each_event_once() {
         .collect();
     expected.sort();
     assert_eq!(notes, expected);
-    let dead: Vec<String> = sqlx::query_scalar("SELECT error FROM dead_letters")
-        .fetch_all(&setup.pool)
-        .await
-        .unwrap();
+    let dead = setup.dead_letter_errors().await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert!(
         dead[0].contains("cannot project note \"poison\""),

@@ -274,6 +274,44 @@ impl RollCallRows {
     }
 }
 
+/// The statement that moves marks to their corrected statuses, in `marks` and in
+/// their roll calls' counts (each count moves by what its marks were and are now),
+/// for the marks `$corrected` selects: `class_id, date, session, student_id,
+/// status`, one row per mark. A live correction and a replay's set-aside ones
+/// share it.
+macro_rules! move_marks {
+    ($corrected:literal) => {
+        concat!(
+            "WITH corrected AS (",
+            $corrected,
+            "), \
+             changed AS ( \
+               SELECT c.*, coalesce(m.status, 1::int2) AS was \
+               FROM corrected c LEFT JOIN marks m USING (class_id, date, session, student_id)), \
+             moved AS ( \
+               SELECT class_id, date, session, \
+                      sum((status = 1)::int - (was = 1)::int) AS present, \
+                      sum((status = 2)::int - (was = 2)::int) AS absent_excused, \
+                      sum((status = 3)::int - (was = 3)::int) AS absent_unexcused, \
+                      sum((status = 4)::int - (was = 4)::int) AS late \
+               FROM changed GROUP BY class_id, date, session), \
+             counts AS ( \
+               UPDATE roll_calls r SET \
+                 present = r.present + moved.present, \
+                 absent_excused = r.absent_excused + moved.absent_excused, \
+                 absent_unexcused = r.absent_unexcused + moved.absent_unexcused, \
+                 late = r.late + moved.late \
+               FROM moved WHERE (r.class_id, r.date, r.session) = (moved.class_id, moved.date, moved.session)), \
+             gone AS ( \
+               DELETE FROM marks m USING changed c \
+               WHERE c.status = 1 AND (m.class_id, m.date, m.session, m.student_id) = (c.class_id, c.date, c.session, c.student_id)) \
+             INSERT INTO marks (class_id, date, session, student_id, status) \
+             SELECT class_id, date, session, student_id, status FROM changed WHERE status <> 1 \
+             ON CONFLICT (class_id, date, session, student_id) DO UPDATE SET status = EXCLUDED.status"
+        )
+    };
+}
+
 /// One student's mark changed to `to`.
 struct Correction {
     class_id: Uuid,
@@ -310,23 +348,10 @@ impl Correction {
     /// Moves the mark from its current status to the corrected one, in the roll
     /// call's counts and in `marks`.
     async fn apply(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
-        sqlx::query(
-        "WITH key AS (SELECT $1::uuid AS class_id, $2::date AS date, $3::int2 AS session, $4::uuid AS student_id), \
-              old AS (SELECT coalesce((SELECT m.status FROM marks m JOIN key USING (class_id, date, session, student_id)), 1::int2) AS status), \
-              counts AS ( \
-                UPDATE roll_calls r SET \
-                  present = present - (old.status = 1)::int + ($5 = 1)::int, \
-                  absent_excused = absent_excused - (old.status = 2)::int + ($5 = 2)::int, \
-                  absent_unexcused = absent_unexcused - (old.status = 3)::int + ($5 = 3)::int, \
-                  late = late - (old.status = 4)::int + ($5 = 4)::int \
-                FROM old, key WHERE (r.class_id, r.date, r.session) = (key.class_id, key.date, key.session)), \
-              gone AS ( \
-                DELETE FROM marks m USING key \
-                WHERE $5 = 1 AND (m.class_id, m.date, m.session, m.student_id) = (key.class_id, key.date, key.session, key.student_id)) \
-         INSERT INTO marks (class_id, date, session, student_id, status) \
-         SELECT class_id, date, session, student_id, $5 FROM key WHERE $5 <> 1 \
-         ON CONFLICT (class_id, date, session, student_id) DO UPDATE SET status = EXCLUDED.status",
-        )
+        sqlx::query(move_marks!(
+            "SELECT $1::uuid AS class_id, $2::date AS date, $3::int2 AS session, \
+                    $4::uuid AS student_id, $5::int2 AS status"
+        ))
         .bind(self.class_id)
         .bind(self.date)
         .bind(self.session)
@@ -339,36 +364,13 @@ impl Correction {
 }
 
 /// Applies the corrections a replay set aside: each mark's last one decides its
-/// status, and each roll call's counts move by what its marks were and are now.
+/// status.
 async fn apply_set_aside_corrections(conn: &mut PgConnection) -> anyhow::Result<()> {
-    sqlx::query(
-        "WITH last AS ( \
-            SELECT DISTINCT ON (class_id, date, session, student_id) class_id, date, session, student_id, status \
-            FROM replayed_corrections ORDER BY class_id, date, session, student_id, sequence DESC), \
-          changed AS ( \
-            SELECT l.*, coalesce(m.status, 1::int2) AS was \
-            FROM last l LEFT JOIN marks m USING (class_id, date, session, student_id)), \
-          moved AS ( \
-            SELECT class_id, date, session, \
-                   sum((status = 1)::int - (was = 1)::int) AS present, \
-                   sum((status = 2)::int - (was = 2)::int) AS absent_excused, \
-                   sum((status = 3)::int - (was = 3)::int) AS absent_unexcused, \
-                   sum((status = 4)::int - (was = 4)::int) AS late \
-            FROM changed GROUP BY class_id, date, session), \
-          counts AS ( \
-            UPDATE roll_calls r SET \
-              present = r.present + moved.present, \
-              absent_excused = r.absent_excused + moved.absent_excused, \
-              absent_unexcused = r.absent_unexcused + moved.absent_unexcused, \
-              late = r.late + moved.late \
-            FROM moved WHERE (r.class_id, r.date, r.session) = (moved.class_id, moved.date, moved.session)), \
-          gone AS ( \
-            DELETE FROM marks m USING changed c \
-            WHERE c.status = 1 AND (m.class_id, m.date, m.session, m.student_id) = (c.class_id, c.date, c.session, c.student_id)) \
-         INSERT INTO marks (class_id, date, session, student_id, status) \
-         SELECT class_id, date, session, student_id, status FROM changed WHERE status <> 1 \
-         ON CONFLICT (class_id, date, session, student_id) DO UPDATE SET status = EXCLUDED.status",
-    )
+    sqlx::query(move_marks!(
+        "SELECT DISTINCT ON (class_id, date, session, student_id) \
+                class_id, date, session, student_id, status \
+         FROM replayed_corrections ORDER BY class_id, date, session, student_id, sequence DESC"
+    ))
     .execute(&mut *conn)
     .await?;
     sqlx::query("TRUNCATE replayed_corrections")
