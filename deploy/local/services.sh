@@ -11,9 +11,12 @@ CARGO="${CARGO:-cargo}"
 
 # Development defaults: the identity service starts without LIENLAC_ADMIN_PASSWORD
 # (its operator `admin` gets the password lienlac-demo) and keeps its token
-# signing key under .local/.
+# signing key and activation code secret under .local/. The services listen on
+# loopback only: the development password never applies to a wider address.
 export LIENLAC_DEV="${LIENLAC_DEV:-1}"
+export LIENLAC_BIND_ADDRESS="${LIENLAC_BIND_ADDRESS:-127.0.0.1}"
 export IDENTITY_SIGNING_KEY_FILE="${IDENTITY_SIGNING_KEY_FILE:-$ROOT/.local/identity/signing-key.pem}"
+export IDENTITY_ACTIVATION_KEY_FILE="${IDENTITY_ACTIVATION_KEY_FILE:-$ROOT/.local/identity/activation-key}"
 export RUST_LOG="${RUST_LOG:-info}"
 
 services() {

@@ -49,9 +49,7 @@ async fn main() {
     let world = TestWorld::new();
     let mut settings = Settings::defaults(world.config(ServiceId::IDENTITY));
     settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
-    settings.signing_key_file = std::env::temp_dir()
-        .join(format!("lienlac-{}", world.namespace))
-        .join("key.pem");
+    settings.keep_keys_in(&std::env::temp_dir().join(format!("lienlac-{}", world.namespace)));
     settings.kernel.db_max_connections = 20;
     let app = Application::build(settings).await.unwrap();
     let addr = app.grpc_addr();

@@ -24,12 +24,16 @@ pub struct Settings {
     pub development: bool,
     /// PKCS#8 PEM of the Ed25519 key that signs access tokens; generated when missing.
     pub signing_key_file: PathBuf,
+    /// The secret (hex) activation codes are kept under; generated when missing.
+    pub activation_key_file: PathBuf,
     pub argon2: Argon2Settings,
     pub password_min_length: usize,
     pub lockout_attempts: i32,
     pub lockout_duration: Duration,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// One sign-in's longest life, however often its refresh token rotates.
+    pub session_ttl: Duration,
     pub activation_code_ttl: Duration,
 }
 
@@ -43,6 +47,7 @@ impl Settings {
             admin_password: None,
             development: false,
             signing_key_file: PathBuf::from(".local/identity/signing-key.pem"),
+            activation_key_file: PathBuf::from(".local/identity/activation-key"),
             argon2: Argon2Settings {
                 memory_kib: 19 * 1024,
                 iterations: 2,
@@ -53,8 +58,15 @@ impl Settings {
             lockout_duration: Duration::from_secs(15 * 60),
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_ttl: Duration::from_secs(90 * 24 * 3600),
             activation_code_ttl: Duration::from_secs(30 * 24 * 3600),
         }
+    }
+
+    /// Keeps the signing key and the activation secret in `dir`.
+    pub fn keep_keys_in(&mut self, dir: &std::path::Path) {
+        self.signing_key_file = dir.join("signing-key.pem");
+        self.activation_key_file = dir.join("activation-key");
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -72,6 +84,9 @@ impl Settings {
             .is_some_and(|value| matches!(value.as_str(), "1" | "true" | "yes"));
         if let Some(path) = env.text("IDENTITY_SIGNING_KEY_FILE") {
             settings.signing_key_file = PathBuf::from(path);
+        }
+        if let Some(path) = env.text("IDENTITY_ACTIVATION_KEY_FILE") {
+            settings.activation_key_file = PathBuf::from(path);
         }
         env.parse(
             "IDENTITY_ARGON2_MEMORY_KIB",
@@ -96,6 +111,7 @@ impl Settings {
             "IDENTITY_REFRESH_TOKEN_TTL",
             &mut settings.refresh_token_ttl,
         )?;
+        env.duration("IDENTITY_SESSION_TTL", &mut settings.session_ttl)?;
         env.duration(
             "IDENTITY_ACTIVATION_CODE_TTL",
             &mut settings.activation_code_ttl,
@@ -104,6 +120,15 @@ impl Settings {
             return Err(ConfigError {
                 name: "LIENLAC_ADMIN_PASSWORD".to_owned(),
                 reason: "is required (the platform operator's password); set LIENLAC_DEV=1 to use a development default".to_owned(),
+            });
+        }
+        if settings.admin_password.is_none() && !settings.kernel.bind_address.is_loopback() {
+            return Err(ConfigError {
+                name: "LIENLAC_ADMIN_PASSWORD".to_owned(),
+                reason: format!(
+                    "is required: the development password applies only to services listening on loopback, and LIENLAC_BIND_ADDRESS is {}",
+                    settings.kernel.bind_address
+                ),
             });
         }
         Ok(settings)
@@ -125,7 +150,9 @@ mod tests {
     fn the_service_refuses_to_start_without_an_admin_password_unless_in_development() {
         let error = settings_with(&[]).unwrap_err();
         assert_eq!(error.name, "LIENLAC_ADMIN_PASSWORD");
-        assert!(settings_with(&[("LIENLAC_DEV", "1")]).is_ok());
+        assert!(
+            settings_with(&[("LIENLAC_DEV", "1"), ("LIENLAC_BIND_ADDRESS", "127.0.0.1")]).is_ok()
+        );
         let settings = settings_with(&[
             ("LIENLAC_ADMIN_PASSWORD", "s3cret-pass"),
             ("IDENTITY_LOCKOUT_DURATION", "5m"),
@@ -133,5 +160,22 @@ mod tests {
         .unwrap();
         assert_eq!(settings.lockout_duration, Duration::from_secs(300));
         assert_eq!(settings.kernel.grpc_port, 50051);
+    }
+
+    #[test]
+    fn the_development_password_never_applies_to_services_listening_beyond_loopback() {
+        for address in ["0.0.0.0", "192.0.2.10", "::"] {
+            let error = settings_with(&[("LIENLAC_DEV", "1"), ("LIENLAC_BIND_ADDRESS", address)])
+                .unwrap_err();
+            assert_eq!(error.name, "LIENLAC_ADMIN_PASSWORD", "{address}");
+        }
+        assert!(settings_with(&[("LIENLAC_DEV", "1"), ("LIENLAC_BIND_ADDRESS", "::1")]).is_ok());
+        assert!(
+            settings_with(&[
+                ("LIENLAC_ADMIN_PASSWORD", "s3cret-pass"),
+                ("LIENLAC_BIND_ADDRESS", "0.0.0.0")
+            ])
+            .is_ok()
+        );
     }
 }

@@ -75,6 +75,12 @@ fn write_private(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| anyhow::anyhow!("encoding the signing key: {e}"))?;
+    write_secret_file(path, pem.as_bytes())
+}
+
+/// Creates `path` (and its folder) readable by its owner only, refusing to
+/// overwrite a file that exists.
+pub(crate) fn write_secret_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -83,8 +89,8 @@ fn write_private(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("creating the signing key {}", path.display()))?;
-    file.write_all(pem.as_bytes())?;
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)?;
     Ok(())
 }
 

@@ -7,12 +7,14 @@
 
 mod access;
 mod accounts;
+mod activation;
 mod api;
 pub mod config;
 mod directory;
 mod error;
 mod events;
 mod keys;
+mod password_policy;
 mod passwords;
 mod roles;
 pub mod text;
@@ -41,6 +43,8 @@ pub struct Ctx {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
     pub passwords: passwords::Passwords,
+    pub password_policy: password_policy::PasswordPolicy,
+    pub activation: activation::ActivationCodes,
     pub tokens: tokens::Tokens,
 }
 
@@ -57,7 +61,9 @@ impl Application {
         let host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
         let signer = keys::Signer::load_or_generate(&settings.signing_key_file)?;
         signer.register(&host.pool).await?;
-        let passwords = passwords::Passwords::new(&settings.argon2, settings.password_min_length)?;
+        let passwords = passwords::Passwords::new(&settings.argon2)?;
+        let activation =
+            activation::ActivationCodes::load_or_generate(&settings.activation_key_file)?;
         let admin_password = match &settings.admin_password {
             Some(password) => password.expose_secret().to_owned(),
             None => {
@@ -67,7 +73,17 @@ impl Application {
                 config::DEVELOPMENT_ADMIN_PASSWORD.to_owned()
             }
         };
-        accounts::admin::ensure_operator(&host.pool, &passwords, &admin_password).await?;
+        let password_policy = password_policy::PasswordPolicy {
+            min_length: settings.password_min_length,
+        };
+        accounts::admin::ensure_operator(
+            &host.pool,
+            &passwords,
+            &password_policy,
+            &admin_password,
+            settings.development,
+        )
+        .await?;
         let verifier = Arc::new(TokenVerifier::new(Arc::new(keys::LocalJwks {
             pool: host.pool.clone(),
             token_ttl: settings.access_token_ttl,
@@ -78,9 +94,12 @@ impl Application {
                 signer: Arc::new(signer),
                 access_ttl: settings.access_token_ttl,
                 refresh_ttl: settings.refresh_token_ttl,
+                session_ttl: settings.session_ttl,
             },
+            password_policy,
             settings: Arc::new(settings),
             passwords,
+            activation,
         };
         Ok(Self {
             host,

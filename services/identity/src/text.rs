@@ -31,7 +31,7 @@ pub fn name(field: &str, raw: &str, max_chars: usize) -> Result<String, Violatio
 
 /// A Vietnamese mobile number in any usual form (`+84 912 345 678`, `0912345678`,
 /// `84912345678`, with spaces, dots or dashes), as its nine subscriber digits.
-fn mobile_digits(raw: &str) -> Option<String> {
+pub(crate) fn mobile_digits(raw: &str) -> Option<String> {
     let digits: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))

@@ -21,6 +21,8 @@ pub struct Tokens {
     pub signer: Arc<Signer>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// How long one sign-in lasts at most, however often it is refreshed.
+    pub session_ttl: Duration,
 }
 
 /// What presenting a refresh token led to.
@@ -40,6 +42,7 @@ impl Tokens {
         family: Option<Uuid>,
     ) -> AppResult<TokenPair> {
         let roles = bindings(conn, account_id, person_id).await?;
+        let family = family.unwrap_or_else(Uuid::now_v7);
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let ttl = self.access_ttl.as_secs() as i64;
         let claims = Claims {
@@ -51,6 +54,7 @@ impl Tokens {
             nbf: now,
             exp: now + ttl,
             jti: Uuid::now_v7(),
+            sid: Some(family),
             roles,
         };
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
@@ -61,14 +65,19 @@ impl Tokens {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random: {e}"))?;
         let refresh_token = URL_SAFE_NO_PAD.encode(secret);
+        // A family's end is set when it starts and carried by each rotation.
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, account_id, expires_at) \
-             VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+            "INSERT INTO refresh_tokens (token_hash, family_id, account_id, family_expires_at, expires_at) \
+             SELECT $1, $2, $3, f.ends, least(f.ends, now() + make_interval(secs => $4)) \
+             FROM (SELECT coalesce( \
+                 (SELECT family_expires_at FROM refresh_tokens WHERE family_id = $2 LIMIT 1), \
+                 now() + make_interval(secs => $5)) AS ends) f",
         )
         .bind(refresh_hash(&refresh_token))
-        .bind(family.unwrap_or_else(Uuid::now_v7))
+        .bind(family)
         .bind(account_id)
         .bind(self.refresh_ttl.as_secs_f64())
+        .bind(self.session_ttl.as_secs_f64())
         .execute(&mut *conn)
         .await?;
         Ok(TokenPair {
@@ -154,12 +163,18 @@ async fn revoke_family(conn: &mut PgConnection, family: Uuid) -> AppResult<()> {
     Ok(())
 }
 
-/// Revokes every refresh token of an account (password reset, lock).
-pub(crate) async fn revoke_account(conn: &mut PgConnection, account_id: Uuid) -> AppResult<()> {
+/// Ends every sign-in of an account (password change or reset, lock) but `keep`.
+pub(crate) async fn revoke_account(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    keep: Option<Uuid>,
+) -> AppResult<()> {
     sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",
+        "UPDATE refresh_tokens SET revoked_at = now() \
+         WHERE account_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
     )
     .bind(account_id)
+    .bind(keep)
     .execute(conn)
     .await?;
     Ok(())

@@ -29,9 +29,7 @@ pub async fn start_identity(world: &TestWorld, stop: &CancellationToken) -> Sock
     settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
     settings.argon2.memory_kib = 1024;
     settings.argon2.iterations = 1;
-    settings.signing_key_file = std::env::temp_dir()
-        .join(format!("lienlac-{}", world.namespace))
-        .join("key.pem");
+    settings.keep_keys_in(&std::env::temp_dir().join(format!("lienlac-{}", world.namespace)));
     let identity_app = identity::Application::build(settings).await.unwrap();
     let identity_addr = identity_app.grpc_addr();
     tokio::spawn(identity_app.run_until_stopped(stop.clone()));

@@ -13,8 +13,10 @@ use uuid::Uuid;
 
 use super::{AccountRow, by_id, require_administers};
 use crate::Ctx;
+use crate::config::DEVELOPMENT_ADMIN_PASSWORD;
 use crate::error::AppResult;
 use crate::events::{account_stream, emit};
+use crate::password_policy::PasswordPolicy;
 use crate::passwords::Passwords;
 use crate::roles::binding_to_proto;
 
@@ -64,7 +66,7 @@ pub(crate) async fn lock(
                     .bind(account_id)
                     .execute(&mut *tx)
                     .await?;
-                crate::tokens::revoke_account(tx, account_id).await?;
+                crate::tokens::revoke_account(tx, account_id, None).await?;
                 let event = AccountLocked {
                     account_id: account_id.to_string(),
                     person_id: account
@@ -140,18 +142,48 @@ pub(crate) async fn who_am_i(ctx: &Ctx, caller: &Caller) -> AppResult<WhoAmIResp
     })
 }
 
-/// Creates the platform operator `admin` with `password` unless it exists.
+/// Creates the platform operator `admin` with `password` unless it exists. Outside
+/// development, an operator still holding the development password gets
+/// `password` instead, and its sign-ins end: a deployment tried once with
+/// `LIENLAC_DEV=1` keeps no publicly known password.
 pub(crate) async fn ensure_operator(
     pool: &PgPool,
     passwords: &Passwords,
+    policy: &PasswordPolicy,
     password: &str,
+    development: bool,
 ) -> anyhow::Result<()> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = $1)")
+    if let Err(violation) =
+        policy.check_new("LIENLAC_ADMIN_PASSWORD", password, &[OPERATOR_USERNAME])
+    {
+        anyhow::bail!("LIENLAC_ADMIN_PASSWORD {}", violation.english);
+    }
+    let existing: Option<(Uuid, Option<String>)> =
+        sqlx::query_as("SELECT id, password_hash FROM accounts WHERE username = $1")
             .bind(OPERATOR_USERNAME)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await?;
-    if exists {
+    if let Some((account_id, hash)) = existing {
+        if !development
+            && passwords
+                .verify(DEVELOPMENT_ADMIN_PASSWORD, hash.as_deref())
+                .await?
+        {
+            let hash = passwords.hash(password).await?;
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+                .bind(account_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
+            crate::tokens::revoke_account(&mut tx, account_id, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("ending the operator's sign-ins: {e}"))?;
+            tx.commit().await?;
+            tracing::warn!(
+                "the platform operator still had the development password: it is now LIENLAC_ADMIN_PASSWORD"
+            );
+        }
         return Ok(());
     }
     let hash = passwords.hash(password).await?;

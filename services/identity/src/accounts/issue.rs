@@ -18,7 +18,6 @@ use crate::access::{self, SCHOOL_ADMINS};
 use crate::directory::meta;
 use crate::error::{AppError, AppResult};
 use crate::events::{account_stream, emit};
-use crate::passwords::{activation_code_hash, new_activation_code};
 use crate::text;
 
 pub(crate) enum Whom {
@@ -137,16 +136,16 @@ pub(crate) async fn issue(
             Some(chosen) => chosen.clone(),
             None => free_username(&mut tx, candidate.phone.as_deref()).await?,
         };
-        let code = new_activation_code()?;
+        let (code, stored) = ctx.activation.new_code()?;
         let account_id = Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO accounts (id, person_id, username, status, activation_code_hash, activation_expires_at, district_id, school_id) \
-             VALUES ($1, $2, $3, 'issued', $4, now() + make_interval(secs => $5), $6, $7)",
+            "INSERT INTO accounts (id, person_id, username, status, activation_code_hash, activation_code_keyed, activation_expires_at, district_id, school_id) \
+             VALUES ($1, $2, $3, 'issued', $4, true, now() + make_interval(secs => $5), $6, $7)",
         )
         .bind(account_id)
         .bind(candidate.id)
         .bind(&username)
-        .bind(activation_code_hash(&code))
+        .bind(stored)
         .bind(expires)
         .bind(district_id)
         .bind(school_id)
@@ -223,18 +222,18 @@ pub(crate) async fn reset(
     {
         return Ok(first);
     }
-    let code = new_activation_code()?;
+    let (code, stored) = ctx.activation.new_code()?;
     sqlx::query(
         "UPDATE accounts SET status = 'issued', password_hash = NULL, activation_code_hash = $2, \
-             activation_expires_at = now() + make_interval(secs => $3), failed_logins = 0, locked_until = NULL \
+             activation_code_keyed = true, activation_expires_at = now() + make_interval(secs => $3), failed_logins = 0, locked_until = NULL \
          WHERE id = $1",
     )
     .bind(account_id)
-    .bind(activation_code_hash(&code))
+    .bind(stored)
     .bind(ctx.settings.activation_code_ttl.as_secs_f64())
     .execute(&mut *tx)
     .await?;
-    crate::tokens::revoke_account(&mut tx, account_id).await?;
+    crate::tokens::revoke_account(&mut tx, account_id, None).await?;
     let full_name: Option<String> =
         sqlx::query_scalar("SELECT full_name FROM people WHERE id = $1")
             .bind(account.person_id)

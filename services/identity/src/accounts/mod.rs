@@ -1,15 +1,16 @@
 //! Accounts: issuing and activating them, signing in, and administering them.
 
 pub(crate) mod admin;
+pub(crate) mod authority;
 pub(crate) mod issue;
 pub(crate) mod roles;
 pub(crate) mod sessions;
 
-use kernel::auth::{Caller, Target};
+use kernel::auth::Caller;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::access::{self, SCHOOL_ADMINS};
+use crate::access;
 use crate::error::{AppError, AppResult};
 
 /// The account row the sign-in and administration paths work on.
@@ -21,6 +22,7 @@ pub(crate) struct AccountRow {
     pub status: String,
     pub password_hash: Option<String>,
     pub activation_code_hash: Option<Vec<u8>>,
+    pub activation_code_keyed: bool,
     pub activation_expired: bool,
     pub failed_logins: i32,
     pub locked: bool,
@@ -30,7 +32,7 @@ pub(crate) struct AccountRow {
     pub school_id: Option<Uuid>,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, person_id, username, status, password_hash, activation_code_hash, \
+const ACCOUNT_COLUMNS: &str = "id, person_id, username, status, password_hash, activation_code_hash, activation_code_keyed, \
     coalesce(activation_expires_at < now(), false) AS activation_expired, failed_logins, \
     locked_by_admin OR coalesce(locked_until > now(), false) AS locked, locked_by_admin, \
     last_sign_in_date, district_id, school_id";
@@ -57,37 +59,25 @@ pub(crate) async fn by_id(conn: &mut PgConnection, id: Uuid) -> AppResult<Accoun
     row.ok_or(AppError::NotFound("account"))
 }
 
-/// Whether the caller administers the account's person: school administrators of a
-/// staff member's school, or of a school where a guardian's child studies.
+/// Whether the caller may administer the account ([`authority::may_administer`]
+/// over every binding it holds, granted or following from the directory).
 pub(crate) async fn require_administers(
     conn: &mut PgConnection,
     caller: &Caller,
     account: &AccountRow,
 ) -> AppResult<()> {
-    let Some(person_id) = account.person_id else {
-        return Ok(caller.require(&[kernel::auth::Role::Operator], &Target::platform())?);
+    let holdings = crate::tokens::bindings(&mut *conn, account.id, account.person_id).await?;
+    let home = match account.person_id {
+        Some(person_id) => Some(access::person(conn, person_id).await?.0),
+        None => None,
     };
-    let (target, kind) = access::person(conn, person_id).await?;
-    let allowed = if kind == "guardian" {
-        let schools: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT DISTINCT s.school_id FROM guardianships g JOIN people s ON s.id = g.student_id \
-             WHERE g.guardian_id = $1",
-        )
-        .bind(person_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let district = target.district.unwrap_or_default();
-        caller.holds(SCHOOL_ADMINS, &target)
-            || schools
-                .into_iter()
-                .any(|school| caller.holds(SCHOOL_ADMINS, &Target::school(district, school)))
-    } else {
-        caller.holds(SCHOOL_ADMINS, &target)
-    };
-    if allowed {
+    if authority::may_administer(caller, &holdings, home) {
         Ok(())
     } else {
-        Err(tonic::Status::permission_denied("you do not administer this account").into())
+        Err(tonic::Status::permission_denied(
+            "you do not administer this account: it holds a role, or has a child in a school, beyond what you could grant",
+        )
+        .into())
     }
 }
 

@@ -1,7 +1,6 @@
-//! Granting and revoking roles. District admins grant district and school roles in
-//! their district; principals grant school roles in their school; the operator
-//! grants anything. Homeroom-teacher and guardian bindings follow from the
-//! directory and cannot be granted.
+//! Granting and revoking roles, by the rules of [`super::authority::granters`].
+//! Homeroom-teacher and guardian bindings follow from the directory and cannot be
+//! granted.
 
 use kernel::auth::{Binding, Caller, Role, ScopeKind, Target};
 use kernel::command::idempotent;
@@ -9,6 +8,7 @@ use lienlac_proto::identity::v1::{RoleBinding, RoleGranted, RoleRevoked};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::authority::granters;
 use super::by_id;
 use crate::Ctx;
 use crate::access;
@@ -20,15 +20,6 @@ pub(crate) struct RoleChange {
     pub account_id: Uuid,
     pub role: Role,
     pub scope_id: Option<Uuid>,
-}
-
-/// Who may grant `role`, over which target.
-fn granters(role: Role) -> &'static [Role] {
-    match role.scope_kind() {
-        ScopeKind::Platform => &[Role::Operator],
-        ScopeKind::District => &[Role::Operator, Role::DistrictAdmin],
-        _ => &[Role::Operator, Role::DistrictAdmin, Role::Principal],
-    }
 }
 
 /// The binding `change` describes, checked against the directory and the caller.

@@ -2,8 +2,10 @@
 //!
 //! An unknown username, an account not yet activated and a wrong password all take
 //! one password hash's time and give the same answer. Failed attempts count
-//! towards a temporary lock; a locked account says so only to someone who knows
-//! its password.
+//! towards a temporary lock, also while the account is locked (reaching the limit
+//! again starts the lock again); a locked account answers "locked" whatever the
+//! password, so the lock is no oracle for guessing it. Activation answers alike
+//! for an unknown username, an account already activated and a wrong code.
 
 use kernel::auth::Caller;
 use kernel::event_store::EventMeta;
@@ -14,9 +16,9 @@ use super::{AccountRow, by_id, by_username, local_today};
 use crate::Ctx;
 use crate::error::{AppError, AppResult, bad_credentials};
 use crate::events::{account_stream, emit};
-use crate::passwords::activation_code_hash;
 use crate::text;
 use crate::tokens::Rotation;
+use kernel::grpc::invalid_argument;
 
 fn account_meta(account: &AccountRow) -> EventMeta {
     let meta = EventMeta::for_command(Some(account.id.to_string()));
@@ -98,6 +100,28 @@ async fn signed_in(
         .await
 }
 
+/// The policy for `account`'s new password, which may be neither its username nor
+/// its person's phone number.
+async fn check_new_password(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    account: &AccountRow,
+    password: &str,
+) -> AppResult<()> {
+    let phone: Option<String> = sqlx::query_scalar("SELECT phone FROM people WHERE id = $1")
+        .bind(account.person_id)
+        .fetch_optional(conn)
+        .await?
+        .flatten();
+    let personal = [
+        account.username.as_str(),
+        phone.as_deref().unwrap_or_default(),
+    ];
+    ctx.password_policy
+        .check_new("new_password", password, &personal)
+        .map_err(|violation| AppError::Status(invalid_argument(&[violation])))
+}
+
 fn locked() -> AppError {
     AppError::Rejected(
         "this account is locked; try again in a few minutes or ask the school's IT officer"
@@ -113,13 +137,16 @@ pub(crate) async fn login(ctx: &Ctx, username: &str, password: &str) -> AppResul
     let Some(account) = account else {
         return Err(bad_credentials());
     };
-    if account.locked {
-        return Err(if matches { locked() } else { bad_credentials() });
-    }
-    if !matches {
-        count_failure(ctx, &mut tx, &account).await?;
-        tx.commit().await?;
-        return Err(bad_credentials());
+    if account.locked || !matches {
+        if !matches {
+            count_failure(ctx, &mut tx, &account).await?;
+            tx.commit().await?;
+        }
+        return Err(if account.locked {
+            locked()
+        } else {
+            bad_credentials()
+        });
     }
     let pair = signed_in(ctx, &mut tx, &account).await?;
     tx.commit().await?;
@@ -141,24 +168,27 @@ pub(crate) async fn activate(
     let Some(account) = by_username(&mut tx, &text::username(username)).await? else {
         return Err(wrong());
     };
-    if account.locked {
-        return Err(locked());
-    }
-    if account.status != "issued" {
-        return Err(AppError::Rejected(
-            "this account is already activated; sign in with its password".to_owned(),
-        ));
-    }
-    if account.activation_code_hash.as_deref() != Some(activation_code_hash(code).as_slice()) {
-        count_failure(ctx, &mut tx, &account).await?;
-        tx.commit().await?;
-        return Err(wrong());
+    let code_matches = account.status == "issued"
+        && account
+            .activation_code_hash
+            .as_deref()
+            .is_some_and(|stored| {
+                ctx.activation
+                    .matches(code, stored, account.activation_code_keyed)
+            });
+    if account.locked || !code_matches {
+        if !code_matches {
+            count_failure(ctx, &mut tx, &account).await?;
+            tx.commit().await?;
+        }
+        return Err(if account.locked { locked() } else { wrong() });
     }
     if account.activation_expired {
         return Err(AppError::Rejected(
             "the activation code has expired; ask the school for a new one".to_owned(),
         ));
     }
+    check_new_password(ctx, &mut tx, &account, new_password).await?;
     let hash = ctx.passwords.hash(new_password).await?;
     sqlx::query(
         "UPDATE accounts SET status = 'active', password_hash = $2, activation_code_hash = NULL, \
@@ -206,6 +236,8 @@ pub(crate) async fn logout(ctx: &Ctx, refresh_token: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// A new password; every other sign-in of the account ends (the caller's own
+/// stays).
 pub(crate) async fn change_password(
     ctx: &Ctx,
     caller: &Caller,
@@ -225,12 +257,14 @@ pub(crate) async fn change_password(
             "the current password is wrong",
         )));
     }
+    check_new_password(ctx, &mut tx, &account, new_password).await?;
     let hash = ctx.passwords.hash(new_password).await?;
     sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
         .bind(account.id)
         .bind(hash)
         .execute(&mut *tx)
         .await?;
+    crate::tokens::revoke_account(&mut tx, account.id, caller.session).await?;
     tx.commit().await?;
     Ok(())
 }

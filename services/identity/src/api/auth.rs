@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::accounts::{admin, issue, roles, sessions};
+use crate::password_policy::check_length;
 use crate::roles::{role_from_proto, scope_from_proto};
 use crate::text;
 
@@ -128,12 +129,11 @@ impl AuthService for Auth {
         let mut check = Check::new();
         check.text("username", &r.username, 100);
         check.text("activation_code", &r.activation_code, 32);
-        check.take(
-            self.ctx
-                .passwords
-                .check_new("new_password", &r.new_password)
-                .map(|()| 0u8),
-        );
+        check.take(self.ctx.password_policy.check_new(
+            "new_password",
+            &r.new_password,
+            &[&r.username],
+        ));
         check.done()?;
         Ok(Response::new(
             sessions::activate(&self.ctx, &r.username, &r.activation_code, &r.new_password).await?,
@@ -147,9 +147,7 @@ impl AuthService for Auth {
         let r = request.into_inner();
         let mut check = Check::new();
         check.text("username", &r.username, 100);
-        if r.password.is_empty() {
-            check.add(Violation::required("password"));
-        }
+        check.take(check_length("password", &r.password));
         check.done()?;
         Ok(Response::new(
             sessions::login(&self.ctx, &r.username, &r.password).await?,
@@ -188,15 +186,8 @@ impl AuthService for Auth {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        if r.current_password.is_empty() {
-            check.add(Violation::required("current_password"));
-        }
-        check.take(
-            self.ctx
-                .passwords
-                .check_new("new_password", &r.new_password)
-                .map(|()| 0u8),
-        );
+        check.take(check_length("current_password", &r.current_password));
+        check.take(check_length("new_password", &r.new_password));
         check.done()?;
         sessions::change_password(&self.ctx, &caller, &r.current_password, &r.new_password).await?;
         Ok(Response::new(pb::ChangePasswordResponse {}))

@@ -91,8 +91,6 @@ const STUDENT_READERS: &[Persona] = &[
     HomeroomTeacher,
     Guardian,
 ];
-const SCHOOL_ROLE_GRANTERS: &[Persona] = &[Operator, DistrictAdmin, Principal];
-
 fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
     vec![
         ("CreateDistrict", &[Operator], |c| {
@@ -408,7 +406,7 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                 )
             })
         }),
-        ("GrantRole(teacher)", SCHOOL_ROLE_GRANTERS, |c| {
+        ("GrantRole(teacher)", SCHOOL_ADMINS, |c| {
             Box::pin(async move {
                 done(
                     c.auth()
@@ -423,7 +421,7 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                 )
             })
         }),
-        ("RevokeRole(teacher)", SCHOOL_ROLE_GRANTERS, |c| {
+        ("RevokeRole(teacher)", SCHOOL_ADMINS, |c| {
             Box::pin(async move {
                 // The operator grants it first, so that there is something to revoke.
                 let _ = c

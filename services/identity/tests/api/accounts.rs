@@ -105,7 +105,7 @@ async fn guardians_get_phone_usernames_and_one_time_codes_printable_as_csv() {
     assert_eq!(pair.token_type, "Bearer");
     assert_eq!(pair.expires_in, 15 * 60);
     let reused = activate(&s.app, account).await.unwrap_err();
-    assert_eq!(reused.code(), Code::FailedPrecondition);
+    assert_eq!(reused.code(), Code::Unauthenticated, "a code works once");
     let login = s.app.login(&account.username, PASSWORD).await.unwrap();
     assert!(!login.access_token.is_empty());
     // Any usual form of the phone number signs in.
@@ -175,7 +175,7 @@ async fn an_unknown_username_and_a_wrong_password_get_the_same_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn five_wrong_passwords_lock_the_account_and_emit_an_event() {
+async fn five_wrong_passwords_lock_the_account_and_the_lock_answers_alike_whatever_the_password() {
     let s = school().await;
     let account = issue_guardians(&s, false).await.accounts.remove(0);
     activate(&s.app, &account).await.unwrap();
@@ -187,24 +187,33 @@ async fn five_wrong_passwords_lock_the_account_and_emit_an_event() {
             .unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated);
     }
-    let locked = s.app.login(&account.username, PASSWORD).await.unwrap_err();
-    assert_eq!(locked.code(), Code::FailedPrecondition);
-    assert!(locked.message().contains("locked"), "{}", locked.message());
-    let still_generic = s
+    let right = s.app.login(&account.username, PASSWORD).await.unwrap_err();
+    let wrong = s
         .app
         .login(&account.username, "wrong-password")
         .await
         .unwrap_err();
+    for status in [&right, &wrong] {
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert!(status.message().contains("locked"), "{}", status.message());
+    }
     assert_eq!(
-        still_generic.code(),
-        Code::Unauthenticated,
-        "a wrong password does not learn of the lock"
+        right.message(),
+        wrong.message(),
+        "the answer on a locked account does not tell whether the password was right"
     );
-    let events = s.app.stored_events().await;
-    assert_eq!(
-        events.iter().filter(|(t, _)| t == "AccountLocked").count(),
-        1
-    );
+    let locks =
+        |events: Vec<(String, String)>| events.iter().filter(|(t, _)| t == "AccountLocked").count();
+    assert_eq!(locks(s.app.stored_events().await), 1);
+
+    // Guesses during the lock count: four more make five, and the lock starts again.
+    for _ in 0..4 {
+        s.app
+            .login(&account.username, "wrong-password")
+            .await
+            .unwrap_err();
+    }
+    assert_eq!(locks(s.app.stored_events().await), 2);
 
     s.app
         .auth(Some(&s.admin))
@@ -215,6 +224,54 @@ async fn five_wrong_passwords_lock_the_account_and_emit_an_event() {
         .await
         .unwrap();
     s.app.login(&account.username, PASSWORD).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activation_answers_alike_for_an_unknown_username_an_activated_account_and_a_wrong_code() {
+    let s = school().await;
+    let mut directory = s.app.directory(&s.admin);
+    let second = register_guardian(&mut directory, &s.fixture.school_id, "Trần Thị Em").await;
+    link(&mut directory, &second, &s.fixture.other_student_id).await;
+    let mut issued = issue_guardians(&s, false).await.accounts;
+    let (activated, pending) = (issued.remove(0), issued.remove(0));
+    activate(&s.app, &activated).await.unwrap();
+    let attempt = |username: &str, code: &str| {
+        let mut auth = s.app.auth(None);
+        let request = pb::ActivateAccountRequest {
+            username: username.to_owned(),
+            activation_code: code.to_owned(),
+            new_password: PASSWORD.to_owned(),
+        };
+        async move { auth.activate_account(request).await.unwrap_err() }
+    };
+    let answers = [
+        attempt("0999999998", &pending.activation_code).await,
+        attempt(&activated.username, &activated.activation_code).await,
+        attempt(&pending.username, "0000-0000-0000").await,
+    ];
+    for status in &answers {
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(status.message(), "wrong username or activation code");
+    }
+    activate(&s.app, &pending).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activation_codes_are_stored_keyed_with_the_server_secret() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    let (stored, keyed): (Vec<u8>, bool) = sqlx::query_as(
+        "SELECT activation_code_hash, activation_code_keyed FROM accounts WHERE id = $1::uuid",
+    )
+    .bind(&account.account_id)
+    .fetch_one(&s.app.pool)
+    .await
+    .unwrap();
+    assert!(keyed);
+    let normalized = account.activation_code.replace('-', "");
+    let bare = <sha2::Sha256 as sha2::Digest>::digest(normalized.as_bytes());
+    assert_ne!(stored, bare.to_vec(), "not a bare SHA-256 of the code");
+    activate(&s.app, &account).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -511,4 +568,93 @@ async fn an_administrator_can_choose_a_username_and_a_taken_or_malformed_one_is_
         .unwrap()
         .into_inner();
     assert_eq!(guardian_account.accounts.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changing_the_password_ends_every_other_sign_in_and_keeps_this_one() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    let phone = activate(&s.app, &account).await.unwrap();
+    let laptop = s.app.login(&account.username, PASSWORD).await.unwrap();
+    s.app
+        .auth(Some(&laptop.access_token))
+        .change_password(pb::ChangePasswordRequest {
+            current_password: PASSWORD.to_owned(),
+            new_password: "hoa sen trắng 7".to_owned(),
+        })
+        .await
+        .unwrap();
+    let mut auth = s.app.auth(None);
+    let ended = auth
+        .refresh(pb::RefreshRequest {
+            refresh_token: phone.refresh_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Unauthenticated);
+    auth.refresh(pb::RefreshRequest {
+        refresh_token: laptop.refresh_token,
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_password_that_is_common_or_the_phone_number_is_refused() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    let pair = activate(&s.app, &account).await.unwrap();
+    let mut own = s.app.auth(Some(&pair.access_token));
+    let international = format!("+84{}", &account.username[1..]);
+    for refused in [
+        "matkhau123",
+        "01011990",
+        international.as_str(),
+        &"x1".repeat(65),
+    ] {
+        let status = own
+            .change_password(pb::ChangePasswordRequest {
+                current_password: PASSWORD.to_owned(),
+                new_password: refused.to_owned(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{refused}");
+        assert_eq!(violated_fields(&status), ["new_password"], "{refused}");
+    }
+    let too_long = s
+        .app
+        .login(&account.username, &"x".repeat(129))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        too_long.code(),
+        Code::InvalidArgument,
+        "sign-in bounds the password too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_ends_at_its_absolute_lifetime_however_often_it_is_refreshed() {
+    let app = TestApp::spawn_in(kernel::testing::TestWorld::new(), |settings| {
+        settings.session_ttl = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let first = app.login("admin", ADMIN_PASSWORD).await.unwrap();
+    let mut auth = app.auth(None);
+    let second = auth
+        .refresh(pb::RefreshRequest {
+            refresh_token: first.refresh_token,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let ended = auth
+        .refresh(pb::RefreshRequest {
+            refresh_token: second.refresh_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Unauthenticated);
 }

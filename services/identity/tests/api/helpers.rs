@@ -67,7 +67,7 @@ impl TestApp {
         settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
         settings.argon2.memory_kib = 1024;
         settings.argon2.iterations = 1;
-        settings.signing_key_file = key_file(&world.namespace, "signing-key.pem");
+        settings.keep_keys_in(&key_file(&world.namespace, ""));
         change(&mut settings);
         let app = Application::build(settings.clone()).await.unwrap();
         let addr = app.grpc_addr();

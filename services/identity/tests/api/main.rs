@@ -5,7 +5,9 @@
 
 mod access;
 mod accounts;
+mod administration;
 mod directory;
 mod events;
 mod helpers;
+mod operator;
 mod tokens;

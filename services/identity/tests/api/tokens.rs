@@ -49,6 +49,24 @@ fn tamper(token: &str, part: usize, change: impl FnOnce(&mut serde_json::Value))
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_remembered_token_does_not_vouch_for_another_with_the_same_signature() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let verifier = verifier(&app);
+    verifier.verify(&admin).await.unwrap();
+    let other_account = tamper(&admin, 1, |claims| claims["sub"] = serde_json::json!(rid()));
+    assert_eq!(
+        admin.rsplit('.').next(),
+        other_account.rsplit('.').next(),
+        "the same signature segment"
+    );
+    assert!(matches!(
+        verifier.verify(&other_account).await,
+        Err(VerifyError::Invalid(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn forged_expired_and_unsigned_tokens_are_rejected() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;

@@ -10,6 +10,8 @@ use super::claims::{Binding, Claims, Role, ScopeKind};
 pub struct Caller {
     pub account_id: Uuid,
     pub person_id: Option<Uuid>,
+    /// The sign-in the token belongs to, when identity said.
+    pub session: Option<Uuid>,
     pub bindings: Vec<Binding>,
 }
 
@@ -18,6 +20,7 @@ impl From<Claims> for Caller {
         Self {
             account_id: claims.sub,
             person_id: claims.pid,
+            session: claims.sid,
             bindings: claims.roles,
         }
     }
@@ -134,6 +137,7 @@ mod tests {
         Caller {
             account_id: Uuid::now_v7(),
             person_id: Some(Uuid::now_v7()),
+            session: None,
             bindings,
         }
     }

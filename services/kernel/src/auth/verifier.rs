@@ -1,7 +1,8 @@
 //! Verifies access tokens locally: EdDSA signature by a key of identity's JWKS
 //! (fetched, cached, refetched when a token names an unknown `kid`), issuer,
-//! audience, expiry and not-before. Tokens already verified are remembered until
-//! they expire, so a session's later calls cost a map lookup.
+//! audience, expiry and not-before. Tokens already verified are remembered, by a
+//! SHA-256 of the whole token, until they expire, so a session's later calls cost
+//! a hash and a map lookup.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sha2::{Digest as _, Sha256};
 
 use super::caller::Caller;
 use super::claims::{Claims, TOKEN_AUDIENCE, TOKEN_ISSUER};
@@ -19,6 +21,8 @@ const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(1);
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 5;
 const MAX_REMEMBERED: usize = 100_000;
+
+type TokenDigest = [u8; 32];
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -53,7 +57,7 @@ pub struct TokenVerifier {
     keys: RwLock<HashMap<String, DecodingKey>>,
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     validation: Validation,
-    remembered: Mutex<HashMap<String, (Caller, i64)>>,
+    remembered: Mutex<HashMap<TokenDigest, (Caller, i64)>>,
 }
 
 impl TokenVerifier {
@@ -75,9 +79,10 @@ impl TokenVerifier {
 
     pub async fn verify(&self, token: &str) -> Result<Caller, VerifyError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        // The signature segment identifies the token.
-        let signature = token.rsplit('.').next().unwrap_or_default();
-        if let Some(caller) = self.remembered(signature, now) {
+        // The whole token identifies it: a signature segment alone could be
+        // joined to other claims.
+        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
+        if let Some(caller) = self.remembered(&digest, now) {
             return Ok(caller);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
@@ -113,7 +118,7 @@ impl TokenVerifier {
             })?;
         let exp = data.claims.exp;
         let caller = Caller::from(data.claims);
-        self.remember(signature, &caller, exp, now);
+        self.remember(digest, &caller, exp, now);
         Ok(caller)
     }
 
@@ -149,13 +154,13 @@ impl TokenVerifier {
         Ok(())
     }
 
-    fn remembered(&self, signature: &str, now: i64) -> Option<Caller> {
+    fn remembered(&self, digest: &TokenDigest, now: i64) -> Option<Caller> {
         let remembered = self.remembered.lock().ok()?;
-        let (caller, exp) = remembered.get(signature)?;
+        let (caller, exp) = remembered.get(digest)?;
         (*exp + LEEWAY_SECONDS as i64 > now).then(|| caller.clone())
     }
 
-    fn remember(&self, signature: &str, caller: &Caller, exp: i64, now: i64) {
+    fn remember(&self, digest: TokenDigest, caller: &Caller, exp: i64, now: i64) {
         if let Ok(mut remembered) = self.remembered.lock() {
             if remembered.len() >= MAX_REMEMBERED {
                 remembered.retain(|_, (_, exp)| *exp > now);
@@ -163,7 +168,7 @@ impl TokenVerifier {
                     remembered.clear();
                 }
             }
-            remembered.insert(signature.to_owned(), (caller.clone(), exp));
+            remembered.insert(digest, (caller.clone(), exp));
         }
     }
 }
