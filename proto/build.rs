@@ -42,6 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "#[derive(serde::Serialize, serde::Deserialize)]",
     );
     prost_config.message_attribute(".lienlac", "#[serde(default)]");
+    // Ordered maps encode the same message to the same bytes, which the
+    // idempotency fingerprint of a request relies on.
+    prost_config.btree_map(["."]);
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -4,7 +4,7 @@
 //! roster import, as a school brings its class lists in. Request ids derive from the seed, so a
 //! second run with the same seed replays the first answers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -283,7 +283,7 @@ async fn sign_in_teachers(
     classes: &[NewClass],
     concurrency: usize,
 ) -> anyhow::Result<Vec<Credentials>> {
-    let usernames: HashMap<String, String> = classes
+    let usernames: BTreeMap<String, String> = classes
         .iter()
         .map(|class| (class.teacher_person.clone(), class.teacher_username.clone()))
         .collect();
@@ -381,7 +381,7 @@ async fn district_admin(
             request_id: clients.rid("district-admin:account"),
             school_id: school_id.to_owned(),
             person_ids: vec![person.clone()],
-            usernames: HashMap::from([(person, username.clone())]),
+            usernames: BTreeMap::from([(person, username.clone())]),
             ..Default::default()
         })?)
         .await

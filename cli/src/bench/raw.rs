@@ -177,9 +177,11 @@ async fn roll_call_transaction(
         .await?;
     }
     sqlx::query(
-        "INSERT INTO requests (request_id, command, response) VALUES ($1, 'SubmitRollCall', $2)",
+        "INSERT INTO requests (caller, request_id, command, fingerprint, response) VALUES ($1, $2, 'SubmitRollCall', $3, $4)",
     )
     .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind([0u8; 32].as_slice())
     .bind(&events[0].1)
     .execute(&mut *tx)
     .await?;

@@ -1,7 +1,7 @@
 //! The schools' people: staff with their accounts and roles, classes, students
 //! and guardians.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -117,7 +117,7 @@ impl Seed {
             .context("registering staff")?;
 
         // Accounts for the staff with their chosen usernames, activated.
-        let usernames: HashMap<String, String> = staff_ids
+        let usernames: BTreeMap<String, String> = staff_ids
             .iter()
             .zip(&staff)
             .map(|(person, (username, ..))| (person.clone(), username.clone()))

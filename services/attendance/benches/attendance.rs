@@ -485,8 +485,8 @@ async fn raw_rate(pool: &sqlx::PgPool, teachers: &Arc<Vec<Teacher>>) -> f64 {
                 sqlx::query("INSERT INTO raw_events (event_id, stream_id, stream_version, event_type, schema_version, data, published_type, published_payload, published_count, correlation_id) VALUES ($1, $2, $3, 'RollCallSubmitted', 1, $4, 'lienlac.attendance.v1.RollCallSubmitted', $5, $3, $1)")
                     .bind(Uuid::now_v7()).bind(&stream).bind(version).bind(data).bind(payload).execute(&mut *tx).await.unwrap();
             }
-            sqlx::query("INSERT INTO raw_requests (request_id, command, response) VALUES ($1, 'SubmitRollCall', $2)")
-                .bind(Uuid::now_v7()).bind(&events[0].0).execute(&mut *tx).await.unwrap();
+            sqlx::query("INSERT INTO raw_requests (caller, request_id, command, fingerprint, response) VALUES ($1, $2, 'SubmitRollCall', $3, $4)")
+                .bind(Uuid::now_v7()).bind(Uuid::now_v7()).bind([0u8; 32].as_slice()).bind(&events[0].0).execute(&mut *tx).await.unwrap();
             tx.commit().await.unwrap();
         }
     })

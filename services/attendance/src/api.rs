@@ -77,7 +77,7 @@ impl AttendanceService for Attendance {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let key = key(&mut check, &r.class_id, &r.date, r.session);
         if check.is_ok() && key.date > dates::local_today() {
             check.add(Violation::new(
@@ -140,7 +140,7 @@ impl AttendanceService for Attendance {
             taken_at,
         };
         Ok(Response::new(
-            submit::submit(&self.ctx, &caller, request_id, submission).await?,
+            submit::submit(&self.ctx, &caller, request_key, submission).await?,
         ))
     }
 
@@ -163,7 +163,7 @@ impl AttendanceService for Attendance {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let key = key(&mut check, &r.class_id, &r.date, r.session);
         let student_id = check.uuid("student_id", &r.student_id);
         let status = status(&mut check, "status", r.status);
@@ -181,7 +181,7 @@ impl AttendanceService for Attendance {
             reason,
         };
         Ok(Response::new(
-            correct::correct(&self.ctx, &caller, request_id, correction).await?,
+            correct::correct(&self.ctx, &caller, request_key, correction).await?,
         ))
     }
 
@@ -192,7 +192,7 @@ impl AttendanceService for Attendance {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let school_id = check.uuid("school_id", &r.school_id);
         let from = check.date("from_date", &r.from_date);
         let to = check.date("to_date", &r.to_date);
@@ -212,7 +212,7 @@ impl AttendanceService for Attendance {
             reason,
         };
         Ok(Response::new(
-            calendar::declare_closure(&self.ctx, &caller, request_id, closure).await?,
+            calendar::declare_closure(&self.ctx, &caller, request_key, closure).await?,
         ))
     }
 
@@ -223,12 +223,12 @@ impl AttendanceService for Attendance {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let class_id = check.uuid("class_id", &r.class_id);
         let month = month(&mut check, &r.month);
         check.done()?;
         Ok(Response::new(
-            calendar::close_month(&self.ctx, &caller, request_id, class_id, month).await?,
+            calendar::close_month(&self.ctx, &caller, request_key, class_id, month).await?,
         ))
     }
 
@@ -239,13 +239,14 @@ impl AttendanceService for Attendance {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let class_id = check.uuid("class_id", &r.class_id);
         let month = month(&mut check, &r.month);
         let reason = check.text("reason", &r.reason, 500);
         check.done()?;
         Ok(Response::new(
-            calendar::reopen_month(&self.ctx, &caller, request_id, class_id, month, reason).await?,
+            calendar::reopen_month(&self.ctx, &caller, request_key, class_id, month, reason)
+                .await?,
         ))
     }
 
@@ -271,7 +272,7 @@ impl AttendanceService for Attendance {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let student_id = check.uuid("student_id", &r.student_id);
         let from = check.date("from_date", &r.from_date);
         let to = check.date("to_date", &r.to_date);
@@ -310,7 +311,7 @@ impl AttendanceService for Attendance {
             reason,
         };
         Ok(Response::new(
-            leaves::request(&self.ctx, &caller, request_id, new).await?,
+            leaves::request(&self.ctx, &caller, request_key, new).await?,
         ))
     }
 
@@ -321,12 +322,20 @@ impl AttendanceService for Attendance {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let leave_id = check.uuid("leave_id", &r.leave_id);
         let comment = note(&mut check, "comment", &r.comment);
         check.done()?;
         Ok(Response::new(
-            leaves::decide(&self.ctx, &caller, request_id, leave_id, r.approve, comment).await?,
+            leaves::decide(
+                &self.ctx,
+                &caller,
+                request_key,
+                leave_id,
+                r.approve,
+                comment,
+            )
+            .await?,
         ))
     }
 

@@ -5,6 +5,7 @@
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
+use kernel::event_store::RequestKey;
 use kernel::event_store::{EventMeta, append_message};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::AttendanceStatus;
@@ -82,7 +83,7 @@ pub(crate) struct NewClosure {
 pub(crate) async fn declare_closure(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     closure: NewClosure,
 ) -> AppResult<pb::Closure> {
     let district =
@@ -94,7 +95,7 @@ pub(crate) async fn declare_closure(
         &Target::school(district, closure.school_id),
     )?;
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "DeclareClosure", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let taken: Option<Date> = sqlx::query_scalar(
                 "SELECT min(r.date) FROM roll_calls r WHERE r.school_id = $1 AND r.date BETWEEN $2 AND $3",
@@ -175,7 +176,7 @@ async fn totals(
 pub(crate) async fn close_month(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     class_id: Uuid,
     month: String,
 ) -> AppResult<pb::MonthSummary> {
@@ -188,7 +189,7 @@ pub(crate) async fn close_month(
         )));
     }
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "CloseMonth", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let before: Option<(bool, i32)> =
                 sqlx::query_as("SELECT closed, times_closed FROM months WHERE class_id = $1 AND month = $2 FOR UPDATE")
@@ -233,7 +234,7 @@ pub(crate) async fn close_month(
 pub(crate) async fn reopen_month(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     class_id: Uuid,
     month: String,
     reason: String,
@@ -244,7 +245,7 @@ pub(crate) async fn reopen_month(
         &Target::class(class.district_id, class.school_id, class.id),
     )?;
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "ReopenMonth", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             if !month_closed(tx, class_id, &month).await? {
                 return Err(AppError::Rejected(format!("{month} is not closed for this class")));

@@ -5,6 +5,7 @@
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
+use kernel::event_store::RequestKey;
 use kernel::event_store::{EventMeta, append_message};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::{AttendanceStatus, LeaveStatus, Session};
@@ -129,7 +130,7 @@ fn meta(caller: &Caller, district: Uuid, school: Uuid) -> EventMeta {
 pub(crate) async fn request(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     new: NewLeave,
 ) -> AppResult<pb::LeaveRequest> {
     let class = class_of(&mut *ctx.pool.acquire().await?, new.student_id, new.from).await?;
@@ -143,7 +144,7 @@ pub(crate) async fn request(
         .into());
     }
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "RequestLeave", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
             let sessions: Vec<i16> = new.sessions.iter().map(|s| *s as i16).collect();
@@ -183,7 +184,7 @@ pub(crate) async fn request(
 pub(crate) async fn decide(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     leave_id: Uuid,
     approve: bool,
     comment: String,
@@ -192,7 +193,7 @@ pub(crate) async fn decide(
     let target = Target::class(row.district_id, row.school_id, row.class_id);
     caller.require(&[Role::HomeroomTeacher, Role::Principal], &target)?;
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "DecideLeave", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let row = leave(tx, leave_id).await?;
             if row.status != "pending" {

@@ -8,12 +8,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kernel::auth::Caller;
 use kernel::config::ServiceId;
 use kernel::event_store::{
-    AppendError, AppendReceipt, CommitCursor, EventMeta, ExpectedVersion, RequestError, append,
-    find_request, read_committed, read_stream, record_request,
+    AppendError, AppendReceipt, CommitCursor, EventMeta, ExpectedVersion, RequestError, RequestKey,
+    append, find_request, read_committed, read_stream, record_request,
 };
 use kernel::testing::{TestWorld, eventually};
+use lienlac_proto::testing::v1::NoteRequest;
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
@@ -159,13 +161,31 @@ struct Answer {
     receipt: AppendReceipt,
 }
 
+fn caller(account_id: Uuid) -> Caller {
+    Caller {
+        account_id,
+        person_id: None,
+        session: None,
+        bindings: Vec::new(),
+    }
+}
+
+fn note_request(request_id: Uuid, stream: &str, text: &str) -> NoteRequest {
+    NoteRequest {
+        request_id: request_id.to_string(),
+        stream_id: stream.to_owned(),
+        text: text.to_owned(),
+        ..NoteRequest::default()
+    }
+}
+
 async fn note_once(
     pool: &sqlx::PgPool,
-    request_id: Uuid,
+    key: &RequestKey,
     stream: &str,
 ) -> Result<Answer, RequestError> {
     let mut tx = pool.begin().await.unwrap();
-    if let Some(first) = find_request::<Answer>(&mut tx, request_id, "Note").await? {
+    if let Some(first) = find_request::<Answer>(&mut tx, key).await? {
         return Ok(first);
     }
     let receipt = append(
@@ -178,7 +198,7 @@ async fn note_once(
     .await
     .unwrap();
     let answer = Answer { receipt };
-    record_request(&mut tx, request_id, "Note", &answer).await?;
+    record_request(&mut tx, key, &answer).await?;
     tx.commit().await.unwrap();
     Ok(answer)
 }
@@ -187,13 +207,14 @@ async fn note_once(
 async fn a_retried_request_id_returns_the_first_answer_and_appends_nothing() {
     let world = TestWorld::new();
     let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
-    let request_id = Uuid::now_v7();
-    let first = note_once(&pool, request_id, "note-idempotent")
-        .await
-        .unwrap();
-    let retry = note_once(&pool, request_id, "note-idempotent")
-        .await
-        .unwrap();
+    let (teacher, request_id) = (caller(Uuid::now_v7()), Uuid::now_v7());
+    let key = RequestKey::new(
+        &teacher,
+        request_id,
+        &note_request(request_id, "note-idempotent", "a"),
+    );
+    let first = note_once(&pool, &key, "note-idempotent").await.unwrap();
+    let retry = note_once(&pool, &key, "note-idempotent").await.unwrap();
     assert_eq!(first, retry);
     let mut conn = pool.acquire().await.unwrap();
     assert_eq!(
@@ -204,10 +225,50 @@ async fn a_retried_request_id_returns_the_first_answer_and_appends_nothing() {
         1
     );
 
-    let reused = find_request::<Answer>(&mut conn, request_id, "Forget").await;
+    let forget = RequestKey {
+        command: "Forget",
+        ..key.clone()
+    };
+    let reused = find_request::<Answer>(&mut conn, &forget).await;
     assert!(
         matches!(reused, Err(RequestError::ReusedForAnotherCommand { .. })),
         "{reused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_id_is_the_callers_own_and_stands_for_one_request() {
+    let world = TestWorld::new();
+    let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
+    let (teacher, request_id) = (caller(Uuid::now_v7()), Uuid::now_v7());
+    let asked = note_request(request_id, "note-owned", "a");
+    note_once(
+        &pool,
+        &RequestKey::new(&teacher, request_id, &asked),
+        "note-owned",
+    )
+    .await
+    .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+
+    let someone_else = RequestKey::new(&caller(Uuid::now_v7()), request_id, &asked);
+    assert!(
+        find_request::<Answer>(&mut conn, &someone_else)
+            .await
+            .unwrap()
+            .is_none(),
+        "another caller's request with the same id never gets the stored answer"
+    );
+
+    let changed = RequestKey::new(
+        &teacher,
+        request_id,
+        &note_request(request_id, "note-owned", "b"),
+    );
+    let refused = find_request::<Answer>(&mut conn, &changed).await;
+    assert!(
+        matches!(refused, Err(RequestError::ReusedForAnotherRequest(id)) if id == request_id),
+        "{refused:?}"
     );
 }
 

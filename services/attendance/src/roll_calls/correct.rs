@@ -5,9 +5,9 @@
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
+use kernel::event_store::RequestKey;
 use kernel::event_store::{EventMeta, append_message};
 use lienlac_proto::attendance::v1 as pb;
-use uuid::Uuid;
 
 use super::{RollCallKey, StudentMark, read};
 use crate::Ctx;
@@ -22,7 +22,7 @@ pub(crate) struct Correction {
 pub(crate) async fn correct(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     correction: Correction,
 ) -> AppResult<pb::RollCall> {
     let class = known_class(ctx, correction.key.class_id).await?;
@@ -44,7 +44,7 @@ pub(crate) async fn correct(
         return Err(tonic::Status::permission_denied(message).into());
     }
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "CorrectMark", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let key = correction.key;
             crate::calendar::ensure_open(tx, &class, key.date).await?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
+use kernel::event_store::RequestKey;
 use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, append, stream_version};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::AttendanceStatus;
@@ -88,7 +89,7 @@ pub(crate) async fn known_class(ctx: &Ctx, class_id: Uuid) -> AppResult<ClassRow
 pub(crate) async fn submit(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     submission: Submission,
 ) -> AppResult<pb::RollCall> {
     let class = known_class(ctx, submission.key.class_id).await?;
@@ -96,7 +97,7 @@ pub(crate) async fn submit(
     let by = caller.account_id;
     let by_caller = caller.clone();
     let window = ctx.settings.correction_window;
-    idempotent(&ctx.pool, request_id, "SubmitRollCall", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let key = submission.key;
             crate::calendar::ensure_open(tx, &class, key.date).await?;

@@ -4,6 +4,7 @@
 use kernel::auth::{Caller, Role};
 use kernel::command::idempotent;
 use kernel::event_store::EventMeta;
+use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{
     Account, AccountLocked, AccountStatus, AccountUnlocked, RoleBinding, RoleGranted,
     ScopeKind as ProtoScope, WhoAmIResponse,
@@ -52,12 +53,12 @@ fn meta_for(caller: &Caller, account: &AccountRow) -> EventMeta {
 pub(crate) async fn lock(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     account_id: Uuid,
     reason: String,
 ) -> AppResult<Account> {
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "LockAccount", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let account = by_id(tx, account_id).await?;
             require_administers(tx, &by, &account).await?;
@@ -97,11 +98,11 @@ pub(crate) async fn lock(
 pub(crate) async fn unlock(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     account_id: Uuid,
 ) -> AppResult<Account> {
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "UnlockAccount", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let account = by_id(tx, account_id).await?;
             require_administers(tx, &by, &account).await?;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use kernel::auth::Caller;
+use kernel::event_store::RequestKey;
 use kernel::event_store::{find_request, record_request};
 use lienlac_proto::identity::v1::{
     AccountIssued, IssueAccountsResponse, IssuedAccount, PersonKind,
@@ -104,7 +105,7 @@ async fn free_username(conn: &mut PgConnection, phone: Option<&str>) -> AppResul
 pub(crate) async fn issue(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     school_id: Uuid,
     whom: Whom,
     usernames: &HashMap<Uuid, String>,
@@ -114,9 +115,7 @@ pub(crate) async fn issue(
     caller.require(SCHOOL_ADMINS, &target)?;
     let district_id = target.district.unwrap_or_default();
     let mut tx = ctx.pool.begin().await?;
-    if let Some(first) =
-        find_request::<IssueAccountsResponse>(&mut tx, request_id, "IssueAccounts").await?
-    {
+    if let Some(first) = find_request::<IssueAccountsResponse>(&mut tx, &request).await? {
         return Ok(first);
     }
     let mut answer = IssueAccountsResponse::default();
@@ -171,7 +170,7 @@ pub(crate) async fn issue(
             full_name: candidate.full_name,
         });
     }
-    record_request(&mut tx, request_id, "IssueAccounts", &blank_codes(&answer)).await?;
+    record_request(&mut tx, &request, &blank_codes(&answer)).await?;
     tx.commit().await?;
     if csv {
         answer.csv = to_csv(&answer.accounts)?;
@@ -212,14 +211,13 @@ fn to_csv(accounts: &[IssuedAccount]) -> AppResult<Vec<u8>> {
 pub(crate) async fn reset(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     account_id: Uuid,
 ) -> AppResult<IssuedAccount> {
     let mut tx = ctx.pool.begin().await?;
     let account = by_id(&mut tx, account_id).await?;
     require_administers(&mut tx, caller, &account).await?;
-    if let Some(first) = find_request::<IssuedAccount>(&mut tx, request_id, "ResetPassword").await?
-    {
+    if let Some(first) = find_request::<IssuedAccount>(&mut tx, &request).await? {
         return Ok(first);
     }
     let (code, stored) = ctx.activation.new_code()?;
@@ -251,7 +249,7 @@ pub(crate) async fn reset(
     };
     let mut kept = answer.clone();
     kept.activation_code.clear();
-    record_request(&mut tx, request_id, "ResetPassword", &kept).await?;
+    record_request(&mut tx, &request, &kept).await?;
     tx.commit().await?;
     Ok(answer)
 }

@@ -4,6 +4,7 @@
 
 use kernel::auth::{Binding, Caller, Role, ScopeKind, Target};
 use kernel::command::idempotent;
+use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{RoleBinding, RoleGranted, RoleRevoked};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -92,11 +93,11 @@ fn event_meta(caller: &Caller, target: &Target) -> kernel::event_store::EventMet
 pub(crate) async fn grant(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     change: RoleChange,
 ) -> AppResult<RoleBinding> {
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "GrantRole", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let (binding, target) = binding(tx, &by, &change).await?;
             sqlx::query(
@@ -127,11 +128,11 @@ pub(crate) async fn grant(
 pub(crate) async fn revoke(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     change: RoleChange,
 ) -> AppResult<()> {
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "RevokeRole", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let (binding, target) = binding(tx, &by, &change).await?;
             let removed = sqlx::query(

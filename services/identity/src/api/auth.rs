@@ -61,7 +61,7 @@ impl AuthService for Auth {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let school_id = check.uuid("school_id", &r.school_id);
         let whom = match (r.kinds.is_empty(), r.person_ids.is_empty()) {
             (false, true) => {
@@ -115,7 +115,13 @@ impl AuthService for Auth {
         check.done()?;
         Ok(Response::new(
             issue::issue(
-                &self.ctx, &caller, request_id, school_id, whom, &usernames, r.csv,
+                &self.ctx,
+                &caller,
+                request_key,
+                school_id,
+                whom,
+                &usernames,
+                r.csv,
             )
             .await?,
         ))
@@ -200,11 +206,11 @@ impl AuthService for Auth {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let account_id = check.uuid("account_id", &r.account_id);
         check.done()?;
         Ok(Response::new(
-            issue::reset(&self.ctx, &caller, request_id, account_id).await?,
+            issue::reset(&self.ctx, &caller, request_key, account_id).await?,
         ))
     }
 
@@ -215,14 +221,14 @@ impl AuthService for Auth {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let account_id = check.uuid("account_id", &r.account_id);
         check.done()?;
         Ok(Response::new(
             admin::lock(
                 &self.ctx,
                 &caller,
-                request_id,
+                request_key,
                 account_id,
                 r.reason.trim().to_owned(),
             )
@@ -237,11 +243,11 @@ impl AuthService for Auth {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let account_id = check.uuid("account_id", &r.account_id);
         check.done()?;
         Ok(Response::new(
-            admin::unlock(&self.ctx, &caller, request_id, account_id).await?,
+            admin::unlock(&self.ctx, &caller, request_key, account_id).await?,
         ))
     }
 
@@ -270,12 +276,12 @@ impl AuthService for Auth {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let change =
             Self::role_change(&mut check, &r.account_id, r.role, r.scope_kind, &r.scope_id);
         check.done()?;
         Ok(Response::new(
-            roles::grant(&self.ctx, &caller, request_id, change).await?,
+            roles::grant(&self.ctx, &caller, request_key, change).await?,
         ))
     }
 
@@ -286,11 +292,11 @@ impl AuthService for Auth {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let change =
             Self::role_change(&mut check, &r.account_id, r.role, r.scope_kind, &r.scope_id);
         check.done()?;
-        roles::revoke(&self.ctx, &caller, request_id, change).await?;
+        roles::revoke(&self.ctx, &caller, request_key, change).await?;
         Ok(Response::new(pb::RevokeRoleResponse {}))
     }
 }

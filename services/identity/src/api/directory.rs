@@ -85,13 +85,13 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let name = check.take(text::name("name", &r.name, 200));
         let external_ref = check.take(text::external_ref("external_ref", &r.external_ref));
         check.done()?;
         let new = create::NewDistrict { name, external_ref };
         Ok(Response::new(
-            create::district(&self.ctx, &caller, request_id, new).await?,
+            create::district(&self.ctx, &caller, request_key, new).await?,
         ))
     }
 
@@ -102,7 +102,7 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let district_id = check.uuid("district_id", &r.district_id);
         let name = check.take(text::name("name", &r.name, 200));
         let external_ref = check.take(text::external_ref("external_ref", &r.external_ref));
@@ -113,7 +113,7 @@ impl DirectoryService for Directory {
             external_ref,
         };
         Ok(Response::new(
-            create::school(&self.ctx, &caller, request_id, new).await?,
+            create::school(&self.ctx, &caller, request_key, new).await?,
         ))
     }
 
@@ -124,7 +124,7 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let school_id = check.uuid("school_id", &r.school_id);
         let name = check.take(text::name("name", &r.name, 20));
         let grade = grade(&mut check, r.grade);
@@ -137,7 +137,7 @@ impl DirectoryService for Directory {
             school_year,
         };
         Ok(Response::new(
-            create::class(&self.ctx, &caller, request_id, new).await?,
+            create::class(&self.ctx, &caller, request_key, new).await?,
         ))
     }
 
@@ -148,7 +148,7 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let school_id = check.uuid("school_id", &r.school_id);
         let new = new_student(
             &mut check,
@@ -163,7 +163,7 @@ impl DirectoryService for Directory {
         );
         check.done()?;
         Ok(Response::new(
-            people::register_student(&self.ctx, &caller, request_id, new).await?,
+            people::register_student(&self.ctx, &caller, request_key, new).await?,
         ))
     }
 
@@ -174,7 +174,7 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let class_id = check.uuid("class_id", &r.class_id);
         let students: Vec<people::NewStudent> =
             if r.students.is_empty() || r.students.len() > roster::MAX_ROSTER {
@@ -196,7 +196,8 @@ impl DirectoryService for Directory {
             };
         check.done()?;
         let students =
-            roster::import_class_roster(&self.ctx, &caller, request_id, class_id, students).await?;
+            roster::import_class_roster(&self.ctx, &caller, request_key, class_id, students)
+                .await?;
         Ok(Response::new(pb::ImportClassRosterResponse { students }))
     }
 
@@ -207,7 +208,7 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let school_id = check.uuid("school_id", &r.school_id);
         let full_name = check.take(text::name("full_name", &r.full_name, 100));
         let phone = check.take(text::phone("phone", &r.phone));
@@ -224,7 +225,7 @@ impl DirectoryService for Directory {
             position,
         };
         Ok(Response::new(
-            people::register_staff(&self.ctx, &caller, request_id, new).await?,
+            people::register_staff(&self.ctx, &caller, request_key, new).await?,
         ))
     }
 
@@ -235,7 +236,7 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let school_id = check.uuid("school_id", &r.school_id);
         let full_name = check.take(text::name("full_name", &r.full_name, 100));
         let phone = check.take(text::phone("phone", &r.phone));
@@ -246,7 +247,7 @@ impl DirectoryService for Directory {
             phone,
         };
         Ok(Response::new(
-            people::register_guardian(&self.ctx, &caller, request_id, new).await?,
+            people::register_guardian(&self.ctx, &caller, request_key, new).await?,
         ))
     }
 
@@ -257,12 +258,12 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let student_id = check.uuid("student_id", &r.student_id);
         let class_id = check.uuid("class_id", &r.class_id);
         check.done()?;
         Ok(Response::new(
-            enrolments::enroll(&self.ctx, &caller, request_id, student_id, class_id).await?,
+            enrolments::enroll(&self.ctx, &caller, request_key, student_id, class_id).await?,
         ))
     }
 
@@ -273,12 +274,12 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let student_id = check.uuid("student_id", &r.student_id);
         let to_class_id = check.uuid("to_class_id", &r.to_class_id);
         check.done()?;
         Ok(Response::new(
-            enrolments::transfer(&self.ctx, &caller, request_id, student_id, to_class_id).await?,
+            enrolments::transfer(&self.ctx, &caller, request_key, student_id, to_class_id).await?,
         ))
     }
 
@@ -289,12 +290,12 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let student_id = check.uuid("student_id", &r.student_id);
         let reason = check.text("reason", &r.reason, 500);
         check.done()?;
         Ok(Response::new(
-            enrolments::withdraw(&self.ctx, &caller, request_id, student_id, reason).await?,
+            enrolments::withdraw(&self.ctx, &caller, request_key, student_id, reason).await?,
         ))
     }
 
@@ -305,7 +306,7 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let guardian_id = check.uuid("guardian_id", &r.guardian_id);
         let student_id = check.uuid("student_id", &r.student_id);
         let relation = known::<pb::Relation>(
@@ -318,7 +319,7 @@ impl DirectoryService for Directory {
         let link = people::link_guardian(
             &self.ctx,
             &caller,
-            request_id,
+            request_key,
             guardian_id,
             student_id,
             relation,
@@ -334,13 +335,18 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let request_id = check.uuid("request_id", &r.request_id);
+        let request_key = check.request_key(&caller, &r.request_id, &r);
         let class_id = check.uuid("class_id", &r.class_id);
         let staff_id = check.uuid("staff_id", &r.staff_id);
         check.done()?;
-        let class =
-            enrolments::assign_homeroom_teacher(&self.ctx, &caller, request_id, class_id, staff_id)
-                .await?;
+        let class = enrolments::assign_homeroom_teacher(
+            &self.ctx,
+            &caller,
+            request_key,
+            class_id,
+            staff_id,
+        )
+        .await?;
         Ok(Response::new(class))
     }
 

@@ -2,6 +2,7 @@
 
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
+use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{
     Class, ClassCreated, District, DistrictCreated, School, SchoolCreated,
 };
@@ -21,12 +22,12 @@ pub(crate) struct NewDistrict {
 pub(crate) async fn district(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     new: NewDistrict,
 ) -> AppResult<District> {
     caller.require(&[Role::Operator], &Target::platform())?;
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "CreateDistrict", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
             sqlx::query("INSERT INTO districts (id, name, external_ref) VALUES ($1, $2, $3)")
@@ -68,13 +69,13 @@ pub(crate) struct NewSchool {
 pub(crate) async fn school(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     new: NewSchool,
 ) -> AppResult<School> {
     let target = access::district(&mut *ctx.pool.acquire().await?, new.district_id).await?;
     caller.require(&[Role::Operator, Role::DistrictAdmin], &target)?;
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "CreateSchool", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
             sqlx::query(
@@ -128,14 +129,14 @@ pub(crate) struct NewClass {
 pub(crate) async fn class(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     new: NewClass,
 ) -> AppResult<Class> {
     let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
     caller.require(SCHOOL_ADMINS, &target)?;
     let district_id = target.district.unwrap_or_default();
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "CreateClass", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
             sqlx::query(

@@ -2,6 +2,7 @@
 
 use kernel::auth::Caller;
 use kernel::command::idempotent;
+use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{
     Class, Enrolment, HomeroomTeacherAssigned, StudentEnrolled, StudentTransferred,
     StudentWithdrawn,
@@ -34,7 +35,7 @@ async fn enrolment(
 pub(crate) async fn enroll(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     student_id: Uuid,
     class_id: Uuid,
 ) -> AppResult<Enrolment> {
@@ -50,7 +51,7 @@ pub(crate) async fn enroll(
     }
     let (district, school) = (class.district.unwrap_or_default(), class.school);
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "EnrollStudent", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             match enrolment(tx, student_id, &school_year).await? {
                 Some((current, true)) if current == class_id => {
@@ -113,7 +114,7 @@ pub(crate) async fn record_enrolment(
 pub(crate) async fn transfer(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     student_id: Uuid,
     to_class_id: Uuid,
 ) -> AppResult<Enrolment> {
@@ -129,7 +130,7 @@ pub(crate) async fn transfer(
     }
     let (district, school) = (class.district.unwrap_or_default(), class.school);
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "TransferStudent", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let from = match enrolment(tx, student_id, &school_year).await? {
                 Some((current, true)) if current == to_class_id => {
@@ -170,7 +171,7 @@ pub(crate) async fn transfer(
 pub(crate) async fn withdraw(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     student_id: Uuid,
     reason: String,
 ) -> AppResult<Enrolment> {
@@ -178,7 +179,7 @@ pub(crate) async fn withdraw(
     caller.require(SCHOOL_ADMINS, &student)?;
     let (district, school) = (student.district.unwrap_or_default(), student.school);
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "WithdrawStudent", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let current: Option<(String, Uuid)> = sqlx::query_as(
                 "SELECT school_year, class_id FROM enrolments WHERE student_id = $1 AND active \
@@ -217,7 +218,7 @@ pub(crate) async fn withdraw(
 pub(crate) async fn assign_homeroom_teacher(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     class_id: Uuid,
     staff_id: Uuid,
 ) -> AppResult<Class> {
@@ -233,7 +234,7 @@ pub(crate) async fn assign_homeroom_teacher(
     }
     let (district, school) = (class.district.unwrap_or_default(), class.school);
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "AssignHomeroomTeacher", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let previous: Option<Uuid> = sqlx::query_scalar(
                 "SELECT homeroom_teacher_id FROM classes WHERE id = $1 FOR UPDATE",

@@ -2,6 +2,7 @@
 
 use kernel::auth::Caller;
 use kernel::command::idempotent;
+use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{
     Gender, GuardianLinked, GuardianRegistered, Guardianship, Person, PersonKind, Relation,
     StaffRegistered, StudentRegistered,
@@ -39,14 +40,14 @@ pub(crate) struct NewGuardian {
 pub(crate) async fn register_student(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     new: NewStudent,
 ) -> AppResult<Person> {
     let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
     caller.require(SCHOOL_ADMINS, &target)?;
     let district_id = target.district.unwrap_or_default();
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "RegisterStudent", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let (_, person) = insert_student(tx, &by, district_id, new).await?;
             Ok(person)
@@ -120,14 +121,14 @@ pub(crate) async fn insert_student(
 pub(crate) async fn register_staff(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     new: NewStaff,
 ) -> AppResult<Person> {
     let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
     caller.require(SCHOOL_ADMINS, &target)?;
     let district_id = target.district.unwrap_or_default();
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "RegisterStaff", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
             sqlx::query(
@@ -171,14 +172,14 @@ pub(crate) async fn register_staff(
 pub(crate) async fn register_guardian(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     new: NewGuardian,
 ) -> AppResult<Person> {
     let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
     caller.require(SCHOOL_ADMINS, &target)?;
     let district_id = target.district.unwrap_or_default();
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "RegisterGuardian", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
             sqlx::query(
@@ -227,7 +228,7 @@ pub(crate) async fn register_guardian(
 pub(crate) async fn link_guardian(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     guardian_id: Uuid,
     student_id: Uuid,
     relation: Relation,
@@ -250,7 +251,7 @@ pub(crate) async fn link_guardian(
     let district_id = student.district.unwrap_or_default();
     let school_id = student.school;
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "LinkGuardian", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let linked = sqlx::query(
                 "INSERT INTO guardianships (guardian_id, student_id, relation) VALUES ($1, $2, $3) \

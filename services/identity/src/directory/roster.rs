@@ -4,6 +4,7 @@
 
 use kernel::auth::Caller;
 use kernel::command::idempotent;
+use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::Person;
 use uuid::Uuid;
 
@@ -20,7 +21,7 @@ pub(crate) const MAX_ROSTER: usize = 100;
 pub(crate) async fn import_class_roster(
     ctx: &Ctx,
     caller: &Caller,
-    request_id: Uuid,
+    request: RequestKey,
     class_id: Uuid,
     students: Vec<NewStudent>,
 ) -> AppResult<Vec<Person>> {
@@ -29,7 +30,7 @@ pub(crate) async fn import_class_roster(
     let school = class.school.ok_or(AppError::NotFound("school"))?;
     let district = class.district.unwrap_or_default();
     let by = caller.clone();
-    idempotent(&ctx.pool, request_id, "ImportClassRoster", move |tx| {
+    idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let mut registered = Vec::with_capacity(students.len());
             for student in students {

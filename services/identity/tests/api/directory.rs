@@ -299,6 +299,45 @@ async fn a_retried_request_gets_the_first_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_request_id_belongs_to_its_caller_and_stands_for_one_request() {
+    let app = TestApp::spawn().await;
+    let fixture = Fixture::create(&app).await;
+    let request = pb::CreateDistrictRequest {
+        request_id: rid(),
+        name: "Huyện Cần Giờ".to_owned(),
+        external_ref: "787".to_owned(),
+    };
+    app.directory(fixture.token(Persona::Operator))
+        .create_district(request.clone())
+        .await
+        .unwrap();
+    let replayed = app
+        .directory(fixture.token(Persona::Teacher))
+        .create_district(request.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        replayed.code(),
+        Code::PermissionDenied,
+        "another caller's replay is a request of its own, authorised as such"
+    );
+    let changed = app
+        .directory(fixture.token(Persona::Operator))
+        .create_district(pb::CreateDistrictRequest {
+            name: "Huyện Củ Chi".to_owned(),
+            ..request
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(changed.code(), Code::InvalidArgument);
+    assert!(
+        changed.message().contains("different request"),
+        "{}",
+        changed.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn no_token_is_unauthenticated() {
     let app = TestApp::spawn().await;
     let status = app

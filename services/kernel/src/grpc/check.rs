@@ -58,6 +58,18 @@ impl Check {
         })
     }
 
+    /// The idempotency key of a request message: its `request_id` (a required
+    /// UUID), its caller and its content.
+    pub fn request_key<R: prost::Message + prost::Name>(
+        &mut self,
+        caller: &crate::auth::Caller,
+        request_id: &str,
+        request: &R,
+    ) -> crate::event_store::RequestKey {
+        let id = self.uuid("request_id", request_id);
+        crate::event_store::RequestKey::new(caller, id, request)
+    }
+
     /// A required UUID.
     pub fn uuid(&mut self, field: &str, value: &str) -> Uuid {
         self.take(parse_uuid(field, value))

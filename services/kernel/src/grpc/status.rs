@@ -18,7 +18,7 @@ pub fn append_error_status(error: AppendError) -> tonic::Status {
 
 pub fn request_error_status(error: RequestError) -> tonic::Status {
     match error {
-        RequestError::ReusedForAnotherCommand { .. } => {
+        RequestError::ReusedForAnotherCommand { .. } | RequestError::ReusedForAnotherRequest(_) => {
             tonic::Status::invalid_argument(error.to_string())
         }
         RequestError::RecordedConcurrently(_) => {

@@ -1,7 +1,9 @@
 //! The probe service: `Note` appends one published `Noted` event, idempotently.
 
+use kernel::auth::Caller;
 use kernel::event_store::{
-    AppendReceipt, EventMeta, ExpectedVersion, append, find_request, record_request, stream_version,
+    AppendReceipt, EventMeta, ExpectedVersion, RequestKey, append, find_request, record_request,
+    stream_version,
 };
 use kernel::grpc::{append_error_status, request_error_status};
 use lienlac_proto::testing::v1::probe_service_server::ProbeService;
@@ -24,6 +26,14 @@ impl ProbeService for Probe {
     async fn note(&self, request: Request<NoteRequest>) -> Result<Response<NoteResponse>, Status> {
         let request = request.into_inner();
         let request_id = uuid_field("request_id", &request.request_id)?;
+        // The probe has no callers: every request is the anonymous caller's.
+        let anonymous = Caller {
+            account_id: Uuid::nil(),
+            person_id: None,
+            session: None,
+            bindings: Vec::new(),
+        };
+        let key = RequestKey::new(&anonymous, request_id, &request);
         let district_id = uuid_field("district_id", &request.district_id)?;
         let school_id = uuid_field("school_id", &request.school_id)?;
         if request.stream_id.is_empty() {
@@ -34,7 +44,7 @@ impl ProbeService for Probe {
             Status::internal("internal error")
         };
         let mut tx = self.pool.begin().await.map_err(internal)?;
-        let receipt = match find_request::<AppendReceipt>(&mut tx, request_id, "Note")
+        let receipt = match find_request::<AppendReceipt>(&mut tx, &key)
             .await
             .map_err(request_error_status)?
         {
@@ -54,7 +64,7 @@ impl ProbeService for Probe {
                 )
                 .await
                 .map_err(append_error_status)?;
-                record_request(&mut tx, request_id, "Note", &receipt)
+                record_request(&mut tx, &key, &receipt)
                     .await
                     .map_err(request_error_status)?;
                 tx.commit().await.map_err(internal)?;
