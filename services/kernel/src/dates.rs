@@ -41,15 +41,24 @@ pub fn parse_month(text: &str) -> Option<(Date, Date)> {
         return None;
     }
     let month = Month::try_from(month.parse::<u8>().ok()?).ok()?;
-    let first = Date::from_calendar_date(year.parse().ok()?, month, 1).ok()?;
+    let first = Date::from_calendar_date(year.parse().ok()?, month, 1)
+        .ok()
+        .filter(|first| (FIRST_DAY..=LAST_DAY).contains(first))?;
     let last = Date::from_calendar_date(first.year(), month, month.length(first.year())).ok()?;
     Some((first, last))
 }
 
-/// `YYYY-MM-DD`.
+/// The calendar lienlac works in: a date outside it is refused where it comes in,
+/// so arithmetic on dates (next day, a period's length) can never overflow.
+pub const FIRST_DAY: Date = time::macros::date!(1900 - 01 - 01);
+pub const LAST_DAY: Date = time::macros::date!(2199 - 12 - 31);
+
+/// `YYYY-MM-DD`, within [`FIRST_DAY`] and [`LAST_DAY`].
 pub fn parse(text: &str) -> Option<Date> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text.trim(), &format).ok()
+    Date::parse(text.trim(), &format)
+        .ok()
+        .filter(|date| (FIRST_DAY..=LAST_DAY).contains(date))
 }
 
 /// `YYYY-MM-DD`.
@@ -80,6 +89,17 @@ mod tests {
             local_date(midnight_local),
             time::macros::date!(2025 - 10 - 02)
         );
+    }
+
+    #[test]
+    fn dates_outside_the_calendar_are_refused_so_nothing_overflows() {
+        for refused in ["9999-12-31", "1899-12-31", "2200-01-01", "-0001-01-01"] {
+            assert_eq!(parse(refused), None, "{refused}");
+        }
+        assert_eq!(parse("2199-12-31"), Some(LAST_DAY));
+        assert!(LAST_DAY.next_day().is_some());
+        assert_eq!(parse_month("9999-12"), None);
+        assert!(parse_month("2199-12").is_some());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Vietnamese text as services compare and name things.
+//! Vietnamese text as services compare and name things, and text made safe for
+//! the spreadsheets people open our CSV files in.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -18,9 +19,41 @@ pub fn fold(text: &str) -> String {
         .join(" ")
 }
 
+/// A CSV cell that a spreadsheet program shows as the text it is: one that begins
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula
+/// (OWASP's "CSV injection"), so it gets a leading apostrophe.
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fold;
+    use super::{fold, spreadsheet_safe};
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_as_formulas_are_kept_as_text() {
+        let table = [
+            (
+                "=HYPERLINK(\"http://x\",\"a\")",
+                "'=HYPERLINK(\"http://x\",\"a\")",
+            ),
+            ("+84912345678", "'+84912345678"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("Nguyễn Thị Ánh", "Nguyễn Thị Ánh"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ];
+        for (cell, shown) in table {
+            assert_eq!(spreadsheet_safe(cell), shown, "{cell:?}");
+        }
+    }
 
     #[test]
     fn folding_drops_diacritics_and_case() {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use kernel::auth::Caller;
 use kernel::event_store::RequestKey;
 use kernel::event_store::{find_request, record_request};
+use kernel::text::spreadsheet_safe;
 use lienlac_proto::identity::v1::{
     AccountIssued, IssueAccountsResponse, IssuedAccount, PersonKind,
 };
@@ -195,11 +196,14 @@ fn to_csv(accounts: &[IssuedAccount]) -> AppResult<Vec<u8>> {
         .map_err(anyhow::Error::from)?;
     for account in accounts {
         writer
-            .write_record([
-                &account.full_name,
-                &account.username,
-                &account.activation_code,
-            ])
+            .write_record(
+                [
+                    &account.full_name,
+                    &account.username,
+                    &account.activation_code,
+                ]
+                .map(|cell| spreadsheet_safe(cell).into_owned()),
+            )
             .map_err(anyhow::Error::from)?;
     }
     writer

@@ -658,3 +658,35 @@ async fn a_sign_in_ends_at_its_absolute_lifetime_however_often_it_is_refreshed()
         .unwrap_err();
     assert_eq!(ended.code(), Code::Unauthenticated);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_accounts_sheet_keeps_a_name_that_looks_like_a_formula_as_text() {
+    let s = school().await;
+    let mut directory = s.app.directory(&s.admin);
+    let guardian = register_guardian(
+        &mut directory,
+        &s.fixture.school_id,
+        "=HYPERLINK(\"http://x\")",
+    )
+    .await;
+    link(&mut directory, &guardian, &s.fixture.other_student_id).await;
+    let sheet = s
+        .app
+        .auth(Some(&s.admin))
+        .issue_accounts(pb::IssueAccountsRequest {
+            request_id: rid(),
+            school_id: s.fixture.school_id.clone(),
+            person_ids: vec![guardian],
+            csv: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .csv;
+    let text = String::from_utf8(sheet).unwrap();
+    assert!(
+        text.lines().nth(1).unwrap().starts_with("\"'=HYPERLINK("),
+        "{text}"
+    );
+}

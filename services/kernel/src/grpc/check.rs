@@ -104,8 +104,8 @@ impl Check {
         crate::dates::parse(value).unwrap_or_else(|| {
             self.add(Violation::new(
                 field,
-                "must be a date written YYYY-MM-DD",
-                "phải là ngày theo dạng YYYY-MM-DD",
+                "must be a date written YYYY-MM-DD, from 1900 to 2199",
+                "phải là ngày theo dạng YYYY-MM-DD, từ năm 1900 đến 2199",
             ));
             time::Date::MIN
         })
@@ -116,8 +116,8 @@ impl Check {
         crate::dates::parse_month(value).unwrap_or_else(|| {
             self.add(Violation::new(
                 field,
-                "must be a month written YYYY-MM",
-                "phải là tháng theo dạng YYYY-MM",
+                "must be a month written YYYY-MM, from 1900 to 2199",
+                "phải là tháng theo dạng YYYY-MM, từ năm 1900 đến 2199",
             ));
             (time::Date::MIN, time::Date::MIN)
         })

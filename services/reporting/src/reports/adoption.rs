@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use kernel::error::AppResult;
 use lienlac_proto::reporting::v1 as pb;
 use sqlx::PgPool;
-use time::{Date, Duration, Weekday};
+use time::{Date, Weekday};
 use uuid::Uuid;
 
 use super::Scope;
@@ -135,7 +135,7 @@ pub(crate) async fn adoption(
     // A student has at most one enrolment period of a school year on a date. The
     // two parts run as statements of their own, at the same time, and are added.
     let unshared_guardians = sqlx::query_as::<_, GuardianRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT c.school_id, c.id AS class_id, sum(e.total)::int8 AS total, sum(e.activated)::int8 AS activated \
+        "SELECT c.school_id, c.id AS class_id, coalesce(sum(e.total), 0)::int8 AS total, coalesce(sum(e.activated), 0)::int8 AS activated \
          FROM classes c \
          JOIN (SELECT e.class_id, sum(e.guardians) AS total, sum(e.guardians_activated) AS activated \
                FROM enrolment_periods e \
@@ -291,7 +291,10 @@ fn weekdays(from: Date, to: Date) -> BTreeSet<Date> {
         if !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
             days.insert(day);
         }
-        day += Duration::days(1);
+        match day.next_day() {
+            Some(next) => day = next,
+            None => break,
+        }
     }
     days
 }

@@ -3,6 +3,7 @@
 //! mark, so spreadsheet programs read the Vietnamese right) or XLSX.
 
 use kernel::error::{AppError, AppResult};
+use kernel::text::spreadsheet_safe;
 use lienlac_proto::reporting::v1::ExportFormat;
 use rust_xlsxwriter::{Format, Workbook};
 use sqlx::PgPool;
@@ -122,7 +123,12 @@ fn csv(rows: &[StudentRow]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     writer.write_record(HEADERS)?;
     for (index, row) in rows.iter().enumerate() {
-        writer.write_record(row_values(index, row))?;
+        let values = row_values(index, row);
+        writer.write_record(
+            values
+                .iter()
+                .map(|cell| spreadsheet_safe(cell).into_owned()),
+        )?;
     }
     writer
         .into_inner()
@@ -189,4 +195,28 @@ fn file_safe(name: &str) -> String {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_looks_like_a_formula_is_written_as_text() {
+        let row = StudentRow {
+            class_name: "1A1".to_owned(),
+            external_ref: "-1".to_owned(),
+            full_name: "=HYPERLINK(\"http://x\")".to_owned(),
+            birth_date: "2019-03-01".to_owned(),
+            absent_excused: 0,
+            absent_unexcused: 0,
+            late: 0,
+        };
+        let text = String::from_utf8(csv(&[row]).unwrap()).unwrap();
+        let line = text.lines().nth(1).unwrap();
+        assert_eq!(
+            line,
+            "1,1A1,'-1,\"'=HYPERLINK(\"\"http://x\"\")\",2019-03-01,0,0,0,0"
+        );
+    }
 }

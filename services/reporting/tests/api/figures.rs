@@ -247,3 +247,30 @@ async fn the_adoption_report_counts_staff_accounts_homeroom_teachers_and_guardia
         .until_guardian_figures(&today, [("1A1", 2, 2), ("1A2", 1, 1)], (2, 2))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_period_at_the_end_of_time_is_invalid_argument_not_a_panic() {
+    let stack = Stack::start().await;
+    for (from, to) in [("9999-12-31", "9999-12-31"), ("2199-12-31", "2199-12-31")] {
+        let answer = stack
+            .reporting
+            .clone()
+            .get_adoption_report(with_token(
+                pb::GetAdoptionReportRequest {
+                    school_id: stack.school_id.clone(),
+                    from_date: from.to_owned(),
+                    to_date: to.to_owned(),
+                    ..Default::default()
+                },
+                &stack.principal,
+            ))
+            .await;
+        match (from, answer) {
+            ("9999-12-31", Err(status)) => {
+                assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}")
+            }
+            ("2199-12-31", Ok(_)) => {}
+            (from, other) => panic!("{from}: {other:?}"),
+        }
+    }
+}
