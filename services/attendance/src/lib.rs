@@ -75,9 +75,12 @@ impl Application {
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
         let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(&self.identity_url)?));
         let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
-        let routes = Routes::new(AttendanceServiceServer::new(api::Attendance {
-            ctx: self.ctx.clone(),
-        }));
+        let routes = Routes::new(
+            AttendanceServiceServer::new(api::Attendance {
+                ctx: self.ctx.clone(),
+            })
+            .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
+        );
         self.host
             .run(
                 routes,

@@ -122,12 +122,18 @@ impl Application {
 
     pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         self.host.add_relay();
-        let routes = Routes::new(DirectoryServiceServer::new(api::directory::Directory {
-            ctx: self.ctx.clone(),
-        }))
-        .add_service(AuthServiceServer::new(api::auth::Auth {
-            ctx: self.ctx.clone(),
-        }));
+        let routes = Routes::new(
+            DirectoryServiceServer::new(api::directory::Directory {
+                ctx: self.ctx.clone(),
+            })
+            .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            AuthServiceServer::new(api::auth::Auth {
+                ctx: self.ctx.clone(),
+            })
+            .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
+        );
         let authenticator = Arc::new(BearerAuthenticator::new(self.verifier));
         self.host
             .run(

@@ -23,7 +23,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::config::KernelConfig;
 use crate::consumer::{ConsumerRuntime, ConsumerSource, Projection};
-use crate::grpc::{AuthLayer, Authenticator, GrpcTraceLayer};
+use crate::grpc::{AuthLayer, Authenticator, GrpcTraceLayer, KnownMethods};
 use crate::outbox::{Relay, RelayConfig, ensure_stream};
 
 mod http;
@@ -63,8 +63,9 @@ impl ServiceHost {
         let nats = crate::nats::connect(&config).await;
         let jetstream = jetstream::new(nats.clone());
         ensure_stream(&jetstream, &config).await?;
-        let grpc_listener = bind(&config, config.grpc_port, "gRPC").await?;
-        let http_listener = bind(&config, config.metrics_port, "metrics").await?;
+        let grpc_listener = bind(config.bind_address, config.grpc_port, "gRPC").await?;
+        let http_listener =
+            bind(config.metrics_bind_address, config.metrics_port, "metrics").await?;
         Ok(Self {
             config,
             pool,
@@ -179,7 +180,7 @@ impl ServiceHost {
         );
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
-            .layer(GrpcTraceLayer)
+            .layer(GrpcTraceLayer::new(KnownMethods::of_contract()))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(AuthLayer::new(authenticator))
             .add_routes(routes)
@@ -226,8 +227,8 @@ impl ServiceHost {
     }
 }
 
-async fn bind(config: &KernelConfig, port: u16, what: &str) -> anyhow::Result<TcpListener> {
-    let address = SocketAddr::new(config.bind_address, port);
+async fn bind(address: std::net::IpAddr, port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    let address = SocketAddr::new(address, port);
     TcpListener::bind(address)
         .await
         .with_context(|| format!("binding the {what} port {address}"))

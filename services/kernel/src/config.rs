@@ -90,6 +90,9 @@ pub struct KernelConfig {
     pub consumer: ConsumerSettings,
     /// Address both ports bind to; `0.0.0.0` serves every interface.
     pub bind_address: std::net::IpAddr,
+    /// Where `/metrics`, `/healthz` and `/readyz` listen: loopback unless an
+    /// operator opens them to a scraper.
+    pub metrics_bind_address: std::net::IpAddr,
     pub grpc_port: u16,
     pub metrics_port: u16,
     pub otlp_endpoint: Option<String>,
@@ -126,6 +129,7 @@ impl KernelConfig {
                 gap_wait: Duration::from_secs(2),
             },
             bind_address: std::net::IpAddr::from([0, 0, 0, 0]),
+            metrics_bind_address: std::net::IpAddr::from([127, 0, 0, 1]),
             grpc_port: service.grpc_port,
             metrics_port: service.metrics_port,
             otlp_endpoint: None,
@@ -172,6 +176,10 @@ impl KernelConfig {
             &mut config.db_max_connections,
         )?;
         env.parse("LIENLAC_BIND_ADDRESS", &mut config.bind_address)?;
+        env.parse(
+            "LIENLAC_METRICS_BIND_ADDRESS",
+            &mut config.metrics_bind_address,
+        )?;
         env.parse(&format!("{upper}_GRPC_PORT"), &mut config.grpc_port)?;
         env.parse(&format!("{upper}_METRICS_PORT"), &mut config.metrics_port)?;
         env.parse("LIENLAC_STREAM_REPLICAS", &mut config.stream.replicas)?;
@@ -303,6 +311,12 @@ mod tests {
         assert_eq!(config.schema, "attendance");
         assert_eq!(config.stream_name(), "LIENLAC_ATTENDANCE");
         assert_eq!(config.subject_root(), "lienlac.attendance.v1");
+        assert!(
+            config.metrics_bind_address.is_loopback(),
+            "metrics and health are not for strangers unless opened"
+        );
+        let opened = config_with(&[("LIENLAC_METRICS_BIND_ADDRESS", "0.0.0.0")]).unwrap();
+        assert!(opened.metrics_bind_address.is_unspecified());
     }
 
     #[test]

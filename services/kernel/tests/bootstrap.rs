@@ -130,6 +130,13 @@ async fn metrics_liveness_and_readiness_answer_over_http() {
         .await
         .unwrap();
     client.note(note("counted")).await.unwrap();
+    // A stranger's made-up paths are counted, under one label.
+    for guess in 0..3 {
+        let request = format!(
+            "POST /x.Evil/Guess{guess} HTTP/1.1\r\nHost: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\nConnection: close\r\n\r\n\0\0\0\0\0"
+        );
+        http1(running.grpc, request.as_bytes()).await;
+    }
 
     let live = http1(
         running.http,
@@ -156,6 +163,8 @@ async fn metrics_liveness_and_readiness_answer_over_http() {
     let metrics = String::from_utf8_lossy(&metrics);
     assert!(metrics.contains("lienlac_grpc_requests_total"), "{metrics}");
     assert!(metrics.contains("method=\"Note\""), "{metrics}");
+    assert!(metrics.contains("method=\"unknown\""), "{metrics}");
+    assert!(!metrics.contains("Guess"), "{metrics}");
     running.stop.cancel();
     running.task.await.unwrap().unwrap();
 }

@@ -80,9 +80,12 @@ impl Application {
             .add_task("read models", move |token| read_models.supervise(token));
         let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(&self.identity_url)?));
         let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
-        let routes = Routes::new(ReportingServiceServer::new(api::Reporting {
-            ctx: self.ctx.clone(),
-        }));
+        let routes = Routes::new(
+            ReportingServiceServer::new(api::Reporting {
+                ctx: self.ctx.clone(),
+            })
+            .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
+        );
         self.host
             .run(
                 routes,

@@ -190,6 +190,36 @@ async fn bad_submissions_are_refused_clearly() {
     assert!(stack.events(&today).await.is_empty());
 }
 
+#[tokio::test]
+async fn oversized_submissions_are_refused_unread() {
+    let stack = Stack::start().await;
+    let today = stack.today();
+    let too_many: Vec<pb::Mark> = (0..201).map(|_| mark(&rid(), Late)).collect();
+    let refused = stack
+        .submit(&stack.homeroom, stack.submission(&today, too_many))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().contains("marks"), "{}", refused.message());
+
+    // 5,000 copies of one mark: refused by the cap, not compared pair by pair.
+    let copies = vec![mark(&stack.students[0], Late); 5_000];
+    let refused = stack
+        .submit(&stack.homeroom, stack.submission(&today, copies))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+
+    let mut huge = stack.submission(&today, vec![mark(&stack.students[0], Late)]);
+    huge.taken_at = "x".repeat(kernel::grpc::MAX_REQUEST_BYTES);
+    let refused = stack.submit(&stack.homeroom, huge).await.unwrap_err();
+    assert!(
+        matches!(refused.code(), Code::OutOfRange | Code::ResourceExhausted),
+        "{refused:?}"
+    );
+    assert!(stack.events(&today).await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_takers_submitting_at_once_never_lose_a_mark_or_mix_states() {
     let stack = Stack::start().await;

@@ -15,6 +15,10 @@ use crate::password_policy::check_length;
 use crate::roles::{role_from_proto, scope_from_proto};
 use crate::text;
 
+/// The most people one `IssueAccounts` lists (a school's staff and a few classes'
+/// guardians).
+const MAX_LISTED_PEOPLE: usize = 1000;
+
 pub(crate) struct Auth {
     pub ctx: Ctx,
 }
@@ -63,6 +67,13 @@ impl AuthService for Auth {
         let mut check = Check::new();
         let request_key = check.request_key(&caller, &r.request_id, &r);
         let school_id = check.uuid("school_id", &r.school_id);
+        let readable = check.at_most("kinds", r.kinds.len(), 2)
+            & check.at_most("person_ids", r.person_ids.len(), MAX_LISTED_PEOPLE)
+            & check.at_most("usernames", r.usernames.len(), MAX_LISTED_PEOPLE);
+        if !readable {
+            // Lists over their caps are refused unread.
+            check.done()?;
+        }
         let whom = match (r.kinds.is_empty(), r.person_ids.is_empty()) {
             (false, true) => {
                 let kinds: Vec<pb::PersonKind> = r
@@ -103,8 +114,11 @@ impl AuthService for Auth {
             let person = check.uuid("usernames", person);
             usernames.insert(person, check.take(text::chosen_username("usernames", raw)));
         }
-        let listed =
-            |person: &Uuid| matches!(&whom, issue::Whom::People(ids) if ids.contains(person));
+        let people: std::collections::HashSet<&Uuid> = match &whom {
+            issue::Whom::People(ids) => ids.iter().collect(),
+            issue::Whom::Kinds(_) => std::collections::HashSet::new(),
+        };
+        let listed = |person: &Uuid| people.contains(person);
         if !usernames.keys().all(listed) {
             check.add(Violation::new(
                 "usernames",

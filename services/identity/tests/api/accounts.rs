@@ -690,3 +690,22 @@ async fn the_accounts_sheet_keeps_a_name_that_looks_like_a_formula_as_text() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_issue_listing_more_people_than_the_cap_is_refused_unread() {
+    let s = school().await;
+    let people: Vec<String> = (0..1001).map(|_| rid()).collect();
+    let refused = s
+        .app
+        .auth(Some(&s.admin))
+        .issue_accounts(pb::IssueAccountsRequest {
+            request_id: rid(),
+            school_id: s.fixture.school_id.clone(),
+            person_ids: people,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["person_ids"]);
+}

@@ -70,6 +70,19 @@ impl Check {
         crate::event_store::RequestKey::new(caller, id, request)
     }
 
+    /// Whether a list of `count` entries is within `max`; a longer one is a
+    /// violation and its entries should not be read at all.
+    pub fn at_most(&mut self, field: &str, count: usize, max: usize) -> bool {
+        if count > max {
+            self.add(Violation::new(
+                field,
+                format!("must list at most {max}"),
+                format!("không được quá {max} mục"),
+            ));
+        }
+        count <= max
+    }
+
     /// A required UUID.
     pub fn uuid(&mut self, field: &str, value: &str) -> Uuid {
         self.take(parse_uuid(field, value))
@@ -128,7 +141,7 @@ impl Check {
     }
 
     /// INVALID_ARGUMENT listing every violation, if there were any.
-    pub fn done(self) -> Result<(), tonic::Status> {
+    pub fn done(&self) -> Result<(), tonic::Status> {
         if self.violations.is_empty() {
             Ok(())
         } else {

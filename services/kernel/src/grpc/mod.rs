@@ -11,4 +11,9 @@ pub use auth::{AuthLayer, Authenticator};
 pub use check::{Check, Violation, invalid_argument, parse_uuid};
 pub use client::TracePropagation;
 pub use status::{append_error_status, request_error_status};
-pub use trace::GrpcTraceLayer;
+pub use trace::{GrpcTraceLayer, KnownMethods};
+
+/// The largest request message any service decodes (tonic's default is 4 MiB).
+/// Every list in a request has a cap of its own, stated in the .proto files, that
+/// keeps a valid request far below it.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;

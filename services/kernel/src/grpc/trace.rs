@@ -1,6 +1,10 @@
 //! One span per RPC: `grpc.request`, named `<package>.<Service>/<Method>`, a child of
-//! the caller's `traceparent` when it sent one.
+//! the caller's `traceparent` when it sent one. Names and metric labels come only
+//! from the methods the service knows; any other path is `unknown`, so strangers
+//! cannot grow the metric series (or the span names) without bound.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -11,20 +15,75 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::telemetry::HttpHeaderExtractor;
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GrpcTraceLayer;
+/// The paths (`<package>.<Service>/<Method>`) of every RPC a service may answer.
+#[derive(Debug, Clone, Default)]
+pub struct KnownMethods(Arc<HashSet<String>>);
+
+impl KnownMethods {
+    /// Every method of the contract (`proto/`), of gRPC health and of reflection.
+    pub fn of_contract() -> Self {
+        let mut known: HashSet<String> = [
+            "grpc.health.v1.Health/Check",
+            "grpc.health.v1.Health/Watch",
+            "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ]
+        .map(str::to_owned)
+        .into();
+        if let Ok(set) = <prost_types::FileDescriptorSet as prost::Message>::decode(
+            lienlac_proto::FILE_DESCRIPTOR_SET,
+        ) {
+            for file in &set.file {
+                for service in &file.service {
+                    for method in &service.method {
+                        known.insert(format!(
+                            "{}.{}/{}",
+                            file.package(),
+                            service.name(),
+                            method.name()
+                        ));
+                    }
+                }
+            }
+        }
+        Self(Arc::new(known))
+    }
+
+    /// The service and method of `path`, or `unknown` twice.
+    fn split<'a>(&self, path: &'a str) -> (&'a str, &'a str, &'a str) {
+        match path.split_once('/') {
+            Some((service, method)) if self.0.contains(path) => (path, service, method),
+            _ => ("unknown", "unknown", "unknown"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GrpcTraceLayer {
+    known: KnownMethods,
+}
+
+impl GrpcTraceLayer {
+    pub fn new(known: KnownMethods) -> Self {
+        Self { known }
+    }
+}
 
 impl<S> tower::Layer<S> for GrpcTraceLayer {
     type Service = GrpcTrace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcTrace { inner }
+        GrpcTrace {
+            inner,
+            known: self.known.clone(),
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct GrpcTrace<S> {
     inner: S,
+    known: KnownMethods,
 }
 
 impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for GrpcTrace<S>
@@ -45,8 +104,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let path = request.uri().path().trim_start_matches('/').to_owned();
-        let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
+        let (path, service, method) = self
+            .known
+            .split(request.uri().path().trim_start_matches('/'));
         let span = tracing::info_span!(
             "grpc.request",
             otel.name = %path,
