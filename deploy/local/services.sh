@@ -15,6 +15,8 @@ CARGO="${CARGO:-cargo}"
 # loopback only: the development password never applies to a wider address.
 export LIENLAC_DEV="${LIENLAC_DEV:-1}"
 export LIENLAC_BIND_ADDRESS="${LIENLAC_BIND_ADDRESS:-127.0.0.1}"
+# The demo seed activates a district's guardians from this one address.
+export IDENTITY_SIGN_IN_ADDRESS_BURST="${IDENTITY_SIGN_IN_ADDRESS_BURST:-100000}"
 export IDENTITY_SIGNING_KEY_FILE="${IDENTITY_SIGNING_KEY_FILE:-$ROOT/.local/identity/signing-key.pem}"
 export IDENTITY_ACTIVATION_KEY_FILE="${IDENTITY_ACTIVATION_KEY_FILE:-$ROOT/.local/identity/activation-key}"
 export RUST_LOG="${RUST_LOG:-info}"

@@ -100,6 +100,7 @@ async fn main() {
     let stop = CancellationToken::new();
     let mut identity_settings = identity::Settings::defaults(world.config(ServiceId::IDENTITY));
     identity_settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
+    identity_settings.sign_in_per_address.burst = 1_000_000;
     identity_settings
         .keep_keys_in(&std::env::temp_dir().join(format!("lienlac-{}", world.namespace)));
     let identity_app = identity::Application::build(identity_settings)

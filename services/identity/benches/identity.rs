@@ -1,7 +1,9 @@
 //! Identity benchmark (`make bench`): token verification in another service against
-//! a bare Ed25519 signature check, bulk account issue for 2,000 guardians, and
+//! a bare Ed25519 signature check, bulk account issue for 2,000 guardians,
 //! `ListStudents` of a 45-student class against the same queries run raw on
-//! Postgres. Prints a table and writes `target/bench/identity.json`.
+//! Postgres, and a legitimate sign-in's latency while 1,000 bad sign-ins arrive at
+//! once from another address, against the same without them. Prints a table and
+//! writes `target/bench/identity.json`.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // a benchmark program, not library code
 
@@ -33,6 +35,137 @@ const CACHED_VERIFICATIONS: usize = 100_000;
 const LIST_CALLS: usize = 2_000;
 const SIGN_IN_SAMPLES: u64 = 20;
 
+const FLOOD: usize = 1_000;
+const FLOOD_SAMPLES: usize = 50;
+
+struct Flood {
+    quiet: Histogram<u64>,
+    during: Histogram<u64>,
+    legitimate_refused: usize,
+    throttled: usize,
+    busy: usize,
+    answered: usize,
+    rss_before_mb: f64,
+    rss_peak_mb: f64,
+}
+
+/// This process's resident memory, from /proc.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// A channel to `addr` whose connections come from `from` (a loopback address of
+/// its own, so that the service sees another client).
+fn channel_from(addr: std::net::SocketAddr, from: [u8; 4]) -> Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .local_address(Some(std::net::IpAddr::from(from)))
+        .connect_lazy()
+}
+
+/// Identity with its production sign-in limits and hashing cost (the operator's
+/// username limit raised so that one account can be sampled repeatedly): the
+/// operator signs in, each time from another address of 127.0.1.0/24, first alone,
+/// then while 1,000 sign-ins with wrong passwords for made-up phone numbers arrive
+/// at once from 127.0.0.2.
+async fn sign_in_flood() -> Flood {
+    let world = TestWorld::new();
+    let mut settings = Settings::defaults(world.config(ServiceId::IDENTITY));
+    settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
+    settings.keep_keys_in(&std::env::temp_dir().join(format!("lienlac-{}", world.namespace)));
+    settings.sign_in_per_username.burst = 1_000;
+    let app = Application::build(settings).await.unwrap();
+    let addr = app.grpc_addr();
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(stop.clone()));
+    let legitimate = |sample: usize| {
+        AuthServiceClient::new(channel_from(addr, [127, 0, 1, (sample % 250) as u8 + 1]))
+    };
+    let sign_in = |mut client: AuthServiceClient<Channel>| async move {
+        let started = Instant::now();
+        let outcome = client
+            .login(pb::LoginRequest {
+                username: "admin".into(),
+                password: ADMIN_PASSWORD.into(),
+            })
+            .await;
+        (started.elapsed().as_nanos() as u64, outcome.is_ok())
+    };
+    sign_in(legitimate(0)).await;
+    let mut quiet = Histogram::<u64>::new(3).unwrap();
+    for sample in 0..FLOOD_SAMPLES {
+        let (nanos, ok) = sign_in(legitimate(sample)).await;
+        assert!(ok);
+        quiet.record(nanos).unwrap();
+    }
+
+    let rss_before_mb = rss_mb();
+    let sampling = CancellationToken::new();
+    let peak = tokio::spawn({
+        let sampling = sampling.clone();
+        async move {
+            let mut peak = rss_mb();
+            while !sampling.is_cancelled() {
+                peak = peak.max(rss_mb());
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            peak
+        }
+    });
+    let attackers: Vec<AuthServiceClient<Channel>> = (0..10)
+        .map(|_| AuthServiceClient::new(channel_from(addr, [127, 0, 0, 2])))
+        .collect();
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|n| {
+            let mut client = attackers[n % attackers.len()].clone();
+            tokio::spawn(async move {
+                client
+                    .login(pb::LoginRequest {
+                        username: format!("09{:08}", 70_000_000 + n),
+                        password: "wrong-password".into(),
+                    })
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .collect();
+    let mut during = Histogram::<u64>::new(3).unwrap();
+    let mut legitimate_refused = 0;
+    for sample in FLOOD_SAMPLES..2 * FLOOD_SAMPLES {
+        let (nanos, ok) = sign_in(legitimate(sample)).await;
+        during.record(nanos).unwrap();
+        legitimate_refused += usize::from(!ok);
+    }
+    let (mut throttled, mut busy, mut answered) = (0, 0, 0);
+    for attempt in flood {
+        match attempt.await.unwrap() {
+            Err(status) if status.message().starts_with("too many") => throttled += 1,
+            Err(status) if status.code() == tonic::Code::ResourceExhausted => busy += 1,
+            _ => answered += 1,
+        }
+    }
+    sampling.cancel();
+    let rss_peak_mb = peak.await.unwrap();
+    stop.cancel();
+    server.await.unwrap().unwrap();
+    Flood {
+        quiet,
+        during,
+        legitimate_refused,
+        throttled,
+        busy,
+        answered,
+        rss_before_mb,
+        rss_peak_mb,
+    }
+}
+
 fn micros(histogram: &Histogram<u64>, quantile: f64) -> f64 {
     histogram.value_at_quantile(quantile) as f64 / 1000.0
 }
@@ -49,6 +182,10 @@ async fn main() {
     let world = TestWorld::new();
     let mut settings = Settings::defaults(world.config(ServiceId::IDENTITY));
     settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
+    // The timing comparison signs in with wrong passwords again and again.
+    settings.sign_in_per_address.burst = 1_000_000;
+    settings.sign_in_per_username.burst = 1_000;
+    settings.lockout_attempts = 1_000;
     settings.keep_keys_in(&std::env::temp_dir().join(format!("lienlac-{}", world.namespace)));
     settings.kernel.db_max_connections = 20;
     let app = Application::build(settings).await.unwrap();
@@ -328,6 +465,8 @@ async fn main() {
     stop.cancel();
     server.await.unwrap().unwrap();
 
+    let flood = sign_in_flood().await;
+
     println!("identity benchmark");
     println!(
         "token verification, cached      p50 {:.2} µs  p99 {:.2} µs   (target <= 50 µs)",
@@ -358,7 +497,33 @@ async fn main() {
         micros(&wrong_password, 0.5) / 1000.0,
         micros(&unknown_user, 0.5) / micros(&wrong_password, 0.5)
     );
+    println!(
+        "sign-in during a flood of {FLOOD} bad sign-ins  p50 {:.1} ms  p99 {:.1} ms  (without the flood p50 {:.1} ms  p99 {:.1} ms, p99 ratio {:.2}); {} of {FLOOD_SAMPLES} refused; flood: {} throttled, {} told hashing is busy, {} answered; resident memory {:.0} MB before, {:.0} MB at most during",
+        micros(&flood.during, 0.5) / 1000.0,
+        micros(&flood.during, 0.99) / 1000.0,
+        micros(&flood.quiet, 0.5) / 1000.0,
+        micros(&flood.quiet, 0.99) / 1000.0,
+        micros(&flood.during, 0.99) / micros(&flood.quiet, 0.99),
+        flood.legitimate_refused,
+        flood.throttled,
+        flood.busy,
+        flood.answered,
+        flood.rss_before_mb,
+        flood.rss_peak_mb,
+    );
     let report = serde_json::json!({
+        "sign_in_quiet_p50_ms": micros(&flood.quiet, 0.5) / 1000.0,
+        "sign_in_quiet_p99_ms": micros(&flood.quiet, 0.99) / 1000.0,
+        "sign_in_during_flood_p50_ms": micros(&flood.during, 0.5) / 1000.0,
+        "sign_in_during_flood_p99_ms": micros(&flood.during, 0.99) / 1000.0,
+        "sign_in_during_flood_p99_ratio_vs_quiet": micros(&flood.during, 0.99) / micros(&flood.quiet, 0.99),
+        "sign_in_during_flood_refused": flood.legitimate_refused,
+        "flood_sign_ins": FLOOD,
+        "flood_throttled": flood.throttled,
+        "flood_hashing_busy": flood.busy,
+        "flood_answered": flood.answered,
+        "rss_before_flood_mb": flood.rss_before_mb,
+        "rss_peak_during_flood_mb": flood.rss_peak_mb,
         "login_unknown_user_p50_ms": micros(&unknown_user, 0.5) / 1000.0,
         "login_wrong_password_p50_ms": micros(&wrong_password, 0.5) / 1000.0,
         "login_unknown_vs_wrong_ratio": micros(&unknown_user, 0.5) / micros(&wrong_password, 0.5),

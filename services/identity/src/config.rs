@@ -7,6 +7,8 @@ use std::time::Duration;
 use kernel::config::{ConfigError, Env, KernelConfig, ServiceId};
 use secrecy::SecretString;
 
+pub use crate::throttle::Rate;
+
 #[derive(Debug, Clone)]
 pub struct Argon2Settings {
     pub memory_kib: u32,
@@ -27,6 +29,15 @@ pub struct Settings {
     /// The secret (hex) activation codes are kept under; generated when missing.
     pub activation_key_file: PathBuf,
     pub argon2: Argon2Settings,
+    /// Password hashes computed at once (each holds `argon2.memory_kib`).
+    pub hashing_concurrency: usize,
+    /// How long a sign-in waits for a turn at hashing before RESOURCE_EXHAUSTED.
+    pub hashing_queue_deadline: Duration,
+    /// Sign-in, activation and refresh attempts per username.
+    pub sign_in_per_username: Rate,
+    /// Sign-in, activation and refresh attempts per client address (an IPv6
+    /// client by its /64); a school behind one NAT signs in from one address.
+    pub sign_in_per_address: Rate,
     pub password_min_length: usize,
     pub lockout_attempts: i32,
     pub lockout_duration: Duration,
@@ -52,6 +63,16 @@ impl Settings {
                 memory_kib: 19 * 1024,
                 iterations: 2,
                 parallelism: 1,
+            },
+            hashing_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            hashing_queue_deadline: Duration::from_secs(2),
+            sign_in_per_username: Rate {
+                burst: 10,
+                refill_every: Duration::from_secs(60),
+            },
+            sign_in_per_address: Rate {
+                burst: 20,
+                refill_every: Duration::from_millis(200),
             },
             password_min_length: 8,
             lockout_attempts: 5,
@@ -100,6 +121,27 @@ impl Settings {
             "IDENTITY_ARGON2_PARALLELISM",
             &mut settings.argon2.parallelism,
         )?;
+        env.parse(
+            "IDENTITY_HASHING_CONCURRENCY",
+            &mut settings.hashing_concurrency,
+        )?;
+        env.duration(
+            "IDENTITY_HASHING_QUEUE_DEADLINE",
+            &mut settings.hashing_queue_deadline,
+        )?;
+        for (prefix, rate) in [
+            (
+                "IDENTITY_SIGN_IN_USERNAME",
+                &mut settings.sign_in_per_username,
+            ),
+            (
+                "IDENTITY_SIGN_IN_ADDRESS",
+                &mut settings.sign_in_per_address,
+            ),
+        ] {
+            env.parse(&format!("{prefix}_BURST"), &mut rate.burst)?;
+            env.duration(&format!("{prefix}_REFILL"), &mut rate.refill_every)?;
+        }
         env.parse(
             "IDENTITY_PASSWORD_MIN_LENGTH",
             &mut settings.password_min_length,

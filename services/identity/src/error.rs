@@ -8,3 +8,12 @@ pub(crate) use kernel::error::{AppError, AppResult, unique_or};
 pub(crate) fn bad_credentials() -> AppError {
     AppError::Status(tonic::Status::unauthenticated("wrong username or password"))
 }
+
+impl From<crate::passwords::HashingBusy> for AppError {
+    fn from(busy: crate::passwords::HashingBusy) -> Self {
+        AppError::Status(kernel::grpc::retry_later(
+            busy.to_string(),
+            busy.retry_after,
+        ))
+    }
+}

@@ -18,6 +18,7 @@ mod password_policy;
 mod passwords;
 mod roles;
 pub mod text;
+mod throttle;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -45,6 +46,7 @@ pub struct Ctx {
     pub passwords: passwords::Passwords,
     pub password_policy: password_policy::PasswordPolicy,
     pub activation: activation::ActivationCodes,
+    pub throttle: Arc<throttle::SignInThrottle>,
     pub tokens: tokens::Tokens,
 }
 
@@ -61,7 +63,11 @@ impl Application {
         let host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
         let signer = keys::Signer::load_or_generate(&settings.signing_key_file)?;
         signer.register(&host.pool).await?;
-        let passwords = passwords::Passwords::new(&settings.argon2)?;
+        let passwords = passwords::Passwords::new(
+            &settings.argon2,
+            settings.hashing_concurrency,
+            settings.hashing_queue_deadline,
+        )?;
         let activation =
             activation::ActivationCodes::load_or_generate(&settings.activation_key_file)?;
         let admin_password = match &settings.admin_password {
@@ -97,6 +103,10 @@ impl Application {
                 session_ttl: settings.session_ttl,
             },
             password_policy,
+            throttle: Arc::new(throttle::SignInThrottle::new(
+                settings.sign_in_per_username,
+                settings.sign_in_per_address,
+            )),
             settings: Arc::new(settings),
             passwords,
             activation,

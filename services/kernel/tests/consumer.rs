@@ -108,6 +108,34 @@ impl Setup {
             .unwrap();
     }
 
+    /// Publishes a note on this stream's subjects that says it comes from another
+    /// service.
+    async fn publish_as_another_service(&self) {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("ce-specversion", "1.0");
+        headers.insert("ce-id", Uuid::now_v7().to_string().as_str());
+        headers.insert("ce-source", "/lienlac/attendance/_");
+        headers.insert("ce-type", "lienlac.testing.v1.Noted");
+        headers.insert("ce-time", "2026-11-28T07:00:00Z");
+        headers.insert("ce-subject", "student-forged");
+        headers.insert("ce-sequence", "1");
+        let payload = Noted {
+            stream_id: "student-forged".to_owned(),
+            text: "forged".to_owned(),
+        }
+        .encode_to_vec();
+        self.jetstream
+            .publish_with_headers(
+                format!("{}._._.Noted", self.publisher.subject_root()),
+                headers,
+                payload.into(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
     /// Publishes a message that is no event: no CloudEvents headers at all.
     async fn publish_without_headers(&self) {
         self.jetstream
@@ -295,6 +323,30 @@ async fn a_gap_that_never_fills_is_recorded_and_the_stream_moves_on() {
     .await
     .unwrap();
     assert_eq!((expected, received), (2, 4));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_that_says_it_comes_from_another_service_is_dead_lettered_not_projected() {
+    let setup = setup().await;
+    let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
+    setup.publish_as_another_service().await;
+    setup.publish_notes("student-7", &["after"]).await;
+    setup.wait_for_notes(1).await;
+    setup.wait_until_drained("attendance-notes").await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(
+        setup.dead_letter_errors().await,
+        vec!["ce-source \"/lienlac/attendance/_\" is not the publishing service's"]
+    );
+    assert!(
+        !setup
+            .notes()
+            .await
+            .iter()
+            .any(|(stream, _)| stream == "student-forged")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -30,6 +30,8 @@ pub async fn start_identity(world: &TestWorld, stop: &CancellationToken) -> Sock
     settings.argon2.memory_kib = 1024;
     settings.argon2.iterations = 1;
     settings.keep_keys_in(&std::env::temp_dir().join(format!("lienlac-{}", world.namespace)));
+    // Every test client signs in from one loopback address.
+    settings.sign_in_per_address.burst = 100_000;
     let identity_app = identity::Application::build(settings).await.unwrap();
     let identity_addr = identity_app.grpc_addr();
     tokio::spawn(identity_app.run_until_stopped(stop.clone()));

@@ -164,13 +164,14 @@ pub(crate) async fn ensure_operator(
             .bind(OPERATOR_USERNAME)
             .fetch_optional(pool)
             .await?;
+    let turn = passwords.turn().await?;
     if let Some((account_id, hash)) = existing {
         if !development
             && passwords
-                .verify(DEVELOPMENT_ADMIN_PASSWORD, hash.as_deref())
+                .verify(&turn, DEVELOPMENT_ADMIN_PASSWORD, hash.as_deref())
                 .await?
         {
-            let hash = passwords.hash(password).await?;
+            let hash = passwords.hash(&turn, password).await?;
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
                 .bind(account_id)
@@ -187,7 +188,7 @@ pub(crate) async fn ensure_operator(
         }
         return Ok(());
     }
-    let hash = passwords.hash(password).await?;
+    let hash = passwords.hash(&turn, password).await?;
     let mut tx = pool.begin().await?;
     let account_id = Uuid::now_v7();
     let created = sqlx::query(

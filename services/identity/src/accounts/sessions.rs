@@ -130,10 +130,11 @@ fn locked() -> AppError {
 }
 
 pub(crate) async fn login(ctx: &Ctx, username: &str, password: &str) -> AppResult<TokenPair> {
+    let turn = ctx.passwords.turn().await?;
     let mut tx = ctx.pool.begin().await?;
     let account = by_username(&mut tx, &text::username(username)).await?;
     let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
-    let matches = ctx.passwords.verify(password, hash).await?;
+    let matches = ctx.passwords.verify(&turn, password, hash).await?;
     let Some(account) = account else {
         return Err(bad_credentials());
     };
@@ -164,6 +165,7 @@ pub(crate) async fn activate(
             "wrong username or activation code",
         ))
     };
+    let turn = ctx.passwords.turn().await?;
     let mut tx = ctx.pool.begin().await?;
     let Some(account) = by_username(&mut tx, &text::username(username)).await? else {
         return Err(wrong());
@@ -189,7 +191,7 @@ pub(crate) async fn activate(
         ));
     }
     check_new_password(ctx, &mut tx, &account, new_password).await?;
-    let hash = ctx.passwords.hash(new_password).await?;
+    let hash = ctx.passwords.hash(&turn, new_password).await?;
     sqlx::query(
         "UPDATE accounts SET status = 'active', password_hash = $2, activation_code_hash = NULL, \
              activation_expires_at = NULL WHERE id = $1",
@@ -244,11 +246,12 @@ pub(crate) async fn change_password(
     current: &str,
     new_password: &str,
 ) -> AppResult<()> {
+    let turn = ctx.passwords.turn().await?;
     let mut tx = ctx.pool.begin().await?;
     let account = by_id(&mut tx, caller.account_id).await?;
     if !ctx
         .passwords
-        .verify(current, account.password_hash.as_deref())
+        .verify(&turn, current, account.password_hash.as_deref())
         .await?
     {
         count_failure(ctx, &mut tx, &account).await?;
@@ -258,7 +261,7 @@ pub(crate) async fn change_password(
         )));
     }
     check_new_password(ctx, &mut tx, &account, new_password).await?;
-    let hash = ctx.passwords.hash(new_password).await?;
+    let hash = ctx.passwords.hash(&turn, new_password).await?;
     sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
         .bind(account.id)
         .bind(hash)

@@ -145,6 +145,7 @@ impl AuthService for Auth {
         &self,
         request: Request<pb::ActivateAccountRequest>,
     ) -> Result<Response<pb::TokenPair>, Status> {
+        let address = request.remote_addr().map(|a| a.ip());
         let r = request.into_inner();
         let mut check = Check::new();
         check.text("username", &r.username, 100);
@@ -155,6 +156,9 @@ impl AuthService for Auth {
             &[&r.username],
         ));
         check.done()?;
+        self.ctx
+            .throttle
+            .attempt(address, Some(&text::username(&r.username)))?;
         Ok(Response::new(
             sessions::activate(&self.ctx, &r.username, &r.activation_code, &r.new_password).await?,
         ))
@@ -164,11 +168,15 @@ impl AuthService for Auth {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::TokenPair>, Status> {
+        let address = request.remote_addr().map(|a| a.ip());
         let r = request.into_inner();
         let mut check = Check::new();
         check.text("username", &r.username, 100);
         check.take(check_length("password", &r.password));
         check.done()?;
+        self.ctx
+            .throttle
+            .attempt(address, Some(&text::username(&r.username)))?;
         Ok(Response::new(
             sessions::login(&self.ctx, &r.username, &r.password).await?,
         ))
@@ -178,10 +186,12 @@ impl AuthService for Auth {
         &self,
         request: Request<pb::RefreshRequest>,
     ) -> Result<Response<pb::TokenPair>, Status> {
+        let address = request.remote_addr().map(|a| a.ip());
         let r = request.into_inner();
         let mut check = Check::new();
         check.text("refresh_token", &r.refresh_token, 200);
         check.done()?;
+        self.ctx.throttle.attempt(address, None)?;
         Ok(Response::new(
             sessions::refresh(&self.ctx, &r.refresh_token).await?,
         ))

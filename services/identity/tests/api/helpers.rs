@@ -68,6 +68,10 @@ impl TestApp {
         settings.argon2.memory_kib = 1024;
         settings.argon2.iterations = 1;
         settings.keep_keys_in(&key_file(&world.namespace, ""));
+        // The fixtures sign in dozens of times from one address; the throttle's own
+        // tests set their limits.
+        settings.sign_in_per_address.burst = 10_000;
+        settings.sign_in_per_username.burst = 1_000;
         change(&mut settings);
         let app = Application::build(settings.clone()).await.unwrap();
         let addr = app.grpc_addr();

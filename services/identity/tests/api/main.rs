@@ -10,4 +10,5 @@ mod directory;
 mod events;
 mod helpers;
 mod operator;
+mod throttle;
 mod tokens;

@@ -75,6 +75,9 @@ pub enum MalformedEvent {
     Missing(&'static str),
     #[error("header {name} is invalid: {value:?}")]
     Invalid { name: &'static str, value: String },
+    /// The event says it comes from another service than the stream's.
+    #[error("{what} {value:?} is not the publishing service's")]
+    Foreign { what: &'static str, value: String },
 }
 
 impl ReceivedEvent {

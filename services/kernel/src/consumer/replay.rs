@@ -119,6 +119,7 @@ pub async fn replay<P: Projection>(
 
     // Receiving runs as a task of its own, so that it and the projection's decoding
     // use both cores.
+    let owner = source.clone();
     let receiving = tokio::spawn(async move {
         let mut last_sequence = 0;
         let mut delivered = 0;
@@ -155,7 +156,7 @@ pub async fn replay<P: Projection>(
                 delivered = info.consumer_sequence;
                 last_sequence = info.stream_sequence;
                 done = info.stream_sequence >= last_stored || info.pending == 0;
-                parsed.push(parse_message(&message));
+                parsed.push(parse_message(&message, &owner));
             }
             if batches.send(parsed).await.is_err() || done {
                 return anyhow::Ok(last_sequence);

@@ -14,25 +14,61 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::handling::{Applied, ApplyError, OnGap, apply_batch, dead_letter};
+use super::received::MalformedEvent;
 use super::{Projection, ReceivedEvent};
 use crate::config::{ConsumerSettings, ServiceId, stream_name_in, subject_root_in};
 use crate::retry::Backoff;
 use crate::telemetry::context_from_trace_headers;
 
-/// The stream a consumer reads and the subjects it takes from it.
+/// The stream a consumer reads, the subjects it takes from it, and the service
+/// whose events they must be.
 #[derive(Debug, Clone)]
 pub struct ConsumerSource {
     pub stream: String,
     pub filter_subject: String,
+    /// The publishing service: every event's `ce-source` is `/lienlac/<publisher>/…`.
+    pub publisher: &'static str,
+    /// Every event's subject is `<subject_root>.…`.
+    pub subject_root: String,
 }
 
 impl ConsumerSource {
     /// Every event `publisher` publishes, in `namespace` (empty in production).
     pub fn all_of(namespace: &str, publisher: ServiceId) -> Self {
+        let subject_root = subject_root_in(namespace, publisher);
         Self {
             stream: stream_name_in(namespace, publisher),
-            filter_subject: format!("{}.>", subject_root_in(namespace, publisher)),
+            filter_subject: format!("{subject_root}.>"),
+            publisher: publisher.name,
+            subject_root,
         }
+    }
+
+    /// Whether `event` says it comes from this source's publisher, on its subjects:
+    /// an event another service put on these subjects is not projected.
+    pub fn owns(&self, event: &ReceivedEvent) -> Result<(), MalformedEvent> {
+        let on_subjects = event
+            .subject
+            .strip_prefix(self.subject_root.as_str())
+            .is_some_and(|rest| rest.starts_with('.'));
+        if !on_subjects {
+            return Err(MalformedEvent::Foreign {
+                what: "subject",
+                value: event.subject.clone(),
+            });
+        }
+        let from_publisher = event
+            .source
+            .strip_prefix("/lienlac/")
+            .and_then(|rest| rest.strip_prefix(self.publisher))
+            .is_some_and(|rest| rest.starts_with('/'));
+        if !from_publisher {
+            return Err(MalformedEvent::Foreign {
+                what: "ce-source",
+                value: event.source.clone(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -126,8 +162,13 @@ impl<P: Projection> ConsumerRuntime<P> {
                     _ => break,
                 }
             }
-            self.process(batch.into_iter().map(delivery).collect())
-                .await?;
+            self.process(
+                batch
+                    .into_iter()
+                    .map(|message| delivery(message, &self.source))
+                    .collect(),
+            )
+            .await?;
         }
     }
 
@@ -278,8 +319,8 @@ impl<P: Projection> ConsumerRuntime<P> {
     }
 }
 
-fn delivery(message: jetstream::Message) -> Delivery {
-    let (event, unparseable) = parse_message(&message);
+fn delivery(message: jetstream::Message, source: &ConsumerSource) -> Delivery {
+    let (event, unparseable) = parse_message(&message, source);
     Delivery {
         message,
         event,
@@ -287,13 +328,19 @@ fn delivery(message: jetstream::Message) -> Delivery {
     }
 }
 
-/// The event a message carries, or a stand-in and the reason it does not parse.
-pub(super) fn parse_message(message: &jetstream::Message) -> (ReceivedEvent, Option<String>) {
-    match ReceivedEvent::parse(
+/// The event a message carries, or a stand-in and the reason it does not parse or
+/// does not belong to `source`.
+pub(super) fn parse_message(
+    message: &jetstream::Message,
+    source: &ConsumerSource,
+) -> (ReceivedEvent, Option<String>) {
+    let parsed = ReceivedEvent::parse(
         &message.subject,
         message.headers.as_ref(),
         message.payload.clone(),
-    ) {
+    )
+    .and_then(|event| source.owns(&event).map(|()| event));
+    match parsed {
         Ok(event) => (event, None),
         Err(error) => {
             let sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);

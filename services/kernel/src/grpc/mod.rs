@@ -10,7 +10,7 @@ mod trace;
 pub use auth::{AuthLayer, Authenticator};
 pub use check::{Check, Violation, invalid_argument, parse_uuid};
 pub use client::TracePropagation;
-pub use status::{append_error_status, request_error_status};
+pub use status::{append_error_status, request_error_status, retry_later};
 pub use trace::{GrpcTraceLayer, KnownMethods};
 
 /// The largest request message any service decodes (tonic's default is 4 MiB).

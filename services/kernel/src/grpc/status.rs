@@ -1,6 +1,18 @@
 //! Kernel errors as gRPC statuses, so every service answers them alike.
 
+use tonic_types::{ErrorDetails, StatusExt as _};
+
 use crate::event_store::{AppendError, RequestError};
+
+/// RESOURCE_EXHAUSTED with `message` and a `google.rpc.RetryInfo` saying when to
+/// try again: a limit was reached, not a rule broken.
+pub fn retry_later(message: impl Into<String>, after: std::time::Duration) -> tonic::Status {
+    tonic::Status::with_error_details(
+        tonic::Code::ResourceExhausted,
+        message,
+        ErrorDetails::with_retry_info(Some(after)),
+    )
+}
 
 /// A version conflict is ABORTED (the client retries); anything else is an
 /// internal error, logged here and never shown.
