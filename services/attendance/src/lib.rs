@@ -74,6 +74,7 @@ impl Application {
         self.host
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
         let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(&self.identity_url)?));
+        self.host.follow_revocations(verifier.revocations());
         let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
         let routes = Routes::new(
             AttendanceServiceServer::new(api::Attendance {

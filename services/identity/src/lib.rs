@@ -132,6 +132,7 @@ impl Application {
 
     pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         self.host.add_relay();
+        self.host.follow_revocations(self.verifier.revocations());
         let routes = Routes::new(
             DirectoryServiceServer::new(api::directory::Directory {
                 ctx: self.ctx.clone(),

@@ -116,6 +116,15 @@ impl ServiceHost {
         self.add_task("outbox relay", move |token| relay.run(token));
     }
 
+    /// Follows identity's revocations into `revocations` (a token verifier's).
+    pub fn follow_revocations(&mut self, revocations: crate::auth::Revocations) {
+        let jetstream = self.jetstream.clone();
+        let namespace = self.config.namespace.clone();
+        self.add_task("revocations", move |token| {
+            crate::auth::follow_revocations(jetstream, namespace, revocations, token)
+        });
+    }
+
     pub fn add_consumer<P: Projection>(&mut self, projection: Arc<P>, source: ConsumerSource) {
         let name = format!("consumer {}", projection.name());
         let runtime = ConsumerRuntime::new(

@@ -79,6 +79,7 @@ impl Application {
         self.host
             .add_task("read models", move |token| read_models.supervise(token));
         let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(&self.identity_url)?));
+        self.host.follow_revocations(verifier.revocations());
         let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
         let routes = Routes::new(
             ReportingServiceServer::new(api::Reporting {

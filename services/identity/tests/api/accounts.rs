@@ -709,3 +709,97 @@ async fn an_issue_listing_more_people_than_the_cap_is_refused_unread() {
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&refused), ["person_ids"]);
 }
+
+/// Whether `token` still answers `WhoAmI`.
+async fn still_signed_in(app: &TestApp, token: &str) -> Result<(), tonic::Status> {
+    app.auth(Some(token))
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_by_an_administrator_ends_the_accounts_access_tokens_within_seconds() {
+    let s = school().await;
+    let account = issue_guardians(&s, false).await.accounts.remove(0);
+    let pair = activate(&s.app, &account).await.unwrap();
+    still_signed_in(&s.app, &pair.access_token).await.unwrap();
+    s.app
+        .auth(Some(&s.admin))
+        .lock_account(pb::LockAccountRequest {
+            request_id: rid(),
+            account_id: account.account_id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let refused = kernel::testing::eventually(
+        "the locked account's token to be refused",
+        std::time::Duration::from_secs(10),
+        || async {
+            still_signed_in(&s.app, &pair.access_token)
+                .await
+                .err()
+                .filter(|status| status.code() == Code::Unauthenticated)
+        },
+    )
+    .await;
+    assert!(refused.message().contains("ended"), "{}", refused.message());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_role_ends_the_tokens_that_carried_it_and_a_new_sign_in_works() {
+    let s = school().await;
+    let staff = issue_staff_account(&s).await;
+    let account_id: String =
+        sqlx::query_scalar("SELECT id::text FROM accounts WHERE username = $1")
+            .bind(&staff)
+            .fetch_one(&s.app.pool)
+            .await
+            .unwrap();
+    let issued = s
+        .app
+        .auth(Some(&s.admin))
+        .reset_password(pb::ResetPasswordRequest {
+            request_id: rid(),
+            account_id: account_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    activate(&s.app, &issued).await.unwrap();
+    grant(
+        &s.app,
+        &s.admin,
+        &account_id,
+        pb::Role::Teacher,
+        pb::ScopeKind::School,
+        &s.fixture.school_id,
+    )
+    .await;
+    let with_role = s.app.login(&staff, PASSWORD).await.unwrap().access_token;
+    s.app
+        .auth(Some(&s.admin))
+        .revoke_role(pb::RevokeRoleRequest {
+            request_id: rid(),
+            account_id: account_id.clone(),
+            role: pb::Role::Teacher as i32,
+            scope_kind: pb::ScopeKind::School as i32,
+            scope_id: s.fixture.school_id.clone(),
+        })
+        .await
+        .unwrap();
+    kernel::testing::eventually(
+        "the token that carried the role to be refused",
+        std::time::Duration::from_secs(10),
+        || async {
+            still_signed_in(&s.app, &with_role)
+                .await
+                .err()
+                .filter(|status| status.code() == Code::Unauthenticated)
+        },
+    )
+    .await;
+    let fresh = s.app.login(&staff, PASSWORD).await.unwrap().access_token;
+    still_signed_in(&s.app, &fresh).await.unwrap();
+}

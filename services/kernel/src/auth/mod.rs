@@ -9,10 +9,12 @@ mod authenticator;
 mod caller;
 mod claims;
 mod jwks;
+mod revocations;
 mod verifier;
 
 pub use authenticator::BearerAuthenticator;
 pub use caller::{Caller, Target, caller};
 pub use claims::{Binding, Claims, Role, ScopeKind, TOKEN_AUDIENCE, TOKEN_ISSUER};
 pub use jwks::{IdentityJwks, JwksSource, ed25519_jwk, jwks_json};
+pub use revocations::{LOOKBACK as REVOCATION_LOOKBACK, Revocations, follow as follow_revocations};
 pub use verifier::{TokenVerifier, VerifyError};

@@ -15,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 use super::caller::Caller;
 use super::claims::{Claims, TOKEN_AUDIENCE, TOKEN_ISSUER};
 use super::jwks::JwksSource;
+use super::revocations::Revocations;
 
 /// How often an unknown `kid` may trigger a refetch of the key set.
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(1);
@@ -23,6 +24,13 @@ const LEEWAY_SECONDS: u64 = 5;
 const MAX_REMEMBERED: usize = 100_000;
 
 type TokenDigest = [u8; 32];
+
+#[derive(Clone)]
+struct Remembered {
+    caller: Caller,
+    expires: i64,
+    issued_ms: i64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -34,6 +42,8 @@ pub enum VerifyError {
     UnknownKey,
     #[error("the access token has expired; refresh it")]
     Expired,
+    #[error("this sign-in has ended (the account was locked or its roles changed); sign in again")]
+    Ended,
     #[error("the access token is not valid: {0}")]
     Invalid(String),
     #[error("identity's signing keys cannot be fetched")]
@@ -57,7 +67,9 @@ pub struct TokenVerifier {
     keys: RwLock<HashMap<String, DecodingKey>>,
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     validation: Validation,
-    remembered: Mutex<HashMap<TokenDigest, (Caller, i64)>>,
+    /// Callers by token, with the token's expiry and issue time (Unix ms).
+    remembered: Mutex<HashMap<TokenDigest, Remembered>>,
+    revocations: Revocations,
 }
 
 impl TokenVerifier {
@@ -74,7 +86,13 @@ impl TokenVerifier {
             last_fetch: tokio::sync::Mutex::new(None),
             validation,
             remembered: Mutex::new(HashMap::new()),
+            revocations: Revocations::default(),
         }
+    }
+
+    /// The sign-ins this verifier refuses: fed by [`super::follow_revocations`].
+    pub fn revocations(&self) -> Revocations {
+        self.revocations.clone()
     }
 
     pub async fn verify(&self, token: &str) -> Result<Caller, VerifyError> {
@@ -82,8 +100,8 @@ impl TokenVerifier {
         // The whole token identifies it: a signature segment alone could be
         // joined to other claims.
         let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
-        if let Some(caller) = self.remembered(&digest, now) {
-            return Ok(caller);
+        if let Some(known) = self.remembered(&digest, now) {
+            return self.unless_ended(known);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
@@ -116,10 +134,34 @@ impl TokenVerifier {
                     _ => VerifyError::Invalid("rejected".to_owned()),
                 }
             })?;
-        let exp = data.claims.exp;
-        let caller = Caller::from(data.claims);
-        self.remember(digest, &caller, exp, now);
-        Ok(caller)
+        // A UUIDv7 `jti` says when the token was issued to the millisecond.
+        let issued_ms = data
+            .claims
+            .jti
+            .get_timestamp()
+            .map(|at| {
+                let (seconds, nanos) = at.to_unix();
+                seconds as i64 * 1000 + i64::from(nanos / 1_000_000)
+            })
+            .unwrap_or(data.claims.iat * 1000);
+        let known = Remembered {
+            expires: data.claims.exp,
+            issued_ms,
+            caller: Caller::from(data.claims),
+        };
+        self.remember(digest, &known, now);
+        self.unless_ended(known)
+    }
+
+    fn unless_ended(&self, known: Remembered) -> Result<Caller, VerifyError> {
+        if self
+            .revocations
+            .ended(known.caller.account_id, known.issued_ms)
+        {
+            Err(VerifyError::Ended)
+        } else {
+            Ok(known.caller)
+        }
     }
 
     fn key(&self, kid: &str) -> Option<DecodingKey> {
@@ -154,21 +196,21 @@ impl TokenVerifier {
         Ok(())
     }
 
-    fn remembered(&self, digest: &TokenDigest, now: i64) -> Option<Caller> {
+    fn remembered(&self, digest: &TokenDigest, now: i64) -> Option<Remembered> {
         let remembered = self.remembered.lock().ok()?;
-        let (caller, exp) = remembered.get(digest)?;
-        (*exp + LEEWAY_SECONDS as i64 > now).then(|| caller.clone())
+        let known = remembered.get(digest)?;
+        (known.expires + LEEWAY_SECONDS as i64 > now).then(|| known.clone())
     }
 
-    fn remember(&self, digest: TokenDigest, caller: &Caller, exp: i64, now: i64) {
+    fn remember(&self, digest: TokenDigest, known: &Remembered, now: i64) {
         if let Ok(mut remembered) = self.remembered.lock() {
             if remembered.len() >= MAX_REMEMBERED {
-                remembered.retain(|_, (_, exp)| *exp > now);
+                remembered.retain(|_, kept| kept.expires > now);
                 if remembered.len() >= MAX_REMEMBERED {
                     remembered.clear();
                 }
             }
-            remembered.insert(digest, (caller.clone(), exp));
+            remembered.insert(digest, known.clone());
         }
     }
 }
