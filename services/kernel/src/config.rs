@@ -82,6 +82,7 @@ pub struct KernelConfig {
     pub schema: String,
     pub db_max_connections: u32,
     pub nats_url: String,
+    pub nats_credentials: NatsCredentials,
     /// Prepended to stream names and subjects (`LIENLAC_NAMESPACE`): empty in
     /// production, unique per test, `bench` for the load generator's own system.
     pub namespace: String,
@@ -100,6 +101,18 @@ pub struct KernelConfig {
     pub identity_url: String,
 }
 
+/// How a service proves itself to NATS: a user and password, an nkey seed or a
+/// credentials file (for an operator-mode server), and the CA that signed the
+/// server's certificate when NATS speaks TLS.
+#[derive(Debug, Clone, Default)]
+pub struct NatsCredentials {
+    pub user: Option<String>,
+    pub password: Option<SecretString>,
+    pub nkey_seed: Option<SecretString>,
+    pub creds_file: Option<std::path::PathBuf>,
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lienlac";
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
@@ -112,6 +125,7 @@ impl KernelConfig {
             schema: service.name.to_owned(),
             db_max_connections: 16,
             nats_url: DEFAULT_NATS_URL.to_owned(),
+            nats_credentials: NatsCredentials::default(),
             namespace: String::new(),
             stream: StreamSettings {
                 replicas: 1,
@@ -156,6 +170,22 @@ impl KernelConfig {
         if let Some(url) = env.text("NATS_URL") {
             config.nats_url = url;
         }
+        config.nats_credentials = NatsCredentials {
+            user: env
+                .text(&format!("{upper}_NATS_USER"))
+                .or_else(|| env.text("NATS_USER")),
+            password: env
+                .text(&format!("{upper}_NATS_PASSWORD"))
+                .or_else(|| env.text("NATS_PASSWORD"))
+                .map(SecretString::from),
+            nkey_seed: env
+                .text(&format!("{upper}_NATS_NKEY_SEED"))
+                .map(SecretString::from),
+            creds_file: env
+                .text(&format!("{upper}_NATS_CREDS_FILE"))
+                .map(std::path::PathBuf::from),
+            ca_file: env.text("NATS_CA_FILE").map(std::path::PathBuf::from),
+        };
         if let Some(namespace) = env.text("LIENLAC_NAMESPACE") {
             // The namespace becomes a subject token and a stream-name prefix.
             crate::db::check_identifier(&namespace).map_err(|reason| ConfigError {
