@@ -47,9 +47,7 @@ impl Tail {
     }
 
     pub(crate) async fn run(&self) -> anyhow::Result<()> {
-        let client = async_nats::connect(&self.nats_url)
-            .await
-            .with_context(|| format!("cannot reach NATS at {}: is it running?", self.nats_url))?;
+        let client = crate::nats::connect(&self.nats_url).await?;
         let jetstream = jetstream::new(client);
         let deliver_policy = match self.since {
             Some(start_time) => DeliverPolicy::ByStartTime { start_time },

@@ -10,6 +10,7 @@ mod dates;
 mod directory;
 mod events;
 mod leave;
+mod nats;
 mod progress;
 mod report;
 mod seed;
@@ -165,7 +166,7 @@ struct BenchSystem {
     #[arg(
         long,
         env = "LIENLAC_NATS_URL",
-        default_value = "nats://127.0.0.1:4222"
+        default_value = "nats://127.0.0.1:4322"
     )]
     nats: String,
     /// The services' namespace (LIENLAC_NAMESPACE), empty for none.
@@ -373,7 +374,7 @@ enum EventsCommand {
         #[arg(
             long,
             env = "LIENLAC_NATS_URL",
-            default_value = "nats://127.0.0.1:4222"
+            default_value = "nats://127.0.0.1:4322"
         )]
         nats: String,
         /// A prefix of subjects and stream names, for a test or staging set-up.

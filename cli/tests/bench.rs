@@ -24,7 +24,8 @@ async fn a_small_district_takes_two_mornings_of_roll_calls_and_every_one_is_meas
     let (reporting, _) = start_reporting(&world, &stop, identity).await;
     let terminal = Terminal::new(&world.namespace, "bench", identity)
         .with_attendance(attendance)
-        .with_reporting(reporting);
+        .with_reporting(reporting)
+        .with_nats(world.nats_env());
     let login = terminal
         .run(&["login", "admin"], Some(ADMIN_PASSWORD))
         .await;

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use kernel::config::ServiceId;
 use kernel::testing::TestWorld;
 use lienlac_test_support::{School, start_identity};
 use tokio_util::sync::CancellationToken;
@@ -34,10 +33,7 @@ async fn tail_prints_one_districts_events_decoded_with_their_trace_ids() {
             "3",
             "--json",
         ])
-        .env(
-            "LIENLAC_NATS_URL",
-            &world.config(ServiceId::IDENTITY).nats_url,
-        )
+        .envs(world.nats_env())
         .env("LIENLAC_NAMESPACE", &world.namespace)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(20), tail)

@@ -23,7 +23,18 @@ case "$PROFILE" in
 esac
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:${LIENLAC_PG_PORT:-5432}/lienlac_bench"
-export LIENLAC_NATS_URL="nats://127.0.0.1:${LIENLAC_NATS_PORT:-4222}" NATS_URL="nats://127.0.0.1:${LIENLAC_NATS_PORT:-4222}"
+export LIENLAC_NATS_URL="nats://127.0.0.1:${LIENLAC_NATS_PORT:-4322}" NATS_URL="nats://127.0.0.1:${LIENLAC_NATS_PORT:-4322}"
+# The services as their own users (the accounts cover the `bench` namespace); the
+# load generator's resets and baselines as the operator.
+NATS_CREDENTIALS="$ROOT/.local/nats/credentials.env"
+for service in identity attendance reporting; do
+  upper="${service^^}"
+  export "${upper}_NATS_USER=${service}"
+  export "${upper}_NATS_PASSWORD=$(sed -n "s/^${upper}_NATS_PASSWORD=//p" "$NATS_CREDENTIALS")"
+done
+export LIENLAC_NATS_USER=operator
+LIENLAC_NATS_PASSWORD="$(sed -n 's/^OPERATOR_NATS_PASSWORD=//p' "$NATS_CREDENTIALS")"
+export LIENLAC_NATS_PASSWORD
 export LIENLAC_NAMESPACE=bench
 export LIENLAC_ADMIN_PASSWORD=lienlac-bench
 # The load generator signs a district's teachers in from one address.

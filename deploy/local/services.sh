@@ -21,6 +21,18 @@ export IDENTITY_SIGNING_KEY_FILE="${IDENTITY_SIGNING_KEY_FILE:-$ROOT/.local/iden
 export IDENTITY_ACTIVATION_KEY_FILE="${IDENTITY_ACTIVATION_KEY_FILE:-$ROOT/.local/identity/activation-key}"
 export RUST_LOG="${RUST_LOG:-info}"
 
+# Each service signs in to the project-local nats-server (deploy/local/stack.sh)
+# as its own user, with the password stack.sh generated.
+NATS_CREDENTIALS="$ROOT/.local/nats/credentials.env"
+export NATS_URL="${NATS_URL:-nats://127.0.0.1:${LIENLAC_NATS_PORT:-4322}}"
+if [[ -f $NATS_CREDENTIALS ]]; then
+  for service in identity attendance messaging reporting sync; do
+    upper="${service^^}"
+    export "${upper}_NATS_USER=${service}"
+    export "${upper}_NATS_PASSWORD=$(sed -n "s/^${upper}_NATS_PASSWORD=//p" "$NATS_CREDENTIALS")"
+  done
+fi
+
 services() {
   local main
   for main in "$ROOT"/services/*/src/main.rs; do
@@ -72,6 +84,8 @@ seed_demo() {
   LIENLAC_PASSWORD="${LIENLAC_ADMIN_PASSWORD:-lienlac-demo}" "$cli" login admin >/dev/null &&
     "$cli" seed demo --accounts-file "$ROOT/demo-accounts.csv" 2> >(sed -u "s/^/[seed] /" >&2) |
     sed "s|lienlac |$cli |"
+  echo "For lienlac events tail, NATS admits the operator user only:"
+  echo "  export LIENLAC_NATS_URL=$NATS_URL LIENLAC_NATS_USER=operator LIENLAC_NATS_PASSWORD=\$(sed -n 's/^OPERATOR_NATS_PASSWORD=//p' $NATS_CREDENTIALS)"
   echo "Traces: run with OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 and a Jaeger or OpenTelemetry"
   echo "Collector listening there; one trace runs from each RPC through NATS into every consumer."
 }

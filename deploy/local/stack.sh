@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Development stack for lienlac: Postgres + nats-server (JetStream).
 #   deploy/local/stack.sh up|down|status
-# Reuses servers already listening on the ports; otherwise starts project-local
-# ones under .local/ and records them, so `down` only stops what `up` started.
-# Ports: LIENLAC_PG_PORT (default 5432), LIENLAC_NATS_PORT (default 4222).
+# Reuses a Postgres already listening on its port; otherwise starts a
+# project-local one under .local/. nats-server is always the project's own, with
+# the accounts of deploy/nats/accounts.sh (no anonymous access; passwords in
+# .local/nats/credentials.env), on a port of its own: a machine's open
+# nats-server is never the one lienlac uses. `down` only stops what `up` started.
+# Ports: LIENLAC_PG_PORT (default 5432), LIENLAC_NATS_PORT (default 4322).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 LOCAL="$ROOT/.local"
 PG_PORT="${LIENLAC_PG_PORT:-5432}"
-NATS_PORT="${LIENLAC_NATS_PORT:-4222}"
+NATS_PORT="${LIENLAC_NATS_PORT:-4322}"
 PG_DATA="$LOCAL/postgres" PG_SOCK="$LOCAL/pgsocket" NATS_DATA="$LOCAL/nats"
 LOGS="$LOCAL/logs" PIDS="$LOCAL/pids"
 PG_LOG="$LOGS/postgres.log" NATS_LOG="$LOGS/nats.log"
 PG_MARK="$PIDS/postgres.started" NATS_PIDFILE="$PIDS/nats.pid"
+NATS_CONFIG="$LOCAL/nats/nats.conf" NATS_CREDENTIALS="$LOCAL/nats/credentials.env"
 DB_NAME=lienlac DB_USER=postgres
 INSTALL_HINT="sudo apt-get install -y postgresql nats-server"
 APT_UPDATED=0
@@ -85,6 +89,16 @@ nats_pid_alive() {
 # Ours and serving the requested port (the pid file may be from another run).
 nats_is_ours() {
   nats_pid_alive && [[ $(tr '\0' ' ' <"/proc/$(cat "$NATS_PIDFILE")/cmdline") == *" -p $NATS_PORT "* ]]
+}
+
+# The accounts configuration, written anew on every start: the production and
+# `bench` namespaces' service users, and the `operator` user that test suites,
+# benchmark resets and `lienlac events tail` connect as.
+write_nats_config() {
+  mkdir -p -m 700 "$LOCAL/nats"
+  (umask 077; "$ROOT/deploy/nats/accounts.sh" --credentials "$NATS_CREDENTIALS" --store "$NATS_DATA" \
+    --listen "127.0.0.1:$NATS_PORT" --namespace "" --namespace bench --operator >"$NATS_CONFIG") ||
+    die "writing the NATS accounts failed"
 }
 
 # wait_for NAME LOG CMD...: poll CMD for ~30 s.
@@ -159,12 +173,13 @@ start_nats() {
   if [[ -z $bin ]]; then install_pkg nats-server; bin="$(PATH="$PATH:/usr/sbin" command -v nats-server)"; fi
   nats_pid_alive && die "project-local nats-server is running, but not on port $NATS_PORT; run 'stack.sh down' first"
   mkdir -p -m 755 "$LOCAL" "$LOGS" "$PIDS" "$NATS_DATA"
+  write_nats_config
   # setsid+nohup detach it from this shell; both exec, so $! is nats-server's pid.
-  setsid nohup "$bin" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$NATS_DATA" </dev/null >>"$NATS_LOG" 2>&1 &
+  setsid nohup "$bin" -c "$NATS_CONFIG" -p "$NATS_PORT" </dev/null >>"$NATS_LOG" 2>&1 &
   pid=$!
   printf '%s\n' "$pid" >"$NATS_PIDFILE"
   wait_for nats-server "$NATS_LOG" nats_listening "$pid"
-  say "nats: started nats-server with JetStream on 127.0.0.1:$NATS_PORT (store $(rel "$NATS_DATA"), pid $pid)"
+  say "nats: started nats-server with JetStream and accounts on 127.0.0.1:$NATS_PORT (store $(rel "$NATS_DATA"), pid $pid)"
 }
 
 cmd_up() {
@@ -174,15 +189,15 @@ cmd_up() {
     start_pg
   fi
   ensure_db
-  if tcp_open "$NATS_PORT"; then
-    [[ $(nats_info) == *'"jetstream":true'* ]] ||
-      warn "the server on 127.0.0.1:$NATS_PORT does not advertise JetStream (is it NATS, started with -js?)"
-    say "nats: reusing 127.0.0.1:$NATS_PORT$(nats_is_ours && echo ' (project-local nats-server)')"
+  if nats_is_ours; then
+    say "nats: reusing the project-local nats-server on 127.0.0.1:$NATS_PORT"
+  elif tcp_open "$NATS_PORT"; then
+    die "127.0.0.1:$NATS_PORT is taken by another server; set LIENLAC_NATS_PORT to a free port"
   else
     start_nats
   fi
   say "DATABASE_URL=postgres://$DB_USER@127.0.0.1:$PG_PORT/$DB_NAME"
-  say "NATS_URL=nats://127.0.0.1:$NATS_PORT"
+  say "NATS_URL=nats://127.0.0.1:$NATS_PORT (users and passwords in $(rel "$NATS_CREDENTIALS"))"
 }
 
 cmd_down() {

@@ -3,8 +3,9 @@
 # nats-server 2.9 and later):
 #   - account SERVICES (JetStream): one user per service, publishing only on its
 #     own subjects, creating only its own stream, and reading only the streams it
-#     consumes; a `tests` user with the whole JetStream API, for test suites only
-#     when --tests is given;
+#     consumes; with --operator, an `operator` user with the whole account (test
+#     suites, whose namespaces are made up per test, benchmark resets, and
+#     `lienlac events tail`);
 #   - one account per district subscriber, importing only that district's public
 #     attendance subjects, read only, with no JetStream at all;
 #   - no anonymous access; TLS when --tls-cert and --tls-key are given.
@@ -12,12 +13,12 @@
 # with random passwords, readable by its owner only, when missing.
 #
 #   deploy/nats/accounts.sh --credentials FILE --store DIR [--listen HOST:PORT]
-#       [--namespace NS]... [--district ID]... [--tests]
+#       [--namespace NS]... [--district ID]... [--operator]
 #       [--tls-cert FILE --tls-key FILE] > nats.conf
 # The configuration holds the passwords: keep it readable by nats-server only.
 set -euo pipefail
 
-CREDENTIALS="" STORE="" LISTEN="127.0.0.1:4222" TESTS=0 TLS_CERT="" TLS_KEY=""
+CREDENTIALS="" STORE="" LISTEN="127.0.0.1:4222" OPERATOR=0 TLS_CERT="" TLS_KEY=""
 NAMESPACES=() DISTRICTS=()
 while (($#)); do
   case "$1" in
@@ -26,7 +27,7 @@ while (($#)); do
     --listen) LISTEN="$2"; shift 2 ;;
     --namespace) NAMESPACES+=("$2"); shift 2 ;;
     --district) DISTRICTS+=("$2"); shift 2 ;;
-    --tests) TESTS=1; shift ;;
+    --operator) OPERATOR=1; shift ;;
     --tls-cert) TLS_CERT="$2"; shift 2 ;;
     --tls-key) TLS_KEY="$2"; shift 2 ;;
     *) echo "accounts.sh: unknown argument $1" >&2; exit 2 ;;
@@ -61,7 +62,7 @@ if [[ ! -s $CREDENTIALS ]]; then
     umask 077
     {
       for service in "${SERVICES[@]}"; do echo "${service^^}_NATS_PASSWORD=$(random)"; done
-      echo "TESTS_NATS_PASSWORD=$(random)"
+      echo "OPERATOR_NATS_PASSWORD=$(random)"
     } > "$CREDENTIALS"
   )
 fi
@@ -116,8 +117,8 @@ for service in "${SERVICES[@]}"; do
   permissions "$service"
   echo "      } }"
 done
-if ((TESTS)); then
-  echo "      { user: tests, password: \"$(password TESTS_NATS_PASSWORD)\" }"
+if ((OPERATOR)); then
+  echo "      { user: operator, password: \"$(password OPERATOR_NATS_PASSWORD)\" }"
 fi
 echo "    ]"
 echo "    exports: ["

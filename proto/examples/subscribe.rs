@@ -5,8 +5,10 @@
 //!     cargo run -p lienlac-proto --example subscribe -- \
 //!         [--service attendance|identity] [--district ID] [--school ID] [--since 2025-10-01T00:00:00Z]
 //!
-//! Without `--since` it prints events from now on; with it, it replays from that
-//! time (as far back as the stream keeps, then live). `NATS_URL` says where NATS is.
+//! Without `--since` it prints events from now on, with a plain subscription (what a
+//! district's read-only account may do); with it, it replays from that time through
+//! JetStream (as far back as the stream keeps, then live; the operator's account).
+//! `NATS_URL` says where NATS is, `NATS_USER` and `NATS_PASSWORD` who is asking.
 
 #![allow(clippy::print_stdout)] // an example program that prints what it receives
 
@@ -38,32 +40,44 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service = argument(&args, "--service").unwrap_or_else(|| "attendance".to_owned());
     let district = argument(&args, "--district").unwrap_or_else(|| "*".to_owned());
     let school = argument(&args, "--school").unwrap_or_else(|| "*".to_owned());
-    let deliver_policy = match argument(&args, "--since") {
-        Some(since) => DeliverPolicy::ByStartTime {
-            start_time: time::OffsetDateTime::parse(
-                &since,
-                &time::format_description::well_known::Rfc3339,
-            )?,
-        },
-        None => DeliverPolicy::New,
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4322".to_owned());
+    let options = match (std::env::var("NATS_USER"), std::env::var("NATS_PASSWORD")) {
+        (Ok(user), Ok(password)) => {
+            async_nats::ConnectOptions::with_user_and_password(user, password)
+        }
+        _ => async_nats::ConnectOptions::new(),
     };
-    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
-    let jetstream = jetstream::new(async_nats::connect(url).await?);
-    let stream = jetstream
-        .get_stream(format!("LIENLAC_{}", service.to_uppercase()))
-        .await?;
+    let client = options.connect(url).await?;
     let filter_subject = format!("lienlac.{service}.v1.{district}.{school}.*");
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: filter_subject.clone(),
-            deliver_policy,
-            ..Default::default()
-        })
-        .await?;
+    let mut messages: futures::stream::BoxStream<'static, async_nats::Message> =
+        match argument(&args, "--since") {
+            None => client.subscribe(filter_subject.clone()).await?.boxed(),
+            Some(since) => {
+                let start_time = time::OffsetDateTime::parse(
+                    &since,
+                    &time::format_description::well_known::Rfc3339,
+                )?;
+                let stream = jetstream::new(client)
+                    .get_stream(format!("LIENLAC_{}", service.to_uppercase()))
+                    .await?;
+                let consumer = stream
+                    .create_consumer(pull::OrderedConfig {
+                        filter_subject: filter_subject.clone(),
+                        deliver_policy: DeliverPolicy::ByStartTime { start_time },
+                        ..Default::default()
+                    })
+                    .await?;
+                consumer
+                    .messages()
+                    .await?
+                    .filter_map(
+                        |message| async move { message.ok().map(async_nats::Message::from) },
+                    )
+                    .boxed()
+            }
+        };
     println!("listening on {filter_subject}");
-    let mut messages = consumer.messages().await?;
     while let Some(message) = messages.next().await {
-        let message = message?;
         let header = |name: &str| {
             message
                 .headers

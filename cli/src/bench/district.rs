@@ -416,9 +416,7 @@ impl Projections<'_> {
     /// so that attendance knows each class's roster and reporting each class.
     async fn wait(&self) -> anyhow::Result<()> {
         let (nats_url, namespace) = (self.nats_url, self.namespace);
-        let client = async_nats::connect(nats_url)
-            .await
-            .with_context(|| format!("cannot reach NATS at {nats_url}: is it running?"))?;
+        let client = crate::nats::connect(nats_url).await?;
         let jetstream = jetstream::new(client);
         let name = crate::events::stream_name(namespace, "identity");
         let stream = jetstream.get_stream(&name).await.with_context(|| {

@@ -199,9 +199,7 @@ pub(super) async fn jetstream(
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<f64> {
-    let client = async_nats::connect(nats_url)
-        .await
-        .with_context(|| format!("cannot reach NATS at {nats_url}"))?;
+    let client = crate::nats::connect(nats_url).await?;
     let jetstream = jetstream::new(client);
     let name = crate::events::stream_name(namespace, "bench_raw");
     let subject = if namespace.is_empty() {

@@ -48,9 +48,7 @@ pub(crate) async fn reset(
     .await
     .with_context(|| format!("dropping the database {database}"))?;
 
-    let client = async_nats::connect(nats_url)
-        .await
-        .with_context(|| format!("cannot reach NATS at {nats_url}"))?;
+    let client = crate::nats::connect(nats_url).await?;
     let jetstream = jetstream::new(client);
     // `BENCH_LIENLAC_…`: every stream of the namespace and no other's.
     let prefix = crate::events::stream_name(namespace, "");

@@ -11,6 +11,8 @@ pub struct Terminal {
     pub identity_url: String,
     pub attendance_url: String,
     pub reporting_url: String,
+    /// `LIENLAC_NATS_URL`, `_USER` and `_PASSWORD`, for commands that read NATS.
+    pub nats: Vec<(&'static str, String)>,
 }
 
 impl Terminal {
@@ -21,7 +23,13 @@ impl Terminal {
             identity_url: format!("http://{identity}"),
             attendance_url: String::new(),
             reporting_url: String::new(),
+            nats: Vec::new(),
         }
+    }
+
+    pub fn with_nats(mut self, nats: Vec<(&'static str, String)>) -> Self {
+        self.nats = nats;
+        self
     }
 
     pub fn with_attendance(mut self, attendance: std::net::SocketAddr) -> Self {
@@ -42,6 +50,7 @@ impl Terminal {
             .env("LIENLAC_IDENTITY_URL", &self.identity_url)
             .env("LIENLAC_ATTENDANCE_URL", &self.attendance_url)
             .env("LIENLAC_REPORTING_URL", &self.reporting_url)
+            .envs(self.nats.iter().map(|(name, value)| (*name, value)))
             .env_remove("LIENLAC_PASSWORD")
             .stdin(std::process::Stdio::null());
         if let Some(password) = password {

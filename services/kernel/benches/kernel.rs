@@ -170,7 +170,7 @@ async fn relay_throughput(pool: &PgPool, relay: &Relay) -> f64 {
 /// Appends at a steady `LAG_RATE` events/s with the relay running, and measures
 /// from each commit to the event's arrival at a NATS subscriber.
 async fn relay_lag(pool: &PgPool, relay: Relay, config: &KernelConfig) -> Histogram<u64> {
-    let client = async_nats::connect(&config.nats_url).await.unwrap();
+    let client = kernel::nats::connect(config).await;
     let mut subscription = client
         .subscribe(format!("{}.>", config.subject_root()))
         .await

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use kernel::config::ServiceId;
 use kernel::telemetry::{self, TelemetrySettings};
 use kernel::testing::otlp::{attribute, start_collector};
 use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
@@ -60,9 +59,7 @@ async fn a_school_morning_from_the_roll_call_to_the_figures_in_one_trace() {
     } = start_school_day(&world, &stop).await;
 
     // An outside system listening with plain NATS, no JetStream.
-    let nats = async_nats::connect(&world.config(ServiceId::ATTENDANCE).nats_url)
-        .await
-        .unwrap();
+    let nats = world.nats().await;
     let mut published = nats
         .subscribe(format!(
             "{}.lienlac.attendance.v1.{}.{}.>",

@@ -262,11 +262,7 @@ async fn two_takers_submitting_at_once_never_lose_a_mark_or_mix_states() {
 #[tokio::test(flavor = "multi_thread")]
 async fn roll_call_events_reach_a_plain_nats_subscriber_with_the_contract_headers() {
     let stack = Stack::start().await;
-    let client = async_nats::connect(
-        std::env::var("LIENLAC_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-    )
-    .await
-    .unwrap();
+    let client = stack.world.nats().await;
     let subject = format!(
         "{}.lienlac.attendance.v1.{}.{}.>",
         stack.world.namespace, stack.district_id, stack.school_id

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tracing_subscriber::Layer as _;
 
-use crate::config::{DEFAULT_NATS_URL, KernelConfig, ServiceId};
+use crate::config::{KernelConfig, NatsCredentials, ServiceId};
 
 /// Where tests find Postgres: `LIENLAC_TEST_DATABASE_URL`, else this.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lienlac_test";
@@ -25,6 +25,38 @@ pub struct TestWorld {
     pub namespace: String,
     database_url: String,
     nats_url: String,
+    nats_credentials: NatsCredentials,
+}
+
+/// Where tests find NATS: `LIENLAC_TEST_NATS_URL`, `LIENLAC_TEST_NATS_USER` and
+/// `LIENLAC_TEST_NATS_PASSWORD`, else the project-local nats-server that
+/// `deploy/local/stack.sh up` starts, as its `operator` user (test namespaces are
+/// made up per test, so no service user's rights could cover them).
+fn test_nats() -> (String, NatsCredentials) {
+    let port = std::env::var("LIENLAC_NATS_PORT").unwrap_or_else(|_| "4322".to_owned());
+    let url = std::env::var("LIENLAC_TEST_NATS_URL")
+        .unwrap_or_else(|_| format!("nats://127.0.0.1:{port}"));
+    let password = std::env::var("LIENLAC_TEST_NATS_PASSWORD")
+        .ok()
+        .or_else(|| {
+            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.local/nats/credentials.env");
+            std::fs::read_to_string(file)
+                .ok()?
+                .lines()
+                .find_map(|line| {
+                    line.strip_prefix("OPERATOR_NATS_PASSWORD=")
+                        .map(str::to_owned)
+                })
+        });
+    let credentials = NatsCredentials {
+        user: Some(
+            std::env::var("LIENLAC_TEST_NATS_USER").unwrap_or_else(|_| "operator".to_owned()),
+        ),
+        password: password.map(SecretString::from),
+        ..NatsCredentials::default()
+    };
+    (url, credentials)
 }
 
 impl Default for TestWorld {
@@ -37,12 +69,13 @@ impl TestWorld {
     pub fn new() -> Self {
         init_tracing();
         let id = uuid::Uuid::now_v7().simple().to_string();
+        let (nats_url, nats_credentials) = test_nats();
         Self {
             namespace: format!("t{}", &id[16..]),
             database_url: std::env::var("LIENLAC_TEST_DATABASE_URL")
                 .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned()),
-            nats_url: std::env::var("LIENLAC_TEST_NATS_URL")
-                .unwrap_or_else(|_| DEFAULT_NATS_URL.to_owned()),
+            nats_url,
+            nats_credentials,
         }
     }
 
@@ -52,6 +85,7 @@ impl TestWorld {
         let mut config = KernelConfig::defaults(service);
         config.database_url = SecretString::from(self.database_url.clone());
         config.nats_url = self.nats_url.clone();
+        config.nats_credentials = self.nats_credentials.clone();
         config.schema = format!("{}_{}", self.namespace, service.name);
         config.namespace = self.namespace.clone();
         config.db_max_connections = 10;
@@ -81,14 +115,37 @@ impl TestWorld {
         pool
     }
 
-    pub async fn jetstream(&self) -> jetstream::Context {
-        let client = async_nats::connect(&self.nats_url)
+    /// A NATS connection as this world's services make it.
+    pub async fn nats(&self) -> async_nats::Client {
+        connect_as(&self.nats_url, &self.nats_credentials)
             .await
-            .expect("NATS for tests");
-        jetstream::new(client)
+            .expect("NATS for tests (deploy/local/stack.sh up)")
     }
 
-    async fn clean_up(namespace: String, database_url: String, nats_url: String) {
+    /// The command line's NATS settings for this world (`LIENLAC_NATS_URL`,
+    /// `LIENLAC_NATS_USER`, `LIENLAC_NATS_PASSWORD`), for tests that run it.
+    pub fn nats_env(&self) -> Vec<(&'static str, String)> {
+        use secrecy::ExposeSecret as _;
+        let mut env = vec![("LIENLAC_NATS_URL", self.nats_url.clone())];
+        if let Some(user) = &self.nats_credentials.user {
+            env.push(("LIENLAC_NATS_USER", user.clone()));
+        }
+        if let Some(password) = &self.nats_credentials.password {
+            env.push(("LIENLAC_NATS_PASSWORD", password.expose_secret().to_owned()));
+        }
+        env
+    }
+
+    pub async fn jetstream(&self) -> jetstream::Context {
+        jetstream::new(self.nats().await)
+    }
+
+    async fn clean_up(
+        namespace: String,
+        database_url: String,
+        nats_url: String,
+        nats_credentials: NatsCredentials,
+    ) {
         if let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .connect(&database_url)
@@ -107,7 +164,7 @@ impl TestWorld {
                 }
             }
         }
-        if let Ok(client) = async_nats::connect(&nats_url).await {
+        if let Ok(client) = connect_as(&nats_url, &nats_credentials).await {
             let jetstream = jetstream::new(client);
             let prefix = format!("{}_", namespace.to_ascii_uppercase());
             let names: Vec<String> = jetstream
@@ -124,10 +181,11 @@ impl TestWorld {
 
 impl Drop for TestWorld {
     fn drop(&mut self) {
-        let (namespace, database_url, nats_url) = (
+        let (namespace, database_url, nats_url, nats_credentials) = (
             self.namespace.clone(),
             self.database_url.clone(),
             self.nats_url.clone(),
+            self.nats_credentials.clone(),
         );
         // Drop may run inside a Tokio runtime, which cannot block: clean up from a
         // thread with a runtime of its own.
@@ -136,7 +194,12 @@ impl Drop for TestWorld {
                 .enable_all()
                 .build()
             {
-                runtime.block_on(Self::clean_up(namespace, database_url, nats_url));
+                runtime.block_on(Self::clean_up(
+                    namespace,
+                    database_url,
+                    nats_url,
+                    nats_credentials,
+                ));
             }
         })
         .join();
@@ -175,6 +238,17 @@ pub fn init_tracing() {
             .try_init();
         let _ = PROVIDER.set(provider);
     });
+}
+
+async fn connect_as(
+    url: &str,
+    credentials: &NatsCredentials,
+) -> anyhow::Result<async_nats::Client> {
+    Ok(crate::nats::options(credentials)
+        .await?
+        .max_reconnects(Some(3))
+        .connect(url)
+        .await?)
 }
 
 /// Polls `check` until it returns `Some`, or panics after `timeout` naming `what`.
