@@ -73,7 +73,10 @@ impl Application {
         let source = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::IDENTITY);
         self.host
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
-        let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(&self.identity_url)?));
+        let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(
+            &self.identity_url,
+            &self.host.config.tls,
+        )?));
         self.host.follow_revocations(verifier.revocations());
         let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
         let routes = Routes::new(

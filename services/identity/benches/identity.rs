@@ -210,7 +210,7 @@ async fn main() {
 
     // Token verification, as another service does it.
     let verifier = TokenVerifier::new(Arc::new(
-        IdentityJwks::new(&format!("http://{addr}")).unwrap(),
+        IdentityJwks::new(&format!("http://{addr}"), &Default::default()).unwrap(),
     ));
     verifier.verify(&admin).await.unwrap();
     let mut tokens = Vec::with_capacity(DISTINCT_TOKENS);

@@ -42,6 +42,8 @@ pub struct ServiceHost {
     pub jetstream: jetstream::Context,
     grpc_listener: TcpListener,
     http_listener: TcpListener,
+    /// The certificate the gRPC port serves; plaintext when `None`.
+    tls: Option<tonic::transport::Identity>,
     tasks: Vec<(String, Task)>,
 }
 
@@ -53,6 +55,10 @@ impl ServiceHost {
     pub async fn build(config: KernelConfig, migrations: &Migrator) -> anyhow::Result<Self> {
         // Install the recorder before anything counts, or early counts are lost.
         metrics_handle();
+        // One TLS crypto provider for the whole process (rustls with ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // A certificate that cannot be read stops the start, before any connection.
+        let tls = config.tls.server_identity()?;
         crate::retry::until_ok("creating the database", || {
             crate::db::ensure_database(&config)
         })
@@ -73,6 +79,7 @@ impl ServiceHost {
             jetstream,
             grpc_listener,
             http_listener,
+            tls,
             tasks: Vec::new(),
         })
     }
@@ -187,7 +194,19 @@ impl ServiceHost {
             grpc = %self.grpc_listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             "serving"
         );
-        let server = tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        match &self.tls {
+            Some(identity) => {
+                server = server
+                    .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity.clone()))
+                    .context("configuring TLS")?;
+            }
+            None => tracing::warn!(
+                service = self.config.service.name,
+                "gRPC is served in plaintext, fit for development only: set LIENLAC_TLS_CERT_FILE and LIENLAC_TLS_KEY_FILE"
+            ),
+        }
+        let server = server
             .accept_http1(true)
             .layer(GrpcTraceLayer::new(KnownMethods::of_contract()))
             .layer(tonic_web::GrpcWebLayer::new())

@@ -99,6 +99,7 @@ pub struct KernelConfig {
     pub otlp_endpoint: Option<String>,
     /// Where other services reach identity (its JWKS, for token verification).
     pub identity_url: String,
+    pub tls: TlsSettings,
 }
 
 /// How a service proves itself to NATS: a user and password, an nkey seed or a
@@ -111,6 +112,46 @@ pub struct NatsCredentials {
     pub nkey_seed: Option<SecretString>,
     pub creds_file: Option<std::path::PathBuf>,
     pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// TLS for gRPC: the certificate chain and key the service's port serves (PEM),
+/// and the CA it trusts when it calls another service over `https://`.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    pub cert_file: Option<std::path::PathBuf>,
+    pub key_file: Option<std::path::PathBuf>,
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl TlsSettings {
+    /// The server's identity, read from its files; `None` serves plaintext.
+    pub fn server_identity(&self) -> anyhow::Result<Option<tonic::transport::Identity>> {
+        use anyhow::Context as _;
+        let (Some(cert), Some(key)) = (&self.cert_file, &self.key_file) else {
+            return Ok(None);
+        };
+        let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+        let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+        Ok(Some(tonic::transport::Identity::from_pem(cert, key)))
+    }
+
+    /// A client endpoint for `url`, over TLS with the configured CA for `https://`.
+    pub fn endpoint(&self, url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
+        use anyhow::Context as _;
+        let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?;
+        if !url.starts_with("https://") {
+            return Ok(endpoint);
+        }
+        let ca = self
+            .ca_file
+            .as_ref()
+            .context("LIENLAC_TLS_CA_FILE is needed for an https:// address")?;
+        let ca = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        Ok(endpoint.tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca)),
+        )?)
+    }
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lienlac";
@@ -148,6 +189,7 @@ impl KernelConfig {
             metrics_port: service.metrics_port,
             otlp_endpoint: None,
             identity_url: "http://127.0.0.1:50051".to_owned(),
+            tls: TlsSettings::default(),
         }
     }
 
@@ -235,6 +277,29 @@ impl KernelConfig {
         config.otlp_endpoint = env.text("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(url) = env.text("IDENTITY_URL") {
             config.identity_url = url;
+        }
+        config.tls = TlsSettings {
+            cert_file: env
+                .text("LIENLAC_TLS_CERT_FILE")
+                .map(std::path::PathBuf::from),
+            key_file: env
+                .text("LIENLAC_TLS_KEY_FILE")
+                .map(std::path::PathBuf::from),
+            ca_file: env
+                .text("LIENLAC_TLS_CA_FILE")
+                .map(std::path::PathBuf::from),
+        };
+        if config.tls.cert_file.is_some() != config.tls.key_file.is_some() {
+            return Err(ConfigError {
+                name: "LIENLAC_TLS_KEY_FILE".to_owned(),
+                reason: "LIENLAC_TLS_CERT_FILE and LIENLAC_TLS_KEY_FILE go together".to_owned(),
+            });
+        }
+        if config.identity_url.starts_with("https://") && config.tls.ca_file.is_none() {
+            return Err(ConfigError {
+                name: "LIENLAC_TLS_CA_FILE".to_owned(),
+                reason: "is required to reach IDENTITY_URL over https".to_owned(),
+            });
         }
         Ok(config)
     }

@@ -78,7 +78,10 @@ impl Application {
         let read_models = self.ctx.read_models.clone();
         self.host
             .add_task("read models", move |token| read_models.supervise(token));
-        let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(&self.identity_url)?));
+        let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(
+            &self.identity_url,
+            &self.host.config.tls,
+        )?));
         self.host.follow_revocations(verifier.revocations());
         let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
         let routes = Routes::new(

@@ -12,7 +12,7 @@ use crate::helpers::*;
 
 fn verifier(app: &TestApp) -> TokenVerifier {
     TokenVerifier::new(Arc::new(
-        IdentityJwks::new(&format!("http://{}", app.addr)).unwrap(),
+        IdentityJwks::new(&format!("http://{}", app.addr), &Default::default()).unwrap(),
     ))
 }
 

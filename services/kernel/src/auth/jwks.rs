@@ -39,9 +39,11 @@ pub struct IdentityJwks {
 }
 
 impl IdentityJwks {
-    /// Connects lazily: the first fetch (at the first token) reaches identity.
-    pub fn new(identity_url: &str) -> anyhow::Result<Self> {
-        let channel = tonic::transport::Endpoint::from_shared(identity_url.to_owned())?
+    /// Connects lazily: the first fetch (at the first token) reaches identity, over
+    /// TLS with `tls`'s CA when `identity_url` is `https://`.
+    pub fn new(identity_url: &str, tls: &crate::config::TlsSettings) -> anyhow::Result<Self> {
+        let channel = tls
+            .endpoint(identity_url)?
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(5))
             .connect_lazy();
