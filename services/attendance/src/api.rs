@@ -58,7 +58,9 @@ fn month(check: &mut Check, value: &str) -> String {
 }
 
 fn note(check: &mut Check, field: &str, value: &str) -> String {
-    if value.chars().count() > 200 {
+    if let Err(violation) = kernel::grpc::printable(field, value) {
+        check.add(violation);
+    } else if value.chars().count() > 200 {
         check.add(Violation::new(
             field,
             "must be at most 200 characters",

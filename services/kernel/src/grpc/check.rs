@@ -97,11 +97,14 @@ impl Check {
         }
     }
 
-    /// Required text, trimmed, at most `max_chars` characters.
+    /// Required text, trimmed, at most `max_chars` characters, without control
+    /// characters (Postgres cannot even store a NUL).
     pub fn text(&mut self, field: &str, value: &str, max_chars: usize) -> String {
         let value = value.trim();
         if value.is_empty() {
             self.add(Violation::required(field));
+        } else if let Err(violation) = printable(field, value) {
+            self.add(violation);
         } else if value.chars().count() > max_chars {
             self.add(Violation::new(
                 field,
@@ -150,6 +153,22 @@ impl Check {
     }
 }
 
+/// Text a person could have typed: no control characters but line breaks and tabs.
+pub fn printable(field: &str, value: &str) -> Result<(), Violation> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        Err(Violation::new(
+            field,
+            "must not contain control characters",
+            "không được chứa ký tự điều khiển",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, Violation> {
     let value = value.trim();
     if value.is_empty() {
@@ -160,15 +179,25 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, Violation> {
 }
 
 /// The INVALID_ARGUMENT status for `violations`, with its error details.
-pub fn invalid_argument(violations: &[Violation]) -> tonic::Status {
-    let english: Vec<String> = violations
+/// The most violations one answer lists: they travel in the response headers,
+/// which a client refuses past a few kilobytes.
+const MAX_REPORTED: usize = 10;
+
+pub fn invalid_argument(all: &[Violation]) -> tonic::Status {
+    let violations = &all[..all.len().min(MAX_REPORTED)];
+    let more = all.len() - violations.len();
+    let mut english: Vec<String> = violations
         .iter()
         .map(|v| format!("{} {}", v.field, v.english))
         .collect();
-    let vietnamese: Vec<String> = violations
+    let mut vietnamese: Vec<String> = violations
         .iter()
         .map(|v| format!("{} {}", v.field, v.vietnamese))
         .collect();
+    if more > 0 {
+        english.push(format!("and {more} more"));
+        vietnamese.push(format!("và {more} lỗi khác"));
+    }
     let mut details = ErrorDetails::new();
     for violation in violations {
         details.add_bad_request_violation(violation.field.clone(), violation.english.clone());
@@ -216,5 +245,36 @@ mod tests {
             "{}",
             localized.message
         );
+    }
+
+    #[test]
+    fn many_bad_entries_are_summed_up_so_the_answer_stays_small() {
+        let mut check = Check::new();
+        for _ in 0..300 {
+            check.uuid("person_ids", "nope");
+        }
+        let status = check.done().unwrap_err();
+        assert!(
+            status.message().ends_with("and 290 more"),
+            "{}",
+            status.message()
+        );
+        let listed = status
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .len();
+        assert_eq!(listed, MAX_REPORTED);
+        assert!(status.details().len() < 4096, "{}", status.details().len());
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_text() {
+        let mut check = Check::new();
+        check.text("username", "admin\u{0}", 100);
+        assert!(check.done().is_err());
+        assert!(printable("note", "hai dòng\nvà tab\t").is_ok());
+        assert!(printable("note", "bell\u{7}").is_err());
     }
 }

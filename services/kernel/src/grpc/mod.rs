@@ -8,7 +8,7 @@ mod status;
 mod trace;
 
 pub use auth::{AuthLayer, Authenticator};
-pub use check::{Check, Violation, invalid_argument, parse_uuid};
+pub use check::{Check, Violation, invalid_argument, parse_uuid, printable};
 pub use client::TracePropagation;
 pub use status::{append_error_status, request_error_status, retry_later};
 pub use trace::{GrpcTraceLayer, KnownMethods};
