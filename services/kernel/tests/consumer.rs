@@ -167,6 +167,22 @@ impl Setup {
         (stop.clone(), tokio::spawn(runtime.run(stop)))
     }
 
+    /// Projects one bad message and then a good note, and returns the errors of
+    /// the dead letters.
+    async fn dead_letters_after(
+        &self,
+        publish_bad: impl std::future::Future<Output = ()>,
+    ) -> Vec<String> {
+        let (stop, task) = self.start(Arc::new(NotesProjection::new("attendance-notes")));
+        publish_bad.await;
+        self.publish_notes("student-after", &["after"]).await;
+        self.wait_for_notes(1).await;
+        self.wait_until_drained("attendance-notes").await;
+        stop.cancel();
+        task.await.unwrap().unwrap();
+        self.dead_letter_errors().await
+    }
+
     fn source(&self) -> ConsumerSource {
         ConsumerSource::all_of(&self.world.namespace, PUBLISHER)
     }
@@ -328,16 +344,10 @@ async fn a_gap_that_never_fills_is_recorded_and_the_stream_moves_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_that_says_it_comes_from_another_service_is_dead_lettered_not_projected() {
     let setup = setup().await;
-    let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
-    setup.publish_as_another_service().await;
-    setup.publish_notes("student-7", &["after"]).await;
-    setup.wait_for_notes(1).await;
-    setup.wait_until_drained("attendance-notes").await;
-    stop.cancel();
-    task.await.unwrap().unwrap();
-
     assert_eq!(
-        setup.dead_letter_errors().await,
+        setup
+            .dead_letters_after(setup.publish_as_another_service())
+            .await,
         vec!["ce-source \"/lienlac/attendance/_\" is not the publishing service's"]
     );
     assert!(
@@ -352,16 +362,10 @@ async fn an_event_that_says_it_comes_from_another_service_is_dead_lettered_not_p
 #[tokio::test(flavor = "multi_thread")]
 async fn a_message_without_cloudevents_headers_is_dead_lettered() {
     let setup = setup().await;
-    let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
-    setup.publish_without_headers().await;
-    setup.publish_notes("student-6", &["after"]).await;
-    setup.wait_for_notes(1).await;
-    setup.wait_until_drained("attendance-notes").await;
-    stop.cancel();
-    task.await.unwrap().unwrap();
-
     assert_eq!(
-        setup.dead_letter_errors().await,
+        setup
+            .dead_letters_after(setup.publish_without_headers())
+            .await,
         vec!["message has no headers"]
     );
 }
