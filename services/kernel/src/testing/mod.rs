@@ -39,8 +39,16 @@ fn test_nats() -> (String, NatsCredentials) {
     let password = std::env::var("LIENLAC_TEST_NATS_PASSWORD")
         .ok()
         .or_else(|| {
-            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../.local/nats/credentials.env");
+            // The checkout's .local/, found upward from the package under test
+            // when the test runs, so that a test binary built elsewhere still
+            // finds this checkout's passwords.
+            let start = std::env::var_os("CARGO_MANIFEST_DIR")
+                .map(std::path::PathBuf::from)
+                .or_else(|| std::env::current_dir().ok())?;
+            let file = start
+                .ancestors()
+                .map(|dir| dir.join(".local/nats/credentials.env"))
+                .find(|file| file.exists())?;
             std::fs::read_to_string(file)
                 .ok()?
                 .lines()
