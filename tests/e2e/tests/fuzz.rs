@@ -2,8 +2,10 @@
 //! well-formed protobuf message of the method's input type whose fields hold
 //! random values (real ids of a school day, made-up ones, malformed text, dates at
 //! the end of time, huge strings, unknown enum values, long lists), sent with a
-//! random caller's token or none. Every answer must be a named status: never a
-//! panic, never INTERNAL or UNKNOWN.
+//! random caller's token or none; one request in four is then cut short or replaced
+//! by bytes that are no protobuf at all. Every answer must be a named status: never
+//! a panic, never INTERNAL or UNKNOWN; bytes that do not decode are
+//! INVALID_ARGUMENT.
 
 #![allow(clippy::unwrap_used)] // a test fails by panicking
 
@@ -290,15 +292,24 @@ fn random_requests_to_every_rpc_get_a_named_status_never_internal() {
         failure_persistence: None,
         ..Config::default()
     });
-    let strategy = (0..methods.len(), any::<u64>(), 0..tokens.len());
-    let outcome = runner.run(&strategy, |(index, seed, token)| {
+    let strategy = (0..methods.len(), any::<u64>(), 0..tokens.len(), 0..8u8);
+    let outcome = runner.run(&strategy, |(index, seed, token, damage)| {
         let method = &methods[index];
         let mut generator = Generator {
             messages: &messages,
             texts: texts.clone(),
             random: Random(seed | 1),
         };
-        let body = generator.message(&method.input, 2);
+        let mut body = generator.message(&method.input, 2);
+        match damage {
+            // Field 1, length-delimited, 127 bytes long: none of which follow.
+            0 => body.extend_from_slice(&[0x0a, 0x7f]),
+            1 => {
+                let length = 1 + generator.random.below(64);
+                body = (0..length).map(|_| generator.random.next() as u8).collect();
+            }
+            _ => {}
+        }
         if body.len() > kernel::grpc::MAX_REQUEST_BYTES {
             // Over the decoding limit: refused before decoding, which
             // attendance's oversized-submission test covers.
@@ -339,8 +350,41 @@ fn random_requests_to_every_rpc_get_a_named_status_never_internal() {
             _ => Ok(()),
         }
     });
-    stop.cancel();
     if let Err(failure) = outcome {
+        stop.cancel();
         panic!("{failure}");
     }
+
+    // A message cut short, to one method of each service.
+    let mut first_unary: HashMap<SocketAddr, &Method> = HashMap::new();
+    for method in methods.iter().filter(|method| !method.streaming) {
+        first_unary.entry(method.addr).or_insert(method);
+    }
+    for method in first_unary.into_values() {
+        let path: http::uri::PathAndQuery = method.path.parse().unwrap();
+        let mut grpc = tonic::client::Grpc::new(channels[&method.addr].clone());
+        let status = runtime
+            .block_on(async {
+                grpc.ready().await.unwrap();
+                grpc.unary(tonic::Request::new(vec![0x0a, 0x7f]), path, RawCodec)
+                    .await
+            })
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            tonic::Code::InvalidArgument,
+            "{}: {}",
+            method.path,
+            status.message()
+        );
+        assert!(
+            status
+                .message()
+                .starts_with("the request is not a valid protobuf message"),
+            "{}: {}",
+            method.path,
+            status.message()
+        );
+    }
+    stop.cancel();
 }

@@ -6,6 +6,7 @@ mod check;
 mod client;
 mod status;
 mod trace;
+mod undecodable;
 
 pub use auth::{AuthLayer, Authenticator};
 pub use check::{Check, Violation, invalid_argument, parse_uuid, printable};

@@ -1,7 +1,8 @@
 //! One span per RPC: `grpc.request`, named `<package>.<Service>/<Method>`, a child of
 //! the caller's `traceparent` when it sent one. Names and metric labels come only
 //! from the methods the service knows; any other path is `unknown`, so strangers
-//! cannot grow the metric series (or the span names) without bound.
+//! cannot grow the metric series (or the span names) without bound. A request that
+//! does not decode is answered INVALID_ARGUMENT (`undecodable.rs`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use opentelemetry::trace::TraceContextExt as _;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use super::undecodable::answer_undecodable_as_invalid_argument;
 use crate::telemetry::HttpHeaderExtractor;
 
 /// The paths (`<package>.<Service>/<Method>`) of every RPC a service may answer.
@@ -130,15 +132,10 @@ where
         let future = self.inner.call(request);
         Box::pin(
             async move {
-                let response = future.await?;
+                let mut response = future.await?;
                 // Errors come trailers-only, with the status in the headers; a
                 // response that starts normally reports its status in trailers.
-                let code = response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.parse::<i32>().ok())
-                    .unwrap_or(0);
+                let code = answer_undecodable_as_invalid_argument(response.headers_mut());
                 tracing::Span::current().record("rpc.grpc.status_code", code);
                 let mut labels = labels.to_vec();
                 labels.push(("code", tonic::Code::from_i32(code).description().to_owned()));
