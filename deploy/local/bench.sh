@@ -22,7 +22,12 @@ case "$PROFILE" in
   *) echo "usage: $0 [default|city]" >&2; exit 2 ;;
 esac
 
+# The services connect as their own roles; the load generator's resets as the
+# administrator.
 export DATABASE_URL="postgres://postgres@127.0.0.1:${LIENLAC_PG_PORT:-5432}/lienlac_bench"
+for service in identity attendance reporting; do
+  export "${service^^}_DATABASE_URL=postgres://lienlac_${service}@127.0.0.1:${LIENLAC_PG_PORT:-5432}/lienlac_bench"
+done
 export LIENLAC_NATS_URL="nats://127.0.0.1:${LIENLAC_NATS_PORT:-4322}" NATS_URL="nats://127.0.0.1:${LIENLAC_NATS_PORT:-4322}"
 # The services as their own users (the accounts cover the `bench` namespace); the
 # load generator's resets and baselines as the operator.
@@ -60,6 +65,8 @@ CLI="$ROOT/target/release/lienlac"
 
 mkdir -p "$BENCH/logs"
 "$CLI" bench reset
+# The reset dropped lienlac_bench; the stack creates it again with the services' rights.
+"$ROOT/deploy/local/stack.sh" up >/dev/null
 PIDS=()
 stop_services() {
   kill -TERM "${PIDS[@]}" 2>/dev/null || true

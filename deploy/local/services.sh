@@ -21,10 +21,16 @@ export IDENTITY_SIGNING_KEY_FILE="${IDENTITY_SIGNING_KEY_FILE:-$ROOT/.local/iden
 export IDENTITY_ACTIVATION_KEY_FILE="${IDENTITY_ACTIVATION_KEY_FILE:-$ROOT/.local/identity/activation-key}"
 export RUST_LOG="${RUST_LOG:-info}"
 
-# Each service signs in to the project-local nats-server (deploy/local/stack.sh)
-# as its own user, with the password stack.sh generated.
+# Each service connects to Postgres as its own role and signs in to the
+# project-local nats-server as its own user, with the password stack.sh generated
+# (deploy/local/stack.sh creates both).
 NATS_CREDENTIALS="$ROOT/.local/nats/credentials.env"
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:${LIENLAC_NATS_PORT:-4322}}"
+for service in identity attendance messaging reporting sync; do
+  upper="${service^^}"
+  url_var="${upper}_DATABASE_URL"
+  export "$url_var=${!url_var:-postgres://lienlac_${service}@127.0.0.1:${LIENLAC_PG_PORT:-5432}/lienlac}"
+done
 if [[ -f $NATS_CREDENTIALS ]]; then
   for service in identity attendance messaging reporting sync; do
     upper="${service^^}"

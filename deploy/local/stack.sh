@@ -18,7 +18,9 @@ LOGS="$LOCAL/logs" PIDS="$LOCAL/pids"
 PG_LOG="$LOGS/postgres.log" NATS_LOG="$LOGS/nats.log"
 PG_MARK="$PIDS/postgres.started" NATS_PIDFILE="$PIDS/nats.pid"
 NATS_CONFIG="$LOCAL/nats/nats.conf" NATS_CREDENTIALS="$LOCAL/nats/credentials.env"
-DB_NAME=lienlac DB_USER=postgres
+DB_NAME=lienlac DB_USER=postgres PSQL=psql
+DATABASES=(lienlac lienlac_test lienlac_bench)
+SERVICES=(identity attendance messaging reporting sync)
 INSTALL_HINT="sudo apt-get install -y postgresql nats-server"
 APT_UPDATED=0
 
@@ -139,25 +141,78 @@ start_pg() {
   say "postgres: started project-local cluster on 127.0.0.1:$PG_PORT (data $(rel "$PG_DATA"))"
 }
 
-# Create the database; on a reused server try `postgres`, then the current user.
-ensure_db() {
-  local psql u users=(postgres) out
-  psql="$(command -v psql || true)"
-  if [[ -z $psql ]]; then
-    psql="$(pg_bindir || true)/psql"
-    [[ -x $psql ]] || { install_pkg postgresql-client; psql="$(command -v psql)"; }
+# psql as the administrator (DB_USER) on DATABASE, quiet, stopping at the first error.
+admin_sql() {
+  local database="$1"; shift
+  PGCONNECT_TIMEOUT=5 "$PSQL" -w -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
+    -U "$DB_USER" -d "$database" "$@"
+}
+
+# Find an administrator: on a reused server try `postgres`, then the current user.
+find_admin() {
+  local u users=(postgres)
+  PSQL="$(command -v psql || true)"
+  if [[ -z $PSQL ]]; then
+    PSQL="$(pg_bindir || true)/psql"
+    [[ -x $PSQL ]] || { install_pkg postgresql-client; PSQL="$(command -v psql)"; }
   fi
   [[ -f $PG_MARK ]] || [[ $(id -un) == postgres ]] || users+=("$(id -un)")
   for u in "${users[@]}"; do
-    out="$(PGCONNECT_TIMEOUT=5 "$psql" -w -X -A -t -q -h 127.0.0.1 -p "$PG_PORT" -U "$u" -d postgres \
-      -c "select 1 from pg_database where datname = '$DB_NAME'" 2>/dev/null)" || continue
     DB_USER="$u"
-    [[ $out == 1 ]] && return 0
-    PGCONNECT_TIMEOUT=5 "$psql" -w -X -q -h 127.0.0.1 -p "$PG_PORT" -U "$u" -d postgres \
-      -c "CREATE DATABASE $DB_NAME" >/dev/null && { say "postgres: created database $DB_NAME"; return 0; }
-    die "user $u could not create database $DB_NAME on 127.0.0.1:$PG_PORT"
+    admin_sql postgres -c "select 1" >/dev/null 2>&1 && return 0
   done
-  die "cannot connect to 127.0.0.1:$PG_PORT as ${users[*]} (password-free) to ensure database $DB_NAME"
+  die "cannot connect to 127.0.0.1:$PG_PORT as ${users[*]} (password-free) to prepare the databases"
+}
+
+# The databases of the demo, the tests and the benchmark, and one role per service
+# that may connect to them and create schemas, which it then owns alone: a
+# service cannot read or change another's tables (docs/security.md). Schemas
+# left by an earlier version, owned by the administrator, are handed to their
+# service's role.
+ensure_databases_and_roles() {
+  local database service role
+  find_admin
+  for service in "${SERVICES[@]}"; do
+    role="lienlac_$service"
+    [[ $(admin_sql postgres -c "select 1 from pg_roles where rolname = '$role'") == 1 ]] ||
+      admin_sql postgres -c "CREATE ROLE $role LOGIN" >/dev/null ||
+      die "user $DB_USER could not create role $role on 127.0.0.1:$PG_PORT"
+  done
+  for database in "${DATABASES[@]}"; do
+    if [[ $(admin_sql postgres -c "select 1 from pg_database where datname = '$database'") != 1 ]]; then
+      admin_sql postgres -c "CREATE DATABASE $database" >/dev/null ||
+        die "user $DB_USER could not create database $database on 127.0.0.1:$PG_PORT"
+      say "postgres: created database $database"
+    fi
+    for service in "${SERVICES[@]}"; do
+      role="lienlac_$service"
+      admin_sql "$database" >/dev/null <<SQL || die "granting $role its rights on $database failed"
+GRANT CONNECT, CREATE, TEMPORARY ON DATABASE $database TO $role;
+DO \$\$
+DECLARE
+  schema_name name;
+  relation record;
+BEGIN
+  FOR schema_name IN
+    SELECT nspname FROM pg_namespace n
+    WHERE pg_get_userbyid(n.nspowner) <> '$role'
+      AND (nspname IN ('$service', 'bench_$service')
+           OR starts_with(nspname, '${service}_') OR starts_with(nspname, 'bench_${service}_'))
+  LOOP
+    EXECUTE format('ALTER SCHEMA %I OWNER TO $role', schema_name);
+    FOR relation IN
+      SELECT c.relname FROM pg_class c
+      WHERE c.relnamespace = schema_name::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    LOOP
+      EXECUTE format('ALTER TABLE %I.%I OWNER TO $role', schema_name, relation.relname);
+    END LOOP;
+    RAISE NOTICE 'schema % now owned by $role', schema_name;
+  END LOOP;
+END
+\$\$;
+SQL
+    done
+  done
 }
 
 # Fail fast if the freshly started nats-server already exited.
@@ -188,7 +243,7 @@ cmd_up() {
   else
     start_pg
   fi
-  ensure_db
+  ensure_databases_and_roles
   if nats_is_ours; then
     say "nats: reusing the project-local nats-server on 127.0.0.1:$NATS_PORT"
   elif tcp_open "$NATS_PORT"; then
@@ -196,7 +251,7 @@ cmd_up() {
   else
     start_nats
   fi
-  say "DATABASE_URL=postgres://$DB_USER@127.0.0.1:$PG_PORT/$DB_NAME"
+  say "postgres: database $DB_NAME; each service connects as its own role (<SERVICE>_DATABASE_URL=postgres://lienlac_<service>@127.0.0.1:$PG_PORT/$DB_NAME)"
   say "NATS_URL=nats://127.0.0.1:$NATS_PORT (users and passwords in $(rel "$NATS_CREDENTIALS"))"
 }
 

@@ -154,7 +154,21 @@ impl TlsSettings {
     }
 }
 
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lienlac";
+/// The Postgres role a service connects as unless configured otherwise: one role
+/// per service, owner of that service's schemas and of nothing else
+/// (`deploy/local/stack.sh` creates them; docs/security.md).
+pub fn database_role(service: ServiceId) -> String {
+    format!("lienlac_{}", service.name)
+}
+
+/// `postgres://lienlac_<service>@127.0.0.1:5432/lienlac`.
+pub fn default_database_url(service: ServiceId) -> String {
+    format!(
+        "postgres://{}@127.0.0.1:5432/lienlac",
+        database_role(service)
+    )
+}
+
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
 impl KernelConfig {
@@ -162,7 +176,7 @@ impl KernelConfig {
     pub fn defaults(service: ServiceId) -> Self {
         Self {
             service,
-            database_url: SecretString::from(DEFAULT_DATABASE_URL),
+            database_url: SecretString::from(default_database_url(service)),
             schema: service.name.to_owned(),
             db_max_connections: 16,
             nats_url: DEFAULT_NATS_URL.to_owned(),
@@ -206,7 +220,10 @@ impl KernelConfig {
         let upper = service.name.to_ascii_uppercase();
         let env = Env(&lookup);
         let mut config = Self::defaults(service);
-        if let Some(url) = env.text("DATABASE_URL") {
+        if let Some(url) = env
+            .text(&format!("{upper}_DATABASE_URL"))
+            .or_else(|| env.text("DATABASE_URL"))
+        {
             config.database_url = SecretString::from(url);
         }
         if let Some(url) = env.text("NATS_URL") {
@@ -389,6 +406,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 mod tests {
     use std::collections::HashMap;
 
+    use secrecy::ExposeSecret as _;
+
     use super::*;
 
     fn config_with(vars: &[(&str, &str)]) -> Result<KernelConfig, ConfigError> {
@@ -425,6 +444,28 @@ mod tests {
         assert_eq!(config.grpc_port, 6000);
         assert_eq!(config.stream.max_age, Duration::from_secs(30 * 86_400));
         assert_eq!(config.relay.poll_interval, Duration::from_millis(5));
+    }
+
+    #[test]
+    fn each_service_connects_as_its_own_role_unless_told_otherwise() {
+        let url = |config: KernelConfig| config.database_url.expose_secret().to_owned();
+        assert_eq!(
+            url(config_with(&[]).unwrap()),
+            "postgres://lienlac_attendance@127.0.0.1:5432/lienlac"
+        );
+        let shared = "postgres://app@db.example/lienlac";
+        assert_eq!(
+            url(config_with(&[("DATABASE_URL", shared)]).unwrap()),
+            shared
+        );
+        let own = "postgres://attendance@db.example/lienlac";
+        let both = config_with(&[("DATABASE_URL", shared), ("ATTENDANCE_DATABASE_URL", own)]);
+        assert_eq!(url(both.unwrap()), own);
+        let other = config_with(&[("IDENTITY_DATABASE_URL", own)]).unwrap();
+        assert_eq!(
+            url(other),
+            "postgres://lienlac_attendance@127.0.0.1:5432/lienlac"
+        );
     }
 
     #[test]

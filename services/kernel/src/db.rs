@@ -40,14 +40,28 @@ fn connect_options(config: &KernelConfig) -> anyhow::Result<PgConnectOptions> {
 }
 
 /// Creates the database named in the URL when it is missing, through the
-/// server's `postgres` maintenance database.
+/// server's `postgres` maintenance database. A service's own role cannot create
+/// databases: where the database is missing, this fails and says so.
 pub async fn ensure_database(config: &KernelConfig) -> anyhow::Result<()> {
     let options = connect_options(config)?;
     let Some(database) = options.get_database().map(str::to_owned) else {
         return Ok(());
     };
-    if options.connect().await.is_ok() {
-        return Ok(());
+    match options.connect().await {
+        Ok(conn) => {
+            conn.close().await.ok();
+            return Ok(());
+        }
+        // invalid_catalog_name: the database is missing.
+        Err(error) if has_sqlstate(&error, &["3D000"]) => {}
+        Err(error) => {
+            return Err(error).with_context(|| {
+                format!(
+                    "connecting to database {database} as {} (deploy/local/stack.sh up creates each service's role)",
+                    options.get_username()
+                )
+            });
+        }
     }
     let mut admin = options
         .clone()
@@ -127,12 +141,27 @@ pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> anyhow:
     Migrator::with_migrations(all)
         .run(pool)
         .await
-        .with_context(|| format!("migrating schema {schema}"))
+        .with_context(|| {
+            format!(
+                "migrating schema {schema} (it must be owned by the role this service connects as)"
+            )
+        })
 }
 
-/// Creates `schema` unless it exists.
+/// Creates `schema` unless it exists. A service's role may create schemas only
+/// where it has been granted CREATE on the database, so an existing schema is
+/// looked up rather than created "if not exists".
 pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
     check_identifier(schema).map_err(anyhow::Error::msg)?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await
+            .with_context(|| format!("looking up schema {schema}"))?;
+    if exists {
+        return Ok(());
+    }
     // Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in the catalog.
     run_ddl(
         conn,

@@ -1,7 +1,8 @@
 //! The NATS accounts of deploy/nats/accounts.sh, on a nats-server of the test's
 //! own: no anonymous access, each service publishes only on its own subjects, and
 //! a district's subscriber receives its district's attendance events, nothing of
-//! another district, and can publish nothing.
+//! another district, and can publish nothing; with a certificate, clients speak
+//! TLS and trust only the CA they are given.
 
 #![allow(clippy::unwrap_used)] // test helpers fail the test by panicking
 
@@ -12,6 +13,7 @@ use async_nats::jetstream;
 use futures::StreamExt as _;
 use kernel::config::{KernelConfig, NatsCredentials, ServiceId};
 use kernel::outbox::ensure_stream;
+use kernel::testing::test_pki;
 use secrecy::SecretString;
 use tokio::process::{Child, Command};
 
@@ -36,8 +38,15 @@ impl Drop for TempDir {
 
 impl Server {
     async fn start() -> Self {
+        Self::start_with(|_| Vec::new()).await
+    }
+
+    /// Started with further arguments to accounts.sh, made from the server's
+    /// directory.
+    async fn start_with(arguments: impl FnOnce(&Path) -> Vec<String>) -> Self {
         let dir = std::env::temp_dir().join(format!("lienlac-nats-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
+        let arguments = arguments(&dir);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -51,6 +60,7 @@ impl Server {
             .args(["--store", dir.join("jetstream").to_str().unwrap()])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--district", DISTRICT, "--district", OTHER_DISTRICT])
+            .args(arguments)
             .output()
             .await
             .unwrap();
@@ -89,6 +99,20 @@ impl Server {
             .unwrap_or_else(|| panic!("{key} in the credentials"))
     }
 
+    /// One attempt to connect with `credentials` through the kernel's options.
+    async fn connect_with(
+        &self,
+        credentials: NatsCredentials,
+    ) -> Result<async_nats::Client, async_nats::ConnectError> {
+        kernel::nats::options(&credentials)
+            .await
+            .unwrap()
+            .max_reconnects(Some(1))
+            .connection_timeout(Duration::from_secs(2))
+            .connect(&self.url)
+            .await
+    }
+
     async fn connect(&self, user: &str, password_key: &str) -> async_nats::Client {
         async_nats::ConnectOptions::with_user_and_password(
             user.to_owned(),
@@ -99,18 +123,23 @@ impl Server {
         .unwrap()
     }
 
-    /// The kernel's own connection for `service`, as a service makes it.
-    async fn service(&self, service: ServiceId) -> (KernelConfig, jetstream::Context) {
-        let mut config = KernelConfig::defaults(service);
-        config.nats_url = self.url.clone();
+    /// `service`'s own credentials, as a service reads them.
+    fn credentials(&self, service: ServiceId) -> NatsCredentials {
         let upper = service.name.to_ascii_uppercase();
-        config.nats_credentials = NatsCredentials {
+        NatsCredentials {
             user: Some(service.name.to_owned()),
             password: Some(SecretString::from(
                 self.password(&format!("{upper}_NATS_PASSWORD")),
             )),
             ..NatsCredentials::default()
-        };
+        }
+    }
+
+    /// The kernel's own connection for `service`, as a service makes it.
+    async fn service(&self, service: ServiceId) -> (KernelConfig, jetstream::Context) {
+        let mut config = KernelConfig::defaults(service);
+        config.nats_url = self.url.clone();
+        config.nats_credentials = self.credentials(service);
         let client = kernel::nats::connect(&config).await;
         let mut jetstream = jetstream::new(client);
         jetstream.set_timeout(Duration::from_secs(2));
@@ -232,4 +261,57 @@ async fn a_district_subscriber_reads_its_district_only_and_publishes_nothing() {
         .unwrap()
         .await;
     assert!(publish.is_err(), "a subscriber publishes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn services_speak_tls_to_nats_and_trust_only_their_ca() {
+    let mut pki = None;
+    let server = Server::start_with(|dir| {
+        let tls = test_pki(&dir.join("pki"));
+        let arguments = vec![
+            "--tls-cert".to_owned(),
+            tls.cert_file.clone().unwrap().display().to_string(),
+            "--tls-key".to_owned(),
+            tls.key_file.clone().unwrap().display().to_string(),
+        ];
+        pki = Some(tls);
+        arguments
+    })
+    .await;
+    let ca = pki.unwrap().ca_file;
+
+    let mut credentials = server.credentials(ServiceId::ATTENDANCE);
+    credentials.ca_file = ca;
+    let mut config = KernelConfig::defaults(ServiceId::ATTENDANCE);
+    config.nats_url = server.url.clone();
+    config.nats_credentials = credentials.clone();
+    let client = tokio::time::timeout(Duration::from_secs(20), kernel::nats::connect(&config))
+        .await
+        .expect("the service connects over TLS with the CA");
+    let attendance = jetstream::new(client);
+    ensure_stream(&attendance, &config).await.unwrap();
+    let published = attendance
+        .publish(attendance_subject(DISTRICT), "over tls".into())
+        .await
+        .unwrap()
+        .await;
+    assert!(published.is_ok(), "{published:?}");
+
+    let without_ca = server
+        .connect_with(server.credentials(ServiceId::ATTENDANCE))
+        .await;
+    assert!(
+        without_ca.is_err(),
+        "a client that does not trust the server's CA cannot connect"
+    );
+    let strangers_ca = test_pki(
+        &std::env::temp_dir().join(format!("lienlac-nats-other-ca-{}", uuid::Uuid::now_v7())),
+    );
+    credentials.ca_file = strangers_ca.ca_file.clone();
+    let untrusted = server.connect_with(credentials).await;
+    let _ = std::fs::remove_dir_all(strangers_ca.ca_file.unwrap().parent().unwrap());
+    assert!(
+        untrusted.is_err(),
+        "a server whose certificate another CA signed is not trusted"
+    );
 }

@@ -3,10 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail the test by panicking
 
-use std::path::Path;
-
 use kernel::config::{ServiceId, TlsSettings};
-use kernel::testing::{TestWorld, with_token};
+use kernel::testing::{TestWorld, test_pki, with_token};
 use lienlac_proto::attendance::v1 as att;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::identity::v1 as pb;
@@ -14,33 +12,6 @@ use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_test_support::ADMIN_PASSWORD;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
-
-/// A CA and a certificate for 127.0.0.1 and localhost that it signed, as PEM
-/// files in `dir`.
-fn test_pki(dir: &Path) -> TlsSettings {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let leaf =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &ca).unwrap();
-    std::fs::create_dir_all(dir).unwrap();
-    let files = [
-        ("ca.pem", ca.pem()),
-        ("cert.pem", cert.pem()),
-        ("key.pem", key.serialize_pem()),
-    ];
-    for (name, pem) in &files {
-        std::fs::write(dir.join(name), pem).unwrap();
-    }
-    TlsSettings {
-        cert_file: Some(dir.join("cert.pem")),
-        key_file: Some(dir.join("key.pem")),
-        ca_file: Some(dir.join("ca.pem")),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_services_talk_over_tls_with_a_test_ca() {

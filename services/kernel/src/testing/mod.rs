@@ -18,8 +18,21 @@ use tracing_subscriber::Layer as _;
 
 use crate::config::{KernelConfig, NatsCredentials, ServiceId};
 
-/// Where tests find Postgres: `LIENLAC_TEST_DATABASE_URL`, else this.
+/// Where tests find Postgres: `LIENLAC_TEST_DATABASE_URL`, else this. The harness
+/// cleans up as this user; each service under test connects to the same server and
+/// database as its own role (`lienlac_<service>`, without a password: trusted on
+/// loopback, or in `~/.pgpass`), as in production.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lienlac_test";
+
+/// `url` with its user (and password) replaced by `user`.
+fn as_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{user}@{host}{path}")
+}
 
 pub struct TestWorld {
     pub namespace: String,
@@ -91,7 +104,10 @@ impl TestWorld {
     /// ports on loopback, and short timings so tests don't wait.
     pub fn config(&self, service: ServiceId) -> KernelConfig {
         let mut config = KernelConfig::defaults(service);
-        config.database_url = SecretString::from(self.database_url.clone());
+        config.database_url = SecretString::from(as_user(
+            &self.database_url,
+            &crate::config::database_role(service),
+        ));
         config.nats_url = self.nats_url.clone();
         config.nats_credentials = self.nats_credentials.clone();
         config.schema = format!("{}_{}", self.namespace, service.name);
@@ -214,6 +230,35 @@ impl Drop for TestWorld {
     }
 }
 
+/// A CA and a certificate for 127.0.0.1 and localhost that it signed, as PEM files
+/// (`ca.pem`, `cert.pem`, `key.pem`) in `dir`.
+pub fn test_pki(dir: &std::path::Path) -> crate::config::TlsSettings {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key"))
+        .expect("a self-signed CA");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("certificate parameters");
+    let key = KeyPair::generate().expect("certificate key");
+    let cert = leaf
+        .signed_by(&key, &ca)
+        .expect("a certificate signed by the CA");
+    std::fs::create_dir_all(dir).expect("the certificates' directory");
+    for (name, pem) in [
+        ("ca.pem", ca.pem()),
+        ("cert.pem", cert.pem()),
+        ("key.pem", key.serialize_pem()),
+    ] {
+        std::fs::write(dir.join(name), pem).expect("a certificate file");
+    }
+    crate::config::TlsSettings {
+        cert_file: Some(dir.join("cert.pem")),
+        key_file: Some(dir.join("key.pem")),
+        ca_file: Some(dir.join("ca.pem")),
+    }
+}
+
 /// Installs tracing for tests once per process: span and trace ids exist (so
 /// events carry `traceparent` as in production, without exporting anything), and
 /// logs reach the test output when `TEST_LOG` is set.
@@ -300,4 +345,29 @@ pub fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
         http::Uri::try_from(format!("http://{addr}")).expect("a socket address makes a URI"),
     )
     .connect_lazy()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_user;
+
+    #[test]
+    fn a_service_connects_to_the_test_database_as_its_own_role() {
+        for (url, expected) in [
+            (
+                "postgres://postgres@127.0.0.1:5432/lienlac_test",
+                "postgres://lienlac_identity@127.0.0.1:5432/lienlac_test",
+            ),
+            (
+                "postgres://admin:secret@db:5432/t?sslmode=require",
+                "postgres://lienlac_identity@db:5432/t?sslmode=require",
+            ),
+            (
+                "postgresql://db/lienlac_test",
+                "postgresql://lienlac_identity@db/lienlac_test",
+            ),
+        ] {
+            assert_eq!(as_user(url, "lienlac_identity"), expected, "{url}");
+        }
+    }
 }
