@@ -105,16 +105,17 @@ impl Relay {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut cursor = load_checkpoint(&mut conn).await?;
         let result = loop {
-            match self.publish_batch(&mut conn, &mut cursor).await {
-                Ok(0) => {}
-                Ok(_) => continue,
-                Err(error) => break Err(error),
-            }
+            // Read before publishing: when no transaction below the horizon was
+            // running before this pass, the pass sees all of their events. Read after
+            // it, a transaction ending in between would be taken as published.
             let oldest_running: i64 =
                 sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
                     .fetch_one(&mut *conn)
                     .await
                     .context("reading the oldest running transaction")?;
+            if let Err(error) = self.publish_all(&mut conn, &mut cursor).await {
+                break Err(error);
+            }
             if oldest_running >= horizon {
                 break Ok(());
             }
@@ -164,6 +165,16 @@ impl Relay {
         // The lock is session-scoped; release it so the connection can go back to the pool.
         unlock(&mut conn).await.ok();
         result
+    }
+
+    /// Publishes batches until none is left readable.
+    async fn publish_all(
+        &self,
+        conn: &mut PoolConnection<Postgres>,
+        cursor: &mut CommitCursor,
+    ) -> anyhow::Result<()> {
+        while self.publish_batch(conn, cursor).await? > 0 {}
+        Ok(())
     }
 
     /// Publishes the next batch after `cursor` and moves the checkpoint past what
