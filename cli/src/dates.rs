@@ -3,31 +3,18 @@
 
 use lienlac_proto::attendance::v1::Session;
 
-/// Today in Việt Nam.
-pub(crate) fn local_today() -> time::Date {
-    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    time::OffsetDateTime::now_utc().to_offset(offset).date()
-}
+pub(crate) use school::dates::local_today;
 
 /// Today in Việt Nam, `YYYY-MM-DD`.
 pub(crate) fn today() -> String {
     local_today().to_string()
 }
 
-/// `2025-2026` for a date from August 2025 to July 2026.
-pub(crate) fn school_year(date: time::Date) -> String {
-    let first = school_year_start(date).year();
-    format!("{first}-{}", first + 1)
-}
+pub(crate) use school::dates::school_year_of as school_year;
 
 /// 1 August of the school year `date` falls in.
 pub(crate) fn school_year_start(date: time::Date) -> time::Date {
-    let year = if u8::from(date.month()) >= 8 {
-        date.year()
-    } else {
-        date.year() - 1
-    };
-    time::Date::from_calendar_date(year, time::Month::August, 1).unwrap_or(date)
+    school::dates::school_year_start(&school_year(date)).unwrap_or(date)
 }
 
 /// A `YYYY-MM-DD` date given on the command line.

@@ -11,7 +11,6 @@ use crate::Ctx;
 use crate::calendar;
 use crate::leaves;
 use crate::roll_calls::{RollCallKey, StudentMark, correct, missing, read, submit};
-use kernel::dates;
 
 pub(crate) struct Attendance {
     pub(crate) ctx: Ctx,
@@ -84,7 +83,7 @@ impl AttendanceService for Attendance {
         let mut check = Check::new();
         let request_key = check.request_key(&caller, &r.request_id, &r);
         let key = key(&mut check, &r.class_id, &r.date, r.session);
-        if check.is_ok() && key.date > dates::local_today() {
+        if check.is_ok() && key.date > school::dates::local_today() {
             check.add(Violation::new(
                 "date",
                 "must not be in the future",

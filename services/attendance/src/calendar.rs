@@ -183,7 +183,7 @@ pub(crate) async fn close_month(
     let class = known_class(ctx, class_id).await?;
     let target = Target::class(class.district_id, class.school_id, class.id);
     caller.require(&[Role::HomeroomTeacher, Role::Principal], &target)?;
-    if month_start(&month).is_none_or(|start| start > dates::local_today()) {
+    if month_start(&month).is_none_or(|start| start > school::dates::local_today()) {
         return Err(AppError::Rejected(format!(
             "{month} has not begun; only a month under way or past closes"
         )));

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::roll_calls::RollCallKey;
-use kernel::enrolments::uuid as id;
+use school::enrolments::uuid as id;
 
 pub(crate) struct DirectoryProjection;
 
@@ -20,7 +20,7 @@ impl Projection for DirectoryProjection {
     }
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
-        if kernel::enrolments::project(conn, event).await?.is_some() {
+        if school::enrolments::project(conn, event).await?.is_some() {
             return Ok(());
         }
         match event.name() {

@@ -324,7 +324,7 @@ pub(crate) async fn list(
             ("class_id = $1", class_id, false)
         }
         Whose::Student(student_id) => {
-            let class = class_of(&mut conn, student_id, kernel::dates::local_today()).await?;
+            let class = class_of(&mut conn, student_id, school::dates::local_today()).await?;
             let target = class_target(&class);
             let as_guardian = caller.holds(&[Role::Guardian], &target.with_student(student_id));
             if !caller.holds(&staff, &target) && !as_guardian {

@@ -1,5 +1,5 @@
 //! Settings shared by every service, read from environment variables with defaults
-//! that work on a fresh machine (ARCHITECTURE.md, "Running"). A bad variable stops
+//! that work on a fresh machine (docs/configuration.md). A bad variable stops
 //! start-up with its name; tests change fields on the struct instead of the environment.
 
 use std::time::Duration;

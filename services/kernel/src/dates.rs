@@ -1,33 +1,8 @@
-//! School dates: local dates in Asia/Ho_Chi_Minh (UTC+7, no daylight saving), and
-//! the school year (August to July) they fall in.
+//! Calendar dates as requests and answers write them (`YYYY-MM-DD`, `YYYY-MM`,
+//! RFC 3339), within the calendar lienlac works in. What a date means to a school
+//! (its local day, its school year) is the `school` crate's.
 
 use time::{Date, Month, OffsetDateTime};
-
-const LOCAL_OFFSET_HOURS: i64 = 7;
-
-pub fn local_date(at: OffsetDateTime) -> Date {
-    (at.to_offset(time::UtcOffset::UTC) + time::Duration::hours(LOCAL_OFFSET_HOURS)).date()
-}
-
-pub fn local_today() -> Date {
-    local_date(OffsetDateTime::now_utc())
-}
-
-/// The first day of school year `2025-2026`: 1 August 2025, before any school opens.
-pub fn school_year_start(school_year: &str) -> Option<Date> {
-    let first: i32 = school_year.split('-').next()?.parse().ok()?;
-    Date::from_calendar_date(first, Month::August, 1).ok()
-}
-
-/// The school year a date falls in: `2025-2026` from 1 August 2025 to 31 July 2026.
-pub fn school_year_of(date: Date) -> String {
-    let first = if date.month() >= Month::August {
-        date.year()
-    } else {
-        date.year() - 1
-    };
-    format!("{first}-{}", first + 1)
-}
 
 /// `YYYY-MM` of a date.
 pub fn month_of(date: Date) -> String {
@@ -81,17 +56,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_local_date_turns_at_midnight_in_ho_chi_minh_city() {
-        let evening_utc = time::macros::datetime!(2025-10-01 16:59 UTC);
-        let midnight_local = time::macros::datetime!(2025-10-01 17:00 UTC);
-        assert_eq!(local_date(evening_utc), time::macros::date!(2025 - 10 - 01));
-        assert_eq!(
-            local_date(midnight_local),
-            time::macros::date!(2025 - 10 - 02)
-        );
-    }
-
-    #[test]
     fn dates_outside_the_calendar_are_refused_so_nothing_overflows() {
         for refused in ["9999-12-31", "1899-12-31", "2200-01-01", "-0001-01-01"] {
             assert_eq!(parse(refused), None, "{refused}");
@@ -103,15 +67,7 @@ mod tests {
     }
 
     #[test]
-    fn a_date_belongs_to_the_school_year_that_began_the_august_before() {
-        assert_eq!(
-            school_year_of(time::macros::date!(2025 - 08 - 01)),
-            "2025-2026"
-        );
-        assert_eq!(
-            school_year_of(time::macros::date!(2026 - 07 - 31)),
-            "2025-2026"
-        );
+    fn a_month_is_its_first_and_last_day() {
         assert_eq!(
             parse_month("2024-02"),
             Some((
@@ -124,11 +80,7 @@ mod tests {
     }
 
     #[test]
-    fn a_school_year_starts_in_august_of_its_first_year() {
-        assert_eq!(
-            school_year_start("2025-2026"),
-            Some(time::macros::date!(2025 - 08 - 01))
-        );
+    fn a_date_is_written_year_month_day() {
         assert_eq!(
             parse("2025-10-02"),
             Some(time::macros::date!(2025 - 10 - 02))

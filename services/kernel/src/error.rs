@@ -1,6 +1,6 @@
-//! The errors a service's use cases return, and their one mapping to gRPC statuses
-//! (STYLE.md §5): rejections carry a message safe to show; unexpected failures are
-//! logged with their chain and answered "internal error".
+//! The errors a service's use cases return, and their one mapping to gRPC statuses:
+//! rejections carry a message safe to show; unexpected failures are logged with
+//! their chain and answered "internal error".
 
 use crate::event_store::{AppendError, RequestError};
 use crate::grpc::{append_error_status, request_error_status};

@@ -11,21 +11,15 @@
 //! - [`telemetry`], [`grpc`]: tracing, OTLP export and W3C context propagation
 //!   through gRPC metadata and NATS headers.
 
-/// Every program built on the kernel allocates with mimalloc: the services allocate
-/// on one thread and free on another all the time (messages, rows, requests), where
-/// glibc's allocator spends a third of a rebuild's time consolidating and locking.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod auth;
 pub mod bootstrap;
 pub mod command;
 pub mod config;
 pub mod consumer;
 pub mod copy;
+pub mod csv;
 pub mod dates;
 pub mod db;
-pub mod enrolments;
 pub mod error;
 pub mod event_store;
 pub mod grpc;
@@ -35,4 +29,3 @@ pub mod retry;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod text;

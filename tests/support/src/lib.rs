@@ -251,11 +251,11 @@ pub async fn wait_until_attendance_knows(attendance_pool: &PgPool, class_id: &st
 
 /// Today's school date, `YYYY-MM-DD`.
 pub fn today() -> String {
-    kernel::dates::format(kernel::dates::local_today())
+    kernel::dates::format(school::dates::local_today())
 }
 
 pub fn days_ago(days: i64) -> String {
-    kernel::dates::format(kernel::dates::local_today() - time::Duration::days(days))
+    kernel::dates::format(school::dates::local_today() - time::Duration::days(days))
 }
 
 pub struct Identity {
@@ -297,7 +297,7 @@ impl Identity {
                 school_id: school_id.into(),
                 name: name.into(),
                 grade: 1,
-                school_year: kernel::dates::school_year_of(kernel::dates::local_today()),
+                school_year: school::dates::school_year_of(school::dates::local_today()),
             },
             |mut c, r| async move { c.create_class(r).await },
         )

@@ -56,7 +56,7 @@ pub(crate) fn may_correct(
 ) -> bool {
     let target = Target::class(class.district_id, class.school_id, class.id);
     let window_days = (window.as_secs() / 86_400) as i64;
-    let within_window = date >= dates::local_today() - time::Duration::days(window_days);
+    let within_window = date >= school::dates::local_today() - time::Duration::days(window_days);
     caller.holds(&[Role::Principal], &target)
         || (within_window
             && caller.holds(

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use kernel::auth::Caller;
+use kernel::csv::spreadsheet_safe;
 use kernel::event_store::RequestKey;
 use kernel::event_store::{find_request, record_request};
-use kernel::text::spreadsheet_safe;
 use lienlac_proto::identity::v1::{
     AccountIssued, IssueAccountsResponse, IssuedAccount, PersonKind,
 };

@@ -80,8 +80,3 @@ pub(crate) async fn require_administers(
         .into())
     }
 }
-
-/// Today's school date in Asia/Ho_Chi_Minh (UTC+7, no daylight saving).
-pub(crate) fn local_today() -> time::Date {
-    (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date()
-}

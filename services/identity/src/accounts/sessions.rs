@@ -12,7 +12,7 @@ use kernel::event_store::EventMeta;
 use lienlac_proto::identity::v1::{AccountActivated, AccountLocked, AccountSignedIn, TokenPair};
 use sqlx::PgConnection;
 
-use super::{AccountRow, by_id, by_username, local_today};
+use super::{AccountRow, by_id, by_username};
 use crate::Ctx;
 use crate::error::{AppError, AppResult, bad_credentials};
 use crate::events::{account_stream, emit};
@@ -72,7 +72,7 @@ async fn signed_in(
     conn: &mut PgConnection,
     account: &AccountRow,
 ) -> AppResult<TokenPair> {
-    let today = local_today();
+    let today = school::dates::local_today();
     sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = NULL, last_sign_in_date = $2 WHERE id = $1")
         .bind(account.id)
         .bind(today)

@@ -324,7 +324,7 @@ pub(crate) async fn search(
 ) -> AppResult<Vec<Person>> {
     let mut conn = ctx.pool.acquire().await?;
     caller.require(SCHOOL_READERS, &access::school(&mut conn, school_id).await?)?;
-    let folded = kernel::text::fold(query);
+    let folded = school::text::fold(query);
     let pattern = format!(
         "%{}%",
         folded

@@ -6,7 +6,8 @@ use uuid::Uuid;
 pub const TOKEN_ISSUER: &str = "lienlac-identity";
 pub const TOKEN_AUDIENCE: &str = "lienlac";
 
-/// Roles of ARCHITECTURE.md, "Identity, tenancy and access".
+/// The roles a binding gives, each within its scope (docs/architecture.md, "Tenancy
+/// and access").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

@@ -2,7 +2,7 @@
 //!
 //! Every function takes `&mut PgConnection`, so the caller owns the transaction:
 //! a command loads its stream, decides, appends and records its request id in one
-//! transaction (STYLE.md §6).
+//! transaction (docs/architecture.md).
 
 mod aggregate;
 mod append;

@@ -1,5 +1,5 @@
 //! The wire form of a published event: subject and CloudEvents binary-mode headers
-//! (NATS protocol binding), as ARCHITECTURE.md "Event contract" specifies.
+//! (NATS protocol binding), as docs/events.md describes for subscribers.
 
 use async_nats::HeaderMap;
 use time::format_description::well_known::Rfc3339;

@@ -139,6 +139,15 @@ impl TestWorld {
         pool
     }
 
+    /// A connection as the test database's administrator, for what no service's
+    /// role may do (a CHECKPOINT before a measurement).
+    pub async fn admin(&self) -> sqlx::PgConnection {
+        use sqlx::Connection as _;
+        sqlx::PgConnection::connect(&self.database_url)
+            .await
+            .expect("the test database as its administrator")
+    }
+
     /// A NATS connection as this world's services make it.
     pub async fn nats(&self) -> async_nats::Client {
         connect_as(&self.nats_url, &self.nats_credentials)

@@ -13,8 +13,8 @@
 
 use kernel::consumer::{Projection, ReceivedEvent};
 use kernel::copy::BinaryRows;
-use kernel::enrolments::uuid;
 use lienlac_proto::attendance::v1::{self as attendance, AttendanceStatus};
+use school::enrolments::uuid;
 use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;

@@ -2,8 +2,8 @@
 //! which class when, staff, guardianships, accounts and sign-ins.
 
 use kernel::consumer::{Projection, ReceivedEvent};
-use kernel::enrolments::{Change, uuid};
 use lienlac_proto::identity::v1 as identity;
+use school::enrolments::{Change, uuid};
 use sqlx::PgConnection;
 
 pub(crate) struct DirectoryProjection {
@@ -22,7 +22,7 @@ impl Projection for DirectoryProjection {
     }
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
-        match kernel::enrolments::project(conn, event).await? {
+        match school::enrolments::project(conn, event).await? {
             // The new period starts with no guardians counted.
             Some(Change::Opened { student }) => {
                 lock_guardian_figures(conn).await?;

@@ -58,8 +58,8 @@ pub(crate) async fn adoption(
 ) -> AppResult<pb::AdoptionReport> {
     let column = scope.column();
     // Days after today have not happened: they are no school days yet.
-    let last_day = to.min(kernel::dates::local_today());
-    let school_year = kernel::dates::school_year_of(to);
+    let last_day = to.min(school::dates::local_today());
+    let school_year = school::dates::school_year_of(to);
     let schools = sqlx::query_as::<_, (Uuid, String)>(sqlx::AssertSqlSafe(format!(
         "SELECT id, name FROM schools WHERE {} = $1 ORDER BY name, id",
         match scope {

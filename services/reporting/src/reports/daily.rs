@@ -104,7 +104,7 @@ pub(crate) async fn school_summary(
         "SELECT id, name FROM classes WHERE school_id = $1 AND school_year = $2 ORDER BY grade, name",
     )
     .bind(school.id)
-    .bind(kernel::dates::school_year_of(date))
+    .bind(school::dates::school_year_of(date))
     .fetch_all(pool)
     .await?;
     let closed: bool = sqlx::query_scalar(
@@ -162,7 +162,7 @@ pub(crate) async fn district_summary(
         "SELECT school_id, count(*) FROM classes WHERE district_id = $1 AND school_year = $2 GROUP BY school_id",
     )
     .bind(district_id)
-    .bind(kernel::dates::school_year_of(date))
+    .bind(school::dates::school_year_of(date))
     .fetch_all(pool)
     .await?
     .into_iter()

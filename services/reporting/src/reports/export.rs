@@ -2,8 +2,8 @@
 //! with sessions absent excused and unexcused, as CSV (UTF-8 with a byte order
 //! mark, so spreadsheet programs read the Vietnamese right) or XLSX.
 
+use kernel::csv::spreadsheet_safe;
 use kernel::error::{AppError, AppResult};
-use kernel::text::spreadsheet_safe;
 use lienlac_proto::reporting::v1::ExportFormat;
 use rust_xlsxwriter::{Format, Workbook};
 use sqlx::PgPool;
@@ -78,7 +78,7 @@ pub(crate) async fn export(
     // Vietnamese class lists go by given name (the last word), then the full name.
     rows.sort_by(|a, b| {
         let given = |row: &StudentRow| {
-            kernel::text::fold(row.full_name.rsplit(' ').next().unwrap_or_default())
+            school::text::fold(row.full_name.rsplit(' ').next().unwrap_or_default())
         };
         (a.class_name.len(), &a.class_name, given(a), &a.full_name).cmp(&(
             b.class_name.len(),
@@ -181,7 +181,7 @@ fn xlsx(
 /// ASCII letters, digits and `-`, for a file name every system accepts:
 /// "Trường Tiểu học Tân Thông" → "truong-tieu-hoc-tan-thong".
 fn file_safe(name: &str) -> String {
-    let safe: String = kernel::text::fold(name)
+    let safe: String = school::text::fold(name)
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {

@@ -30,8 +30,8 @@ pub(crate) async fn student_absences(
     .bind(to)
     .fetch_all(pool)
     .await?;
-    let school_year = kernel::dates::school_year_of(to);
-    let year_start = kernel::dates::school_year_start(&school_year).unwrap_or(to);
+    let school_year = school::dates::school_year_of(to);
+    let year_start = school::dates::school_year_start(&school_year).unwrap_or(to);
     let year_absent: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM marks WHERE student_id = $1 AND date BETWEEN $2 AND $3 AND status IN ($4, $5)",
     )

@@ -20,8 +20,8 @@ use sqlx::PgConnection;
 use time::Date;
 use uuid::Uuid;
 
-use crate::consumer::ReceivedEvent;
 use crate::dates;
+use kernel::consumer::ReceivedEvent;
 
 /// What an enrolment event did to a student's periods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

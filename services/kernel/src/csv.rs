@@ -1,23 +1,4 @@
-//! Vietnamese text as services compare and name things, and text made safe for
-//! the spreadsheets people open our CSV files in.
-
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
-
-/// Lowercase without diacritics, for search: "Nguyễn Thị Ánh" → "nguyen thi anh".
-pub fn fold(text: &str) -> String {
-    text.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .map(|c| match c {
-            'đ' | 'Đ' => 'd',
-            other => other,
-        })
-        .flat_map(char::to_lowercase)
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+//! CSV cells made safe for the spreadsheets people open our files in.
 
 /// A CSV cell that a spreadsheet program shows as the text it is: one that begins
 /// with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula
@@ -32,7 +13,7 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{fold, spreadsheet_safe};
+    use super::spreadsheet_safe;
 
     #[test]
     fn cells_that_a_spreadsheet_would_run_as_formulas_are_kept_as_text() {
@@ -53,11 +34,5 @@ mod tests {
         for (cell, shown) in table {
             assert_eq!(spreadsheet_safe(cell), shown, "{cell:?}");
         }
-    }
-
-    #[test]
-    fn folding_drops_diacritics_and_case() {
-        assert_eq!(fold("Nguyễn Thị Ánh"), "nguyen thi anh");
-        assert_eq!(fold("ĐẶNG  Văn Đức"), "dang van duc");
     }
 }

@@ -1,0 +1,11 @@
+//! What lienlac knows of schools in Việt Nam, shared by the services that need it:
+//!
+//! - [`dates`]: the school date in Asia/Ho_Chi_Minh and the school year it falls in;
+//! - [`text`]: Vietnamese names as people search for them;
+//! - [`enrolments`]: identity's enrolment events as periods in a class.
+//!
+//! The kernel below it knows nothing of schools.
+
+pub mod dates;
+pub mod enrolments;
+pub mod text;
