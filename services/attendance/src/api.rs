@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use crate::Ctx;
 use crate::calendar;
 use crate::leaves;
-use crate::roll_calls::{RollCallKey, StudentMark, correct, missing, read, submit};
+use crate::roll_calls::{RollCallKey, StudentMark, commands, missing, read};
 
 pub(crate) struct Attendance {
     pub(crate) ctx: Ctx,
@@ -83,13 +83,6 @@ impl AttendanceService for Attendance {
         let mut check = Check::new();
         let request_key = check.request_key(&caller, &r.request_id, &r);
         let key = key(&mut check, &r.class_id, &r.date, r.session);
-        if check.is_ok() && key.date > school::dates::local_today() {
-            check.add(Violation::new(
-                "date",
-                "must not be in the future",
-                "không được là ngày trong tương lai",
-            ));
-        }
         let mut marks: Vec<StudentMark> = Vec::with_capacity(r.marks.len());
         let mut listed = std::collections::HashSet::new();
         let readable = check.at_most("marks", r.marks.len(), MAX_MARKS);
@@ -140,13 +133,13 @@ impl AttendanceService for Attendance {
             }
         };
         check.done()?;
-        let submission = submit::Submission {
+        let submission = commands::Submission {
             key,
             marks,
             taken_at,
         };
         Ok(Response::new(
-            submit::submit(&self.ctx, &caller, request_key, submission).await?,
+            commands::submit(&self.ctx, &caller, request_key, submission).await?,
         ))
     }
 
@@ -176,7 +169,7 @@ impl AttendanceService for Attendance {
         let reason = check.text("reason", &r.reason, 500);
         let note = note(&mut check, "note", &r.note);
         check.done()?;
-        let correction = correct::Correction {
+        let correction = commands::Correction {
             key,
             mark: StudentMark {
                 student_id,
@@ -187,7 +180,7 @@ impl AttendanceService for Attendance {
             reason,
         };
         Ok(Response::new(
-            correct::correct(&self.ctx, &caller, request_key, correction).await?,
+            commands::correct(&self.ctx, &caller, request_key, correction).await?,
         ))
     }
 

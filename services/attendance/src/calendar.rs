@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::directory::ClassRow;
-use crate::roll_calls::submit::known_class;
+use crate::roll_calls::commands::known_class;
+use crate::roll_calls::rules::Calendar;
 use kernel::dates;
 
 /// The first day of `YYYY-MM`.
@@ -23,14 +24,14 @@ fn month_start(month: &str) -> Option<Date> {
     dates::parse_month(month).map(|(first, _)| first)
 }
 
-/// Refuses a change to a roll call on a closure day or in a closed month. It locks
-/// the class's month row (creating it open if new), so a change and a closing of the
-/// same month never interleave.
-pub(crate) async fn ensure_open(
+/// Whether the class takes roll calls on `date`: a closure day, a closed month or
+/// open. It locks the class's month row (creating it open if new), so a change and a
+/// closing of the same month never interleave.
+pub(crate) async fn lock_month(
     conn: &mut PgConnection,
     class: &ClassRow,
     date: Date,
-) -> AppResult<()> {
+) -> AppResult<Calendar> {
     let month = dates::month_of(date);
     let (closed, closure): (bool, Option<String>) = sqlx::query_as(
         "WITH month AS ( \
@@ -45,17 +46,11 @@ pub(crate) async fn ensure_open(
     .bind(&month)
     .fetch_one(&mut *conn)
     .await?;
-    if let Some(reason) = closure {
-        return Err(AppError::Rejected(format!(
-            "the school is closed on {date} ({reason}); no roll call is taken"
-        )));
-    }
-    if closed {
-        return Err(AppError::Rejected(format!(
-            "{month} is closed for this class; the principal reopens it before any change"
-        )));
-    }
-    Ok(())
+    Ok(match (closure, closed) {
+        (Some(reason), _) => Calendar::ClosureDay { reason },
+        (None, true) => Calendar::MonthClosed,
+        (None, false) => Calendar::Open,
+    })
 }
 
 async fn month_closed(conn: &mut PgConnection, class_id: Uuid, month: &str) -> AppResult<bool> {

@@ -8,24 +8,14 @@ use kernel::error::{AppError, AppResult};
 use kernel::event_store::RequestKey;
 use kernel::event_store::{EventMeta, append_message};
 use lienlac_proto::attendance::v1 as pb;
-use lienlac_proto::attendance::v1::{AttendanceStatus, LeaveStatus, Session};
+use lienlac_proto::attendance::v1::{LeaveStatus, Session};
 use sqlx::PgConnection;
 use time::Date;
 use uuid::Uuid;
 
 use crate::Ctx;
 use crate::directory::{self, ClassRow};
-use crate::roll_calls::{RollCallKey, StudentMark};
-
-/// The mark an approved leave gives.
-pub(crate) fn excused_by(student_id: Uuid, leave_id: Uuid) -> StudentMark {
-    StudentMark {
-        student_id,
-        status: AttendanceStatus::AbsentExcused,
-        note: String::new(),
-        leave_id: Some(leave_id),
-    }
-}
+use crate::roll_calls::{RollCallKey, commands};
 
 pub(crate) struct NewLeave {
     pub(crate) student_id: Uuid,
@@ -204,7 +194,7 @@ pub(crate) async fn decide(
             }
             let event_meta = meta(&by, row.district_id, row.school_id);
             if approve {
-                excuse_taken_roll_calls(tx, &row, &by, &event_meta).await?;
+                excuse_taken_roll_calls(tx, &row, &by).await?;
             }
             sqlx::query(
                 "UPDATE leaves SET status = $2, decided_by = $3, comment = $4 WHERE id = $1",
@@ -230,69 +220,33 @@ pub(crate) async fn decide(
     .await
 }
 
-/// Corrects the covered marks of roll calls already taken to ABSENT_EXCUSED.
+/// Excuses the student in every roll call of the leave already taken (the roll
+/// call's rules decide each one: `roll_calls/rules.rs`).
 async fn excuse_taken_roll_calls(
     tx: &mut PgConnection,
     row: &LeaveRow,
     by: &Caller,
-    meta: &EventMeta,
 ) -> AppResult<()> {
     let class = directory::class(tx, row.class_id)
         .await?
         .ok_or(AppError::NotFound("class"))?;
-    let taken: Vec<(Date, i16, i16)> = sqlx::query_as(
-        "SELECT m.date, m.session, m.status FROM marks m JOIN roll_calls r USING (class_id, date, session) \
-         WHERE m.class_id = $1 AND m.student_id = $2 AND m.date BETWEEN $3 AND $4 AND m.session = ANY($5) \
-         ORDER BY m.date, m.session FOR UPDATE OF r",
+    let taken: Vec<(Date, i16)> = sqlx::query_as(
+        "SELECT date, session FROM roll_calls \
+         WHERE class_id = $1 AND date BETWEEN $2 AND $3 AND session = ANY($4) ORDER BY date, session",
     )
     .bind(row.class_id)
-    .bind(row.student_id)
     .bind(row.from_date)
     .bind(row.to_date)
     .bind(&row.sessions)
     .fetch_all(&mut *tx)
     .await?;
-    for (date, session, status) in taken {
-        if status == AttendanceStatus::AbsentExcused as i16 {
-            continue;
-        }
-        crate::calendar::ensure_open(tx, &class, date).await?;
-        let session = Session::try_from(i32::from(session)).unwrap_or(Session::Unspecified);
+    for (date, session) in taken {
         let key = RollCallKey {
             class_id: row.class_id,
             date,
-            session,
+            session: Session::try_from(i32::from(session)).unwrap_or(Session::Unspecified),
         };
-        sqlx::query(
-            "UPDATE marks SET status = $5, leave_id = $6 WHERE class_id = $1 AND date = $2 AND session = $3 AND student_id = $4",
-        )
-        .bind(key.class_id)
-        .bind(date)
-        .bind(session as i16)
-        .bind(row.student_id)
-        .bind(AttendanceStatus::AbsentExcused as i16)
-        .bind(row.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE roll_calls SET version = version + 1 WHERE class_id = $1 AND date = $2 AND session = $3")
-            .bind(key.class_id)
-            .bind(date)
-            .bind(session as i16)
-            .execute(&mut *tx)
-            .await?;
-        let event = pb::MarkCorrected {
-            student_id: row.student_id.to_string(),
-            class_id: row.class_id.to_string(),
-            school_id: row.school_id.to_string(),
-            date: date.to_string(),
-            session: session as i32,
-            from: i32::from(status),
-            to: AttendanceStatus::AbsentExcused as i32,
-            reason: "leave approved".to_owned(),
-            corrected_by: by.account_id.to_string(),
-            note: String::new(),
-        };
-        append_message(tx, &key.stream_id(), meta, &event).await?;
+        commands::excuse(tx, &class, key, row.student_id, row.id, by.account_id).await?;
     }
     Ok(())
 }

@@ -1,10 +1,14 @@
-//! Roll calls: submitting (and resubmitting as corrections) and reading them.
+//! Roll calls: their rules (`rules.rs`), the commands that follow them
+//! (`commands.rs`), the one place their events and rows are written (`write.rs`),
+//! and reading them.
 
-pub(crate) mod correct;
+pub(crate) mod commands;
 pub(crate) mod missing;
 pub(crate) mod read;
-pub(crate) mod submit;
+pub(crate) mod rules;
+mod write;
 
+use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
 use time::Date;
 use uuid::Uuid;
@@ -37,6 +41,46 @@ pub(crate) struct StudentMark {
     pub(crate) note: String,
     /// The approved leave the mark comes from, if it does.
     pub(crate) leave_id: Option<Uuid>,
+}
+
+impl StudentMark {
+    pub(crate) fn present(student_id: Uuid) -> Self {
+        Self {
+            student_id,
+            status: AttendanceStatus::Present,
+            note: String::new(),
+            leave_id: None,
+        }
+    }
+
+    /// Absent with an approved leave.
+    pub(crate) fn excused_by(student_id: Uuid, leave_id: Uuid) -> Self {
+        Self {
+            student_id,
+            status: AttendanceStatus::AbsentExcused,
+            note: String::new(),
+            leave_id: Some(leave_id),
+        }
+    }
+
+    pub(crate) fn to_proto(&self) -> pb::Mark {
+        pb::Mark {
+            student_id: self.student_id.to_string(),
+            status: self.status as i32,
+            note: self.note.clone(),
+            leave_id: self.leave_id.map(|id| id.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// A mark as an event carries it.
+    pub(crate) fn from_proto(mark: &pb::Mark) -> anyhow::Result<Self> {
+        Ok(Self {
+            student_id: mark.student_id.parse()?,
+            status: AttendanceStatus::try_from(mark.status)?,
+            note: mark.note.clone(),
+            leave_id: rules::optional_id(&mark.leave_id)?,
+        })
+    }
 }
 
 pub(crate) fn is_absence(status: AttendanceStatus) -> bool {

@@ -8,7 +8,7 @@ use lienlac_proto::attendance::v1::AttendanceStatus;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::submit::{known_class, to_proto};
+use super::commands::known_class;
 use super::{RollCallKey, StudentMark};
 use crate::Ctx;
 use kernel::dates;
@@ -24,25 +24,6 @@ const CLASS_READERS: &[Role] = &[
     Role::Staff,
     Role::HomeroomTeacher,
 ];
-
-/// Locks the roll call and returns its marks, or `None` if it was never submitted.
-pub(crate) async fn marks_for_update(
-    tx: &mut PgConnection,
-    key: &RollCallKey,
-) -> AppResult<Option<Vec<StudentMark>>> {
-    let exists: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM roll_calls WHERE class_id = $1 AND date = $2 AND session = $3 FOR UPDATE",
-    )
-    .bind(key.class_id)
-    .bind(key.date)
-    .bind(key.session as i16)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(marks(tx, key).await?))
-}
 
 async fn marks(conn: &mut PgConnection, key: &RollCallKey) -> AppResult<Vec<StudentMark>> {
     let rows: Vec<(Uuid, i16, String, Option<Uuid>)> = sqlx::query_as(
@@ -89,7 +70,7 @@ pub(crate) async fn roll_call(
         school_id: school_id.to_string(),
         date: key.date.to_string(),
         session: key.session as i32,
-        marks: marks.iter().map(to_proto).collect(),
+        marks: marks.iter().map(StudentMark::to_proto).collect(),
         taken_at: dates::rfc3339(taken_at),
         submitted_at: dates::rfc3339(submitted_at),
         submitted_by: submitted_by.to_string(),

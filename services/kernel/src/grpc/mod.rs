@@ -11,7 +11,7 @@ mod undecodable;
 pub use auth::{AuthLayer, Authenticator};
 pub use check::{Check, Violation, invalid_argument, parse_uuid, printable};
 pub use client::TracePropagation;
-pub use status::{append_error_status, request_error_status, retry_later};
+pub use status::{append_error_status, request_error_status, retry_later, rule_broken};
 pub use trace::{GrpcTraceLayer, KnownMethods};
 
 /// The largest request message any service decodes (tonic's default is 4 MiB).

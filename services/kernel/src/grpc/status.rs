@@ -14,6 +14,20 @@ pub fn retry_later(message: impl Into<String>, after: std::time::Duration) -> to
     )
 }
 
+/// `code` with `english` as the message and `vietnamese` as a
+/// `google.rpc.LocalizedMessage` (vi-VN): a rule of the domain said no.
+pub fn rule_broken(
+    code: tonic::Code,
+    english: impl Into<String>,
+    vietnamese: impl Into<String>,
+) -> tonic::Status {
+    tonic::Status::with_error_details(
+        code,
+        english,
+        ErrorDetails::with_localized_message("vi-VN", vietnamese),
+    )
+}
+
 /// A version conflict is ABORTED (the client retries); anything else is an
 /// internal error, logged here and never shown.
 pub fn append_error_status(error: AppendError) -> tonic::Status {
