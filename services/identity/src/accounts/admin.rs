@@ -26,7 +26,7 @@ pub const OPERATOR_USERNAME: &str = "admin";
 fn account_proto(account: &AccountRow) -> Account {
     let status = if account.locked {
         AccountStatus::Locked
-    } else if account.status == "active" {
+    } else if account.standing().status == Some(super::sign_in_rules::AccountStatus::Active) {
         AccountStatus::Active
     } else {
         AccountStatus::Issued

@@ -5,6 +5,7 @@ pub(crate) mod authority;
 pub(crate) mod issue;
 pub(crate) mod roles;
 pub(crate) mod sessions;
+pub(crate) mod sign_in_rules;
 
 use kernel::auth::Caller;
 use sqlx::PgConnection;
@@ -30,6 +31,18 @@ pub(crate) struct AccountRow {
     pub last_sign_in_date: Option<time::Date>,
     pub district_id: Option<Uuid>,
     pub school_id: Option<Uuid>,
+}
+
+impl AccountRow {
+    /// Where the account stands, for the sign-in rules.
+    pub(crate) fn standing(&self) -> sign_in_rules::Standing {
+        sign_in_rules::Standing {
+            status: sign_in_rules::AccountStatus::parse(&self.status),
+            locked: self.locked,
+            failed_attempts: self.failed_logins,
+            activation_expired: self.activation_expired,
+        }
+    }
 }
 
 const ACCOUNT_COLUMNS: &str = "id, person_id, username, status, password_hash, activation_code_hash, activation_code_keyed, \

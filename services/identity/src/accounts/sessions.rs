@@ -1,17 +1,14 @@
-//! Activation, sign-in, token refresh, sign-out and password changes.
-//!
-//! An unknown username, an account not yet activated and a wrong password all take
-//! one password hash's time and give the same answer. Failed attempts count
-//! towards a temporary lock, also while the account is locked (reaching the limit
-//! again starts the lock again); a locked account answers "locked" whatever the
-//! password, so the lock is no oracle for guessing it. Activation answers alike
-//! for an unknown username, an account already activated and a wrong code.
+//! Activation, sign-in, token refresh, sign-out and password changes. Who is let
+//! in, what a refusal says and how a failure counts towards a lock are the rules of
+//! `sign_in_rules.rs`; these handlers find what the rules need, follow the verdict
+//! and write it. An unknown username takes one password hash's time like any other.
 
 use kernel::auth::Caller;
 use kernel::event_store::EventMeta;
 use lienlac_proto::identity::v1::{AccountActivated, AccountLocked, AccountSignedIn, TokenPair};
 use sqlx::PgConnection;
 
+use super::sign_in_rules::{self, AccountStatus, Failure, Refusal, Verdict};
 use super::{AccountRow, by_id, by_username};
 use crate::Ctx;
 use crate::error::{AppError, AppResult, bad_credentials};
@@ -28,10 +25,14 @@ fn account_meta(account: &AccountRow) -> EventMeta {
     }
 }
 
-/// Counts a failed attempt; the last one allowed locks the account for a while.
-async fn count_failure(ctx: &Ctx, conn: &mut PgConnection, account: &AccountRow) -> AppResult<()> {
-    let failures = account.failed_logins + 1;
-    if failures < ctx.settings.lockout_attempts {
+/// Writes how a failed attempt counts: the new count, or a lock for a while.
+async fn record_failure(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    account: &AccountRow,
+    failure: Failure,
+) -> AppResult<()> {
+    if let Failure::Counted(failures) = failure {
         sqlx::query("UPDATE accounts SET failed_logins = $2 WHERE id = $1")
             .bind(account.id)
             .bind(failures)
@@ -122,11 +123,39 @@ async fn check_new_password(
         .map_err(|violation| AppError::Status(invalid_argument(&[violation])))
 }
 
-fn locked() -> AppError {
-    AppError::Rejected(
-        "this account is locked; try again in a few minutes or ask the school's IT officer"
-            .to_owned(),
-    )
+/// The answer to a refused attempt.
+fn refusal(refusal: Refusal) -> AppError {
+    match refusal {
+        Refusal::BadCredentials => bad_credentials(),
+        Refusal::WrongActivationCode => AppError::Status(tonic::Status::unauthenticated(
+            "wrong username or activation code",
+        )),
+        Refusal::Locked => AppError::Rejected(
+            "this account is locked; try again in a few minutes or ask the school's IT officer"
+                .to_owned(),
+        ),
+        Refusal::ActivationExpired => AppError::Rejected(
+            "the activation code has expired; ask the school for a new one".to_owned(),
+        ),
+    }
+}
+
+/// Hands the transaction back when the verdict admits; otherwise records how the
+/// failure counts (committed, so that the refusal cannot undo it) and refuses.
+async fn refuse_unless_admitted<'c>(
+    ctx: &Ctx,
+    mut tx: sqlx::Transaction<'c, sqlx::Postgres>,
+    account: &AccountRow,
+    verdict: Verdict,
+) -> AppResult<sqlx::Transaction<'c, sqlx::Postgres>> {
+    let Verdict::Refuse { answer, failure } = verdict else {
+        return Ok(tx);
+    };
+    if let Some(failure) = failure {
+        record_failure(ctx, &mut tx, account, failure).await?;
+        tx.commit().await?;
+    }
+    Err(refusal(answer))
 }
 
 pub(crate) async fn login(ctx: &Ctx, username: &str, password: &str) -> AppResult<TokenPair> {
@@ -138,17 +167,9 @@ pub(crate) async fn login(ctx: &Ctx, username: &str, password: &str) -> AppResul
     let Some(account) = account else {
         return Err(bad_credentials());
     };
-    if account.locked || !matches {
-        if !matches {
-            count_failure(ctx, &mut tx, &account).await?;
-            tx.commit().await?;
-        }
-        return Err(if account.locked {
-            locked()
-        } else {
-            bad_credentials()
-        });
-    }
+    let verdict =
+        sign_in_rules::sign_in(&account.standing(), matches, ctx.settings.lockout_attempts);
+    let mut tx = refuse_unless_admitted(ctx, tx, &account, verdict).await?;
     let pair = signed_in(ctx, &mut tx, &account).await?;
     tx.commit().await?;
     Ok(pair)
@@ -160,44 +181,33 @@ pub(crate) async fn activate(
     code: &str,
     new_password: &str,
 ) -> AppResult<TokenPair> {
-    let wrong = || {
-        AppError::Status(tonic::Status::unauthenticated(
-            "wrong username or activation code",
-        ))
-    };
     let turn = ctx.passwords.turn().await?;
     let mut tx = ctx.pool.begin().await?;
     let Some(account) = by_username(&mut tx, &text::username(username)).await? else {
-        return Err(wrong());
+        return Err(refusal(Refusal::WrongActivationCode));
     };
-    let code_matches = account.status == "issued"
-        && account
-            .activation_code_hash
-            .as_deref()
-            .is_some_and(|stored| {
-                ctx.activation
-                    .matches(code, stored, account.activation_code_keyed)
-            });
-    if account.locked || !code_matches {
-        if !code_matches {
-            count_failure(ctx, &mut tx, &account).await?;
-            tx.commit().await?;
-        }
-        return Err(if account.locked { locked() } else { wrong() });
-    }
-    if account.activation_expired {
-        return Err(AppError::Rejected(
-            "the activation code has expired; ask the school for a new one".to_owned(),
-        ));
-    }
+    let code_matches = account
+        .activation_code_hash
+        .as_deref()
+        .is_some_and(|stored| {
+            ctx.activation
+                .matches(code, stored, account.activation_code_keyed)
+        });
+    let verdict = sign_in_rules::activation(
+        &account.standing(),
+        code_matches,
+        ctx.settings.lockout_attempts,
+    );
+    let mut tx = refuse_unless_admitted(ctx, tx, &account, verdict).await?;
     check_new_password(ctx, &mut tx, &account, new_password).await?;
     let hash = ctx.passwords.hash(&turn, new_password).await?;
     sqlx::query(
-        "UPDATE accounts SET status = 'active', password_hash = $2, activation_code_hash = NULL, \
+        "UPDATE accounts SET status = $3, password_hash = $2, activation_code_hash = NULL, \
              activation_expires_at = NULL WHERE id = $1",
     )
     .bind(account.id)
     .bind(hash)
+    .bind(AccountStatus::Active.as_str())
     .execute(&mut *tx)
     .await?;
     let event = AccountActivated {
@@ -254,7 +264,8 @@ pub(crate) async fn change_password(
         .verify(&turn, current, account.password_hash.as_deref())
         .await?
     {
-        count_failure(ctx, &mut tx, &account).await?;
+        let failure = sign_in_rules::failure(account.failed_logins, ctx.settings.lockout_attempts);
+        record_failure(ctx, &mut tx, &account, failure).await?;
         tx.commit().await?;
         return Err(AppError::Status(tonic::Status::unauthenticated(
             "the current password is wrong",
