@@ -1,0 +1,383 @@
+//! The command line's arguments: every command and option, with clap.
+
+use clap::{Parser, Subcommand};
+
+use crate::{attendance, dates, events, leave, seed};
+
+#[derive(Parser)]
+#[command(
+    name = "lienlac",
+    version,
+    about = "Drive and observe lienlac from a terminal"
+)]
+pub(crate) struct Cli {
+    /// The identity service, where `login` signs in.
+    #[arg(
+        long,
+        global = true,
+        env = "LIENLAC_IDENTITY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub(crate) identity: String,
+    /// The attendance service.
+    #[arg(
+        long,
+        global = true,
+        env = "LIENLAC_ATTENDANCE_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub(crate) attendance: String,
+    /// The reporting service.
+    #[arg(
+        long,
+        global = true,
+        env = "LIENLAC_REPORTING_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub(crate) reporting: String,
+    /// Print JSON, for scripts, instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Sign in and keep the session.
+    ///
+    /// The session is kept in the user's config directory and refreshed as needed.
+    /// The password is asked for, or read from LIENLAC_PASSWORD, or from the first
+    /// line of standard input when it is not a terminal.
+    Login {
+        /// A username, or a phone number as a guardian signs in with.
+        username: String,
+    },
+    /// Show who is signed in: the account, the person and the roles.
+    Whoami,
+    /// End the session on the server and forget it here.
+    Logout,
+    /// Roll calls: take one, or show one as taken.
+    Attendance {
+        #[command(subcommand)]
+        command: AttendanceCommand,
+    },
+    /// Leave requests: a guardian asks, the homeroom teacher or principal decides.
+    Leave {
+        #[command(subcommand)]
+        command: LeaveCommand,
+    },
+    /// Attendance and adoption figures, and the month's attendance sheets.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Create data to try lienlac with, through the public APIs.
+    Seed {
+        #[command(subcommand)]
+        command: SeedCommand,
+    },
+    /// The events lienlac publishes, as an external subscriber receives them.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Load generators that measure the whole system from the outside.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Morning roll-call waves from a synthetic district, measured beside raw
+    /// Postgres and raw JetStream baselines taken in the same run.
+    ///
+    /// Run as the platform operator. The district is created through the public
+    /// APIs (the same --seed makes the same district) and every class's homeroom
+    /// teacher signs in; then, school morning after morning, each submits its
+    /// class's roll call, --concurrency teachers at a time. Prints a table and
+    /// writes the figures as JSON.
+    Rollcall {
+        #[arg(long, default_value_t = 4)]
+        schools: usize,
+        #[arg(long, default_value_t = 33)]
+        classes_per_school: usize,
+        #[arg(long, default_value_t = 35)]
+        students_per_class: usize,
+        /// Teachers submitting at the same moment.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// School mornings of roll calls, each on its own date.
+        #[arg(long, conflicts_with = "duration")]
+        sessions: Option<usize>,
+        /// Keep taking mornings' roll calls for this many seconds.
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Makes the synthetic district and the roll calls.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Seconds each raw baseline runs.
+        #[arg(long, default_value_t = 5)]
+        baseline_seconds: u64,
+        /// Where to write the figures.
+        #[arg(long, default_value = "target/bench/rollcall.json")]
+        output: std::path::PathBuf,
+        #[command(flatten)]
+        system: BenchSystem,
+        /// Attendance's schema, whose tables the raw Postgres baseline copies.
+        #[arg(long, env = "ATTENDANCE_DB_SCHEMA", default_value = "attendance")]
+        attendance_schema: String,
+    },
+    /// Remove a benchmark's own system (its database and its namespace's streams)
+    /// before starting its services again.
+    Reset {
+        #[command(flatten)]
+        system: BenchSystem,
+    },
+}
+
+/// Where the measured system keeps its data: the baselines and the checks use them.
+#[derive(clap::Args)]
+pub(crate) struct BenchSystem {
+    /// NATS, where the services publish.
+    #[arg(
+        long,
+        env = "LIENLAC_NATS_URL",
+        default_value = "nats://127.0.0.1:4322"
+    )]
+    pub(crate) nats: String,
+    /// The services' namespace (LIENLAC_NAMESPACE), empty for none.
+    #[arg(long, env = "LIENLAC_NAMESPACE", default_value = "")]
+    pub(crate) namespace: String,
+    /// The services' database.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/lienlac"
+    )]
+    pub(crate) database_url: String,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AttendanceCommand {
+    /// Submit a class's roll call: the students named are marked, everyone else
+    /// is present. Submitting again corrects what changed.
+    Submit {
+        #[command(flatten)]
+        roll_call: RollCallArgs,
+        /// A student's code, absent: `<code>` (unexcused), `<code>:excused`,
+        /// `<code>:unexcused` or `<code>:late`. Repeat for each student.
+        #[arg(long = "absent", value_parser = attendance::mark)]
+        marks: Vec<(String, lienlac_proto::attendance::v1::AttendanceStatus)>,
+    },
+    /// Show a roll call as taken: who was not present.
+    Show {
+        #[command(flatten)]
+        roll_call: RollCallArgs,
+    },
+}
+
+/// Which roll call: a class's, on a date, in a session.
+#[derive(clap::Args)]
+pub(crate) struct RollCallArgs {
+    /// The class: its name in your school (`1A1`) or its id.
+    #[arg(long)]
+    pub(crate) class: String,
+    #[arg(long, value_enum, default_value = "morning")]
+    pub(crate) session: SessionArg,
+    /// `YYYY-MM-DD`; today by default.
+    #[arg(long, default_value_t = dates::today())]
+    pub(crate) date: String,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LeaveCommand {
+    /// Ask for a student's leave; approved, it marks the days absent with leave.
+    Request {
+        /// The student's id; a guardian's only child by default.
+        #[arg(long)]
+        student: Option<String>,
+        /// `YYYY-MM-DD`.
+        #[arg(long)]
+        from: String,
+        /// `YYYY-MM-DD`; the same day as --from by default.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this session of each day; both by default.
+        #[arg(long, value_enum)]
+        session: Option<SessionArg>,
+        /// Why, as the school will read it.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Approve or reject a leave request.
+    #[command(group(clap::ArgGroup::new("decision").required(true)))]
+    Decide {
+        /// The leave request's id.
+        leave_id: String,
+        #[arg(long, group = "decision")]
+        approve: bool,
+        #[arg(long, group = "decision")]
+        reject: bool,
+        /// A word for the guardian.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// List leave requests of a class or a student, newest first.
+    List {
+        /// The class: its name in your school (`1A1`) or its id.
+        #[arg(long, conflicts_with = "student")]
+        class: Option<String>,
+        /// The student's id; a guardian's only child by default.
+        #[arg(long)]
+        student: Option<String>,
+        /// pending, approved or rejected; all by default.
+        #[arg(long, value_parser = leave::status)]
+        status: Option<lienlac_proto::attendance::v1::LeaveStatus>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum SessionArg {
+    Morning,
+    Afternoon,
+}
+
+impl SessionArg {
+    pub(crate) fn proto(self) -> lienlac_proto::attendance::v1::Session {
+        match self {
+            SessionArg::Morning => lienlac_proto::attendance::v1::Session::Morning,
+            SessionArg::Afternoon => lienlac_proto::attendance::v1::Session::Afternoon,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReportCommand {
+    /// A school's day: per session, the classes that took attendance (and those
+    /// that have not), the counts by status and the absence rate.
+    School {
+        /// The school's id; the signed-in user's school by default.
+        #[arg(long)]
+        school: Option<String>,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = dates::today())]
+        date: String,
+    },
+    /// A district's day: the same figures per school, and the district's totals.
+    District {
+        /// The district's id; the signed-in user's district by default.
+        #[arg(long)]
+        district: Option<String>,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = dates::today())]
+        date: String,
+    },
+    /// A class's roll calls over a period, with who was not present.
+    Class {
+        /// The class's id.
+        #[arg(long)]
+        class: String,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = dates::today())]
+        from: String,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = dates::today())]
+        to: String,
+    },
+    /// How a school or a district uses lienlac over a period: staff accounts and
+    /// sign-ins, homeroom teachers taking attendance daily, guardians activated.
+    Adoption {
+        /// The school's id; the signed-in user's school by default.
+        #[arg(long)]
+        school: Option<String>,
+        /// The district's id, for a district's report.
+        #[arg(long, conflicts_with = "school")]
+        district: Option<String>,
+        /// `YYYY-MM-DD`.
+        #[arg(long)]
+        from: String,
+        /// `YYYY-MM-DD`; today by default.
+        #[arg(long, default_value_t = dates::today())]
+        to: String,
+    },
+    /// The month's attendance sheet of a class or a school, as a file.
+    Export {
+        /// The class's id.
+        #[arg(long, required_unless_present = "school")]
+        class: Option<String>,
+        /// The school's id: every class of the school.
+        #[arg(long, conflicts_with = "class")]
+        school: Option<String>,
+        /// `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value = "xlsx")]
+        format: ExportFormat,
+        /// The file to write; the service's file name in this directory by default.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SeedCommand {
+    /// The demo district "Huyện Củ Chi" with two primary schools, their staff,
+    /// classes, students and guardians, accounts (password `lienlac-demo`) and two
+    /// weeks of roll calls. Run as the platform operator; running it again changes
+    /// nothing.
+    Demo {
+        /// Where to list every demo account (username, role, scope).
+        #[arg(long, default_value = "demo-accounts.csv")]
+        accounts_file: std::path::PathBuf,
+        /// A small demo (a class per grade of five students), for tests.
+        #[arg(long, value_enum, default_value = "full", hide = true)]
+        size: seed::Size,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum EventsCommand {
+    /// Print each event as it is published, decoded: type, subject, time, trace id
+    /// and fields.
+    Tail {
+        /// NATS, where the events are published.
+        #[arg(
+            long,
+            env = "LIENLAC_NATS_URL",
+            default_value = "nats://127.0.0.1:4322"
+        )]
+        nats: String,
+        /// A prefix of subjects and stream names, for a test or staging set-up.
+        #[arg(long, env = "LIENLAC_NAMESPACE", default_value = "", hide = true)]
+        namespace: String,
+        /// Only this publisher's events (identity or attendance); both by default.
+        #[arg(long, value_parser = events::PUBLISHERS)]
+        service: Option<String>,
+        /// Only events of this district (its id).
+        #[arg(long)]
+        district: Option<String>,
+        /// Only events of this school (its id).
+        #[arg(long)]
+        school: Option<String>,
+        /// Replay from this time (RFC 3339) before following; from now by default.
+        #[arg(long, value_parser = rfc3339)]
+        since: Option<time::OffsetDateTime>,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+}
+
+pub(crate) fn rfc3339(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2025-10-01T07:00:00+07:00"))
+}
