@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
-/// May change a school's directory.
+/// May change a school's directory: the operator, the district's administrators
+/// and the school's leaders.
 pub(crate) const SCHOOL_ADMINS: &[Role] = &[
     Role::Operator,
     Role::DistrictAdmin,
@@ -16,7 +17,8 @@ pub(crate) const SCHOOL_ADMINS: &[Role] = &[
     Role::ItOfficer,
 ];
 
-/// May read a school's directory.
+/// May read a school's directory: the operator and the school's colleagues
+/// (`school::roles::SCHOOL_COLLEAGUES`).
 pub(crate) const SCHOOL_READERS: &[Role] = &[
     Role::Operator,
     Role::DistrictAdmin,
@@ -29,7 +31,7 @@ pub(crate) const SCHOOL_READERS: &[Role] = &[
     Role::HomeroomTeacher,
 ];
 
-/// May read a district's list of schools.
+/// May read a district's list of schools: the operator and the district office.
 pub(crate) const DISTRICT_READERS: &[Role] =
     &[Role::Operator, Role::DistrictAdmin, Role::DistrictViewer];
 
@@ -92,5 +94,33 @@ pub(crate) async fn student(conn: &mut PgConnection, person_id: Uuid) -> AppResu
     match person(conn, person_id).await? {
         (target, kind) if kind == "student" => Ok(target),
         _ => Err(AppError::NotFound("student")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use school::roles::{DISTRICT_OFFICE, SCHOOL_COLLEAGUES, SCHOOL_LEADERS};
+
+    use super::*;
+
+    fn set(groups: &[&[Role]]) -> BTreeSet<String> {
+        groups
+            .iter()
+            .flat_map(|roles| roles.iter())
+            .map(|role| format!("{role:?}"))
+            .collect()
+    }
+
+    #[test]
+    fn the_directorys_readers_and_admins_are_the_schools_groups_and_the_operator() {
+        let operator: &[Role] = &[Role::Operator];
+        assert_eq!(set(&[SCHOOL_READERS]), set(&[operator, SCHOOL_COLLEAGUES]));
+        assert_eq!(set(&[DISTRICT_READERS]), set(&[operator, DISTRICT_OFFICE]));
+        assert_eq!(
+            set(&[SCHOOL_ADMINS]),
+            set(&[operator, &[Role::DistrictAdmin], SCHOOL_LEADERS])
+        );
     }
 }

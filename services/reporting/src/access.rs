@@ -5,37 +5,12 @@
 //! leaders (principal, vice principal, IT officer) their school; district admins
 //! and viewers their district. Operators only run rebuilds.
 
-use kernel::auth::{Caller, Role, Target};
+use kernel::auth::{Caller, Target};
 use kernel::error::{AppError, AppResult};
+use school::roles::STUDENT_OVERSEERS;
 use sqlx::PgPool;
 use time::Date;
 use uuid::Uuid;
-
-pub(crate) const DISTRICT: [Role; 2] = [Role::DistrictAdmin, Role::DistrictViewer];
-pub(crate) const SCHOOL_AND_ABOVE: [Role; 5] = [
-    Role::Principal,
-    Role::VicePrincipal,
-    Role::ItOfficer,
-    Role::DistrictAdmin,
-    Role::DistrictViewer,
-];
-pub(crate) const CLASS_AND_ABOVE: [Role; 6] = [
-    Role::HomeroomTeacher,
-    Role::Principal,
-    Role::VicePrincipal,
-    Role::ItOfficer,
-    Role::DistrictAdmin,
-    Role::DistrictViewer,
-];
-pub(crate) const STUDENT_AND_ABOVE: [Role; 7] = [
-    Role::Guardian,
-    Role::HomeroomTeacher,
-    Role::Principal,
-    Role::VicePrincipal,
-    Role::ItOfficer,
-    Role::DistrictAdmin,
-    Role::DistrictViewer,
-];
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct ClassScope {
@@ -126,7 +101,7 @@ pub(crate) async fn require_student(
     );
     if targets
         .iter()
-        .any(|target| caller.holds(&STUDENT_AND_ABOVE, target))
+        .any(|target| caller.holds(STUDENT_OVERSEERS, target))
     {
         Ok(full_name)
     } else {

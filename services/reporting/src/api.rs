@@ -13,9 +13,10 @@ use time::Date;
 use tonic::{Request, Response, Status};
 
 use crate::Ctx;
-use crate::access::{self, CLASS_AND_ABOVE, DISTRICT, SCHOOL_AND_ABOVE};
+use crate::access;
 use crate::read_models::{Model, RebuildRefused};
 use crate::reports::{Scope, adoption, class, daily, export, student};
+use school::roles::{CLASS_OVERSEERS, DISTRICT_OFFICE, SCHOOL_OVERSEERS};
 
 /// The longest period one report reads.
 const MAX_PERIOD_DAYS: i64 = 366;
@@ -73,7 +74,7 @@ impl ReportingService for Reporting {
         check.done()?;
         let pool = self.ctx.read_models.queries();
         let class = access::class(&pool, class_id).await?;
-        caller.require(&CLASS_AND_ABOVE, &class.target())?;
+        caller.require(CLASS_OVERSEERS, &class.target())?;
         Ok(Response::new(
             class::class_attendance(&pool, &class, from, to).await?,
         ))
@@ -109,7 +110,7 @@ impl ReportingService for Reporting {
         check.done()?;
         let pool = self.ctx.read_models.queries();
         let school = access::school(&pool, school_id).await?;
-        caller.require(&SCHOOL_AND_ABOVE, &school.target())?;
+        caller.require(SCHOOL_OVERSEERS, &school.target())?;
         Ok(Response::new(
             daily::school_summary(&pool, &school, date).await?,
         ))
@@ -127,7 +128,7 @@ impl ReportingService for Reporting {
         check.done()?;
         let pool = self.ctx.read_models.queries();
         let target = access::district(&pool, district_id).await?;
-        caller.require(&DISTRICT, &target)?;
+        caller.require(DISTRICT_OFFICE, &target)?;
         Ok(Response::new(
             daily::district_summary(&pool, district_id, date).await?,
         ))
@@ -152,11 +153,11 @@ impl ReportingService for Reporting {
         match scope {
             Scope::School(id) => {
                 let school = access::school(&pool, id).await?;
-                caller.require(&SCHOOL_AND_ABOVE, &school.target())?;
+                caller.require(SCHOOL_OVERSEERS, &school.target())?;
             }
             Scope::District(id) => {
                 let target = access::district(&pool, id).await?;
-                caller.require(&DISTRICT, &target)?;
+                caller.require(DISTRICT_OFFICE, &target)?;
             }
         }
         let report = adoption::adoption(&pool, &self.ctx.settings, scope, from, to).await?;
@@ -198,7 +199,7 @@ impl ReportingService for Reporting {
         let sheet = match (class_id, school_id) {
             (Some(id), _) => {
                 let class = access::class(&pool, id).await?;
-                caller.require(&CLASS_AND_ABOVE, &class.target())?;
+                caller.require(CLASS_OVERSEERS, &class.target())?;
                 export::Sheet::Class {
                     id,
                     name: class.name,
@@ -206,7 +207,7 @@ impl ReportingService for Reporting {
             }
             (_, Some(id)) => {
                 let school = access::school(&pool, id).await?;
-                caller.require(&SCHOOL_AND_ABOVE, &school.target())?;
+                caller.require(SCHOOL_OVERSEERS, &school.target())?;
                 export::Sheet::School {
                     id,
                     name: school.name,

@@ -8,6 +8,7 @@ use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
 use kernel::event_store::{Aggregate as _, RequestKey, load};
 use lienlac_proto::attendance::v1 as pb;
+use school::roles::SCHOOL_LEADERS;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -34,12 +35,7 @@ pub(crate) struct Correction {
 /// IT officer.
 pub(crate) fn require_roll_call_taker(caller: &Caller, class: &ClassRow) -> AppResult<()> {
     let target = Target::class(class.district_id, class.school_id, class.id);
-    if caller.holds(&[Role::HomeroomTeacher], &target)
-        || caller.holds(
-            &[Role::Principal, Role::VicePrincipal, Role::ItOfficer],
-            &target,
-        )
-    {
+    if caller.holds(&[Role::HomeroomTeacher], &target) || caller.holds(SCHOOL_LEADERS, &target) {
         Ok(())
     } else {
         Err(tonic::Status::permission_denied(

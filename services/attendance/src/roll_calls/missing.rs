@@ -1,22 +1,15 @@
 //! Which classes of a school have not taken a roll call yet: what a principal
 //! checks at 8 a.m.
 
-use kernel::auth::{Caller, Role, Target};
+use kernel::auth::{Caller, Target};
 use kernel::error::{AppError, AppResult};
 use lienlac_proto::attendance::v1 as pb;
+use school::roles::SCHOOL_OVERSEERS;
 use time::Date;
 use uuid::Uuid;
 
 use crate::Ctx;
 use crate::directory;
-
-const SCHOOL_READERS: &[Role] = &[
-    Role::DistrictAdmin,
-    Role::DistrictViewer,
-    Role::Principal,
-    Role::VicePrincipal,
-    Role::ItOfficer,
-];
 
 pub(crate) async fn missing(
     ctx: &Ctx,
@@ -29,7 +22,7 @@ pub(crate) async fn missing(
     let district = directory::school_district(&mut conn, school_id)
         .await?
         .ok_or(AppError::NotFound("school"))?;
-    caller.require(SCHOOL_READERS, &Target::school(district, school_id))?;
+    caller.require(SCHOOL_OVERSEERS, &Target::school(district, school_id))?;
     let closed: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM closures WHERE school_id = $1 AND from_date <= $2 AND to_date >= $2)",
     )

@@ -1,10 +1,11 @@
 //! Reading roll calls: staff of the school see every mark; a guardian sees only
 //! their own children's.
 
-use kernel::auth::{Caller, Role, Target};
+use kernel::auth::{Caller, Target};
 use kernel::error::{AppError, AppResult};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::AttendanceStatus;
+use school::roles::SCHOOL_COLLEAGUES;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -12,18 +13,6 @@ use super::commands::known_class;
 use super::{RollCallKey, StudentMark};
 use crate::Ctx;
 use kernel::dates;
-
-/// May read every mark of a class's roll calls.
-const CLASS_READERS: &[Role] = &[
-    Role::DistrictAdmin,
-    Role::DistrictViewer,
-    Role::Principal,
-    Role::VicePrincipal,
-    Role::ItOfficer,
-    Role::Teacher,
-    Role::Staff,
-    Role::HomeroomTeacher,
-];
 
 async fn marks(conn: &mut PgConnection, key: &RollCallKey) -> AppResult<Vec<StudentMark>> {
     let rows: Vec<(Uuid, i16, String, Option<Uuid>)> = sqlx::query_as(
@@ -85,7 +74,7 @@ pub(crate) async fn get(ctx: &Ctx, caller: &Caller, key: RollCallKey) -> AppResu
     let mut roll_call = roll_call(&mut conn, &key)
         .await?
         .ok_or(AppError::NotFound("roll call"))?;
-    if caller.holds(CLASS_READERS, &target) {
+    if caller.holds(SCHOOL_COLLEAGUES, &target) {
         return Ok(roll_call);
     }
     let children: Vec<String> = caller.guarded_students().map(|id| id.to_string()).collect();
