@@ -21,15 +21,21 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use async_nats::jetstream;
 use kernel::config::{ConsumerSettings, KernelConfig, ServiceId, stream_name_in};
-use kernel::consumer::{ConsumerRuntime, ConsumerSource, Projection};
+use kernel::consumer::ConsumerSource;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::projections::{AttendanceProjection, DirectoryProjection};
+
+mod consumer;
+mod schemas;
+
+use consumer::{Consumer, Start};
+use schemas::{ForgetGeneration, Indexes, create_schema_unless_exists, query_pool};
+pub(crate) use schemas::{consumer_name, schema_name};
 
 /// How often each replica looks at `read_models` and at a rebuild's progress.
 const TICK: Duration = Duration::from_millis(250);
@@ -60,16 +66,16 @@ impl Model {
     /// The tables, with their primary keys.
     fn tables(self) -> &'static str {
         match self {
-            Model::Directory => include_str!("../read_models/directory.sql"),
-            Model::Attendance => include_str!("../read_models/attendance.sql"),
+            Model::Directory => include_str!("../../read_models/directory.sql"),
+            Model::Attendance => include_str!("../../read_models/attendance.sql"),
         }
     }
 
     /// The indexes, keys included: a rebuild builds them after its replay.
     fn indexes(self) -> &'static str {
         match self {
-            Model::Directory => include_str!("../read_models/directory_indexes.sql"),
-            Model::Attendance => include_str!("../read_models/attendance_indexes.sql"),
+            Model::Directory => include_str!("../../read_models/directory_indexes.sql"),
+            Model::Attendance => include_str!("../../read_models/attendance_indexes.sql"),
         }
     }
 
@@ -463,253 +469,10 @@ pub(crate) enum RebuildRefused {
     Other(#[from] anyhow::Error),
 }
 
-/// What dropping a generation needs, apart from the supervisor.
-struct ForgetGeneration {
-    config: KernelConfig,
-    main: PgPool,
-    jetstream: jetstream::Context,
-}
-
-impl ForgetGeneration {
-    /// Deletes the generation's durable consumer, its consumer bookkeeping and its
-    /// schema.
-    async fn forget(&self, model: Model, generation: i64) -> anyhow::Result<()> {
-        let name = consumer_name(model, generation);
-        let stream = stream_name_in(&self.config.namespace, model.publisher());
-        let mut tx = self.main.begin().await?;
-        kernel::consumer::forget_consumer(&mut tx, &self.jetstream, &stream, &name).await?;
-        kernel::db::drop_schema(
-            &mut tx,
-            &schema_name(&self.config.schema, model, generation),
-        )
-        .await?;
-        tx.commit().await?;
-        tracing::info!(read_model = model.name(), generation, "generation dropped");
-        Ok(())
-    }
-}
-
-/// How a generation's consumer starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Start {
-    /// Follow the durable consumer (created, from the stream's start, if missing).
-    Follow,
-    /// A rebuild: unless its durable consumer exists, replay the stream into the
-    /// empty generation first, build the indexes, then follow from there.
-    Replay,
-}
-
-/// When a new generation's secondary indexes are built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Indexes {
-    Now,
-    AfterReplay,
-}
-
-/// A generation's consumer, before it runs.
-struct Consumer {
-    model: Model,
-    pool: PgPool,
-    jetstream: jetstream::Context,
-    source: ConsumerSource,
-    settings: ConsumerSettings,
-    start: Start,
-}
-
-impl Consumer {
-    async fn run<P: Projection>(
-        self,
-        projection: impl Fn() -> P,
-        token: CancellationToken,
-    ) -> anyhow::Result<()> {
-        if self.start == Start::Replay {
-            let mut backoff =
-                kernel::retry::Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
-            loop {
-                let delay = match self.replay_unless_done(&projection()).await {
-                    Ok(true) => break,
-                    // Another replica is replaying.
-                    Ok(false) => Duration::from_secs(1),
-                    Err(error) => {
-                        tracing::warn!(read_model = self.model.name(), error = ?error, "replay failed; starting again");
-                        backoff.next_delay()
-                    }
-                };
-                tokio::select! {
-                    () = token.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(delay) => {}
-                }
-            }
-        }
-        ConsumerRuntime::new(
-            self.pool,
-            self.jetstream,
-            Arc::new(projection()),
-            self.source,
-            self.settings,
-        )
-        .run(token)
-        .await
-    }
-
-    /// Replays the stream into the generation, unless its durable consumer exists
-    /// (the replay is done). One replica replays, under an advisory lock; the
-    /// others answer `false` and wait. A replay that stopped half-way starts again
-    /// from an empty generation.
-    async fn replay_unless_done<P: Projection>(&self, projection: &P) -> anyhow::Result<bool> {
-        let name = projection.name();
-        let stream = self.jetstream.get_stream(&self.source.stream).await?;
-        if stream.consumer_info(name).await.is_ok() {
-            return Ok(true);
-        }
-        let mut lock = self.pool.acquire().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-            .bind(name)
-            .fetch_one(&mut *lock)
-            .await?;
-        if !locked {
-            return Ok(false);
-        }
-        let result = self.replay(&stream, projection).await;
-        let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
-            .bind(name)
-            .execute(&mut *lock)
-            .await;
-        if unlocked.is_err() {
-            lock.close().await?;
-        }
-        result.map(|()| true)
-    }
-
-    async fn replay<P: Projection>(
-        &self,
-        stream: &jetstream::stream::Stream,
-        projection: &P,
-    ) -> anyhow::Result<()> {
-        if stream.consumer_info(projection.name()).await.is_ok() {
-            return Ok(());
-        }
-        kernel::consumer::reset_projection(&self.pool, &self.jetstream, &self.source, projection)
-            .await?;
-        let replayed = kernel::consumer::replay(
-            &self.pool,
-            &self.jetstream,
-            &self.source,
-            projection,
-            self.settings.batch_size,
-            self.finish_replay(projection),
-        )
-        .await?;
-        kernel::consumer::create_consumer_after(
-            &self.jetstream,
-            &self.source,
-            projection.name(),
-            &self.settings,
-            replayed,
-        )
-        .await
-    }
-
-    /// Builds the replayed generation's indexes, has the projection apply what it
-    /// set aside, and analyzes the tables, in one transaction.
-    async fn finish_replay<P: Projection>(&self, projection: &P) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        // Enough memory for the sorts to stay off the disk.
-        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::raw_sql(self.model.indexes())
-            .execute(&mut *tx)
-            .await
-            .context("building the indexes after the replay")?;
-        projection
-            .finish_replay(&mut tx)
-            .await
-            .context("finishing the replay")?;
-        // A new generation has no statistics: the planner gets some before it answers.
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = current_schema()",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "ANALYZE {}",
-            tables.join(", ")
-        )))
-        .execute(&mut *tx)
-        .await
-        .context("analyzing the new generation")?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
 async fn stop(running: Running) {
     running.token.cancel();
     if let Err(error) = running.handle.await {
         tracing::warn!(error = ?error, "a read model consumer panicked");
     }
     running.pool.close().await;
-}
-
-pub(crate) fn schema_name(base: &str, model: Model, generation: i64) -> String {
-    format!("{base}_{}_g{generation}", model.name())
-}
-
-pub(crate) fn consumer_name(model: Model, generation: i64) -> String {
-    format!("reporting-{}-g{generation}", model.name())
-}
-
-async fn create_schema_unless_exists(
-    conn: &mut sqlx::PgConnection,
-    model: Model,
-    schema: &str,
-    indexes: Indexes,
-) -> anyhow::Result<()> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-            .bind(schema)
-            .fetch_one(&mut *conn)
-            .await?;
-    if exists {
-        return Ok(());
-    }
-    kernel::db::ensure_schema(conn, schema).await?;
-    let search_path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
-        .fetch_one(&mut *conn)
-        .await?;
-    let ddl = match indexes {
-        Indexes::Now => format!(
-            "SET LOCAL search_path TO {schema}; {} {}",
-            model.tables(),
-            model.indexes()
-        ),
-        Indexes::AfterReplay => format!("SET LOCAL search_path TO {schema}; {}", model.tables()),
-    };
-    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("creating the tables of {schema}"))?;
-    sqlx::query("SELECT set_config('search_path', $1, true)")
-        .bind(search_path)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Session settings of the reports' connections: compiling a report's plan (JIT)
-/// costs more than it saves on statements that take tens of milliseconds.
-const QUERY_SETTINGS: &[(&str, &str)] = &[("jit", "off")];
-
-/// A pool that reads the given generation of each read model.
-async fn query_pool(config: &KernelConfig, live: &HashMap<Model, i64>) -> anyhow::Result<PgPool> {
-    let mut schemas: Vec<String> = live
-        .iter()
-        .map(|(model, generation)| schema_name(&config.schema, *model, *generation))
-        .collect();
-    schemas.sort();
-    schemas.push(config.schema.clone());
-    let schemas: Vec<&str> = schemas.iter().map(String::as_str).collect();
-    kernel::db::connect_with_settings(config, &schemas, QUERY_SETTINGS, config.db_max_connections)
-        .await
 }
