@@ -1,12 +1,14 @@
 //! Leave requests (xin phép): a guardian asks, the homeroom teacher or principal
 //! decides, and an approved leave excuses the sessions it covers: pre-filled in
-//! roll calls still to be taken, corrected in those already taken.
+//! roll calls still to be taken, corrected in those already taken. A request's own
+//! rules are in `rules.rs`.
 
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
-use kernel::event_store::RequestKey;
-use kernel::event_store::{EventMeta, append_message};
+use kernel::event_store::{
+    Aggregate as _, EventMeta, ExpectedVersion, NewEvent, RequestKey, append, append_message, load,
+};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::{LeaveStatus, Session};
 use sqlx::PgConnection;
@@ -16,6 +18,10 @@ use uuid::Uuid;
 use crate::Ctx;
 use crate::directory::{self, ClassRow};
 use crate::roll_calls::{RollCallKey, commands};
+
+mod rules;
+
+use rules::{Leave, LeaveCommand, LeaveEvent};
 
 pub(crate) struct NewLeave {
     pub(crate) student_id: Uuid,
@@ -113,6 +119,11 @@ fn class_target(class: &ClassRow) -> Target {
     Target::class(class.district_id, class.school_id, class.id)
 }
 
+/// The event stream of one leave request.
+fn stream_id(leave_id: Uuid) -> String {
+    format!("leave:{leave_id}")
+}
+
 fn meta(caller: &Caller, district: Uuid, school: Uuid) -> EventMeta {
     EventMeta::for_command(Some(caller.account_id.to_string())).in_tenant(district, Some(school))
 }
@@ -164,7 +175,7 @@ pub(crate) async fn request(
                 sessions: sessions.iter().map(|s| i32::from(*s)).collect(),
                 requested_by: by.account_id.to_string(),
             };
-            append_message(tx, &format!("leave:{id}"), &meta(&by, class.district_id, class.school_id), &event).await?;
+            append_message(tx, &stream_id(id), &meta(&by, class.district_id, class.school_id), &event).await?;
             Ok(leave(tx, id).await?.into())
         })
     })
@@ -186,34 +197,45 @@ pub(crate) async fn decide(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let row = leave(tx, leave_id).await?;
-            if row.status != "pending" {
-                return Err(AppError::Rejected(format!(
-                    "this leave request was already {}",
-                    row.status
-                )));
+            let stream = stream_id(leave_id);
+            let (state, version) = load::<Leave>(tx, &stream)
+                .await
+                .map_err(anyhow::Error::from)?;
+            for decided in state.decide(&LeaveCommand::Decide { approve }, &())? {
+                let LeaveEvent::Decided { approved } = decided else {
+                    continue;
+                };
+                if approved {
+                    excuse_taken_roll_calls(tx, &row, &by).await?;
+                }
+                sqlx::query(
+                    "UPDATE leaves SET status = $2, decided_by = $3, comment = $4 WHERE id = $1",
+                )
+                .bind(leave_id)
+                .bind(status_text(state.evolve(&decided).status()))
+                .bind(by.account_id)
+                .bind(&comment)
+                .execute(&mut *tx)
+                .await?;
+                let event = pb::LeaveDecided {
+                    leave_id: leave_id.to_string(),
+                    student_id: row.student_id.to_string(),
+                    class_id: row.class_id.to_string(),
+                    school_id: row.school_id.to_string(),
+                    approved,
+                    decided_by: by.account_id.to_string(),
+                };
+                let event = NewEvent::from_message(&event).map_err(anyhow::Error::from)?;
+                let meta = meta(&by, row.district_id, row.school_id);
+                append(
+                    tx,
+                    &stream,
+                    ExpectedVersion::from_loaded(version),
+                    &[event],
+                    &meta,
+                )
+                .await?;
             }
-            let event_meta = meta(&by, row.district_id, row.school_id);
-            if approve {
-                excuse_taken_roll_calls(tx, &row, &by).await?;
-            }
-            sqlx::query(
-                "UPDATE leaves SET status = $2, decided_by = $3, comment = $4 WHERE id = $1",
-            )
-            .bind(leave_id)
-            .bind(if approve { "approved" } else { "rejected" })
-            .bind(by.account_id)
-            .bind(&comment)
-            .execute(&mut *tx)
-            .await?;
-            let event = pb::LeaveDecided {
-                leave_id: leave_id.to_string(),
-                student_id: row.student_id.to_string(),
-                class_id: row.class_id.to_string(),
-                school_id: row.school_id.to_string(),
-                approved: approve,
-                decided_by: by.account_id.to_string(),
-            };
-            append_message(tx, &format!("leave:{leave_id}"), &event_meta, &event).await?;
             Ok(leave(tx, leave_id).await?.into())
         })
     })
