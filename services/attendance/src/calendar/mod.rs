@@ -5,8 +5,9 @@
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
-use kernel::event_store::RequestKey;
-use kernel::event_store::{EventMeta, append_message};
+use kernel::event_store::{
+    Aggregate as _, EventMeta, ExpectedVersion, NewEvent, RequestKey, append, append_message, load,
+};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::AttendanceStatus;
 use sqlx::PgConnection;
@@ -17,7 +18,11 @@ use crate::Ctx;
 use crate::directory::ClassRow;
 use crate::roll_calls::commands::known_class;
 use crate::roll_calls::rules::Calendar;
+
+mod month_rules;
+
 use kernel::dates;
+use month_rules::{ClassMonth, MonthCommand, MonthContext, MonthEvent};
 
 /// The first day of `YYYY-MM`.
 fn month_start(month: &str) -> Option<Date> {
@@ -53,15 +58,48 @@ pub(crate) async fn lock_month(
     })
 }
 
-async fn month_closed(conn: &mut PgConnection, class_id: Uuid, month: &str) -> AppResult<bool> {
-    let closed: Option<bool> = sqlx::query_scalar(
-        "SELECT closed FROM months WHERE class_id = $1 AND month = $2 FOR UPDATE",
+/// The class's month as its events made it, with its stream's version; its row
+/// locked first, so that a change and a closing of the month never interleave.
+async fn load_month(
+    tx: &mut PgConnection,
+    class_id: Uuid,
+    month: &str,
+) -> AppResult<(ClassMonth, i64)> {
+    sqlx::query("SELECT 1 FROM months WHERE class_id = $1 AND month = $2 FOR UPDATE")
+        .bind(class_id)
+        .bind(month)
+        .execute(&mut *tx)
+        .await?;
+    Ok(load::<ClassMonth>(tx, &month_stream(class_id, month))
+        .await
+        .map_err(anyhow::Error::from)?)
+}
+
+fn month_stream(class_id: Uuid, month: &str) -> String {
+    format!("class_month:{class_id}:{month}")
+}
+
+async fn append_month_event<M>(
+    tx: &mut PgConnection,
+    class_id: Uuid,
+    month: &str,
+    version: i64,
+    meta: &EventMeta,
+    event: &M,
+) -> AppResult<()>
+where
+    M: prost::Message + prost::Name + serde::Serialize,
+{
+    let event = NewEvent::from_message(event).map_err(anyhow::Error::from)?;
+    append(
+        tx,
+        &month_stream(class_id, month),
+        ExpectedVersion::from_loaded(version),
+        &[event],
+        meta,
     )
-    .bind(class_id)
-    .bind(month)
-    .fetch_optional(conn)
     .await?;
-    Ok(closed.unwrap_or(false))
+    Ok(())
 }
 
 fn meta(caller: &Caller, district: Uuid, school: Uuid) -> EventMeta {
@@ -178,23 +216,20 @@ pub(crate) async fn close_month(
     let class = known_class(ctx, class_id).await?;
     let target = Target::class(class.district_id, class.school_id, class.id);
     caller.require(&[Role::HomeroomTeacher, Role::Principal], &target)?;
-    if month_start(&month).is_none_or(|start| start > school::dates::local_today()) {
-        return Err(AppError::Rejected(format!(
-            "{month} has not begun; only a month under way or past closes"
-        )));
-    }
+    let first_day =
+        month_start(&month).ok_or_else(|| AppError::Rejected(format!("{month} is not a month")))?;
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            let before: Option<(bool, i32)> =
-                sqlx::query_as("SELECT closed, times_closed FROM months WHERE class_id = $1 AND month = $2 FOR UPDATE")
-                    .bind(class_id)
-                    .bind(&month)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if before.is_some_and(|(closed, _)| closed) {
-                return Err(AppError::Rejected(format!("{month} is already closed for this class")));
-            }
+            let (state, version) = load_month(tx, class_id, &month).await?;
+            let context = MonthContext {
+                first_day,
+                today: school::dates::local_today(),
+            };
+            let amended = match state.decide(&MonthCommand::Close, &context)?.as_slice() {
+                [MonthEvent::Closed { amended }] => *amended,
+                _ => return Err(anyhow::anyhow!("closing a month decides one closing").into()),
+            };
             sqlx::query(
                 "INSERT INTO months (class_id, month, closed, times_closed) VALUES ($1, $2, true, 1) \
                  ON CONFLICT (class_id, month) DO UPDATE SET closed = true, times_closed = months.times_closed + 1, updated_at = now()",
@@ -210,10 +245,9 @@ pub(crate) async fn close_month(
                 month: month.clone(),
                 totals: totals.clone(),
                 closed_by: by.account_id.to_string(),
-                amended: before.is_some_and(|(_, times)| times > 0),
+                amended,
             };
-            let stream = format!("class_month:{class_id}:{month}");
-            append_message(tx, &stream, &meta(&by, class.district_id, class.school_id), &event).await?;
+            append_month_event(tx, class_id, &month, version, &meta(&by, class.district_id, class.school_id), &event).await?;
             Ok(pb::MonthSummary {
                 class_id: class_id.to_string(),
                 school_id: class.school_id.to_string(),
@@ -242,9 +276,12 @@ pub(crate) async fn reopen_month(
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            if !month_closed(tx, class_id, &month).await? {
-                return Err(AppError::Rejected(format!("{month} is not closed for this class")));
-            }
+            let (state, version) = load_month(tx, class_id, &month).await?;
+            let context = MonthContext {
+                first_day: month_start(&month).unwrap_or(time::Date::MIN),
+                today: school::dates::local_today(),
+            };
+            state.decide(&MonthCommand::Reopen, &context)?;
             sqlx::query("UPDATE months SET closed = false, updated_at = now() WHERE class_id = $1 AND month = $2")
                 .bind(class_id)
                 .bind(&month)
@@ -257,8 +294,7 @@ pub(crate) async fn reopen_month(
                 reason,
                 reopened_by: by.account_id.to_string(),
             };
-            let stream = format!("class_month:{class_id}:{month}");
-            append_message(tx, &stream, &meta(&by, class.district_id, class.school_id), &event).await?;
+            append_month_event(tx, class_id, &month, version, &meta(&by, class.district_id, class.school_id), &event).await?;
             let totals = totals(tx, class_id, &month).await?;
             Ok(pb::MonthSummary {
                 class_id: class_id.to_string(),
