@@ -114,9 +114,12 @@ pub(crate) async fn submit(
         listed: submission.marks,
     };
     idempotent(&ctx.pool, &request, move |tx| {
-        Box::pin(
-            async move { decide_and_write(tx, &class, submission.key, &command, &asker).await },
-        )
+        Box::pin(async move {
+            decide_and_record(tx, &class, submission.key, &command, &asker).await?;
+            read::roll_call(tx, &submission.key)
+                .await?
+                .ok_or(AppError::NotFound("roll call"))
+        })
     })
     .await
 }
@@ -134,9 +137,12 @@ pub(crate) async fn correct(
         reason: correction.reason,
     };
     idempotent(&ctx.pool, &request, move |tx| {
-        Box::pin(
-            async move { decide_and_write(tx, &class, correction.key, &command, &asker).await },
-        )
+        Box::pin(async move {
+            decide_and_record(tx, &class, correction.key, &command, &asker).await?;
+            read::roll_call(tx, &correction.key)
+                .await?
+                .ok_or(AppError::NotFound("roll call"))
+        })
     })
     .await
 }
@@ -156,22 +162,26 @@ pub(crate) async fn excuse(
         correction_window_days: 0,
         recorded: Recorded { by, taken_at: None },
     };
-    decide_and_write(tx, class, key, &Command::Excuse { student, leave }, &asker).await?;
-    Ok(())
+    decide_and_record(tx, class, key, &Command::Excuse { student, leave }, &asker).await
 }
 
-/// Load, decide, write, answer: the roll call as it now stands.
-async fn decide_and_write(
+/// Load, decide, write.
+async fn decide_and_record(
     tx: &mut PgConnection,
     class: &ClassRow,
     key: RollCallKey,
     command: &Command,
     asker: &Asker,
-) -> AppResult<pb::RollCall> {
+) -> AppResult<()> {
     // The class's month row is locked first, so that commands on the class's month
     // (and its closing) run one after the other.
     let calendar = crate::calendar::lock_month(tx, class, key.date).await?;
-    let roster = directory::roster(tx, &key).await?;
+    // Only a submission marks the class's roster; the other commands change marks
+    // already taken.
+    let roster = match command {
+        Command::Submit { .. } => directory::roster(tx, &key).await?,
+        Command::Correct { .. } | Command::Excuse { .. } => Vec::new(),
+    };
     let (roll_call, version) = load::<RollCall>(tx, &key.stream_id())
         .await
         .map_err(anyhow::Error::from)?;
@@ -184,8 +194,5 @@ async fn decide_and_write(
         corrector: asker.corrector,
     };
     let events = roll_call.decide(command, &context)?;
-    write::record(tx, class, &key, &events, version, &asker.recorded).await?;
-    read::roll_call(tx, &key)
-        .await?
-        .ok_or(AppError::NotFound("roll call"))
+    write::record(tx, class, &key, &events, version, &asker.recorded).await
 }

@@ -41,7 +41,7 @@ pub(crate) async fn record(
             RollCallEvent::Submitted { marks } => {
                 let taken_at = to_micros(recorded.taken_at.unwrap_or(now));
                 insert_roll_call(tx, class, key, marks, taken_at, now, recorded.by).await?;
-                published.push(NewEvent::from_message(&pb::RollCallSubmitted {
+                published.push(published_form(&pb::RollCallSubmitted {
                     class_id: key.class_id.to_string(),
                     school_id: school.clone(),
                     date: date.clone(),
@@ -50,10 +50,10 @@ pub(crate) async fn record(
                     taken_at: kernel::dates::rfc3339(taken_at),
                     submitted_at: kernel::dates::rfc3339(now),
                     submitted_by: recorded.by.to_string(),
-                }));
+                })?);
             }
             RollCallEvent::AbsenceRecorded { mark } => {
-                published.push(NewEvent::from_message(&pb::StudentAbsenceRecorded {
+                published.push(published_form(&pb::StudentAbsenceRecorded {
                     student_id: mark.student_id.to_string(),
                     class_id: key.class_id.to_string(),
                     school_id: school.clone(),
@@ -61,12 +61,12 @@ pub(crate) async fn record(
                     session: key.session as i32,
                     status: mark.status as i32,
                     note: mark.note.clone(),
-                }));
+                })?);
             }
             RollCallEvent::MarkCorrected { from, to, reason } => {
                 upsert_mark(tx, key, to).await?;
                 corrected = true;
-                published.push(NewEvent::from_message(&pb::MarkCorrected {
+                published.push(published_form(&pb::MarkCorrected {
                     student_id: to.student_id.to_string(),
                     class_id: key.class_id.to_string(),
                     school_id: school.clone(),
@@ -78,7 +78,7 @@ pub(crate) async fn record(
                     corrected_by: recorded.by.to_string(),
                     note: to.note.clone(),
                     leave_id: to.leave_id.map(|id| id.to_string()).unwrap_or_default(),
-                }));
+                })?);
             }
         }
     }
@@ -90,10 +90,6 @@ pub(crate) async fn record(
             .execute(&mut *tx)
             .await?;
     }
-    let published = published
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::from)?;
     let meta = EventMeta::for_command(Some(recorded.by.to_string()))
         .in_tenant(class.district_id, Some(class.school_id));
     append(
@@ -165,6 +161,13 @@ async fn upsert_mark(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+fn published_form<M>(message: &M) -> AppResult<NewEvent>
+where
+    M: prost::Message + prost::Name + serde::Serialize,
+{
+    Ok(NewEvent::from_message(message).map_err(anyhow::Error::from)?)
 }
 
 fn to_micros(at: OffsetDateTime) -> OffsetDateTime {

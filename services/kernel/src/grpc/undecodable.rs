@@ -15,8 +15,15 @@ const DECODE_ERROR: &str = "failed to decode Protobuf message";
 /// INVALID_ARGUMENT, and returns the code the response now carries (0 when it
 /// carries none in its headers).
 pub(super) fn answer_undecodable_as_invalid_argument(headers: &mut HeaderMap) -> i32 {
+    let code = headers
+        .get("grpc-status")
+        .map_or(Code::Ok, |value| Code::from_bytes(value.as_bytes()));
+    // Only an INTERNAL answer is decoded further (its message percent-decoded).
+    if code != Code::Internal {
+        return code as i32;
+    }
     let Some(status) = Status::from_header_map(headers) else {
-        return Code::Ok as i32;
+        return code as i32;
     };
     let detail = match status.message().strip_prefix(DECODE_ERROR) {
         Some(detail) if status.code() == Code::Internal => detail.trim_start_matches(':').trim(),
