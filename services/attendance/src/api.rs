@@ -372,4 +372,14 @@ impl AttendanceService for Attendance {
             leave_requests,
         }))
     }
+
+    async fn rebuild_write_model(
+        &self,
+        request: Request<pb::RebuildWriteModelRequest>,
+    ) -> Result<Response<pb::WriteModelRebuilt>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            crate::write_model::rebuild(&self.ctx, caller).await?,
+        ))
+    }
 }

@@ -11,6 +11,7 @@ pub mod config;
 mod directory;
 mod leaves;
 mod roll_calls;
+mod write_model;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 
 use crate::event_store::{AppendError, RequestError};
 use crate::grpc::{append_error_status, request_error_status};
+use crate::write_model::{RebuildError, WriteError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -36,6 +37,24 @@ impl From<tonic::Status> for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         Self::Unexpected(error.into())
+    }
+}
+
+impl From<WriteError> for AppError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Append(error) => Self::Append(error),
+            WriteError::Project { .. } => Self::Unexpected(error.into()),
+        }
+    }
+}
+
+impl From<RebuildError> for AppError {
+    fn from(error: RebuildError) -> Self {
+        match error {
+            RebuildError::Busy => Self::Status(tonic::Status::unavailable(error.to_string())),
+            error => Self::Unexpected(error.into()),
+        }
     }
 }
 

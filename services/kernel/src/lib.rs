@@ -1,7 +1,9 @@
 //! lienlac's shared kernel: what every service stands on.
 //!
 //! - [`event_store`]: append-only event streams in the service's own Postgres schema,
-//!   optimistic concurrency, idempotent requests, reads in commit order.
+//!   optimistic concurrency, idempotent requests, reads in commit order;
+//!   [`write_model`]: the tables a service projects inline from its own events, and
+//!   their rebuild.
 //! - [`outbox`]: the relay that publishes committed events to JetStream with
 //!   CloudEvents headers, and stream provisioning.
 //! - [`consumer`]: durable pull consumers that project events exactly once in effect;
@@ -29,3 +31,4 @@ pub mod retry;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod write_model;

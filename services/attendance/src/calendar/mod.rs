@@ -5,9 +5,8 @@
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
-use kernel::event_store::{
-    Aggregate as _, EventMeta, ExpectedVersion, NewEvent, RequestKey, append, append_message, load,
-};
+use kernel::event_store::{Aggregate as _, EventMeta, ExpectedVersion, NewEvent, RequestKey, load};
+use kernel::write_model::append_and_project;
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::AttendanceStatus;
 use sqlx::PgConnection;
@@ -18,9 +17,12 @@ use crate::Ctx;
 use crate::directory::ClassRow;
 use crate::roll_calls::commands::known_class;
 use crate::roll_calls::rules::Calendar;
+use crate::write_model::AttendanceTables;
 
+mod closure_rules;
 mod month_rules;
 
+use closure_rules::{CalendarCommand, CalendarContext, CalendarEvent, SchoolCalendar};
 use kernel::dates;
 use month_rules::{ClassMonth, MonthCommand, MonthContext, MonthEvent};
 
@@ -90,16 +92,23 @@ async fn append_month_event<M>(
 where
     M: prost::Message + prost::Name + serde::Serialize,
 {
-    let event = NewEvent::from_message(event).map_err(anyhow::Error::from)?;
-    append(
+    append_and_project(
         tx,
+        &AttendanceTables,
         &month_stream(class_id, month),
         ExpectedVersion::from_loaded(version),
-        &[event],
+        &[stored_form(event)?],
         meta,
     )
     .await?;
     Ok(())
+}
+
+fn stored_form<M>(event: &M) -> AppResult<NewEvent>
+where
+    M: prost::Message + prost::Name + serde::Serialize,
+{
+    Ok(NewEvent::from_message(event).map_err(anyhow::Error::from)?)
 }
 
 fn meta(caller: &Caller, district: Uuid, school: Uuid) -> EventMeta {
@@ -130,7 +139,11 @@ pub(crate) async fn declare_closure(
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            let taken: Option<Date> = sqlx::query_scalar(
+            let stream = format!("school_calendar:{}", closure.school_id);
+            let (calendar, version) = load::<SchoolCalendar>(tx, &stream)
+                .await
+                .map_err(anyhow::Error::from)?;
+            let first_roll_call: Option<Date> = sqlx::query_scalar(
                 "SELECT min(r.date) FROM roll_calls r WHERE r.school_id = $1 AND r.date BETWEEN $2 AND $3",
             )
             .bind(closure.school_id)
@@ -138,29 +151,25 @@ pub(crate) async fn declare_closure(
             .bind(closure.to)
             .fetch_one(&mut *tx)
             .await?;
-            if let Some(day) = taken {
-                return Err(AppError::Rejected(format!(
-                    "roll calls were already taken on {day}; a closure day has none"
-                )));
-            }
-            sqlx::query("INSERT INTO closures (id, school_id, from_date, to_date, reason, declared_by) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(Uuid::now_v7())
-                .bind(closure.school_id)
-                .bind(closure.from)
-                .bind(closure.to)
-                .bind(&closure.reason)
-                .bind(by.account_id)
-                .execute(&mut *tx)
-                .await?;
-            let event = pb::SchoolClosureDeclared {
-                school_id: closure.school_id.to_string(),
-                from_date: closure.from.to_string(),
-                to_date: closure.to.to_string(),
+            let command = CalendarCommand::DeclareClosure {
+                from: closure.from,
+                to: closure.to,
                 reason: closure.reason.clone(),
-                declared_by: by.account_id.to_string(),
             };
-            let stream = format!("school_calendar:{}", closure.school_id);
-            append_message(tx, &stream, &meta(&by, district, closure.school_id), &event).await?;
+            let mut stored = Vec::new();
+            for CalendarEvent::ClosureDeclared { from, to, reason } in
+                calendar.decide(&command, &CalendarContext { first_roll_call })?
+            {
+                stored.push(stored_form(&pb::SchoolClosureDeclared {
+                    school_id: closure.school_id.to_string(),
+                    from_date: from.to_string(),
+                    to_date: to.to_string(),
+                    reason,
+                    declared_by: by.account_id.to_string(),
+                })?);
+            }
+            let meta = meta(&by, district, closure.school_id);
+            append_and_project(tx, &AttendanceTables, &stream, ExpectedVersion::from_loaded(version), &stored, &meta).await?;
             Ok(pb::Closure {
                 school_id: closure.school_id.to_string(),
                 from_date: closure.from.to_string(),
@@ -230,14 +239,6 @@ pub(crate) async fn close_month(
                 [MonthEvent::Closed { amended }] => *amended,
                 _ => return Err(anyhow::anyhow!("closing a month decides one closing").into()),
             };
-            sqlx::query(
-                "INSERT INTO months (class_id, month, closed, times_closed) VALUES ($1, $2, true, 1) \
-                 ON CONFLICT (class_id, month) DO UPDATE SET closed = true, times_closed = months.times_closed + 1, updated_at = now()",
-            )
-            .bind(class_id)
-            .bind(&month)
-            .execute(&mut *tx)
-            .await?;
             let totals = totals(tx, class_id, &month).await?;
             let event = pb::MonthClosed {
                 class_id: class_id.to_string(),
@@ -247,7 +248,15 @@ pub(crate) async fn close_month(
                 closed_by: by.account_id.to_string(),
                 amended,
             };
-            append_month_event(tx, class_id, &month, version, &meta(&by, class.district_id, class.school_id), &event).await?;
+            append_month_event(
+                tx,
+                class_id,
+                &month,
+                version,
+                &meta(&by, class.district_id, class.school_id),
+                &event,
+            )
+            .await?;
             Ok(pb::MonthSummary {
                 class_id: class_id.to_string(),
                 school_id: class.school_id.to_string(),
@@ -282,11 +291,6 @@ pub(crate) async fn reopen_month(
                 today: school::dates::local_today(),
             };
             state.decide(&MonthCommand::Reopen, &context)?;
-            sqlx::query("UPDATE months SET closed = false, updated_at = now() WHERE class_id = $1 AND month = $2")
-                .bind(class_id)
-                .bind(&month)
-                .execute(&mut *tx)
-                .await?;
             let event = pb::MonthReopened {
                 class_id: class_id.to_string(),
                 school_id: class.school_id.to_string(),
@@ -294,7 +298,15 @@ pub(crate) async fn reopen_month(
                 reason,
                 reopened_by: by.account_id.to_string(),
             };
-            append_month_event(tx, class_id, &month, version, &meta(&by, class.district_id, class.school_id), &event).await?;
+            append_month_event(
+                tx,
+                class_id,
+                &month,
+                version,
+                &meta(&by, class.district_id, class.school_id),
+                &event,
+            )
+            .await?;
             let totals = totals(tx, class_id, &month).await?;
             Ok(pb::MonthSummary {
                 class_id: class_id.to_string(),

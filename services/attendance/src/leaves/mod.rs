@@ -6,9 +6,8 @@
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
-use kernel::event_store::{
-    Aggregate as _, EventMeta, ExpectedVersion, NewEvent, RequestKey, append, append_message, load,
-};
+use kernel::event_store::{Aggregate as _, EventMeta, ExpectedVersion, NewEvent, RequestKey, load};
+use kernel::write_model::append_and_project;
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::{LeaveStatus, Session};
 use sqlx::PgConnection;
@@ -18,6 +17,7 @@ use uuid::Uuid;
 use crate::Ctx;
 use crate::directory::{self, ClassRow};
 use crate::roll_calls::{RollCallKey, commands};
+use crate::write_model::{AttendanceTables, kept};
 
 mod rules;
 
@@ -58,7 +58,8 @@ fn status_of(text: &str) -> LeaveStatus {
     }
 }
 
-fn status_text(status: LeaveStatus) -> Option<&'static str> {
+/// A leave's status as the `leaves` table writes it.
+pub(crate) fn status_text(status: LeaveStatus) -> Option<&'static str> {
     match status {
         LeaveStatus::Pending => Some("pending"),
         LeaveStatus::Approved => Some("approved"),
@@ -148,23 +149,6 @@ pub(crate) async fn request(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
-            let sessions: Vec<i16> = new.sessions.iter().map(|s| *s as i16).collect();
-            sqlx::query(
-                "INSERT INTO leaves (id, student_id, class_id, school_id, district_id, from_date, to_date, sessions, reason, status, requested_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)",
-            )
-            .bind(id)
-            .bind(new.student_id)
-            .bind(class.id)
-            .bind(class.school_id)
-            .bind(class.district_id)
-            .bind(new.from)
-            .bind(new.to)
-            .bind(&sessions)
-            .bind(&new.reason)
-            .bind(by.account_id)
-            .execute(&mut *tx)
-            .await?;
             let event = pb::LeaveRequested {
                 leave_id: id.to_string(),
                 student_id: new.student_id.to_string(),
@@ -172,10 +156,22 @@ pub(crate) async fn request(
                 school_id: class.school_id.to_string(),
                 from_date: new.from.to_string(),
                 to_date: new.to.to_string(),
-                sessions: sessions.iter().map(|s| i32::from(*s)).collect(),
+                sessions: new.sessions.iter().map(|s| *s as i32).collect(),
                 requested_by: by.account_id.to_string(),
             };
-            append_message(tx, &stream_id(id), &meta(&by, class.district_id, class.school_id), &event).await?;
+            let stored = NewEvent::from_message(&event)
+                .and_then(|event| event.keeping(kept::REASON, &new.reason))
+                .map_err(anyhow::Error::from)?;
+            let meta = meta(&by, class.district_id, class.school_id);
+            append_and_project(
+                tx,
+                &AttendanceTables,
+                &stream_id(id),
+                ExpectedVersion::NoStream,
+                &[stored],
+                &meta,
+            )
+            .await?;
             Ok(leave(tx, id).await?.into())
         })
     })
@@ -208,15 +204,6 @@ pub(crate) async fn decide(
                 if approved {
                     excuse_taken_roll_calls(tx, &row, &by).await?;
                 }
-                sqlx::query(
-                    "UPDATE leaves SET status = $2, decided_by = $3, comment = $4 WHERE id = $1",
-                )
-                .bind(leave_id)
-                .bind(status_text(state.evolve(&decided).status()))
-                .bind(by.account_id)
-                .bind(&comment)
-                .execute(&mut *tx)
-                .await?;
                 let event = pb::LeaveDecided {
                     leave_id: leave_id.to_string(),
                     student_id: row.student_id.to_string(),
@@ -225,16 +212,13 @@ pub(crate) async fn decide(
                     approved,
                     decided_by: by.account_id.to_string(),
                 };
-                let event = NewEvent::from_message(&event).map_err(anyhow::Error::from)?;
+                let stored = NewEvent::from_message(&event)
+                    .and_then(|event| event.keeping(kept::COMMENT, &comment))
+                    .map_err(anyhow::Error::from)?;
                 let meta = meta(&by, row.district_id, row.school_id);
-                append(
-                    tx,
-                    &stream,
-                    ExpectedVersion::from_loaded(version),
-                    &[event],
-                    &meta,
-                )
-                .await?;
+                let expected = ExpectedVersion::from_loaded(version);
+                append_and_project(tx, &AttendanceTables, &stream, expected, &[stored], &meta)
+                    .await?;
             }
             Ok(leave(tx, leave_id).await?.into())
         })

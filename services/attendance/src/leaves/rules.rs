@@ -5,7 +5,6 @@ use kernel::error::AppError;
 use kernel::event_store::{Aggregate, DomainEvent};
 use kernel::grpc::rule_broken;
 use lienlac_proto::attendance::v1 as pb;
-use lienlac_proto::attendance::v1::LeaveStatus;
 
 /// A leave request as its rules see it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,17 +15,6 @@ pub(crate) enum Leave {
     Decided {
         approved: bool,
     },
-}
-
-impl Leave {
-    pub(crate) fn status(self) -> LeaveStatus {
-        match self {
-            Self::NotRequested => LeaveStatus::Unspecified,
-            Self::Pending => LeaveStatus::Pending,
-            Self::Decided { approved: true } => LeaveStatus::Approved,
-            Self::Decided { approved: false } => LeaveStatus::Rejected,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,13 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn a_request_reads_as_its_status() {
-        let mut leave = Leave::default();
-        assert_eq!(leave.status(), LeaveStatus::Unspecified);
-        leave = leave.evolve(&LeaveEvent::Requested);
-        assert_eq!(leave.status(), LeaveStatus::Pending);
-        leave = leave.evolve(&LeaveEvent::Decided { approved: false });
-        assert_eq!(leave.status(), LeaveStatus::Rejected);
+    fn a_decided_request_says_how_it_was_decided() {
         assert_eq!(
             LeaveError::AlreadyDecided { approved: true }.to_string(),
             "this leave request was already approved"

@@ -30,6 +30,7 @@ pub struct Stack {
     pub principal: String,
     pub guardian: String,
     pub other_school_principal: String,
+    pub operator: String,
     stop: CancellationToken,
 }
 
@@ -69,6 +70,7 @@ impl Stack {
             principal: school.principal,
             guardian: school.guardian,
             other_school_principal: school.other_school_principal,
+            operator: school.operator,
             stop,
         };
         wait_until_attendance_knows(&stack.pool, &stack.class_id, 3).await;

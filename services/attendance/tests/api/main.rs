@@ -8,4 +8,5 @@ mod access;
 mod calendar;
 mod helpers;
 mod leaves;
+mod rebuild;
 mod roll_calls;

@@ -1,6 +1,7 @@
 //! Appending to a stream with optimistic concurrency.
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row as _};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::types::{EventMeta, NewEvent};
@@ -55,6 +56,10 @@ pub struct AppendReceipt {
     /// The stream's version after the append (unchanged when nothing was appended).
     pub stream_version: i64,
     pub event_ids: Vec<Uuid>,
+    /// When the events were recorded (their transaction's `now()`); `None` when
+    /// nothing was appended.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub recorded_at: Option<OffsetDateTime>,
 }
 
 /// Appends `events` to `stream_id` if it is at `expected`, in the caller's
@@ -73,6 +78,7 @@ pub async fn append(
         return Ok(AppendReceipt {
             stream_version: base,
             event_ids: vec![],
+            recorded_at: None,
         });
     }
     let count = events.len() as i64;
@@ -108,7 +114,8 @@ pub async fn append(
                (SELECT stream_version, published_count FROM events WHERE stream_id = $2 \
                  ORDER BY stream_version DESC LIMIT 1) \
                ORDER BY version DESC LIMIT 1) AS head \
-         WHERE head.version = $15",
+         WHERE head.version = $15 \
+         RETURNING recorded_at",
     )
     .bind(&event_ids)
     .bind(stream_id)
@@ -125,7 +132,7 @@ pub async fn append(
     .bind(meta.district_id)
     .bind(meta.school_id)
     .bind(base)
-    .execute(conn)
+    .fetch_all(conn)
     .await
     .map_err(|error| {
         if is_version_conflict(&error) {
@@ -134,12 +141,13 @@ pub async fn append(
             AppendError::Database(error)
         }
     })?;
-    if inserted.rows_affected() != count as u64 {
+    let Some(recorded_at) = inserted.first().map(|row| row.get("recorded_at")) else {
         return Err(conflict(stream_id, base));
-    }
+    };
     Ok(AppendReceipt {
         stream_version: base + count,
         event_ids,
+        recorded_at: Some(recorded_at),
     })
 }
 

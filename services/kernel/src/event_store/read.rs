@@ -82,3 +82,23 @@ pub async fn read_committed(
         .fetch_all(conn)
         .await
 }
+
+/// Up to `limit` events after `after` that the caller's snapshot sees, in commit
+/// order, without waiting for running transactions: for a reader that holds every
+/// writer off while it reads (a rebuild of the write model).
+pub async fn read_visible(
+    conn: &mut PgConnection,
+    after: CommitCursor,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE (tx_id, position) > ($1, $2) \
+         ORDER BY tx_id, position LIMIT $3"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after.tx_id)
+        .bind(after.position)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+}

@@ -96,6 +96,16 @@ impl NewEvent {
         self.published = Some(form);
         self
     }
+
+    /// Adds `field` to the stored form only: what the service's own tables need
+    /// (free text, a version) that the published contract leaves out.
+    pub fn keeping(mut self, field: &str, value: impl Serialize) -> serde_json::Result<Self> {
+        let value = serde_json::to_value(value)?;
+        if let serde_json::Value::Object(fields) = &mut self.data {
+            fields.insert(field.to_owned(), value);
+        }
+        Ok(self)
+    }
 }
 
 /// An event as committed.
