@@ -20,6 +20,7 @@ mod roles;
 pub mod text;
 mod throttle;
 mod tokens;
+mod write_model;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -63,7 +63,8 @@ async fn record_failure(
         &account_meta(account),
         &event,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Records a successful sign-in: failures forgotten, one `AccountSignedIn` per

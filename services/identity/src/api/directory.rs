@@ -393,4 +393,14 @@ impl DirectoryService for Directory {
         let people = read::search(&self.ctx, &caller, school_id, &query, limit).await?;
         Ok(Response::new(pb::SearchPeopleResponse { people }))
     }
+
+    async fn rebuild_write_model(
+        &self,
+        request: Request<pb::RebuildWriteModelRequest>,
+    ) -> Result<Response<pb::WriteModelRebuilt>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            crate::write_model::rebuild(&self.ctx, caller).await?,
+        ))
+    }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::meta;
 use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
-use crate::error::{AppResult, unique_or};
+use crate::error::{AppResult, projected_unique_or};
 use crate::events::{class_stream, district_stream, emit, school_stream};
 
 pub(crate) struct NewDistrict {
@@ -30,26 +30,21 @@ pub(crate) async fn district(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
-            sqlx::query("INSERT INTO districts (id, name, external_ref) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(&new.name)
-                .bind(&new.external_ref)
-                .execute(&mut *tx)
+            let event = DistrictCreated {
+                district_id: id.to_string(),
+                name: new.name.clone(),
+                external_ref: new.external_ref.clone(),
+            };
+            emit(tx, &district_stream(id), &meta(&by, id, None), &event)
                 .await
                 .map_err(|error| {
-                    unique_or(error, || {
+                    projected_unique_or(error, || {
                         format!(
                             "a district with external_ref {} already exists",
                             new.external_ref
                         )
                     })
                 })?;
-            let event = DistrictCreated {
-                district_id: id.to_string(),
-                name: new.name.clone(),
-                external_ref: new.external_ref.clone(),
-            };
-            emit(tx, &district_stream(id), &meta(&by, id, None), &event).await?;
             Ok(District {
                 id: id.to_string(),
                 name: new.name,
@@ -78,23 +73,6 @@ pub(crate) async fn school(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
-            sqlx::query(
-                "INSERT INTO schools (id, district_id, name, external_ref) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(new.district_id)
-            .bind(&new.name)
-            .bind(&new.external_ref)
-            .execute(&mut *tx)
-            .await
-            .map_err(|error| {
-                unique_or(error, || {
-                    format!(
-                        "the district already has a school with external_ref {}",
-                        new.external_ref
-                    )
-                })
-            })?;
             let event = SchoolCreated {
                 school_id: id.to_string(),
                 district_id: new.district_id.to_string(),
@@ -107,7 +85,15 @@ pub(crate) async fn school(
                 &meta(&by, new.district_id, Some(id)),
                 &event,
             )
-            .await?;
+            .await
+            .map_err(|error| {
+                projected_unique_or(error, || {
+                    format!(
+                        "the district already has a school with external_ref {}",
+                        new.external_ref
+                    )
+                })
+            })?;
             Ok(School {
                 id: id.to_string(),
                 district_id: new.district_id.to_string(),
@@ -139,26 +125,6 @@ pub(crate) async fn class(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
-            sqlx::query(
-                "INSERT INTO classes (id, school_id, district_id, name, grade, school_year) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(new.school_id)
-            .bind(district_id)
-            .bind(&new.name)
-            .bind(new.grade)
-            .bind(&new.school_year)
-            .execute(&mut *tx)
-            .await
-            .map_err(|error| {
-                unique_or(error, || {
-                    format!(
-                        "the school already has a class {} in {}",
-                        new.name, new.school_year
-                    )
-                })
-            })?;
             let event = ClassCreated {
                 class_id: id.to_string(),
                 school_id: new.school_id.to_string(),
@@ -173,7 +139,15 @@ pub(crate) async fn class(
                 &meta(&by, district_id, Some(new.school_id)),
                 &event,
             )
-            .await?;
+            .await
+            .map_err(|error| {
+                projected_unique_or(error, || {
+                    format!(
+                        "the school already has a class {} in {}",
+                        new.name, new.school_year
+                    )
+                })
+            })?;
             Ok(Class {
                 id: id.to_string(),
                 school_id: new.school_id.to_string(),

@@ -81,15 +81,6 @@ pub(crate) async fn record_enrolment(
     class_id: Uuid,
     school_year: String,
 ) -> AppResult<Enrolment> {
-    sqlx::query(
-        "INSERT INTO enrolments (student_id, school_year, class_id, active) VALUES ($1, $2, $3, true) \
-         ON CONFLICT (student_id, school_year) DO UPDATE SET class_id = $3, active = true, updated_at = now()",
-    )
-    .bind(student_id)
-    .bind(&school_year)
-    .bind(class_id)
-    .execute(&mut *tx)
-    .await?;
     let event = StudentEnrolled {
         student_id: student_id.to_string(),
         class_id: class_id.to_string(),
@@ -143,12 +134,6 @@ pub(crate) async fn transfer(
                     )));
                 }
             };
-            sqlx::query("UPDATE enrolments SET class_id = $3, updated_at = now() WHERE student_id = $1 AND school_year = $2")
-                .bind(student_id)
-                .bind(&school_year)
-                .bind(to_class_id)
-                .execute(&mut *tx)
-                .await?;
             let event = StudentTransferred {
                 student_id: student_id.to_string(),
                 from_class_id: from.to_string(),
@@ -189,13 +174,10 @@ pub(crate) async fn withdraw(
             .fetch_optional(&mut *tx)
             .await?;
             let Some((school_year, class_id)) = current else {
-                return Err(AppError::Rejected("the student is not enrolled in any class".to_owned()));
+                return Err(AppError::Rejected(
+                    "the student is not enrolled in any class".to_owned(),
+                ));
             };
-            sqlx::query("UPDATE enrolments SET active = false, updated_at = now() WHERE student_id = $1 AND school_year = $2")
-                .bind(student_id)
-                .bind(&school_year)
-                .execute(&mut *tx)
-                .await?;
             let event = StudentWithdrawn {
                 student_id: student_id.to_string(),
                 class_id: class_id.to_string(),
@@ -203,7 +185,13 @@ pub(crate) async fn withdraw(
                 school_year: school_year.clone(),
                 reason,
             };
-            emit(tx, &person_stream(student_id), &meta(&by, district, school), &event).await?;
+            emit(
+                tx,
+                &person_stream(student_id),
+                &meta(&by, district, school),
+                &event,
+            )
+            .await?;
             Ok(Enrolment {
                 student_id: student_id.to_string(),
                 class_id: class_id.to_string(),
@@ -243,11 +231,6 @@ pub(crate) async fn assign_homeroom_teacher(
             .fetch_one(&mut *tx)
             .await?;
             if previous != Some(staff_id) {
-                sqlx::query("UPDATE classes SET homeroom_teacher_id = $2 WHERE id = $1")
-                    .bind(class_id)
-                    .bind(staff_id)
-                    .execute(&mut *tx)
-                    .await?;
                 let event = HomeroomTeacherAssigned {
                     class_id: class_id.to_string(),
                     staff_id: staff_id.to_string(),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::meta;
 use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
-use crate::error::{AppError, AppResult, unique_or};
+use crate::error::{AppError, AppResult, projected_unique_or};
 use crate::events::{emit, person_stream};
 
 pub(crate) struct NewStudent {
@@ -65,28 +65,6 @@ pub(crate) async fn insert_student(
     new: NewStudent,
 ) -> AppResult<(Uuid, Person)> {
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, birth_date, gender, external_ref) \
-         VALUES ($1, 'student', $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(id)
-    .bind(district_id)
-    .bind(new.school_id)
-    .bind(&new.full_name)
-    .bind(school::text::fold(&new.full_name))
-    .bind(new.birth_date)
-    .bind(new.gender as i16)
-    .bind(&new.external_ref)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| {
-        unique_or(e, || {
-            format!(
-                "a student with code {} is already registered in the district",
-                new.external_ref
-            )
-        })
-    })?;
     let birth_date = new.birth_date.to_string();
     let event = StudentRegistered {
         student_id: id.to_string(),
@@ -103,7 +81,15 @@ pub(crate) async fn insert_student(
         &meta(by, district_id, Some(new.school_id)),
         &event,
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        projected_unique_or(e, || {
+            format!(
+                "a student with code {} is already registered in the district",
+                new.external_ref
+            )
+        })
+    })?;
     let person = Person {
         id: id.to_string(),
         kind: PersonKind::Student as i32,
@@ -131,20 +117,6 @@ pub(crate) async fn register_staff(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
-            sqlx::query(
-                "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, phone, position) \
-                 VALUES ($1, 'staff', $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(district_id)
-            .bind(new.school_id)
-            .bind(&new.full_name)
-            .bind(school::text::fold(&new.full_name))
-            .bind(&new.phone)
-            .bind(&new.position)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_or(e, || "a staff member with this phone number is already registered in the school".to_owned()))?;
             let event = StaffRegistered {
                 staff_id: id.to_string(),
                 school_id: new.school_id.to_string(),
@@ -153,7 +125,19 @@ pub(crate) async fn register_staff(
                 phone: new.phone.clone(),
                 position: new.position.clone(),
             };
-            emit(tx, &person_stream(id), &meta(&by, district_id, Some(new.school_id)), &event).await?;
+            emit(
+                tx,
+                &person_stream(id),
+                &meta(&by, district_id, Some(new.school_id)),
+                &event,
+            )
+            .await
+            .map_err(|e| {
+                projected_unique_or(e, || {
+                    "a staff member with this phone number is already registered in the school"
+                        .to_owned()
+                })
+            })?;
             Ok(Person {
                 id: id.to_string(),
                 kind: PersonKind::Staff as i32,
@@ -182,23 +166,6 @@ pub(crate) async fn register_guardian(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
-            sqlx::query(
-                "INSERT INTO people (id, kind, district_id, full_name, name_folded, phone) \
-                 VALUES ($1, 'guardian', $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(district_id)
-            .bind(&new.full_name)
-            .bind(school::text::fold(&new.full_name))
-            .bind(&new.phone)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                unique_or(e, || {
-                    "a guardian with this phone number is already registered in the district"
-                        .to_owned()
-                })
-            })?;
             let event = GuardianRegistered {
                 guardian_id: id.to_string(),
                 district_id: district_id.to_string(),
@@ -211,7 +178,13 @@ pub(crate) async fn register_guardian(
                 &meta(&by, district_id, None),
                 &event,
             )
-            .await?;
+            .await
+            .map_err(|e| {
+                projected_unique_or(e, || {
+                    "a guardian with this phone number is already registered in the district"
+                        .to_owned()
+                })
+            })?;
             Ok(Person {
                 id: id.to_string(),
                 kind: PersonKind::Guardian as i32,
@@ -253,21 +226,6 @@ pub(crate) async fn link_guardian(
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            let linked = sqlx::query(
-                "INSERT INTO guardianships (guardian_id, student_id, relation) VALUES ($1, $2, $3) \
-                 ON CONFLICT (guardian_id, student_id) DO NOTHING",
-            )
-            .bind(guardian_id)
-            .bind(student_id)
-            .bind(relation as i16)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if linked == 0 {
-                return Err(AppError::AlreadyExists(
-                    "the guardian is already linked to this student".to_owned(),
-                ));
-            }
             let event = GuardianLinked {
                 guardian_id: guardian_id.to_string(),
                 student_id: student_id.to_string(),
@@ -280,7 +238,12 @@ pub(crate) async fn link_guardian(
                 &meta(&by, district_id, school_id),
                 &event,
             )
-            .await?;
+            .await
+            .map_err(|e| {
+                projected_unique_or(e, || {
+                    "the guardian is already linked to this student".to_owned()
+                })
+            })?;
             Ok(Guardianship {
                 guardian_id: guardian_id.to_string(),
                 student_id: student_id.to_string(),

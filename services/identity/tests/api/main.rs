@@ -10,5 +10,6 @@ mod directory;
 mod events;
 mod helpers;
 mod operator;
+mod rebuild;
 mod throttle;
 mod tokens;
