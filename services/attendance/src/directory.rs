@@ -1,14 +1,13 @@
-//! The directory as attendance needs it (classes, homeroom teachers, enrolment
-//! periods, guardianships), projected from identity's events by the consumer
-//! `attendance-directory`.
+//! The directory as attendance needs it (schools, classes, homeroom teachers,
+//! enrolment periods, guardianships), projected from identity's events by the
+//! consumer `attendance-directory` as every service keeps them
+//! (school/src/directory.rs).
 
 use kernel::consumer::{Projection, ReceivedEvent};
-use lienlac_proto::identity::v1 as identity;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::roll_calls::RollCallKey;
-use school::enrolments::uuid as id;
 
 pub(crate) struct DirectoryProjection;
 
@@ -20,49 +19,7 @@ impl Projection for DirectoryProjection {
     }
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
-        if school::enrolments::project(conn, event).await?.is_some() {
-            return Ok(());
-        }
-        match event.name() {
-            "SchoolCreated" => {
-                let school: identity::SchoolCreated = event.decode()?;
-                sqlx::query("INSERT INTO schools (id, district_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-                    .bind(id("school_id", &school.school_id)?)
-                    .bind(id("district_id", &school.district_id)?)
-                    .execute(conn)
-                    .await?;
-            }
-            "ClassCreated" => {
-                let class: identity::ClassCreated = event.decode()?;
-                sqlx::query(
-                    "INSERT INTO classes (id, school_id, district_id, school_year) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(id("class_id", &class.class_id)?)
-                .bind(id("school_id", &class.school_id)?)
-                .bind(id("district_id", &class.district_id)?)
-                .bind(&class.school_year)
-                .execute(conn)
-                .await?;
-            }
-            "HomeroomTeacherAssigned" => {
-                let assigned: identity::HomeroomTeacherAssigned = event.decode()?;
-                sqlx::query("UPDATE classes SET homeroom_teacher_id = $2 WHERE id = $1")
-                    .bind(id("class_id", &assigned.class_id)?)
-                    .bind(id("staff_id", &assigned.staff_id)?)
-                    .execute(conn)
-                    .await?;
-            }
-            "GuardianLinked" => {
-                let linked: identity::GuardianLinked = event.decode()?;
-                sqlx::query("INSERT INTO guardianships (guardian_id, student_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(id("guardian_id", &linked.guardian_id)?)
-                    .bind(id("student_id", &linked.student_id)?)
-                    .execute(conn)
-                    .await?;
-            }
-            _ => {}
-        }
+        school::directory::project(conn, event).await?;
         Ok(())
     }
 

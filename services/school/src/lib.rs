@@ -2,12 +2,14 @@
 //!
 //! - [`dates`]: the school date in Asia/Ho_Chi_Minh and the school year it falls in;
 //! - [`text`]: Vietnamese names as people search for them;
-//! - [`enrolments`]: identity's enrolment events as periods in a class;
+//! - [`directory`]: identity's directory events in the tables every service that
+//!   projects them keeps; [`enrolments`]: its enrolment events as periods in a class;
 //! - [`roles`]: who is who in a school, the groups access rules are written from.
 //!
 //! The kernel below it knows nothing of schools.
 
 pub mod dates;
+pub mod directory;
 pub mod enrolments;
 pub mod roles;
 pub mod text;

@@ -3,6 +3,7 @@
 
 use kernel::consumer::{Projection, ReceivedEvent};
 use lienlac_proto::identity::v1 as identity;
+use school::directory::DirectoryChange;
 use school::enrolments::{Change, uuid};
 use sqlx::PgConnection;
 
@@ -22,15 +23,18 @@ impl Projection for DirectoryProjection {
     }
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
-        match school::enrolments::project(conn, event).await? {
+        match school::directory::project(conn, event).await? {
             // The new period starts with no guardians counted.
-            Some(Change::Opened { student }) => {
+            Some(DirectoryChange::Enrolment(Change::Opened { student })) => {
                 lock_guardian_figures(conn).await?;
                 return refresh_guardian_counts(conn, &[student])
                     .await
                     .map_err(Into::into);
             }
-            Some(Change::Closed { .. }) => return Ok(()),
+            Some(DirectoryChange::GuardianLinked { guardian, student }) => {
+                return guardian_linked(conn, guardian, student).await;
+            }
+            Some(_) => return Ok(()),
             None => {}
         }
         match event.name() {
@@ -43,40 +47,6 @@ impl Projection for DirectoryProjection {
                 .bind(&district.name)
                 .execute(conn)
                 .await?;
-            }
-            "SchoolCreated" => {
-                let school: identity::SchoolCreated = event.decode()?;
-                sqlx::query(
-                    "INSERT INTO schools (id, district_id, name) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(uuid("school_id", &school.school_id)?)
-                .bind(uuid("district_id", &school.district_id)?)
-                .bind(&school.name)
-                .execute(conn)
-                .await?;
-            }
-            "ClassCreated" => {
-                let class: identity::ClassCreated = event.decode()?;
-                sqlx::query(
-                    "INSERT INTO classes (id, school_id, district_id, name, grade, school_year) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(uuid("class_id", &class.class_id)?)
-                .bind(uuid("school_id", &class.school_id)?)
-                .bind(uuid("district_id", &class.district_id)?)
-                .bind(&class.name)
-                .bind(class.grade)
-                .bind(&class.school_year)
-                .execute(conn)
-                .await?;
-            }
-            "HomeroomTeacherAssigned" => {
-                let assigned: identity::HomeroomTeacherAssigned = event.decode()?;
-                sqlx::query("UPDATE classes SET homeroom_teacher_id = $2 WHERE id = $1")
-                    .bind(uuid("class_id", &assigned.class_id)?)
-                    .bind(uuid("staff_id", &assigned.staff_id)?)
-                    .execute(conn)
-                    .await?;
             }
             "StudentRegistered" => {
                 let student: identity::StudentRegistered = event.decode()?;
@@ -104,33 +74,6 @@ impl Projection for DirectoryProjection {
                 .execute(&mut *conn)
                 .await?;
                 refresh_staff_accounts(conn, uuid("staff_id", &staff.staff_id)?).await?;
-            }
-            "GuardianLinked" => {
-                let linked: identity::GuardianLinked = event.decode()?;
-                let guardian = uuid("guardian_id", &linked.guardian_id)?;
-                lock_guardian_figures(conn).await?;
-                sqlx::query(
-                    "INSERT INTO guardianships (guardian_id, student_id, activated, shared) \
-                     VALUES ($1, $2, \
-                             EXISTS (SELECT 1 FROM accounts WHERE person_id = $1 AND activated), \
-                             EXISTS (SELECT 1 FROM guardianships WHERE guardian_id = $1 AND student_id <> $2)) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(guardian)
-                .bind(uuid("student_id", &linked.student_id)?)
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "UPDATE guardianships SET shared = true \
-                     WHERE guardian_id = $1 AND NOT shared \
-                       AND EXISTS (SELECT 1 FROM guardianships o \
-                                   WHERE o.guardian_id = $1 AND o.student_id <> guardianships.student_id)",
-                )
-                .bind(guardian)
-                .execute(&mut *conn)
-                .await?;
-                let children = children_of(conn, guardian).await?;
-                refresh_guardian_counts(conn, &children).await?;
             }
             "AccountIssued" => {
                 let issued: identity::AccountIssued = event.decode()?;
@@ -198,6 +141,38 @@ impl Projection for DirectoryProjection {
         .await?;
         Ok(())
     }
+}
+
+/// A guardian linked (the shared tables hold the link): whether the guardian has
+/// an activated account and more than one child, and the children's figures.
+async fn guardian_linked(
+    conn: &mut PgConnection,
+    guardian: uuid::Uuid,
+    student: uuid::Uuid,
+) -> anyhow::Result<()> {
+    lock_guardian_figures(conn).await?;
+    sqlx::query(
+        "UPDATE guardianships SET \
+             activated = EXISTS (SELECT 1 FROM accounts WHERE person_id = $1 AND activated), \
+             shared = EXISTS (SELECT 1 FROM guardianships o WHERE o.guardian_id = $1 AND o.student_id <> $2) \
+         WHERE guardian_id = $1 AND student_id = $2",
+    )
+    .bind(guardian)
+    .bind(student)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE guardianships SET shared = true \
+         WHERE guardian_id = $1 AND NOT shared \
+           AND EXISTS (SELECT 1 FROM guardianships o \
+                       WHERE o.guardian_id = $1 AND o.student_id <> guardianships.student_id)",
+    )
+    .bind(guardian)
+    .execute(&mut *conn)
+    .await?;
+    let children = children_of(conn, guardian).await?;
+    refresh_guardian_counts(conn, &children).await?;
+    Ok(())
 }
 
 /// Serialises the writes of guardian figures: a link, an activation and an
