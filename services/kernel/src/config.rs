@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+mod env;
+
+pub use env::{Env, parse_duration};
+
 /// A lienlac service: its name (schema, stream and subject token) and default ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceId {
@@ -353,140 +357,5 @@ pub fn subject_root_in(namespace: &str, service: ServiceId) -> String {
     }
 }
 
-/// Reads typed settings through a lookup (the process environment, or a map in
-/// tests), naming the variable when a value does not parse.
-pub struct Env<'a, F: Fn(&str) -> Option<String>>(pub &'a F);
-
-impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
-    pub fn text(&self, name: &str) -> Option<String> {
-        (self.0)(name).filter(|value| !value.trim().is_empty())
-    }
-
-    pub fn parse<T: std::str::FromStr>(&self, name: &str, into: &mut T) -> Result<(), ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        if let Some(raw) = self.text(name) {
-            *into = raw.trim().parse().map_err(|error: T::Err| ConfigError {
-                name: name.to_owned(),
-                reason: error.to_string(),
-            })?;
-        }
-        Ok(())
-    }
-
-    pub fn duration(&self, name: &str, into: &mut Duration) -> Result<(), ConfigError> {
-        if let Some(raw) = self.text(name) {
-            *into = parse_duration(raw.trim()).ok_or_else(|| ConfigError {
-                name: name.to_owned(),
-                reason: format!("{raw:?} is not a duration such as 250ms, 30s, 15m, 2h or 30d"),
-            })?;
-        }
-        Ok(())
-    }
-}
-
-/// `250ms`, `30s`, `15m`, `2h`, `30d`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    Some(Duration::from_millis(number.checked_mul(unit_ms)?))
-}
-
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use secrecy::ExposeSecret as _;
-
-    use super::*;
-
-    fn config_with(vars: &[(&str, &str)]) -> Result<KernelConfig, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        KernelConfig::from_lookup(ServiceId::ATTENDANCE, |name| vars.get(name).cloned())
-    }
-
-    #[test]
-    fn defaults_follow_the_architecture_ports_and_stream_names() {
-        let config = config_with(&[]).unwrap();
-        assert_eq!((config.grpc_port, config.metrics_port), (50052, 9102));
-        assert_eq!(config.schema, "attendance");
-        assert_eq!(config.stream_name(), "LIENLAC_ATTENDANCE");
-        assert_eq!(config.subject_root(), "lienlac.attendance.v1");
-        assert!(
-            config.metrics_bind_address.is_loopback(),
-            "metrics and health are not for strangers unless opened"
-        );
-        let opened = config_with(&[("LIENLAC_METRICS_BIND_ADDRESS", "0.0.0.0")]).unwrap();
-        assert!(opened.metrics_bind_address.is_unspecified());
-    }
-
-    #[test]
-    fn service_variables_override_the_defaults() {
-        let config = config_with(&[
-            ("ATTENDANCE_GRPC_PORT", "6000"),
-            ("LIENLAC_STREAM_MAX_AGE", "30d"),
-            ("LIENLAC_RELAY_POLL_INTERVAL", "5ms"),
-        ])
-        .unwrap();
-        assert_eq!(config.grpc_port, 6000);
-        assert_eq!(config.stream.max_age, Duration::from_secs(30 * 86_400));
-        assert_eq!(config.relay.poll_interval, Duration::from_millis(5));
-    }
-
-    #[test]
-    fn each_service_connects_as_its_own_role_unless_told_otherwise() {
-        let url = |config: KernelConfig| config.database_url.expose_secret().to_owned();
-        assert_eq!(
-            url(config_with(&[]).unwrap()),
-            "postgres://lienlac_attendance@127.0.0.1:5432/lienlac"
-        );
-        let shared = "postgres://app@db.example/lienlac";
-        assert_eq!(
-            url(config_with(&[("DATABASE_URL", shared)]).unwrap()),
-            shared
-        );
-        let own = "postgres://attendance@db.example/lienlac";
-        let both = config_with(&[("DATABASE_URL", shared), ("ATTENDANCE_DATABASE_URL", own)]);
-        assert_eq!(url(both.unwrap()), own);
-        let other = config_with(&[("IDENTITY_DATABASE_URL", own)]).unwrap();
-        assert_eq!(
-            url(other),
-            "postgres://lienlac_attendance@127.0.0.1:5432/lienlac"
-        );
-    }
-
-    #[test]
-    fn a_bad_variable_is_named_in_the_error() {
-        let error = config_with(&[("ATTENDANCE_GRPC_PORT", "eighty")]).unwrap_err();
-        assert_eq!(error.name, "ATTENDANCE_GRPC_PORT");
-        let error = config_with(&[("LIENLAC_STREAM_DUPLICATE_WINDOW", "2 minutes")]).unwrap_err();
-        assert_eq!(error.name, "LIENLAC_STREAM_DUPLICATE_WINDOW");
-        let error = config_with(&[("ATTENDANCE_DB_SCHEMA", "drop table")]).unwrap_err();
-        assert_eq!(error.name, "ATTENDANCE_DB_SCHEMA");
-        let error = config_with(&[("LIENLAC_NAMESPACE", "a.b")]).unwrap_err();
-        assert_eq!(error.name, "LIENLAC_NAMESPACE");
-    }
-
-    #[test]
-    fn a_namespace_prefixes_streams_and_subjects() {
-        let mut config = config_with(&[]).unwrap();
-        config.namespace = "t01abc".to_owned();
-        assert_eq!(config.stream_name(), "T01ABC_LIENLAC_ATTENDANCE");
-        let config = config_with(&[("LIENLAC_NAMESPACE", "t01abc")]).unwrap();
-        assert_eq!(config.stream_name(), "T01ABC_LIENLAC_ATTENDANCE");
-        assert_eq!(config.subject_root(), "t01abc.lienlac.attendance.v1");
-    }
-}
+mod tests;

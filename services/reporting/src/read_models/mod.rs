@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_nats::jetstream;
-use kernel::config::{ConsumerSettings, KernelConfig, ServiceId, stream_name_in};
+use kernel::config::{ConsumerSettings, KernelConfig, stream_name_in};
 use kernel::consumer::ConsumerSource;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
@@ -31,10 +31,13 @@ use tokio_util::sync::CancellationToken;
 use crate::projections::{AttendanceProjection, DirectoryProjection};
 
 mod consumer;
+mod model;
 mod schemas;
+mod swap;
 
 use consumer::{Consumer, Start};
-use schemas::{ForgetGeneration, Indexes, create_schema_unless_exists, query_pool};
+pub(crate) use model::Model;
+use schemas::{Indexes, create_schema_unless_exists, query_pool};
 pub(crate) use schemas::{consumer_name, schema_name};
 
 /// How often each replica looks at `read_models` and at a rebuild's progress.
@@ -42,50 +45,6 @@ const TICK: Duration = Duration::from_millis(250);
 /// How long an old generation stays after a swap, so that other replicas move
 /// their queries and consumers off it first.
 const SWAP_GRACE: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Model {
-    Directory,
-    Attendance,
-}
-
-impl Model {
-    pub(crate) const ALL: [Model; 2] = [Model::Directory, Model::Attendance];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Model::Directory => "directory",
-            Model::Attendance => "attendance",
-        }
-    }
-
-    pub(crate) fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|model| model.name() == name)
-    }
-
-    /// The tables, with their primary keys.
-    fn tables(self) -> &'static str {
-        match self {
-            Model::Directory => include_str!("../../read_models/directory.sql"),
-            Model::Attendance => include_str!("../../read_models/attendance.sql"),
-        }
-    }
-
-    /// The indexes, keys included: a rebuild builds them after its replay.
-    fn indexes(self) -> &'static str {
-        match self {
-            Model::Directory => include_str!("../../read_models/directory_indexes.sql"),
-            Model::Attendance => include_str!("../../read_models/attendance_indexes.sql"),
-        }
-    }
-
-    fn publisher(self) -> ServiceId {
-        match self {
-            Model::Directory => ServiceId::IDENTITY,
-            Model::Attendance => ServiceId::ATTENDANCE,
-        }
-    }
-}
 
 /// A read model's row of `read_models`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -402,59 +361,6 @@ impl ReadModels {
             .consumer_info(consumer_name(model, generation))
             .await
             .ok()
-    }
-
-    /// Whether the rebuild's consumer has applied (and acknowledged) everything its
-    /// stream holds.
-    async fn caught_up(&self, model: Model, generation: i64) -> bool {
-        self.consumer_info(model, generation)
-            .await
-            .is_some_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
-    }
-
-    /// Makes `generation` the live one, unless another replica did first.
-    async fn swap(&self, model: Model, generation: i64) -> sqlx::Result<bool> {
-        let swapped = sqlx::query(
-            "UPDATE read_models SET generation = $2, rebuilding_generation = NULL, last_swapped_at = now() \
-             WHERE name = $1 AND rebuilding_generation = $2",
-        )
-        .bind(model.name())
-        .bind(generation)
-        .execute(&self.main)
-        .await?
-        .rows_affected()
-            == 1;
-        if swapped {
-            tracing::info!(
-                read_model = model.name(),
-                generation,
-                "rebuild caught up; swapped"
-            );
-        }
-        Ok(swapped)
-    }
-
-    /// Drops an old generation once the other replicas have moved off it.
-    fn forget_later(&self, model: Model, generation: i64) {
-        let this = self.forgetter();
-        tokio::spawn(async move {
-            tokio::time::sleep(SWAP_GRACE).await;
-            if let Err(error) = this.forget(model, generation).await {
-                tracing::warn!(read_model = model.name(), generation, error = ?error, "dropping an old generation failed");
-            }
-        });
-    }
-
-    async fn forget_generation(&self, model: Model, generation: i64) -> anyhow::Result<()> {
-        self.forgetter().forget(model, generation).await
-    }
-
-    fn forgetter(&self) -> ForgetGeneration {
-        ForgetGeneration {
-            config: self.config.clone(),
-            main: self.main.clone(),
-            jetstream: self.jetstream.clone(),
-        }
     }
 }
 

@@ -1,0 +1,48 @@
+//! The read models reporting keeps: their names, tables, indexes and publishers.
+
+use kernel::config::ServiceId;
+
+/// A read model, by the events it is projected from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Model {
+    Directory,
+    Attendance,
+}
+
+impl Model {
+    pub(crate) const ALL: [Model; 2] = [Model::Directory, Model::Attendance];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Model::Directory => "directory",
+            Model::Attendance => "attendance",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|model| model.name() == name)
+    }
+
+    /// The tables, with their primary keys.
+    pub(super) fn tables(self) -> &'static str {
+        match self {
+            Model::Directory => include_str!("../../read_models/directory.sql"),
+            Model::Attendance => include_str!("../../read_models/attendance.sql"),
+        }
+    }
+
+    /// The indexes, keys included: a rebuild builds them after its replay.
+    pub(super) fn indexes(self) -> &'static str {
+        match self {
+            Model::Directory => include_str!("../../read_models/directory_indexes.sql"),
+            Model::Attendance => include_str!("../../read_models/attendance_indexes.sql"),
+        }
+    }
+
+    pub(super) fn publisher(self) -> ServiceId {
+        match self {
+            Model::Directory => ServiceId::IDENTITY,
+            Model::Attendance => ServiceId::ATTENDANCE,
+        }
+    }
+}
