@@ -1,7 +1,7 @@
 //! The identity service's errors: the kernel's, plus the one answer every failed
 //! sign-in gets.
 
-pub(crate) use kernel::error::{AppError, AppResult, projected_unique_or, unique_or};
+pub(crate) use kernel::error::{AppError, AppResult, projected_unique_or};
 
 /// The same answer for an unknown username, an account not yet activated and a
 /// wrong password.

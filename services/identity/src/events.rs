@@ -30,9 +30,9 @@ pub(crate) fn account_stream(id: Uuid) -> String {
 }
 
 /// Appends `event` to `stream_id` after the stream's current last version and
-/// projects it into the directory (`write_model.rs`). For commands whose row locks
-/// already keep two writers of one stream apart; a race they did not foresee still
-/// ends in a version conflict.
+/// projects it into identity's tables (`write_model.rs`). For commands whose row
+/// locks already keep two writers of one stream apart; a race they did not
+/// foresee still ends in a version conflict.
 pub(crate) async fn emit<E>(
     conn: &mut PgConnection,
     stream_id: &str,
@@ -42,10 +42,26 @@ pub(crate) async fn emit<E>(
 where
     E: prost::Message + prost::Name + Serialize,
 {
+    record(
+        conn,
+        stream_id,
+        meta,
+        NewEvent::from_message(event).map_err(AppendError::from)?,
+    )
+    .await
+}
+
+/// [`emit`] for an event built by hand: one that keeps more than it publishes, or
+/// one that stays inside identity.
+pub(crate) async fn record(
+    conn: &mut PgConnection,
+    stream_id: &str,
+    meta: &EventMeta,
+    event: NewEvent,
+) -> Result<(), WriteError> {
     let version = stream_version(conn, stream_id)
         .await
         .map_err(AppendError::from)?;
-    let event = NewEvent::from_message(event).map_err(AppendError::from)?;
     append_and_project(
         conn,
         &IdentityTables,
@@ -56,4 +72,31 @@ where
     )
     .await?;
     Ok(())
+}
+
+/// Events identity stores and never publishes.
+pub(crate) mod internal {
+    use serde::{Deserialize, Serialize};
+
+    /// The platform operator's account, created at first start.
+    pub(crate) const OPERATOR_ACCOUNT_CREATED: &str = "OperatorAccountCreated";
+    /// An account given a new activation code: issued again, its password gone.
+    pub(crate) const ACTIVATION_REISSUED: &str = "ActivationReissued";
+
+    #[derive(Debug, Serialize, Deserialize)]
+    pub(crate) struct OperatorAccountCreated {
+        pub(crate) account_id: String,
+        pub(crate) username: String,
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    pub(crate) struct ActivationReissued {
+        pub(crate) account_id: String,
+    }
+}
+
+/// Fields the stored events keep beyond their published form.
+pub(crate) mod kept {
+    /// AccountIssued: the account's username.
+    pub(crate) const USERNAME: &str = "username";
 }

@@ -116,7 +116,8 @@ impl Tokens {
             ));
         }
         let account: Option<(Option<Uuid>, bool)> = sqlx::query_as(
-            "SELECT person_id, locked_by_admin OR coalesce(locked_until > now(), false) FROM accounts WHERE id = $1",
+            "SELECT a.person_id, a.locked_by_admin OR coalesce(c.locked_until > now(), false) \
+             FROM accounts a JOIN credentials c ON c.account_id = a.id WHERE a.id = $1",
         )
         .bind(account_id)
         .fetch_optional(&mut *conn)

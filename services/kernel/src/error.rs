@@ -78,22 +78,7 @@ impl From<AppError> for tonic::Status {
 /// ALREADY_EXISTS with `message` when projecting the events broke a unique
 /// constraint (the row is there already); otherwise the error as it is.
 pub fn projected_unique_or(error: WriteError, message: impl FnOnce() -> String) -> AppError {
-    match error {
-        WriteError::Project { source, .. }
-            if source
-                .downcast_ref::<sqlx::Error>()
-                .is_some_and(|error| crate::db::has_sqlstate(error, &["23505"])) =>
-        {
-            AppError::AlreadyExists(message())
-        }
-        error => error.into(),
-    }
-}
-
-/// ALREADY_EXISTS with `message` when `error` is a unique violation; otherwise the
-/// error as it is.
-pub fn unique_or(error: sqlx::Error, message: impl FnOnce() -> String) -> AppError {
-    if crate::db::has_sqlstate(&error, &["23505"]) {
+    if error.is_unique_violation() {
         AppError::AlreadyExists(message())
     } else {
         error.into()

@@ -89,6 +89,16 @@ pub enum WriteError {
     },
 }
 
+impl WriteError {
+    /// Whether projecting broke a unique constraint: the row is there already.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Project { source, .. }
+            if source
+                .downcast_ref::<sqlx::Error>()
+                .is_some_and(|error| crate::db::has_sqlstate(error, &["23505"])))
+    }
+}
+
 /// Appends `events` to `stream_id` if it is at `expected`, then writes them through
 /// `projection`, in the caller's transaction.
 pub async fn append_and_project<P: InlineProjection>(

@@ -3,8 +3,8 @@
 
 use kernel::auth::{Caller, Role};
 use kernel::command::idempotent;
-use kernel::event_store::EventMeta;
 use kernel::event_store::RequestKey;
+use kernel::event_store::{EventMeta, NewEvent};
 use lienlac_proto::identity::v1::{
     Account, AccountLocked, AccountStatus, AccountUnlocked, RoleBinding, RoleGranted,
     ScopeKind as ProtoScope, WhoAmIResponse,
@@ -16,10 +16,11 @@ use super::{AccountRow, by_id, require_administers};
 use crate::Ctx;
 use crate::config::DEVELOPMENT_ADMIN_PASSWORD;
 use crate::error::AppResult;
-use crate::events::{account_stream, emit};
+use crate::events::{account_stream, emit, internal, record};
 use crate::password_policy::PasswordPolicy;
 use crate::passwords::Passwords;
 use crate::roles::binding_to_proto;
+use crate::write_model::LOCKED_BY_ADMINISTRATOR;
 
 pub const OPERATOR_USERNAME: &str = "admin";
 
@@ -63,10 +64,6 @@ pub(crate) async fn lock(
             let account = by_id(tx, account_id).await?;
             require_administers(tx, &by, &account).await?;
             if !account.locked_by_admin {
-                sqlx::query("UPDATE accounts SET locked_by_admin = true WHERE id = $1")
-                    .bind(account_id)
-                    .execute(&mut *tx)
-                    .await?;
                 crate::tokens::revoke_account(tx, account_id, None).await?;
                 let event = AccountLocked {
                     account_id: account_id.to_string(),
@@ -75,9 +72,9 @@ pub(crate) async fn lock(
                         .map(|id| id.to_string())
                         .unwrap_or_default(),
                     reason: if reason.is_empty() {
-                        "by_administrator".to_owned()
+                        LOCKED_BY_ADMINISTRATOR.to_owned()
                     } else {
-                        format!("by_administrator: {reason}")
+                        format!("{LOCKED_BY_ADMINISTRATOR}: {reason}")
                     },
                     locked_until: String::new(),
                 };
@@ -108,7 +105,7 @@ pub(crate) async fn unlock(
             require_administers(tx, &by, &account).await?;
             if account.locked {
                 sqlx::query(
-                    "UPDATE accounts SET locked_by_admin = false, locked_until = NULL, failed_logins = 0 WHERE id = $1",
+                    "UPDATE credentials SET locked_until = NULL, failed_logins = 0 WHERE account_id = $1",
                 )
                 .bind(account_id)
                 .execute(&mut *tx)
@@ -159,11 +156,13 @@ pub(crate) async fn ensure_operator(
     {
         anyhow::bail!("LIENLAC_ADMIN_PASSWORD {}", violation.english);
     }
-    let existing: Option<(Uuid, Option<String>)> =
-        sqlx::query_as("SELECT id, password_hash FROM accounts WHERE username = $1")
-            .bind(OPERATOR_USERNAME)
-            .fetch_optional(pool)
-            .await?;
+    let existing: Option<(Uuid, Option<String>)> = sqlx::query_as(
+        "SELECT a.id, c.password_hash FROM accounts a JOIN credentials c ON c.account_id = a.id \
+             WHERE a.username = $1",
+    )
+    .bind(OPERATOR_USERNAME)
+    .fetch_optional(pool)
+    .await?;
     let turn = passwords.turn().await?;
     if let Some((account_id, hash)) = existing {
         if !development
@@ -173,7 +172,7 @@ pub(crate) async fn ensure_operator(
         {
             let hash = passwords.hash(&turn, password).await?;
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+            sqlx::query("UPDATE credentials SET password_hash = $2 WHERE account_id = $1")
                 .bind(account_id)
                 .bind(hash)
                 .execute(&mut *tx)
@@ -191,21 +190,20 @@ pub(crate) async fn ensure_operator(
     let hash = passwords.hash(&turn, password).await?;
     let mut tx = pool.begin().await?;
     let account_id = Uuid::now_v7();
-    let created = sqlx::query(
-        "INSERT INTO accounts (id, username, status, password_hash) VALUES ($1, $2, 'active', $3) \
-         ON CONFLICT (username) DO NOTHING",
-    )
-    .bind(account_id)
-    .bind(OPERATOR_USERNAME)
-    .bind(hash)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if created == 0 {
-        return Ok(()); // another replica created it first
+    let meta = EventMeta::for_command(Some(account_id.to_string()));
+    let created = internal::OperatorAccountCreated {
+        account_id: account_id.to_string(),
+        username: OPERATOR_USERNAME.to_owned(),
+    };
+    let event = NewEvent::new(internal::OPERATOR_ACCOUNT_CREATED, 1, &created)?;
+    match record(&mut tx, &account_stream(account_id), &meta, event).await {
+        Ok(()) => {}
+        Err(error) if error.is_unique_violation() => return Ok(()), // another replica created it first
+        Err(error) => anyhow::bail!("recording the operator: {error}"),
     }
-    sqlx::query("INSERT INTO role_bindings (account_id, role, scope_kind) VALUES ($1, 'operator', 'platform')")
+    sqlx::query("INSERT INTO credentials (account_id, password_hash) VALUES ($1, $2)")
         .bind(account_id)
+        .bind(hash)
         .execute(&mut *tx)
         .await?;
     let event = RoleGranted {
@@ -218,7 +216,6 @@ pub(crate) async fn ensure_operator(
             ..RoleBinding::default()
         }),
     };
-    let meta = EventMeta::for_command(Some(account_id.to_string()));
     emit(&mut tx, &account_stream(account_id), &meta, &event)
         .await
         .map_err(|e| anyhow::anyhow!("recording the operator: {e}"))?;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use kernel::auth::Caller;
 use kernel::csv::spreadsheet_safe;
 use kernel::event_store::RequestKey;
-use kernel::event_store::{find_request, record_request};
+use kernel::event_store::{EventMeta, NewEvent, find_request, record_request};
 use lienlac_proto::identity::v1::{
     AccountIssued, IssueAccountsResponse, IssuedAccount, PersonKind,
 };
@@ -19,7 +19,7 @@ use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::directory::meta;
 use crate::error::{AppError, AppResult};
-use crate::events::{account_stream, emit};
+use crate::events::{account_stream, internal, kept, record};
 use crate::text;
 
 pub(crate) enum Whom {
@@ -139,16 +139,12 @@ pub(crate) async fn issue(
         let (code, stored) = ctx.activation.new_code()?;
         let account_id = Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO accounts (id, person_id, username, status, activation_code_hash, activation_code_keyed, activation_expires_at, district_id, school_id) \
-             VALUES ($1, $2, $3, 'issued', $4, true, now() + make_interval(secs => $5), $6, $7)",
+            "INSERT INTO credentials (account_id, activation_code_hash, activation_code_keyed, activation_expires_at) \
+             VALUES ($1, $2, true, now() + make_interval(secs => $3))",
         )
         .bind(account_id)
-        .bind(candidate.id)
-        .bind(&username)
         .bind(stored)
         .bind(expires)
-        .bind(district_id)
-        .bind(school_id)
         .execute(&mut *tx)
         .await?;
         let kind = if candidate.kind == "staff" {
@@ -162,7 +158,10 @@ pub(crate) async fn issue(
             person_kind: kind as i32,
             school_id: school_id.to_string(),
         };
-        emit(&mut tx, &account_stream(account_id), &event_meta, &event).await?;
+        let event = NewEvent::from_message(&event)
+            .and_then(|event| event.keeping(kept::USERNAME, &username))
+            .map_err(anyhow::Error::from)?;
+        record(&mut tx, &account_stream(account_id), &event_meta, event).await?;
         answer.accounts.push(IssuedAccount {
             account_id: account_id.to_string(),
             person_id: candidate.id.to_string(),
@@ -226,15 +225,26 @@ pub(crate) async fn reset(
     }
     let (code, stored) = ctx.activation.new_code()?;
     sqlx::query(
-        "UPDATE accounts SET status = 'issued', password_hash = NULL, activation_code_hash = $2, \
-             activation_code_keyed = true, activation_expires_at = now() + make_interval(secs => $3), failed_logins = 0, locked_until = NULL \
-         WHERE id = $1",
+        "UPDATE credentials SET password_hash = NULL, activation_code_hash = $2, activation_code_keyed = true, \
+             activation_expires_at = now() + make_interval(secs => $3), failed_logins = 0, locked_until = NULL \
+         WHERE account_id = $1",
     )
     .bind(account_id)
     .bind(stored)
     .bind(ctx.settings.activation_code_ttl.as_secs_f64())
     .execute(&mut *tx)
     .await?;
+    let reissued = internal::ActivationReissued {
+        account_id: account_id.to_string(),
+    };
+    let event =
+        NewEvent::new(internal::ACTIVATION_REISSUED, 1, &reissued).map_err(anyhow::Error::from)?;
+    let meta = EventMeta::for_command(Some(caller.account_id.to_string()));
+    let meta = match account.district_id {
+        Some(district) => meta.in_tenant(district, account.school_id),
+        None => meta,
+    };
+    record(&mut tx, &account_stream(account_id), &meta, event).await?;
     crate::tokens::revoke_account(&mut tx, account_id, None).await?;
     let full_name: Option<String> =
         sqlx::query_scalar("SELECT full_name FROM people WHERE id = $1")

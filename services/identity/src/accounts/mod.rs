@@ -45,17 +45,19 @@ impl AccountRow {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "id, person_id, username, status, password_hash, activation_code_hash, activation_code_keyed, \
-    coalesce(activation_expires_at < now(), false) AS activation_expired, failed_logins, \
-    locked_by_admin OR coalesce(locked_until > now(), false) AS locked, locked_by_admin, \
-    last_sign_in_date, district_id, school_id";
+/// An account with its credentials (`FROM accounts a JOIN credentials c`).
+const ACCOUNT_COLUMNS: &str = "a.id, a.person_id, a.username, a.status, c.password_hash, c.activation_code_hash, \
+    c.activation_code_keyed, coalesce(c.activation_expires_at < now(), false) AS activation_expired, c.failed_logins, \
+    a.locked_by_admin OR coalesce(c.locked_until > now(), false) AS locked, a.locked_by_admin, \
+    a.last_sign_in_date, a.district_id, a.school_id \
+    FROM accounts a JOIN credentials c ON c.account_id = a.id";
 
 /// Locks and returns the account named `username`.
 pub(crate) async fn by_username(
     conn: &mut PgConnection,
     username: &str,
 ) -> AppResult<Option<AccountRow>> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1 FOR UPDATE");
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} WHERE a.username = $1 FOR UPDATE");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(username)
         .fetch_optional(conn)
@@ -64,7 +66,7 @@ pub(crate) async fn by_username(
 
 /// Locks and returns the account `id`.
 pub(crate) async fn by_id(conn: &mut PgConnection, id: Uuid) -> AppResult<AccountRow> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE");
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} WHERE a.id = $1 FOR UPDATE");
     let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(conn)

@@ -13,7 +13,7 @@ use super::authority::granters;
 use super::by_id;
 use crate::Ctx;
 use crate::access;
-use crate::error::{AppError, AppResult, unique_or};
+use crate::error::{AppError, AppResult, projected_unique_or};
 use crate::events::{account_stream, emit};
 use crate::roles::{binding_to_proto, scope_name};
 
@@ -100,17 +100,6 @@ pub(crate) async fn grant(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let (binding, target) = binding(tx, &by, &change).await?;
-            sqlx::query(
-                "INSERT INTO role_bindings (account_id, role, scope_kind, scope_id, district_id) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(change.account_id)
-            .bind(binding.role.as_str())
-            .bind(scope_name(binding.scope))
-            .bind(binding.id)
-            .bind(binding.district)
-            .execute(&mut *tx)
-            .await
-            .map_err(|error| unique_or(error, || "the account already holds this role over this scope".to_owned()))?;
             let proto = binding_to_proto(&binding, change.account_id);
             let person = by_id(tx, change.account_id).await?.person_id;
             let event = RoleGranted {
@@ -118,7 +107,18 @@ pub(crate) async fn grant(
                 person_id: person.map(|id| id.to_string()).unwrap_or_default(),
                 binding: Some(proto.clone()),
             };
-            emit(tx, &account_stream(change.account_id), &event_meta(&by, &target), &event).await?;
+            emit(
+                tx,
+                &account_stream(change.account_id),
+                &event_meta(&by, &target),
+                &event,
+            )
+            .await
+            .map_err(|error| {
+                projected_unique_or(error, || {
+                    "the account already holds this role over this scope".to_owned()
+                })
+            })?;
             Ok(proto)
         })
     })
@@ -135,16 +135,16 @@ pub(crate) async fn revoke(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let (binding, target) = binding(tx, &by, &change).await?;
-            let removed = sqlx::query(
-                "DELETE FROM role_bindings WHERE account_id = $1 AND role = $2 AND scope_id IS NOT DISTINCT FROM $3",
+            let held: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM role_bindings \
+                 WHERE account_id = $1 AND role = $2 AND scope_id IS NOT DISTINCT FROM $3 FOR UPDATE",
             )
             .bind(change.account_id)
             .bind(binding.role.as_str())
             .bind(binding.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if removed == 0 {
+            .fetch_optional(&mut *tx)
+            .await?;
+            if held.is_none() {
                 return Err(AppError::NotFound("role binding"));
             }
             let person = by_id(tx, change.account_id).await?.person_id;

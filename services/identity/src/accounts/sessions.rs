@@ -8,7 +8,7 @@ use kernel::event_store::EventMeta;
 use lienlac_proto::identity::v1::{AccountActivated, AccountLocked, AccountSignedIn, TokenPair};
 use sqlx::PgConnection;
 
-use super::sign_in_rules::{self, AccountStatus, Failure, Refusal, Verdict};
+use super::sign_in_rules::{self, Failure, Refusal, Verdict};
 use super::{AccountRow, by_id, by_username};
 use crate::Ctx;
 use crate::error::{AppError, AppResult, bad_credentials};
@@ -33,7 +33,7 @@ async fn record_failure(
     failure: Failure,
 ) -> AppResult<()> {
     if let Failure::Counted(failures) = failure {
-        sqlx::query("UPDATE accounts SET failed_logins = $2 WHERE id = $1")
+        sqlx::query("UPDATE credentials SET failed_logins = $2 WHERE account_id = $1")
             .bind(account.id)
             .bind(failures)
             .execute(&mut *conn)
@@ -41,11 +41,13 @@ async fn record_failure(
         return Ok(());
     }
     let until = time::OffsetDateTime::now_utc() + ctx.settings.lockout_duration;
-    sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = $2 WHERE id = $1")
-        .bind(account.id)
-        .bind(until)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE credentials SET failed_logins = 0, locked_until = $2 WHERE account_id = $1",
+    )
+    .bind(account.id)
+    .bind(until)
+    .execute(&mut *conn)
+    .await?;
     let event = AccountLocked {
         account_id: account.id.to_string(),
         person_id: account
@@ -75,11 +77,12 @@ async fn signed_in(
     account: &AccountRow,
 ) -> AppResult<TokenPair> {
     let today = school::dates::local_today();
-    sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = NULL, last_sign_in_date = $2 WHERE id = $1")
-        .bind(account.id)
-        .bind(today)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE credentials SET failed_logins = 0, locked_until = NULL WHERE account_id = $1",
+    )
+    .bind(account.id)
+    .execute(&mut *conn)
+    .await?;
     if account.last_sign_in_date != Some(today) {
         let event = AccountSignedIn {
             account_id: account.id.to_string(),
@@ -203,12 +206,11 @@ pub(crate) async fn activate(
     check_new_password(ctx, &mut tx, &account, new_password).await?;
     let hash = ctx.passwords.hash(&turn, new_password).await?;
     sqlx::query(
-        "UPDATE accounts SET status = $3, password_hash = $2, activation_code_hash = NULL, \
-             activation_expires_at = NULL WHERE id = $1",
+        "UPDATE credentials SET password_hash = $2, activation_code_hash = NULL, activation_expires_at = NULL \
+         WHERE account_id = $1",
     )
     .bind(account.id)
     .bind(hash)
-    .bind(AccountStatus::Active.as_str())
     .execute(&mut *tx)
     .await?;
     let event = AccountActivated {
@@ -274,7 +276,7 @@ pub(crate) async fn change_password(
     }
     check_new_password(ctx, &mut tx, &account, new_password).await?;
     let hash = ctx.passwords.hash(&turn, new_password).await?;
-    sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+    sqlx::query("UPDATE credentials SET password_hash = $2 WHERE account_id = $1")
         .bind(account.id)
         .bind(hash)
         .execute(&mut *tx)

@@ -261,7 +261,7 @@ async fn activation_codes_are_stored_keyed_with_the_server_secret() {
     let s = school().await;
     let account = issue_guardians(&s, false).await.accounts.remove(0);
     let (stored, keyed): (Vec<u8>, bool) = sqlx::query_as(
-        "SELECT activation_code_hash, activation_code_keyed FROM accounts WHERE id = $1::uuid",
+        "SELECT activation_code_hash, activation_code_keyed FROM credentials WHERE account_id = $1::uuid",
     )
     .bind(&account.account_id)
     .fetch_one(&s.app.pool)

@@ -1,6 +1,6 @@
-//! The directory is what identity's events say: after every kind of directory
-//! command, the tables rebuilt from the event store equal the tables the commands
-//! wrote, and the accounts that point into them stay as they were.
+//! Identity's tables are what its events say: after every kind of directory and
+//! account command, the tables rebuilt from the event store equal the tables the
+//! commands wrote, and the credentials and sessions beside them stay as they were.
 
 use kernel::config::ServiceId;
 use lienlac_proto::identity::v1 as pb;
@@ -9,7 +9,9 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 8] = [
+    "role_bindings",
+    "accounts",
     "guardianships",
     "enrolments",
     "classes",
@@ -34,7 +36,7 @@ async fn snapshot(pool: &PgPool, tables: &[&str]) -> Vec<(String, serde_json::Va
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_directory_rebuilt_from_the_events_equals_the_one_the_commands_wrote() {
+async fn identitys_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() {
     let app = TestApp::spawn().await;
     let fixture = Fixture::create(&app).await;
     let admin = app.admin_token().await;
@@ -68,6 +70,41 @@ async fn the_directory_rebuilt_from_the_events_equals_the_one_the_commands_wrote
         .unwrap_err();
     assert_eq!(taken.code(), Code::AlreadyExists, "{taken:?}");
 
+    // Accounts: locked and unlocked, locked again, reset, a role revoked.
+    let mut auth = app.auth(Some(&admin));
+    let teacher = fixture.accounts[&Persona::Teacher].clone();
+    let staff = fixture.accounts[&Persona::Staff].clone();
+    for account_id in [&teacher, &staff] {
+        auth.lock_account(pb::LockAccountRequest {
+            request_id: rid(),
+            account_id: account_id.clone(),
+            reason: "mất điện thoại".into(),
+        })
+        .await
+        .unwrap();
+    }
+    auth.unlock_account(pb::UnlockAccountRequest {
+        request_id: rid(),
+        account_id: teacher.clone(),
+    })
+    .await
+    .unwrap();
+    auth.reset_password(pb::ResetPasswordRequest {
+        request_id: rid(),
+        account_id: fixture.accounts[&Persona::Guardian].clone(),
+    })
+    .await
+    .unwrap();
+    auth.revoke_role(pb::RevokeRoleRequest {
+        request_id: rid(),
+        account_id: teacher.clone(),
+        role: pb::Role::Teacher as i32,
+        scope_kind: pb::ScopeKind::School as i32,
+        scope_id: a.school_id.clone(),
+    })
+    .await
+    .unwrap();
+
     let written = snapshot(&app.pool, &TABLES).await;
     for (table, rows) in &written {
         assert!(
@@ -75,13 +112,14 @@ async fn the_directory_rebuilt_from_the_events_equals_the_one_the_commands_wrote
             "{table} has rows"
         );
     }
-    let accounts = snapshot(&app.pool, &["accounts", "role_bindings"]).await;
+    let credentials = snapshot(&app.pool, &["credentials", "refresh_tokens"]).await;
     let listed = class_students(&mut directory, &a.class_id).await;
 
     // Rows that drifted from the events are put back as the events say.
     let schema = app.world.config(ServiceId::IDENTITY).schema;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM {schema}.guardianships; UPDATE {schema}.people SET full_name = 'X', name_folded = 'x'"
+        "DELETE FROM {schema}.guardianships; UPDATE {schema}.people SET full_name = 'X', name_folded = 'x'; \
+         UPDATE {schema}.accounts SET locked_by_admin = false, status = 'active'; DELETE FROM {schema}.role_bindings"
     )))
     .execute(&mut app.world.admin().await)
     .await
@@ -106,12 +144,18 @@ async fn the_directory_rebuilt_from_the_events_equals_the_one_the_commands_wrote
         assert_eq!(before, after, "{table} rebuilt from its events");
     }
     assert_eq!(
-        snapshot(&app.pool, &["accounts", "role_bindings"]).await,
-        accounts
+        snapshot(&app.pool, &["credentials", "refresh_tokens"]).await,
+        credentials
     );
 
-    // The rebuilt directory answers as before.
+    // The rebuilt tables answer as before: the same class list, the account
+    // unlocked lets its person in, the one still locked does not.
     assert_eq!(class_students(&mut directory, &a.class_id).await, listed);
+    let teacher_name = username_of(&app, &teacher).await;
+    assert!(app.login(&teacher_name, PASSWORD).await.is_ok());
+    let staff_name = username_of(&app, &staff).await;
+    let refused = app.login(&staff_name, PASSWORD).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
 }
 
 async fn phone_of(app: &TestApp, person_id: &str) -> String {
