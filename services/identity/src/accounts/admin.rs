@@ -4,14 +4,18 @@
 use kernel::auth::{Caller, Role};
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
-use kernel::event_store::{EventMeta, NewEvent};
+use kernel::event_store::{Aggregate as _, EventMeta, ExpectedVersion, NewEvent, load};
+use kernel::write_model::append_and_project;
 use lienlac_proto::identity::v1::{
     Account, AccountLocked, AccountStatus, AccountUnlocked, RoleBinding, RoleGranted,
     ScopeKind as ProtoScope, WhoAmIResponse,
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::account_rules::{
+    Account as AccountRules, AccountCommand, AccountContext, AccountEvent, lock_reason,
+};
 use super::{AccountRow, by_id, require_administers};
 use crate::Ctx;
 use crate::config::DEVELOPMENT_ADMIN_PASSWORD;
@@ -20,7 +24,7 @@ use crate::events::{account_stream, emit, internal, record};
 use crate::password_policy::PasswordPolicy;
 use crate::passwords::Passwords;
 use crate::roles::binding_to_proto;
-use crate::write_model::LOCKED_BY_ADMINISTRATOR;
+use crate::write_model::IdentityTables;
 
 pub const OPERATOR_USERNAME: &str = "admin";
 
@@ -51,6 +55,68 @@ fn meta_for(caller: &Caller, account: &AccountRow) -> EventMeta {
     }
 }
 
+/// Lets the account's rules (`account_rules.rs`) decide `command` on the account
+/// folded from its own events, and appends and projects what they decided.
+pub(crate) async fn administer(
+    tx: &mut PgConnection,
+    by: &Caller,
+    account: &AccountRow,
+    command: AccountCommand,
+) -> AppResult<Vec<AccountEvent>> {
+    let stream = account_stream(account.id);
+    let (state, version) = load::<AccountRules>(tx, &stream)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let context = AccountContext {
+        locked_by_sign_ins: account.locked_by_sign_ins,
+    };
+    let decided = state.decide(&command, &context)?;
+    let (account_id, person_id) = (
+        account.id.to_string(),
+        account
+            .person_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+    );
+    let mut stored = Vec::with_capacity(decided.len());
+    for event in &decided {
+        let event = match event {
+            AccountEvent::Locked { reason, .. } => NewEvent::from_message(&AccountLocked {
+                account_id: account_id.clone(),
+                person_id: person_id.clone(),
+                reason: reason.clone(),
+                locked_until: String::new(),
+            }),
+            AccountEvent::Unlocked => NewEvent::from_message(&AccountUnlocked {
+                account_id: account_id.clone(),
+                person_id: person_id.clone(),
+            }),
+            AccountEvent::Reissued => NewEvent::new(
+                internal::ACTIVATION_REISSUED,
+                1,
+                &internal::ActivationReissued {
+                    account_id: account_id.clone(),
+                },
+            ),
+            AccountEvent::Issued { .. } | AccountEvent::Activated => {
+                return Err(anyhow::anyhow!("administering an account decided {event:?}").into());
+            }
+        };
+        stored.push(event.map_err(anyhow::Error::from)?);
+    }
+    let expected = ExpectedVersion::from_loaded(version);
+    append_and_project(
+        tx,
+        &IdentityTables,
+        &stream,
+        expected,
+        &stored,
+        &meta_for(by, account),
+    )
+    .await?;
+    Ok(decided)
+}
+
 pub(crate) async fn lock(
     ctx: &Ctx,
     caller: &Caller,
@@ -63,28 +129,11 @@ pub(crate) async fn lock(
         Box::pin(async move {
             let account = by_id(tx, account_id).await?;
             require_administers(tx, &by, &account).await?;
-            if !account.locked_by_admin {
+            let command = AccountCommand::Lock {
+                reason: lock_reason(&reason),
+            };
+            if !administer(tx, &by, &account, command).await?.is_empty() {
                 crate::tokens::revoke_account(tx, account_id, None).await?;
-                let event = AccountLocked {
-                    account_id: account_id.to_string(),
-                    person_id: account
-                        .person_id
-                        .map(|id| id.to_string())
-                        .unwrap_or_default(),
-                    reason: if reason.is_empty() {
-                        LOCKED_BY_ADMINISTRATOR.to_owned()
-                    } else {
-                        format!("{LOCKED_BY_ADMINISTRATOR}: {reason}")
-                    },
-                    locked_until: String::new(),
-                };
-                emit(
-                    tx,
-                    &account_stream(account_id),
-                    &meta_for(&by, &account),
-                    &event,
-                )
-                .await?;
             }
             Ok(account_proto(&by_id(tx, account_id).await?))
         })
@@ -103,18 +152,13 @@ pub(crate) async fn unlock(
         Box::pin(async move {
             let account = by_id(tx, account_id).await?;
             require_administers(tx, &by, &account).await?;
-            if account.locked {
+            if !administer(tx, &by, &account, AccountCommand::Unlock).await?.is_empty() {
                 sqlx::query(
                     "UPDATE credentials SET locked_until = NULL, failed_logins = 0 WHERE account_id = $1",
                 )
                 .bind(account_id)
                 .execute(&mut *tx)
                 .await?;
-                let event = AccountUnlocked {
-                    account_id: account_id.to_string(),
-                    person_id: account.person_id.map(|id| id.to_string()).unwrap_or_default(),
-                };
-                emit(tx, &account_stream(account_id), &meta_for(&by, &account), &event).await?;
             }
             Ok(account_proto(&by_id(tx, account_id).await?))
         })

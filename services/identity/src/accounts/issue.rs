@@ -7,19 +7,20 @@ use std::collections::HashMap;
 use kernel::auth::Caller;
 use kernel::csv::spreadsheet_safe;
 use kernel::event_store::RequestKey;
-use kernel::event_store::{EventMeta, NewEvent, find_request, record_request};
+use kernel::event_store::{NewEvent, find_request, record_request};
 use lienlac_proto::identity::v1::{
     AccountIssued, IssueAccountsResponse, IssuedAccount, PersonKind,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::account_rules::AccountCommand;
 use super::{by_id, require_administers};
 use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::directory::meta;
 use crate::error::{AppError, AppResult};
-use crate::events::{account_stream, internal, kept, record};
+use crate::events::{account_stream, kept, record};
 use crate::text;
 
 pub(crate) enum Whom {
@@ -234,17 +235,7 @@ pub(crate) async fn reset(
     .bind(ctx.settings.activation_code_ttl.as_secs_f64())
     .execute(&mut *tx)
     .await?;
-    let reissued = internal::ActivationReissued {
-        account_id: account_id.to_string(),
-    };
-    let event =
-        NewEvent::new(internal::ACTIVATION_REISSUED, 1, &reissued).map_err(anyhow::Error::from)?;
-    let meta = EventMeta::for_command(Some(caller.account_id.to_string()));
-    let meta = match account.district_id {
-        Some(district) => meta.in_tenant(district, account.school_id),
-        None => meta,
-    };
-    record(&mut tx, &account_stream(account_id), &meta, event).await?;
+    super::admin::administer(&mut tx, caller, &account, AccountCommand::Reset).await?;
     crate::tokens::revoke_account(&mut tx, account_id, None).await?;
     let full_name: Option<String> =
         sqlx::query_scalar("SELECT full_name FROM people WHERE id = $1")

@@ -1,5 +1,6 @@
 //! Accounts: issuing and activating them, signing in, and administering them.
 
+pub(crate) mod account_rules;
 pub(crate) mod admin;
 pub(crate) mod authority;
 pub(crate) mod issue;
@@ -27,7 +28,7 @@ pub(crate) struct AccountRow {
     pub activation_expired: bool,
     pub failed_logins: i32,
     pub locked: bool,
-    pub locked_by_admin: bool,
+    pub locked_by_sign_ins: bool,
     pub last_sign_in_date: Option<time::Date>,
     pub district_id: Option<Uuid>,
     pub school_id: Option<Uuid>,
@@ -48,7 +49,8 @@ impl AccountRow {
 /// An account with its credentials (`FROM accounts a JOIN credentials c`).
 const ACCOUNT_COLUMNS: &str = "a.id, a.person_id, a.username, a.status, c.password_hash, c.activation_code_hash, \
     c.activation_code_keyed, coalesce(c.activation_expires_at < now(), false) AS activation_expired, c.failed_logins, \
-    a.locked_by_admin OR coalesce(c.locked_until > now(), false) AS locked, a.locked_by_admin, \
+    a.locked_by_admin OR coalesce(c.locked_until > now(), false) AS locked, \
+    coalesce(c.locked_until > now(), false) AS locked_by_sign_ins, \
     a.last_sign_in_date, a.district_id, a.school_id \
     FROM accounts a JOIN credentials c ON c.account_id = a.id";
 
