@@ -4,10 +4,11 @@
 //! (school/src/directory.rs).
 
 use kernel::consumer::{Projection, ReceivedEvent};
+use kernel::error::{AppError, AppResult};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::roll_calls::RollCallKey;
+use crate::Ctx;
 
 pub(crate) struct DirectoryProjection;
 
@@ -49,26 +50,25 @@ pub(crate) async fn class(
         .await
 }
 
-/// The students enrolled in the class on the roll call's date, by id, each with the
-/// approved leave that covers the roll call, if any.
-pub(crate) async fn roster(
-    conn: &mut PgConnection,
-    key: &RollCallKey,
-) -> sqlx::Result<Vec<(Uuid, Option<Uuid>)>> {
-    sqlx::query_as(
-        "SELECT e.student_id, l.id FROM ( \
-             SELECT DISTINCT student_id FROM enrolment_periods \
-             WHERE class_id = $1 AND from_date <= $2 AND (to_date IS NULL OR to_date > $2)) e \
-         LEFT JOIN LATERAL ( \
-             SELECT id FROM leaves WHERE student_id = e.student_id AND class_id = $1 AND status = 'approved' \
-               AND from_date <= $2 AND to_date >= $2 AND $3 = ANY(sessions) LIMIT 1) l ON true \
-         ORDER BY e.student_id",
-    )
-    .bind(key.class_id)
-    .bind(key.date)
-    .bind(key.session as i16)
-    .fetch_all(conn)
-    .await
+/// The class as attendance knows it. A class's school and district never change,
+/// so a class once found is kept in memory.
+pub(crate) async fn known_class(ctx: &Ctx, class_id: Uuid) -> AppResult<ClassRow> {
+    if let Some(class) = ctx
+        .classes
+        .read()
+        .ok()
+        .and_then(|known| known.get(&class_id).cloned())
+    {
+        return Ok(class);
+    }
+    let mut conn = ctx.pool.acquire().await?;
+    let class = class(&mut conn, class_id)
+        .await?
+        .ok_or(AppError::NotFound("class"))?;
+    if let Ok(mut known) = ctx.classes.write() {
+        known.insert(class_id, class.clone());
+    }
+    Ok(class)
 }
 
 /// The district of a school attendance knows.

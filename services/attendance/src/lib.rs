@@ -9,6 +9,7 @@ mod api;
 mod calendar;
 pub mod config;
 mod directory;
+mod ids;
 mod leaves;
 mod roll_calls;
 mod write_model;

@@ -67,7 +67,7 @@ async fn roll_call_submitted(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow
     let mut leaves = Vec::with_capacity(event.marks.len());
     for mark in &event.marks {
         students.push(mark.student_id.parse::<Uuid>()?);
-        leaves.push(optional_id(&mark.leave_id)?);
+        leaves.push(crate::ids::optional(&mark.leave_id)?);
     }
     let statuses: Vec<i16> = event.marks.iter().map(|m| m.status as i16).collect();
     let notes: Vec<&str> = event.marks.iter().map(|m| m.note.as_str()).collect();
@@ -119,7 +119,7 @@ async fn mark_corrected(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Res
     .bind(event.student_id.parse::<Uuid>()?)
     .bind(event.to as i16)
     .bind(&event.note)
-    .bind(optional_id(&event.leave_id)?)
+    .bind(crate::ids::optional(&event.leave_id)?)
     .bind(version)
     .execute(conn)
     .await?;
@@ -189,7 +189,7 @@ async fn leave_requested(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Re
     .bind(date(&event.to_date)?)
     .bind(&sessions)
     .bind(reason.unwrap_or_default())
-    .bind(crate::leaves::status_text(LeaveStatus::Pending))
+    .bind(leave_status_text(LeaveStatus::Pending))
     .bind(event.requested_by.parse::<Uuid>()?)
     .bind(fact.recorded_at)
     .execute(conn)
@@ -200,7 +200,7 @@ async fn leave_requested(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Re
 async fn leave_decided(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
     let event: pb::LeaveDecided = fact.decode()?;
     let comment: Option<String> = fact.kept(kept::COMMENT)?;
-    let status = crate::leaves::status_text(if event.approved {
+    let status = leave_status_text(if event.approved {
         LeaveStatus::Approved
     } else {
         LeaveStatus::Rejected
@@ -231,6 +231,21 @@ fn timestamp(text: &str) -> anyhow::Result<OffsetDateTime> {
     )?)
 }
 
-fn optional_id(text: &str) -> anyhow::Result<Option<Uuid>> {
-    crate::roll_calls::rules::optional_id(text)
+/// A leave's status as the `leaves` table writes it.
+pub(crate) fn leave_status_text(status: LeaveStatus) -> Option<&'static str> {
+    match status {
+        LeaveStatus::Pending => Some("pending"),
+        LeaveStatus::Approved => Some("approved"),
+        LeaveStatus::Rejected => Some("rejected"),
+        LeaveStatus::Unspecified => None,
+    }
+}
+
+/// A leave's status as the `leaves` table holds it.
+pub(crate) fn leave_status(text: &str) -> LeaveStatus {
+    match text {
+        "approved" => LeaveStatus::Approved,
+        "rejected" => LeaveStatus::Rejected,
+        _ => LeaveStatus::Pending,
+    }
 }

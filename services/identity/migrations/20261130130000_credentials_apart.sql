@@ -1,7 +1,7 @@
 -- Credentials and sign-in attempts, apart from the account. They are current
 -- state only: no event carries a password, a code or their hashes, nor each
 -- failed attempt. The accounts table is then projected from events alone
--- (src/write_model.rs), and a rebuild leaves these rows as they are.
+-- (src/write_model/), and a rebuild leaves these rows as they are.
 CREATE TABLE credentials (
     account_id            uuid PRIMARY KEY REFERENCES accounts (id) DEFERRABLE INITIALLY DEFERRED,
     password_hash         text,

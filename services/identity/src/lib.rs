@@ -6,6 +6,7 @@
 //! record other services subscribe to. Credentials stay in tables only.
 
 mod access;
+mod account_state;
 mod accounts;
 mod activation;
 mod api;

@@ -15,8 +15,7 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::directory::ClassRow;
-use crate::roll_calls::commands::known_class;
-use crate::roll_calls::rules::Calendar;
+use crate::directory::known_class;
 use crate::write_model::AttendanceTables;
 
 mod closure_rules;
@@ -29,6 +28,18 @@ use month_rules::{ClassMonth, MonthCommand, MonthContext, MonthEvent};
 /// The first day of `YYYY-MM`.
 fn month_start(month: &str) -> Option<Date> {
     dates::parse_month(month).map(|(first, _)| first)
+}
+
+/// Whether the class takes roll calls on the date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Calendar {
+    Open,
+    /// The school declared the day closed.
+    ClosureDay {
+        reason: String,
+    },
+    /// The class's month is closed (until the principal reopens it).
+    MonthClosed,
 }
 
 /// Whether the class takes roll calls on `date`: a closure day, a closed month or

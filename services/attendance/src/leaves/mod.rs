@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::Ctx;
 use crate::directory::{self, ClassRow};
 use crate::roll_calls::{RollCallKey, commands};
-use crate::write_model::{AttendanceTables, kept};
+use crate::write_model::{AttendanceTables, kept, leave_status, leave_status_text};
 
 mod rules;
 
@@ -50,24 +50,6 @@ struct LeaveRow {
 
 const LEAVE_COLUMNS: &str = "id, student_id, class_id, school_id, district_id, from_date, to_date, sessions, reason, status, requested_by, decided_by, comment";
 
-fn status_of(text: &str) -> LeaveStatus {
-    match text {
-        "approved" => LeaveStatus::Approved,
-        "rejected" => LeaveStatus::Rejected,
-        _ => LeaveStatus::Pending,
-    }
-}
-
-/// A leave's status as the `leaves` table writes it.
-pub(crate) fn status_text(status: LeaveStatus) -> Option<&'static str> {
-    match status {
-        LeaveStatus::Pending => Some("pending"),
-        LeaveStatus::Approved => Some("approved"),
-        LeaveStatus::Rejected => Some("rejected"),
-        LeaveStatus::Unspecified => None,
-    }
-}
-
 impl From<LeaveRow> for pb::LeaveRequest {
     fn from(row: LeaveRow) -> Self {
         pb::LeaveRequest {
@@ -79,7 +61,7 @@ impl From<LeaveRow> for pb::LeaveRequest {
             to_date: row.to_date.to_string(),
             sessions: row.sessions.iter().map(|s| i32::from(*s)).collect(),
             reason: row.reason,
-            status: status_of(&row.status) as i32,
+            status: leave_status(&row.status) as i32,
             requested_by: row.requested_by.to_string(),
             decided_by: row.decided_by.map(|id| id.to_string()).unwrap_or_default(),
             comment: row.comment,
@@ -306,7 +288,7 @@ pub(crate) async fn list(
     );
     let rows: Vec<LeaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .bind(status_text(status))
+        .bind(leave_status_text(status))
         .bind(only_own)
         .bind(caller.account_id)
         .fetch_all(&mut *conn)

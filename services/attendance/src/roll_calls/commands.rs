@@ -17,7 +17,7 @@ use super::rules::{Command, Context, Corrector, RollCall};
 use super::write::{self, Recorded};
 use super::{RollCallKey, StudentMark, read};
 use crate::Ctx;
-use crate::directory::{self, ClassRow};
+use crate::directory::{ClassRow, known_class};
 
 pub(crate) struct Submission {
     pub(crate) key: RollCallKey,
@@ -58,27 +58,6 @@ pub(crate) fn corrector(caller: &Caller, class: &ClassRow) -> Corrector {
     } else {
         Corrector::Nobody
     }
-}
-
-/// The class as attendance knows it. A class's school and district never change,
-/// so a class once found is kept in memory.
-pub(crate) async fn known_class(ctx: &Ctx, class_id: Uuid) -> AppResult<ClassRow> {
-    if let Some(class) = ctx
-        .classes
-        .read()
-        .ok()
-        .and_then(|known| known.get(&class_id).cloned())
-    {
-        return Ok(class);
-    }
-    let mut conn = ctx.pool.acquire().await?;
-    let class = directory::class(&mut conn, class_id)
-        .await?
-        .ok_or(AppError::NotFound("class"))?;
-    if let Ok(mut known) = ctx.classes.write() {
-        known.insert(class_id, class.clone());
-    }
-    Ok(class)
 }
 
 /// Who asks, as the rules and the writing need to know them.
@@ -179,7 +158,7 @@ async fn decide_and_record(
     // Only a submission marks the class's roster; the other commands change marks
     // already taken.
     let roster = match command {
-        Command::Submit { .. } => directory::roster(tx, &key).await?,
+        Command::Submit { .. } => super::roster::roster(tx, &key).await?,
         Command::Correct { .. } | Command::Excuse { .. } => Vec::new(),
     };
     let (roll_call, version) = load::<RollCall>(tx, &key.stream_id())

@@ -5,6 +5,7 @@
 pub(crate) mod commands;
 pub(crate) mod missing;
 pub(crate) mod read;
+mod roster;
 pub(crate) mod rules;
 mod write;
 
@@ -78,7 +79,7 @@ impl StudentMark {
             student_id: mark.student_id.parse()?,
             status: AttendanceStatus::try_from(mark.status)?,
             note: mark.note.clone(),
-            leave_id: rules::optional_id(&mark.leave_id)?,
+            leave_id: crate::ids::optional(&mark.leave_id)?,
         })
     }
 }

@@ -9,9 +9,9 @@ use school::roles::SCHOOL_COLLEAGUES;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::commands::known_class;
 use super::{RollCallKey, StudentMark};
 use crate::Ctx;
+use crate::directory::known_class;
 use kernel::dates;
 
 async fn marks(conn: &mut PgConnection, key: &RollCallKey) -> AppResult<Vec<StudentMark>> {

@@ -15,6 +15,7 @@ use time::Date;
 use uuid::Uuid;
 
 use super::{StudentMark, is_absence};
+use crate::calendar::Calendar;
 
 /// A roll call as its rules see it: not taken yet, or each student's mark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,18 +37,6 @@ pub(crate) enum Command {
     Correct { mark: StudentMark, reason: String },
     /// A leave approved after the roll call was taken excuses the student.
     Excuse { student: Uuid, leave: Uuid },
-}
-
-/// Whether the class takes roll calls on the date.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Calendar {
-    Open,
-    /// The school declared the day closed.
-    ClosureDay {
-        reason: String,
-    },
-    /// The class's month is closed (until the principal reopens it).
-    MonthClosed,
 }
 
 /// Who asks to change marks already taken.
@@ -366,7 +355,7 @@ impl DomainEvent for RollCallEvent {
                         student_id: corrected.student_id.parse()?,
                         status: AttendanceStatus::try_from(corrected.to)?,
                         note: corrected.note,
-                        leave_id: optional_id(&corrected.leave_id)?,
+                        leave_id: crate::ids::optional(&corrected.leave_id)?,
                     },
                     reason: corrected.reason,
                 }
@@ -375,15 +364,6 @@ impl DomainEvent for RollCallEvent {
             _ => return Ok(None),
         }))
     }
-}
-
-/// An id that may be absent (`""`).
-pub(crate) fn optional_id(text: &str) -> anyhow::Result<Option<Uuid>> {
-    Ok(if text.is_empty() {
-        None
-    } else {
-        Some(text.parse()?)
-    })
 }
 
 #[cfg(test)]

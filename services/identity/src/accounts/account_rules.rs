@@ -8,9 +8,8 @@ use kernel::error::AppError;
 use kernel::event_store::{Aggregate, DomainEvent};
 use lienlac_proto::identity::v1 as pb;
 
-use super::sign_in_rules::AccountStatus;
+use crate::account_state::{AccountStatus, LOCKED_BY_ADMINISTRATOR};
 use crate::events::internal;
-use crate::write_model::LOCKED_BY_ADMINISTRATOR;
 
 /// An account as its events made it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -18,20 +18,21 @@ use super::account_rules::{
 };
 use super::{AccountRow, by_id, require_administers};
 use crate::Ctx;
+use crate::account_state;
 use crate::config::DEVELOPMENT_ADMIN_PASSWORD;
 use crate::error::AppResult;
-use crate::events::{account_stream, emit, internal, record};
+use crate::events::{account_stream, internal};
 use crate::password_policy::PasswordPolicy;
 use crate::passwords::Passwords;
 use crate::roles::binding_to_proto;
-use crate::write_model::IdentityTables;
+use crate::write_model::{IdentityTables, emit, record};
 
 pub const OPERATOR_USERNAME: &str = "admin";
 
 fn account_proto(account: &AccountRow) -> Account {
     let status = if account.locked {
         AccountStatus::Locked
-    } else if account.standing().status == Some(super::sign_in_rules::AccountStatus::Active) {
+    } else if account.standing().status == Some(account_state::AccountStatus::Active) {
         AccountStatus::Active
     } else {
         AccountStatus::Issued

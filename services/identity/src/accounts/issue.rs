@@ -20,8 +20,9 @@ use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::directory::meta;
 use crate::error::{AppError, AppResult};
-use crate::events::{account_stream, kept, record};
+use crate::events::{account_stream, kept};
 use crate::text;
+use crate::write_model::record;
 
 pub(crate) enum Whom {
     Kinds(Vec<PersonKind>),

@@ -13,6 +13,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::access;
+use crate::account_state::AccountStatus;
 use crate::error::{AppError, AppResult};
 
 /// The account row the sign-in and administration paths work on.
@@ -38,7 +39,7 @@ impl AccountRow {
     /// Where the account stands, for the sign-in rules.
     pub(crate) fn standing(&self) -> sign_in_rules::Standing {
         sign_in_rules::Standing {
-            status: sign_in_rules::AccountStatus::parse(&self.status),
+            status: AccountStatus::parse(&self.status),
             locked: self.locked,
             failed_attempts: self.failed_logins,
             activation_expired: self.activation_expired,

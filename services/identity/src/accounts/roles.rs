@@ -14,8 +14,9 @@ use super::by_id;
 use crate::Ctx;
 use crate::access;
 use crate::error::{AppError, AppResult, projected_unique_or};
-use crate::events::{account_stream, emit};
+use crate::events::account_stream;
 use crate::roles::{binding_to_proto, scope_name};
+use crate::write_model::emit;
 
 pub(crate) struct RoleChange {
     pub account_id: Uuid,

@@ -12,9 +12,10 @@ use super::sign_in_rules::{self, Failure, Refusal, Verdict};
 use super::{AccountRow, by_id, by_username};
 use crate::Ctx;
 use crate::error::{AppError, AppResult, bad_credentials};
-use crate::events::{account_stream, emit};
+use crate::events::account_stream;
 use crate::text;
 use crate::tokens::Rotation;
+use crate::write_model::emit;
 use kernel::grpc::invalid_argument;
 
 fn account_meta(account: &AccountRow) -> EventMeta {

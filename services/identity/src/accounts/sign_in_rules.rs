@@ -7,32 +7,7 @@
 //! oracle for guessing it, and failures during a lock still count (reaching the
 //! limit again starts the lock again).
 
-/// Where an account stands in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AccountStatus {
-    /// Issued with a one-time activation code, not yet activated.
-    Issued,
-    /// Activated: signs in with its password.
-    Active,
-}
-
-impl AccountStatus {
-    /// The `accounts.status` column.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text {
-            "issued" => Some(Self::Issued),
-            "active" => Some(Self::Active),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Issued => "issued",
-            Self::Active => "active",
-        }
-    }
-}
+use crate::account_state::AccountStatus;
 
 /// What the rules need to know of the account, found by the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

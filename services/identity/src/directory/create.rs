@@ -12,7 +12,8 @@ use super::meta;
 use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::error::{AppResult, projected_unique_or};
-use crate::events::{class_stream, district_stream, emit, school_stream};
+use crate::events::{class_stream, district_stream, school_stream};
+use crate::write_model::emit;
 
 pub(crate) struct NewDistrict {
     pub name: String,

@@ -15,7 +15,8 @@ use super::read;
 use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::error::{AppError, AppResult};
-use crate::events::{class_stream, emit, person_stream};
+use crate::events::{class_stream, person_stream};
+use crate::write_model::emit;
 
 /// The student's enrolment in a school year: (class, active).
 async fn enrolment(

@@ -14,7 +14,8 @@ use super::meta;
 use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::error::{AppError, AppResult, projected_unique_or};
-use crate::events::{emit, person_stream};
+use crate::events::person_stream;
+use crate::write_model::emit;
 
 pub(crate) struct NewStudent {
     pub school_id: Uuid,
