@@ -2,6 +2,7 @@
 //! record's [`Target`] (district, school, class, student) or NOT_FOUND.
 
 use kernel::auth::{Role, Target};
+use lienlac_proto::identity::v1::PersonKind;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -69,21 +70,31 @@ pub(crate) async fn class(conn: &mut PgConnection, class_id: Uuid) -> AppResult<
         .ok_or(AppError::NotFound("class"))
 }
 
+/// A person's kind as the `people.kind` column holds it.
+pub(crate) fn person_kind(text: &str) -> PersonKind {
+    match text {
+        "student" => PersonKind::Student,
+        "staff" => PersonKind::Staff,
+        _ => PersonKind::Guardian,
+    }
+}
+
 /// A person and their kind. A student's target includes the student; a guardian's
 /// is their district only.
 pub(crate) async fn person(
     conn: &mut PgConnection,
     person_id: Uuid,
-) -> AppResult<(Target, String)> {
+) -> AppResult<(Target, PersonKind)> {
     let row: Option<(String, Uuid, Option<Uuid>)> =
         sqlx::query_as("SELECT kind, district_id, school_id FROM people WHERE id = $1")
             .bind(person_id)
             .fetch_optional(conn)
             .await?;
     let (kind, district, school) = row.ok_or(AppError::NotFound("person"))?;
+    let kind = person_kind(&kind);
     let mut target = Target::district(district);
     target.school = school;
-    if kind == "student" {
+    if kind == PersonKind::Student {
         target.student = Some(person_id);
     }
     Ok((target, kind))
@@ -92,7 +103,7 @@ pub(crate) async fn person(
 /// A person who must be a student.
 pub(crate) async fn student(conn: &mut PgConnection, person_id: Uuid) -> AppResult<Target> {
     match person(conn, person_id).await? {
-        (target, kind) if kind == "student" => Ok(target),
+        (target, PersonKind::Student) => Ok(target),
         _ => Err(AppError::NotFound("student")),
     }
 }

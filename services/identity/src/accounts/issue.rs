@@ -149,11 +149,7 @@ pub(crate) async fn issue(
         .bind(expires)
         .execute(&mut *tx)
         .await?;
-        let kind = if candidate.kind == "staff" {
-            PersonKind::Staff
-        } else {
-            PersonKind::Guardian
-        };
+        let kind = access::person_kind(&candidate.kind);
         let event = AccountIssued {
             account_id: account_id.to_string(),
             person_id: candidate.id.to_string(),

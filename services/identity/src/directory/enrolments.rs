@@ -4,7 +4,7 @@ use kernel::auth::Caller;
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{
-    Class, Enrolment, HomeroomTeacherAssigned, StudentEnrolled, StudentTransferred,
+    Class, Enrolment, HomeroomTeacherAssigned, PersonKind, StudentEnrolled, StudentTransferred,
     StudentWithdrawn,
 };
 use sqlx::PgConnection;
@@ -216,7 +216,7 @@ pub(crate) async fn assign_homeroom_teacher(
     caller.require(SCHOOL_ADMINS, &class)?;
     let (staff, kind) = access::person(&mut conn, staff_id).await?;
     drop(conn);
-    if kind != "staff" || staff.school != class.school {
+    if kind != PersonKind::Staff || staff.school != class.school {
         return Err(AppError::Rejected(
             "the homeroom teacher must be a staff member of the class's school".to_owned(),
         ));

@@ -212,7 +212,7 @@ pub(crate) async fn link_guardian(
     caller.require(SCHOOL_ADMINS, &student)?;
     let (guardian, kind) = access::person(&mut conn, guardian_id).await?;
     drop(conn);
-    if kind == "student" {
+    if kind == PersonKind::Student {
         return Err(AppError::Rejected(
             "a student cannot be a guardian".to_owned(),
         ));

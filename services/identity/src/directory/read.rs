@@ -32,11 +32,7 @@ const PERSON_COLUMNS: &str = "p.id, p.kind, p.district_id, p.school_id, p.full_n
 
 impl From<PersonRow> for Person {
     fn from(row: PersonRow) -> Self {
-        let kind = match row.kind.as_str() {
-            "student" => PersonKind::Student,
-            "staff" => PersonKind::Staff,
-            _ => PersonKind::Guardian,
-        };
+        let kind = access::person_kind(&row.kind);
         Person {
             id: row.id.to_string(),
             kind: kind as i32,
@@ -254,11 +250,11 @@ pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppRe
     let mut conn = ctx.pool.acquire().await?;
     let (target, kind) = access::person(&mut conn, person_id).await?;
     let allowed = caller.person_id == Some(person_id)
-        || match kind.as_str() {
-            "student" => {
+        || match kind {
+            PersonKind::Student => {
                 caller.holds(SCHOOL_READERS, &target) || caller.holds(&[Role::Guardian], &target)
             }
-            "staff" => caller.holds(SCHOOL_READERS, &target),
+            PersonKind::Staff => caller.holds(SCHOOL_READERS, &target),
             _ => {
                 caller.holds(DISTRICT_READERS, &target)
                     || reads_a_childs_school(&mut conn, caller, person_id, &target).await?
@@ -280,7 +276,7 @@ pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppRe
     .fetch_all(&mut *conn)
     .await?;
     person.guardianships = links.into_iter().map(guardianship).collect();
-    if kind == "student" {
+    if kind == PersonKind::Student {
         let class: Option<Uuid> = sqlx::query_scalar(
             "SELECT class_id FROM enrolments WHERE student_id = $1 AND active ORDER BY school_year DESC LIMIT 1",
         )
