@@ -94,7 +94,11 @@ pub(crate) async fn submit(
     };
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            decide_and_record(tx, &class, submission.key, &command, &asker).await?;
+            if let Some(taken) =
+                decide_and_record(tx, &class, submission.key, &command, &asker).await?
+            {
+                return Ok(taken);
+            }
             read::roll_call(tx, &submission.key)
                 .await?
                 .ok_or(AppError::NotFound("roll call"))
@@ -141,17 +145,18 @@ pub(crate) async fn excuse(
         correction_window_days: 0,
         recorded: Recorded { by, taken_at: None },
     };
-    decide_and_record(tx, class, key, &Command::Excuse { student, leave }, &asker).await
+    decide_and_record(tx, class, key, &Command::Excuse { student, leave }, &asker).await?;
+    Ok(())
 }
 
-/// Load, decide, write.
+/// Load, decide, write; the roll call as first taken, if it was just taken.
 async fn decide_and_record(
     tx: &mut PgConnection,
     class: &ClassRow,
     key: RollCallKey,
     command: &Command,
     asker: &Asker,
-) -> AppResult<()> {
+) -> AppResult<Option<pb::RollCall>> {
     // The class's month row is locked first, so that commands on the class's month
     // (and its closing) run one after the other.
     let calendar = crate::calendar::lock_month(tx, class, key.date).await?;

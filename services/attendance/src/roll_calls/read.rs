@@ -14,52 +14,55 @@ use crate::Ctx;
 use crate::directory::known_class;
 use kernel::dates;
 
-async fn marks(conn: &mut PgConnection, key: &RollCallKey) -> AppResult<Vec<StudentMark>> {
-    let rows: Vec<(Uuid, i16, String, Option<Uuid>)> = sqlx::query_as(
-        "SELECT student_id, status, note, leave_id FROM marks WHERE class_id = $1 AND date = $2 AND session = $3 ORDER BY student_id",
+/// A roll call's row joined with each of its marks (none for an empty class).
+type RollCallRow = (
+    Uuid,
+    time::OffsetDateTime,
+    time::OffsetDateTime,
+    Uuid,
+    i64,
+    Option<Uuid>,
+    Option<i16>,
+    Option<String>,
+    Option<Uuid>,
+);
+
+/// The roll call with every mark, in one round trip.
+pub(crate) async fn roll_call(
+    conn: &mut PgConnection,
+    key: &RollCallKey,
+) -> AppResult<Option<pb::RollCall>> {
+    let rows: Vec<RollCallRow> = sqlx::query_as(
+        "SELECT r.school_id, r.taken_at, r.submitted_at, r.submitted_by, r.version, \
+                m.student_id, m.status, m.note, m.leave_id \
+         FROM roll_calls r LEFT JOIN marks m USING (class_id, date, session) \
+         WHERE r.class_id = $1 AND r.date = $2 AND r.session = $3 ORDER BY m.student_id",
     )
     .bind(key.class_id)
     .bind(key.date)
     .bind(key.session as i16)
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(student_id, status, note, leave_id)| StudentMark {
-            student_id,
-            status: AttendanceStatus::try_from(i32::from(status))
-                .unwrap_or(AttendanceStatus::Unspecified),
-            note,
-            leave_id,
-        })
-        .collect())
-}
-
-/// The roll call with every mark.
-pub(crate) async fn roll_call(
-    conn: &mut PgConnection,
-    key: &RollCallKey,
-) -> AppResult<Option<pb::RollCall>> {
-    let row: Option<(Uuid, time::OffsetDateTime, time::OffsetDateTime, Uuid, i64)> =
-        sqlx::query_as(
-            "SELECT school_id, taken_at, submitted_at, submitted_by, version FROM roll_calls \
-         WHERE class_id = $1 AND date = $2 AND session = $3",
-        )
-        .bind(key.class_id)
-        .bind(key.date)
-        .bind(key.session as i16)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some((school_id, taken_at, submitted_at, submitted_by, version)) = row else {
+    let Some(&(school_id, taken_at, submitted_at, submitted_by, version, ..)) = rows.first() else {
         return Ok(None);
     };
-    let marks = marks(conn, key).await?;
+    let marks = rows
+        .into_iter()
+        .filter_map(|(.., student_id, status, note, leave_id)| {
+            Some(StudentMark {
+                student_id: student_id?,
+                status: AttendanceStatus::try_from(i32::from(status?))
+                    .unwrap_or(AttendanceStatus::Unspecified),
+                note: note.unwrap_or_default(),
+                leave_id,
+            })
+        });
     Ok(Some(pb::RollCall {
         class_id: key.class_id.to_string(),
         school_id: school_id.to_string(),
         date: key.date.to_string(),
         session: key.session as i32,
-        marks: marks.iter().map(StudentMark::to_proto).collect(),
+        marks: marks.map(|mark| mark.to_proto()).collect(),
         taken_at: dates::rfc3339(taken_at),
         submitted_at: dates::rfc3339(submitted_at),
         submitted_by: submitted_by.to_string(),

@@ -22,7 +22,8 @@ pub(crate) struct Recorded {
 }
 
 /// Appends `events` after `version`; the write model projects them into
-/// `roll_calls` and `marks` (`write_model.rs`).
+/// `roll_calls` and `marks` (`write_model.rs`). A first submission answers with the
+/// roll call as the tables now hold it, without reading it back.
 pub(crate) async fn record(
     tx: &mut PgConnection,
     class: &ClassRow,
@@ -30,9 +31,9 @@ pub(crate) async fn record(
     events: &[RollCallEvent],
     version: i64,
     recorded: &Recorded,
-) -> AppResult<()> {
+) -> AppResult<Option<pb::RollCall>> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     // Postgres keeps microseconds: the answer says what a later read will say.
     let now = to_micros(OffsetDateTime::now_utc());
@@ -45,18 +46,24 @@ pub(crate) async fn record(
         false => None,
     };
     let mut stored = Vec::with_capacity(events.len());
+    let mut taken = None;
     for event in events {
         stored.push(match event {
-            RollCallEvent::Submitted { marks } => published_form(&pb::RollCallSubmitted {
-                class_id: key.class_id.to_string(),
-                school_id: school.clone(),
-                date: date.clone(),
-                session: key.session as i32,
-                marks: marks.iter().map(StudentMark::to_proto).collect(),
-                taken_at: kernel::dates::rfc3339(to_micros(recorded.taken_at.unwrap_or(now))),
-                submitted_at: kernel::dates::rfc3339(now),
-                submitted_by: recorded.by.to_string(),
-            })?,
+            RollCallEvent::Submitted { marks } => {
+                let submitted = pb::RollCallSubmitted {
+                    class_id: key.class_id.to_string(),
+                    school_id: school.clone(),
+                    date: date.clone(),
+                    session: key.session as i32,
+                    marks: marks.iter().map(StudentMark::to_proto).collect(),
+                    taken_at: kernel::dates::rfc3339(to_micros(recorded.taken_at.unwrap_or(now))),
+                    submitted_at: kernel::dates::rfc3339(now),
+                    submitted_by: recorded.by.to_string(),
+                };
+                let event = published_form(&submitted)?;
+                taken = Some(submitted);
+                event
+            }
             RollCallEvent::AbsenceRecorded { mark } => {
                 published_form(&pb::StudentAbsenceRecorded {
                     student_id: mark.student_id.to_string(),
@@ -98,7 +105,17 @@ pub(crate) async fn record(
         &meta,
     )
     .await?;
-    Ok(())
+    Ok(taken.map(|submitted| pb::RollCall {
+        class_id: submitted.class_id,
+        school_id: submitted.school_id,
+        date: submitted.date,
+        session: submitted.session,
+        marks: submitted.marks,
+        taken_at: submitted.taken_at,
+        submitted_at: submitted.submitted_at,
+        submitted_by: submitted.submitted_by,
+        version: 1,
+    }))
 }
 
 /// The version of a roll call already taken (each command that changes it adds one).
