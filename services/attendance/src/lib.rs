@@ -9,7 +9,6 @@ mod api;
 mod calendar;
 pub mod config;
 mod directory;
-mod ids;
 mod leaves;
 mod roll_calls;
 mod write_model;

@@ -67,7 +67,10 @@ async fn roll_call_submitted(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow
     let mut leaves = Vec::with_capacity(event.marks.len());
     for mark in &event.marks {
         students.push(mark.student_id.parse::<Uuid>()?);
-        leaves.push(crate::ids::optional(&mark.leave_id)?);
+        leaves.push(school::enrolments::optional_uuid(
+            "leave_id",
+            &mark.leave_id,
+        )?);
     }
     let statuses: Vec<i16> = event.marks.iter().map(|m| m.status as i16).collect();
     let notes: Vec<&str> = event.marks.iter().map(|m| m.note.as_str()).collect();
@@ -119,7 +122,7 @@ async fn mark_corrected(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Res
     .bind(event.student_id.parse::<Uuid>()?)
     .bind(event.to as i16)
     .bind(&event.note)
-    .bind(crate::ids::optional(&event.leave_id)?)
+    .bind(school::enrolments::optional_uuid("leave_id", &event.leave_id)?)
     .bind(version)
     .execute(conn)
     .await?;
@@ -175,7 +178,7 @@ async fn month_reopened(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Res
 async fn leave_requested(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
     let event: pb::LeaveRequested = fact.decode()?;
     let sessions: Vec<i16> = event.sessions.iter().map(|s| *s as i16).collect();
-    let reason: Option<String> = fact.kept(kept::REASON)?;
+    let reason: String = fact.required(kept::REASON)?;
     sqlx::query(
         "INSERT INTO leaves (id, student_id, class_id, school_id, district_id, from_date, to_date, sessions, reason, status, requested_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -188,7 +191,7 @@ async fn leave_requested(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Re
     .bind(date(&event.from_date)?)
     .bind(date(&event.to_date)?)
     .bind(&sessions)
-    .bind(reason.unwrap_or_default())
+    .bind(reason)
     .bind(leave_status_text(LeaveStatus::Pending))
     .bind(event.requested_by.parse::<Uuid>()?)
     .bind(fact.recorded_at)
@@ -199,7 +202,7 @@ async fn leave_requested(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Re
 
 async fn leave_decided(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
     let event: pb::LeaveDecided = fact.decode()?;
-    let comment: Option<String> = fact.kept(kept::COMMENT)?;
+    let comment: String = fact.required(kept::COMMENT)?;
     let status = leave_status_text(if event.approved {
         LeaveStatus::Approved
     } else {
@@ -209,7 +212,7 @@ async fn leave_decided(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Resu
         .bind(event.leave_id.parse::<Uuid>()?)
         .bind(status)
         .bind(event.decided_by.parse::<Uuid>()?)
-        .bind(comment.unwrap_or_default())
+        .bind(comment)
         .execute(conn)
         .await?;
     Ok(())

@@ -27,6 +27,13 @@ impl AccountStatus {
     }
 }
 
-/// How an administrator's lock names its reason (`AccountLocked.reason`); a lock
-/// after failed sign-ins says `failed_logins`.
+/// How an administrator's lock names its reason (`AccountLocked.reason`), alone or
+/// followed by `: ` and the administrator's words.
 pub(crate) const LOCKED_BY_ADMINISTRATOR: &str = "by_administrator";
+/// The reason of a lock after failed sign-ins.
+pub(crate) const LOCKED_BY_SIGN_INS: &str = "failed_logins";
+
+/// Whether a lock's reason is an administrator's.
+pub(crate) fn locked_by_administrator(reason: &str) -> bool {
+    reason.starts_with(LOCKED_BY_ADMINISTRATOR)
+}

@@ -53,6 +53,10 @@ impl From<RebuildError> for AppError {
     fn from(error: RebuildError) -> Self {
         match error {
             RebuildError::Busy => Self::Status(tonic::Status::unavailable(error.to_string())),
+            // Names the event and the field or constraint, never row data.
+            RebuildError::Project { .. } => {
+                Self::Status(tonic::Status::failed_precondition(error.to_string()))
+            }
             error => Self::Unexpected(error.into()),
         }
     }

@@ -21,12 +21,9 @@ use crate::event_store::{
 #[derive(Debug, Clone, Copy)]
 pub struct Fact<'a> {
     pub event_id: Uuid,
-    pub stream_id: &'a str,
     pub event_type: &'a str,
     pub data: &'a serde_json::Value,
-    pub actor: Option<&'a str>,
     pub district_id: Option<Uuid>,
-    pub school_id: Option<Uuid>,
     /// Its transaction's `now()`, which the command's own rows would also read.
     pub recorded_at: OffsetDateTime,
 }
@@ -35,12 +32,9 @@ impl<'a> Fact<'a> {
     pub fn of(event: &'a RecordedEvent) -> Self {
         Self {
             event_id: event.event_id,
-            stream_id: &event.stream_id,
             event_type: &event.event_type,
             data: &event.data,
-            actor: event.actor.as_deref(),
             district_id: event.district_id,
-            school_id: event.school_id,
             recorded_at: event.recorded_at,
         }
     }
@@ -49,6 +43,18 @@ impl<'a> Fact<'a> {
     pub fn decode<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
         T::deserialize(self.data)
             .map_err(|error| anyhow::anyhow!("{} {}: {error}", self.event_type, self.event_id))
+    }
+
+    /// A field the stored form must keep ([`NewEvent::keeping`]): an event recorded
+    /// before it was kept is refused rather than projected without it.
+    pub fn required<T: DeserializeOwned>(&self, field: &str) -> anyhow::Result<T> {
+        self.kept(field)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} {} was recorded before its {field} was kept",
+                self.event_type,
+                self.event_id
+            )
+        })
     }
 
     /// A field only the stored form keeps ([`NewEvent::keeping`]); `None` in events
@@ -116,12 +122,9 @@ pub async fn append_and_project<P: InlineProjection>(
     for event in events {
         let fact = Fact {
             event_id: event.event_id,
-            stream_id,
             event_type: &event.event_type,
             data: &event.data,
-            actor: meta.actor.as_deref(),
             district_id: meta.district_id,
-            school_id: meta.school_id,
             recorded_at,
         };
         projection
@@ -212,7 +215,8 @@ async fn locked(
         {
             Ok(_) => return Ok(tx),
             Err(error) if is_lock_unavailable(&error) => {
-                drop(tx);
+                // Let go of the locks taken before the one refused at once.
+                tx.rollback().await?;
                 tokio::time::sleep(LOCK_RETRY).await;
             }
             Err(error) => return Err(error.into()),

@@ -84,6 +84,15 @@ pub fn uuid(field: &str, value: &str) -> anyhow::Result<Uuid> {
     Uuid::parse_str(value).map_err(|_| anyhow::anyhow!("{field} {value:?} is not a UUID"))
 }
 
+/// A UUID field of an event that may be absent (`""`).
+pub fn optional_uuid(field: &str, value: &str) -> anyhow::Result<Option<Uuid>> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        uuid(field, value).map(Some)
+    }
+}
+
 /// The local school date on which the publisher recorded the event.
 pub fn recorded_on(event: &ReceivedEvent) -> anyhow::Result<Date> {
     let at =

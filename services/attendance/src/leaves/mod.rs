@@ -70,7 +70,7 @@ impl From<LeaveRow> for pb::LeaveRequest {
 }
 
 async fn leave(conn: &mut PgConnection, leave_id: Uuid) -> AppResult<LeaveRow> {
-    let sql = format!("SELECT {LEAVE_COLUMNS} FROM leaves WHERE id = $1 FOR UPDATE");
+    let sql = format!("SELECT {LEAVE_COLUMNS} FROM leaves WHERE id = $1");
     let row: Option<LeaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(leave_id)
         .fetch_optional(conn)
@@ -174,6 +174,14 @@ pub(crate) async fn decide(
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
+            // Deciding one request at a time without writing yet: a transaction's id
+            // is taken at its first write, and this one must take it after reading
+            // the roll calls it excuses, so that it replays after them
+            // (kernel/src/event_store/read.rs).
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(stream_id(leave_id))
+                .execute(&mut *tx)
+                .await?;
             let row = leave(tx, leave_id).await?;
             let stream = stream_id(leave_id);
             let (state, version) = load::<Leave>(tx, &stream)

@@ -79,7 +79,7 @@ impl StudentMark {
             student_id: mark.student_id.parse()?,
             status: AttendanceStatus::try_from(mark.status)?,
             note: mark.note.clone(),
-            leave_id: crate::ids::optional(&mark.leave_id)?,
+            leave_id: school::enrolments::optional_uuid("leave_id", &mark.leave_id)?,
         })
     }
 }

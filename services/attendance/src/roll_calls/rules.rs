@@ -355,7 +355,10 @@ impl DomainEvent for RollCallEvent {
                         student_id: corrected.student_id.parse()?,
                         status: AttendanceStatus::try_from(corrected.to)?,
                         note: corrected.note,
-                        leave_id: crate::ids::optional(&corrected.leave_id)?,
+                        leave_id: school::enrolments::optional_uuid(
+                            "leave_id",
+                            &corrected.leave_id,
+                        )?,
                     },
                     reason: corrected.reason,
                 }

@@ -137,7 +137,9 @@ where
     Ok(NewEvent::from_message(message).map_err(anyhow::Error::from)?)
 }
 
+/// In UTC, to the microsecond, as Postgres gives it back.
 fn to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    let at = at.to_offset(time::UtcOffset::UTC);
     at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
         .unwrap_or(at)
 }

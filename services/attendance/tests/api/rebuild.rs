@@ -184,6 +184,20 @@ async fn the_write_model_rebuilt_from_the_events_equals_the_one_the_commands_wro
         assert_eq!(before, after, "{table} rebuilt from its events");
     }
 
+    // An event recorded without a field its projection needs is named, and the
+    // rebuild leaves the tables as they were.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "UPDATE {schema}.events SET data = data - 'reason' WHERE event_type = 'LeaveRequested'"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let refused = rebuild(&stack, &stack.operator).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(refused.message().contains("LeaveRequested"), "{refused:?}");
+    assert!(refused.message().contains("reason was kept"), "{refused:?}");
+    assert_eq!(snapshot(&stack.pool).await, after);
+
     // And the service answers from the rebuilt tables as before: the same roll
     // call, and the month closed again.
     assert_eq!(

@@ -8,7 +8,7 @@ use kernel::error::AppError;
 use kernel::event_store::{Aggregate, DomainEvent};
 use lienlac_proto::identity::v1 as pb;
 
-use crate::account_state::{AccountStatus, LOCKED_BY_ADMINISTRATOR};
+use crate::account_state::{AccountStatus, LOCKED_BY_ADMINISTRATOR, locked_by_administrator};
 use crate::events::internal;
 
 /// An account as its events made it.
@@ -132,7 +132,7 @@ impl DomainEvent for AccountEvent {
             "AccountLocked" => {
                 let locked: pb::AccountLocked = serde_json::from_value(data)?;
                 Self::Locked {
-                    by_admin: locked.reason.starts_with(LOCKED_BY_ADMINISTRATOR),
+                    by_admin: locked_by_administrator(&locked.reason),
                     reason: locked.reason,
                 }
             }
@@ -178,7 +178,7 @@ mod tests {
     fn failures_lock() -> AccountEvent {
         AccountEvent::Locked {
             by_admin: false,
-            reason: "failed_logins".into(),
+            reason: crate::account_state::LOCKED_BY_SIGN_INS.into(),
         }
     }
 

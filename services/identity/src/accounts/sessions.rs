@@ -11,6 +11,7 @@ use sqlx::PgConnection;
 use super::sign_in_rules::{self, Failure, Refusal, Verdict};
 use super::{AccountRow, by_id, by_username};
 use crate::Ctx;
+use crate::account_state::LOCKED_BY_SIGN_INS;
 use crate::error::{AppError, AppResult, bad_credentials};
 use crate::events::account_stream;
 use crate::text;
@@ -55,7 +56,7 @@ async fn record_failure(
             .person_id
             .map(|id| id.to_string())
             .unwrap_or_default(),
-        reason: "failed_logins".to_owned(),
+        reason: LOCKED_BY_SIGN_INS.to_owned(),
         locked_until: until
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),

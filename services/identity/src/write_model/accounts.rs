@@ -6,19 +6,16 @@ use lienlac_proto::identity::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{id, optional_id};
-use crate::account_state::{AccountStatus, LOCKED_BY_ADMINISTRATOR};
+use school::enrolments::optional_uuid;
+
+use super::id;
+use crate::account_state::{AccountStatus, locked_by_administrator};
 use crate::events::{internal, kept};
 use crate::roles::{role_from_proto, scope_from_proto, scope_name};
 
 pub(super) async fn account_issued(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
     let event: pb::AccountIssued = fact.decode()?;
-    let username: String = fact.kept(kept::USERNAME)?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "AccountIssued {} was recorded before usernames were kept",
-            fact.event_id
-        )
-    })?;
+    let username: String = fact.required(kept::USERNAME)?;
     sqlx::query(
         "INSERT INTO accounts (id, person_id, username, status, district_id, school_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -28,7 +25,7 @@ pub(super) async fn account_issued(conn: &mut PgConnection, fact: &Fact<'_>) -> 
     .bind(username)
     .bind(AccountStatus::Issued.as_str())
     .bind(fact.district_id)
-    .bind(optional_id(&event.school_id)?)
+    .bind(optional_uuid("school_id", &event.school_id)?)
     .bind(fact.recorded_at)
     .execute(conn)
     .await?;
@@ -104,8 +101,8 @@ fn binding_row(
     Ok((
         role.as_str(),
         scope_name(scope),
-        optional_id(&binding.scope_id)?,
-        optional_id(&binding.district_id)?,
+        optional_uuid("scope_id", &binding.scope_id)?,
+        optional_uuid("district_id", &binding.district_id)?,
     ))
 }
 
@@ -160,7 +157,7 @@ pub(super) async fn activation_reissued(
 /// An administrator's lock; a lock after failed sign-ins lives with the credentials.
 pub(super) async fn account_locked(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
     let event: pb::AccountLocked = fact.decode()?;
-    if event.reason.starts_with(LOCKED_BY_ADMINISTRATOR) {
+    if locked_by_administrator(&event.reason) {
         locked_by_admin(conn, &event.account_id, true).await?;
     }
     Ok(())

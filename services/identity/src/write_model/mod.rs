@@ -107,7 +107,8 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// Operators: the directory projected again from the event store.
+/// Operators: the directory, accounts and role bindings projected again from the
+/// event store.
 pub(crate) async fn rebuild(ctx: &Ctx, caller: &Caller) -> AppResult<pb::WriteModelRebuilt> {
     caller.require(&[Role::Operator], &Target::platform())?;
     let events = write_model::rebuild(&ctx.pool, &IdentityTables).await?;
@@ -123,13 +124,4 @@ pub(crate) async fn rebuild(ctx: &Ctx, caller: &Caller) -> AppResult<pb::WriteMo
 
 pub(super) fn id(text: &str) -> anyhow::Result<Uuid> {
     Ok(text.parse()?)
-}
-
-/// An id that may be absent (`""`).
-pub(super) fn optional_id(text: &str) -> anyhow::Result<Option<Uuid>> {
-    Ok(if text.is_empty() {
-        None
-    } else {
-        Some(text.parse()?)
-    })
 }

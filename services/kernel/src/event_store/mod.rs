@@ -6,14 +6,12 @@
 
 mod aggregate;
 mod append;
-mod message;
 mod read;
 mod requests;
 mod types;
 
 pub use aggregate::{Aggregate, DomainEvent, LoadError, load};
 pub use append::{AppendError, AppendReceipt, ExpectedVersion, append};
-pub use message::append_message;
 pub use read::{CommitCursor, read_committed, read_stream, read_visible, stream_version};
 pub use requests::{RequestError, RequestKey, find_request, record_request};
 pub use types::{EventMeta, NewEvent, PublishedForm, RecordedEvent};

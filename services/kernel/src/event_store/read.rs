@@ -5,9 +5,12 @@
 //! Readers in commit order therefore take only rows written by transactions older
 //! than every transaction still running (`tx_id < pg_snapshot_xmin(...)`), and
 //! order them by `(tx_id, position)`. Every transaction that can still commit has
-//! a larger `tx_id` than anything already read, so nothing is skipped; and a
-//! transaction that saw another's events has the larger `tx_id`, so causes come
-//! before their effects and each stream's versions come in order.
+//! a larger `tx_id` than anything already read, so nothing is skipped. A
+//! transaction's id is taken at its first write (a row lock counts), so a command
+//! that reads what other commands committed before it writes anything has the
+//! larger `tx_id`, and causes come before their effects: commands therefore lock
+//! by row writes or advisory locks only after reading the aggregates they follow
+//! (attendance/src/leaves/mod.rs).
 
 use sqlx::PgConnection;
 
