@@ -17,6 +17,7 @@ mod events;
 mod keys;
 mod password_policy;
 mod passwords;
+mod personal_details;
 mod roles;
 pub mod text;
 mod throttle;

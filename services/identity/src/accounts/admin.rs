@@ -171,7 +171,7 @@ pub(crate) async fn who_am_i(ctx: &Ctx, caller: &Caller) -> AppResult<WhoAmIResp
     let mut conn = ctx.pool.acquire().await?;
     let account = by_id(&mut conn, caller.account_id).await?;
     let person = match account.person_id {
-        Some(person_id) => Some(crate::directory::read::person(ctx, caller, person_id).await?),
+        Some(person_id) => Some(crate::directory::person::person(ctx, caller, person_id).await?),
         None => None,
     };
     let bindings = crate::tokens::bindings(&mut conn, account.id, account.person_id).await?;

@@ -368,7 +368,7 @@ impl DirectoryService for Directory {
         let person_id = check.uuid("person_id", &request.get_ref().person_id);
         check.done()?;
         Ok(Response::new(
-            read::person(&self.ctx, &caller, person_id).await?,
+            crate::directory::person::person(&self.ctx, &caller, person_id).await?,
         ))
     }
 
@@ -381,6 +381,14 @@ impl DirectoryService for Directory {
         let mut check = Check::new();
         let school_id = check.uuid("school_id", &r.school_id);
         let query = check.text("query", &r.query, 100);
+        // An empty query is refused as required already.
+        if query.trim().chars().count() == 1 {
+            check.add(Violation::new(
+                "query",
+                "must have at least two characters",
+                "phải có ít nhất hai ký tự",
+            ));
+        }
         if !(0..=50).contains(&r.limit) {
             check.add(Violation::new(
                 "limit",

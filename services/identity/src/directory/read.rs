@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use kernel::auth::{Caller, Role, Target};
+use kernel::auth::{Caller, Target};
 use lienlac_proto::identity::v1::{
     Class, District, Guardianship, ListStudentsResponse, Person, PersonKind, School,
 };
@@ -12,10 +12,11 @@ use uuid::Uuid;
 use crate::Ctx;
 use crate::access::{self, DISTRICT_READERS, SCHOOL_READERS};
 use crate::error::{AppError, AppResult};
+use crate::personal_details::{self, Whose};
 use crate::text;
 
 #[derive(sqlx::FromRow)]
-struct PersonRow {
+pub(super) struct PersonRow {
     id: Uuid,
     kind: String,
     district_id: Uuid,
@@ -28,7 +29,7 @@ struct PersonRow {
     external_ref: Option<String>,
 }
 
-const PERSON_COLUMNS: &str = "p.id, p.kind, p.district_id, p.school_id, p.full_name, p.birth_date, p.gender, p.phone, p.position, p.external_ref";
+pub(super) const PERSON_COLUMNS: &str = "p.id, p.kind, p.district_id, p.school_id, p.full_name, p.birth_date, p.gender, p.phone, p.position, p.external_ref";
 
 impl From<PersonRow> for Person {
     fn from(row: PersonRow) -> Self {
@@ -190,6 +191,8 @@ pub(crate) async fn students(
         .bind(class_id)
         .fetch_all(&mut *conn)
         .await?;
+    let district = target.district.unwrap_or_default();
+    let in_class = Target::class(district, target.school.unwrap_or_default(), class_id);
     let mut students: Vec<Person> = rows.into_iter().map(Person::from).collect();
     let ids: Vec<Uuid> = students
         .iter()
@@ -217,10 +220,25 @@ pub(crate) async fn students(
     for student in &mut students {
         student.class_id = class_id.to_string();
         student.guardianships = by_student.remove(&student.id).unwrap_or_default();
+        let id = Uuid::parse_str(&student.id).unwrap_or_default();
+        if !personal_details::sees(caller, id, &Whose::Student(in_class.with_student(id))) {
+            personal_details::withhold(student);
+        }
+    }
+    let guardian_of_the_class = Whose::Guardian {
+        district: Target::district(district),
+        children: vec![in_class],
+    };
+    let mut guardians: Vec<Person> = guardians.into_iter().map(Person::from).collect();
+    for guardian in &mut guardians {
+        let id = Uuid::parse_str(&guardian.id).unwrap_or_default();
+        if !personal_details::sees(caller, id, &guardian_of_the_class) {
+            personal_details::withhold(guardian);
+        }
     }
     Ok(ListStudentsResponse {
         students,
-        guardians: guardians.into_iter().map(Person::from).collect(),
+        guardians,
     })
 }
 
@@ -237,76 +255,12 @@ async fn guardianships_of_students(
     Ok(rows.into_iter().map(guardianship).collect())
 }
 
-fn guardianship((guardian_id, student_id, relation): (Uuid, Uuid, i16)) -> Guardianship {
+pub(super) fn guardianship((guardian_id, student_id, relation): (Uuid, Uuid, i16)) -> Guardianship {
     Guardianship {
         guardian_id: guardian_id.to_string(),
         student_id: student_id.to_string(),
         relation: i32::from(relation),
     }
-}
-
-/// A person, with their guardianships and (for a student) current class.
-pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppResult<Person> {
-    let mut conn = ctx.pool.acquire().await?;
-    let (target, kind) = access::person(&mut conn, person_id).await?;
-    let allowed = caller.person_id == Some(person_id)
-        || match kind {
-            PersonKind::Student => {
-                caller.holds(SCHOOL_READERS, &target) || caller.holds(&[Role::Guardian], &target)
-            }
-            PersonKind::Staff => caller.holds(SCHOOL_READERS, &target),
-            _ => {
-                caller.holds(DISTRICT_READERS, &target)
-                    || reads_a_childs_school(&mut conn, caller, person_id, &target).await?
-            }
-        };
-    if !allowed {
-        return Err(tonic::Status::permission_denied("you may not see this person").into());
-    }
-    let sql = format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.id = $1");
-    let row: PersonRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(person_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut person = Person::from(row);
-    let links: Vec<(Uuid, Uuid, i16)> = sqlx::query_as(
-        "SELECT guardian_id, student_id, relation FROM guardianships WHERE guardian_id = $1 OR student_id = $1 ORDER BY relation",
-    )
-    .bind(person_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    person.guardianships = links.into_iter().map(guardianship).collect();
-    if kind == PersonKind::Student {
-        let class: Option<Uuid> = sqlx::query_scalar(
-            "SELECT class_id FROM enrolments WHERE student_id = $1 AND active ORDER BY school_year DESC LIMIT 1",
-        )
-        .bind(person_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        person.class_id = class.map(|id| id.to_string()).unwrap_or_default();
-    }
-    Ok(person)
-}
-
-/// Whether the caller reads the directory of a school where one of this
-/// guardian's children studies.
-async fn reads_a_childs_school(
-    conn: &mut PgConnection,
-    caller: &Caller,
-    guardian_id: Uuid,
-    target: &Target,
-) -> AppResult<bool> {
-    let schools: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT s.school_id FROM guardianships g JOIN people s ON s.id = g.student_id \
-         WHERE g.guardian_id = $1 AND s.school_id IS NOT NULL",
-    )
-    .bind(guardian_id)
-    .fetch_all(conn)
-    .await?;
-    let district = target.district.unwrap_or_default();
-    Ok(schools
-        .into_iter()
-        .any(|school| caller.holds(SCHOOL_READERS, &Target::school(district, school))))
 }
 
 /// Students and staff of the school, and guardians of its students, whose folded
@@ -319,7 +273,8 @@ pub(crate) async fn search(
     limit: i64,
 ) -> AppResult<Vec<Person>> {
     let mut conn = ctx.pool.acquire().await?;
-    caller.require(SCHOOL_READERS, &access::school(&mut conn, school_id).await?)?;
+    let school = access::school(&mut conn, school_id).await?;
+    caller.require(SCHOOL_READERS, &school)?;
     let folded = school::text::fold(query);
     let pattern = format!(
         "%{}%",
@@ -345,5 +300,21 @@ pub(crate) async fn search(
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(rows.into_iter().map(Person::from).collect())
+    // Details only to those who read them across the school, never by a search
+    // alone: the school's leaders and the district's administrators.
+    let mut people: Vec<Person> = rows.into_iter().map(Person::from).collect();
+    for person in &mut people {
+        let id = Uuid::parse_str(&person.id).unwrap_or_default();
+        let whose = match PersonKind::try_from(person.kind) {
+            Ok(PersonKind::Guardian) => Whose::Guardian {
+                district: Target::district(school.district.unwrap_or_default()),
+                children: vec![school],
+            },
+            _ => Whose::Staff(school),
+        };
+        if !personal_details::sees(caller, id, &whose) {
+            personal_details::withhold(person);
+        }
+    }
+    Ok(people)
 }

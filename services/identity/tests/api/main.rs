@@ -10,6 +10,7 @@ mod directory;
 mod events;
 mod helpers;
 mod operator;
+mod privacy;
 mod rebuild;
 mod throttle;
 mod tokens;
