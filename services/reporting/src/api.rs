@@ -16,7 +16,7 @@ use crate::Ctx;
 use crate::access;
 use crate::read_models::{Model, RebuildRefused};
 use crate::reports::{Scope, adoption, class, daily, export, student};
-use school::roles::{CLASS_OVERSEERS, DISTRICT_OFFICE, SCHOOL_OVERSEERS};
+use school::roles::{CLASS_OVERSEERS, DETAIL_READERS, DISTRICT_OFFICE, SCHOOL_OVERSEERS};
 
 /// The longest period one report reads.
 const MAX_PERIOD_DAYS: i64 = 366;
@@ -196,10 +196,15 @@ impl ReportingService for Reporting {
         };
         check.done()?;
         let pool = self.ctx.read_models.queries();
+        // Birth dates only to those who read them (school::roles::DETAIL_READERS, and
+        // the class's homeroom teacher); the column stays, empty, for the others.
+        let birth_dates;
         let sheet = match (class_id, school_id) {
             (Some(id), _) => {
                 let class = access::class(&pool, id).await?;
                 caller.require(CLASS_OVERSEERS, &class.target())?;
+                birth_dates = caller.holds(DETAIL_READERS, &class.target())
+                    || caller.holds(&[Role::HomeroomTeacher], &class.target());
                 export::Sheet::Class {
                     id,
                     name: class.name,
@@ -208,6 +213,7 @@ impl ReportingService for Reporting {
             (_, Some(id)) => {
                 let school = access::school(&pool, id).await?;
                 caller.require(SCHOOL_OVERSEERS, &school.target())?;
+                birth_dates = caller.holds(DETAIL_READERS, &school.target());
                 export::Sheet::School {
                     id,
                     name: school.name,
@@ -215,7 +221,8 @@ impl ReportingService for Reporting {
             }
             (None, None) => return Err(Status::invalid_argument("give a class_id or a school_id")),
         };
-        let file = export::export(&pool, &sheet, r.month.trim(), month, format).await?;
+        let file =
+            export::export(&pool, &sheet, r.month.trim(), month, format, birth_dates).await?;
         let chunks: Vec<Result<pb::FileChunk, Status>> = file
             .data
             .chunks(CHUNK_BYTES)

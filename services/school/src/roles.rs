@@ -10,6 +10,16 @@ pub const DISTRICT_OFFICE: &[Role] = &[Role::DistrictAdmin, Role::DistrictViewer
 /// The school's leaders: the principal, the vice principals and the IT officer.
 pub const SCHOOL_LEADERS: &[Role] = &[Role::Principal, Role::VicePrincipal, Role::ItOfficer];
 
+/// Who reads students' birth dates and people's phone numbers across a school: the
+/// district's administrators and the school's leaders. (Identity adds the person, a
+/// student's homeroom teacher and guardians: identity/src/personal_details.rs.)
+pub const DETAIL_READERS: &[Role] = &[
+    Role::DistrictAdmin,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+];
+
 /// Who oversees a school: the district office and the school's leaders.
 pub const SCHOOL_OVERSEERS: &[Role] = &[
     Role::DistrictAdmin,

@@ -64,6 +64,8 @@ pub struct School {
     pub guardian_username: String,
     pub other_school_principal: String,
     pub district_admin: String,
+    /// Reads the district's figures and sheets, without personal details.
+    pub district_viewer: String,
     pub other_district_admin: String,
     pub operator: String,
 }
@@ -131,6 +133,9 @@ impl School {
             .staff(&other_school_id, &format!("0904{n:06}"))
             .await;
         let district_staff = identity.staff(&school_id, &format!("0906{n:06}")).await;
+        let viewer_staff = identity
+            .staff(&other_school_id, &format!("0908{n:06}"))
+            .await;
         let other_district_staff = identity
             .staff(&other_district_school, &format!("0907{n:06}"))
             .await;
@@ -170,6 +175,7 @@ impl School {
             .account(&other_school_id, &other_principal_staff)
             .await;
         let (district_account, district_user) = identity.account(&school_id, &district_staff).await;
+        let (viewer_account, viewer_user) = identity.account(&other_school_id, &viewer_staff).await;
         let (other_district_account, other_district_user) = identity
             .account(&other_district_school, &other_district_staff)
             .await;
@@ -200,6 +206,14 @@ impl School {
             .await;
         identity
             .grant(
+                &viewer_account,
+                id::Role::DistrictViewer,
+                id::ScopeKind::District,
+                &district_id,
+            )
+            .await;
+        identity
+            .grant(
                 &other_district_account,
                 id::Role::DistrictAdmin,
                 id::ScopeKind::District,
@@ -224,6 +238,7 @@ impl School {
             guardian_username: guardian_user,
             other_school_principal: identity.token(&other_principal_user).await,
             district_admin: identity.token(&district_user).await,
+            district_viewer: identity.token(&viewer_user).await,
             other_district_admin: identity.token(&other_district_user).await,
             operator: admin,
             identity,

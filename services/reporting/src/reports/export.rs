@@ -52,6 +52,7 @@ pub(crate) async fn export(
     month: &str,
     (first, last): (Date, Date),
     format: ExportFormat,
+    birth_dates: bool,
 ) -> AppResult<ExportFile> {
     let (filter, scope_id, scope_name) = match sheet {
         Sheet::Class { id, name } => ("c.id", *id, name),
@@ -75,6 +76,11 @@ pub(crate) async fn export(
     .bind(last)
     .fetch_all(pool)
     .await?;
+    if !birth_dates {
+        for row in &mut rows {
+            row.birth_date.clear();
+        }
+    }
     // Vietnamese class lists go by given name (the last word), then the full name.
     rows.sort_by(|a, b| {
         let given = |row: &StudentRow| {

@@ -8,18 +8,24 @@ use lienlac_proto::reporting::v1 as pb;
 use crate::helpers::{Stack, with_token};
 
 async fn download(stack: &Stack, format: pb::ExportFormat, month: &str) -> (String, Vec<u8>) {
+    let request = pb::ExportAttendanceRequest {
+        class_id: stack.class_id.clone(),
+        month: month.into(),
+        format: format as i32,
+        ..Default::default()
+    };
+    download_as(stack, request, &stack.homeroom).await
+}
+
+async fn download_as(
+    stack: &Stack,
+    request: pb::ExportAttendanceRequest,
+    token: &str,
+) -> (String, Vec<u8>) {
     let mut chunks = stack
         .reporting
         .clone()
-        .export_attendance(with_token(
-            pb::ExportAttendanceRequest {
-                class_id: stack.class_id.clone(),
-                month: month.into(),
-                format: format as i32,
-                ..Default::default()
-            },
-            &stack.homeroom,
-        ))
+        .export_attendance(with_token(request, token))
         .await
         .unwrap()
         .into_inner();
@@ -98,4 +104,33 @@ async fn the_month_exports_as_csv_and_xlsx_with_vietnamese_headers_and_names() {
             "{expected} missing from the workbook"
         );
     }
+}
+
+#[tokio::test]
+async fn birth_dates_go_only_to_those_who_read_them() {
+    let stack = Stack::start().await;
+    let month = &stack.today()[..7];
+    let school_sheet = || pb::ExportAttendanceRequest {
+        school_id: stack.school_id.clone(),
+        month: month.into(),
+        format: pb::ExportFormat::Csv as i32,
+        ..Default::default()
+    };
+    let birth_dates = |csv: Vec<u8>| {
+        let text = String::from_utf8(csv).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|line| line.split(',').nth(4).unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (_, for_principal) = download_as(&stack, school_sheet(), &stack.principal).await;
+    let seen = birth_dates(for_principal);
+    assert!(
+        !seen.is_empty() && seen.iter().all(|date| date == "2019-03-01"),
+        "{seen:?}"
+    );
+    let (_, for_viewer) = download_as(&stack, school_sheet(), &stack.district_viewer).await;
+    let withheld = birth_dates(for_viewer);
+    assert_eq!(withheld.len(), seen.len());
+    assert!(withheld.iter().all(String::is_empty), "{withheld:?}");
 }
