@@ -7,7 +7,7 @@ use kernel::auth::{Caller, Role, Target};
 use lienlac_proto::identity::v1::Person;
 use uuid::Uuid;
 
-use crate::access::SCHOOL_ADMINS;
+use school::roles::DETAIL_READERS;
 
 /// Where a person's details belong, for [`sees`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,14 +28,16 @@ pub(crate) fn sees(caller: &Caller, person: Uuid, whose: &Whose) -> bool {
     if caller.person_id == Some(person) {
         return true;
     }
-    let leads_or_teaches = |target: &Target| {
-        caller.holds(SCHOOL_ADMINS, target) || caller.holds(&[Role::HomeroomTeacher], target)
+    let reads_across = |target: &Target| {
+        caller.holds(&[Role::Operator], target) || caller.holds(DETAIL_READERS, target)
     };
+    let leads_or_teaches =
+        |target: &Target| reads_across(target) || caller.holds(&[Role::HomeroomTeacher], target);
     match whose {
         Whose::Student(target) => {
             leads_or_teaches(target) || caller.holds(&[Role::Guardian], target)
         }
-        Whose::Staff(target) => caller.holds(SCHOOL_ADMINS, target),
+        Whose::Staff(target) => reads_across(target),
         Whose::Guardian { district, children } => {
             caller.holds(&[Role::Operator, Role::DistrictAdmin], district)
                 || children.iter().any(leads_or_teaches)

@@ -15,6 +15,13 @@ use crate::personal_details::{self, Whose};
 pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppResult<Person> {
     let mut conn = ctx.pool.acquire().await?;
     let (target, kind) = access::person(&mut conn, person_id).await?;
+    let district = target.district.unwrap_or_default();
+    // A guardian's children, read once: for who may see the guardian, which
+    // children they see, and whether they see the guardian's phone.
+    let children = match kind {
+        PersonKind::Guardian => children_of(&mut conn, district, person_id).await?,
+        _ => Vec::new(),
+    };
     let allowed = caller.person_id == Some(person_id)
         || match kind {
             PersonKind::Student => {
@@ -23,7 +30,7 @@ pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppRe
             PersonKind::Staff => caller.holds(SCHOOL_READERS, &target),
             _ => {
                 caller.holds(DISTRICT_READERS, &target)
-                    || reads_a_childs_school(&mut conn, caller, person_id, &target).await?
+                    || children.iter().any(|child| reads_school_of(caller, child))
             }
         };
     if !allowed {
@@ -42,7 +49,6 @@ pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppRe
     .fetch_all(&mut *conn)
     .await?;
     person.guardianships = links.into_iter().map(guardianship).collect();
-    let district = target.district.unwrap_or_default();
     let whose = match kind {
         PersonKind::Student => {
             let class = current_class(&mut conn, person_id).await?;
@@ -56,7 +62,6 @@ pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppRe
         }
         PersonKind::Staff => Whose::Staff(target),
         _ => {
-            let children = children_of(&mut conn, district, person_id).await?;
             // Shown to a school, a guardian's record lists that school's children only.
             if caller.person_id != Some(person_id) && !caller.holds(DISTRICT_READERS, &target) {
                 person.guardianships.retain(|link| {
@@ -64,7 +69,7 @@ pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppRe
                         child
                             .student
                             .is_some_and(|id| id.to_string() == link.student_id)
-                            && (caller.holds(SCHOOL_READERS, child)
+                            && (reads_school_of(caller, child)
                                 || caller.holds(&[Role::Guardian], child))
                     })
                 });
@@ -118,23 +123,12 @@ async fn children_of(
         .collect())
 }
 
-/// Whether the caller reads the directory of a school where one of this
-/// guardian's children studies.
-async fn reads_a_childs_school(
-    conn: &mut PgConnection,
-    caller: &Caller,
-    guardian_id: Uuid,
-    target: &Target,
-) -> AppResult<bool> {
-    let schools: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT s.school_id FROM guardianships g JOIN people s ON s.id = g.student_id \
-         WHERE g.guardian_id = $1 AND s.school_id IS NOT NULL",
-    )
-    .bind(guardian_id)
-    .fetch_all(conn)
-    .await?;
-    let district = target.district.unwrap_or_default();
-    Ok(schools
-        .into_iter()
-        .any(|school| caller.holds(SCHOOL_READERS, &Target::school(district, school))))
+/// Whether the caller reads the directory of the school where this child studies.
+fn reads_school_of(caller: &Caller, child: &Target) -> bool {
+    match (child.district, child.school) {
+        (Some(district), Some(school)) => {
+            caller.holds(SCHOOL_READERS, &Target::school(district, school))
+        }
+        _ => false,
+    }
 }

@@ -63,7 +63,7 @@ pub(super) async fn student_registered(
 ) -> anyhow::Result<()> {
     let event: pb::StudentRegistered = fact.decode()?;
     let birth_date = dates::parse(&event.birth_date)
-        .ok_or_else(|| anyhow::anyhow!("birth_date {:?} is not a date", event.birth_date))?;
+        .ok_or_else(|| anyhow::anyhow!("birth_date is not a date"))?;
     sqlx::query(
         "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, birth_date, gender, external_ref, created_at) \
          VALUES ($1, 'student', $2, $3, $4, $5, $6, $7, $8, $9)",
