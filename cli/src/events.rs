@@ -40,7 +40,7 @@ impl Tail {
             format!("{}.", self.namespace)
         };
         format!(
-            "{prefix}lienlac.{service}.v1.{}.{}.*",
+            "{prefix}lienlac.{service}.v2.{}.{}.*",
             self.district.as_deref().unwrap_or("*"),
             self.school.as_deref().unwrap_or("*")
         )

@@ -51,7 +51,7 @@ async fn tail_prints_one_districts_events_decoded_with_their_trace_ids() {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     assert_eq!(events.len(), 3);
-    assert_eq!(events[0]["type"], "lienlac.identity.v1.DistrictCreated");
+    assert_eq!(events[0]["type"], "lienlac.identity.v2.DistrictCreated");
     assert_eq!(events[0]["fields"]["name"], "Huyện Củ Chi");
     for event in &events {
         let subject = event["subject"].as_str().unwrap();
@@ -60,6 +60,6 @@ async fn tail_prints_one_districts_events_decoded_with_their_trace_ids() {
         assert_eq!(trace_id.len(), 32, "{event}");
         assert!(!event["fields"].to_string().contains("Hóc Môn"), "{event}");
     }
-    assert_eq!(events[1]["type"], "lienlac.identity.v1.SchoolCreated");
+    assert_eq!(events[1]["type"], "lienlac.identity.v2.SchoolCreated");
     stop.cancel();
 }

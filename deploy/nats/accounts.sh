@@ -80,8 +80,14 @@ stream_of() { # namespace service
   local stream="LIENLAC_${2^^}"
   [[ -z $1 ]] && printf '%s' "$stream" || printf '%s_%s' "${1^^}" "$stream"
 }
-root_of() { # namespace service
-  [[ -z $1 ]] && printf 'lienlac.%s.v1' "$2" || printf '%s.lienlac.%s.v1' "$1" "$2"
+prefix_of() { # namespace service: every version of the service's subjects
+  [[ -z $1 ]] && printf 'lienlac.%s' "$2" || printf '%s.lienlac.%s' "$1" "$2"
+}
+# The public contract a district's subscriber receives (docs/events.md): identity's
+# and attendance's v2 events, and attendance v1 until it retires on 2027-07-01.
+public_of() { # namespace district
+  printf '%s ' "$(prefix_of "$1" identity).v2.$2.>" "$(prefix_of "$1" attendance).v2.$2.>" \
+    "$(prefix_of "$1" attendance).v1.$2.>"
 }
 
 permissions() { # service
@@ -89,8 +95,9 @@ permissions() { # service
   printf '        publish: { allow: [\n'
   for namespace in "${NAMESPACES[@]}"; do
     stream="$(stream_of "$namespace" "$service")"
-    printf '          "%s.>",\n' "$(root_of "$namespace" "$service")"
+    printf '          "%s.>",\n' "$(prefix_of "$namespace" "$service")"
     printf '          "$JS.API.STREAM.CREATE.%s", "$JS.API.STREAM.UPDATE.%s", "$JS.API.STREAM.INFO.%s",\n' "$stream" "$stream" "$stream"
+    printf '          "$JS.API.STREAM.PURGE.%s",\n' "$stream"
     for read in ${READS[$service]}; do
       stream="$(stream_of "$namespace" "$read")"
       printf '          "$JS.API.STREAM.INFO.%s", "$JS.API.CONSUMER.CREATE.%s", "$JS.API.CONSUMER.CREATE.%s.>",\n' "$stream" "$stream" "$stream"
@@ -124,7 +131,9 @@ echo "    ]"
 echo "    exports: ["
 for district in "${DISTRICTS[@]}"; do
   for namespace in "${NAMESPACES[@]}"; do
-    echo "      { stream: \"$(root_of "$namespace" attendance).$district.>\", accounts: [D_${district//-/_}] }"
+    for subject in $(public_of "$namespace" "$district"); do
+      echo "      { stream: \"$subject\", accounts: [D_${district//-/_}] }"
+    done
   done
 done
 echo "    ]"
@@ -135,12 +144,16 @@ for district in "${DISTRICTS[@]}"; do
   echo "    users: [ { user: \"district-$district\", password: \"$(password "DISTRICT_${district//-/_}_NATS_PASSWORD")\", permissions: {"
   echo "      publish: { deny: [ \">\" ] }"
   printf '      subscribe: { allow: [ '
-  for namespace in "${NAMESPACES[@]}"; do printf '"%s.%s.>", ' "$(root_of "$namespace" attendance)" "$district"; done
+  for namespace in "${NAMESPACES[@]}"; do
+    for subject in $(public_of "$namespace" "$district"); do printf '"%s", ' "$subject"; done
+  done
   echo '"_INBOX.>" ] }'
   echo "    } } ]"
   echo "    imports: ["
   for namespace in "${NAMESPACES[@]}"; do
-    echo "      { stream: { account: SERVICES, subject: \"$(root_of "$namespace" attendance).$district.>\" } }"
+    for subject in $(public_of "$namespace" "$district"); do
+      echo "      { stream: { account: SERVICES, subject: \"$subject\" } }"
+    done
   done
   echo "    ]"
   echo "  }"

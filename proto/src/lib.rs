@@ -13,6 +13,12 @@ pub mod attendance {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/lienlac.attendance.v1.rs"));
     }
+
+    /// The public events, without free text (proto/lienlac/attendance/v2).
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v2 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.attendance.v2.rs"));
+    }
 }
 
 /// The identity service: directory, accounts, tokens and role bindings.
@@ -20,6 +26,12 @@ pub mod identity {
     #[allow(clippy::all, unreachable_pub)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/lienlac.identity.v1.rs"));
+    }
+
+    /// The public events, without personal data (proto/lienlac/identity/v2).
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v2 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.identity.v2.rs"));
     }
 }
 

@@ -8,6 +8,7 @@
 mod api;
 mod calendar;
 pub mod config;
+mod contract;
 mod directory;
 mod leaves;
 mod roll_calls;
@@ -48,7 +49,8 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let identity_url = settings.kernel.identity_url.clone();
-        let host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
+        let mut host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
+        host.publish_earlier_contract(contract::V1);
         let ctx = Ctx {
             pool: host.pool.clone(),
             settings: Arc::new(settings),

@@ -17,3 +17,15 @@ impl From<crate::passwords::HashingBusy> for AppError {
         ))
     }
 }
+
+impl From<crate::personal_data::SealError> for AppError {
+    fn from(error: crate::personal_data::SealError) -> Self {
+        match error {
+            crate::personal_data::SealError::Erased(_) => AppError::Rejected(
+                "this person's personal data was erased; register them again if they return"
+                    .to_owned(),
+            ),
+            crate::personal_data::SealError::Other(error) => AppError::Unexpected(error),
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! Identity's event streams, and what its stored events hold beyond the published
-//! ones.
+//! Identity's event streams, and the events it stores and never publishes. What
+//! its stored events hold beyond the published ones is sealed personal data
+//! (personal_data.rs).
 
 use uuid::Uuid;
 
@@ -43,10 +44,4 @@ pub(crate) mod internal {
     pub(crate) struct ActivationReissued {
         pub(crate) account_id: String,
     }
-}
-
-/// Fields the stored events keep beyond their published form.
-pub(crate) mod kept {
-    /// AccountIssued: the account's username.
-    pub(crate) const USERNAME: &str = "username";
 }

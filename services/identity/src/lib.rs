@@ -12,11 +12,13 @@ mod activation;
 mod api;
 pub mod config;
 mod directory;
+mod erasure;
 mod error;
 mod events;
 mod keys;
 mod password_policy;
 mod passwords;
+mod personal_data;
 mod personal_details;
 mod roles;
 pub mod text;
@@ -64,6 +66,7 @@ impl Application {
     /// platform operator at first start.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
+        purge_retired_contract(&host).await?;
         let signer = keys::Signer::load_or_generate(&settings.signing_key_file)?;
         signer.register(&host.pool).await?;
         let passwords = passwords::Passwords::new(
@@ -161,4 +164,29 @@ impl Application {
             )
             .await
     }
+}
+
+/// Identity's contract version 1 carried names and phone numbers, on a stream only
+/// lienlac's services read; version 2 replaced it at once (docs/events.md). What
+/// version 1 left in the stream is purged at start, so that no JetStream message
+/// holds a person's name, and erasure reaches the stream too.
+async fn purge_retired_contract(host: &ServiceHost) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let stream = host
+        .jetstream
+        .get_stream(host.config.stream_name())
+        .await
+        .context("finding identity's stream")?;
+    let purged = stream
+        .purge()
+        .filter(format!("{}.v1.>", host.config.subject_prefix()))
+        .await
+        .context("purging identity's retired v1 subjects")?;
+    if purged.purged > 0 {
+        tracing::info!(
+            messages = purged.purged,
+            "identity's v1 events purged from its stream"
+        );
+    }
+    Ok(())
 }

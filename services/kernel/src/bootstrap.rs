@@ -24,7 +24,7 @@ use tonic_health::server::HealthReporter;
 use crate::config::KernelConfig;
 use crate::consumer::{ConsumerRuntime, ConsumerSource, Projection};
 use crate::grpc::{AuthLayer, Authenticator, GrpcTraceLayer, KnownMethods};
-use crate::outbox::{Relay, RelayConfig, ensure_stream};
+use crate::outbox::{EarlierContract, Relay, RelayConfig, ensure_stream};
 
 mod http;
 mod readiness;
@@ -45,6 +45,7 @@ pub struct ServiceHost {
     /// The certificate the gRPC port serves; plaintext when `None`.
     tls: Option<tonic::transport::Identity>,
     tasks: Vec<(String, Task)>,
+    earlier_contract: Option<EarlierContract>,
 }
 
 impl ServiceHost {
@@ -81,6 +82,7 @@ impl ServiceHost {
             http_listener,
             tls,
             tasks: Vec::new(),
+            earlier_contract: None,
         })
     }
 
@@ -101,8 +103,16 @@ impl ServiceHost {
         Relay::new(
             self.pool.clone(),
             self.jetstream.clone(),
-            RelayConfig::from_kernel(&self.config),
+            RelayConfig {
+                earlier_contract: self.earlier_contract,
+                ..RelayConfig::from_kernel(&self.config)
+            },
         )
+    }
+
+    /// Publishes `contract` beside the current one until its retirement date.
+    pub fn publish_earlier_contract(&mut self, contract: EarlierContract) {
+        self.earlier_contract = Some(contract);
     }
 
     /// Runs `task` beside the server until shutdown; if it ends on its own, the

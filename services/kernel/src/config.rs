@@ -16,11 +16,15 @@ pub struct ServiceId {
     pub name: &'static str,
     pub grpc_port: u16,
     pub metrics_port: u16,
+    /// The version of its event contract that its subscribers read (`v2`): the
+    /// package `lienlac.<service>.<contract>` and the subjects
+    /// `lienlac.<service>.<contract>.…` (docs/events.md).
+    pub contract: &'static str,
 }
 
 impl ServiceId {
-    pub const IDENTITY: Self = Self::new("identity", 50051, 9101);
-    pub const ATTENDANCE: Self = Self::new("attendance", 50052, 9102);
+    pub const IDENTITY: Self = Self::new("identity", 50051, 9101).with_contract("v2");
+    pub const ATTENDANCE: Self = Self::new("attendance", 50052, 9102).with_contract("v2");
     pub const MESSAGING: Self = Self::new("messaging", 50053, 9103);
     pub const REPORTING: Self = Self::new("reporting", 50054, 9104);
     pub const SYNC: Self = Self::new("sync", 50055, 9105);
@@ -30,7 +34,13 @@ impl ServiceId {
             name,
             grpc_port,
             metrics_port,
+            contract: "v1",
         }
+    }
+
+    pub const fn with_contract(mut self, contract: &'static str) -> Self {
+        self.contract = contract;
+        self
     }
 
     /// `LIENLAC_ATTENDANCE`: the JetStream stream this service publishes to.
@@ -38,9 +48,15 @@ impl ServiceId {
         format!("LIENLAC_{}", self.name.to_ascii_uppercase())
     }
 
-    /// `lienlac.attendance.v1`: the first tokens of every subject it publishes.
+    /// `lienlac.attendance`: the first tokens of every subject it publishes, in
+    /// every version of its contract.
+    pub fn subject_prefix(&self) -> String {
+        format!("lienlac.{}", self.name)
+    }
+
+    /// `lienlac.attendance.v2`: the subjects of its current contract.
     pub fn subject_root(&self) -> String {
-        format!("lienlac.{}.v1", self.name)
+        format!("lienlac.{}.{}", self.name, self.contract)
     }
 }
 
@@ -330,9 +346,14 @@ impl KernelConfig {
         stream_name_in(&self.namespace, self.service)
     }
 
-    /// `lienlac.<service>.v1` with the namespace applied.
+    /// `lienlac.<service>.<contract>` with the namespace applied.
     pub fn subject_root(&self) -> String {
         subject_root_in(&self.namespace, self.service)
+    }
+
+    /// `lienlac.<service>` with the namespace applied: every version's subjects.
+    pub fn subject_prefix(&self) -> String {
+        subject_prefix_in(&self.namespace, self.service)
     }
 }
 
@@ -350,10 +371,18 @@ pub fn stream_name_in(namespace: &str, service: ServiceId) -> String {
 }
 
 pub fn subject_root_in(namespace: &str, service: ServiceId) -> String {
+    namespaced(namespace, service.subject_root())
+}
+
+pub fn subject_prefix_in(namespace: &str, service: ServiceId) -> String {
+    namespaced(namespace, service.subject_prefix())
+}
+
+fn namespaced(namespace: &str, subject: String) -> String {
     if namespace.is_empty() {
-        service.subject_root()
+        subject
     } else {
-        format!("{namespace}.{}", service.subject_root())
+        format!("{namespace}.{subject}")
     }
 }
 

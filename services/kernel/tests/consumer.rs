@@ -27,7 +27,8 @@ use uuid::Uuid;
 use common::{MIGRATIONS, NotesProjection, noted};
 
 /// Identity publishes; attendance consumes into its own schema.
-const PUBLISHER: ServiceId = ServiceId::IDENTITY;
+/// Identity's stream and subjects, carrying the test contract `lienlac.testing.v1`.
+const PUBLISHER: ServiceId = ServiceId::IDENTITY.with_contract("v1");
 const CONSUMER: ServiceId = ServiceId::ATTENDANCE;
 
 struct Setup {

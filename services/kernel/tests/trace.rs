@@ -27,6 +27,9 @@ use uuid::Uuid;
 
 use common::{MIGRATIONS, NotesProjection, probe::Probe};
 
+/// Identity's stream and subjects, carrying the test contract `lienlac.testing.v1`.
+const PUBLISHER: ServiceId = ServiceId::IDENTITY.with_contract("v1");
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_trace_runs_from_the_rpc_through_the_relay_into_the_consumer() {
     let (endpoint, mut spans) = start_collector().await.unwrap();
@@ -38,7 +41,7 @@ async fn one_trace_runs_from_the_rpc_through_the_relay_into_the_consumer() {
     .unwrap();
 
     let world = TestWorld::new();
-    let mut publisher = ServiceHost::build(world.config(ServiceId::IDENTITY), &MIGRATIONS)
+    let mut publisher = ServiceHost::build(world.config(PUBLISHER), &MIGRATIONS)
         .await
         .unwrap();
     publisher.add_relay();
@@ -52,7 +55,7 @@ async fn one_trace_runs_from_the_rpc_through_the_relay_into_the_consumer() {
     let consumer_pool = consumer.pool.clone();
     consumer.add_consumer(
         Arc::new(NotesProjection::new("reporting-notes")),
-        ConsumerSource::all_of(&world.namespace, ServiceId::IDENTITY),
+        ConsumerSource::all_of(&world.namespace, PUBLISHER),
     );
     let stop = CancellationToken::new();
     let publisher_task = tokio::spawn(publisher.run(routes, &[], None, stop.clone()));

@@ -36,12 +36,13 @@ use async_nats::jetstream::{self, context::PublishAckFuture};
 use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 use futures::StreamExt as _;
-use kernel::config::{ServiceId, stream_name_in, subject_root_in};
+use kernel::config::{ServiceId, stream_name_in, subject_prefix_in};
 use kernel::consumer::{REPLAY_PULL_BYTES, REPLAY_PULL_MESSAGES};
 use kernel::copy::BinaryRows;
 use kernel::outbox::{CloudEventHeaders, event_subject};
 use kernel::testing::{TestWorld, channel, with_token};
-use lienlac_proto::attendance::v1::{self as att, AttendanceStatus, Session};
+use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
+use lienlac_proto::attendance::v2 as att;
 use lienlac_proto::reporting::v1 as pb;
 use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use lienlac_test_support::{School, start_identity};
@@ -107,7 +108,7 @@ fn mix(values: &[u64]) -> u64 {
 /// order a year happens (day, session, school, class).
 struct Year {
     district: Uuid,
-    subject_root: String,
+    subject_prefix: String,
     days: Vec<Date>,
 }
 
@@ -134,7 +135,7 @@ impl Year {
         }
         Self {
             district,
-            subject_root: subject_root_in(namespace, ServiceId::ATTENDANCE),
+            subject_prefix: subject_prefix_in(namespace, ServiceId::ATTENDANCE),
             days,
         }
     }
@@ -218,10 +219,10 @@ impl Year {
             sequence: 1,
         };
         let subject = event_subject(
-            &self.subject_root,
+            &self.subject_prefix,
+            &att::RollCallSubmitted::full_name(),
             Some(self.district),
             Some(roll_call.school),
-            "RollCallSubmitted",
         );
         (
             subject.into(),

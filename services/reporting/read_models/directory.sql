@@ -1,4 +1,6 @@
--- The directory as reports need it, projected from identity's events.
+-- The directory as reports need it, projected from identity's public events:
+-- ids, codes and structure, never a person's name or birth date (reports ask
+-- identity for the names their reader may see, services/reporting/src/names.rs).
 
 CREATE TABLE districts (
     id   uuid PRIMARY KEY,
@@ -25,8 +27,6 @@ CREATE TABLE students (
     id           uuid PRIMARY KEY,
     school_id    uuid NOT NULL,
     district_id  uuid NOT NULL,
-    full_name    text NOT NULL,
-    birth_date   text NOT NULL,
     external_ref text NOT NULL
 );
 

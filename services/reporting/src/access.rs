@@ -67,21 +67,21 @@ pub(crate) async fn district(pool: &PgPool, district_id: Uuid) -> AppResult<Targ
     }
 }
 
-/// A student's name, and every scope the student was in during `[from, to]`: the
-/// school, and each class the student was enrolled in.
+/// That the caller oversees the student in one of the scopes the student was in
+/// during `[from, to]`: the school, and each class the student was enrolled in.
 pub(crate) async fn require_student(
     pool: &PgPool,
     caller: &Caller,
     student_id: Uuid,
     from: Date,
     to: Date,
-) -> AppResult<String> {
-    let student: Option<(Uuid, Uuid, String)> =
-        sqlx::query_as("SELECT school_id, district_id, full_name FROM students WHERE id = $1")
+) -> AppResult<()> {
+    let student: Option<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT school_id, district_id FROM students WHERE id = $1")
             .bind(student_id)
             .fetch_optional(pool)
             .await?;
-    let Some((school_id, district_id, full_name)) = student else {
+    let Some((school_id, district_id)) = student else {
         return Err(AppError::NotFound("student"));
     };
     let classes: Vec<(Uuid, Uuid)> = sqlx::query_as(
@@ -103,7 +103,7 @@ pub(crate) async fn require_student(
         .iter()
         .any(|target| caller.holds(STUDENT_OVERSEERS, target))
     {
-        Ok(full_name)
+        Ok(())
     } else {
         Err(tonic::Status::permission_denied(
             "only the student's guardians, homeroom teacher, school leaders and district may read this",

@@ -14,9 +14,10 @@ use tonic::{Request, Response, Status};
 
 use crate::Ctx;
 use crate::access;
+use crate::names::Reader;
 use crate::read_models::{Model, RebuildRefused};
 use crate::reports::{Scope, adoption, class, daily, export, student};
-use school::roles::{CLASS_OVERSEERS, DETAIL_READERS, DISTRICT_OFFICE, SCHOOL_OVERSEERS};
+use school::roles::{CLASS_OVERSEERS, DISTRICT_OFFICE, SCHOOL_OVERSEERS};
 
 /// The longest period one report reads.
 const MAX_PERIOD_DAYS: i64 = 366;
@@ -67,6 +68,7 @@ impl ReportingService for Reporting {
         request: Request<pb::GetClassAttendanceRequest>,
     ) -> Result<Response<pb::ClassAttendance>, Status> {
         let caller = caller(&request)?;
+        let reader = Reader::of(request.metadata())?;
         let r = request.get_ref();
         let mut check = Check::new();
         let class_id = check.uuid("class_id", &r.class_id);
@@ -75,8 +77,9 @@ impl ReportingService for Reporting {
         let pool = self.ctx.read_models.queries();
         let class = access::class(&pool, class_id).await?;
         caller.require(CLASS_OVERSEERS, &class.target())?;
+        let names = (&self.ctx.names, &reader);
         Ok(Response::new(
-            class::class_attendance(&pool, &class, from, to).await?,
+            class::class_attendance(&pool, names, &class, from, to).await?,
         ))
     }
 
@@ -85,13 +88,22 @@ impl ReportingService for Reporting {
         request: Request<pb::GetStudentAbsencesRequest>,
     ) -> Result<Response<pb::StudentAbsences>, Status> {
         let caller = caller(&request)?;
+        let reader = Reader::of(request.metadata())?;
         let r = request.get_ref();
         let mut check = Check::new();
         let student_id = check.uuid("student_id", &r.student_id);
         let (from, to) = period(&mut check, &r.from_date, &r.to_date);
         check.done()?;
         let pool = self.ctx.read_models.queries();
-        let full_name = access::require_student(&pool, caller, student_id, from, to).await?;
+        access::require_student(&pool, caller, student_id, from, to).await?;
+        let full_name = self
+            .ctx
+            .names
+            .of(&reader, &[student_id])
+            .await?
+            .remove(&student_id)
+            .map(|name| name.full_name)
+            .unwrap_or_default();
         let report =
             student::student_absences(&pool, &self.ctx.settings, student_id, full_name, from, to)
                 .await?;
@@ -171,6 +183,7 @@ impl ReportingService for Reporting {
         request: Request<pb::ExportAttendanceRequest>,
     ) -> Result<Response<Self::ExportAttendanceStream>, Status> {
         let caller = caller(&request)?;
+        let reader = Reader::of(request.metadata())?;
         let r = request.get_ref();
         let mut check = Check::new();
         let class_id = check.optional_uuid("class_id", &r.class_id);
@@ -196,15 +209,10 @@ impl ReportingService for Reporting {
         };
         check.done()?;
         let pool = self.ctx.read_models.queries();
-        // Birth dates only to those who read them (school::roles::DETAIL_READERS, and
-        // the class's homeroom teacher); the column stays, empty, for the others.
-        let birth_dates;
         let sheet = match (class_id, school_id) {
             (Some(id), _) => {
                 let class = access::class(&pool, id).await?;
                 caller.require(CLASS_OVERSEERS, &class.target())?;
-                birth_dates = caller.holds(DETAIL_READERS, &class.target())
-                    || caller.holds(&[Role::HomeroomTeacher], &class.target());
                 export::Sheet::Class {
                     id,
                     name: class.name,
@@ -213,7 +221,6 @@ impl ReportingService for Reporting {
             (_, Some(id)) => {
                 let school = access::school(&pool, id).await?;
                 caller.require(SCHOOL_OVERSEERS, &school.target())?;
-                birth_dates = caller.holds(DETAIL_READERS, &school.target());
                 export::Sheet::School {
                     id,
                     name: school.name,
@@ -221,8 +228,11 @@ impl ReportingService for Reporting {
             }
             (None, None) => return Err(Status::invalid_argument("give a class_id or a school_id")),
         };
-        let file =
-            export::export(&pool, &sheet, r.month.trim(), month, format, birth_dates).await?;
+        // Names and birth dates as identity shows them to this reader: birth dates
+        // only to the school's leaders, the district's administrators and the
+        // student's homeroom teacher; the column stays, empty, for the others.
+        let names = (&self.ctx.names, &reader);
+        let file = export::export(&pool, names, &sheet, r.month.trim(), month, format).await?;
         let chunks: Vec<Result<pb::FileChunk, Status>> = file
             .data
             .chunks(CHUNK_BYTES)

@@ -5,6 +5,7 @@
 mod access;
 mod api;
 pub mod config;
+mod names;
 mod projections;
 mod read_models;
 mod reports;
@@ -21,6 +22,7 @@ use tonic::service::Routes;
 
 pub use config::Settings;
 
+use names::Names;
 use read_models::ReadModels;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -30,6 +32,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub(crate) struct Ctx {
     pub(crate) settings: Arc<Settings>,
     pub(crate) read_models: Arc<ReadModels>,
+    pub(crate) names: Names,
 }
 
 pub struct Application {
@@ -49,11 +52,13 @@ impl Application {
             host.jetstream.clone(),
         )
         .await?;
+        let names = Names::new(&identity_url, &host.config.tls)?;
         Ok(Self {
             host,
             ctx: Ctx {
                 settings: Arc::new(settings),
                 read_models,
+                names,
             },
             identity_url,
         })

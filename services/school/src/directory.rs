@@ -18,7 +18,7 @@
 //! [`crate::enrolments`]; it projects the rest of what it needs itself.
 
 use kernel::consumer::ReceivedEvent;
-use lienlac_proto::identity::v1 as identity;
+use lienlac_proto::identity::v2 as identity;
 use sqlx::PgConnection;
 use uuid::Uuid;
 

@@ -15,7 +15,7 @@
 //! school year, and a transfer, withdrawal or re-enrolment takes effect on the
 //! local date identity recorded it.
 
-use lienlac_proto::identity::v1 as identity;
+use lienlac_proto::identity::v2 as identity;
 use sqlx::PgConnection;
 use time::Date;
 use uuid::Uuid;

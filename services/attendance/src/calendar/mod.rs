@@ -14,6 +14,7 @@ use time::Date;
 use uuid::Uuid;
 
 use crate::Ctx;
+use crate::contract::{self, AttendanceEvent};
 use crate::directory::ClassRow;
 use crate::directory::known_class;
 use crate::write_model::AttendanceTables;
@@ -92,17 +93,14 @@ fn month_stream(class_id: Uuid, month: &str) -> String {
     format!("class_month:{class_id}:{month}")
 }
 
-async fn append_month_event<M>(
+async fn append_month_event<M: AttendanceEvent>(
     tx: &mut PgConnection,
     class_id: Uuid,
     month: &str,
     version: i64,
     meta: &EventMeta,
     event: &M,
-) -> AppResult<()>
-where
-    M: prost::Message + prost::Name + serde::Serialize,
-{
+) -> AppResult<()> {
     append_and_project(
         tx,
         &AttendanceTables,
@@ -115,11 +113,8 @@ where
     Ok(())
 }
 
-fn stored_form<M>(event: &M) -> AppResult<NewEvent>
-where
-    M: prost::Message + prost::Name + serde::Serialize,
-{
-    Ok(NewEvent::from_message(event).map_err(anyhow::Error::from)?)
+fn stored_form<M: AttendanceEvent>(event: &M) -> AppResult<NewEvent> {
+    Ok(contract::new_event(event).map_err(anyhow::Error::from)?)
 }
 
 fn meta(caller: &Caller, district: Uuid, school: Uuid) -> EventMeta {

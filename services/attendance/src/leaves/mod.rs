@@ -6,7 +6,7 @@
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
-use kernel::event_store::{Aggregate as _, EventMeta, ExpectedVersion, NewEvent, RequestKey, load};
+use kernel::event_store::{Aggregate as _, EventMeta, ExpectedVersion, RequestKey, load};
 use kernel::write_model::append_and_project;
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::{LeaveStatus, Session};
@@ -15,6 +15,7 @@ use time::Date;
 use uuid::Uuid;
 
 use crate::Ctx;
+use crate::contract;
 use crate::directory::{self, ClassRow};
 use crate::roll_calls::{RollCallKey, commands};
 use crate::write_model::{AttendanceTables, kept, leave_status, leave_status_text};
@@ -141,8 +142,9 @@ pub(crate) async fn request(
                 sessions: new.sessions.iter().map(|s| *s as i32).collect(),
                 requested_by: by.account_id.to_string(),
             };
-            let stored = NewEvent::from_message(&event)
-                .and_then(|event| event.keeping(kept::REASON, &new.reason))
+            let stored = contract::new_event(&event)
+                .map_err(anyhow::Error::from)?
+                .keeping(kept::REASON, &new.reason)
                 .map_err(anyhow::Error::from)?;
             let meta = meta(&by, class.district_id, class.school_id);
             append_and_project(
@@ -202,8 +204,9 @@ pub(crate) async fn decide(
                     approved,
                     decided_by: by.account_id.to_string(),
                 };
-                let stored = NewEvent::from_message(&event)
-                    .and_then(|event| event.keeping(kept::COMMENT, &comment))
+                let stored = contract::new_event(&event)
+                    .map_err(anyhow::Error::from)?
+                    .keeping(kept::COMMENT, &comment)
                     .map_err(anyhow::Error::from)?;
                 let meta = meta(&by, row.district_id, row.school_id);
                 let expected = ExpectedVersion::from_loaded(version);

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::rules::RollCallEvent;
 use super::{RollCallKey, StudentMark};
+use crate::contract::{self, AttendanceEvent};
 use crate::directory::ClassRow;
 use crate::write_model::{AttendanceTables, kept};
 
@@ -130,11 +131,8 @@ async fn roll_call_version(tx: &mut PgConnection, key: &RollCallKey) -> AppResul
     .await?)
 }
 
-fn published_form<M>(message: &M) -> AppResult<NewEvent>
-where
-    M: prost::Message + prost::Name + serde::Serialize,
-{
-    Ok(NewEvent::from_message(message).map_err(anyhow::Error::from)?)
+fn published_form<M: AttendanceEvent>(message: &M) -> AppResult<NewEvent> {
+    Ok(contract::new_event(message).map_err(anyhow::Error::from)?)
 }
 
 /// In UTC, to the microsecond, as Postgres gives it back.

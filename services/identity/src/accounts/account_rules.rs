@@ -6,7 +6,7 @@
 
 use kernel::error::AppError;
 use kernel::event_store::{Aggregate, DomainEvent};
-use lienlac_proto::identity::v1 as pb;
+use lienlac_proto::identity::v2 as pb;
 
 use crate::account_state::{AccountStatus, LOCKED_BY_ADMINISTRATOR, locked_by_administrator};
 use crate::events::internal;

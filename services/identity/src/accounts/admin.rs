@@ -7,9 +7,9 @@ use kernel::event_store::RequestKey;
 use kernel::event_store::{Aggregate as _, EventMeta, ExpectedVersion, NewEvent, load};
 use kernel::write_model::append_and_project;
 use lienlac_proto::identity::v1::{
-    Account, AccountLocked, AccountStatus, AccountUnlocked, RoleBinding, RoleGranted,
-    ScopeKind as ProtoScope, WhoAmIResponse,
+    Account, AccountStatus, RoleBinding, ScopeKind as ProtoScope, WhoAmIResponse,
 };
+use lienlac_proto::identity::v2::{AccountLocked, AccountUnlocked, RoleGranted};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -18,12 +18,13 @@ use super::account_rules::{
 };
 use super::{AccountRow, by_id, require_administers};
 use crate::Ctx;
-use crate::account_state;
+use crate::account_state::{self, LOCKED_BY_ADMINISTRATOR};
 use crate::config::DEVELOPMENT_ADMIN_PASSWORD;
 use crate::error::AppResult;
 use crate::events::{account_stream, internal};
 use crate::password_policy::PasswordPolicy;
 use crate::passwords::Passwords;
+use crate::personal_data::{self, PersonalFields};
 use crate::roles::binding_to_proto;
 use crate::write_model::{IdentityTables, emit, record};
 
@@ -82,28 +83,48 @@ pub(crate) async fn administer(
     let mut stored = Vec::with_capacity(decided.len());
     for event in &decided {
         let event = match event {
-            AccountEvent::Locked { reason, .. } => NewEvent::from_message(&AccountLocked {
-                account_id: account_id.clone(),
-                person_id: person_id.clone(),
-                reason: reason.clone(),
-                locked_until: String::new(),
-            }),
+            AccountEvent::Locked { reason, .. } => {
+                // The lock is published as a code; the administrator's words about
+                // it are sealed with the person's data.
+                let public = AccountLocked {
+                    account_id: account_id.clone(),
+                    person_id: person_id.clone(),
+                    reason: LOCKED_BY_ADMINISTRATOR.to_owned(),
+                    locked_until: String::new(),
+                };
+                let note = reason
+                    .strip_prefix(LOCKED_BY_ADMINISTRATOR)
+                    .and_then(|rest| rest.strip_prefix(": "))
+                    .unwrap_or_default();
+                match account.person_id {
+                    Some(person) if !note.is_empty() => {
+                        let personal = PersonalFields {
+                            reason: note.to_owned(),
+                            ..PersonalFields::default()
+                        };
+                        personal_data::sealed_event(tx, person, &public, &personal).await?
+                    }
+                    _ => NewEvent::from_message(&public).map_err(anyhow::Error::from)?,
+                }
+            }
             AccountEvent::Unlocked => NewEvent::from_message(&AccountUnlocked {
                 account_id: account_id.clone(),
                 person_id: person_id.clone(),
-            }),
+            })
+            .map_err(anyhow::Error::from)?,
             AccountEvent::Reissued => NewEvent::new(
                 internal::ACTIVATION_REISSUED,
                 1,
                 &internal::ActivationReissued {
                     account_id: account_id.clone(),
                 },
-            ),
+            )
+            .map_err(anyhow::Error::from)?,
             AccountEvent::Issued { .. } | AccountEvent::Activated => {
                 return Err(anyhow::anyhow!("administering an account decided {event:?}").into());
             }
         };
-        stored.push(event.map_err(anyhow::Error::from)?);
+        stored.push(event);
     }
     let expected = ExpectedVersion::from_loaded(version);
     append_and_project(

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use kernel::auth::Caller;
 use kernel::csv::spreadsheet_safe;
 use kernel::event_store::RequestKey;
-use kernel::event_store::{NewEvent, find_request, record_request};
-use lienlac_proto::identity::v1::{
-    AccountIssued, IssueAccountsResponse, IssuedAccount, PersonKind,
-};
+use kernel::event_store::{find_request, record_request};
+use lienlac_proto::identity::v1::{IssueAccountsResponse, IssuedAccount, PersonKind};
+use lienlac_proto::identity::v2::AccountIssued;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -20,7 +19,8 @@ use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::directory::meta;
 use crate::error::{AppError, AppResult};
-use crate::events::{account_stream, kept};
+use crate::events::account_stream;
+use crate::personal_data::{self, PersonalFields};
 use crate::text;
 use crate::write_model::record;
 
@@ -156,9 +156,11 @@ pub(crate) async fn issue(
             person_kind: kind as i32,
             school_id: school_id.to_string(),
         };
-        let event = NewEvent::from_message(&event)
-            .and_then(|event| event.keeping(kept::USERNAME, &username))
-            .map_err(anyhow::Error::from)?;
+        let personal = PersonalFields {
+            username: username.clone(),
+            ..PersonalFields::default()
+        };
+        let event = personal_data::sealed_event(&mut tx, candidate.id, &event, &personal).await?;
         record(&mut tx, &account_stream(account_id), &event_meta, event).await?;
         answer.accounts.push(IssuedAccount {
             account_id: account_id.to_string(),

@@ -5,7 +5,8 @@
 use kernel::auth::{Binding, Caller, Role, ScopeKind, Target};
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
-use lienlac_proto::identity::v1::{RoleBinding, RoleGranted, RoleRevoked};
+use lienlac_proto::identity::v1::RoleBinding;
+use lienlac_proto::identity::v2::{RoleGranted, RoleRevoked};
 use sqlx::PgConnection;
 use uuid::Uuid;
 

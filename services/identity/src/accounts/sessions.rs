@@ -5,7 +5,8 @@
 
 use kernel::auth::Caller;
 use kernel::event_store::EventMeta;
-use lienlac_proto::identity::v1::{AccountActivated, AccountLocked, AccountSignedIn, TokenPair};
+use lienlac_proto::identity::v1::TokenPair;
+use lienlac_proto::identity::v2::{AccountActivated, AccountLocked, AccountSignedIn};
 use sqlx::PgConnection;
 
 use super::sign_in_rules::{self, Failure, Refusal, Verdict};

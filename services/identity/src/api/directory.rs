@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::fields::{grade, known, new_student};
 use crate::Ctx;
-use crate::directory::{create, enrolments, people, read, roster};
+use crate::directory::{create, described, enrolments, people, read, roster};
 use crate::text;
 
 pub(crate) struct Directory {
@@ -400,6 +400,43 @@ impl DirectoryService for Directory {
         let limit = if r.limit == 0 { 20 } else { i64::from(r.limit) };
         let people = read::search(&self.ctx, &caller, school_id, &query, limit).await?;
         Ok(Response::new(pb::SearchPeopleResponse { people }))
+    }
+
+    async fn describe_students(
+        &self,
+        request: Request<pb::DescribeStudentsRequest>,
+    ) -> Result<Response<pb::DescribeStudentsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let mut ids = Vec::new();
+        if check.at_most("student_ids", r.student_ids.len(), described::MAX_STUDENTS) {
+            ids = r
+                .student_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| check.uuid(&format!("student_ids[{i}]"), id))
+                .collect();
+        }
+        check.done()?;
+        Ok(Response::new(
+            described::describe_students(&self.ctx, &caller, &ids).await?,
+        ))
+    }
+
+    async fn erase_personal_data(
+        &self,
+        request: Request<pb::ErasePersonalDataRequest>,
+    ) -> Result<Response<pb::PersonalDataErasure>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(&caller, &r.request_id, r);
+        let person_id = check.uuid("person_id", &r.person_id);
+        check.done()?;
+        Ok(Response::new(
+            crate::erasure::erase(&self.ctx, &caller, key, person_id).await?,
+        ))
     }
 
     async fn rebuild_write_model(

@@ -3,9 +3,8 @@
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
-use lienlac_proto::identity::v1::{
-    Class, ClassCreated, District, DistrictCreated, School, SchoolCreated,
-};
+use lienlac_proto::identity::v1::{Class, District, School};
+use lienlac_proto::identity::v2::{ClassCreated, DistrictCreated, SchoolCreated};
 use uuid::Uuid;
 
 use super::meta;

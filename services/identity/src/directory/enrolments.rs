@@ -3,9 +3,9 @@
 use kernel::auth::Caller;
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
-use lienlac_proto::identity::v1::{
-    Class, Enrolment, HomeroomTeacherAssigned, PersonKind, StudentEnrolled, StudentTransferred,
-    StudentWithdrawn,
+use lienlac_proto::identity::v1::{Class, Enrolment, PersonKind};
+use lienlac_proto::identity::v2::{
+    HomeroomTeacherAssigned, StudentEnrolled, StudentTransferred, StudentWithdrawn,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -16,7 +16,8 @@ use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::error::{AppError, AppResult};
 use crate::events::{class_stream, person_stream};
-use crate::write_model::emit;
+use crate::personal_data::{self, PersonalFields};
+use crate::write_model::{emit, record};
 
 /// The student's enrolment in a school year: (class, active).
 async fn enrolment(
@@ -184,13 +185,17 @@ pub(crate) async fn withdraw(
                 class_id: class_id.to_string(),
                 school_id: school.map(|s| s.to_string()).unwrap_or_default(),
                 school_year: school_year.clone(),
-                reason,
             };
-            emit(
+            let personal = PersonalFields {
+                reason,
+                ..PersonalFields::default()
+            };
+            let event = personal_data::sealed_event(tx, student_id, &event, &personal).await?;
+            record(
                 tx,
                 &person_stream(student_id),
                 &meta(&by, district, school),
-                &event,
+                event,
             )
             .await?;
             Ok(Enrolment {

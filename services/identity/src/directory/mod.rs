@@ -3,6 +3,7 @@
 //! transaction.
 
 pub(crate) mod create;
+pub(crate) mod described;
 pub(crate) mod enrolments;
 pub(crate) mod people;
 pub(crate) mod person;

@@ -3,9 +3,9 @@
 use kernel::auth::Caller;
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
-use lienlac_proto::identity::v1::{
-    Gender, GuardianLinked, GuardianRegistered, Guardianship, Person, PersonKind, Relation,
-    StaffRegistered, StudentRegistered,
+use lienlac_proto::identity::v1::{Gender, Guardianship, Person, PersonKind, Relation};
+use lienlac_proto::identity::v2::{
+    GuardianLinked, GuardianRegistered, StaffRegistered, StudentRegistered,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -15,7 +15,8 @@ use crate::Ctx;
 use crate::access::{self, SCHOOL_ADMINS};
 use crate::error::{AppError, AppResult, projected_unique_or};
 use crate::events::person_stream;
-use crate::write_model::emit;
+use crate::personal_data::{self, PersonalFields};
+use crate::write_model::{emit, record};
 
 pub(crate) struct NewStudent {
     pub school_id: Uuid,
@@ -71,16 +72,21 @@ pub(crate) async fn insert_student(
         student_id: id.to_string(),
         school_id: new.school_id.to_string(),
         district_id: district_id.to_string(),
-        full_name: new.full_name.clone(),
-        birth_date: birth_date.clone(),
         gender: new.gender as i32,
         external_ref: new.external_ref.clone(),
     };
-    emit(
+    let personal = PersonalFields {
+        full_name: new.full_name.clone(),
+        birth_date: birth_date.clone(),
+        ..PersonalFields::default()
+    };
+    personal_data::create_key(tx, id).await?;
+    let event = personal_data::sealed_event(tx, id, &event, &personal).await?;
+    record(
         tx,
         &person_stream(id),
         &meta(by, district_id, Some(new.school_id)),
-        &event,
+        event,
     )
     .await
     .map_err(|e| {
@@ -122,15 +128,20 @@ pub(crate) async fn register_staff(
                 staff_id: id.to_string(),
                 school_id: new.school_id.to_string(),
                 district_id: district_id.to_string(),
-                full_name: new.full_name.clone(),
-                phone: new.phone.clone(),
                 position: new.position.clone(),
             };
-            emit(
+            let personal = PersonalFields {
+                full_name: new.full_name.clone(),
+                phone: new.phone.clone(),
+                ..PersonalFields::default()
+            };
+            personal_data::create_key(tx, id).await?;
+            let event = personal_data::sealed_event(tx, id, &event, &personal).await?;
+            record(
                 tx,
                 &person_stream(id),
                 &meta(&by, district_id, Some(new.school_id)),
-                &event,
+                event,
             )
             .await
             .map_err(|e| {
@@ -170,22 +181,22 @@ pub(crate) async fn register_guardian(
             let event = GuardianRegistered {
                 guardian_id: id.to_string(),
                 district_id: district_id.to_string(),
+            };
+            let personal = PersonalFields {
                 full_name: new.full_name.clone(),
                 phone: new.phone.clone(),
+                ..PersonalFields::default()
             };
-            emit(
-                tx,
-                &person_stream(id),
-                &meta(&by, district_id, None),
-                &event,
-            )
-            .await
-            .map_err(|e| {
-                projected_unique_or(e, || {
-                    "a guardian with this phone number is already registered in the district"
-                        .to_owned()
-                })
-            })?;
+            personal_data::create_key(tx, id).await?;
+            let event = personal_data::sealed_event(tx, id, &event, &personal).await?;
+            record(tx, &person_stream(id), &meta(&by, district_id, None), event)
+                .await
+                .map_err(|e| {
+                    projected_unique_or(e, || {
+                        "a guardian with this phone number is already registered in the district"
+                            .to_owned()
+                    })
+                })?;
             Ok(Person {
                 id: id.to_string(),
                 kind: PersonKind::Guardian as i32,

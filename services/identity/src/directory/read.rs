@@ -27,9 +27,10 @@ pub(super) struct PersonRow {
     phone: Option<String>,
     position: Option<String>,
     external_ref: Option<String>,
+    erased: bool,
 }
 
-pub(super) const PERSON_COLUMNS: &str = "p.id, p.kind, p.district_id, p.school_id, p.full_name, p.birth_date, p.gender, p.phone, p.position, p.external_ref";
+pub(super) const PERSON_COLUMNS: &str = "p.id, p.kind, p.district_id, p.school_id, p.full_name, p.birth_date, p.gender, p.phone, p.position, p.external_ref, p.erased_at IS NOT NULL AS erased";
 
 impl From<PersonRow> for Person {
     fn from(row: PersonRow) -> Self {
@@ -45,6 +46,7 @@ impl From<PersonRow> for Person {
             phone: row.phone.unwrap_or_default(),
             position: row.position.unwrap_or_default(),
             external_ref: row.external_ref.unwrap_or_default(),
+            erased: row.erased,
             ..Person::default()
         }
     }

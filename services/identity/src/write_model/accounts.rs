@@ -2,7 +2,7 @@
 
 use kernel::dates;
 use kernel::write_model::Fact;
-use lienlac_proto::identity::v1 as pb;
+use lienlac_proto::identity::v2 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -10,12 +10,17 @@ use school::enrolments::optional_uuid;
 
 use super::id;
 use crate::account_state::{AccountStatus, locked_by_administrator};
-use crate::events::{internal, kept};
+use crate::events::internal;
+use crate::personal_data::{self, erased_username};
 use crate::roles::{role_from_proto, scope_from_proto, scope_name};
 
 pub(super) async fn account_issued(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
     let event: pb::AccountIssued = fact.decode()?;
-    let username: String = fact.required(kept::USERNAME)?;
+    // An erased person's account keeps its id for a name.
+    let username = match personal_data::open(conn, fact).await? {
+        Some(personal) => personal.username,
+        None => erased_username(&event.account_id),
+    };
     sqlx::query(
         "INSERT INTO accounts (id, person_id, username, status, district_id, school_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -91,7 +96,7 @@ async fn locked_by_admin(
 /// A binding as `role_bindings` holds it: role and scope by name, the scope's id
 /// and district when it has them.
 fn binding_row(
-    binding: Option<&pb::RoleBinding>,
+    binding: Option<&lienlac_proto::identity::v1::RoleBinding>,
 ) -> anyhow::Result<(&'static str, &'static str, Option<Uuid>, Option<Uuid>)> {
     let binding = binding.ok_or_else(|| anyhow::anyhow!("a role event without its binding"))?;
     let role = role_from_proto(binding.role)

@@ -2,10 +2,11 @@
 
 use kernel::dates;
 use kernel::write_model::Fact;
-use lienlac_proto::identity::v1 as pb;
+use lienlac_proto::identity::v2 as pb;
 use sqlx::PgConnection;
 
 use super::id;
+use crate::personal_data;
 
 pub(super) async fn district_created(
     conn: &mut PgConnection,
@@ -62,8 +63,13 @@ pub(super) async fn student_registered(
     fact: &Fact<'_>,
 ) -> anyhow::Result<()> {
     let event: pb::StudentRegistered = fact.decode()?;
-    let birth_date = dates::parse(&event.birth_date)
-        .ok_or_else(|| anyhow::anyhow!("birth_date is not a date"))?;
+    let personal = personal_data::open(conn, fact).await?.unwrap_or_default();
+    let birth_date = match personal.birth_date.as_str() {
+        "" => None,
+        text => {
+            Some(dates::parse(text).ok_or_else(|| anyhow::anyhow!("birth_date is not a date"))?)
+        }
+    };
     sqlx::query(
         "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, birth_date, gender, external_ref, created_at) \
          VALUES ($1, 'student', $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -71,8 +77,8 @@ pub(super) async fn student_registered(
     .bind(id(&event.student_id)?)
     .bind(id(&event.district_id)?)
     .bind(id(&event.school_id)?)
-    .bind(&event.full_name)
-    .bind(school::text::fold(&event.full_name))
+    .bind(&personal.full_name)
+    .bind(school::text::fold(&personal.full_name))
     .bind(birth_date)
     .bind(event.gender as i16)
     .bind(&event.external_ref)
@@ -87,6 +93,7 @@ pub(super) async fn staff_registered(
     fact: &Fact<'_>,
 ) -> anyhow::Result<()> {
     let event: pb::StaffRegistered = fact.decode()?;
+    let personal = personal_data::open(conn, fact).await?.unwrap_or_default();
     sqlx::query(
         "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, phone, position, created_at) \
          VALUES ($1, 'staff', $2, $3, $4, $5, $6, $7, $8)",
@@ -94,9 +101,9 @@ pub(super) async fn staff_registered(
     .bind(id(&event.staff_id)?)
     .bind(id(&event.district_id)?)
     .bind(id(&event.school_id)?)
-    .bind(&event.full_name)
-    .bind(school::text::fold(&event.full_name))
-    .bind(&event.phone)
+    .bind(&personal.full_name)
+    .bind(school::text::fold(&personal.full_name))
+    .bind(phone(personal.phone))
     .bind(&event.position)
     .bind(fact.recorded_at)
     .execute(conn)
@@ -109,15 +116,16 @@ pub(super) async fn guardian_registered(
     fact: &Fact<'_>,
 ) -> anyhow::Result<()> {
     let event: pb::GuardianRegistered = fact.decode()?;
+    let personal = personal_data::open(conn, fact).await?.unwrap_or_default();
     sqlx::query(
         "INSERT INTO people (id, kind, district_id, full_name, name_folded, phone, created_at) \
          VALUES ($1, 'guardian', $2, $3, $4, $5, $6)",
     )
     .bind(id(&event.guardian_id)?)
     .bind(id(&event.district_id)?)
-    .bind(&event.full_name)
-    .bind(school::text::fold(&event.full_name))
-    .bind(&event.phone)
+    .bind(&personal.full_name)
+    .bind(school::text::fold(&personal.full_name))
+    .bind(phone(personal.phone))
     .bind(fact.recorded_at)
     .execute(conn)
     .await?;
@@ -203,4 +211,33 @@ pub(super) async fn homeroom_teacher_assigned(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// What the directory held of the person beyond ids and codes is gone; their
+/// accounts keep their ids for names.
+pub(super) async fn personal_data_erased(
+    conn: &mut PgConnection,
+    fact: &Fact<'_>,
+) -> anyhow::Result<()> {
+    let event: pb::PersonalDataErased = fact.decode()?;
+    let person = id(&event.person_id)?;
+    sqlx::query(
+        "UPDATE people SET full_name = '', name_folded = '', birth_date = NULL, phone = NULL, \
+         erased_at = $2 WHERE id = $1",
+    )
+    .bind(person)
+    .bind(fact.recorded_at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE accounts SET username = $2 || id WHERE person_id = $1")
+        .bind(person)
+        .bind(personal_data::ERASED_USERNAME_PREFIX)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// An erased person has no phone number (and no place in the unique phone indexes).
+fn phone(phone: String) -> Option<String> {
+    (!phone.is_empty()).then_some(phone)
 }

@@ -46,6 +46,7 @@ impl InlineProjection for IdentityTables {
             "StudentTransferred" => directory::student_transferred(conn, fact).await,
             "StudentWithdrawn" => directory::student_withdrawn(conn, fact).await,
             "HomeroomTeacherAssigned" => directory::homeroom_teacher_assigned(conn, fact).await,
+            "PersonalDataErased" => directory::personal_data_erased(conn, fact).await,
             "AccountIssued" => accounts::account_issued(conn, fact).await,
             internal::OPERATOR_ACCOUNT_CREATED => {
                 accounts::operator_account_created(conn, fact).await

@@ -12,7 +12,7 @@ use async_nats::jetstream;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures::StreamExt as _;
-use lienlac_proto::identity::v1::{AccountLocked, RoleRevoked};
+use lienlac_proto::identity::v2::{AccountLocked, RoleRevoked};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

@@ -18,7 +18,8 @@ fn defaults_follow_the_architecture_ports_and_stream_names() {
     assert_eq!((config.grpc_port, config.metrics_port), (50052, 9102));
     assert_eq!(config.schema, "attendance");
     assert_eq!(config.stream_name(), "LIENLAC_ATTENDANCE");
-    assert_eq!(config.subject_root(), "lienlac.attendance.v1");
+    assert_eq!(config.subject_root(), "lienlac.attendance.v2");
+    assert_eq!(config.subject_prefix(), "lienlac.attendance");
     assert!(
         config.metrics_bind_address.is_loopback(),
         "metrics and health are not for strangers unless opened"
@@ -81,5 +82,6 @@ fn a_namespace_prefixes_streams_and_subjects() {
     assert_eq!(config.stream_name(), "T01ABC_LIENLAC_ATTENDANCE");
     let config = config_with(&[("LIENLAC_NAMESPACE", "t01abc")]).unwrap();
     assert_eq!(config.stream_name(), "T01ABC_LIENLAC_ATTENDANCE");
-    assert_eq!(config.subject_root(), "t01abc.lienlac.attendance.v1");
+    assert_eq!(config.subject_root(), "t01abc.lienlac.attendance.v2");
+    assert_eq!(config.subject_prefix(), "t01abc.lienlac.attendance");
 }

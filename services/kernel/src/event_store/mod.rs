@@ -14,4 +14,4 @@ pub use aggregate::{Aggregate, DomainEvent, LoadError, load};
 pub use append::{AppendError, AppendReceipt, ExpectedVersion, append};
 pub use read::{CommitCursor, read_committed, read_stream, read_visible, stream_version};
 pub use requests::{RequestError, RequestKey, find_request, record_request};
-pub use types::{EventMeta, NewEvent, PublishedForm, RecordedEvent};
+pub use types::{EventMeta, NarrowError, NewEvent, PublishedForm, RecordedEvent};

@@ -54,6 +54,28 @@ impl PublishedForm {
             payload: message.encode_to_vec(),
         }
     }
+
+    /// `message` as `P`, a message that numbers its fields as `M` does and
+    /// reserves some of them: the fields `P` reserves are left out.
+    pub fn narrowed<P, M>(message: &M) -> Result<Self, prost::DecodeError>
+    where
+        P: prost::Message + prost::Name + Default,
+        M: prost::Message,
+    {
+        let narrow = P::decode(message.encode_to_vec().as_slice())?;
+        Ok(Self::encode(&narrow))
+    }
+
+    /// A stored event's JSON (`data`) as message `M`: how an earlier contract
+    /// version is published from the stored form. `None` when it does not read.
+    pub fn from_stored<M>(data: &serde_json::Value) -> Option<Self>
+    where
+        M: prost::Message + prost::Name + serde::de::DeserializeOwned,
+    {
+        M::deserialize(data)
+            .ok()
+            .map(|message| Self::encode(&message))
+    }
 }
 
 /// An event about to be appended.
@@ -92,6 +114,18 @@ impl NewEvent {
         Ok(Self::new(M::NAME, 1, message)?.published_as(PublishedForm::encode(message)))
     }
 
+    /// A published event stored as the JSON of `message` (the service's own form,
+    /// free text included) and published as `P`, the same message without the
+    /// fields `P` reserves (see [`PublishedForm::narrowed`]).
+    pub fn narrowed<P, M>(message: &M) -> Result<Self, NarrowError>
+    where
+        P: prost::Message + prost::Name + Default,
+        M: prost::Message + prost::Name + Serialize,
+    {
+        let form = PublishedForm::narrowed::<P, M>(message)?;
+        Ok(Self::new(M::NAME, 1, message)?.published_as(form))
+    }
+
     pub fn published_as(mut self, form: PublishedForm) -> Self {
         self.published = Some(form);
         self
@@ -106,6 +140,15 @@ impl NewEvent {
         }
         Ok(self)
     }
+}
+
+/// A message that could not be stored, or whose public form does not read it.
+#[derive(Debug, thiserror::Error)]
+pub enum NarrowError {
+    #[error("storing the event: {0}")]
+    Store(#[from] serde_json::Error),
+    #[error("the public form does not number its fields as the stored one: {0}")]
+    Public(#[from] prost::DecodeError),
 }
 
 /// An event as committed.

@@ -25,16 +25,21 @@ pub mod header {
 /// The subject token that stands for "no school" in district-level events.
 pub const NO_SCHOOL: &str = "_";
 
-/// `<root>.<district_id>.<school_id>.<EventName>`, with `_` for a missing id.
+/// `<prefix>.<version>.<district_id>.<school_id>.<EventName>` for an event of
+/// protobuf type `<package>.<version>.<EventName>`, with `_` for a missing id: a
+/// service's contract versions share its stream and differ by subject.
 pub fn event_subject(
-    subject_root: &str,
+    subject_prefix: &str,
+    type_name: &str,
     district_id: Option<Uuid>,
     school_id: Option<Uuid>,
-    event_name: &str,
 ) -> String {
     let token = |id: Option<Uuid>| id.map_or_else(|| NO_SCHOOL.to_owned(), |id| id.to_string());
+    let mut parts = type_name.rsplit('.');
+    let event_name = parts.next().unwrap_or(type_name);
+    let version = parts.next().unwrap_or("v1");
     format!(
-        "{subject_root}.{}.{}.{event_name}",
+        "{subject_prefix}.{version}.{}.{}.{event_name}",
         token(district_id),
         token(school_id)
     )
@@ -92,26 +97,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn subjects_put_district_then_school_then_the_event_name() {
+    fn subjects_put_the_version_then_district_then_school_then_the_event_name() {
         let district = Uuid::now_v7();
         let school = Uuid::now_v7();
         assert_eq!(
             event_subject(
-                "lienlac.attendance.v1",
+                "lienlac.attendance",
+                "lienlac.attendance.v2.MarkCorrected",
                 Some(district),
                 Some(school),
-                "MarkCorrected"
             ),
-            format!("lienlac.attendance.v1.{district}.{school}.MarkCorrected")
+            format!("lienlac.attendance.v2.{district}.{school}.MarkCorrected")
         );
         assert_eq!(
             event_subject(
-                "lienlac.identity.v1",
+                "t01.lienlac.identity",
+                "lienlac.identity.v1.DistrictCreated",
                 Some(district),
                 None,
-                "DistrictCreated"
             ),
-            format!("lienlac.identity.v1.{district}._.DistrictCreated")
+            format!("t01.lienlac.identity.v1.{district}._.DistrictCreated")
         );
     }
 }

@@ -6,5 +6,5 @@ mod relay;
 mod streams;
 
 pub use cloudevents::{CloudEventHeaders, NO_SCHOOL, event_subject, header};
-pub use relay::{Relay, RelayConfig};
+pub use relay::{EarlierContract, Relay, RelayConfig};
 pub use streams::ensure_stream;

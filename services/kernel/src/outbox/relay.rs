@@ -19,7 +19,7 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::cloudevents::{CloudEventHeaders, event_subject};
-use crate::event_store::{CommitCursor, RecordedEvent, read_committed};
+use crate::event_store::{CommitCursor, PublishedForm, RecordedEvent, read_committed};
 use crate::retry::Backoff;
 use crate::telemetry::{NatsHeaders, context_from_trace_headers};
 
@@ -27,20 +27,44 @@ use crate::telemetry::{NatsHeaders, context_from_trace_headers};
 pub struct RelayConfig {
     /// The publishing service's name, for `ce-source`.
     pub service: String,
-    /// `lienlac.<service>.v1`, with any test namespace in front.
-    pub subject_root: String,
+    /// `lienlac.<service>`, with any test namespace in front.
+    pub subject_prefix: String,
     pub batch_size: i64,
     pub poll_interval: Duration,
+    /// A contract version still published beside the current one.
+    pub earlier_contract: Option<EarlierContract>,
 }
 
 impl RelayConfig {
     pub fn from_kernel(config: &crate::config::KernelConfig) -> Self {
         Self {
             service: config.service.name.to_owned(),
-            subject_root: config.subject_root(),
+            subject_prefix: config.subject_prefix(),
             batch_size: config.relay.batch_size,
             poll_interval: config.relay.poll_interval,
+            earlier_contract: None,
         }
+    }
+}
+
+/// A version of a service's contract that subscribers were promised until its
+/// retirement date: every event recorded before that day is published in the
+/// earlier form too, on the earlier version's subjects, with the same `ce-id`.
+#[derive(Debug, Clone, Copy)]
+pub struct EarlierContract {
+    /// The first day (UTC) on which a recorded event is no longer published in
+    /// the earlier form.
+    pub retired_on: time::Date,
+    /// A stored event in the earlier form; `None` for one it does not have.
+    pub form: fn(&RecordedEvent) -> Option<PublishedForm>,
+}
+
+impl EarlierContract {
+    fn form_of(&self, event: &RecordedEvent) -> Option<PublishedForm> {
+        if event.recorded_at.date() >= self.retired_on {
+            return None;
+        }
+        (self.form)(event)
     }
 }
 
@@ -190,33 +214,48 @@ impl Relay {
         if events.is_empty() {
             return Ok(0);
         }
-        let mut pending = Vec::with_capacity(events.len());
-        for event in &events {
-            match self.send(event).await {
-                Ok(ack) => pending.push(ack),
-                Err(error) => {
-                    tracing::warn!(error = ?error, event_id = %event.event_id, "publish not sent");
-                    break;
+        // Each event's acknowledgements: its current form's, then its earlier form's.
+        let mut pending: Vec<Vec<PublishAckFuture>> = Vec::with_capacity(events.len());
+        'sending: for event in &events {
+            let mut forms = vec![(
+                event.event_id.to_string(),
+                event
+                    .published_type
+                    .clone()
+                    .context("event has no published form")?,
+                event.published_payload.clone().unwrap_or_default(),
+            )];
+            if let Some(earlier) = self.config.earlier_contract.and_then(|c| c.form_of(event)) {
+                let message_id = format!("{}.{}", event.event_id, version_of(&earlier.type_name));
+                forms.push((message_id, earlier.type_name, earlier.payload));
+            }
+            let mut acks = Vec::with_capacity(forms.len());
+            for (message_id, type_name, payload) in forms {
+                match self.send(event, message_id, type_name, payload).await {
+                    Ok(ack) => acks.push(ack),
+                    Err(error) => {
+                        tracing::warn!(error = ?error, event_id = %event.event_id, "publish not sent");
+                        break 'sending;
+                    }
                 }
             }
+            pending.push(acks);
         }
         let mut acknowledged = 0;
         let mut failure = None;
-        for (event, ack) in events.iter().zip(pending) {
-            match ack.await {
-                Ok(_) => {
-                    acknowledged += 1;
-                    let lag = time::OffsetDateTime::now_utc() - event.recorded_at;
-                    metrics::histogram!("lienlac_outbox_lag_seconds").record(lag.as_seconds_f64());
-                }
-                Err(error) => {
+        'acknowledging: for (event, acks) in events.iter().zip(pending) {
+            for ack in acks {
+                if let Err(error) = ack.await {
                     failure = Some(anyhow::Error::new(error).context(format!(
                         "JetStream did not acknowledge event {}",
                         event.event_id
                     )));
-                    break;
+                    break 'acknowledging;
                 }
             }
+            acknowledged += 1;
+            let lag = time::OffsetDateTime::now_utc() - event.recorded_at;
+            metrics::histogram!("lienlac_outbox_lag_seconds").record(lag.as_seconds_f64());
         }
         if acknowledged > 0 {
             let last = CommitCursor::of(&events[acknowledged - 1]);
@@ -233,18 +272,23 @@ impl Relay {
         }
     }
 
-    /// Sends one event with its CloudEvents headers and trace context; the returned
-    /// future resolves to JetStream's acknowledgement.
-    async fn send(&self, event: &RecordedEvent) -> anyhow::Result<PublishAckFuture> {
-        let ce = CloudEventHeaders::of(event, &self.config.service)
+    /// Sends one form of an event with its CloudEvents headers and trace context;
+    /// the returned future resolves to JetStream's acknowledgement.
+    async fn send(
+        &self,
+        event: &RecordedEvent,
+        message_id: String,
+        type_name: String,
+        payload: Vec<u8>,
+    ) -> anyhow::Result<PublishAckFuture> {
+        let mut ce = CloudEventHeaders::of(event, &self.config.service)
             .context("event has no published form")?;
-        let payload = event.published_payload.clone().unwrap_or_default();
-        let event_name = ce.event_type.rsplit('.').next().unwrap_or(&ce.event_type);
+        ce.event_type = type_name;
         let subject = event_subject(
-            &self.config.subject_root,
+            &self.config.subject_prefix,
+            &ce.event_type,
             event.district_id,
             event.school_id,
-            event_name,
         );
         let span = tracing::info_span!(
             "outbox.publish",
@@ -272,7 +316,7 @@ impl Relay {
                 PublishMessage::build()
                     .payload(payload.into())
                     .headers(headers)
-                    .message_id(event.event_id.to_string()),
+                    .message_id(message_id),
             )
             .instrument(span)
             .await
@@ -280,6 +324,11 @@ impl Relay {
         metrics::histogram!("lienlac_outbox_send_seconds").record(started.elapsed().as_secs_f64());
         Ok(ack)
     }
+}
+
+/// `v1` of `lienlac.attendance.v1.MarkCorrected`.
+fn version_of(type_name: &str) -> &str {
+    type_name.rsplit('.').nth(1).unwrap_or(type_name)
 }
 
 async fn try_lock(conn: &mut PoolConnection<Postgres>) -> anyhow::Result<bool> {

@@ -62,7 +62,7 @@ async fn declare(
 ) -> Result<stream::Info, CreateStreamError> {
     let stream_config = stream::Config {
         name: config.stream_name(),
-        subjects: vec![format!("{}.>", config.subject_root())],
+        subjects: vec![format!("{}.>", config.subject_prefix())],
         storage: stream::StorageType::File,
         num_replicas: config.stream.replicas,
         max_age: config.stream.max_age,

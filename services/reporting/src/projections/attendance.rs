@@ -13,7 +13,8 @@
 
 use kernel::consumer::{Projection, ReceivedEvent};
 use kernel::copy::BinaryRows;
-use lienlac_proto::attendance::v1::{self as attendance, AttendanceStatus};
+use lienlac_proto::attendance::v1::AttendanceStatus;
+use lienlac_proto::attendance::v2 as attendance;
 use school::enrolments::uuid;
 use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};

@@ -1,8 +1,8 @@
-//! Identity's events as the directory reports need: names, classes, who is in
-//! which class when, staff, guardianships, accounts and sign-ins.
+//! Identity's events as the directory reports need: classes, who is in which
+//! class when, staff, guardianships, accounts and sign-ins; no names.
 
 use kernel::consumer::{Projection, ReceivedEvent};
-use lienlac_proto::identity::v1 as identity;
+use lienlac_proto::identity::v2 as identity;
 use school::directory::DirectoryChange;
 use school::enrolments::{Change, uuid};
 use sqlx::PgConnection;
@@ -51,14 +51,12 @@ impl Projection for DirectoryProjection {
             "StudentRegistered" => {
                 let student: identity::StudentRegistered = event.decode()?;
                 sqlx::query(
-                    "INSERT INTO students (id, school_id, district_id, full_name, birth_date, external_ref) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO students (id, school_id, district_id, external_ref) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(uuid("student_id", &student.student_id)?)
                 .bind(uuid("school_id", &student.school_id)?)
                 .bind(uuid("district_id", &student.district_id)?)
-                .bind(&student.full_name)
-                .bind(&student.birth_date)
                 .bind(&student.external_ref)
                 .execute(conn)
                 .await?;

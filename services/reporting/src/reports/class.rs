@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{Counts, status};
 use crate::access::ClassScope;
+use crate::names::{Names, Reader};
 
 #[derive(sqlx::FromRow)]
 struct RollCallRow {
@@ -25,6 +26,7 @@ struct RollCallRow {
 
 pub(crate) async fn class_attendance(
     pool: &PgPool,
+    (names, reader): (&Names, &Reader),
     class: &ClassScope,
     from: Date,
     to: Date,
@@ -46,21 +48,31 @@ pub(crate) async fn class_attendance(
     .bind(to)
     .fetch_all(pool)
     .await?;
-    let roster: Vec<(Uuid, String, Date, Option<Date>)> = sqlx::query_as(
-        "SELECT e.student_id, coalesce(s.full_name, ''), e.from_date, e.to_date \
-         FROM enrolment_periods e LEFT JOIN students s ON s.id = e.student_id \
-         WHERE e.class_id = $1 AND e.from_date <= $3 AND (e.to_date IS NULL OR e.to_date > $2) \
-         ORDER BY s.full_name, e.student_id",
+    let periods: Vec<(Uuid, Date, Option<Date>)> = sqlx::query_as(
+        "SELECT student_id, from_date, to_date FROM enrolment_periods \
+         WHERE class_id = $1 AND from_date <= $3 AND (to_date IS NULL OR to_date > $2)",
     )
     .bind(class.id)
     .bind(from)
     .bind(to)
     .fetch_all(pool)
     .await?;
-    let names: HashMap<Uuid, &str> = roster
-        .iter()
-        .map(|(id, name, _, _)| (*id, name.as_str()))
+    let mut students: Vec<Uuid> = periods.iter().map(|(id, _, _)| *id).collect();
+    students.extend(marks.iter().map(|(_, _, id, _)| *id));
+    students.sort_unstable();
+    students.dedup();
+    let named = names.of(reader, &students).await?;
+    let name_of = |id: &Uuid| {
+        named
+            .get(id)
+            .map(|n| n.full_name.as_str())
+            .unwrap_or_default()
+    };
+    let mut roster: Vec<(Uuid, &str, Date, Option<Date>)> = periods
+        .into_iter()
+        .map(|(id, from, to)| (id, name_of(&id), from, to))
         .collect();
+    roster.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
     let mut marked: HashMap<(Date, i16), HashMap<Uuid, AttendanceStatus>> = HashMap::new();
     for (date, session, student, stored) in marks {
         marked
@@ -78,14 +90,14 @@ pub(crate) async fn class_attendance(
                 .filter(|(_, _, from, to)| *from <= row.date && to.is_none_or(|to| to > row.date))
                 .map(|(id, name, _, _)| pb::StudentMark {
                     student_id: id.to_string(),
-                    full_name: name.clone(),
+                    full_name: (*name).to_owned(),
                     status: exceptions.remove(id).unwrap_or(AttendanceStatus::Present) as i32,
                 })
                 .collect();
             // Marked in the roll call though no longer on the roster as reports know it.
             students.extend(exceptions.into_iter().map(|(id, status)| pb::StudentMark {
                 student_id: id.to_string(),
-                full_name: names.get(&id).copied().unwrap_or_default().to_owned(),
+                full_name: name_of(&id).to_owned(),
                 status: status as i32,
             }));
             let counts = Counts {

@@ -10,6 +10,8 @@ use sqlx::PgPool;
 use time::Date;
 use uuid::Uuid;
 
+use crate::names::{Names, Reader};
+
 const HEADERS: [&str; 9] = [
     "STT",
     "Lớp",
@@ -31,8 +33,11 @@ pub(crate) enum Sheet {
 #[derive(sqlx::FromRow)]
 pub(crate) struct StudentRow {
     class_name: String,
+    student_id: Uuid,
     external_ref: String,
+    #[sqlx(skip)]
     full_name: String,
+    #[sqlx(skip)]
     birth_date: String,
     absent_excused: i64,
     absent_unexcused: i64,
@@ -46,20 +51,21 @@ pub(crate) struct ExportFile {
     pub(crate) data: Vec<u8>,
 }
 
+/// The sheet of `month`, with the names and birth dates identity shows `reader`.
 pub(crate) async fn export(
     pool: &PgPool,
+    (names, reader): (&Names, &Reader),
     sheet: &Sheet,
     month: &str,
     (first, last): (Date, Date),
     format: ExportFormat,
-    birth_dates: bool,
 ) -> AppResult<ExportFile> {
     let (filter, scope_id, scope_name) = match sheet {
         Sheet::Class { id, name } => ("c.id", *id, name),
         Sheet::School { id, name } => ("c.school_id", *id, name),
     };
     let mut rows: Vec<StudentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT c.name AS class_name, s.external_ref, s.full_name, s.birth_date, \
+        "SELECT c.name AS class_name, s.id AS student_id, s.external_ref, \
            count(m.status) FILTER (WHERE m.status = 2) AS absent_excused, \
            count(m.status) FILTER (WHERE m.status = 3) AS absent_unexcused, \
            count(m.status) FILTER (WHERE m.status = 4) AS late \
@@ -69,16 +75,19 @@ pub(crate) async fn export(
          JOIN students s ON s.id = e.student_id \
          LEFT JOIN marks m ON m.class_id = c.id AND m.student_id = s.id AND m.date BETWEEN $2 AND $3 \
          WHERE {filter} = $1 \
-         GROUP BY c.grade, c.name, s.id, s.external_ref, s.full_name, s.birth_date"
+         GROUP BY c.grade, c.name, s.id, s.external_ref"
     )))
     .bind(scope_id)
     .bind(first)
     .bind(last)
     .fetch_all(pool)
     .await?;
-    if !birth_dates {
-        for row in &mut rows {
-            row.birth_date.clear();
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.student_id).collect();
+    let mut named = names.of(reader, &ids).await?;
+    for row in &mut rows {
+        if let Some(name) = named.remove(&row.student_id) {
+            row.full_name = name.full_name;
+            row.birth_date = name.birth_date;
         }
     }
     // Vietnamese class lists go by given name (the last word), then the full name.
@@ -211,6 +220,7 @@ mod tests {
     fn a_name_that_looks_like_a_formula_is_written_as_text() {
         let row = StudentRow {
             class_name: "1A1".to_owned(),
+            student_id: Uuid::nil(),
             external_ref: "-1".to_owned(),
             full_name: "=HYPERLINK(\"http://x\")".to_owned(),
             birth_date: "2019-03-01".to_owned(),

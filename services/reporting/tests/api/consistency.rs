@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use futures::StreamExt as _;
-use kernel::config::{ServiceId, stream_name_in};
+use kernel::config::{ServiceId, stream_name_in, subject_root_in};
 use kernel::consumer::ReceivedEvent;
 use kernel::testing::eventually;
 use lienlac_proto::attendance::v1::{self as att, AttendanceStatus};
+use lienlac_proto::attendance::v2 as public;
 use lienlac_proto::reporting::v1 as pb;
 
 use crate::helpers::{Stack, rid, with_token};
@@ -52,6 +53,10 @@ async fn replay(stack: &Stack) -> Marks {
         .create_consumer(pull::Config {
             deliver_policy: DeliverPolicy::All,
             ack_policy: AckPolicy::None,
+            filter_subject: format!(
+                "{}.>",
+                subject_root_in(&stack.world.namespace, ServiceId::ATTENDANCE)
+            ),
             ..Default::default()
         })
         .await
@@ -70,7 +75,7 @@ async fn replay(stack: &Stack) -> Marks {
         .unwrap();
         match event.event_type.rsplit('.').next().unwrap() {
             "RollCallSubmitted" => {
-                let submitted: att::RollCallSubmitted = event.decode().unwrap();
+                let submitted: public::RollCallSubmitted = event.decode().unwrap();
                 let key = (submitted.class_id, submitted.date, submitted.session);
                 let roll_call = marks.entry(key).or_default();
                 for mark in submitted.marks {
@@ -78,7 +83,7 @@ async fn replay(stack: &Stack) -> Marks {
                 }
             }
             "MarkCorrected" => {
-                let corrected: att::MarkCorrected = event.decode().unwrap();
+                let corrected: public::MarkCorrected = event.decode().unwrap();
                 let key = (corrected.class_id, corrected.date, corrected.session);
                 marks
                     .entry(key)

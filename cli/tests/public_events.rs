@@ -1,0 +1,121 @@
+//! The public contract carries no personal data: after a whole demo seed (people,
+//! accounts, a week of roll calls, leaves), every event on the public subjects
+//! decodes, and no field of any of them holds a seeded name, phone number or
+//! birth date.
+
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod common;
+
+use std::collections::HashSet;
+
+use kernel::config::{ServiceId, stream_name_in, subject_root_in};
+use kernel::testing::TestWorld;
+use lienlac_test_stack::start_attendance;
+use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
+use tokio_util::sync::CancellationToken;
+
+use common::{Terminal, text};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
+    let world = TestWorld::new();
+    let stop = CancellationToken::new();
+    let identity = start_identity(&world, &stop).await;
+    let (attendance_addr, _) = start_attendance(&world, &stop, identity).await;
+    let terminal =
+        Terminal::new(&world.namespace, "seed", identity).with_attendance(attendance_addr);
+    let login = terminal
+        .run(&["login", "admin"], Some(ADMIN_PASSWORD))
+        .await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let seeded = terminal
+        .run(&["seed", "demo", "--size", "small"], None)
+        .await;
+    assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+
+    // What the seed registered, as identity keeps it.
+    let mut conn = world.admin().await;
+    let people: Vec<(String, Option<String>, Option<String>)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT full_name, phone, birth_date::text FROM \"{}\".people",
+            world.config(ServiceId::IDENTITY).schema
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    let mut personal: HashSet<String> = HashSet::new();
+    for (name, phone, birth_date) in people {
+        personal.insert(name);
+        if let Some(phone) = phone {
+            personal.insert(phone.replacen("+84", "0", 1));
+            personal.insert(phone);
+        }
+        personal.extend(birth_date);
+    }
+    assert!(
+        personal.len() > 100,
+        "the demo seeded people: {}",
+        personal.len()
+    );
+
+    let jetstream = world.jetstream().await;
+    let mut checked = HashSet::new();
+    for service in [ServiceId::IDENTITY, ServiceId::ATTENDANCE] {
+        let public = format!("{}.", subject_root_in(&world.namespace, service));
+        let stream = jetstream
+            .get_stream(stream_name_in(&world.namespace, service))
+            .await
+            .unwrap();
+        let last = stream.get_info().await.unwrap().state.last_sequence;
+        for sequence in 1..=last {
+            let message = stream.get_raw_message(sequence).await.unwrap();
+            if !message.subject.starts_with(&public) {
+                continue;
+            }
+            let event_type = message
+                .headers
+                .get("ce-type")
+                .map(|value| value.as_str().to_owned())
+                .unwrap_or_default();
+            let fields = lienlac_proto::events::to_json(&event_type, &message.payload)
+                .unwrap_or_else(|| panic!("{event_type} is not a published event"))
+                .unwrap();
+            let mut values = Vec::new();
+            strings(&fields, &mut values);
+            for value in values {
+                for item in &personal {
+                    assert!(
+                        !value.contains(item.as_str()),
+                        "{event_type} #{sequence} holds {item:?} in {value:?}"
+                    );
+                }
+            }
+            checked.insert(event_type);
+        }
+    }
+    for expected in [
+        "lienlac.identity.v2.StudentRegistered",
+        "lienlac.identity.v2.GuardianRegistered",
+        "lienlac.identity.v2.StaffRegistered",
+        "lienlac.identity.v2.AccountIssued",
+        "lienlac.attendance.v2.RollCallSubmitted",
+        "lienlac.attendance.v2.StudentAbsenceRecorded",
+    ] {
+        assert!(
+            checked.contains(expected),
+            "no {expected} among {checked:?}"
+        );
+    }
+    stop.cancel();
+}
+
+/// Every string in `value`, however deep.
+fn strings<'a>(value: &'a serde_json::Value, into: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::String(text) => into.push(text),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| strings(item, into)),
+        serde_json::Value::Object(fields) => fields.values().for_each(|field| strings(field, into)),
+        _ => {}
+    }
+}
