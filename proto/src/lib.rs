@@ -35,6 +35,14 @@ pub mod identity {
     }
 }
 
+/// Who read a child's data, and all of it in one document (docs/privacy.md).
+pub mod privacy {
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.privacy.v1.rs"));
+    }
+}
+
 /// The reporting service: attendance and adoption read models, exports.
 pub mod reporting {
     #[allow(clippy::all, unreachable_pub)]

@@ -373,6 +373,19 @@ impl AttendanceService for Attendance {
         }))
     }
 
+    async fn export_student_record(
+        &self,
+        request: Request<pb::ExportStudentRecordRequest>,
+    ) -> Result<Response<pb::StudentRecord>, Status> {
+        let caller = caller(&request)?.clone();
+        let mut check = Check::new();
+        let student = check.uuid("student_id", &request.get_ref().student_id);
+        check.done()?;
+        Ok(Response::new(
+            crate::student_record::export(&self.ctx, &caller, student).await?,
+        ))
+    }
+
     async fn rebuild_write_model(
         &self,
         request: Request<pb::RebuildWriteModelRequest>,

@@ -12,6 +12,7 @@ mod contract;
 mod directory;
 mod leaves;
 mod roll_calls;
+mod student_record;
 mod write_model;
 
 use std::net::SocketAddr;
@@ -22,6 +23,8 @@ use kernel::bootstrap::ServiceHost;
 use kernel::config::ServiceId;
 use kernel::consumer::ConsumerSource;
 use lienlac_proto::attendance::v1::attendance_service_server::AttendanceServiceServer;
+use lienlac_proto::privacy::v1::read_log_server::ReadLogServer;
+use school::read_log::ReadLogService;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -87,11 +90,19 @@ impl Application {
                 ctx: self.ctx.clone(),
             })
             .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
-        );
+        )
+        .add_service(ReadLogServer::new(ReadLogService::new(
+            self.ctx.pool.clone(),
+            "attendance",
+            directory::Students(self.ctx.pool.clone()),
+        )));
         self.host
             .run(
                 routes,
-                &["lienlac.attendance.v1.AttendanceService"],
+                &[
+                    "lienlac.attendance.v1.AttendanceService",
+                    "lienlac.privacy.v1.ReadLog",
+                ],
                 Some(authenticator),
                 shutdown,
             )

@@ -108,6 +108,15 @@ pub(crate) async fn student(conn: &mut PgConnection, person_id: Uuid) -> AppResu
     }
 }
 
+/// Where a student is, for the log of reads of their data (school/src/read_log.rs).
+pub(crate) struct Students(pub(crate) sqlx::PgPool);
+
+impl school::read_log::StudentScope for Students {
+    fn student(&self, id: Uuid) -> school::read_log::BoxFuture<'_, AppResult<Target>> {
+        Box::pin(async move { student(&mut *self.0.acquire().await?, id).await })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use school::roles::{DISTRICT_OFFICE, SCHOOL_COLLEAGUES, SCHOOL_LEADERS, is_union_of};

@@ -33,6 +33,8 @@ use kernel::auth::{BearerAuthenticator, TokenVerifier};
 use kernel::bootstrap::ServiceHost;
 use lienlac_proto::identity::v1::auth_service_server::AuthServiceServer;
 use lienlac_proto::identity::v1::directory_service_server::DirectoryServiceServer;
+use lienlac_proto::privacy::v1::read_log_server::ReadLogServer;
+use school::read_log::ReadLogService;
 use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -150,7 +152,12 @@ impl Application {
                 ctx: self.ctx.clone(),
             })
             .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
-        );
+        )
+        .add_service(ReadLogServer::new(ReadLogService::new(
+            self.ctx.pool.clone(),
+            "identity",
+            access::Students(self.ctx.pool.clone()),
+        )));
         let authenticator = Arc::new(BearerAuthenticator::new(self.verifier));
         self.host
             .run(
@@ -158,6 +165,7 @@ impl Application {
                 &[
                     "lienlac.identity.v1.DirectoryService",
                     "lienlac.identity.v1.AuthService",
+                    "lienlac.privacy.v1.ReadLog",
                 ],
                 Some(authenticator),
                 shutdown,

@@ -196,6 +196,12 @@ impl ServiceHost {
             background.clone(),
         );
         tasks.spawn(async move { ("readiness".to_owned(), watchdog.await) });
+        let retention = crate::retention::run(
+            self.pool.clone(),
+            self.config.retention.clone(),
+            background.clone(),
+        );
+        tasks.spawn(async move { ("retention".to_owned(), retention.await) });
         let http = http::serve(self.http_listener, readiness.clone(), background.clone());
         tasks.spawn(async move { ("metrics endpoint".to_owned(), http.await) });
 

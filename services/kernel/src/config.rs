@@ -109,6 +109,7 @@ pub struct KernelConfig {
     pub stream: StreamSettings,
     pub relay: RelaySettings,
     pub consumer: ConsumerSettings,
+    pub retention: crate::retention::RetentionSettings,
     /// Address both ports bind to; `0.0.0.0` serves every interface.
     pub bind_address: std::net::IpAddr,
     /// Where `/metrics`, `/healthz` and `/readyz` listen: loopback unless an
@@ -217,6 +218,7 @@ impl KernelConfig {
                 retry_initial: Duration::from_millis(50),
                 gap_wait: Duration::from_secs(2),
             },
+            retention: crate::retention::RetentionSettings::default(),
             bind_address: std::net::IpAddr::from([0, 0, 0, 0]),
             metrics_bind_address: std::net::IpAddr::from([127, 0, 0, 1]),
             grpc_port: service.grpc_port,
@@ -311,6 +313,12 @@ impl KernelConfig {
             &mut config.consumer.max_attempts,
         )?;
         env.duration("LIENLAC_CONSUMER_GAP_WAIT", &mut config.consumer.gap_wait)?;
+        env.duration("LIENLAC_RETENTION_INBOX", &mut config.retention.inbox)?;
+        env.duration("LIENLAC_RETENTION_REQUESTS", &mut config.retention.requests)?;
+        env.duration(
+            "LIENLAC_RETENTION_DATA_ACCESS",
+            &mut config.retention.data_access,
+        )?;
         config.otlp_endpoint = env.text("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(url) = env.text("IDENTITY_URL") {
             config.identity_url = url;

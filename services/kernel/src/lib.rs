@@ -13,6 +13,7 @@
 //! - [`telemetry`], [`grpc`]: tracing, OTLP export and W3C context propagation
 //!   through gRPC metadata and NATS headers.
 
+pub mod access_log;
 pub mod auth;
 pub mod bootstrap;
 pub mod command;
@@ -27,6 +28,7 @@ pub mod event_store;
 pub mod grpc;
 pub mod nats;
 pub mod outbox;
+pub mod retention;
 pub mod retry;
 pub mod telemetry;
 #[cfg(feature = "testing")]

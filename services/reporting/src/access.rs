@@ -67,7 +67,7 @@ pub(crate) async fn district(pool: &PgPool, district_id: Uuid) -> AppResult<Targ
     }
 }
 
-/// That the caller oversees the student in one of the scopes the student was in
+/// The scope the caller oversees the student in, among those the student was in
 /// during `[from, to]`: the school, and each class the student was enrolled in.
 pub(crate) async fn require_student(
     pool: &PgPool,
@@ -75,7 +75,7 @@ pub(crate) async fn require_student(
     student_id: Uuid,
     from: Date,
     to: Date,
-) -> AppResult<()> {
+) -> AppResult<Target> {
     let student: Option<(Uuid, Uuid)> =
         sqlx::query_as("SELECT school_id, district_id FROM students WHERE id = $1")
             .bind(student_id)
@@ -99,11 +99,11 @@ pub(crate) async fn require_student(
             Target::class(district_id, school, class).with_student(student_id)
         }),
     );
-    if targets
-        .iter()
-        .any(|target| caller.holds(STUDENT_OVERSEERS, target))
+    if let Some(target) = targets
+        .into_iter()
+        .find(|target| caller.holds(STUDENT_OVERSEERS, target))
     {
-        Ok(())
+        Ok(target)
     } else {
         Err(tonic::Status::permission_denied(
             "only the student's guardians, homeroom teacher, school leaders and district may read this",

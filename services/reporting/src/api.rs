@@ -4,17 +4,20 @@
 use std::pin::Pin;
 
 use futures::Stream;
-use kernel::auth::{Role, Target, caller};
+use kernel::access_log;
+use kernel::auth::{Caller, Role, Target, caller};
 use kernel::error::AppError;
 use kernel::grpc::{Check, Violation};
 use lienlac_proto::reporting::v1 as pb;
 use lienlac_proto::reporting::v1::reporting_service_server::ReportingService;
 use time::Date;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use crate::Ctx;
 use crate::access;
-use crate::names::Reader;
+use crate::names::names_of;
+use crate::peers::Reader;
 use crate::read_models::{Model, RebuildRefused};
 use crate::reports::{Scope, adoption, class, daily, export, student};
 use school::roles::{CLASS_OVERSEERS, DISTRICT_OFFICE, SCHOOL_OVERSEERS};
@@ -77,10 +80,24 @@ impl ReportingService for Reporting {
         let pool = self.ctx.read_models.queries();
         let class = access::class(&pool, class_id).await?;
         caller.require(CLASS_OVERSEERS, &class.target())?;
-        let names = (&self.ctx.names, &reader);
-        Ok(Response::new(
-            class::class_attendance(&pool, names, &class, from, to).await?,
-        ))
+        let report =
+            class::class_attendance(&pool, (&self.ctx.peers, &reader), &class, from, to).await?;
+        let mut students: Vec<Uuid> = report
+            .roll_calls
+            .iter()
+            .flat_map(|roll_call| &roll_call.marks)
+            .filter_map(|mark| Uuid::parse_str(&mark.student_id).ok())
+            .collect();
+        students.sort_unstable();
+        students.dedup();
+        self.log_reads(
+            caller,
+            "reporting.GetClassAttendance",
+            class.target(),
+            &students,
+        )
+        .await?;
+        Ok(Response::new(report))
     }
 
     async fn get_student_absences(
@@ -95,15 +112,19 @@ impl ReportingService for Reporting {
         let (from, to) = period(&mut check, &r.from_date, &r.to_date);
         check.done()?;
         let pool = self.ctx.read_models.queries();
-        access::require_student(&pool, caller, student_id, from, to).await?;
-        let full_name = self
-            .ctx
-            .names
-            .of(&reader, &[student_id])
+        let target = access::require_student(&pool, caller, student_id, from, to).await?;
+        let full_name = names_of(&self.ctx.peers, &reader, &[student_id])
             .await?
             .remove(&student_id)
             .map(|name| name.full_name)
             .unwrap_or_default();
+        self.log_reads(
+            caller,
+            "reporting.GetStudentAbsences",
+            target,
+            &[student_id],
+        )
+        .await?;
         let report =
             student::student_absences(&pool, &self.ctx.settings, student_id, full_name, from, to)
                 .await?;
@@ -209,30 +230,40 @@ impl ReportingService for Reporting {
         };
         check.done()?;
         let pool = self.ctx.read_models.queries();
-        let sheet = match (class_id, school_id) {
+        let (sheet, scope) = match (class_id, school_id) {
             (Some(id), _) => {
                 let class = access::class(&pool, id).await?;
                 caller.require(CLASS_OVERSEERS, &class.target())?;
-                export::Sheet::Class {
-                    id,
-                    name: class.name,
-                }
+                let scope = class.target();
+                (
+                    export::Sheet::Class {
+                        id,
+                        name: class.name,
+                    },
+                    scope,
+                )
             }
             (_, Some(id)) => {
                 let school = access::school(&pool, id).await?;
                 caller.require(SCHOOL_OVERSEERS, &school.target())?;
-                export::Sheet::School {
-                    id,
-                    name: school.name,
-                }
+                let scope = school.target();
+                (
+                    export::Sheet::School {
+                        id,
+                        name: school.name,
+                    },
+                    scope,
+                )
             }
             (None, None) => return Err(Status::invalid_argument("give a class_id or a school_id")),
         };
         // Names and birth dates as identity shows them to this reader: birth dates
         // only to the school's leaders, the district's administrators and the
         // student's homeroom teacher; the column stays, empty, for the others.
-        let names = (&self.ctx.names, &reader);
-        let file = export::export(&pool, names, &sheet, r.month.trim(), month, format).await?;
+        let peers = (&self.ctx.peers, &reader);
+        let file = export::export(&pool, peers, &sheet, r.month.trim(), month, format).await?;
+        self.log_reads(caller, "reporting.ExportAttendance", scope, &file.students)
+            .await?;
         let chunks: Vec<Result<pb::FileChunk, Status>> = file
             .data
             .chunks(CHUNK_BYTES)
@@ -301,6 +332,24 @@ impl ReportingService for Reporting {
 }
 
 impl Reporting {
+    /// Logs that `caller` read these students' data, each within `scope`.
+    async fn log_reads(
+        &self,
+        caller: &Caller,
+        what: &str,
+        scope: Target,
+        students: &[Uuid],
+    ) -> Result<(), Status> {
+        let read: Vec<(Uuid, Target)> = students
+            .iter()
+            .map(|student| (*student, scope.with_student(*student)))
+            .collect();
+        access_log::record_in(&self.ctx.pool, caller, what, &read)
+            .await
+            .map_err(AppError::from)?;
+        Ok(())
+    }
+
     async fn statuses(&self) -> Result<Vec<pb::ProjectionStatus>, Status> {
         let registrations = self
             .ctx

@@ -19,6 +19,9 @@ pub struct Settings {
     pub afternoon_cutoff: Time,
     /// Events per batch while rebuilding a read model.
     pub rebuild_batch_size: usize,
+    /// Where attendance serves a student's record, for a guardian's copy of their
+    /// child's data (`ATTENDANCE_URL`).
+    pub attendance_url: String,
 }
 
 impl Settings {
@@ -31,6 +34,7 @@ impl Settings {
             morning_cutoff: Time::from_hms(9, 0, 0).unwrap_or(Time::MIDNIGHT),
             afternoon_cutoff: Time::from_hms(14, 30, 0).unwrap_or(Time::MIDNIGHT),
             rebuild_batch_size: 1000,
+            attendance_url: format!("http://127.0.0.1:{}", ServiceId::ATTENDANCE.grpc_port),
         }
     }
 
@@ -48,6 +52,9 @@ impl Settings {
             "REPORTING_REBUILD_BATCH_SIZE",
             &mut settings.rebuild_batch_size,
         )?;
+        if let Some(url) = env.text("ATTENDANCE_URL") {
+            settings.attendance_url = url;
+        }
         for (name, into) in [
             ("REPORTING_MORNING_CUTOFF", &mut settings.morning_cutoff),
             ("REPORTING_AFTERNOON_CUTOFF", &mut settings.afternoon_cutoff),

@@ -6,6 +6,8 @@ mod access;
 mod api;
 pub mod config;
 mod names;
+mod peers;
+mod privacy;
 mod projections;
 mod read_models;
 mod reports;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 
 use kernel::auth::{BearerAuthenticator, IdentityJwks, TokenVerifier};
 use kernel::bootstrap::ServiceHost;
+use lienlac_proto::privacy::v1::privacy_service_server::PrivacyServiceServer;
 use lienlac_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +25,7 @@ use tonic::service::Routes;
 
 pub use config::Settings;
 
-use names::Names;
+use peers::Peers;
 use read_models::ReadModels;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -32,7 +35,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub(crate) struct Ctx {
     pub(crate) settings: Arc<Settings>,
     pub(crate) read_models: Arc<ReadModels>,
-    pub(crate) names: Names,
+    pub(crate) peers: Peers,
+    /// The service's own schema: its log of reads (kernel/src/access_log.rs).
+    pub(crate) pool: PgPool,
 }
 
 pub struct Application {
@@ -52,13 +57,15 @@ impl Application {
             host.jetstream.clone(),
         )
         .await?;
-        let names = Names::new(&identity_url, &host.config.tls)?;
+        let peers = Peers::new(&identity_url, &settings.attendance_url, &host.config.tls)?;
+        let pool = host.pool.clone();
         Ok(Self {
             host,
             ctx: Ctx {
                 settings: Arc::new(settings),
                 read_models,
-                names,
+                peers,
+                pool,
             },
             identity_url,
         })
@@ -94,11 +101,20 @@ impl Application {
                 ctx: self.ctx.clone(),
             })
             .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            PrivacyServiceServer::new(privacy::Privacy {
+                ctx: self.ctx.clone(),
+            })
+            .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
         );
         self.host
             .run(
                 routes,
-                &["lienlac.reporting.v1.ReportingService"],
+                &[
+                    "lienlac.reporting.v1.ReportingService",
+                    "lienlac.privacy.v1.PrivacyService",
+                ],
                 Some(authenticator),
                 shutdown,
             )

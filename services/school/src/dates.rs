@@ -9,6 +9,11 @@ pub fn local_date(at: OffsetDateTime) -> Date {
     (at.to_offset(time::UtcOffset::UTC) + time::Duration::hours(LOCAL_OFFSET_HOURS)).date()
 }
 
+/// The first instant of school date `date`.
+pub fn local_day_start(date: Date) -> OffsetDateTime {
+    date.midnight().assume_utc() - time::Duration::hours(LOCAL_OFFSET_HOURS)
+}
+
 /// Today's school date.
 pub fn local_today() -> Date {
     local_date(OffsetDateTime::now_utc())

@@ -138,3 +138,23 @@ async fn close_period(
     .await?;
     Ok(())
 }
+
+/// Where a student was last: the class of their latest period, in its school and
+/// district (from the shared `classes` table, crate::directory); `None` for a
+/// student never enrolled.
+pub async fn latest_class(
+    conn: &mut PgConnection,
+    student: Uuid,
+) -> Result<Option<kernel::auth::Target>, sqlx::Error> {
+    let class: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT c.id, c.school_id, c.district_id FROM enrolment_periods p \
+         JOIN classes c ON c.id = p.class_id WHERE p.student_id = $1 \
+         ORDER BY p.from_date DESC LIMIT 1",
+    )
+    .bind(student)
+    .fetch_optional(conn)
+    .await?;
+    Ok(class.map(|(class, school, district)| {
+        kernel::auth::Target::class(district, school, class).with_student(student)
+    }))
+}

@@ -4,12 +4,14 @@
 //! - [`text`]: Vietnamese names as people search for them;
 //! - [`directory`]: identity's directory events in the tables every service that
 //!   projects them keeps; [`enrolments`]: its enrolment events as periods in a class;
-//! - [`roles`]: who is who in a school, the groups access rules are written from.
+//! - [`roles`]: who is who in a school, the groups access rules are written from;
+//! - [`read_log`]: who read a student's data, as every service that serves it answers.
 //!
 //! The kernel below it knows nothing of schools.
 
 pub mod dates;
 pub mod directory;
 pub mod enrolments;
+pub mod read_log;
 pub mod roles;
 pub mod text;

@@ -325,10 +325,7 @@ async fn an_erased_student_and_guardian_are_nowhere_and_the_figures_still_add_up
 }
 
 fn morning_counts(summary: &rep::SchoolDailySummary) -> Option<rep::StatusCounts> {
-    summary
-        .sessions
-        .first()
-        .and_then(|session| session.counts)
+    summary.sessions.first().and_then(|session| session.counts)
 }
 
 /// `schema.table` of every table in the world's schemas holding one of `needles`

@@ -206,13 +206,17 @@ fn random_requests_to_every_rpc_get_a_named_status_never_internal() {
                 );
             }
         }
-        let addr = match package.as_str() {
-            "lienlac.identity.v1" => day.identity,
-            "lienlac.attendance.v1" => day.attendance,
-            "lienlac.reporting.v1" => day.reporting,
-            _ => continue,
-        };
         for service in &file.service {
+            // Each service's read log is its own; the privacy service is reporting's.
+            let addr = match (package.as_str(), service.name()) {
+                ("lienlac.identity.v1", _) => day.identity,
+                ("lienlac.attendance.v1", _) => day.attendance,
+                ("lienlac.reporting.v1", _) | ("lienlac.privacy.v1", "PrivacyService") => {
+                    day.reporting
+                }
+                ("lienlac.privacy.v1", "ReadLog") => day.attendance,
+                _ => continue,
+            };
             for method in &service.method {
                 methods.push(Method {
                     path: format!("/{package}.{}/{}", service.name(), method.name()),

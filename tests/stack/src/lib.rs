@@ -35,12 +35,13 @@ pub async fn start_reporting(
     world: &TestWorld,
     stop: &CancellationToken,
     identity: SocketAddr,
+    attendance: SocketAddr,
 ) -> (SocketAddr, PgPool) {
     let mut config = world.config(ServiceId::REPORTING);
     config.identity_url = format!("http://{identity}");
-    let app = reporting::Application::build(reporting::Settings::defaults(config))
-        .await
-        .unwrap();
+    let mut settings = reporting::Settings::defaults(config);
+    settings.attendance_url = format!("http://{attendance}");
+    let app = reporting::Application::build(settings).await.unwrap();
     let (addr, pool) = (app.grpc_addr(), app.pool().clone());
     tokio::spawn(app.run_until_stopped(stop.clone()));
     (addr, pool)
@@ -58,7 +59,7 @@ pub struct SchoolDay {
 pub async fn start_school_day(world: &TestWorld, stop: &CancellationToken) -> SchoolDay {
     let identity = start_identity(world, stop).await;
     let (attendance, attendance_pool) = start_attendance(world, stop, identity).await;
-    let (reporting, _) = start_reporting(world, stop, identity).await;
+    let (reporting, _) = start_reporting(world, stop, identity, attendance).await;
     let school = School::create(identity).await;
     wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
     SchoolDay {

@@ -3,6 +3,7 @@
 //! roll calls still to be taken, corrected in those already taken. A request's own
 //! rules are in `rules.rs`.
 
+use kernel::access_log;
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
@@ -250,6 +251,20 @@ async fn excuse_taken_roll_calls(
     Ok(())
 }
 
+/// Every leave request of `student`, oldest first.
+pub(crate) async fn of_student(
+    conn: &mut PgConnection,
+    student: Uuid,
+) -> AppResult<Vec<pb::LeaveRequest>> {
+    let sql =
+        format!("SELECT {LEAVE_COLUMNS} FROM leaves WHERE student_id = $1 ORDER BY created_at");
+    let rows: Vec<LeaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(student)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().map(pb::LeaveRequest::from).collect())
+}
+
 pub(crate) enum Whose {
     Class(Uuid),
     Student(Uuid),
@@ -304,5 +319,13 @@ pub(crate) async fn list(
         .bind(caller.account_id)
         .fetch_all(&mut *conn)
         .await?;
+    let read: Vec<(Uuid, Target)> = rows
+        .iter()
+        .map(|row| {
+            let class = Target::class(row.district_id, row.school_id, row.class_id);
+            (row.student_id, class.with_student(row.student_id))
+        })
+        .collect();
+    access_log::record(&mut conn, caller, "attendance.ListLeaveRequests", &read).await?;
     Ok(rows.into_iter().map(pb::LeaveRequest::from).collect())
 }

@@ -1,6 +1,7 @@
 //! Reading roll calls: staff of the school see every mark; a guardian sees only
 //! their own children's.
 
+use kernel::access_log;
 use kernel::auth::{Caller, Target};
 use kernel::error::{AppError, AppResult};
 use lienlac_proto::attendance::v1 as pb;
@@ -77,18 +78,24 @@ pub(crate) async fn get(ctx: &Ctx, caller: &Caller, key: RollCallKey) -> AppResu
     let mut roll_call = roll_call(&mut conn, &key)
         .await?
         .ok_or(AppError::NotFound("roll call"))?;
-    if caller.holds(SCHOOL_COLLEAGUES, &target) {
-        return Ok(roll_call);
+    if !caller.holds(SCHOOL_COLLEAGUES, &target) {
+        let children: Vec<String> = caller.guarded_students().map(|id| id.to_string()).collect();
+        roll_call
+            .marks
+            .retain(|mark| children.contains(&mark.student_id));
+        if roll_call.marks.is_empty() {
+            return Err(tonic::Status::permission_denied(
+                "you may read only your own children's marks",
+            )
+            .into());
+        }
     }
-    let children: Vec<String> = caller.guarded_students().map(|id| id.to_string()).collect();
-    roll_call
+    let read: Vec<(Uuid, Target)> = roll_call
         .marks
-        .retain(|mark| children.contains(&mark.student_id));
-    if roll_call.marks.is_empty() {
-        return Err(tonic::Status::permission_denied(
-            "you may read only your own children's marks",
-        )
-        .into());
-    }
+        .iter()
+        .filter_map(|mark| Uuid::parse_str(&mark.student_id).ok())
+        .map(|student| (student, target.with_student(student)))
+        .collect();
+    access_log::record(&mut conn, caller, "attendance.GetRollCall", &read).await?;
     Ok(roll_call)
 }

@@ -2,6 +2,7 @@
 //! reports and exports), read with their reader's own token: the students the
 //! reader may see, with the details they may see.
 
+use kernel::access_log;
 use kernel::auth::{Caller, Role, Target};
 use lienlac_proto::identity::v1::{DescribeStudentsResponse, Person};
 use uuid::Uuid;
@@ -36,6 +37,7 @@ pub(crate) async fn describe_students(
         .bind(ids)
         .fetch_all(&ctx.pool)
         .await?;
+    let mut read = Vec::with_capacity(rows.len());
     let students = rows
         .into_iter()
         .filter_map(|row| {
@@ -58,8 +60,10 @@ pub(crate) async fn describe_students(
                 personal_details::withhold(&mut student);
             }
             student.class_id = class.map(|c| c.to_string()).unwrap_or_default();
+            read.push((id, in_class));
             Some(student)
         })
         .collect();
+    access_log::record_in(&ctx.pool, caller, "identity.DescribeStudents", &read).await?;
     Ok(DescribeStudentsResponse { students })
 }

@@ -1,5 +1,6 @@
 //! Reading one person: who may, and which of their details they see.
 
+use kernel::access_log;
 use kernel::auth::{Caller, Role, Target};
 use lienlac_proto::identity::v1::{Person, PersonKind};
 use sqlx::PgConnection;
@@ -82,6 +83,15 @@ pub(crate) async fn person(ctx: &Ctx, caller: &Caller, person_id: Uuid) -> AppRe
     };
     if !personal_details::sees(caller, person_id, &whose) {
         personal_details::withhold(&mut person);
+    }
+    if let Whose::Student(target) = whose {
+        access_log::record(
+            &mut conn,
+            caller,
+            "identity.GetPerson",
+            &[(person_id, target)],
+        )
+        .await?;
     }
     Ok(person)
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use kernel::access_log;
 use kernel::auth::{Caller, Target};
 use lienlac_proto::identity::v1::{
     Class, District, Guardianship, ListStudentsResponse, Person, PersonKind, School,
@@ -238,6 +239,11 @@ pub(crate) async fn students(
             personal_details::withhold(guardian);
         }
     }
+    let read: Vec<(Uuid, Target)> = ids
+        .iter()
+        .map(|id| (*id, in_class.with_student(*id)))
+        .collect();
+    access_log::record(&mut conn, caller, "identity.ListStudents", &read).await?;
     Ok(ListStudentsResponse {
         students,
         guardians,
@@ -305,8 +311,12 @@ pub(crate) async fn search(
     // Details only to those who read them across the school, never by a search
     // alone: the school's leaders and the district's administrators.
     let mut people: Vec<Person> = rows.into_iter().map(Person::from).collect();
+    let mut students = Vec::new();
     for person in &mut people {
         let id = Uuid::parse_str(&person.id).unwrap_or_default();
+        if person.kind == PersonKind::Student as i32 {
+            students.push((id, school.with_student(id)));
+        }
         let whose = match PersonKind::try_from(person.kind) {
             Ok(PersonKind::Guardian) => Whose::Guardian {
                 district: Target::district(school.district.unwrap_or_default()),
@@ -318,5 +328,6 @@ pub(crate) async fn search(
             personal_details::withhold(person);
         }
     }
+    access_log::record(&mut conn, caller, "identity.SearchPeople", &students).await?;
     Ok(people)
 }

@@ -72,6 +72,19 @@ impl Caller {
     /// Whether one of the caller's bindings with a role in `roles` covers `target`:
     /// the platform covers everything, a district its schools, classes and
     /// students, a school its classes and students, a class its students.
+    /// The names of the caller's roles whose bindings cover `target`, each once.
+    pub fn roles_over(&self, target: &Target) -> Vec<&'static str> {
+        let mut roles: Vec<&'static str> = self
+            .bindings
+            .iter()
+            .filter(|binding| covers(binding, target))
+            .map(|binding| binding.role.as_str())
+            .collect();
+        roles.sort_unstable();
+        roles.dedup();
+        roles
+    }
+
     pub fn holds(&self, roles: &[Role], target: &Target) -> bool {
         self.bindings
             .iter()

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{Counts, status};
 use crate::access::ClassScope;
-use crate::names::{Names, Reader};
+use crate::names::names_of;
+use crate::peers::{Peers, Reader};
 
 #[derive(sqlx::FromRow)]
 struct RollCallRow {
@@ -26,7 +27,7 @@ struct RollCallRow {
 
 pub(crate) async fn class_attendance(
     pool: &PgPool,
-    (names, reader): (&Names, &Reader),
+    (peers, reader): (&Peers, &Reader),
     class: &ClassScope,
     from: Date,
     to: Date,
@@ -61,7 +62,7 @@ pub(crate) async fn class_attendance(
     students.extend(marks.iter().map(|(_, _, id, _)| *id));
     students.sort_unstable();
     students.dedup();
-    let named = names.of(reader, &students).await?;
+    let named = names_of(peers, reader, &students).await?;
     let name_of = |id: &Uuid| {
         named
             .get(id)

@@ -10,7 +10,8 @@ use sqlx::PgPool;
 use time::Date;
 use uuid::Uuid;
 
-use crate::names::{Names, Reader};
+use crate::names::names_of;
+use crate::peers::{Peers, Reader};
 
 const HEADERS: [&str; 9] = [
     "STT",
@@ -44,17 +45,18 @@ pub(crate) struct StudentRow {
     late: i64,
 }
 
-/// A file ready to send.
+/// A file ready to send, and the students whose data it holds.
 pub(crate) struct ExportFile {
     pub(crate) file_name: String,
     pub(crate) content_type: &'static str,
     pub(crate) data: Vec<u8>,
+    pub(crate) students: Vec<Uuid>,
 }
 
 /// The sheet of `month`, with the names and birth dates identity shows `reader`.
 pub(crate) async fn export(
     pool: &PgPool,
-    (names, reader): (&Names, &Reader),
+    (peers, reader): (&Peers, &Reader),
     sheet: &Sheet,
     month: &str,
     (first, last): (Date, Date),
@@ -83,7 +85,7 @@ pub(crate) async fn export(
     .fetch_all(pool)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|row| row.student_id).collect();
-    let mut named = names.of(reader, &ids).await?;
+    let mut named = names_of(peers, reader, &ids).await?;
     for row in &mut rows {
         if let Some(name) = named.remove(&row.student_id) {
             row.full_name = name.full_name;
@@ -108,11 +110,13 @@ pub(crate) async fn export(
             file_name: format!("{base_name}.csv"),
             content_type: "text/csv; charset=utf-8",
             data: csv(&rows).map_err(|e| AppError::Unexpected(e.into()))?,
+            students: ids,
         }),
         ExportFormat::Xlsx => Ok(ExportFile {
             file_name: format!("{base_name}.xlsx"),
             content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             data: xlsx(&rows, scope_name, month).map_err(|e| AppError::Unexpected(e.into()))?,
+            students: ids,
         }),
         ExportFormat::Unspecified => {
             Err(tonic::Status::invalid_argument("format: choose CSV or XLSX").into())

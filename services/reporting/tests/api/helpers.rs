@@ -75,6 +75,7 @@ impl Stack {
         let mut settings = reporting::Settings::defaults(config);
         // Small batches: a rebuild of a test's few hundred events writes several at once.
         settings.rebuild_batch_size = 16;
+        settings.attendance_url = format!("http://{attendance_addr}");
         let reporting_app = reporting::Application::build(settings).await.unwrap();
         let reporting_addr = reporting_app.grpc_addr();
         let reporting_pool = reporting_app.pool().clone();

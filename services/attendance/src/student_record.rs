@@ -1,0 +1,84 @@
+//! Everything attendance holds about one student, for the copy of a child's data
+//! their guardians may ask for (reporting's `ExportMyChildData`) and for the school.
+
+use kernel::access_log;
+use kernel::auth::{Caller, Target};
+use kernel::error::{AppError, AppResult};
+use lienlac_proto::attendance::v1 as pb;
+use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
+use school::roles::STUDENT_OVERSEERS;
+use time::Date;
+use uuid::Uuid;
+
+use crate::Ctx;
+use crate::leaves;
+
+pub(crate) async fn export(
+    ctx: &Ctx,
+    caller: &Caller,
+    student: Uuid,
+) -> AppResult<pb::StudentRecord> {
+    let mut conn = ctx.pool.acquire().await?;
+    // Every class the student was ever in, most recent first.
+    let classes: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT c.id, c.school_id, c.district_id FROM enrolment_periods p \
+         JOIN classes c ON c.id = p.class_id WHERE p.student_id = $1 \
+         GROUP BY c.id, c.school_id, c.district_id ORDER BY max(p.from_date) DESC",
+    )
+    .bind(student)
+    .fetch_all(&mut *conn)
+    .await?;
+    let targets: Vec<Target> = classes
+        .iter()
+        .map(|(class, school, district)| {
+            Target::class(*district, *school, *class).with_student(student)
+        })
+        .collect();
+    let Some(reader_scope) = targets
+        .iter()
+        .find(|target| caller.holds(STUDENT_OVERSEERS, target))
+        .copied()
+    else {
+        return Err(match targets.is_empty() {
+            true => AppError::NotFound("student"),
+            false => tonic::Status::permission_denied(
+                "only the student's guardians, homeroom teacher, school leaders and district may read this",
+            )
+            .into(),
+        });
+    };
+    let class_ids: Vec<Uuid> = classes.iter().map(|(class, _, _)| *class).collect();
+    let marks: Vec<(Uuid, Date, i16, i16, String)> = sqlx::query_as(
+        "SELECT class_id, date, session, status, note FROM marks \
+         WHERE class_id = ANY($1) AND student_id = $2 ORDER BY date, session",
+    )
+    .bind(&class_ids)
+    .bind(student)
+    .fetch_all(&mut *conn)
+    .await?;
+    let leave_requests = leaves::of_student(&mut conn, student).await?;
+    access_log::record(
+        &mut conn,
+        caller,
+        "attendance.ExportStudentRecord",
+        &[(student, reader_scope)],
+    )
+    .await?;
+    Ok(pb::StudentRecord {
+        student_id: student.to_string(),
+        marks: marks
+            .into_iter()
+            .map(
+                |(class, date, session, status, note)| pb::StudentRecordMark {
+                    class_id: class.to_string(),
+                    date: date.to_string(),
+                    session: Session::try_from(i32::from(session)).unwrap_or_default() as i32,
+                    status: AttendanceStatus::try_from(i32::from(status)).unwrap_or_default()
+                        as i32,
+                    note,
+                },
+            )
+            .collect(),
+        leave_requests,
+    })
+}
