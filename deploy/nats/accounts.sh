@@ -97,7 +97,8 @@ permissions() { # service
     stream="$(stream_of "$namespace" "$service")"
     printf '          "%s.>",\n' "$(prefix_of "$namespace" "$service")"
     printf '          "$JS.API.STREAM.CREATE.%s", "$JS.API.STREAM.UPDATE.%s", "$JS.API.STREAM.INFO.%s",\n' "$stream" "$stream" "$stream"
-    printf '          "$JS.API.STREAM.PURGE.%s",\n' "$stream"
+    # Identity purges its retired v1 subjects from its stream at start.
+    [[ $service == identity ]] && printf '          "$JS.API.STREAM.PURGE.%s",\n' "$stream"
     for read in ${READS[$service]}; do
       stream="$(stream_of "$namespace" "$read")"
       printf '          "$JS.API.STREAM.INFO.%s", "$JS.API.CONSUMER.CREATE.%s", "$JS.API.CONSUMER.CREATE.%s.>",\n' "$stream" "$stream" "$stream"

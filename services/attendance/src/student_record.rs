@@ -6,7 +6,7 @@ use kernel::auth::{Caller, Target};
 use kernel::error::{AppError, AppResult};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
-use school::roles::STUDENT_OVERSEERS;
+use school::roles::{CLASS_OVERSEERS, STUDENT_OVERSEERS};
 use time::Date;
 use uuid::Uuid;
 
@@ -28,18 +28,18 @@ pub(crate) async fn export(
     .bind(student)
     .fetch_all(&mut *conn)
     .await?;
-    let targets: Vec<Target> = classes
+    // Only the classes the caller oversees the student in: a school the student
+    // left does not read the next one's record.
+    let covered: Vec<(Uuid, Target)> = classes
         .iter()
         .map(|(class, school, district)| {
-            Target::class(*district, *school, *class).with_student(student)
+            let target = Target::class(*district, *school, *class).with_student(student);
+            (*class, target)
         })
+        .filter(|(_, target)| caller.holds(STUDENT_OVERSEERS, target))
         .collect();
-    let Some(reader_scope) = targets
-        .iter()
-        .find(|target| caller.holds(STUDENT_OVERSEERS, target))
-        .copied()
-    else {
-        return Err(match targets.is_empty() {
+    let Some((_, reader_scope)) = covered.first().copied() else {
+        return Err(match classes.is_empty() {
             true => AppError::NotFound("student"),
             false => tonic::Status::permission_denied(
                 "only the student's guardians, homeroom teacher, school leaders and district may read this",
@@ -47,7 +47,7 @@ pub(crate) async fn export(
             .into(),
         });
     };
-    let class_ids: Vec<Uuid> = classes.iter().map(|(class, _, _)| *class).collect();
+    let class_ids: Vec<Uuid> = covered.iter().map(|(class, _)| *class).collect();
     let marks: Vec<(Uuid, Date, i16, i16, String)> = sqlx::query_as(
         "SELECT class_id, date, session, status, note FROM marks \
          WHERE class_id = ANY($1) AND student_id = $2 ORDER BY date, session",
@@ -56,7 +56,12 @@ pub(crate) async fn export(
     .bind(student)
     .fetch_all(&mut *conn)
     .await?;
-    let leave_requests = leaves::of_student(&mut conn, student).await?;
+    // A guardian sees the leave requests they made, as in ListLeaveRequests.
+    let as_staff = covered
+        .iter()
+        .any(|(_, target)| caller.holds(CLASS_OVERSEERS, target));
+    let requested_by = (!as_staff).then_some(caller.account_id);
+    let leave_requests = leaves::of_student(&mut conn, student, &class_ids, requested_by).await?;
     access_log::record(
         &mut conn,
         caller,

@@ -100,6 +100,22 @@ pub(crate) async fn person(
     Ok((target, kind))
 }
 
+/// That `person_id` was not erased: an erased person takes no part in the
+/// directory or in accounts again (erasure/mod.rs).
+pub(crate) async fn living(conn: &mut PgConnection, person_id: Uuid) -> AppResult<()> {
+    let erased: Option<bool> =
+        sqlx::query_scalar("SELECT erased_at IS NOT NULL FROM people WHERE id = $1")
+            .bind(person_id)
+            .fetch_optional(conn)
+            .await?;
+    match erased {
+        Some(true) => Err(AppError::Rejected(
+            "this person's personal data was erased; register them again if they return".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A person who must be a student.
 pub(crate) async fn student(conn: &mut PgConnection, person_id: Uuid) -> AppResult<Target> {
     match person(conn, person_id).await? {

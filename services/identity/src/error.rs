@@ -25,6 +25,10 @@ impl From<crate::personal_data::SealError> for AppError {
                 "this person's personal data was erased; register them again if they return"
                     .to_owned(),
             ),
+            crate::personal_data::SealError::NoKey(_) => AppError::Rejected(
+                "this person was registered before personal data was sealed; such a database is seeded again (docs/operations.md)"
+                    .to_owned(),
+            ),
             crate::personal_data::SealError::Other(error) => AppError::Unexpected(error),
         }
     }

@@ -62,6 +62,9 @@ impl DataKey {
 pub(crate) enum SealError {
     #[error("the personal data of person {0} was erased")]
     Erased(Uuid),
+    /// Registered by a version before personal data was sealed.
+    #[error("person {0} has no data key")]
+    NoKey(Uuid),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -114,9 +117,18 @@ pub(crate) async fn sealed_event<P>(
 where
     P: prost::Message + prost::Name + Serialize,
 {
-    let key = key_of(conn, person)
-        .await?
-        .ok_or(SealError::Erased(person))?;
+    let Some(key) = key_of(conn, person).await? else {
+        let erased: Option<bool> =
+            sqlx::query_scalar("SELECT erased_at IS NOT NULL FROM people WHERE id = $1")
+                .bind(person)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(anyhow::Error::from)?;
+        return Err(match erased {
+            Some(true) => SealError::Erased(person),
+            _ => SealError::NoKey(person),
+        });
+    };
     let event = NewEvent::from_message(public).map_err(anyhow::Error::from)?;
     let sealed = seal(&key, person, &event.event_type, fields)?;
     Ok(event

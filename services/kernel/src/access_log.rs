@@ -33,14 +33,15 @@ pub async fn record(
         return Ok(());
     }
     let ids: Vec<Uuid> = students.iter().map(|(id, _)| *id).collect();
-    // One array literal of roles per student, `{principal,teacher}`.
+    // Role names are fixed words (`Role::as_str`): a comma joins them per student.
     let roles: Vec<String> = students
         .iter()
-        .map(|(_, target)| format!("{{{}}}", caller.roles_over(target).join(",")))
+        .map(|(_, target)| caller.roles_over(target).join(","))
         .collect();
     sqlx::query(
         "INSERT INTO data_access (student_id, account_id, person_id, roles, what) \
-         SELECT student, $2, $3, roles::text[], $4 FROM unnest($1::uuid[], $5::text[]) AS r(student, roles)",
+         SELECT student, $2, $3, string_to_array(nullif(roles, ''), ','), $4 \
+         FROM unnest($1::uuid[], $5::text[]) AS r(student, roles)",
     )
     .bind(&ids)
     .bind(caller.account_id)
@@ -62,20 +63,28 @@ pub async fn record_in(
     record(&mut *pool.acquire().await?, caller, what, students).await
 }
 
-/// The reads of `student`'s data from `from` to `to` (inclusive), oldest first.
+/// The most reads [`reads_of`] answers with.
+pub const MAX_READS: i64 = 10_000;
+
+/// The reads of `student`'s data from `from` to `to` (inclusive), oldest first; the
+/// latest [`MAX_READS`] when there are more.
 pub async fn reads_of(
     pool: &PgPool,
     student: Uuid,
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<Vec<DataAccess>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT student_id, account_id, person_id, roles, what, read_at FROM data_access \
-         WHERE student_id = $1 AND read_at BETWEEN $2 AND $3 ORDER BY read_at, id LIMIT 10000",
+    let mut reads: Vec<DataAccess> = sqlx::query_as(
+        "SELECT student_id, account_id, person_id, coalesce(roles, '{}') AS roles, what, read_at \
+         FROM data_access WHERE student_id = $1 AND read_at BETWEEN $2 AND $3 \
+         ORDER BY read_at DESC, id DESC LIMIT $4",
     )
     .bind(student)
     .bind(from)
     .bind(to)
+    .bind(MAX_READS)
     .fetch_all(pool)
-    .await
+    .await?;
+    reads.reverse();
+    Ok(reads)
 }

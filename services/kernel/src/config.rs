@@ -319,6 +319,7 @@ impl KernelConfig {
             "LIENLAC_RETENTION_DATA_ACCESS",
             &mut config.retention.data_access,
         )?;
+        config.retention.check()?;
         config.otlp_endpoint = env.text("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(url) = env.text("IDENTITY_URL") {
             config.identity_url = url;

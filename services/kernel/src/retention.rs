@@ -33,6 +33,27 @@ impl Default for RetentionSettings {
     }
 }
 
+impl RetentionSettings {
+    /// Each period is at least a day: shorter would forget a retry's first answer or
+    /// a handled event while they still matter.
+    pub fn check(&self) -> Result<(), crate::config::ConfigError> {
+        const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+        for (name, kept) in [
+            ("LIENLAC_RETENTION_INBOX", self.inbox),
+            ("LIENLAC_RETENTION_REQUESTS", self.requests),
+            ("LIENLAC_RETENTION_DATA_ACCESS", self.data_access),
+        ] {
+            if kept < DAY {
+                return Err(crate::config::ConfigError {
+                    name: name.to_owned(),
+                    reason: "must be at least a day (such as 14d)".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Rows deleted per statement, so that a first run over a large table does not hold
 /// locks or a transaction for long.
 const BATCH: i64 = 10_000;

@@ -229,6 +229,33 @@ async fn an_erased_student_and_guardian_are_nowhere_and_the_figures_still_add_up
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
 
+    // Nobody brings the erased back into the directory or their accounts.
+    let enrolled = directory
+        .enroll_student(with_token(
+            id::EnrollStudentRequest {
+                request_id: request_id(),
+                student_id: student.clone(),
+                class_id: school.class_id.clone(),
+            },
+            &district,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(enrolled.code(), Code::FailedPrecondition, "{enrolled:?}");
+    let linked = directory
+        .link_guardian(with_token(
+            id::LinkGuardianRequest {
+                request_id: request_id(),
+                guardian_id: guardian.id.clone(),
+                student_id: school.students[1].clone(),
+                relation: id::Relation::Father as i32,
+            },
+            &district,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(linked.code(), Code::FailedPrecondition, "{linked:?}");
+
     // The erased are ids: the directory shows no name, the guardian cannot sign in.
     let shown = directory
         .get_person(with_token(

@@ -250,5 +250,43 @@ async fn reads_of_a_childs_data_are_listed_and_a_guardian_gets_all_of_it() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    // Attendance's record of the child, which the copy is made from: the child's
+    // guardians, homeroom teacher, school and district; not another class's
+    // teacher, another school or another child's guardian.
+    let record = |student: &str, token: &str| {
+        let mut roll_calls = roll_calls.clone();
+        let request = with_token(
+            att::ExportStudentRecordRequest {
+                student_id: student.to_owned(),
+            },
+            token,
+        );
+        async move {
+            roll_calls
+                .export_student_record(request)
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    for token in [
+        &school.guardian,
+        &school.homeroom,
+        &school.principal,
+        &school.district_admin,
+    ] {
+        let got = record(&child, token).await.unwrap();
+        assert!(got.marks.iter().all(|mark| !mark.class_id.is_empty()));
+        assert_eq!(got.leave_requests.len(), 1);
+    }
+    for (student, token) in [
+        (&child, &school.other_homeroom),
+        (&child, &school.other_school_principal),
+        (&child, &school.other_district_admin),
+        (&other_child, &school.guardian),
+    ] {
+        let refused = record(student, token).await.unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    }
     stop.cancel();
 }

@@ -251,15 +251,22 @@ async fn excuse_taken_roll_calls(
     Ok(())
 }
 
-/// Every leave request of `student`, oldest first.
+/// The leave requests of `student` in `classes` (made by `requested_by` only, when
+/// given), oldest first.
 pub(crate) async fn of_student(
     conn: &mut PgConnection,
     student: Uuid,
+    classes: &[Uuid],
+    requested_by: Option<Uuid>,
 ) -> AppResult<Vec<pb::LeaveRequest>> {
-    let sql =
-        format!("SELECT {LEAVE_COLUMNS} FROM leaves WHERE student_id = $1 ORDER BY created_at");
+    let sql = format!(
+        "SELECT {LEAVE_COLUMNS} FROM leaves WHERE student_id = $1 AND class_id = ANY($2) \
+         AND ($3::uuid IS NULL OR requested_by = $3) ORDER BY created_at"
+    );
     let rows: Vec<LeaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(student)
+        .bind(classes)
+        .bind(requested_by)
         .fetch_all(conn)
         .await?;
     Ok(rows.into_iter().map(pb::LeaveRequest::from).collect())

@@ -47,10 +47,11 @@ async fn candidates(
     const SQL: &str = "SELECT p.id, p.kind, p.full_name, p.phone, \
             EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = p.id) AS has_account \
          FROM people p \
-         WHERE (p.kind = 'staff' AND p.school_id = $1 AND ($2 OR p.id = ANY($4))) \
+         WHERE p.erased_at IS NULL AND ( \
+               (p.kind = 'staff' AND p.school_id = $1 AND ($2 OR p.id = ANY($4))) \
             OR (p.kind = 'guardian' AND ($3 OR p.id = ANY($4)) AND p.id IN ( \
                   SELECT g.guardian_id FROM guardianships g JOIN people s ON s.id = g.student_id \
-                  WHERE s.school_id = $1)) \
+                  WHERE s.school_id = $1))) \
          ORDER BY p.kind, p.name_folded";
     let (staff, guardians, ids) = match whom {
         Whom::Kinds(kinds) => (

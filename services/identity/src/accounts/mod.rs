@@ -84,6 +84,9 @@ pub(crate) async fn require_administers(
     caller: &Caller,
     account: &AccountRow,
 ) -> AppResult<()> {
+    if let Some(person) = account.person_id {
+        access::living(&mut *conn, person).await?;
+    }
     let holdings = crate::tokens::bindings(&mut *conn, account.id, account.person_id).await?;
     let home = match account.person_id {
         Some(person_id) => Some(access::person(conn, person_id).await?.0),

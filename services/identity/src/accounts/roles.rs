@@ -104,6 +104,9 @@ pub(crate) async fn grant(
             let (binding, target) = binding(tx, &by, &change).await?;
             let proto = binding_to_proto(&binding, change.account_id);
             let person = by_id(tx, change.account_id).await?.person_id;
+            if let Some(person) = person {
+                crate::access::living(tx, person).await?;
+            }
             let event = RoleGranted {
                 account_id: change.account_id.to_string(),
                 person_id: person.map(|id| id.to_string()).unwrap_or_default(),

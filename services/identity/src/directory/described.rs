@@ -29,9 +29,10 @@ pub(crate) async fn describe_students(
     ids: &[Uuid],
 ) -> AppResult<DescribeStudentsResponse> {
     let sql = format!(
-        "SELECT {PERSON_COLUMNS}, e.class_id FROM people p \
+        "SELECT DISTINCT ON (p.id) {PERSON_COLUMNS}, e.class_id FROM people p \
          LEFT JOIN enrolments e ON e.student_id = p.id AND e.active \
-         WHERE p.id = ANY($1) AND p.kind = 'student'"
+         WHERE p.id = ANY($1) AND p.kind = 'student' \
+         ORDER BY p.id, e.school_year DESC NULLS LAST"
     );
     let rows: Vec<DescribedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(ids)

@@ -43,6 +43,7 @@ pub(crate) async fn enroll(
 ) -> AppResult<Enrolment> {
     let mut conn = ctx.pool.acquire().await?;
     let student = access::student(&mut conn, student_id).await?;
+    access::living(&mut conn, student_id).await?;
     let (class, school_year) = access::class(&mut conn, class_id).await?;
     drop(conn);
     caller.require(SCHOOL_ADMINS, &class)?;
@@ -113,6 +114,7 @@ pub(crate) async fn transfer(
 ) -> AppResult<Enrolment> {
     let mut conn = ctx.pool.acquire().await?;
     let student = access::student(&mut conn, student_id).await?;
+    access::living(&mut conn, student_id).await?;
     let (class, school_year) = access::class(&mut conn, to_class_id).await?;
     drop(conn);
     caller.require(SCHOOL_ADMINS, &class)?;
@@ -220,6 +222,7 @@ pub(crate) async fn assign_homeroom_teacher(
     let (class, _) = access::class(&mut conn, class_id).await?;
     caller.require(SCHOOL_ADMINS, &class)?;
     let (staff, kind) = access::person(&mut conn, staff_id).await?;
+    access::living(&mut conn, staff_id).await?;
     drop(conn);
     if kind != PersonKind::Staff || staff.school != class.school {
         return Err(AppError::Rejected(

@@ -220,8 +220,10 @@ pub(crate) async fn link_guardian(
 ) -> AppResult<Guardianship> {
     let mut conn = ctx.pool.acquire().await?;
     let student = access::student(&mut conn, student_id).await?;
+    access::living(&mut conn, student_id).await?;
     caller.require(SCHOOL_ADMINS, &student)?;
     let (guardian, kind) = access::person(&mut conn, guardian_id).await?;
+    access::living(&mut conn, guardian_id).await?;
     drop(conn);
     if kind == PersonKind::Student {
         return Err(AppError::Rejected(

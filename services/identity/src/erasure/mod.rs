@@ -96,17 +96,23 @@ async fn standing(
             .bind(person_id)
             .fetch_one(&mut *tx)
             .await?;
+    // A role granted meanwhile waits for the account's row.
+    sqlx::query("SELECT 1 FROM accounts WHERE person_id = $1 FOR UPDATE")
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await?;
     let (enrolled, children_enrolled, homeroom_classes, role_bindings): (bool, i64, i64, i64) =
         sqlx::query_as(
             "SELECT \
                EXISTS (SELECT 1 FROM enrolments WHERE student_id = $1 AND active), \
                (SELECT count(*) FROM guardianships g JOIN enrolments e \
                   ON e.student_id = g.student_id AND e.active WHERE g.guardian_id = $1), \
-               (SELECT count(*) FROM classes WHERE homeroom_teacher_id = $1), \
+               (SELECT count(*) FROM classes WHERE homeroom_teacher_id = $1 AND school_year >= $2), \
                (SELECT count(*) FROM role_bindings b JOIN accounts a ON a.id = b.account_id \
                   WHERE a.person_id = $1)",
         )
         .bind(person_id)
+        .bind(school::dates::school_year_of(school::dates::local_today()))
         .fetch_one(&mut *tx)
         .await?;
     Ok(rules::Standing {

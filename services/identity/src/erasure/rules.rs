@@ -12,7 +12,7 @@ pub(crate) struct Standing {
     pub(crate) enrolled: bool,
     /// A guardian: children in a class now.
     pub(crate) children_enrolled: i64,
-    /// Staff: classes they are homeroom teacher of.
+    /// Staff: classes of this school year (or later) they are homeroom teacher of.
     pub(crate) homeroom_classes: i64,
     /// Role bindings their accounts hold.
     pub(crate) role_bindings: i64,

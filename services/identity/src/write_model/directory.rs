@@ -223,7 +223,7 @@ pub(super) async fn personal_data_erased(
     let person = id(&event.person_id)?;
     sqlx::query(
         "UPDATE people SET full_name = '', name_folded = '', birth_date = NULL, phone = NULL, \
-         erased_at = $2 WHERE id = $1",
+         external_ref = NULL, erased_at = $2 WHERE id = $1",
     )
     .bind(person)
     .bind(fact.recorded_at)

@@ -85,6 +85,25 @@ async fn birth_dates_and_phone_numbers_reach_only_those_who_need_them() {
                 .map(|person| details(&person.into_inner()));
             assert_eq!(&read(got), expected, "{persona:?} GetPerson of the {what}");
         }
+        // DescribeStudents, as reporting asks it with the reader's token: the same
+        // answer as GetPerson for the student; a student of another school only to
+        // the district office.
+        let described = directory
+            .describe_students(pb::DescribeStudentsRequest {
+                student_ids: vec![a.student_id.clone(), fixture.b.student_id.clone()],
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .students;
+        let of = |id: &str| described.iter().find(|s| s.id == id);
+        let described_a = of(&a.student_id).map_or(Denied, |s| read(Ok(details(s))));
+        assert_eq!(described_a, student, "{persona:?} DescribeStudents");
+        assert_eq!(
+            of(&fixture.b.student_id).is_some(),
+            matches!(persona, Operator | DistrictAdmin | DistrictViewer),
+            "{persona:?} DescribeStudents of another school's student"
+        );
         let found = directory
             .search_people(pb::SearchPeopleRequest {
                 school_id: a.school_id.clone(),

@@ -69,9 +69,6 @@ impl Target {
 }
 
 impl Caller {
-    /// Whether one of the caller's bindings with a role in `roles` covers `target`:
-    /// the platform covers everything, a district its schools, classes and
-    /// students, a school its classes and students, a class its students.
     /// The names of the caller's roles whose bindings cover `target`, each once.
     pub fn roles_over(&self, target: &Target) -> Vec<&'static str> {
         let mut roles: Vec<&'static str> = self
@@ -85,6 +82,9 @@ impl Caller {
         roles
     }
 
+    /// Whether one of the caller's bindings with a role in `roles` covers `target`:
+    /// the platform covers everything, a district its schools, classes and
+    /// students, a school its classes and students, a class its students.
     pub fn holds(&self, roles: &[Role], target: &Target) -> bool {
         self.bindings
             .iter()

@@ -85,3 +85,14 @@ fn a_namespace_prefixes_streams_and_subjects() {
     assert_eq!(config.subject_root(), "t01abc.lienlac.attendance.v2");
     assert_eq!(config.subject_prefix(), "t01abc.lienlac.attendance");
 }
+
+#[test]
+fn a_retention_shorter_than_a_day_is_refused_by_name() {
+    let config = config_with(&[("LIENLAC_RETENTION_REQUESTS", "90d")]).unwrap();
+    assert_eq!(
+        config.retention.requests,
+        Duration::from_secs(90 * 24 * 3600)
+    );
+    let error = config_with(&[("LIENLAC_RETENTION_INBOX", "2h")]).unwrap_err();
+    assert_eq!(error.name, "LIENLAC_RETENTION_INBOX");
+}

@@ -60,11 +60,26 @@ pub struct EarlierContract {
 }
 
 impl EarlierContract {
+    /// The earlier form of `event`, if it is owed one: recorded before the
+    /// retirement date, published before it (a republish after it sends none), and
+    /// not already published in that version.
     fn form_of(&self, event: &RecordedEvent) -> Option<PublishedForm> {
-        if event.recorded_at.date() >= self.retired_on {
+        let retired = |day: time::Date| day >= self.retired_on;
+        if retired(event.recorded_at.date()) || retired(time::OffsetDateTime::now_utc().date()) {
             return None;
         }
-        (self.form)(event)
+        let form = (self.form)(event);
+        if form.is_none() {
+            tracing::warn!(event_id = %event.event_id, event_type = %event.event_type,
+                "a stored event does not read in the earlier contract; only its current form is published");
+            metrics::counter!("lienlac_outbox_earlier_form_missing_total").increment(1);
+        }
+        form.filter(|form| {
+            event
+                .published_type
+                .as_deref()
+                .is_none_or(|current| version_of(current) != version_of(&form.type_name))
+        })
     }
 }
 

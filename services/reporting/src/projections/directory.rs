@@ -61,6 +61,14 @@ impl Projection for DirectoryProjection {
                 .execute(conn)
                 .await?;
             }
+            "PersonalDataErased" => {
+                // The student stays an id in every figure; the city's code goes too.
+                let erased: identity::PersonalDataErased = event.decode()?;
+                sqlx::query("UPDATE students SET external_ref = '' WHERE id = $1")
+                    .bind(uuid("person_id", &erased.person_id)?)
+                    .execute(conn)
+                    .await?;
+            }
             "StaffRegistered" => {
                 let staff: identity::StaffRegistered = event.decode()?;
                 sqlx::query(
