@@ -25,6 +25,7 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
         attendance: attendance_addr,
         reporting: reporting_addr,
         school,
+        ..
     } = start_school_day(&world, &stop).await;
 
     let terminal_of = |who: &str| {

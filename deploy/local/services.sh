@@ -79,7 +79,7 @@ run_foreground() {
 # nothing and prints the same next steps.
 seed_demo() {
   local port
-  for port in 9101 9102 9104; do
+  for port in 9101 9102 9103 9104; do
     for _ in $(seq 1 120); do
       curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
       sleep 0.5

@@ -35,6 +35,14 @@ pub mod identity {
     }
 }
 
+/// The messaging service: class groups, staff groups, direct threads.
+pub mod messaging {
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.messaging.v1.rs"));
+    }
+}
+
 /// Who read a child's data, and all of it in one document (docs/privacy.md).
 pub mod privacy {
     #[allow(clippy::all, unreachable_pub)]

@@ -34,6 +34,7 @@ async fn an_erased_student_and_guardian_are_nowhere_and_the_figures_still_add_up
         attendance,
         reporting,
         school,
+        ..
     } = start_school_day(&world, &stop).await;
     let mut directory = DirectoryServiceClient::new(channel(identity));
     let district = school.district_admin.clone();

@@ -211,6 +211,7 @@ fn random_requests_to_every_rpc_get_a_named_status_never_internal() {
             let addr = match (package.as_str(), service.name()) {
                 ("lienlac.identity.v1", _) => day.identity,
                 ("lienlac.attendance.v1", _) => day.attendance,
+                ("lienlac.messaging.v1", _) => day.messaging,
                 ("lienlac.reporting.v1", _) | ("lienlac.privacy.v1", "PrivacyService") => {
                     day.reporting
                 }
@@ -281,7 +282,7 @@ fn random_requests_to_every_rpc_get_a_named_status_never_internal() {
         None,
     ];
     let channels: HashMap<SocketAddr, tonic::transport::Channel> =
-        [day.identity, day.attendance, day.reporting]
+        [day.identity, day.attendance, day.messaging, day.reporting]
             .into_iter()
             .map(|addr| {
                 let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))

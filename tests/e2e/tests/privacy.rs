@@ -31,6 +31,7 @@ async fn reads_of_a_childs_data_are_listed_and_a_guardian_gets_all_of_it() {
         attendance,
         reporting,
         school,
+        ..
     } = start_school_day(&world, &stop).await;
     let child = school.students[0].clone();
     let other_child = school.students[1].clone();

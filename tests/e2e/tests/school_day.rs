@@ -56,6 +56,7 @@ async fn a_school_morning_from_the_roll_call_to_the_figures_in_one_trace() {
         attendance: attendance_addr,
         reporting: reporting_addr,
         school,
+        ..
     } = start_school_day(&world, &stop).await;
 
     // An outside system listening with plain NATS, no JetStream.

@@ -1,4 +1,4 @@
-//! Attendance and reporting started in a test world, each verifying tokens against
+//! Attendance, messaging and reporting started in a test world, each verifying tokens against
 //! the identity service at `identity` (see `lienlac_test_support::start_identity`),
 //! until `stop`; or all three with a school, as a school day starts. The services'
 //! own tests keep their own set-up: depending on this crate would compile them
@@ -47,11 +47,28 @@ pub async fn start_reporting(
     (addr, pool)
 }
 
-/// Identity, attendance and reporting running, with a school that attendance
+/// Starts messaging; returns its gRPC address.
+pub async fn start_messaging(
+    world: &TestWorld,
+    stop: &CancellationToken,
+    identity: SocketAddr,
+) -> SocketAddr {
+    let mut config = world.config(ServiceId::MESSAGING);
+    config.identity_url = format!("http://{identity}");
+    let app = messaging::Application::build(messaging::Settings::defaults(config))
+        .await
+        .unwrap();
+    let addr = app.grpc_addr();
+    tokio::spawn(app.run_until_stopped(stop.clone()));
+    addr
+}
+
+/// Identity, attendance, messaging and reporting running, with a school that attendance
 /// already knows (its first class and the class's three students).
 pub struct SchoolDay {
     pub identity: SocketAddr,
     pub attendance: SocketAddr,
+    pub messaging: SocketAddr,
     pub reporting: SocketAddr,
     pub school: School,
 }
@@ -60,11 +77,13 @@ pub async fn start_school_day(world: &TestWorld, stop: &CancellationToken) -> Sc
     let identity = start_identity(world, stop).await;
     let (attendance, attendance_pool) = start_attendance(world, stop, identity).await;
     let (reporting, _) = start_reporting(world, stop, identity, attendance).await;
+    let messaging = start_messaging(world, stop, identity).await;
     let school = School::create(identity).await;
     wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
     SchoolDay {
         identity,
         attendance,
+        messaging,
         reporting,
         school,
     }

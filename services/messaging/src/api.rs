@@ -1,0 +1,180 @@
+//! `lienlac.messaging.v1.MessagingService`: parse and validate, find the caller,
+//! hand over to the conversations' use cases.
+
+use kernel::auth::caller;
+use kernel::grpc::Check;
+use lienlac_proto::messaging::v1 as pb;
+use lienlac_proto::messaging::v1::messaging_service_server::MessagingService;
+use tonic::{Request, Response, Status};
+
+use crate::Ctx;
+use crate::conversations::read::{self, StateChange};
+use crate::conversations::{self, NewMessage};
+
+/// The longest message, in characters.
+const MAX_BODY_CHARS: usize = 4_000;
+
+pub(crate) struct Messaging {
+    pub(crate) ctx: Ctx,
+}
+
+/// A page size: `requested` between 1 and `max`, or `default` for 0.
+fn page(check: &mut Check, field: &str, requested: i32, default: i64, max: i64) -> i64 {
+    match i64::from(requested) {
+        0 => default,
+        n if (1..=max).contains(&n) => n,
+        _ => {
+            check.add(kernel::grpc::Violation::new(
+                field,
+                format!("must be between 1 and {max}"),
+                format!("phải từ 1 đến {max}"),
+            ));
+            default
+        }
+    }
+}
+
+/// A message's text: required, printable, at most [`MAX_BODY_CHARS`].
+fn body(check: &mut Check, text: &str) -> String {
+    let body = check.text("body", text, MAX_BODY_CHARS);
+    if text.trim().is_empty() {
+        check.add(kernel::grpc::Violation::required("body"));
+    }
+    body
+}
+
+#[tonic::async_trait]
+impl MessagingService for Messaging {
+    async fn list_inbox(
+        &self,
+        request: Request<pb::ListInboxRequest>,
+    ) -> Result<Response<pb::ListInboxResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let limit = page(&mut check, "limit", r.limit, 50, 100);
+        check.done()?;
+        Ok(Response::new(
+            read::inbox(&self.ctx, caller, &r.cursor, limit).await?,
+        ))
+    }
+
+    async fn start_direct_thread(
+        &self,
+        request: Request<pb::StartDirectThreadRequest>,
+    ) -> Result<Response<pb::Conversation>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let person = check.uuid("person_id", &r.person_id);
+        check.done()?;
+        Ok(Response::new(
+            conversations::start_direct(&self.ctx, caller, key, person).await?,
+        ))
+    }
+
+    async fn post_message(
+        &self,
+        request: Request<pb::PostMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let conversation = check.uuid("conversation_id", &r.conversation_id);
+        let body = body(&mut check, &r.body);
+        let reply_to = check.optional_uuid("reply_to", &r.reply_to);
+        check.done()?;
+        let new = NewMessage {
+            conversation,
+            body,
+            reply_to,
+        };
+        Ok(Response::new(
+            conversations::post(&self.ctx, caller, key, new).await?,
+        ))
+    }
+
+    async fn edit_message(
+        &self,
+        request: Request<pb::EditMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let message = check.uuid("message_id", &r.message_id);
+        let body = body(&mut check, &r.body);
+        check.done()?;
+        Ok(Response::new(
+            conversations::edit(&self.ctx, caller, key, message, body).await?,
+        ))
+    }
+
+    async fn delete_message(
+        &self,
+        request: Request<pb::DeleteMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let message = check.uuid("message_id", &r.message_id);
+        check.done()?;
+        Ok(Response::new(
+            conversations::delete(&self.ctx, caller, key, message).await?,
+        ))
+    }
+
+    async fn list_messages(
+        &self,
+        request: Request<pb::ListMessagesRequest>,
+    ) -> Result<Response<pb::ListMessagesResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let conversation = check.uuid("conversation_id", &r.conversation_id);
+        let limit = page(&mut check, "limit", r.limit, 50, 200);
+        check.done()?;
+        let messages = read::messages(&self.ctx, caller, conversation, r.before_seq, limit).await?;
+        Ok(Response::new(pb::ListMessagesResponse { messages }))
+    }
+
+    async fn mark_read(
+        &self,
+        request: Request<pb::MarkReadRequest>,
+    ) -> Result<Response<pb::ConversationState>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let conversation = check.uuid("conversation_id", &r.conversation_id);
+        if r.seq < 0 {
+            check.add(kernel::grpc::Violation::new(
+                "seq",
+                "must not be negative",
+                "không được âm",
+            ));
+        }
+        check.done()?;
+        let change = StateChange::Read(r.seq);
+        Ok(Response::new(
+            read::set_state(&self.ctx, caller, conversation, change).await?,
+        ))
+    }
+
+    async fn mute_conversation(
+        &self,
+        request: Request<pb::MuteConversationRequest>,
+    ) -> Result<Response<pb::ConversationState>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let conversation = check.uuid("conversation_id", &r.conversation_id);
+        check.done()?;
+        let change = StateChange::Muted(r.muted);
+        Ok(Response::new(
+            read::set_state(&self.ctx, caller, conversation, change).await?,
+        ))
+    }
+}

@@ -1,0 +1,89 @@
+//! The messaging service: the school–home contact book. Class groups and school
+//! staff groups follow identity's directory (directory.rs); direct threads join a
+//! guardian with their child's teachers and school leaders, or staff of one
+//! school (conversations/). Messages are events on each conversation's stream
+//! (write_model.rs); their text stays in the service.
+
+mod api;
+pub mod config;
+mod conversations;
+mod directory;
+mod write_model;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kernel::auth::{BearerAuthenticator, IdentityJwks, TokenVerifier};
+use kernel::bootstrap::ServiceHost;
+use kernel::config::ServiceId;
+use kernel::consumer::ConsumerSource;
+use lienlac_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+pub use config::Settings;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// What every use case needs.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) pool: PgPool,
+}
+
+pub struct Application {
+    host: ServiceHost,
+    ctx: Ctx,
+    identity_url: String,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let identity_url = settings.kernel.identity_url.clone();
+        let host = ServiceHost::build(settings.kernel, &MIGRATOR).await?;
+        let ctx = Ctx {
+            pool: host.pool.clone(),
+        };
+        Ok(Self {
+            host,
+            ctx,
+            identity_url,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.host.grpc_addr()
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.ctx.pool
+    }
+
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.host.add_relay();
+        let source = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::IDENTITY);
+        self.host
+            .add_consumer(Arc::new(directory::DirectoryProjection), source);
+        let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(
+            &self.identity_url,
+            &self.host.config.tls,
+        )?));
+        self.host.follow_revocations(verifier.revocations());
+        let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
+        let routes = Routes::new(
+            MessagingServiceServer::new(api::Messaging {
+                ctx: self.ctx.clone(),
+            })
+            .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
+        );
+        self.host
+            .run(
+                routes,
+                &["lienlac.messaging.v1.MessagingService"],
+                Some(authenticator),
+                shutdown,
+            )
+            .await
+    }
+}

@@ -1,0 +1,123 @@
+//! Messaging's tables as inline projections of its own events
+//! (kernel/src/write_model.rs): direct threads, conversation heads, messages and
+//! their edits. A message's text is kept in its stored event beside the published
+//! ids (`NewEvent::keeping`), never on the bus. Where each reader is in each
+//! conversation is the reader's own state and no event's.
+
+use kernel::write_model::{Fact, InlineProjection};
+use lienlac_proto::messaging::v1 as pb;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub(crate) struct MessagingTables;
+
+/// What the stored events keep beyond their published form.
+pub(crate) mod kept {
+    /// MessagePosted, MessageEdited: the text.
+    pub(crate) const BODY: &str = "body";
+}
+
+impl InlineProjection for MessagingTables {
+    const TABLES: &'static [&'static str] = &[
+        "message_edits",
+        "messages",
+        "conversation_heads",
+        "direct_threads",
+    ];
+
+    async fn apply(&self, conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
+        match fact.event_type {
+            "DirectThreadStarted" => {
+                let started: pb::DirectThreadStarted = fact.decode()?;
+                let mut people: Vec<Uuid> = started
+                    .participant_ids
+                    .iter()
+                    .map(|id| id.parse())
+                    .collect::<Result<_, _>>()?;
+                people.sort();
+                let [a, b] = people[..] else {
+                    anyhow::bail!("a direct thread of {} people", people.len());
+                };
+                sqlx::query(
+                    "INSERT INTO direct_threads (id, school_id, district_id, person_a, person_b, started_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id(&started.conversation_id)?)
+                .bind(id(&started.school_id)?)
+                .bind(fact.district_id)
+                .bind(a)
+                .bind(b)
+                .bind(fact.recorded_at)
+                .execute(conn)
+                .await?;
+            }
+            "MessagePosted" => {
+                let posted: pb::MessagePosted = fact.decode()?;
+                let body: String = fact.required(kept::BODY)?;
+                let conversation = id(&posted.conversation_id)?;
+                sqlx::query(
+                    "INSERT INTO messages (conversation_id, seq, id, author_account_id, author_person_id, body, reply_to, posted_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(conversation)
+                .bind(posted.seq)
+                .bind(id(&posted.message_id)?)
+                .bind(id(&posted.author_account_id)?)
+                .bind(optional(&posted.author_person_id)?)
+                .bind(body)
+                .bind(optional(&posted.reply_to)?)
+                .bind(fact.recorded_at)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO conversation_heads (conversation_id, last_seq, last_message_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (conversation_id) DO UPDATE SET last_seq = excluded.last_seq, \
+                     last_message_at = excluded.last_message_at",
+                )
+                .bind(conversation)
+                .bind(posted.seq)
+                .bind(fact.recorded_at)
+                .execute(conn)
+                .await?;
+            }
+            "MessageEdited" => {
+                let edited: pb::MessageEdited = fact.decode()?;
+                let body: String = fact.required(kept::BODY)?;
+                let message = id(&edited.message_id)?;
+                sqlx::query(
+                    "INSERT INTO message_edits (message_id, edited_at, previous_body) \
+                     SELECT id, $2, body FROM messages WHERE id = $1",
+                )
+                .bind(message)
+                .bind(fact.recorded_at)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("UPDATE messages SET body = $2, edited_at = $3 WHERE id = $1")
+                    .bind(message)
+                    .bind(body)
+                    .bind(fact.recorded_at)
+                    .execute(conn)
+                    .await?;
+            }
+            "MessageDeleted" => {
+                let deleted: pb::MessageDeleted = fact.decode()?;
+                sqlx::query("UPDATE messages SET deleted_at = $2, deleted_by = $3 WHERE id = $1")
+                    .bind(id(&deleted.message_id)?)
+                    .bind(fact.recorded_at)
+                    .bind(id(&deleted.deleted_by)?)
+                    .execute(conn)
+                    .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn id(text: &str) -> anyhow::Result<Uuid> {
+    Ok(text.parse()?)
+}
+
+fn optional(text: &str) -> anyhow::Result<Option<Uuid>> {
+    school::enrolments::optional_uuid("id", text)
+}

@@ -1,0 +1,6 @@
+//! The messaging service against identity, Postgres and NATS, through its gRPC API.
+
+#![allow(clippy::unwrap_used, unreachable_pub)] // a test fails by panicking; its helpers are shared by its modules
+
+mod conversations;
+mod helpers;
