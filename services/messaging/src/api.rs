@@ -8,6 +8,7 @@ use lienlac_proto::messaging::v1::messaging_service_server::MessagingService;
 use tonic::{Request, Response, Status};
 
 use crate::Ctx;
+use crate::announcements::{self, Missing, NewAnnouncement};
 use crate::conversations::read::{self, StateChange};
 use crate::conversations::{self, NewMessage};
 
@@ -34,13 +35,36 @@ fn page(check: &mut Check, field: &str, requested: i32, default: i64, max: i64) 
     }
 }
 
+/// Required text, printable, of at most `max` characters.
+fn required_text(check: &mut Check, field: &str, text: &str, max: usize) -> String {
+    let value = check.text(field, text, max);
+    if text.trim().is_empty() {
+        check.add(kernel::grpc::Violation::required(field));
+    }
+    value
+}
+
 /// A message's text: required, printable, at most [`MAX_BODY_CHARS`].
 fn body(check: &mut Check, text: &str) -> String {
-    let body = check.text("body", text, MAX_BODY_CHARS);
-    if text.trim().is_empty() {
-        check.add(kernel::grpc::Violation::required("body"));
+    required_text(check, "body", text, MAX_BODY_CHARS)
+}
+
+/// When a scheduled announcement shows: RFC 3339, at most 90 days ahead.
+fn scheduled(check: &mut Check, text: &str) -> Option<time::OffsetDateTime> {
+    if text.is_empty() {
+        return None;
     }
-    body
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .filter(|at| *at <= time::OffsetDateTime::now_utc() + time::Duration::days(90));
+    if at.is_none() {
+        check.add(kernel::grpc::Violation::new(
+            "scheduled_at",
+            "must be an RFC 3339 time at most 90 days ahead",
+            "phải là thời điểm RFC 3339 trong vòng 90 ngày tới",
+        ));
+    }
+    at
 }
 
 #[tonic::async_trait]
@@ -175,6 +199,107 @@ impl MessagingService for Messaging {
         let change = StateChange::Muted(r.muted);
         Ok(Response::new(
             read::set_state(&self.ctx, caller, conversation, change).await?,
+        ))
+    }
+
+    async fn publish_announcement(
+        &self,
+        request: Request<pb::PublishAnnouncementRequest>,
+    ) -> Result<Response<pb::Announcement>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let title = required_text(&mut check, "title", &r.title, 200);
+        let body = required_text(&mut check, "body", &r.body, 10_000);
+        let visible_at = scheduled(&mut check, &r.scheduled_at);
+        let audience = r.audience.clone().unwrap_or_default();
+        if let Some(pb::audience::Scope::Guardians(chosen)) = &audience.scope {
+            check.at_most(
+                "audience.guardians.guardian_ids",
+                chosen.guardian_ids.len(),
+                1_000,
+            );
+        }
+        check.done()?;
+        let new = NewAnnouncement {
+            audience,
+            title,
+            body,
+            requires_ack: r.requires_ack,
+            visible_at,
+        };
+        Ok(Response::new(
+            announcements::publish(&self.ctx, caller, key, new).await?,
+        ))
+    }
+
+    async fn list_announcements(
+        &self,
+        request: Request<pb::ListAnnouncementsRequest>,
+    ) -> Result<Response<pb::ListAnnouncementsResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let limit = page(&mut check, "limit", r.limit, 50, 100);
+        check.done()?;
+        Ok(Response::new(
+            announcements::list(&self.ctx, caller, &r.cursor, limit).await?,
+        ))
+    }
+
+    async fn mark_announcement_read(
+        &self,
+        request: Request<pb::AnnouncementRef>,
+    ) -> Result<Response<pb::AnnouncementState>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let id = check.uuid("announcement_id", &request.get_ref().announcement_id);
+        check.done()?;
+        Ok(Response::new(
+            announcements::mark(&self.ctx, caller, id, false).await?,
+        ))
+    }
+
+    async fn acknowledge_announcement(
+        &self,
+        request: Request<pb::AnnouncementRef>,
+    ) -> Result<Response<pb::AnnouncementState>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let id = check.uuid("announcement_id", &request.get_ref().announcement_id);
+        check.done()?;
+        Ok(Response::new(
+            announcements::mark(&self.ctx, caller, id, true).await?,
+        ))
+    }
+
+    async fn get_announcement_receipts(
+        &self,
+        request: Request<pb::GetAnnouncementReceiptsRequest>,
+    ) -> Result<Response<pb::AnnouncementReceipts>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let id = check.uuid("announcement_id", &r.announcement_id);
+        let limit = page(&mut check, "limit", r.limit, 200, 1_000);
+        let after = check.optional_uuid("cursor", &r.cursor);
+        let filter = pb::RecipientFilter::try_from(r.missing).unwrap_or_else(|_| {
+            check.add(kernel::grpc::Violation::new(
+                "missing",
+                "must be one of the listed filters",
+                "phải là một trong các bộ lọc cho phép",
+            ));
+            pb::RecipientFilter::Unspecified
+        });
+        check.done()?;
+        let missing = Missing {
+            filter,
+            limit,
+            after,
+        };
+        Ok(Response::new(
+            announcements::receipts(&self.ctx, caller, id, missing).await?,
         ))
     }
 }

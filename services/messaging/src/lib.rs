@@ -4,6 +4,7 @@
 //! school (conversations/). Messages are events on each conversation's stream
 //! (write_model.rs); their text stays in the service.
 
+mod announcements;
 mod api;
 pub mod config;
 mod conversations;

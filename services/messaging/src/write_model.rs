@@ -1,8 +1,9 @@
 //! Messaging's tables as inline projections of its own events
 //! (kernel/src/write_model.rs): direct threads, conversation heads, messages and
-//! their edits. A message's text is kept in its stored event beside the published
-//! ids (`NewEvent::keeping`), never on the bus. Where each reader is in each
-//! conversation is the reader's own state and no event's.
+//! their edits, announcements. A message's or announcement's text is kept in its
+//! stored event beside the published ids (`NewEvent::keeping`), never on the bus.
+//! Where each reader is in each conversation, and whom an announcement reached and
+//! how far (announcements/mod.rs), are no event's and a rebuild leaves them.
 
 use kernel::write_model::{Fact, InlineProjection};
 use lienlac_proto::messaging::v1 as pb;
@@ -13,12 +14,15 @@ pub(crate) struct MessagingTables;
 
 /// What the stored events keep beyond their published form.
 pub(crate) mod kept {
-    /// MessagePosted, MessageEdited: the text.
+    /// MessagePosted, MessageEdited, AnnouncementPublished: the text.
     pub(crate) const BODY: &str = "body";
+    /// AnnouncementPublished: its title.
+    pub(crate) const TITLE: &str = "title";
 }
 
 impl InlineProjection for MessagingTables {
     const TABLES: &'static [&'static str] = &[
+        "announcements",
         "message_edits",
         "messages",
         "conversation_heads",
@@ -107,6 +111,33 @@ impl InlineProjection for MessagingTables {
                     .bind(id(&deleted.deleted_by)?)
                     .execute(conn)
                     .await?;
+            }
+            "AnnouncementPublished" => {
+                let published: pb::AnnouncementPublished = fact.decode()?;
+                let title: String = fact.required(kept::TITLE)?;
+                let body: String = fact.required(kept::BODY)?;
+                let visible_at = time::OffsetDateTime::parse(
+                    &published.visible_at,
+                    &time::format_description::well_known::Rfc3339,
+                )?;
+                sqlx::query(
+                    "INSERT INTO announcements (id, district_id, school_id, audience, title, body, \
+                     requires_ack, author_account_id, published_at, visible_at, recipients) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(id(&published.announcement_id)?)
+                .bind(fact.district_id)
+                .bind(optional(&published.school_id)?)
+                .bind(sqlx::types::Json(&published.audience.unwrap_or_default()))
+                .bind(title)
+                .bind(body)
+                .bind(published.requires_ack)
+                .bind(id(&published.author_account_id)?)
+                .bind(fact.recorded_at)
+                .bind(visible_at)
+                .bind(published.recipients)
+                .execute(conn)
+                .await?;
             }
             _ => {}
         }

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use kernel::config::ServiceId;
-use kernel::testing::{TestWorld, channel, eventually, with_token};
+use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
+use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::WhoAmIRequest;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
@@ -68,6 +69,66 @@ impl Stack {
 
     pub fn client(&self) -> MessagingServiceClient<Channel> {
         MessagingServiceClient::new(self.messaging.clone())
+    }
+
+    /// A new guardian of `student`, signed in, once messaging knows the link:
+    /// their person id and token.
+    pub async fn guardian_of(&self, student: &str) -> (String, String) {
+        let n = u32::from_str_radix(&request_id()[28..], 16).unwrap() % 100_000_000;
+        let guardian = self
+            .school
+            .identity
+            .call(
+                id::RegisterGuardianRequest {
+                    request_id: request_id(),
+                    school_id: self.school.school_id.clone(),
+                    full_name: "Phụ Huynh".into(),
+                    phone: format!("09{n:08}"),
+                },
+                |mut c, r| async move { c.register_guardian(r).await },
+            )
+            .await
+            .id;
+        self.school
+            .identity
+            .call(
+                id::LinkGuardianRequest {
+                    request_id: request_id(),
+                    guardian_id: guardian.clone(),
+                    student_id: student.to_owned(),
+                    relation: id::Relation::Mother as i32,
+                },
+                |mut c, r| async move { c.link_guardian(r).await },
+            )
+            .await;
+        let (_, username) = self
+            .school
+            .identity
+            .account(&self.school.school_id, &guardian)
+            .await;
+        let token = self.school.identity.token(&username).await;
+        let pool = self.pool.clone();
+        let person = guardian.clone();
+        eventually(
+            "messaging knows the guardian",
+            Duration::from_secs(10),
+            || {
+                let pool = pool.clone();
+                let person = person.clone();
+                async move {
+                    let known: bool = sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM guardianships WHERE guardian_id = $1::uuid)",
+                    )
+                    .bind(person)
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+                    known.then_some(())
+                }
+            },
+        )
+        .await;
+        (guardian, token)
     }
 
     /// The person id behind a token.

@@ -2,5 +2,6 @@
 
 #![allow(clippy::unwrap_used, unreachable_pub)] // a test fails by panicking; its helpers are shared by its modules
 
+mod announcements;
 mod conversations;
 mod helpers;

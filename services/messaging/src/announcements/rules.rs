@@ -1,0 +1,103 @@
+//! Who may announce to whom: a decision on the caller's role bindings and where
+//! the audience is, without I/O; each case a line of the table test below.
+
+use kernel::auth::{Caller, Role, Target};
+use school::roles::SCHOOL_LEADERS;
+
+/// Where an announcement goes, as the directory places it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// A school, a grade of it, or chosen guardians of its students.
+    School(Target),
+    /// One class (`Target::class`).
+    Class(Target),
+    /// Every school of a district.
+    District(Target),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Refusal {
+    #[error(
+        "a school's leaders announce to it, a homeroom teacher to their class, a district's administrators to the district"
+    )]
+    NotTheirs,
+}
+
+pub(crate) fn may_publish(caller: &Caller, reach: Reach) -> Result<(), Refusal> {
+    let district_admin = |target: &Target| caller.holds(&[Role::DistrictAdmin], target);
+    let allowed = match reach {
+        Reach::School(school) => caller.holds(SCHOOL_LEADERS, &school) || district_admin(&school),
+        Reach::Class(class) => {
+            caller.holds(SCHOOL_LEADERS, &class)
+                || caller.holds(&[Role::HomeroomTeacher], &class)
+                || district_admin(&class)
+        }
+        Reach::District(district) => district_admin(&district),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Refusal::NotTheirs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kernel::auth::{Binding, ScopeKind};
+    use uuid::Uuid;
+
+    use super::*;
+
+    #[test]
+    fn given_a_caller_and_an_audience_then_they_may_announce_or_not() {
+        let (district, other_district) = (Uuid::now_v7(), Uuid::now_v7());
+        let (school, other_school) = (Uuid::now_v7(), Uuid::now_v7());
+        let (class, other_class) = (Uuid::now_v7(), Uuid::now_v7());
+        let caller = |role, scope, id| Caller {
+            account_id: Uuid::now_v7(),
+            person_id: Some(Uuid::now_v7()),
+            session: None,
+            bindings: vec![Binding {
+                role,
+                scope,
+                id: Some(id),
+                district: None,
+                school: None,
+            }],
+        };
+        let principal = caller(Role::Principal, ScopeKind::School, school);
+        let it_officer = caller(Role::ItOfficer, ScopeKind::School, school);
+        let homeroom = caller(Role::HomeroomTeacher, ScopeKind::Class, class);
+        let teacher = caller(Role::Teacher, ScopeKind::School, school);
+        let district_admin = caller(Role::DistrictAdmin, ScopeKind::District, district);
+        let viewer = caller(Role::DistrictViewer, ScopeKind::District, district);
+        let guardian = caller(Role::Guardian, ScopeKind::Student, Uuid::now_v7());
+        let in_school = Reach::School(Target::school(district, school));
+        let other_school = Reach::School(Target::school(district, other_school));
+        let in_class = Reach::Class(Target::class(district, school, class));
+        let other_class = Reach::Class(Target::class(district, school, other_class));
+        let in_district = Reach::District(Target::district(district));
+        let other_district = Reach::District(Target::district(other_district));
+        let no = Err(Refusal::NotTheirs);
+        let cases = [
+            ("principal", &principal, in_school, Ok(())),
+            ("principal", &principal, in_class, Ok(())),
+            ("principal", &principal, other_school, no),
+            ("principal", &principal, in_district, no),
+            ("IT officer", &it_officer, in_school, Ok(())),
+            ("homeroom teacher", &homeroom, in_class, Ok(())),
+            ("homeroom teacher", &homeroom, other_class, no),
+            ("homeroom teacher", &homeroom, in_school, no),
+            ("teacher", &teacher, in_class, no),
+            ("teacher", &teacher, in_school, no),
+            ("district admin", &district_admin, in_district, Ok(())),
+            ("district admin", &district_admin, in_school, Ok(())),
+            ("district admin", &district_admin, other_district, no),
+            ("district viewer", &viewer, in_district, no),
+            ("guardian", &guardian, in_class, no),
+        ];
+        for (who, caller, reach, expected) in cases {
+            assert_eq!(may_publish(caller, reach), expected, "{who} to {reach:?}");
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Announcements: who announces to whom, which guardians an audience reaches,
+//! scheduled ones, and the receipts the sender acts on.
+
+use kernel::testing::{request_id, with_token};
+use lienlac_proto::messaging::v1 as pb;
+use lienlac_proto::messaging::v1::audience::Scope;
+use tonic::Code;
+
+use crate::helpers::Stack;
+
+fn announce(scope: Scope, requires_ack: bool) -> pb::PublishAnnouncementRequest {
+    pb::PublishAnnouncementRequest {
+        request_id: request_id(),
+        audience: Some(pb::Audience { scope: Some(scope) }),
+        title: "Họp phụ huynh".into(),
+        body: "Kính mời quý phụ huynh dự họp lúc 8 giờ thứ Bảy.".into(),
+        requires_ack,
+        scheduled_at: String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_announcement_reaches_its_audiences_guardians_and_counts_who_read_and_confirmed() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let mut client = stack.client();
+    let guardian = stack.person(&school.guardian).await;
+    // A second guardian in 1A1, and one in 1A2.
+    let (classmate, classmate_token) = stack.guardian_of(&school.students[1]).await;
+    let (in_other_class, other_class_token) = stack.guardian_of(&school.other_student).await;
+
+    let to_school = Scope::SchoolId(school.school_id.clone());
+    let to_class = Scope::ClassId(school.class_id.clone());
+    let to_district = Scope::DistrictId(school.district_id.clone());
+    let cases: [(&str, &String, Scope, Result<i64, Code>); 9] = [
+        (
+            "the principal to the school",
+            &school.principal,
+            to_school.clone(),
+            Ok(3),
+        ),
+        (
+            "the homeroom teacher to the class",
+            &school.homeroom,
+            to_class.clone(),
+            Ok(2),
+        ),
+        (
+            "the district to the district",
+            &school.district_admin,
+            to_district.clone(),
+            Ok(3),
+        ),
+        (
+            "the homeroom teacher to the school",
+            &school.homeroom,
+            to_school.clone(),
+            Err(Code::PermissionDenied),
+        ),
+        (
+            "another class's teacher to the class",
+            &school.other_homeroom,
+            to_class.clone(),
+            Err(Code::PermissionDenied),
+        ),
+        (
+            "another school's principal",
+            &school.other_school_principal,
+            to_school.clone(),
+            Err(Code::PermissionDenied),
+        ),
+        (
+            "a district viewer",
+            &school.district_viewer,
+            to_district.clone(),
+            Err(Code::PermissionDenied),
+        ),
+        (
+            "another district",
+            &school.other_district_admin,
+            to_district.clone(),
+            Err(Code::PermissionDenied),
+        ),
+        (
+            "a guardian",
+            &school.guardian,
+            to_class.clone(),
+            Err(Code::PermissionDenied),
+        ),
+    ];
+    let mut published = Vec::new();
+    for (case, token, scope, expected) in cases {
+        let answer = client
+            .publish_announcement(with_token(announce(scope, true), token))
+            .await;
+        assert_eq!(
+            answer
+                .as_ref()
+                .map(|a| a.get_ref().recipients)
+                .map_err(|s| s.code()),
+            expected,
+            "{case}: {answer:?}"
+        );
+        if let Ok(announcement) = answer {
+            published.push(announcement.into_inner());
+        }
+    }
+    let (for_school, for_class) = (&published[0], &published[1]);
+    // Chosen guardians of the school, and a grade.
+    let chosen = client
+        .publish_announcement(with_token(
+            announce(
+                Scope::Guardians(pb::ChosenGuardians {
+                    school_id: school.school_id.clone(),
+                    guardian_ids: vec![in_other_class.clone(), uuid::Uuid::now_v7().to_string()],
+                }),
+                false,
+            ),
+            &school.principal,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        chosen.recipients, 1,
+        "only guardians of the school's students"
+    );
+    let graded = client
+        .publish_announcement(with_token(
+            announce(
+                Scope::Grade(pb::GradeAudience {
+                    school_id: school.school_id.clone(),
+                    grade: 1,
+                }),
+                false,
+            ),
+            &school.principal,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(graded.recipients, 3);
+    // Scheduled for tomorrow: not shown yet.
+    let mut later = announce(to_class.clone(), false);
+    later.scheduled_at =
+        kernel::dates::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::days(1));
+    let scheduled = client
+        .publish_announcement(with_token(later, &school.homeroom))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // The guardian's announcements: every one addressed to them and shown now,
+    // newest first; listing delivers them.
+    let mine = client
+        .list_announcements(with_token(
+            pb::ListAnnouncementsRequest::default(),
+            &school.guardian,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = mine
+        .entries
+        .iter()
+        .map(|e| e.announcement.as_ref().unwrap().id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            graded.id.as_str(),
+            published[2].id.as_str(),
+            for_class.id.as_str(),
+            for_school.id.as_str()
+        ]
+    );
+    assert!(!ids.contains(&scheduled.id.as_str()) && !ids.contains(&chosen.id.as_str()));
+    assert!(
+        mine.entries
+            .iter()
+            .all(|e| !e.state.as_ref().unwrap().delivered_at.is_empty())
+    );
+    assert_eq!(
+        mine.entries[3].announcement.as_ref().unwrap().title,
+        "Họp phụ huynh"
+    );
+
+    // The principal's receipts: delivered to one, read by none; then read and
+    // confirmed by the guardian; who has not confirmed.
+    let reader = stack.client();
+    let receipts = |token: &str, missing| {
+        let mut client = reader.clone();
+        let request = with_token(
+            pb::GetAnnouncementReceiptsRequest {
+                announcement_id: for_school.id.clone(),
+                missing: missing as i32,
+                ..Default::default()
+            },
+            token,
+        );
+        async move {
+            client
+                .get_announcement_receipts(request)
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let before = receipts(&school.principal, pb::RecipientFilter::NotRead)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            before.recipients,
+            before.delivered,
+            before.read,
+            before.acknowledged
+        ),
+        (3, 1, 0, 0)
+    );
+    assert_eq!(before.guardian_ids.len(), 3);
+    let reference = |id: &str| pb::AnnouncementRef {
+        announcement_id: id.to_owned(),
+    };
+    let state = client
+        .acknowledge_announcement(with_token(reference(&for_school.id), &school.guardian))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!state.read_at.is_empty() && !state.acknowledged_at.is_empty());
+    client
+        .mark_announcement_read(with_token(reference(&for_school.id), &classmate_token))
+        .await
+        .unwrap();
+    let after = receipts(&school.principal, pb::RecipientFilter::NotAcknowledged)
+        .await
+        .unwrap();
+    assert_eq!((after.delivered, after.read, after.acknowledged), (2, 2, 1));
+    let mut not_confirmed = after.guardian_ids.clone();
+    not_confirmed.sort();
+    let mut expected = vec![classmate.clone(), in_other_class.clone()];
+    expected.sort();
+    assert_eq!(not_confirmed, expected);
+    assert!(!after.guardian_ids.contains(&guardian));
+    assert!(
+        receipts(&school.district_admin, pb::RecipientFilter::Unspecified)
+            .await
+            .is_ok()
+    );
+    for token in [
+        &school.homeroom,
+        &school.guardian,
+        &school.other_school_principal,
+    ] {
+        let refused = receipts(token, pb::RecipientFilter::Unspecified)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    }
+
+    // Nothing to confirm where nothing was asked; nothing to read where one was
+    // not addressed, or not yet shown.
+    let refused = client
+        .acknowledge_announcement(with_token(reference(&graded.id), &school.guardian))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    for (id, token) in [
+        (&for_class.id, &other_class_token),
+        (&scheduled.id, &school.guardian),
+    ] {
+        let refused = client
+            .mark_announcement_read(with_token(reference(id), token))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    }
+}
