@@ -27,6 +27,14 @@ pub(crate) struct Cli {
         default_value = "http://127.0.0.1:50052"
     )]
     pub(crate) attendance: String,
+    /// The messaging service.
+    #[arg(
+        long,
+        global = true,
+        env = "LIENLAC_MESSAGING_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub(crate) messaging: String,
     /// The reporting service.
     #[arg(
         long,
@@ -66,6 +74,19 @@ pub(crate) enum Command {
     Leave {
         #[command(subcommand)]
         command: LeaveCommand,
+    },
+    /// Your conversations: class groups, staff groups and direct threads, with
+    /// what is unread.
+    Inbox,
+    /// Write to a conversation, or read one.
+    Message {
+        #[command(subcommand)]
+        command: MessageCommand,
+    },
+    /// Announcements: send one to guardians, read yours, see who read it.
+    Announce {
+        #[command(subcommand)]
+        command: AnnounceCommand,
     },
     /// Attendance and adoption figures, and the month's attendance sheets.
     Report {
@@ -158,6 +179,67 @@ pub(crate) struct BenchSystem {
         default_value = "postgres://postgres@127.0.0.1:5432/lienlac"
     )]
     pub(crate) database_url: String,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum MessageCommand {
+    /// Post a message.
+    Send {
+        /// The conversation: its id, or a class of your school by name (its group).
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// Show a conversation's latest messages, and mark them read.
+    List {
+        /// The conversation: its id, or a class of your school by name (its group).
+        conversation: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AnnounceCommand {
+    /// Send an announcement to the guardians of a class, your school or your district.
+    Send {
+        /// A class of your school, by name or id.
+        #[arg(long, group = "audience")]
+        class: Option<String>,
+        /// Your school.
+        #[arg(long, group = "audience")]
+        school: bool,
+        /// Your district.
+        #[arg(long, group = "audience")]
+        district: bool,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        body: String,
+        /// Ask each guardian to confirm.
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Your announcements, as a guardian.
+    List,
+    /// Mark an announcement read, or confirm it.
+    Read {
+        announcement_id: String,
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// How many guardians read and confirmed an announcement, and who has not.
+    Receipts {
+        announcement_id: String,
+        /// List the guardians who have not read it, or not confirmed it.
+        #[arg(long, value_enum)]
+        missing: Option<Missing>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Missing {
+    NotRead,
+    NotConfirmed,
 }
 
 #[derive(Subcommand)]

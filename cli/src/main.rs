@@ -18,6 +18,7 @@ mod dates;
 mod directory;
 mod events;
 mod leave;
+mod messaging;
 mod nats;
 mod progress;
 mod report;
@@ -31,8 +32,8 @@ use clap::Parser as _;
 
 use account::{login, logout, whoami};
 use args::{
-    AttendanceCommand, BenchCommand, Cli, Command, EventsCommand, ExportFormat, LeaveCommand,
-    ReportCommand, SeedCommand, SessionArg,
+    AnnounceCommand, AttendanceCommand, BenchCommand, Cli, Command, EventsCommand, ExportFormat,
+    LeaveCommand, MessageCommand, Missing, ReportCommand, SeedCommand, SessionArg,
 };
 
 #[tokio::main]
@@ -48,6 +49,13 @@ async fn main() -> ExitCode {
             eprintln!("lienlac: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn messaging(cli: &Cli) -> messaging::Messaging {
+    messaging::Messaging {
+        url: cli.messaging.clone(),
+        json: cli.json,
     }
 }
 
@@ -76,6 +84,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     roll_calls
                         .show(&roll_call.class, roll_call.date, roll_call.session.proto())
                         .await
+                }
+            }
+        }
+        Command::Inbox => messaging(&cli).inbox().await,
+        Command::Message { ref command } => match command {
+            MessageCommand::Send { to, text } => messaging(&cli).send(to, text.clone()).await,
+            MessageCommand::List { conversation } => messaging(&cli).list(conversation).await,
+        },
+        Command::Announce { ref command } => {
+            let messaging = messaging(&cli);
+            match command {
+                AnnounceCommand::Send {
+                    class,
+                    school: _,
+                    district,
+                    title,
+                    body,
+                    confirm,
+                } => {
+                    let audience = match (class, district) {
+                        (Some(class), _) => messaging::Audience::Class(class.clone()),
+                        (None, true) => messaging::Audience::District,
+                        (None, false) => messaging::Audience::School,
+                    };
+                    messaging
+                        .announce(audience, title.clone(), body.clone(), *confirm)
+                        .await
+                }
+                AnnounceCommand::List => messaging.announcements().await,
+                AnnounceCommand::Read {
+                    announcement_id,
+                    confirm,
+                } => messaging.read(announcement_id.clone(), *confirm).await,
+                AnnounceCommand::Receipts {
+                    announcement_id,
+                    missing,
+                } => {
+                    let missing = match missing {
+                        Some(Missing::NotRead) => {
+                            lienlac_proto::messaging::v1::RecipientFilter::NotRead
+                        }
+                        Some(Missing::NotConfirmed) => {
+                            lienlac_proto::messaging::v1::RecipientFilter::NotAcknowledged
+                        }
+                        None => lienlac_proto::messaging::v1::RecipientFilter::Unspecified,
+                    };
+                    messaging.receipts(announcement_id.clone(), missing).await
                 }
             }
         }

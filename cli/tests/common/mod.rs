@@ -10,6 +10,7 @@ pub struct Terminal {
     pub config_home: PathBuf,
     pub identity_url: String,
     pub attendance_url: String,
+    pub messaging_url: String,
     pub reporting_url: String,
     /// `LIENLAC_NATS_URL`, `_USER` and `_PASSWORD`, for commands that read NATS.
     pub nats: Vec<(&'static str, String)>,
@@ -22,6 +23,7 @@ impl Terminal {
             config_home: std::env::temp_dir().join(format!("lienlac-cli-{namespace}-{who}")),
             identity_url: format!("http://{identity}"),
             attendance_url: String::new(),
+            messaging_url: String::new(),
             reporting_url: String::new(),
             nats: Vec::new(),
         }
@@ -37,6 +39,11 @@ impl Terminal {
         self
     }
 
+    pub fn with_messaging(mut self, messaging: std::net::SocketAddr) -> Self {
+        self.messaging_url = format!("http://{messaging}");
+        self
+    }
+
     pub fn with_reporting(mut self, reporting: std::net::SocketAddr) -> Self {
         self.reporting_url = format!("http://{reporting}");
         self
@@ -49,6 +56,7 @@ impl Terminal {
             .env("XDG_CONFIG_HOME", &self.config_home)
             .env("LIENLAC_IDENTITY_URL", &self.identity_url)
             .env("LIENLAC_ATTENDANCE_URL", &self.attendance_url)
+            .env("LIENLAC_MESSAGING_URL", &self.messaging_url)
             .env("LIENLAC_REPORTING_URL", &self.reporting_url)
             .envs(self.nats.iter().map(|(name, value)| (*name, value)))
             .env_remove("LIENLAC_PASSWORD")
