@@ -18,7 +18,6 @@ mod write_model;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use kernel::auth::{BearerAuthenticator, IdentityJwks, TokenVerifier};
 use kernel::bootstrap::ServiceHost;
 use kernel::config::ServiceId;
 use kernel::consumer::ConsumerSource;
@@ -46,12 +45,10 @@ pub(crate) struct Ctx {
 pub struct Application {
     host: ServiceHost,
     ctx: Ctx,
-    identity_url: String,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let identity_url = settings.kernel.identity_url.clone();
         let mut host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
         host.publish_earlier_contract(contract::V1);
         let ctx = Ctx {
@@ -59,11 +56,7 @@ impl Application {
             settings: Arc::new(settings),
             classes: Arc::default(),
         };
-        Ok(Self {
-            host,
-            ctx,
-            identity_url,
-        })
+        Ok(Self { host, ctx })
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -79,12 +72,7 @@ impl Application {
         let source = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::IDENTITY);
         self.host
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
-        let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(
-            &self.identity_url,
-            &self.host.config.tls,
-        )?));
-        self.host.follow_revocations(verifier.revocations());
-        let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
+        let authenticator = self.host.identity_authenticator()?;
         let routes = Routes::new(
             AttendanceServiceServer::new(api::Attendance {
                 ctx: self.ctx.clone(),

@@ -133,6 +133,19 @@ impl ServiceHost {
         self.add_task("outbox relay", move |token| relay.run(token));
     }
 
+    /// The authenticator of a service other than identity: callers' tokens verified
+    /// against identity's keys (`IDENTITY_URL`), and identity's revocations followed.
+    pub fn identity_authenticator(
+        &mut self,
+    ) -> anyhow::Result<Arc<crate::auth::BearerAuthenticator>> {
+        let jwks = crate::auth::IdentityJwks::new(&self.config.identity_url, &self.config.tls)?;
+        let verifier = crate::auth::TokenVerifier::new(Arc::new(jwks));
+        self.follow_revocations(verifier.revocations());
+        Ok(Arc::new(crate::auth::BearerAuthenticator::new(Arc::new(
+            verifier,
+        ))))
+    }
+
     /// Follows identity's revocations into `revocations` (a token verifier's).
     pub fn follow_revocations(&mut self, revocations: crate::auth::Revocations) {
         let jetstream = self.jetstream.clone();

@@ -15,7 +15,6 @@ mod reports;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use kernel::auth::{BearerAuthenticator, IdentityJwks, TokenVerifier};
 use kernel::bootstrap::ServiceHost;
 use lienlac_proto::privacy::v1::privacy_service_server::PrivacyServiceServer;
 use lienlac_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
@@ -43,12 +42,10 @@ pub(crate) struct Ctx {
 pub struct Application {
     host: ServiceHost,
     ctx: Ctx,
-    identity_url: String,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let identity_url = settings.kernel.identity_url.clone();
         let host = ServiceHost::build(settings.kernel.clone(), &MIGRATOR).await?;
         let read_models = ReadModels::open(
             settings.kernel.clone(),
@@ -57,7 +54,11 @@ impl Application {
             host.jetstream.clone(),
         )
         .await?;
-        let peers = Peers::new(&identity_url, &settings.attendance_url, &host.config.tls)?;
+        let peers = Peers::new(
+            &host.config.identity_url,
+            &settings.attendance_url,
+            &host.config.tls,
+        )?;
         let pool = host.pool.clone();
         Ok(Self {
             host,
@@ -67,7 +68,6 @@ impl Application {
                 peers,
                 pool,
             },
-            identity_url,
         })
     }
 
@@ -90,12 +90,7 @@ impl Application {
         let read_models = self.ctx.read_models.clone();
         self.host
             .add_task("read models", move |token| read_models.supervise(token));
-        let verifier = TokenVerifier::new(Arc::new(IdentityJwks::new(
-            &self.identity_url,
-            &self.host.config.tls,
-        )?));
-        self.host.follow_revocations(verifier.revocations());
-        let authenticator = Arc::new(BearerAuthenticator::new(Arc::new(verifier)));
+        let authenticator = self.host.identity_authenticator()?;
         let routes = Routes::new(
             ReportingServiceServer::new(api::Reporting {
                 ctx: self.ctx.clone(),
