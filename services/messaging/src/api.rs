@@ -202,6 +202,21 @@ impl MessagingService for Messaging {
         ))
     }
 
+    async fn export_conversation(
+        &self,
+        request: Request<pb::ExportConversationRequest>,
+    ) -> Result<Response<pb::ConversationExport>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let conversation = check.uuid("conversation_id", &r.conversation_id);
+        let reason = required_text(&mut check, "reason", &r.reason, 500);
+        check.done()?;
+        Ok(Response::new(
+            conversations::export::export(&self.ctx, caller, conversation, reason).await?,
+        ))
+    }
+
     async fn publish_announcement(
         &self,
         request: Request<pb::PublishAnnouncementRequest>,

@@ -80,7 +80,7 @@ pub(crate) async fn member_of(
 }
 
 /// A class group (the class's id), a staff group (the school's) or a direct thread.
-async fn find(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Place>> {
+pub(crate) async fn find(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Place>> {
     let row: Option<(i32, Uuid, Uuid, Option<Uuid>)> = sqlx::query_as(
         "SELECT 1, district_id, school_id, id FROM classes WHERE id = $1 \
          UNION ALL SELECT 2, district_id, id, NULL FROM schools WHERE id = $1 \

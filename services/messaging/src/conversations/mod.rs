@@ -4,6 +4,7 @@
 //! idempotent transaction.
 
 pub(crate) mod access;
+pub(crate) mod export;
 pub(crate) mod read;
 pub(crate) mod rules;
 

@@ -221,6 +221,55 @@ async fn a_class_group_holds_its_teacher_its_guardians_and_the_leaders_and_keeps
         && event.kind == pb::ConversationKind::Class as i32
         && event.school_id == school.school_id));
 
+    // For a complaint, the principal exports the group's whole record, deleted
+    // and edited texts included; the export is recorded. Nobody else may.
+    let export = |token: &str, reason: &str| {
+        let mut client = stack.client();
+        let request = with_token(
+            pb::ExportConversationRequest {
+                conversation_id: group.clone(),
+                reason: reason.to_owned(),
+            },
+            token,
+        );
+        async move {
+            client
+                .export_conversation(request)
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let record = export(&school.principal, "Khiếu nại của phụ huynh")
+        .await
+        .unwrap();
+    let document: serde_json::Value = serde_json::from_str(&record.document_json).unwrap();
+    let messages = document["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3);
+    assert_eq!(
+        messages[0]["edits"][0]["previous_body"],
+        "Chào các phụ huynh lớp 1A1"
+    );
+    assert_eq!(messages[1]["body"], "Cảm ơn cô");
+    assert!(messages[1]["deleted_at"].is_string());
+    let exports: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM conversation_exports WHERE conversation_id = $1::uuid AND reason = 'Khiếu nại của phụ huynh'",
+    )
+    .bind(&group)
+    .fetch_one(&stack.pool)
+    .await
+    .unwrap();
+    assert_eq!(exports, 1);
+    for token in [
+        &school.homeroom,
+        &school.guardian,
+        &school.other_school_principal,
+    ] {
+        let refused = export(token, "xem").await.unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    }
+    let refused = export(&school.principal, " ").await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+
     // A guardian whose child leaves the class leaves its group.
     school
         .identity
