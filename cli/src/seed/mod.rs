@@ -131,7 +131,15 @@ impl Seed {
                 format!("lienlac attendance submit --class 1A1 --absent {code}:excused"),
                 "a roll call with one absentee",
             ),
+            (
+                "lienlac message send --to 1A1 --text 'Chào các phụ huynh'".to_owned(),
+                "a message to the class's group",
+            ),
             ("lienlac login ht.tanthong".to_owned(), "the principal"),
+            (
+                "lienlac announce send --class 1A1 --title 'Họp phụ huynh' --body 'Thứ Bảy 8 giờ' --confirm".to_owned(),
+                "an announcement asking for confirmation",
+            ),
             (
                 "lienlac report school".to_owned(),
                 "today's figures of Tân Thông",
@@ -139,6 +147,18 @@ impl Seed {
             (
                 format!("lienlac report adoption --from {month}"),
                 "the usage report for the district office",
+            ),
+            (
+                "lienlac login 0900000001".to_owned(),
+                "a guardian of a 1A1 student",
+            ),
+            (
+                "lienlac inbox".to_owned(),
+                "the class group; `lienlac message list <its id>` reads it",
+            ),
+            (
+                "lienlac announce list".to_owned(),
+                "the announcement; `lienlac announce read <id> --confirm`",
             ),
         ];
         println!("\nTry (every password is {PASSWORD}):");

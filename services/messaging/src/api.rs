@@ -317,4 +317,14 @@ impl MessagingService for Messaging {
             announcements::receipts(&self.ctx, caller, id, missing).await?,
         ))
     }
+
+    async fn rebuild_write_model(
+        &self,
+        request: Request<pb::RebuildWriteModelRequest>,
+    ) -> Result<Response<pb::WriteModelRebuilt>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            crate::write_model::rebuild(&self.ctx.pool, caller).await?,
+        ))
+    }
 }

@@ -5,7 +5,9 @@
 //! Where each reader is in each conversation, and whom an announcement reached and
 //! how far (announcements/mod.rs), are no event's and a rebuild leaves them.
 
-use kernel::write_model::{Fact, InlineProjection};
+use kernel::auth::{Caller, Role, Target};
+use kernel::error::AppResult;
+use kernel::write_model::{self, Fact, InlineProjection};
 use lienlac_proto::messaging::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -143,6 +145,23 @@ impl InlineProjection for MessagingTables {
         }
         Ok(())
     }
+}
+
+/// Operators: the tables projected again from the event store.
+pub(crate) async fn rebuild(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+) -> AppResult<pb::WriteModelRebuilt> {
+    caller.require(&[Role::Operator], &Target::platform())?;
+    let events = write_model::rebuild(pool, &MessagingTables).await?;
+    tracing::info!(events, "messaging write model rebuilt");
+    Ok(pb::WriteModelRebuilt {
+        events,
+        tables: MessagingTables::TABLES
+            .iter()
+            .map(|table| table.to_string())
+            .collect(),
+    })
 }
 
 fn id(text: &str) -> anyhow::Result<Uuid> {

@@ -5,3 +5,4 @@
 mod announcements;
 mod conversations;
 mod helpers;
+mod rebuild;
