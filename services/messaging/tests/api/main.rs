@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, unreachable_pub)] // a test fails by panicking; its helpers are shared by its modules
 
+mod access;
 mod announcements;
 mod conversations;
 mod helpers;
