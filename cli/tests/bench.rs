@@ -21,7 +21,7 @@ async fn a_small_district_takes_two_mornings_of_roll_calls_and_every_one_is_meas
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
     let (attendance, _) = start_attendance(&world, &stop, identity).await;
-    let (reporting, _) = start_reporting(&world, &stop, identity, attendance).await;
+    let (reporting, _) = start_reporting(&world, &stop, identity, attendance, None).await;
     let terminal = Terminal::new(&world.namespace, "bench", identity)
         .with_attendance(attendance)
         .with_reporting(reporting)

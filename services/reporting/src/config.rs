@@ -22,6 +22,9 @@ pub struct Settings {
     /// Where attendance serves a student's record, for a guardian's copy of their
     /// child's data (`ATTENDANCE_URL`).
     pub attendance_url: String,
+    /// Where messaging serves a guardian's conversations, for their copy of their
+    /// child's data (`MESSAGING_URL`).
+    pub messaging_url: String,
 }
 
 impl Settings {
@@ -35,6 +38,7 @@ impl Settings {
             afternoon_cutoff: Time::from_hms(14, 30, 0).unwrap_or(Time::MIDNIGHT),
             rebuild_batch_size: 1000,
             attendance_url: format!("http://127.0.0.1:{}", ServiceId::ATTENDANCE.grpc_port),
+            messaging_url: format!("http://127.0.0.1:{}", ServiceId::MESSAGING.grpc_port),
         }
     }
 
@@ -54,6 +58,9 @@ impl Settings {
         )?;
         if let Some(url) = env.text("ATTENDANCE_URL") {
             settings.attendance_url = url;
+        }
+        if let Some(url) = env.text("MESSAGING_URL") {
+            settings.messaging_url = url;
         }
         for (name, into) in [
             ("REPORTING_MORNING_CUTOFF", &mut settings.morning_cutoff),

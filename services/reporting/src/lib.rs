@@ -55,8 +55,11 @@ impl Application {
         )
         .await?;
         let peers = Peers::new(
-            &host.config.identity_url,
-            &settings.attendance_url,
+            [
+                &host.config.identity_url,
+                &settings.attendance_url,
+                &settings.messaging_url,
+            ],
             &host.config.tls,
         )?;
         let pool = host.pool.clone();

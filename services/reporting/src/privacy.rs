@@ -9,6 +9,7 @@ use kernel::error::{AppError, AppResult};
 use kernel::grpc::Check;
 use lienlac_proto::attendance::v1::ExportStudentRecordRequest;
 use lienlac_proto::identity::v1::{GetPersonRequest, Person};
+use lienlac_proto::messaging::v1::{ConversationKind, ListInboxRequest, ListMessagesRequest};
 use lienlac_proto::privacy::v1 as pb;
 use lienlac_proto::privacy::v1::privacy_service_server::PrivacyService;
 use school::read_log::{self, LOG_READERS};
@@ -59,6 +60,47 @@ impl Privacy {
         // RFC 3339 in UTC sorts as time does.
         reads.sort_by(|a, b| a.read_at.cmp(&b.read_at));
         Ok(reads)
+    }
+
+    /// The guardian's conversations about the child: the group of the child's
+    /// class and the guardian's direct threads, each with its latest 200 messages.
+    async fn conversations(
+        &self,
+        reader: &Reader,
+        class_id: &str,
+    ) -> AppResult<Vec<serde_json::Value>> {
+        let mut messaging = self.ctx.peers.messaging();
+        let inbox = messaging
+            .list_inbox(reader.request(ListInboxRequest {
+                cursor: String::new(),
+                limit: 100,
+            }))
+            .await
+            .map_err(|status| answer_of("messaging", status))?
+            .into_inner();
+        let mut conversations = Vec::new();
+        for conversation in inbox.entries.into_iter().filter_map(|e| e.conversation) {
+            let about_the_child = conversation.kind == ConversationKind::Direct as i32
+                || (!class_id.is_empty() && conversation.class_id == class_id);
+            if !about_the_child {
+                continue;
+            }
+            let messages = messaging
+                .list_messages(reader.request(ListMessagesRequest {
+                    conversation_id: conversation.id.clone(),
+                    before_seq: 0,
+                    limit: 200,
+                }))
+                .await
+                .map_err(|status| answer_of("messaging", status))?
+                .into_inner()
+                .messages;
+            conversations.push(serde_json::json!({
+                "conversation": conversation,
+                "messages": messages,
+            }));
+        }
+        Ok(conversations)
     }
 
     async fn person(&self, reader: &Reader, person_id: &str) -> AppResult<Person> {
@@ -128,6 +170,7 @@ impl PrivacyService for Privacy {
             .await
             .map_err(|status| answer_of("attendance", status))?
             .into_inner();
+        let messages = self.conversations(&reader, &child.class_id).await?;
         let today = school::dates::local_today();
         let reads = self
             .reads(
@@ -152,6 +195,7 @@ impl PrivacyService for Privacy {
             "student": child,
             "guardians": guardians,
             "attendance": record,
+            "messages": messages,
             "reads": reads,
         });
         let code = if child.external_ref.is_empty() {

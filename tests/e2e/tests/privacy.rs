@@ -13,6 +13,8 @@ use lienlac_proto::attendance::v1 as att;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
+use lienlac_proto::messaging::v1 as msg;
+use lienlac_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
 use lienlac_proto::privacy::v1 as privacy;
 use lienlac_proto::privacy::v1::privacy_service_client::PrivacyServiceClient;
 use lienlac_proto::reporting::v1 as rep;
@@ -29,9 +31,9 @@ async fn reads_of_a_childs_data_are_listed_and_a_guardian_gets_all_of_it() {
     let SchoolDay {
         identity,
         attendance,
+        messaging,
         reporting,
         school,
-        ..
     } = start_school_day(&world, &stop).await;
     let child = school.students[0].clone();
     let other_child = school.students[1].clone();
@@ -193,8 +195,25 @@ async fn reads_of_a_childs_data_are_listed_and_a_guardian_gets_all_of_it() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
 
+    // The guardian writes in the class group (once messaging knows the class).
+    eventually("the class group", Duration::from_secs(10), || {
+        let mut group = MessagingServiceClient::new(channel(messaging));
+        let request = with_token(
+            msg::PostMessageRequest {
+                request_id: request_id(),
+                conversation_id: school.class_id.clone(),
+                body: "Cháu xin nghỉ chiều nay".into(),
+                reply_to: String::new(),
+            },
+            &school.guardian,
+        );
+        async move { group.post_message(request).await.ok() }
+    })
+    .await;
+
     // The guardian's copy: the child's record, the guardian's own, every mark and
-    // leave request, who read them; nothing of another child.
+    // leave request, the conversations about the child, who read them; nothing of
+    // another child.
     let export = privacy
         .export_my_child_data(with_token(
             privacy::ExportMyChildDataRequest {
@@ -223,6 +242,16 @@ async fn reads_of_a_childs_data_are_listed_and_a_guardian_gets_all_of_it() {
     assert_eq!(leaves.len(), 1);
     assert_eq!(leaves[0]["reason"], "Đi khám răng");
     assert!(!document["reads"].as_array().unwrap().is_empty());
+    let conversations = document["messages"].as_array().unwrap();
+    assert_eq!(conversations.len(), 1, "{conversations:#?}");
+    assert_eq!(
+        conversations[0]["conversation"]["id"],
+        school.class_id.as_str()
+    );
+    assert_eq!(
+        conversations[0]["messages"][0]["body"],
+        "Cháu xin nghỉ chiều nay"
+    );
     for other in ["Trần Văn Bình", "Lê Văn Cường", other_child.as_str()] {
         assert!(
             !export.document_json.contains(other),

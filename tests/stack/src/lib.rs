@@ -30,17 +30,22 @@ pub async fn start_attendance(
     (addr, pool)
 }
 
-/// Starts reporting; returns its gRPC address and the pool of its schema.
+/// Starts reporting, asking the other services at these addresses (messaging's
+/// default when none runs); returns its gRPC address and the pool of its schema.
 pub async fn start_reporting(
     world: &TestWorld,
     stop: &CancellationToken,
     identity: SocketAddr,
     attendance: SocketAddr,
+    messaging: Option<SocketAddr>,
 ) -> (SocketAddr, PgPool) {
     let mut config = world.config(ServiceId::REPORTING);
     config.identity_url = format!("http://{identity}");
     let mut settings = reporting::Settings::defaults(config);
     settings.attendance_url = format!("http://{attendance}");
+    if let Some(messaging) = messaging {
+        settings.messaging_url = format!("http://{messaging}");
+    }
     let app = reporting::Application::build(settings).await.unwrap();
     let (addr, pool) = (app.grpc_addr(), app.pool().clone());
     tokio::spawn(app.run_until_stopped(stop.clone()));
@@ -76,8 +81,8 @@ pub struct SchoolDay {
 pub async fn start_school_day(world: &TestWorld, stop: &CancellationToken) -> SchoolDay {
     let identity = start_identity(world, stop).await;
     let (attendance, attendance_pool) = start_attendance(world, stop, identity).await;
-    let (reporting, _) = start_reporting(world, stop, identity, attendance).await;
     let messaging = start_messaging(world, stop, identity).await;
+    let (reporting, _) = start_reporting(world, stop, identity, attendance, Some(messaging)).await;
     let school = School::create(identity).await;
     wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;
     SchoolDay {
