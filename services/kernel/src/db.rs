@@ -186,6 +186,16 @@ async fn run_ddl(
 }
 
 /// Whether Postgres failed `error` with one of `codes` (SQLSTATE).
+/// Takes the transaction-scoped advisory lock named `key` (waiting for it): writers
+/// of one aggregate take turns without a row to lock, until the transaction ends.
+pub async fn lock_until_commit(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub fn has_sqlstate(error: &sqlx::Error, codes: &[&str]) -> bool {
     error
         .as_database_error()

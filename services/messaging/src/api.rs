@@ -19,6 +19,23 @@ pub(crate) struct Messaging {
     pub(crate) ctx: Ctx,
 }
 
+impl Messaging {
+    /// An announcement read, or read and confirmed, by its guardian.
+    async fn mark_announcement(
+        &self,
+        request: Request<pb::AnnouncementRef>,
+        acknowledge: bool,
+    ) -> Result<Response<pb::AnnouncementState>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let id = check.uuid("announcement_id", &request.get_ref().announcement_id);
+        check.done()?;
+        Ok(Response::new(
+            announcements::mark(&self.ctx, caller, id, acknowledge).await?,
+        ))
+    }
+}
+
 /// A page size: `requested` between 1 and `max`, or `default` for 0.
 fn page(check: &mut Check, field: &str, requested: i32, default: i64, max: i64) -> i64 {
     match i64::from(requested) {
@@ -267,26 +284,14 @@ impl MessagingService for Messaging {
         &self,
         request: Request<pb::AnnouncementRef>,
     ) -> Result<Response<pb::AnnouncementState>, Status> {
-        let caller = caller(&request)?;
-        let mut check = Check::new();
-        let id = check.uuid("announcement_id", &request.get_ref().announcement_id);
-        check.done()?;
-        Ok(Response::new(
-            announcements::mark(&self.ctx, caller, id, false).await?,
-        ))
+        self.mark_announcement(request, false).await
     }
 
     async fn acknowledge_announcement(
         &self,
         request: Request<pb::AnnouncementRef>,
     ) -> Result<Response<pb::AnnouncementState>, Status> {
-        let caller = caller(&request)?;
-        let mut check = Check::new();
-        let id = check.uuid("announcement_id", &request.get_ref().announcement_id);
-        check.done()?;
-        Ok(Response::new(
-            announcements::mark(&self.ctx, caller, id, true).await?,
-        ))
+        self.mark_announcement(request, true).await
     }
 
     async fn get_announcement_receipts(

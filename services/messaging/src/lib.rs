@@ -8,6 +8,7 @@ mod announcements;
 mod api;
 pub mod config;
 mod conversations;
+mod cursor;
 mod directory;
 mod write_model;
 

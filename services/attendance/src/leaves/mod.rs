@@ -181,10 +181,7 @@ pub(crate) async fn decide(
             // is taken at its first write, and this one must take it after reading
             // the roll calls it excuses, so that it replays after them
             // (kernel/src/event_store/read.rs).
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(stream_id(leave_id))
-                .execute(&mut *tx)
-                .await?;
+            kernel::db::lock_until_commit(tx, &stream_id(leave_id)).await?;
             let row = leave(tx, leave_id).await?;
             let stream = stream_id(leave_id);
             let (state, version) = load::<Leave>(tx, &stream)

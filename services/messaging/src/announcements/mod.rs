@@ -23,8 +23,8 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::Ctx;
 use crate::write_model::{MessagingTables, kept};
+use crate::{Ctx, cursor};
 use rules::Reach;
 
 impl From<rules::Refusal> for AppError {
@@ -312,7 +312,10 @@ pub(crate) async fn list(
             Uuid::max(),
         )
     } else {
-        parse_cursor(cursor)?
+        let (micros, id) = cursor::decode(cursor)?;
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+            .map_err(|_| tonic::Status::invalid_argument("cursor: not one this service gave"))?;
+        (at, id)
     };
     let mut conn = ctx.pool.acquire().await?;
     let sql = format!(
@@ -341,10 +344,9 @@ pub(crate) async fn list(
     .fetch_all(&mut *conn)
     .await?;
     let next_cursor = match (more, rows.last()) {
-        (true, Some(last)) => format!(
-            "{}.{}",
-            last.announcement.visible_at.unix_timestamp_nanos() / 1_000,
-            last.announcement.id
+        (true, Some(last)) => cursor::encode(
+            (last.announcement.visible_at.unix_timestamp_nanos() / 1_000) as i64,
+            last.announcement.id,
         ),
         _ => String::new(),
     };
@@ -365,16 +367,6 @@ pub(crate) async fn list(
         entries,
         next_cursor,
     })
-}
-
-fn parse_cursor(text: &str) -> AppResult<(OffsetDateTime, Uuid)> {
-    text.split_once('.')
-        .and_then(|(at, id)| {
-            let micros: i128 = at.parse().ok()?;
-            let at = OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).ok()?;
-            Some((at, id.parse().ok()?))
-        })
-        .ok_or_else(|| tonic::Status::invalid_argument("cursor: not one this service gave").into())
 }
 
 /// A guardian read, or confirmed, an announcement addressed to them.

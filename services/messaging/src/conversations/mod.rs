@@ -47,11 +47,7 @@ fn meta(caller: &Caller, place: &Place) -> EventMeta {
 /// Holds other writers of the conversation off until the transaction ends, so that
 /// messages are numbered one after another.
 async fn lock(tx: &mut PgConnection, conversation: Uuid) -> AppResult<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(stream(conversation))
-        .execute(tx)
-        .await?;
-    Ok(())
+    Ok(kernel::db::lock_until_commit(tx, &stream(conversation)).await?)
 }
 
 /// Appends `event` after the conversation's last event (under [`lock`]) and
@@ -99,10 +95,7 @@ pub(crate) async fn start_direct(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let (a, b) = if me < other { (me, other) } else { (other, me) };
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(format!("direct:{a}:{b}"))
-                .execute(&mut *tx)
-                .await?;
+            kernel::db::lock_until_commit(tx, &format!("direct:{a}:{b}")).await?;
             let existing: Option<Uuid> = sqlx::query_scalar(
                 "SELECT id FROM direct_threads WHERE person_a = $1 AND person_b = $2",
             )

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::access;
-use crate::Ctx;
+use crate::{Ctx, cursor};
 
 fn rfc3339(at: Option<OffsetDateTime>) -> String {
     at.map(kernel::dates::rfc3339).unwrap_or_default()
@@ -85,23 +85,23 @@ pub(crate) async fn conversation(conn: &mut PgConnection, id: Uuid) -> AppResult
     })
 }
 
-/// The reader has read up to `seq` (never back).
+/// The reader has read up to `seq` (never back); answers their place and muting.
 pub(crate) async fn advance(
     conn: &mut PgConnection,
     person: Uuid,
     conversation: Uuid,
     seq: i64,
-) -> AppResult<()> {
-    sqlx::query(
+) -> AppResult<(i64, bool)> {
+    Ok(sqlx::query_as(
         "INSERT INTO conversation_states (person_id, conversation_id, read_seq) VALUES ($1, $2, $3) \
-         ON CONFLICT (person_id, conversation_id) DO UPDATE SET read_seq = greatest(conversation_states.read_seq, excluded.read_seq)",
+         ON CONFLICT (person_id, conversation_id) DO UPDATE SET read_seq = greatest(conversation_states.read_seq, excluded.read_seq) \
+         RETURNING read_seq, muted",
     )
     .bind(person)
     .bind(conversation)
     .bind(seq)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await?)
 }
 
 #[derive(sqlx::FromRow)]
@@ -120,17 +120,6 @@ struct InboxRow {
     at: i64,
 }
 
-/// Where a page of the inbox ends: the last entry's activity and id.
-fn cursor(row: &InboxRow) -> String {
-    format!("{}.{}", row.at, row.id)
-}
-
-fn parse_cursor(text: &str) -> AppResult<(i64, Uuid)> {
-    text.split_once('.')
-        .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
-        .ok_or_else(|| tonic::Status::invalid_argument("cursor: not one this service gave").into())
-}
-
 pub(crate) async fn inbox(
     ctx: &Ctx,
     caller: &Caller,
@@ -143,7 +132,7 @@ pub(crate) async fn inbox(
     let (after_at, after_id) = if cursor_text.is_empty() {
         (i64::MAX, Uuid::max())
     } else {
-        parse_cursor(cursor_text)?
+        cursor::decode(cursor_text)?
     };
     // Schools the caller leads, as their token says.
     let led: Vec<Uuid> = caller
@@ -183,7 +172,9 @@ pub(crate) async fn inbox(
     let rows = &rows[..rows.len().min(limit as usize)];
     Ok(pb::ListInboxResponse {
         next_cursor: if more {
-            rows.last().map(cursor).unwrap_or_default()
+            rows.last()
+                .map(|row| cursor::encode(row.at, row.id))
+                .unwrap_or_default()
         } else {
             String::new()
         },
@@ -263,28 +254,21 @@ pub(crate) async fn set_state(
     .bind(conversation)
     .fetch_one(&mut *conn)
     .await?;
-    match change {
+    let (read_seq, muted) = match change {
         StateChange::Read(seq) => advance(&mut conn, person, conversation, seq.min(last)).await?,
         StateChange::Muted(muted) => {
-            sqlx::query(
+            sqlx::query_as(
                 "INSERT INTO conversation_states (person_id, conversation_id, muted) VALUES ($1, $2, $3) \
-                 ON CONFLICT (person_id, conversation_id) DO UPDATE SET muted = excluded.muted",
+                 ON CONFLICT (person_id, conversation_id) DO UPDATE SET muted = excluded.muted \
+                 RETURNING read_seq, muted",
             )
             .bind(person)
             .bind(conversation)
             .bind(muted)
-            .execute(&mut *conn)
-            .await?;
+            .fetch_one(&mut *conn)
+            .await?
         }
-    }
-    let (read_seq, muted): (i64, bool) = sqlx::query_as(
-        "SELECT coalesce(max(read_seq), 0), coalesce(bool_or(muted), false) FROM conversation_states \
-         WHERE person_id = $1 AND conversation_id = $2",
-    )
-    .bind(person)
-    .bind(conversation)
-    .fetch_one(&mut *conn)
-    .await?;
+    };
     Ok(pb::ConversationState {
         conversation_id: conversation.to_string(),
         read_seq,
