@@ -6,11 +6,15 @@ use kernel::grpc::Check;
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::messaging_service_server::MessagingService;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use crate::Ctx;
 use crate::announcements::{self, Missing, NewAnnouncement};
 use crate::conversations::read::{self, StateChange};
 use crate::conversations::{self, NewMessage};
+use crate::posts::read::{Listing, Page};
+use crate::posts::rules::Policy;
+use crate::posts::{self, Decision, Destination, Draft};
 
 /// The longest message, in characters.
 const MAX_BODY_CHARS: usize = 4_000;
@@ -82,6 +86,58 @@ fn scheduled(check: &mut Check, text: &str) -> Option<time::OffsetDateTime> {
         ));
     }
     at
+}
+
+/// A classification the client named: a known value, `Unspecified` allowed where
+/// the school's default applies.
+fn classification(
+    check: &mut Check,
+    field: &str,
+    value: i32,
+    unspecified_allowed: bool,
+) -> pb::Classification {
+    match pb::Classification::try_from(value) {
+        Ok(pb::Classification::Unspecified) if !unspecified_allowed => {
+            check.add(kernel::grpc::Violation::required(field));
+            pb::Classification::Unspecified
+        }
+        Ok(known) => known,
+        Err(_) => {
+            check.add(kernel::grpc::Violation::new(
+                field,
+                "must be public, school, class or confidential",
+                "phải là public, school, class hoặc confidential",
+            ));
+            pb::Classification::Unspecified
+        }
+    }
+}
+
+/// A list of people's ids of at most `max`.
+fn people(check: &mut Check, field: &str, ids: &[String], max: usize) -> Vec<Uuid> {
+    if !check.at_most(field, ids.len(), max) {
+        return Vec::new();
+    }
+    let mut people: Vec<Uuid> = ids.iter().map(|id| check.uuid(field, id)).collect();
+    people.sort_unstable();
+    people.dedup();
+    people
+}
+
+/// A post's revision as its author wrote it.
+fn draft(
+    check: &mut Check,
+    title: &str,
+    body: &str,
+    requested: i32,
+    recipients: &[String],
+) -> Draft {
+    Draft {
+        title: required_text(check, "title", title, 200),
+        body: required_text(check, "body", body, 10_000),
+        classification: classification(check, "classification", requested, true),
+        recipients: people(check, "recipient_ids", recipients, 1_000),
+    }
 }
 
 #[tonic::async_trait]
@@ -320,6 +376,235 @@ impl MessagingService for Messaging {
         };
         Ok(Response::new(
             announcements::receipts(&self.ctx, caller, id, missing).await?,
+        ))
+    }
+
+    async fn get_school_policy(
+        &self,
+        request: Request<pb::GetSchoolPolicyRequest>,
+    ) -> Result<Response<pb::SchoolPolicy>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let school = check.uuid("school_id", &request.get_ref().school_id);
+        check.done()?;
+        Ok(Response::new(
+            posts::policy::get(&self.ctx, caller, school).await?,
+        ))
+    }
+
+    async fn set_school_policy(
+        &self,
+        request: Request<pb::SetSchoolPolicyRequest>,
+    ) -> Result<Response<pb::SchoolPolicy>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let given = r.policy.clone().unwrap_or_default();
+        let school = check.uuid("policy.school_id", &given.school_id);
+        let mut allowed: Vec<pb::Classification> = given
+            .allowed
+            .iter()
+            .map(|c| classification(&mut check, "policy.allowed", *c, false))
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        if allowed.is_empty() {
+            check.add(kernel::grpc::Violation::required("policy.allowed"));
+        }
+        let default = classification(
+            &mut check,
+            "policy.default_classification",
+            given.default_classification,
+            false,
+        );
+        if !allowed.is_empty() && !allowed.contains(&default) {
+            check.add(kernel::grpc::Violation::new(
+                "policy.default_classification",
+                "must be one of the allowed classifications",
+                "phải là một trong các mức phân loại được phép",
+            ));
+        }
+        let policy = Policy {
+            allowed,
+            default,
+            trusted: people(
+                &mut check,
+                "policy.trusted_staff_ids",
+                &given.trusted_staff_ids,
+                200,
+            ),
+            moderators: people(&mut check, "policy.moderator_ids", &given.moderator_ids, 20),
+            public_feed: given.public_feed,
+        };
+        check.done()?;
+        Ok(Response::new(
+            posts::policy::set(&self.ctx, caller, key, school, policy).await?,
+        ))
+    }
+
+    async fn submit_post(
+        &self,
+        request: Request<pb::SubmitPostRequest>,
+    ) -> Result<Response<pb::Post>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let school = check.optional_uuid("school_id", &r.school_id);
+        let class = check.optional_uuid("class_id", &r.class_id);
+        let destination = match (school, class) {
+            (Some(school), None) => Some(Destination::School(school)),
+            (None, Some(class)) => Some(Destination::Class(class)),
+            _ => {
+                check.add(kernel::grpc::Violation::new(
+                    "school_id",
+                    "name either a school or a class",
+                    "hãy chọn một trường hoặc một lớp",
+                ));
+                None
+            }
+        };
+        let draft = draft(
+            &mut check,
+            &r.title,
+            &r.body,
+            r.classification,
+            &r.recipient_ids,
+        );
+        check.done()?;
+        let destination = destination.ok_or_else(|| Status::invalid_argument("school_id"))?;
+        Ok(Response::new(
+            posts::submit(&self.ctx, caller, key, destination, draft).await?,
+        ))
+    }
+
+    async fn edit_post(
+        &self,
+        request: Request<pb::EditPostRequest>,
+    ) -> Result<Response<pb::Post>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let post = check.uuid("post_id", &r.post_id);
+        let draft = draft(
+            &mut check,
+            &r.title,
+            &r.body,
+            r.classification,
+            &r.recipient_ids,
+        );
+        check.done()?;
+        Ok(Response::new(
+            posts::edit(&self.ctx, caller, key, post, draft).await?,
+        ))
+    }
+
+    async fn moderate_post(
+        &self,
+        request: Request<pb::ModeratePostRequest>,
+    ) -> Result<Response<pb::Post>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let post = check.uuid("post_id", &r.post_id);
+        if r.revision < 1 {
+            check.add(kernel::grpc::Violation::new(
+                "revision",
+                "must be the revision you read (1 or more)",
+                "phải là phiên bản bạn đã đọc (từ 1)",
+            ));
+        }
+        let reason = if r.approve && r.reason.trim().is_empty() {
+            String::new()
+        } else {
+            check.text("reason", &r.reason, 500)
+        };
+        check.done()?;
+        let decision = Decision {
+            revision: r.revision,
+            approve: r.approve,
+            reason,
+        };
+        Ok(Response::new(
+            posts::moderate(&self.ctx, caller, key, post, decision).await?,
+        ))
+    }
+
+    async fn list_moderation_queue(
+        &self,
+        request: Request<pb::ListModerationQueueRequest>,
+    ) -> Result<Response<pb::ListPostsResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let school = check.uuid("school_id", &r.school_id);
+        let limit = page(&mut check, "limit", r.limit, 50, 100);
+        check.done()?;
+        let page = Page {
+            cursor: &r.cursor,
+            limit,
+        };
+        Ok(Response::new(
+            posts::read::list(&self.ctx, caller, school, Listing::Queue, page).await?,
+        ))
+    }
+
+    async fn list_posts(
+        &self,
+        request: Request<pb::ListPostsRequest>,
+    ) -> Result<Response<pb::ListPostsResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let school = check.uuid("school_id", &r.school_id);
+        let class = check.optional_uuid("class_id", &r.class_id);
+        let limit = page(&mut check, "limit", r.limit, 20, 100);
+        check.done()?;
+        let listing = if r.mine {
+            Listing::Mine
+        } else {
+            Listing::Published { class }
+        };
+        let page = Page {
+            cursor: &r.cursor,
+            limit,
+        };
+        Ok(Response::new(
+            posts::read::list(&self.ctx, caller, school, listing, page).await?,
+        ))
+    }
+
+    async fn get_post(
+        &self,
+        request: Request<pb::GetPostRequest>,
+    ) -> Result<Response<pb::Post>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let post = check.uuid("post_id", &request.get_ref().post_id);
+        check.done()?;
+        Ok(Response::new(
+            posts::read::get(&self.ctx, caller, post).await?,
+        ))
+    }
+
+    async fn list_public_posts(
+        &self,
+        request: Request<pb::ListPublicPostsRequest>,
+    ) -> Result<Response<pb::ListPostsResponse>, Status> {
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let school = check.uuid("school_id", &r.school_id);
+        let limit = page(&mut check, "limit", r.limit, 20, 100);
+        check.done()?;
+        let page = Page {
+            cursor: &r.cursor,
+            limit,
+        };
+        Ok(Response::new(
+            posts::read::public(&self.ctx, school, page).await?,
         ))
     }
 

@@ -2,7 +2,9 @@
 //! staff groups follow identity's directory (directory.rs); direct threads join a
 //! guardian with their child's teachers and school leaders, or staff of one
 //! school (conversations/). Messages are events on each conversation's stream
-//! (write_model.rs); their text stays in the service.
+//! (write_model.rs); their text stays in the service. Announcements go to the
+//! guardians of an audience (announcements/); posts are a school's or a class's
+//! news, moderated and classified (posts/).
 
 mod announcements;
 mod api;
@@ -10,6 +12,7 @@ pub mod config;
 mod conversations;
 mod cursor;
 mod directory;
+mod posts;
 mod write_model;
 
 use std::net::SocketAddr;

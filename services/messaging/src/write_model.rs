@@ -1,6 +1,7 @@
 //! Messaging's tables as inline projections of its own events
 //! (kernel/src/write_model.rs): direct threads, conversation heads, messages and
-//! their edits, announcements. A message's or announcement's text is kept in its
+//! their edits, announcements, schools' publishing policies, posts and their
+//! moderation decisions. A message's or announcement's text is kept in its
 //! stored event beside the published ids (`NewEvent::keeping`), never on the bus.
 //! Where each reader is in each conversation, and whom an announcement reached and
 //! how far (announcements/mod.rs), are no event's and a rebuild leaves them.
@@ -18,12 +19,19 @@ pub(crate) struct MessagingTables;
 pub(crate) mod kept {
     /// MessagePosted, MessageEdited, AnnouncementPublished: the text.
     pub(crate) const BODY: &str = "body";
-    /// AnnouncementPublished: its title.
+    /// AnnouncementPublished, PostSubmitted: its title.
     pub(crate) const TITLE: &str = "title";
+    /// PostSubmitted: the people a confidential post is for.
+    pub(crate) const RECIPIENTS: &str = "recipients";
+    /// PostApproved, PostRejected: the moderator's reason.
+    pub(crate) const REASON: &str = "reason";
 }
 
 impl InlineProjection for MessagingTables {
     const TABLES: &'static [&'static str] = &[
+        "post_decisions",
+        "posts",
+        "school_policies",
         "announcements",
         "message_edits",
         "messages",
@@ -141,10 +149,145 @@ impl InlineProjection for MessagingTables {
                 .execute(conn)
                 .await?;
             }
+            "SchoolPolicySet" => {
+                let set: pb::SchoolPolicySet = fact.decode()?;
+                let policy = set.policy.unwrap_or_default();
+                let names = |all: &[i32]| -> Vec<&'static str> {
+                    all.iter().map(|c| classification_name(*c)).collect()
+                };
+                sqlx::query(
+                    "INSERT INTO school_policies (school_id, allowed, default_classification, \
+                     trusted_staff_ids, moderator_ids, public_feed, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (school_id) DO UPDATE SET allowed = excluded.allowed, \
+                     default_classification = excluded.default_classification, \
+                     trusted_staff_ids = excluded.trusted_staff_ids, moderator_ids = excluded.moderator_ids, \
+                     public_feed = excluded.public_feed, updated_at = excluded.updated_at, \
+                     updated_by = excluded.updated_by",
+                )
+                .bind(id(&policy.school_id)?)
+                .bind(names(&policy.allowed))
+                .bind(classification_name(policy.default_classification))
+                .bind(ids(&policy.trusted_staff_ids)?)
+                .bind(ids(&policy.moderator_ids)?)
+                .bind(policy.public_feed)
+                .bind(fact.recorded_at)
+                .bind(id(&policy.updated_by)?)
+                .execute(conn)
+                .await?;
+            }
+            "PostSubmitted" => {
+                let submitted: pb::PostSubmitted = fact.decode()?;
+                let title: String = fact.required(kept::TITLE)?;
+                let body: String = fact.required(kept::BODY)?;
+                let recipients: Vec<Uuid> = fact.required(kept::RECIPIENTS)?;
+                sqlx::query(
+                    "INSERT INTO posts (id, district_id, school_id, class_id, author_account_id, author_person_id, \
+                     status, revision, title, body, classification, recipients, submitted_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (id) DO UPDATE SET status = 'pending', revision = excluded.revision, \
+                     title = excluded.title, body = excluded.body, classification = excluded.classification, \
+                     recipients = excluded.recipients, submitted_at = excluded.submitted_at",
+                )
+                .bind(id(&submitted.post_id)?)
+                .bind(fact.district_id)
+                .bind(id(&submitted.school_id)?)
+                .bind(optional(&submitted.class_id)?)
+                .bind(id(&submitted.author_account_id)?)
+                .bind(optional(&submitted.author_person_id)?)
+                .bind(submitted.revision)
+                .bind(title)
+                .bind(body)
+                .bind(classification_name(submitted.classification))
+                .bind(recipients)
+                .bind(fact.recorded_at)
+                .execute(conn)
+                .await?;
+            }
+            "PostApproved" => {
+                let approved: pb::PostApproved = fact.decode()?;
+                let post = id(&approved.post_id)?;
+                sqlx::query(
+                    "UPDATE posts SET status = 'published', published_revision = revision, \
+                     published_title = title, published_body = body, \
+                     published_classification = classification, published_recipients = recipients, \
+                     published_submitted_at = submitted_at, \
+                     first_published_at = coalesce(first_published_at, $3) \
+                     WHERE id = $1 AND revision = $2",
+                )
+                .bind(post)
+                .bind(approved.revision)
+                .bind(fact.recorded_at)
+                .execute(&mut *conn)
+                .await?;
+                let decision = Decision {
+                    post,
+                    revision: approved.revision,
+                    approved: true,
+                    reason: fact.kept(kept::REASON)?.unwrap_or_default(),
+                    decided_by: id(&approved.decided_by)?,
+                    automatic: approved.automatic,
+                };
+                decision.record(conn, fact.recorded_at).await?;
+            }
+            "PostRejected" => {
+                let rejected: pb::PostRejected = fact.decode()?;
+                let post = id(&rejected.post_id)?;
+                sqlx::query("UPDATE posts SET status = 'rejected' WHERE id = $1 AND revision = $2")
+                    .bind(post)
+                    .bind(rejected.revision)
+                    .execute(&mut *conn)
+                    .await?;
+                let decision = Decision {
+                    post,
+                    revision: rejected.revision,
+                    approved: false,
+                    reason: fact.required(kept::REASON)?,
+                    decided_by: id(&rejected.decided_by)?,
+                    automatic: false,
+                };
+                decision.record(conn, fact.recorded_at).await?;
+            }
             _ => {}
         }
         Ok(())
     }
+}
+
+/// A moderation decision, as `post_decisions` keeps it.
+struct Decision {
+    post: Uuid,
+    revision: i32,
+    approved: bool,
+    reason: String,
+    decided_by: Uuid,
+    automatic: bool,
+}
+
+impl Decision {
+    async fn record(self, conn: &mut PgConnection, at: time::OffsetDateTime) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO post_decisions (post_id, revision, approved, reason, decided_by, decided_at, automatic) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(self.post)
+        .bind(self.revision)
+        .bind(self.approved)
+        .bind(self.reason)
+        .bind(self.decided_by)
+        .bind(at)
+        .bind(self.automatic)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A classification as the tables store it: its protobuf name.
+pub(crate) fn classification_name(value: i32) -> &'static str {
+    pb::Classification::try_from(value)
+        .unwrap_or_default()
+        .as_str_name()
 }
 
 /// Operators: the tables projected again from the event store.
@@ -166,6 +309,10 @@ pub(crate) async fn rebuild(
 
 fn id(text: &str) -> anyhow::Result<Uuid> {
     Ok(text.parse()?)
+}
+
+fn ids(texts: &[String]) -> anyhow::Result<Vec<Uuid>> {
+    texts.iter().map(|text| id(text)).collect()
 }
 
 fn optional(text: &str) -> anyhow::Result<Option<Uuid>> {

@@ -6,4 +6,5 @@ mod access;
 mod announcements;
 mod conversations;
 mod helpers;
+mod posts;
 mod rebuild;

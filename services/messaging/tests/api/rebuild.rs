@@ -1,5 +1,6 @@
 //! The write model is what messaging's events say: after messages, a reply, an
-//! edit, a deletion, a direct thread and an announcement, the tables rebuilt from
+//! edit, a deletion, a direct thread, an announcement, a school's policy and a
+//! post rejected then approved, the tables rebuilt from
 //! the event store equal the ones the commands wrote.
 
 use kernel::testing::{request_id, with_token};
@@ -10,7 +11,10 @@ use tonic::Code;
 
 use crate::helpers::Stack;
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 8] = [
+    "post_decisions",
+    "posts",
+    "school_policies",
     "announcements",
     "message_edits",
     "messages",
@@ -116,6 +120,66 @@ async fn the_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() 
         ))
         .await
         .unwrap();
+    client
+        .set_school_policy(with_token(
+            pb::SetSchoolPolicyRequest {
+                request_id: request_id(),
+                policy: Some(pb::SchoolPolicy {
+                    school_id: school.school_id.clone(),
+                    allowed: vec![pb::Classification::School as i32],
+                    default_classification: pb::Classification::School as i32,
+                    public_feed: true,
+                    ..Default::default()
+                }),
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap();
+    let news = client
+        .submit_post(with_token(
+            pb::SubmitPostRequest {
+                request_id: request_id(),
+                school_id: school.school_id.clone(),
+                title: "Hội khỏe Phù Đổng".into(),
+                body: "Kết quả hội thao của trường.".into(),
+                ..Default::default()
+            },
+            &school.homeroom,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    for (revision, approve, reason) in [(1, false, "Thiếu ảnh"), (1, true, "")] {
+        if approve {
+            client
+                .edit_post(with_token(
+                    pb::EditPostRequest {
+                        request_id: request_id(),
+                        post_id: news.id.clone(),
+                        title: "Hội khỏe Phù Đổng 2026".into(),
+                        body: "Kết quả hội thao của trường, kèm ảnh.".into(),
+                        ..Default::default()
+                    },
+                    &school.homeroom,
+                ))
+                .await
+                .unwrap();
+        }
+        client
+            .moderate_post(with_token(
+                pb::ModeratePostRequest {
+                    request_id: request_id(),
+                    post_id: news.id.clone(),
+                    revision: revision + i32::from(approve),
+                    approve,
+                    reason: reason.into(),
+                },
+                &school.principal,
+            ))
+            .await
+            .unwrap();
+    }
     let written = snapshot(&stack.pool).await;
     assert!(
         written
@@ -135,6 +199,10 @@ async fn the_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() 
         .execute(&stack.pool)
         .await
         .unwrap();
+    sqlx::query("UPDATE posts SET published_body = 'drifted'")
+        .execute(&stack.pool)
+        .await
+        .unwrap();
     let rebuilt = client
         .rebuild_write_model(with_token(
             pb::RebuildWriteModelRequest {},
@@ -143,6 +211,7 @@ async fn the_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() 
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(rebuilt.events, 7);
+    // 7 of conversations and the announcement, the policy, two revisions and two decisions.
+    assert_eq!(rebuilt.events, 12);
     assert_eq!(snapshot(&stack.pool).await, written);
 }

@@ -1,0 +1,378 @@
+//! Reading posts, each read filtered by the classification rules (rules.rs
+//! `visibility`, applied by [`VISIBLE`]): a school's or a class's published posts,
+//! one post, the moderation queue, the author's own posts and the public feed.
+
+use kernel::auth::Caller;
+use kernel::error::{AppError, AppResult};
+use lienlac_proto::messaging::v1 as pb;
+use lienlac_proto::messaging::v1::{Classification, PostStatus};
+use sqlx::PgConnection;
+use sqlx::postgres::{PgArguments, Postgres};
+use sqlx::query::QueryAs;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::rules::{self, Visibility};
+use super::{SchoolOf, policy, standing};
+use crate::{Ctx, cursor};
+
+/// Whether a published post (`p`) is one the reader sees, with the reader's
+/// [`Visibility`] bound as $1 to $5 (`bind_visibility`).
+const VISIBLE: &str = "($1::bool \
+    OR ($2::bool AND p.published_classification <> 'CLASSIFICATION_CONFIDENTIAL') \
+    OR ($3::bool AND p.published_classification IN ('CLASSIFICATION_PUBLIC', 'CLASSIFICATION_SCHOOL')) \
+    OR (p.published_classification = 'CLASSIFICATION_CLASS' AND p.class_id = ANY($4::uuid[])) \
+    OR (p.published_classification = 'CLASSIFICATION_CONFIDENTIAL' AND $5::uuid = ANY(p.published_recipients)) \
+    OR p.author_person_id = $5::uuid)";
+
+type PostQuery<'q> = QueryAs<'q, Postgres, PostRow, PgArguments>;
+
+fn bind_visibility<'q>(query: PostQuery<'q>, visibility: &Visibility) -> PostQuery<'q> {
+    query
+        .bind(visibility.everything)
+        .bind(visibility.all_but_confidential)
+        .bind(visibility.school_wide)
+        .bind(visibility.classes.clone())
+        .bind(visibility.person)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PostRow {
+    pub(crate) id: Uuid,
+    pub(crate) district_id: Uuid,
+    pub(crate) school_id: Uuid,
+    pub(crate) class_id: Option<Uuid>,
+    pub(crate) author_account_id: Uuid,
+    author_person_id: Option<Uuid>,
+    pub(crate) status: String,
+    pub(crate) revision: i32,
+    title: String,
+    body: String,
+    pub(crate) classification: String,
+    recipients: Vec<Uuid>,
+    submitted_at: OffsetDateTime,
+    published_revision: Option<i32>,
+    published_title: Option<String>,
+    published_body: Option<String>,
+    published_classification: Option<String>,
+    published_recipients: Option<Vec<Uuid>>,
+    published_submitted_at: Option<OffsetDateTime>,
+    first_published_at: Option<OffsetDateTime>,
+}
+
+const POST_COLUMNS: &str = "p.id, p.district_id, p.school_id, p.class_id, p.author_account_id, \
+    p.author_person_id, p.status, p.revision, p.title, p.body, p.classification, p.recipients, \
+    p.submitted_at, p.published_revision, p.published_title, p.published_body, \
+    p.published_classification, p.published_recipients, p.published_submitted_at, p.first_published_at";
+
+/// How much of a post a reader sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    /// Its published revision, and who wrote it.
+    Reader,
+    /// The published revision without its author: the public feed.
+    Anonymous,
+    /// The latest revision too, and the confidential recipients.
+    Full,
+}
+
+fn classification(name: &str) -> i32 {
+    Classification::from_str_name(name).unwrap_or_default() as i32
+}
+
+fn strings(ids: &[Uuid]) -> Vec<String> {
+    ids.iter().map(Uuid::to_string).collect()
+}
+
+impl PostRow {
+    fn view(self, view: View) -> pb::Post {
+        let full = view == View::Full;
+        let published = self.published_revision.map(|revision| pb::PostRevision {
+            revision,
+            title: self.published_title.unwrap_or_default(),
+            body: self.published_body.unwrap_or_default(),
+            classification: classification(
+                self.published_classification.as_deref().unwrap_or_default(),
+            ),
+            recipient_ids: if full {
+                strings(&self.published_recipients.unwrap_or_default())
+            } else {
+                Vec::new()
+            },
+            submitted_at: self
+                .published_submitted_at
+                .map(kernel::dates::rfc3339)
+                .unwrap_or_default(),
+        });
+        let latest = full.then(|| pb::PostRevision {
+            revision: self.revision,
+            title: self.title,
+            body: self.body,
+            classification: classification(&self.classification),
+            recipient_ids: strings(&self.recipients),
+            submitted_at: kernel::dates::rfc3339(self.submitted_at),
+        });
+        let status = match self.status.as_str() {
+            "pending" => PostStatus::Pending,
+            "published" => PostStatus::Published,
+            _ => PostStatus::Rejected,
+        };
+        let anonymous = view == View::Anonymous;
+        pb::Post {
+            id: self.id.to_string(),
+            school_id: self.school_id.to_string(),
+            class_id: self.class_id.map(|c| c.to_string()).unwrap_or_default(),
+            author_account_id: if anonymous {
+                String::new()
+            } else {
+                self.author_account_id.to_string()
+            },
+            author_person_id: match (anonymous, self.author_person_id) {
+                (false, Some(person)) => person.to_string(),
+                _ => String::new(),
+            },
+            status: status as i32,
+            published,
+            published_at: self
+                .first_published_at
+                .map(kernel::dates::rfc3339)
+                .unwrap_or_default(),
+            latest,
+            decisions: Vec::new(),
+        }
+    }
+}
+
+pub(crate) async fn row(conn: &mut PgConnection, id: Uuid) -> AppResult<PostRow> {
+    let sql = format!("SELECT {POST_COLUMNS} FROM posts p WHERE p.id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(AppError::NotFound("post"))
+}
+
+async fn decisions(conn: &mut PgConnection, post: Uuid) -> AppResult<Vec<pb::PostDecision>> {
+    let rows: Vec<(i32, bool, String, Uuid, OffsetDateTime, bool)> = sqlx::query_as(
+        "SELECT revision, approved, reason, decided_by, decided_at, automatic \
+         FROM post_decisions WHERE post_id = $1 ORDER BY decided_at, revision",
+    )
+    .bind(post)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(revision, approved, reason, decided_by, at, automatic)| pb::PostDecision {
+                revision,
+                approved,
+                reason,
+                decided_by: decided_by.to_string(),
+                decided_at: kernel::dates::rfc3339(at),
+                automatic,
+            },
+        )
+        .collect())
+}
+
+/// The post as its author and the moderators see it, with every decision.
+pub(crate) async fn as_author(conn: &mut PgConnection, id: Uuid) -> AppResult<pb::Post> {
+    let mut post = row(conn, id).await?.view(View::Full);
+    post.decisions = decisions(conn, id).await?;
+    Ok(post)
+}
+
+pub(crate) async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<pb::Post> {
+    let mut conn = ctx.pool.acquire().await?;
+    let found = row(&mut conn, id).await?;
+    let place = SchoolOf {
+        district: found.district_id,
+        school: found.school_id,
+        class: found.class_id,
+    };
+    let policy = policy::rules_of(&policy::load(&mut conn, place.school).await?);
+    let standing = standing(&mut conn, caller, &place).await?;
+    if found.author_account_id == caller.account_id || rules::moderates(&standing, &policy) {
+        return as_author(&mut conn, id).await;
+    }
+    let visibility = rules::visibility(&standing, &policy);
+    let sql = format!(
+        "SELECT {POST_COLUMNS} FROM posts p \
+         WHERE p.id = $6 AND p.first_published_at IS NOT NULL AND {VISIBLE}"
+    );
+    let readable = bind_visibility(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &visibility)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match readable {
+        Some(post) => Ok(post.view(View::Reader)),
+        None => Err(tonic::Status::permission_denied(
+            "this post's classification does not include you",
+        )
+        .into()),
+    }
+}
+
+/// Which posts a list holds.
+pub(crate) enum Listing {
+    /// The published posts of the school, or of one of its classes.
+    Published { class: Option<Uuid> },
+    /// The caller's own posts in the school, in any state.
+    Mine,
+    /// The posts awaiting a moderator.
+    Queue,
+}
+
+/// A page after `cursor`: its posts and the next cursor.
+pub(crate) struct Page<'a> {
+    pub(crate) cursor: &'a str,
+    pub(crate) limit: i64,
+}
+
+fn after(cursor: &str, newest_first: bool) -> AppResult<(OffsetDateTime, Uuid)> {
+    if cursor.is_empty() {
+        return Ok(if newest_first {
+            (
+                OffsetDateTime::now_utc() + time::Duration::days(36_500),
+                Uuid::max(),
+            )
+        } else {
+            (OffsetDateTime::UNIX_EPOCH, Uuid::nil())
+        });
+    }
+    let (micros, id) = cursor::decode(cursor)?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|_| tonic::Status::invalid_argument("cursor: not one this service gave"))?;
+    Ok((at, id))
+}
+
+/// The page's posts and the cursor after its last one (by `at`).
+fn paged(
+    rows: Vec<PostRow>,
+    page: &Page<'_>,
+    at: impl Fn(&PostRow) -> Option<OffsetDateTime>,
+    view: View,
+) -> pb::ListPostsResponse {
+    let more = rows.len() as i64 > page.limit;
+    let rows: Vec<PostRow> = rows.into_iter().take(page.limit as usize).collect();
+    let next_cursor = match (more, rows.last()) {
+        (true, Some(last)) => cursor::encode(
+            at(last).map_or(0, |at| (at.unix_timestamp_nanos() / 1_000) as i64),
+            last.id,
+        ),
+        _ => String::new(),
+    };
+    pb::ListPostsResponse {
+        posts: rows.into_iter().map(|row| row.view(view)).collect(),
+        next_cursor,
+    }
+}
+
+pub(crate) async fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    school: Uuid,
+    listing: Listing,
+    page: Page<'_>,
+) -> AppResult<pb::ListPostsResponse> {
+    let mut conn = ctx.pool.acquire().await?;
+    let place = SchoolOf::school(&mut conn, school).await?;
+    let policy = policy::rules_of(&policy::load(&mut conn, school).await?);
+    let standing = standing(&mut conn, caller, &place).await?;
+    match listing {
+        Listing::Published { class } => {
+            let (at, id) = after(page.cursor, true)?;
+            let sql = format!(
+                "SELECT {POST_COLUMNS} FROM posts p \
+                 WHERE p.school_id = $6 AND p.first_published_at IS NOT NULL \
+                 AND ($7::uuid IS NULL OR p.class_id = $7) \
+                 AND (p.first_published_at, p.id) < ($8, $9) AND {VISIBLE} \
+                 ORDER BY p.first_published_at DESC, p.id DESC LIMIT $10"
+            );
+            let visibility = rules::visibility(&standing, &policy);
+            let rows = bind_visibility(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &visibility)
+                .bind(school)
+                .bind(class)
+                .bind(at)
+                .bind(id)
+                .bind(page.limit + 1)
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(paged(
+                rows,
+                &page,
+                |row| row.first_published_at,
+                View::Reader,
+            ))
+        }
+        Listing::Mine => {
+            let (at, id) = after(page.cursor, true)?;
+            let sql = format!(
+                "SELECT {POST_COLUMNS} FROM posts p \
+                 WHERE p.school_id = $1 AND p.author_account_id = $2 AND (p.submitted_at, p.id) < ($3, $4) \
+                 ORDER BY p.submitted_at DESC, p.id DESC LIMIT $5"
+            );
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(school)
+                .bind(caller.account_id)
+                .bind(at)
+                .bind(id)
+                .bind(page.limit + 1)
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(paged(rows, &page, |row| Some(row.submitted_at), View::Full))
+        }
+        Listing::Queue => {
+            rules::may_moderate(&standing, &policy)?;
+            let (at, id) = after(page.cursor, false)?;
+            let sql = format!(
+                "SELECT {POST_COLUMNS} FROM posts p \
+                 WHERE p.school_id = $1 AND p.status = 'pending' AND (p.submitted_at, p.id) > ($2, $3) \
+                 ORDER BY p.submitted_at, p.id LIMIT $4"
+            );
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(school)
+                .bind(at)
+                .bind(id)
+                .bind(page.limit + 1)
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(paged(rows, &page, |row| Some(row.submitted_at), View::Full))
+        }
+    }
+}
+
+/// Anyone, signed in or not: the school's public posts, if its policy has a feed.
+pub(crate) async fn public(
+    ctx: &Ctx,
+    school: Uuid,
+    page: Page<'_>,
+) -> AppResult<pb::ListPostsResponse> {
+    let mut conn = ctx.pool.acquire().await?;
+    SchoolOf::school(&mut conn, school).await?;
+    if !policy::load(&mut conn, school).await?.public_feed {
+        return Err(AppError::Rejected(
+            "this school publishes no public feed".to_owned(),
+        ));
+    }
+    let (at, id) = after(page.cursor, true)?;
+    let sql = format!(
+        "SELECT {POST_COLUMNS} FROM posts p \
+         WHERE p.school_id = $1 AND p.published_classification = 'CLASSIFICATION_PUBLIC' \
+         AND (p.first_published_at, p.id) < ($2, $3) \
+         ORDER BY p.first_published_at DESC, p.id DESC LIMIT $4"
+    );
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(school)
+        .bind(at)
+        .bind(id)
+        .bind(page.limit + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(paged(
+        rows,
+        &page,
+        |row| row.first_published_at,
+        View::Anonymous,
+    ))
+}
