@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::announcements::{self, Missing, NewAnnouncement};
+use crate::bulletins::{self, Content, NewBulletin, Subject, content};
 use crate::conversations::read::{self, StateChange};
 use crate::conversations::{self, NewMessage};
 use crate::posts::read::{Listing, Page};
@@ -137,6 +138,69 @@ fn draft(
         body: required_text(check, "body", body, 10_000),
         classification: classification(check, "classification", requested, true),
         recipients: people(check, "recipient_ids", recipients, 1_000),
+    }
+}
+
+/// The day a bulletin takes effect: within a year either way of today.
+fn effective_from(check: &mut Check, text: &str) -> time::Date {
+    let date = check.date("effective_from", text);
+    let today = school::dates::local_today();
+    if (date - today).whole_days().abs() > 366 {
+        check.add(kernel::grpc::Violation::new(
+            "effective_from",
+            "must be within a year of today",
+            "phải trong vòng một năm so với hôm nay",
+        ));
+    }
+    date
+}
+
+impl Messaging {
+    async fn publish_bulletin(
+        &self,
+        caller: &kernel::auth::Caller,
+        key: kernel::event_store::RequestKey,
+        new: NewBulletin,
+    ) -> Result<Response<pb::Bulletin>, Status> {
+        Ok(Response::new(
+            bulletins::publish(&self.ctx, caller, key, new).await?,
+        ))
+    }
+
+    async fn bulletin_in_force(
+        &self,
+        request: Request<pb::GetBulletinRequest>,
+        kind: pb::BulletinKind,
+    ) -> Result<Response<pb::Bulletin>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let student = check.optional_uuid("student_id", &r.student_id);
+        let class = check.optional_uuid("class_id", &r.class_id);
+        let school = check.optional_uuid("school_id", &r.school_id);
+        let subject = match (student, class, school) {
+            (Some(student), None, None) => Some(Subject::Student(student)),
+            (None, Some(class), None) => Some(Subject::Class(class)),
+            (None, None, Some(school)) => Some(Subject::School(school)),
+            _ => {
+                check.add(kernel::grpc::Violation::new(
+                    "student_id",
+                    "name one of a student, a class or a school",
+                    "hãy chọn một học sinh, một lớp hoặc một trường",
+                ));
+                None
+            }
+        };
+        let date = if r.date.is_empty() {
+            school::dates::local_today()
+        } else {
+            check.date("date", &r.date)
+        };
+        check.done()?;
+        let subject = subject.ok_or_else(|| Status::invalid_argument("student_id"))?;
+        Ok(Response::new(
+            bulletins::in_force(&self.ctx, caller, kind, subject, date).await?,
+        ))
     }
 }
 
@@ -606,6 +670,84 @@ impl MessagingService for Messaging {
         Ok(Response::new(
             posts::read::public(&self.ctx, school, page).await?,
         ))
+    }
+
+    async fn publish_timetable(
+        &self,
+        request: Request<pb::PublishTimetableRequest>,
+    ) -> Result<Response<pb::Bulletin>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let new = NewBulletin {
+            scope: check.uuid("class_id", &r.class_id),
+            effective_from: effective_from(&mut check, &r.effective_from),
+            classification: classification(&mut check, "classification", r.classification, true),
+            content: Content::Timetable(content::timetable(&mut check, r.timetable.as_ref())),
+        };
+        check.done()?;
+        self.publish_bulletin(caller, key, new).await
+    }
+
+    async fn publish_menu(
+        &self,
+        request: Request<pb::PublishMenuRequest>,
+    ) -> Result<Response<pb::Bulletin>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let new = NewBulletin {
+            scope: check.uuid("school_id", &r.school_id),
+            effective_from: effective_from(&mut check, &r.effective_from),
+            classification: classification(&mut check, "classification", r.classification, true),
+            content: Content::Menu(content::menu(&mut check, r.menu.as_ref())),
+        };
+        check.done()?;
+        self.publish_bulletin(caller, key, new).await
+    }
+
+    async fn publish_curriculum_plan(
+        &self,
+        request: Request<pb::PublishCurriculumPlanRequest>,
+    ) -> Result<Response<pb::Bulletin>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let new = NewBulletin {
+            scope: check.uuid("class_id", &r.class_id),
+            effective_from: effective_from(&mut check, &r.effective_from),
+            classification: classification(&mut check, "classification", r.classification, true),
+            content: Content::Plan(content::plan(&mut check, r.plan.as_ref())),
+        };
+        check.done()?;
+        self.publish_bulletin(caller, key, new).await
+    }
+
+    async fn get_timetable(
+        &self,
+        request: Request<pb::GetBulletinRequest>,
+    ) -> Result<Response<pb::Bulletin>, Status> {
+        self.bulletin_in_force(request, pb::BulletinKind::Timetable)
+            .await
+    }
+
+    async fn get_menu(
+        &self,
+        request: Request<pb::GetBulletinRequest>,
+    ) -> Result<Response<pb::Bulletin>, Status> {
+        self.bulletin_in_force(request, pb::BulletinKind::Menu)
+            .await
+    }
+
+    async fn get_curriculum_plan(
+        &self,
+        request: Request<pb::GetBulletinRequest>,
+    ) -> Result<Response<pb::Bulletin>, Status> {
+        self.bulletin_in_force(request, pb::BulletinKind::CurriculumPlan)
+            .await
     }
 
     async fn rebuild_write_model(

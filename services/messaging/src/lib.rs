@@ -8,11 +8,13 @@
 
 mod announcements;
 mod api;
+mod bulletins;
 pub mod config;
 mod conversations;
 mod cursor;
 mod directory;
 mod posts;
+mod visibility;
 mod write_model;
 
 use std::net::SocketAddr;

@@ -25,10 +25,15 @@ pub(crate) mod kept {
     pub(crate) const RECIPIENTS: &str = "recipients";
     /// PostApproved, PostRejected: the moderator's reason.
     pub(crate) const REASON: &str = "reason";
+    /// BulletinPublished: the timetable, menu or plan, as the JSON of its message.
+    pub(crate) const CONTENT: &str = "content";
+    /// BulletinPublished: the person who published it.
+    pub(crate) const PERSON: &str = "person";
 }
 
 impl InlineProjection for MessagingTables {
     const TABLES: &'static [&'static str] = &[
+        "bulletins",
         "post_decisions",
         "posts",
         "school_policies",
@@ -247,6 +252,36 @@ impl InlineProjection for MessagingTables {
                     automatic: false,
                 };
                 decision.record(conn, fact.recorded_at).await?;
+            }
+            "BulletinPublished" => {
+                let published: pb::BulletinPublished = fact.decode()?;
+                let content: serde_json::Value = fact.required(kept::CONTENT)?;
+                let person: Option<Uuid> = fact.kept(kept::PERSON)?.flatten();
+                let kind = pb::BulletinKind::try_from(published.kind).unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO bulletins (id, kind, district_id, school_id, class_id, version, \
+                     effective_from, classification, content, published_by, published_by_person, \
+                     published_at, announcement_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(id(&published.bulletin_id)?)
+                .bind(kind.as_str_name())
+                .bind(fact.district_id)
+                .bind(id(&published.school_id)?)
+                .bind(optional(&published.class_id)?)
+                .bind(published.version)
+                .bind(
+                    kernel::dates::parse(&published.effective_from)
+                        .ok_or_else(|| anyhow::anyhow!("BulletinPublished: effective_from"))?,
+                )
+                .bind(classification_name(published.classification))
+                .bind(content)
+                .bind(id(&published.published_by)?)
+                .bind(person)
+                .bind(fact.recorded_at)
+                .bind(id(&published.announcement_id)?)
+                .execute(conn)
+                .await?;
             }
             _ => {}
         }

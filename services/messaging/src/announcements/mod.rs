@@ -43,7 +43,7 @@ pub(crate) struct NewAnnouncement {
 
 /// Where the audience is, and the filter that picks its guardians: the classes of
 /// this school year in it, and (for chosen guardians) which of their guardians.
-struct Resolved {
+pub(crate) struct Resolved {
     reach: Reach,
     district_id: Uuid,
     school_id: Option<Uuid>,
@@ -53,7 +53,10 @@ struct Resolved {
     guardians: Vec<Uuid>,
 }
 
-async fn resolve(conn: &mut PgConnection, audience: &pb::Audience) -> AppResult<Resolved> {
+pub(crate) async fn resolve(
+    conn: &mut PgConnection,
+    audience: &pb::Audience,
+) -> AppResult<Resolved> {
     let id = |text: &str, what: &'static str| -> AppResult<Uuid> {
         text.parse().map_err(|_| {
             AppError::from(tonic::Status::invalid_argument(format!(
@@ -172,57 +175,74 @@ pub(crate) async fn publish(
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            let id = Uuid::now_v7();
-            let now: OffsetDateTime = sqlx::query_scalar("SELECT now()")
-                .fetch_one(&mut *tx)
-                .await?;
-            let visible_at = new.visible_at.unwrap_or(now).max(now);
-            let sql = format!(
-                "INSERT INTO announcement_recipients (announcement_id, guardian_id, visible_at) \
-                 SELECT DISTINCT $1::uuid, g.guardian_id, $6::timestamptz FROM classes c \
-                 JOIN enrolment_periods e ON e.class_id = c.id AND e.to_date IS NULL \
-                 JOIN guardianships g ON g.student_id = e.student_id \
-                 WHERE {} AND c.school_year = $4 AND (cardinality($5::uuid[]) = 0 OR g.guardian_id = ANY($5))",
-                resolved.classes_sql
-            );
-            let recipients = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .bind(resolved.scope_id)
-                .bind(resolved.grade)
-                .bind(school::dates::school_year_of(school::dates::local_date(now)))
-                .bind(&resolved.guardians)
-                .bind(visible_at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected() as i64;
-            let event = pb::AnnouncementPublished {
-                announcement_id: id.to_string(),
-                audience: Some(new.audience.clone()),
-                requires_ack: new.requires_ack,
-                author_account_id: by.account_id.to_string(),
-                visible_at: kernel::dates::rfc3339(visible_at),
-                recipients,
-                school_id: resolved.school_id.map(|s| s.to_string()).unwrap_or_default(),
-            };
-            let event = NewEvent::from_message(&event)
-                .and_then(|event| event.keeping(kept::TITLE, &new.title))
-                .and_then(|event| event.keeping(kept::BODY, &new.body))
-                .map_err(anyhow::Error::from)?;
-            let meta = EventMeta::for_command(Some(by.account_id.to_string()))
-                .in_tenant(resolved.district_id, resolved.school_id);
-            append_and_project(
-                tx,
-                &MessagingTables,
-                &format!("announcement:{id}"),
-                ExpectedVersion::from_loaded(0),
-                &[event],
-                &meta,
-            )
-            .await?;
+            let id = announce(tx, &by, &resolved, &new).await?;
             announcement(tx, id).await
         })
     })
     .await
+}
+
+/// Records the announcement `new` to the guardians `resolved` reaches now, by
+/// `by`, in the caller's transaction; its id.
+pub(crate) async fn announce(
+    tx: &mut PgConnection,
+    by: &Caller,
+    resolved: &Resolved,
+    new: &NewAnnouncement,
+) -> AppResult<Uuid> {
+    let id = Uuid::now_v7();
+    let now: OffsetDateTime = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut *tx)
+        .await?;
+    let visible_at = new.visible_at.unwrap_or(now).max(now);
+    let sql = format!(
+        "INSERT INTO announcement_recipients (announcement_id, guardian_id, visible_at) \
+         SELECT DISTINCT $1::uuid, g.guardian_id, $6::timestamptz FROM classes c \
+         JOIN enrolment_periods e ON e.class_id = c.id AND e.to_date IS NULL \
+         JOIN guardianships g ON g.student_id = e.student_id \
+         WHERE {} AND c.school_year = $4 AND (cardinality($5::uuid[]) = 0 OR g.guardian_id = ANY($5))",
+        resolved.classes_sql
+    );
+    let recipients = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(resolved.scope_id)
+        .bind(resolved.grade)
+        .bind(school::dates::school_year_of(school::dates::local_date(
+            now,
+        )))
+        .bind(&resolved.guardians)
+        .bind(visible_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+    let event = pb::AnnouncementPublished {
+        announcement_id: id.to_string(),
+        audience: Some(new.audience.clone()),
+        requires_ack: new.requires_ack,
+        author_account_id: by.account_id.to_string(),
+        visible_at: kernel::dates::rfc3339(visible_at),
+        recipients,
+        school_id: resolved
+            .school_id
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    };
+    let event = NewEvent::from_message(&event)
+        .and_then(|event| event.keeping(kept::TITLE, &new.title))
+        .and_then(|event| event.keeping(kept::BODY, &new.body))
+        .map_err(anyhow::Error::from)?;
+    let meta = EventMeta::for_command(Some(by.account_id.to_string()))
+        .in_tenant(resolved.district_id, resolved.school_id);
+    append_and_project(
+        tx,
+        &MessagingTables,
+        &format!("announcement:{id}"),
+        ExpectedVersion::from_loaded(0),
+        &[event],
+        &meta,
+    )
+    .await?;
+    Ok(id)
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,5 +1,5 @@
 //! Reading posts, each read filtered by the classification rules (rules.rs
-//! `visibility`, applied by [`VISIBLE`]): a school's or a class's published posts,
+//! `visibility`, applied by visibility.rs): a school's or a class's published posts,
 //! one post, the moderation queue, the author's own posts and the public feed.
 
 use kernel::auth::Caller;
@@ -7,34 +7,21 @@ use kernel::error::{AppError, AppResult};
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::{Classification, PostStatus};
 use sqlx::PgConnection;
-use sqlx::postgres::{PgArguments, Postgres};
-use sqlx::query::QueryAs;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::rules::{self, Visibility};
+use super::rules;
 use super::{SchoolOf, policy, standing};
+use crate::visibility::{self, Columns};
 use crate::{Ctx, cursor};
 
-/// Whether a published post (`p`) is one the reader sees, with the reader's
-/// [`Visibility`] bound as $1 to $5 (`bind_visibility`).
-const VISIBLE: &str = "($1::bool \
-    OR ($2::bool AND p.published_classification <> 'CLASSIFICATION_CONFIDENTIAL') \
-    OR ($3::bool AND p.published_classification IN ('CLASSIFICATION_PUBLIC', 'CLASSIFICATION_SCHOOL')) \
-    OR (p.published_classification = 'CLASSIFICATION_CLASS' AND p.class_id = ANY($4::uuid[])) \
-    OR (p.published_classification = 'CLASSIFICATION_CONFIDENTIAL' AND $5::uuid = ANY(p.published_recipients)) \
-    OR p.author_person_id = $5::uuid)";
-
-type PostQuery<'q> = QueryAs<'q, Postgres, PostRow, PgArguments>;
-
-fn bind_visibility<'q>(query: PostQuery<'q>, visibility: &Visibility) -> PostQuery<'q> {
-    query
-        .bind(visibility.everything)
-        .bind(visibility.all_but_confidential)
-        .bind(visibility.school_wide)
-        .bind(visibility.classes.clone())
-        .bind(visibility.person)
-}
+/// The columns of a post the classification filter reads: its published revision's.
+const PUBLISHED: Columns = Columns {
+    classification: "p.published_classification",
+    class: "p.class_id",
+    recipients: "p.published_recipients",
+    author: "p.author_person_id",
+};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PostRow {
@@ -198,12 +185,14 @@ pub(crate) async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<pb::P
     let visibility = rules::visibility(&standing, &policy);
     let sql = format!(
         "SELECT {POST_COLUMNS} FROM posts p \
-         WHERE p.id = $6 AND p.first_published_at IS NOT NULL AND {VISIBLE}"
+         WHERE p.id = $6 AND p.first_published_at IS NOT NULL AND {}",
+        visibility::visible(&PUBLISHED)
     );
-    let readable = bind_visibility(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &visibility)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let readable: Option<PostRow> =
+        visibility::bind(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &visibility)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
     match readable {
         Some(post) => Ok(post.view(View::Reader)),
         None => Err(tonic::Status::permission_denied(
@@ -286,11 +275,12 @@ pub(crate) async fn list(
                 "SELECT {POST_COLUMNS} FROM posts p \
                  WHERE p.school_id = $6 AND p.first_published_at IS NOT NULL \
                  AND ($7::uuid IS NULL OR p.class_id = $7) \
-                 AND (p.first_published_at, p.id) < ($8, $9) AND {VISIBLE} \
-                 ORDER BY p.first_published_at DESC, p.id DESC LIMIT $10"
+                 AND (p.first_published_at, p.id) < ($8, $9) AND {} \
+                 ORDER BY p.first_published_at DESC, p.id DESC LIMIT $10",
+                visibility::visible(&PUBLISHED)
             );
             let visibility = rules::visibility(&standing, &policy);
-            let rows = bind_visibility(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &visibility)
+            let rows = visibility::bind(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &visibility)
                 .bind(school)
                 .bind(class)
                 .bind(at)

@@ -1,6 +1,6 @@
 //! The write model is what messaging's events say: after messages, a reply, an
 //! edit, a deletion, a direct thread, an announcement, a school's policy and a
-//! post rejected then approved, the tables rebuilt from
+//! post rejected then approved and a menu, the tables rebuilt from
 //! the event store equal the ones the commands wrote.
 
 use kernel::testing::{request_id, with_token};
@@ -11,7 +11,8 @@ use tonic::Code;
 
 use crate::helpers::Stack;
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
+    "bulletins",
     "post_decisions",
     "posts",
     "school_policies",
@@ -180,6 +181,28 @@ async fn the_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() 
             .await
             .unwrap();
     }
+    client
+        .publish_menu(with_token(
+            pb::PublishMenuRequest {
+                request_id: request_id(),
+                school_id: school.school_id.clone(),
+                effective_from: lienlac_test_support::today(),
+                classification: pb::Classification::School as i32,
+                menu: Some(pb::Menu {
+                    days: vec![pb::MenuDay {
+                        day: 1,
+                        meals: vec![pb::Meal {
+                            name: "Bữa trưa".into(),
+                            dishes: vec!["Cơm gà".into()],
+                            allergens: Vec::new(),
+                        }],
+                    }],
+                }),
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap();
     let written = snapshot(&stack.pool).await;
     assert!(
         written
@@ -211,7 +234,8 @@ async fn the_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() 
         .await
         .unwrap()
         .into_inner();
-    // 7 of conversations and the announcement, the policy, two revisions and two decisions.
-    assert_eq!(rebuilt.events, 12);
+    // 7 of conversations and the announcement, the policy, two revisions and two
+    // decisions, the menu and the announcement that told of it.
+    assert_eq!(rebuilt.events, 14);
     assert_eq!(snapshot(&stack.pool).await, written);
 }
