@@ -88,6 +88,31 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AnnounceCommand,
     },
+    /// School and class news: submit a post, read the ones you may.
+    Post {
+        #[command(subcommand)]
+        command: PostCommand,
+    },
+    /// The school's moderation queue: approve or reject staff's posts.
+    Moderate {
+        #[command(subcommand)]
+        command: ModerateCommand,
+    },
+    /// A class's weekly timetable.
+    Timetable {
+        #[command(subcommand)]
+        command: BulletinCommand,
+    },
+    /// The school's weekly meal menu.
+    Menu {
+        #[command(subcommand)]
+        command: BulletinCommand,
+    },
+    /// A class's curriculum plan, week by week.
+    Plan {
+        #[command(subcommand)]
+        command: BulletinCommand,
+    },
     /// Attendance and adoption figures, and the month's attendance sheets.
     Report {
         #[command(subcommand)]
@@ -234,6 +259,106 @@ pub(crate) enum AnnounceCommand {
         #[arg(long, value_enum)]
         missing: Option<Missing>,
     },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum PostCommand {
+    /// Submit news of your school, or of a class with --class; it waits for a
+    /// moderator unless you are trusted or moderate.
+    Send {
+        /// A class of your school, by name or id.
+        #[arg(long)]
+        class: Option<String>,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        body: String,
+        /// Who may read it; your school's default when not given.
+        #[arg(long, value_enum)]
+        classification: Option<Classification>,
+    },
+    /// The published posts of your school (or one class) you may read.
+    List {
+        /// A class of your school, by name or id.
+        #[arg(long)]
+        class: Option<String>,
+        /// Your own posts instead, in any state, with the moderators' decisions.
+        #[arg(long)]
+        mine: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ModerateCommand {
+    /// The posts waiting for a decision, the oldest first.
+    Queue,
+    /// Approve a post's latest revision.
+    Approve {
+        post_id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Reject a post's latest revision, saying why.
+    Reject {
+        post_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BulletinCommand {
+    /// The version in force on a day: for your child (as a guardian), or a class
+    /// of your school; menus for your school.
+    Show {
+        /// A class of your school, by name or id (timetables and plans).
+        #[arg(long)]
+        class: Option<String>,
+        /// Your child's student id, when you have several.
+        #[arg(long)]
+        child: Option<String>,
+        /// YYYY-MM-DD; today when not given.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Publish a new version from a JSON file holding the message's fields
+    /// (docs/services.md shows each), in force from --from.
+    Publish {
+        /// A class of your school, by name or id (timetables and plans).
+        #[arg(long)]
+        class: Option<String>,
+        /// YYYY-MM-DD: the first day it is in force.
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        file: std::path::PathBuf,
+        #[arg(long, value_enum)]
+        classification: Option<Classification>,
+    },
+}
+
+/// Who may read a post or a bulletin.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Classification {
+    /// Everyone of the school, and the school's public feed.
+    Public,
+    /// Guardians and staff of the school.
+    School,
+    /// The class's guardians, its homeroom teacher and the school's leaders.
+    Class,
+}
+
+impl Classification {
+    /// The classification chosen, or the school's default.
+    pub(crate) fn proto(choice: Option<Self>) -> lienlac_proto::messaging::v1::Classification {
+        use lienlac_proto::messaging::v1::Classification as Proto;
+        match choice {
+            Some(Classification::Public) => Proto::Public,
+            Some(Classification::School) => Proto::School,
+            Some(Classification::Class) => Proto::Class,
+            None => Proto::Unspecified,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

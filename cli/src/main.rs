@@ -13,6 +13,7 @@ mod account;
 mod args;
 mod attendance;
 mod bench;
+mod bulletins;
 mod credentials;
 mod dates;
 mod directory;
@@ -20,6 +21,7 @@ mod events;
 mod leave;
 mod messaging;
 mod nats;
+mod posts;
 mod progress;
 mod report;
 mod seed;
@@ -29,11 +31,13 @@ mod status;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use lienlac_proto::messaging::v1::BulletinKind;
 
 use account::{login, logout, whoami};
 use args::{
-    AnnounceCommand, AttendanceCommand, BenchCommand, Cli, Command, EventsCommand, ExportFormat,
-    LeaveCommand, MessageCommand, Missing, ReportCommand, SeedCommand, SessionArg,
+    AnnounceCommand, AttendanceCommand, BenchCommand, BulletinCommand, Classification, Cli,
+    Command, EventsCommand, ExportFormat, LeaveCommand, MessageCommand, Missing, ModerateCommand,
+    PostCommand, ReportCommand, SeedCommand, SessionArg,
 };
 
 #[tokio::main]
@@ -56,6 +60,27 @@ fn messaging(cli: &Cli) -> messaging::Messaging {
     messaging::Messaging {
         url: cli.messaging.clone(),
         json: cli.json,
+    }
+}
+
+async fn bulletin(cli: &Cli, kind: BulletinKind, command: &BulletinCommand) -> anyhow::Result<()> {
+    match command {
+        BulletinCommand::Show { class, child, date } => {
+            messaging(cli)
+                .show_bulletin(kind, class.as_deref(), child.clone(), date.clone())
+                .await
+        }
+        BulletinCommand::Publish {
+            class,
+            from,
+            file,
+            classification,
+        } => {
+            let classification = Classification::proto(*classification);
+            messaging(cli)
+                .publish_bulletin(kind, class.as_deref(), from.clone(), file, classification)
+                .await
+        }
     }
 }
 
@@ -92,6 +117,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             MessageCommand::Send { to, text } => messaging(&cli).send(to, text.clone()).await,
             MessageCommand::List { conversation } => messaging(&cli).list(conversation).await,
         },
+        Command::Post { ref command } => match command {
+            PostCommand::Send {
+                class,
+                title,
+                body,
+                classification,
+            } => {
+                let classification = Classification::proto(*classification);
+                messaging(&cli)
+                    .submit_post(
+                        class.as_deref(),
+                        title.clone(),
+                        body.clone(),
+                        classification,
+                    )
+                    .await
+            }
+            PostCommand::List { class, mine } => {
+                messaging(&cli).posts(class.as_deref(), *mine).await
+            }
+        },
+        Command::Moderate { ref command } => match command {
+            ModerateCommand::Queue => messaging(&cli).moderation_queue().await,
+            ModerateCommand::Approve { post_id, reason } => {
+                messaging(&cli)
+                    .moderate(post_id.clone(), true, reason.clone())
+                    .await
+            }
+            ModerateCommand::Reject { post_id, reason } => {
+                messaging(&cli)
+                    .moderate(post_id.clone(), false, reason.clone())
+                    .await
+            }
+        },
+        Command::Timetable { ref command } => {
+            bulletin(&cli, BulletinKind::Timetable, command).await
+        }
+        Command::Menu { ref command } => bulletin(&cli, BulletinKind::Menu, command).await,
+        Command::Plan { ref command } => {
+            bulletin(&cli, BulletinKind::CurriculumPlan, command).await
+        }
         Command::Announce { ref command } => {
             let messaging = messaging(&cli);
             match command {
@@ -211,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             seed::Seed {
                 attendance_url: cli.attendance,
+                messaging_url: cli.messaging,
                 size,
                 accounts_file,
             }

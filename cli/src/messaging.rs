@@ -34,7 +34,7 @@ fn kind_name(kind: i32) -> &'static str {
 }
 
 impl Messaging {
-    async fn client(&self) -> anyhow::Result<MessagingServiceClient<Channel>> {
+    pub(crate) async fn client(&self) -> anyhow::Result<MessagingServiceClient<Channel>> {
         Ok(MessagingServiceClient::new(
             session::connect(&self.url).await?,
         ))

@@ -155,3 +155,118 @@ async fn a_teacher_writes_to_the_class_group_and_a_principal_announces_and_sees_
     assert!(!refused.status.success());
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_teachers_post_waits_for_the_principal_and_a_timetable_from_a_file_reaches_the_guardian()
+{
+    let world = TestWorld::new();
+    let stop = CancellationToken::new();
+    let SchoolDay {
+        identity,
+        messaging,
+        school,
+        ..
+    } = start_school_day(&world, &stop).await;
+    let terminal_of = |who: &str, username: &str| {
+        let terminal = Terminal::new(&world.namespace, who, identity).with_messaging(messaging);
+        let username = username.to_owned();
+        async move {
+            let login = terminal.run(&["login", &username], Some(PASSWORD)).await;
+            assert!(login.status.success(), "{}", text(&login.stderr));
+            terminal
+        }
+    };
+    let teacher = terminal_of("teacher", &school.homeroom_username).await;
+    let guardian = terminal_of("guardian", &school.guardian_username).await;
+    let principal = terminal_of("principal", &school.principal_username).await;
+
+    // Messaging knows the class once it has followed the directory.
+    let submitted = eventually("the class", Duration::from_secs(10), || {
+        let teacher = &teacher;
+        async move {
+            let sent = teacher
+                .run(
+                    &[
+                        "post",
+                        "send",
+                        "--class",
+                        "1A1",
+                        "--title",
+                        "Trung thu",
+                        "--body",
+                        "Lớp rước đèn.",
+                        "--json",
+                    ],
+                    None,
+                )
+                .await;
+            sent.status.success().then_some(sent)
+        }
+    })
+    .await;
+    let post: serde_json::Value = serde_json::from_slice(&submitted.stdout).unwrap();
+    let post_id = post["id"].as_str().unwrap().to_owned();
+    let before = guardian.run(&["post", "list"], None).await;
+    assert!(
+        text(&before.stdout).contains("no posts"),
+        "{}",
+        text(&before.stdout)
+    );
+    let queue = principal.run(&["moderate", "queue"], None).await;
+    assert!(
+        text(&queue.stdout).contains("Trung thu  [revision 1, waiting for a moderator]"),
+        "{}",
+        text(&queue.stdout)
+    );
+    let approved = principal
+        .run(&["moderate", "approve", &post_id], None)
+        .await;
+    assert!(
+        text(&approved.stdout).contains("revision 1: published"),
+        "{}{}",
+        text(&approved.stdout),
+        text(&approved.stderr)
+    );
+    let after = guardian.run(&["post", "list"], None).await;
+    assert!(
+        text(&after.stdout).contains("Lớp rước đèn."),
+        "{}",
+        text(&after.stdout)
+    );
+
+    let file = std::env::temp_dir().join(format!("{}-timetable.json", world.namespace));
+    std::fs::write(
+        &file,
+        r#"{"slots": [{"day": 1, "period": 1, "subject": "Tiếng Việt", "teacher": "Cô Lan", "room": "P.101"},
+                      {"day": 1, "period": 2, "subject": "Toán"}]}"#,
+    )
+    .unwrap();
+    let published = teacher
+        .run(
+            &[
+                "timetable",
+                "publish",
+                "--class",
+                "1A1",
+                "--from",
+                &lienlac_test_support::today(),
+                "--file",
+                file.to_str().unwrap(),
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        text(&published.stdout).contains("version 1 published"),
+        "{}",
+        text(&published.stderr)
+    );
+    let shown = guardian.run(&["timetable", "show"], None).await;
+    let shown = text(&shown.stdout);
+    assert!(
+        shown.contains("Thứ Hai   tiết 1   Tiếng Việt") && shown.contains("tiết 2   Toán"),
+        "{shown}"
+    );
+    std::fs::remove_file(file).unwrap();
+    stop.cancel();
+}

@@ -1,5 +1,6 @@
-//! `lienlac seed demo` against identity and attendance running in-process: the
-//! demo accounts sign in, and a second run changes nothing.
+//! `lienlac seed demo` against identity, attendance and messaging running
+//! in-process: the demo accounts sign in and find the school's life there, and a
+//! second run changes nothing.
 
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
@@ -7,7 +8,7 @@ mod common;
 
 use kernel::config::{ServiceId, stream_name_in};
 use kernel::testing::TestWorld;
-use lienlac_test_stack::start_attendance;
+use lienlac_test_stack::{start_attendance, start_messaging};
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +20,10 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
     let (attendance_addr, _) = start_attendance(&world, &stop, identity).await;
-    let terminal =
-        Terminal::new(&world.namespace, "seed", identity).with_attendance(attendance_addr);
+    let messaging = start_messaging(&world, &stop, identity).await;
+    let terminal = Terminal::new(&world.namespace, "seed", identity)
+        .with_attendance(attendance_addr)
+        .with_messaging(messaging);
     let accounts_file = terminal.config_home.join("demo-accounts.csv");
     let seed = [
         "seed",
@@ -93,6 +96,42 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         text(&history.stdout)
     );
 
+    // The demo guardian's week, and the principal's moderation queue.
+    let guardian = Terminal::new(&world.namespace, "guardian", identity).with_messaging(messaging);
+    guardian
+        .run(&["login", "0900000001"], Some("lienlac-demo"))
+        .await;
+    for (command, expected) in [
+        (&["timetable", "show"][..], "tiết 1"),
+        (&["menu", "show"][..], "Bữa trưa"),
+        (&["plan", "show"][..], "Phép cộng trong phạm vi 10"),
+        (&["post", "list"][..], "Lớp 1A1 tham quan Thảo Cầm Viên"),
+        (
+            &["announce", "list"][..],
+            "Họp phụ huynh đầu năm  [confirmed]",
+        ),
+        (&["inbox"][..], "class group"),
+    ] {
+        let shown = guardian.run(command, None).await;
+        assert!(
+            text(&shown.stdout).contains(expected),
+            "{command:?}: {}{}",
+            text(&shown.stdout),
+            text(&shown.stderr)
+        );
+    }
+    let principal =
+        Terminal::new(&world.namespace, "principal", identity).with_messaging(messaging);
+    principal
+        .run(&["login", "ht.tanthong"], Some("lienlac-demo"))
+        .await;
+    let queue = principal.run(&["moderate", "queue"], None).await;
+    assert!(
+        text(&queue.stdout).contains("Ảnh lớp ngày khai giảng"),
+        "{}",
+        text(&queue.stdout)
+    );
+
     // A second run replays the first answers: no event is published.
     let jetstream = world.jetstream().await;
     let events = |service| {
@@ -114,6 +153,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     let before = (
         events(ServiceId::IDENTITY).await,
         events(ServiceId::ATTENDANCE).await,
+        events(ServiceId::MESSAGING).await,
     );
     let second = terminal.run(&seed, None).await;
     assert!(second.status.success(), "{}", text(&second.stderr));
@@ -121,6 +161,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     let after = (
         events(ServiceId::IDENTITY).await,
         events(ServiceId::ATTENDANCE).await,
+        events(ServiceId::MESSAGING).await,
     );
     assert_eq!(
         after.0 - before.0,
@@ -130,6 +171,10 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     assert_eq!(
         after.1, before.1,
         "the second run published attendance events"
+    );
+    assert_eq!(
+        after.2, before.2,
+        "the second run published messaging events"
     );
     stop.cancel();
 }

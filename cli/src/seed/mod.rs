@@ -3,6 +3,7 @@
 //! what it creates, so running the seed again replays the first answers and
 //! changes nothing.
 
+mod messaging;
 mod people;
 pub(crate) mod plan;
 mod roll_calls;
@@ -42,6 +43,7 @@ struct DemoAccount {
 
 pub(crate) struct Seed {
     pub(crate) attendance_url: String,
+    pub(crate) messaging_url: String,
     pub(crate) size: Size,
     pub(crate) accounts_file: std::path::PathBuf,
 }
@@ -61,6 +63,8 @@ impl Clients {
 /// A class and who is in it.
 struct SeededClass {
     id: String,
+    /// Its school, as its place in `SCHOOLS`.
+    school: usize,
     name: String,
     teacher_username: String,
     students: Vec<String>,
@@ -110,6 +114,8 @@ impl Seed {
             &clients.credentials,
         )
         .await?;
+        self.messaging(&classes, &clients.credentials, today)
+            .await?;
         self.write_accounts(&accounts)?;
         eprintln!(
             "done: {} accounts listed in {}; every password is {PASSWORD}",
@@ -135,7 +141,15 @@ impl Seed {
                 "lienlac message send --to 1A1 --text 'Chào các phụ huynh'".to_owned(),
                 "a message to the class's group",
             ),
+            (
+                "lienlac post send --class 1A1 --title 'Giờ ra chơi' --body 'Các em chơi kéo co.'".to_owned(),
+                "class news, waiting for a moderator",
+            ),
             ("lienlac login ht.tanthong".to_owned(), "the principal"),
+            (
+                "lienlac moderate queue".to_owned(),
+                "posts waiting; `lienlac moderate approve <id>` or `reject <id> --reason ...`",
+            ),
             (
                 "lienlac announce send --class 1A1 --title 'Họp phụ huynh' --body 'Thứ Bảy 8 giờ' --confirm".to_owned(),
                 "an announcement asking for confirmation",
@@ -160,6 +174,14 @@ impl Seed {
                 "lienlac announce list".to_owned(),
                 "the announcement; `lienlac announce read <id> --confirm`",
             ),
+            (
+                "lienlac timetable show".to_owned(),
+                "the child's timetable this week (`menu show`, `plan show` too)",
+            ),
+            (
+                "lienlac post list".to_owned(),
+                "the school's and the class's news the guardian may read",
+            ),
         ];
         println!("\nTry (every password is {PASSWORD}):");
         for (command, what) in steps {
@@ -170,6 +192,23 @@ impl Seed {
             self.accounts_file.display()
         );
         Ok(())
+    }
+
+    /// Signs in as a demo account.
+    async fn sign_in(
+        auth: &mut AuthServiceClient<Channel>,
+        identity_url: &str,
+        username: &str,
+    ) -> anyhow::Result<Credentials> {
+        let tokens = auth
+            .login(id::LoginRequest {
+                username: username.to_owned(),
+                password: PASSWORD.to_owned(),
+            })
+            .await
+            .with_context(|| format!("signing in as {username}"))?
+            .into_inner();
+        Ok(Credentials::new(identity_url, username, tokens))
     }
 
     fn days(&self) -> usize {

@@ -227,6 +227,7 @@ impl Seed {
             guardians.extend(students.iter().flat_map(|(_, guardians)| guardians.clone()));
             seeded.push(SeededClass {
                 id: class_id,
+                school: number,
                 name: class_name.clone(),
                 teacher_username,
                 students: students.into_iter().map(|(student, _)| student).collect(),

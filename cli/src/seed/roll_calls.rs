@@ -4,14 +4,13 @@ use anyhow::Context as _;
 use futures::{StreamExt as _, TryStreamExt as _};
 use lienlac_proto::attendance::v1 as att;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
-use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 
 use crate::credentials::Credentials;
 use crate::{progress, session};
 
 use super::plan::{exceptions, rid};
-use super::{CONCURRENCY, PASSWORD, Seed, SeededClass};
+use super::{CONCURRENCY, Seed, SeededClass};
 
 impl Seed {
     /// Two weeks of roll calls, taken by each homeroom teacher with their own
@@ -31,19 +30,12 @@ impl Seed {
             .map(|class| {
                 let (mut attendance, mut auth, bar) = (attendance.clone(), auth.clone(), &bar);
                 async move {
-                    let tokens = auth
-                        .login(id::LoginRequest {
-                            username: class.teacher_username.clone(),
-                            password: PASSWORD.to_owned(),
-                        })
-                        .await
-                        .with_context(|| format!("signing in as {}", class.teacher_username))?
-                        .into_inner();
-                    let teacher = Credentials::new(
+                    let teacher = Seed::sign_in(
+                        &mut auth,
                         &credentials.identity_url,
                         &class.teacher_username,
-                        tokens,
-                    );
+                    )
+                    .await?;
                     for day in days {
                         for session in [att::Session::Morning, att::Session::Afternoon] {
                             let key = format!("{}:{day}:{}", class.id, session as i32);
