@@ -8,7 +8,6 @@ use lienlac_proto::messaging::v1::messaging_service_server::MessagingService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::Ctx;
 use crate::announcements::{self, Missing, NewAnnouncement};
 use crate::bulletins::{self, Content, NewBulletin, Subject, content};
 use crate::conversations::read::{self, StateChange};
@@ -16,12 +15,14 @@ use crate::conversations::{self, NewMessage};
 use crate::posts::read::{Listing, Page};
 use crate::posts::rules::Policy;
 use crate::posts::{self, Decision, Destination, Draft};
+use crate::{Ctx, live};
 
 /// The longest message, in characters.
 const MAX_BODY_CHARS: usize = 4_000;
 
 pub(crate) struct Messaging {
     pub(crate) ctx: Ctx,
+    pub(crate) feed: std::sync::Arc<live::Feed>,
 }
 
 impl Messaging {
@@ -748,6 +749,25 @@ impl MessagingService for Messaging {
     ) -> Result<Response<pb::Bulletin>, Status> {
         self.bulletin_in_force(request, pb::BulletinKind::CurriculumPlan)
             .await
+    }
+
+    type SubscribeStream = tokio_stream::wrappers::ReceiverStream<Result<pb::Update, Status>>;
+
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = caller(&request)?.clone();
+        let cursor = &request.get_ref().cursor;
+        let from = if cursor.is_empty() {
+            None
+        } else {
+            Some(live::decode(cursor)?)
+        };
+        let updates = live::subscribe(self.ctx.clone(), self.feed.clone(), caller, from);
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            updates,
+        )))
     }
 
     async fn rebuild_write_model(

@@ -13,6 +13,7 @@ pub mod config;
 mod conversations;
 mod cursor;
 mod directory;
+mod live;
 mod posts;
 mod visibility;
 mod write_model;
@@ -66,9 +67,11 @@ impl Application {
         self.host
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
         let authenticator = self.host.identity_authenticator()?;
+        let feed = live::Feed::start(self.ctx.pool.clone(), shutdown.clone()).await?;
         let routes = Routes::new(
             MessagingServiceServer::new(api::Messaging {
                 ctx: self.ctx.clone(),
+                feed,
             })
             .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
         );

@@ -389,6 +389,34 @@ pub(crate) async fn list(
     })
 }
 
+/// The announcement `id` as `guardian` has it, if it is addressed to them and
+/// shown by now.
+pub(crate) async fn received(
+    conn: &mut PgConnection,
+    id: Uuid,
+    guardian: Uuid,
+) -> AppResult<Option<pb::AnnouncementForGuardian>> {
+    let sql = format!(
+        "SELECT {ANNOUNCEMENT_COLUMNS}, r.delivered_at, r.read_at, r.acknowledged_at \
+         FROM announcement_recipients r JOIN announcements a ON a.id = r.announcement_id \
+         WHERE r.announcement_id = $1 AND r.guardian_id = $2 AND r.visible_at <= now()"
+    );
+    let row: Option<Received> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(guardian)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|row| pb::AnnouncementForGuardian {
+        state: Some(state(
+            id,
+            row.delivered_at,
+            row.read_at,
+            row.acknowledged_at,
+        )),
+        announcement: Some(row.announcement.into()),
+    }))
+}
+
 /// A guardian read, or confirmed, an announcement addressed to them.
 pub(crate) async fn mark(
     ctx: &Ctx,

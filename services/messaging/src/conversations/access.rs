@@ -10,6 +10,31 @@ use school::roles::SCHOOL_LEADERS;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+/// The conversations of the person $1 who leads the schools $2, as rows (id,
+/// kind, school_id, class_id): the class groups of the classes they are homeroom
+/// teacher of, their children are in now or of the schools they lead; the staff
+/// groups of the schools they work at or lead; their direct threads. The one
+/// statement of membership for lists (the inbox, live delivery); [`member_of`]
+/// answers it for one conversation.
+pub(crate) const MINE: &str = "\
+    SELECT id, 1, school_id, id FROM classes WHERE homeroom_teacher_id = $1 OR school_id = ANY($2) \
+    UNION SELECT c.id, 1, c.school_id, c.id FROM classes c \
+      JOIN enrolment_periods e ON e.class_id = c.id AND e.to_date IS NULL \
+      JOIN guardianships g ON g.student_id = e.student_id AND g.guardian_id = $1 \
+    UNION SELECT id, 2, id, NULL::uuid FROM schools \
+      WHERE id = ANY($2) OR id IN (SELECT school_id FROM staff WHERE id = $1) \
+    UNION SELECT id, 3, school_id, NULL::uuid FROM direct_threads WHERE $1 IN (person_a, person_b)";
+
+/// The schools the caller leads, as their token says.
+pub(crate) fn led_schools(caller: &Caller) -> Vec<Uuid> {
+    caller
+        .bindings
+        .iter()
+        .filter(|binding| SCHOOL_LEADERS.contains(&binding.role))
+        .filter_map(|binding| binding.id)
+        .collect()
+}
+
 /// A conversation and where it belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Place {

@@ -5,7 +5,6 @@ use kernel::auth::Caller;
 use kernel::error::{AppError, AppResult};
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::ConversationKind;
-use school::roles::SCHOOL_LEADERS;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -134,22 +133,8 @@ pub(crate) async fn inbox(
     } else {
         cursor::decode(cursor_text)?
     };
-    // Schools the caller leads, as their token says.
-    let led: Vec<Uuid> = caller
-        .bindings
-        .iter()
-        .filter(|binding| SCHOOL_LEADERS.contains(&binding.role))
-        .filter_map(|binding| binding.id)
-        .collect();
-    let rows: Vec<InboxRow> = sqlx::query_as(
-        "WITH mine (id, kind, school_id, class_id) AS ( \
-           SELECT id, 1, school_id, id FROM classes WHERE homeroom_teacher_id = $1 OR school_id = ANY($2) \
-           UNION SELECT c.id, 1, c.school_id, c.id FROM classes c \
-             JOIN enrolment_periods e ON e.class_id = c.id AND e.to_date IS NULL \
-             JOIN guardianships g ON g.student_id = e.student_id AND g.guardian_id = $1 \
-           UNION SELECT id, 2, id, NULL::uuid FROM schools \
-             WHERE id = ANY($2) OR id IN (SELECT school_id FROM staff WHERE id = $1) \
-           UNION SELECT id, 3, school_id, NULL::uuid FROM direct_threads WHERE $1 IN (person_a, person_b)), \
+    let sql = format!(
+        "WITH mine (id, kind, school_id, class_id) AS ({}), \
          page AS ( \
            SELECT m.*, coalesce(h.last_seq, 0) AS last_seq, h.last_message_at, \
                   coalesce((extract(epoch FROM h.last_message_at) * 1000000)::bigint, -9223372036854775808) AS at \
@@ -160,14 +145,16 @@ pub(crate) async fn inbox(
          FROM page p LEFT JOIN conversation_states s ON s.person_id = $1 AND s.conversation_id = p.id \
          WHERE (p.at, p.id) < ($3, $4) \
          ORDER BY p.at DESC, p.id DESC LIMIT $5",
-    )
-    .bind(person)
-    .bind(&led)
-    .bind(after_at)
-    .bind(after_id)
-    .bind(limit + 1)
-    .fetch_all(&ctx.pool)
-    .await?;
+        access::MINE
+    );
+    let rows: Vec<InboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(person)
+        .bind(access::led_schools(caller))
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit + 1)
+        .fetch_all(&ctx.pool)
+        .await?;
     let more = rows.len() as i64 > limit;
     let rows = &rows[..rows.len().min(limit as usize)];
     Ok(pb::ListInboxResponse {

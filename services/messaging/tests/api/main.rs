@@ -7,5 +7,6 @@ mod announcements;
 mod bulletins;
 mod conversations;
 mod helpers;
+mod live;
 mod posts;
 mod rebuild;

@@ -1,0 +1,265 @@
+//! One connected app: the events after its cursor, read from the store until it
+//! has caught up, then from the feed (feed.rs), each turned into an update if it
+//! is for this subscriber. Updates carry the commit place of their event, so a
+//! reconnect resumes exactly after the last one received.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kernel::auth::Caller;
+use kernel::error::{AppError, AppResult};
+use kernel::event_store::{CommitCursor, RecordedEvent, read_committed};
+use kernel::write_model::Fact;
+use lienlac_proto::messaging::v1 as pb;
+use tokio::sync::{broadcast, mpsc};
+use tonic::Status;
+use uuid::Uuid;
+
+use super::feed::{BATCH, Feed};
+use crate::conversations::{access, read};
+use crate::{Ctx, announcements, posts};
+
+/// How often an idle subscriber hears the cursor of now.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How long the subscriber's list of conversations is trusted: the directory
+/// (enrolments, guardianships, staff) changes through identity's events.
+const MEMBERSHIP_TTL: Duration = Duration::from_secs(30);
+
+pub(crate) type Updates = mpsc::Receiver<Result<pb::Update, Status>>;
+
+/// `cursor` as updates carry it: the commit place of their event.
+pub(crate) fn encode(cursor: CommitCursor) -> String {
+    format!("{}-{}", cursor.tx_id, cursor.position)
+}
+
+pub(crate) fn decode(text: &str) -> AppResult<CommitCursor> {
+    text.split_once('-')
+        .and_then(|(tx_id, position)| {
+            Some(CommitCursor {
+                tx_id: tx_id.parse().ok()?,
+                position: position.parse().ok()?,
+            })
+        })
+        .filter(|cursor| cursor.tx_id >= 0 && cursor.position >= 0)
+        .ok_or_else(|| Status::invalid_argument("cursor: not one this service gave").into())
+}
+
+/// The caller's updates after `from` (now when `None`), until they hang up or the
+/// service stops.
+pub(crate) fn subscribe(
+    ctx: Ctx,
+    feed: Arc<Feed>,
+    caller: Caller,
+    from: Option<CommitCursor>,
+) -> Updates {
+    let (sender, updates) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let (events, head) = feed.subscribe();
+        let mut subscriber = Subscriber {
+            ctx,
+            caller,
+            conversations: HashSet::new(),
+            loaded_at: None,
+            sender,
+        };
+        let after = from.unwrap_or(head);
+        if let Err(error) = subscriber.follow(&feed, events, after).await {
+            let status = Status::from(error);
+            let _ = subscriber.sender.send(Err(status)).await;
+        }
+    });
+    updates
+}
+
+struct Subscriber {
+    ctx: Ctx,
+    caller: Caller,
+    /// The conversations the subscriber is in, as of `loaded_at`.
+    conversations: HashSet<Uuid>,
+    loaded_at: Option<Instant>,
+    sender: mpsc::Sender<Result<pb::Update, Status>>,
+}
+
+/// The subscriber hung up: stop quietly.
+struct Gone;
+
+impl Subscriber {
+    async fn follow(
+        &mut self,
+        feed: &Feed,
+        mut events: broadcast::Receiver<Arc<RecordedEvent>>,
+        mut after: CommitCursor,
+    ) -> AppResult<()> {
+        let heartbeat = pb::update::Item::Heartbeat(pb::Heartbeat {});
+        if self.send(after, heartbeat.clone()).await.is_err() {
+            return Ok(());
+        }
+        if self.catch_up(&mut after).await?.is_err() {
+            return Ok(());
+        }
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+        loop {
+            let sent = tokio::select! {
+                () = feed.shutdown.cancelled() => return Ok(()),
+                () = self.sender.closed() => return Ok(()),
+                _ = beat.tick() => self.send(after, heartbeat.clone()).await,
+                received = events.recv() => match received {
+                    Ok(event) => {
+                        let at = CommitCursor::of(&event);
+                        if at <= after {
+                            continue;
+                        }
+                        after = at;
+                        self.deliver(&event, at).await?
+                    }
+                    // Fell behind the feed: read the store from the last update on.
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up(&mut after).await?,
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            };
+            if sent.is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads the store after `after` until less than a batch is left.
+    async fn catch_up(&mut self, after: &mut CommitCursor) -> AppResult<Result<(), Gone>> {
+        loop {
+            let batch = {
+                let mut conn = self.ctx.pool.acquire().await?;
+                read_committed(&mut conn, *after, BATCH, false).await?
+            };
+            let full = batch.len() as i64 == BATCH;
+            for event in batch {
+                *after = CommitCursor::of(&event);
+                if self.deliver(&event, *after).await?.is_err() {
+                    return Ok(Err(Gone));
+                }
+            }
+            if !full {
+                return Ok(Ok(()));
+            }
+        }
+    }
+
+    async fn send(&self, at: CommitCursor, item: pb::update::Item) -> Result<(), Gone> {
+        let update = pb::Update {
+            cursor: encode(at),
+            item: Some(item),
+        };
+        self.sender.send(Ok(update)).await.map_err(|_| Gone)
+    }
+
+    /// Sends the update `event` makes for this subscriber, if any.
+    async fn deliver(
+        &mut self,
+        event: &RecordedEvent,
+        at: CommitCursor,
+    ) -> AppResult<Result<(), Gone>> {
+        let item = match self.item(event).await? {
+            Some(item) => item,
+            None => return Ok(Ok(())),
+        };
+        Ok(self.send(at, item).await)
+    }
+
+    async fn item(&mut self, event: &RecordedEvent) -> AppResult<Option<pb::update::Item>> {
+        let fact = Fact::of(event);
+        let unreadable = |error: anyhow::Error| AppError::Unexpected(error);
+        let Some(person) = self.caller.person_id else {
+            return Ok(None);
+        };
+        match event.event_type.as_str() {
+            "DirectThreadStarted" => {
+                let started: pb::DirectThreadStarted = fact.decode().map_err(unreadable)?;
+                if started.participant_ids.contains(&person.to_string()) {
+                    self.conversations.insert(uuid(&started.conversation_id)?);
+                }
+                Ok(None)
+            }
+            "MessagePosted" | "MessageEdited" | "MessageDeleted" => {
+                let named: MessageNamed = fact.decode().map_err(unreadable)?;
+                if !self.is_in(person, uuid(&named.conversation_id)?).await? {
+                    return Ok(None);
+                }
+                let mut conn = self.ctx.pool.acquire().await?;
+                let message = read::message(&mut conn, uuid(&named.message_id)?).await?;
+                Ok(Some(pb::update::Item::Message(message)))
+            }
+            "AnnouncementPublished" => {
+                let published: pb::AnnouncementPublished = fact.decode().map_err(unreadable)?;
+                let mut conn = self.ctx.pool.acquire().await?;
+                let received =
+                    announcements::received(&mut conn, uuid(&published.announcement_id)?, person)
+                        .await?;
+                Ok(received.map(pb::update::Item::Announcement))
+            }
+            "PostApproved" => {
+                let approved: pb::PostApproved = fact.decode().map_err(unreadable)?;
+                match posts::read::get(&self.ctx, &self.caller, uuid(&approved.post_id)?).await {
+                    Ok(post) => Ok(Some(pb::update::Item::Post(post))),
+                    Err(AppError::Status(status))
+                        if status.code() == tonic::Code::PermissionDenied =>
+                    {
+                        Ok(None)
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether the subscriber is in `conversation`, from their list of
+    /// conversations, loaded again once it is older than [`MEMBERSHIP_TTL`].
+    async fn is_in(&mut self, person: Uuid, conversation: Uuid) -> AppResult<bool> {
+        if self
+            .loaded_at
+            .is_none_or(|at| at.elapsed() > MEMBERSHIP_TTL)
+        {
+            let sql = format!(
+                "SELECT mine.id FROM ({}) AS mine (id, kind, school_id, class_id)",
+                access::MINE
+            );
+            let ids: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(person)
+                .bind(access::led_schools(&self.caller))
+                .fetch_all(&self.ctx.pool)
+                .await?;
+            self.conversations = ids.into_iter().collect();
+            self.loaded_at = Some(Instant::now());
+        }
+        Ok(self.conversations.contains(&conversation))
+    }
+}
+
+/// What every message event names: its message and conversation.
+#[derive(serde::Deserialize)]
+struct MessageNamed {
+    message_id: String,
+    conversation_id: String,
+}
+
+fn uuid(text: &str) -> AppResult<Uuid> {
+    text.parse()
+        .map_err(|_| AppError::Unexpected(anyhow::anyhow!("an event with a malformed id")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_what_it_was_and_a_made_up_one_is_refused() {
+        let cursor = CommitCursor {
+            tx_id: 81_234,
+            position: 17,
+        };
+        assert_eq!(decode(&encode(cursor)).unwrap(), cursor);
+        for made_up in ["", "12", "x-y", "-1-2", "1-", "1.2"] {
+            assert!(decode(made_up).is_err(), "{made_up}");
+        }
+    }
+}

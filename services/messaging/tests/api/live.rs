@@ -1,0 +1,204 @@
+//! `Subscribe`: a connected guardian receives what is for them as it happens (their
+//! class group's messages, announcements to them, posts they may read) and nothing
+//! else, and resumes after a reconnect with nothing missed and nothing twice.
+
+use std::time::Duration;
+
+use kernel::testing::{request_id, with_token};
+use lienlac_proto::messaging::v1 as pb;
+use lienlac_proto::messaging::v1::update::Item;
+use tonic::{Code, Streaming};
+
+use crate::helpers::Stack;
+
+/// The next update that is not a heartbeat, within five seconds.
+async fn next(updates: &mut Streaming<pb::Update>) -> pb::Update {
+    loop {
+        let update = tokio::time::timeout(Duration::from_secs(5), updates.message())
+            .await
+            .expect("an update within five seconds")
+            .unwrap()
+            .expect("the stream goes on");
+        if !matches!(update.item, Some(Item::Heartbeat(_))) {
+            return update;
+        }
+    }
+}
+
+async fn subscribe(stack: &Stack, token: &str, cursor: &str) -> Streaming<pb::Update> {
+    stack
+        .client()
+        .subscribe(with_token(
+            pb::SubscribeRequest {
+                cursor: cursor.to_owned(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn post(stack: &Stack, token: &str, conversation: &str, body: &str) -> pb::Message {
+    stack
+        .client()
+        .post_message(with_token(
+            pb::PostMessageRequest {
+                request_id: request_id(),
+                conversation_id: conversation.to_owned(),
+                body: body.to_owned(),
+                reply_to: String::new(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn body(update: &pb::Update) -> &str {
+    match &update.item {
+        Some(Item::Message(message)) => &message.body,
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connected_guardian_receives_what_is_theirs_as_it_happens_and_nothing_else() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let mut client = stack.client();
+    let mut updates = subscribe(&stack, &school.guardian, "").await;
+    let first = updates.message().await.unwrap().unwrap();
+    assert!(matches!(first.item, Some(Item::Heartbeat(_))) && !first.cursor.is_empty());
+
+    // Another class's group is not theirs; their child's is.
+    post(
+        &stack,
+        &school.other_homeroom,
+        &school.other_class_id,
+        "Lớp 1A2 nghỉ",
+    )
+    .await;
+    let sent = post(
+        &stack,
+        &school.homeroom,
+        &school.class_id,
+        "Mai lớp mình học bơi",
+    )
+    .await;
+    let update = next(&mut updates).await;
+    assert_eq!(body(&update), "Mai lớp mình học bơi");
+
+    client
+        .edit_message(with_token(
+            pb::EditMessageRequest {
+                request_id: request_id(),
+                message_id: sent.id.clone(),
+                body: "Mai lớp mình học bơi, nhớ mang đồ bơi".into(),
+            },
+            &school.homeroom,
+        ))
+        .await
+        .unwrap();
+    let edited = next(&mut updates).await;
+    assert_eq!(body(&edited), "Mai lớp mình học bơi, nhớ mang đồ bơi");
+
+    client
+        .publish_announcement(with_token(
+            pb::PublishAnnouncementRequest {
+                request_id: request_id(),
+                audience: Some(pb::Audience {
+                    scope: Some(pb::audience::Scope::ClassId(school.class_id.clone())),
+                }),
+                title: "Học bơi".into(),
+                body: "Lớp học bơi sáng mai.".into(),
+                requires_ack: false,
+                scheduled_at: String::new(),
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap();
+    match next(&mut updates).await.item {
+        Some(Item::Announcement(received)) => {
+            assert_eq!(received.announcement.unwrap().title, "Học bơi");
+        }
+        other => panic!("not the announcement: {other:?}"),
+    }
+
+    // A post of the other class is not theirs; a school-wide one is.
+    for (class, title) in [
+        (&school.other_class_id, "Tin 1A2"),
+        (&school.class_id, "Tin 1A1"),
+    ] {
+        client
+            .submit_post(with_token(
+                pb::SubmitPostRequest {
+                    request_id: request_id(),
+                    class_id: class.clone(),
+                    title: title.into(),
+                    body: "Nội dung".into(),
+                    classification: pb::Classification::Class as i32,
+                    ..Default::default()
+                },
+                &school.principal,
+            ))
+            .await
+            .unwrap();
+    }
+    match next(&mut updates).await.item {
+        Some(Item::Post(post)) => assert_eq!(post.published.unwrap().title, "Tin 1A1"),
+        other => panic!("not the post: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_reconnect_the_updates_resume_after_the_last_one_received() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let mut updates = subscribe(&stack, &school.guardian, "").await;
+    post(&stack, &school.homeroom, &school.class_id, "Tin nhắn 1").await;
+    let received = next(&mut updates).await;
+    assert_eq!(body(&received), "Tin nhắn 1");
+    drop(updates);
+
+    // While the app is away.
+    for n in 2..=4 {
+        post(
+            &stack,
+            &school.homeroom,
+            &school.class_id,
+            &format!("Tin nhắn {n}"),
+        )
+        .await;
+    }
+    let mut resumed = subscribe(&stack, &school.guardian, &received.cursor).await;
+    let mut bodies = Vec::new();
+    for _ in 2..=4 {
+        bodies.push(body(&next(&mut resumed).await).to_owned());
+    }
+    assert_eq!(bodies, ["Tin nhắn 2", "Tin nhắn 3", "Tin nhắn 4"]);
+    post(&stack, &school.homeroom, &school.class_id, "Tin nhắn 5").await;
+    assert_eq!(
+        body(&next(&mut resumed).await),
+        "Tin nhắn 5",
+        "nothing twice, then live"
+    );
+
+    let made_up = stack
+        .client()
+        .subscribe(with_token(
+            pb::SubscribeRequest {
+                cursor: "yesterday".into(),
+            },
+            &school.guardian,
+        ))
+        .await;
+    assert_eq!(made_up.unwrap_err().code(), Code::InvalidArgument);
+    let anonymous = stack
+        .client()
+        .subscribe(pb::SubscribeRequest::default())
+        .await;
+    assert_eq!(anonymous.unwrap_err().code(), Code::Unauthenticated);
+}
