@@ -1,8 +1,11 @@
 //! Messaging benchmark (`make bench`): an announcement to a whole school (about
 //! 1,700 guardians) and to a whole district (about 100,000) over gRPC, until every
 //! guardian's row is committed, against raw Postgres inserting the same rows into a
-//! copy of the table in the same run; and `ListInbox` latency for a guardian whose
-//! class group holds 10,000 messages. The district is synthetic: its classes,
+//! copy of the table in the same run; `ListInbox` latency for a guardian whose
+//! class group holds 10,000 messages; and `Subscribe`'s delivery lag (from the
+//! writer's call to the subscriber's receipt) while messages are posted at 1,000 a
+//! second over gRPC into a school's class groups and staff group, three of them
+//! followed by three subscribers. The district is synthetic: its classes,
 //! students and guardians are written straight into messaging's directory tables.
 //! Writes `target/bench/messaging.json`.
 
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use kernel::config::ServiceId;
+use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, append};
 use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::audience::Scope;
@@ -33,6 +37,9 @@ const SCHOOL_RUNS: usize = 10;
 const DISTRICT_RUNS: usize = 3;
 const MESSAGES: i64 = 10_000;
 const INBOX_CALLS: usize = 500;
+/// Messages a second posted while subscribers follow, and for how long.
+const LIVE_RATE: u64 = 1_000;
+const LIVE_SECONDS: u64 = 10;
 
 #[tokio::main]
 async fn main() {
@@ -127,6 +134,8 @@ async fn main() {
                 .any(|e| e.state.as_ref().unwrap().unread >= MESSAGES)
         );
     }
+    let live_store = live_lag(addr, &pool, &school, Writer::EventStore).await;
+    let live_grpc = live_lag(addr, &pool, &school, Writer::Grpc).await;
     stop.cancel();
 
     let median = |times: &[Duration]| {
@@ -144,6 +153,7 @@ async fn main() {
     );
     let round = |x: f64, places: i32| (x * 10f64.powi(places)).round() / 10f64.powi(places);
     let ms = |q: f64| round(inbox.value_at_quantile(q) as f64 / 1000.0, 2);
+    let lag_ms = |live: &Live, q: f64| round(live.lags.value_at_quantile(q) as f64 / 1000.0, 1);
     let report = serde_json::json!({
         "school_guardians": school_recipients,
         "school_announcement_ms": round(school_ms, 1),
@@ -157,6 +167,17 @@ async fn main() {
         "list_inbox_p50_ms": ms(0.5),
         "list_inbox_p99_ms": ms(0.99),
         "list_inbox_samples": INBOX_CALLS,
+        "live_rate_target_per_s": LIVE_RATE,
+        "live_store_rate_achieved_per_s": round(live_store.achieved_rate, 0),
+        "live_store_messages": live_store.messages,
+        "live_store_deliveries": live_store.lags.len(),
+        "subscribe_lag_p50_ms": lag_ms(&live_store, 0.5),
+        "subscribe_lag_p99_ms": lag_ms(&live_store, 0.99),
+        "subscribe_lag_max_ms": lag_ms(&live_store, 1.0),
+        "live_grpc_rate_achieved_per_s": round(live_grpc.achieved_rate, 0),
+        "live_grpc_deliveries": live_grpc.lags.len(),
+        "grpc_subscribe_lag_p50_ms": lag_ms(&live_grpc, 0.5),
+        "grpc_subscribe_lag_p99_ms": lag_ms(&live_grpc, 0.99),
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
@@ -229,6 +250,173 @@ async fn publish(
         recipients = announcement.recipients;
     }
     (times, recipients)
+}
+
+/// A load of messages and what the subscribers saw of it.
+struct Live {
+    /// From each message's recording in the service to its receipt.
+    lags: Histogram<u64>,
+    messages: u64,
+    achieved_rate: f64,
+}
+
+/// How the load's messages are written.
+#[derive(Clone, Copy)]
+enum Writer {
+    /// `PostMessage` over gRPC, by the school's principal.
+    Grpc,
+    /// `MessagePosted` events appended straight to the event store, as the
+    /// service's own commands would: Subscribe's side alone at the target rate.
+    EventStore,
+}
+
+/// Three subscribers (1A1's guardian, 1A1's teacher, 1A2's teacher) while
+/// [`LIVE_RATE`] messages a second are written, in turn into each class group of
+/// the school (1A1 and 1A2 first) and its staff group: each delivery's lag from
+/// the message's recording, and every subscriber gets each of its messages
+/// exactly once.
+async fn live_lag(
+    addr: std::net::SocketAddr,
+    pool: &PgPool,
+    school: &School,
+    writer: Writer,
+) -> Live {
+    let others: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM classes WHERE school_id = $1::uuid AND id NOT IN ($2::uuid, $3::uuid)",
+    )
+    .bind(&school.school_id)
+    .bind(&school.class_id)
+    .bind(&school.other_class_id)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut conversations = vec![
+        school.class_id.clone(),
+        school.other_class_id.clone(),
+        school.school_id.clone(),
+    ];
+    conversations.extend(others.iter().map(Uuid::to_string));
+    let count = conversations.len() as u64;
+    let subscribers = [
+        (school.guardian.clone(), vec![0]),
+        (school.homeroom.clone(), vec![0, 2]),
+        (school.other_homeroom.clone(), vec![1, 2]),
+    ];
+    let messages = LIVE_RATE * LIVE_SECONDS;
+    let writing_done = CancellationToken::new();
+    let mut followers = Vec::new();
+    for (token, followed) in subscribers {
+        let mut stream = MessagingServiceClient::new(channel(addr))
+            .subscribe(with_token(pb::SubscribeRequest::default(), &token))
+            .await
+            .unwrap()
+            .into_inner();
+        // The first update (a heartbeat) says the subscription is in place.
+        stream.message().await.unwrap().unwrap();
+        let expected = (0..messages)
+            .filter(|n| followed.contains(&((n % count) as usize)))
+            .count();
+        let done = writing_done.clone();
+        followers.push(tokio::spawn(async move {
+            let mut lags = Vec::with_capacity(expected);
+            let mut seen = std::collections::HashSet::new();
+            while seen.len() < expected {
+                let next = tokio::select! {
+                    next = stream.message() => next.unwrap(),
+                    () = async { done.cancelled().await; tokio::time::sleep(Duration::from_secs(10)).await } => None,
+                };
+                let Some(update) = next else { break };
+                if let Some(pb::update::Item::Message(message)) = update.item {
+                    let recorded = time::OffsetDateTime::parse(
+                        &message.posted_at,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .unwrap();
+                    let lag = (time::OffsetDateTime::now_utc() - recorded).max(time::Duration::ZERO);
+                    assert!(seen.insert(message.id), "a message delivered twice");
+                    lags.push(lag.unsigned_abs());
+                }
+            }
+            assert_eq!(seen.len(), expected, "every message of the subscriber's conversations");
+            lags
+        }));
+    }
+
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
+    let client = MessagingServiceClient::new(channel(addr));
+    let (district, school_id): (Uuid, Uuid) = (
+        school.district_id.parse().unwrap(),
+        school.school_id.parse().unwrap(),
+    );
+    let bench_writer = Uuid::now_v7();
+    let started = tokio::time::Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for n in 0..messages {
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let at = started + Duration::from_micros(n * 1_000_000 / LIVE_RATE);
+        let conversation = conversations[(n % count) as usize].clone();
+        let (token, mut client, pool) = (school.principal.clone(), client.clone(), pool.clone());
+        writers.spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let body = format!("tin {n}");
+            match writer {
+                Writer::Grpc => {
+                    client
+                        .post_message(with_token(
+                            pb::PostMessageRequest {
+                                request_id: request_id(),
+                                conversation_id: conversation,
+                                body,
+                                reply_to: String::new(),
+                            },
+                            &token,
+                        ))
+                        .await
+                        .unwrap();
+                }
+                Writer::EventStore => {
+                    let posted = pb::MessagePosted {
+                        message_id: Uuid::now_v7().to_string(),
+                        conversation_id: conversation,
+                        kind: pb::ConversationKind::Class as i32,
+                        seq: n as i64 + 1,
+                        school_id: school_id.to_string(),
+                        author_account_id: bench_writer.to_string(),
+                        ..Default::default()
+                    };
+                    let event = NewEvent::from_message(&posted)
+                        .and_then(|event| event.keeping("body", &body))
+                        .unwrap();
+                    let mut tx = pool.begin().await.unwrap();
+                    append(
+                        &mut tx,
+                        &format!("bench-live:{n}"),
+                        ExpectedVersion::NoStream,
+                        &[event],
+                        &EventMeta::for_command(None).in_tenant(district, Some(school_id)),
+                    )
+                    .await
+                    .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            }
+            drop(permit);
+        });
+    }
+    writers.join_all().await;
+    let achieved_rate = messages as f64 / started.elapsed().as_secs_f64();
+    writing_done.cancel();
+    let mut lags = Histogram::<u64>::new(3).unwrap();
+    for follower in followers {
+        for lag in follower.await.unwrap() {
+            lags.record(lag.as_micros() as u64).unwrap();
+        }
+    }
+    Live {
+        lags,
+        messages,
+        achieved_rate,
+    }
 }
 
 /// `runs` inserts of one row per guardian into the copy of the recipients table.

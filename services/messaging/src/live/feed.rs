@@ -73,12 +73,21 @@ async fn run(
     mut after: CommitCursor,
     shutdown: CancellationToken,
 ) {
+    // The feed keeps its own connection: it must not queue for one behind commands
+    // that hold theirs while they wait on a conversation's lock.
+    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>> = None;
     while !shutdown.is_cancelled() {
         let read = async {
-            let mut conn = pool.acquire().await?;
-            read_committed(&mut conn, after, BATCH, false).await
+            let conn = match &mut conn {
+                Some(conn) => conn,
+                None => conn.insert(pool.acquire().await?),
+            };
+            read_committed(conn, after, BATCH, false).await
         }
         .await;
+        if read.is_err() {
+            conn = None;
+        }
         let pause = match read {
             Ok(batch) => {
                 let full = batch.len() as i64 == BATCH;

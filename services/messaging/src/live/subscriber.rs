@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::feed::{BATCH, Feed};
 use crate::conversations::{access, read};
+use crate::write_model::kept;
 use crate::{Ctx, announcements, posts};
 
 /// How often an idle subscriber hears the cursor of now.
@@ -179,7 +180,28 @@ impl Subscriber {
                 }
                 Ok(None)
             }
-            "MessagePosted" | "MessageEdited" | "MessageDeleted" => {
+            "MessagePosted" => {
+                // The stored event holds the whole message: no query for the
+                // commonest update.
+                let posted: pb::MessagePosted = fact.decode().map_err(unreadable)?;
+                if !self.is_in(person, uuid(&posted.conversation_id)?).await? {
+                    return Ok(None);
+                }
+                let body: String = fact.required(kept::BODY).map_err(unreadable)?;
+                Ok(Some(pb::update::Item::Message(pb::Message {
+                    id: posted.message_id,
+                    conversation_id: posted.conversation_id,
+                    seq: posted.seq,
+                    author_account_id: posted.author_account_id,
+                    author_person_id: posted.author_person_id,
+                    body,
+                    reply_to: posted.reply_to,
+                    posted_at: kernel::dates::rfc3339(event.recorded_at),
+                    edited_at: String::new(),
+                    deleted_at: String::new(),
+                })))
+            }
+            "MessageEdited" | "MessageDeleted" => {
                 let named: MessageNamed = fact.decode().map_err(unreadable)?;
                 if !self.is_in(person, uuid(&named.conversation_id)?).await? {
                     return Ok(None);
@@ -235,7 +257,7 @@ impl Subscriber {
     }
 }
 
-/// What every message event names: its message and conversation.
+/// What an edit or a deletion names: its message and conversation.
 #[derive(serde::Deserialize)]
 struct MessageNamed {
     message_id: String,
