@@ -15,6 +15,7 @@ use crate::conversations::{self, NewMessage};
 use crate::posts::read::{Listing, Page};
 use crate::posts::rules::Policy;
 use crate::posts::{self, Decision, Destination, Draft};
+use crate::surveys::{self, NewSurvey};
 use crate::{Ctx, live};
 
 /// The longest message, in characters.
@@ -140,6 +141,76 @@ fn draft(
         classification: classification(check, "classification", requested, true),
         recipients: people(check, "recipient_ids", recipients, 1_000),
     }
+}
+
+/// A survey's questions: 1 to 30, each with a prompt and a kind; choice questions
+/// with 2 to 20 options, the others with none.
+fn questions(check: &mut Check, given: &[pb::Question]) -> Vec<pb::Question> {
+    if given.is_empty() {
+        check.add(kernel::grpc::Violation::required("questions"));
+    }
+    if !check.at_most("questions", given.len(), 30) {
+        return Vec::new();
+    }
+    given
+        .iter()
+        .map(|question| {
+            let kind = pb::QuestionKind::try_from(question.kind).unwrap_or_default();
+            let choice = matches!(
+                kind,
+                pb::QuestionKind::SingleChoice | pb::QuestionKind::MultipleChoice
+            );
+            if kind == pb::QuestionKind::Unspecified {
+                check.add(kernel::grpc::Violation::new(
+                    "questions.kind",
+                    "must be single choice, multiple choice, number or short text",
+                    "phải là một lựa chọn, nhiều lựa chọn, số hoặc câu trả lời ngắn",
+                ));
+            }
+            let options_fit = if choice {
+                (2..=20).contains(&question.options.len())
+            } else {
+                question.options.is_empty()
+            };
+            if !options_fit {
+                check.add(kernel::grpc::Violation::new(
+                    "questions.options",
+                    "a choice question has 2 to 20 options, the others none",
+                    "câu hỏi lựa chọn có từ 2 đến 20 phương án, các loại khác không có",
+                ));
+            }
+            pb::Question {
+                prompt: required_text(check, "questions.prompt", &question.prompt, 500),
+                kind: kind as i32,
+                options: question
+                    .options
+                    .iter()
+                    .take(20)
+                    .map(|option| check.text("questions.options", option, 200))
+                    .collect(),
+                required: question.required,
+            }
+        })
+        .collect()
+}
+
+/// A survey's deadline: empty for none, else an RFC 3339 time within a year ahead.
+fn deadline(check: &mut Check, text: &str) -> Option<time::OffsetDateTime> {
+    if text.is_empty() {
+        return None;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .filter(|at| *at > now && *at <= now + time::Duration::days(366));
+    if at.is_none() {
+        check.add(kernel::grpc::Violation::new(
+            "deadline",
+            "must be an RFC 3339 time in the coming year",
+            "phải là thời điểm RFC 3339 trong vòng một năm tới",
+        ));
+    }
+    at
 }
 
 /// The day a bulletin takes effect: within a year either way of today.
@@ -749,6 +820,91 @@ impl MessagingService for Messaging {
     ) -> Result<Response<pb::Bulletin>, Status> {
         self.bulletin_in_force(request, pb::BulletinKind::CurriculumPlan)
             .await
+    }
+
+    async fn create_survey(
+        &self,
+        request: Request<pb::CreateSurveyRequest>,
+    ) -> Result<Response<pb::Survey>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let description = if r.description.trim().is_empty() {
+            String::new()
+        } else {
+            check.text("description", &r.description, 4_000)
+        };
+        let new = NewSurvey {
+            audience: r.audience.clone().unwrap_or_default(),
+            title: required_text(&mut check, "title", &r.title, 200),
+            description,
+            questions: questions(&mut check, &r.questions),
+            deadline: deadline(&mut check, &r.deadline),
+            per_child: r.per_child,
+        };
+        check.done()?;
+        Ok(Response::new(
+            surveys::create(&self.ctx, caller, key, new).await?,
+        ))
+    }
+
+    async fn list_surveys(
+        &self,
+        request: Request<pb::ListSurveysRequest>,
+    ) -> Result<Response<pb::ListSurveysResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let limit = page(&mut check, "limit", r.limit, 20, 100);
+        check.done()?;
+        Ok(Response::new(
+            surveys::list(&self.ctx, caller, &r.cursor, limit).await?,
+        ))
+    }
+
+    async fn answer_survey(
+        &self,
+        request: Request<pb::AnswerSurveyRequest>,
+    ) -> Result<Response<pb::SurveyAnswer>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(caller, &r.request_id, r);
+        let survey = check.uuid("survey_id", &r.survey_id);
+        let student = check.optional_uuid("student_id", &r.student_id);
+        check.at_most("answers", r.answers.len(), 30);
+        check.done()?;
+        Ok(Response::new(
+            surveys::answer(&self.ctx, caller, key, survey, student, r.answers.clone()).await?,
+        ))
+    }
+
+    async fn get_survey_results(
+        &self,
+        request: Request<pb::GetSurveyResultsRequest>,
+    ) -> Result<Response<pb::SurveyResults>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let survey = check.uuid("survey_id", &request.get_ref().survey_id);
+        check.done()?;
+        Ok(Response::new(
+            surveys::results(&self.ctx, caller, survey).await?,
+        ))
+    }
+
+    async fn export_survey_results(
+        &self,
+        request: Request<pb::GetSurveyResultsRequest>,
+    ) -> Result<Response<pb::SurveyExport>, Status> {
+        let caller = caller(&request)?;
+        let reader = school::peers::Reader::of(request.metadata())?;
+        let mut check = Check::new();
+        let survey = check.uuid("survey_id", &request.get_ref().survey_id);
+        check.done()?;
+        Ok(Response::new(
+            surveys::export::export(&self.ctx, caller, &reader, survey).await?,
+        ))
     }
 
     type SubscribeStream = tokio_stream::wrappers::ReceiverStream<Result<pb::Update, Status>>;

@@ -4,7 +4,9 @@
 //! school (conversations/). Messages are events on each conversation's stream
 //! (write_model.rs); their text stays in the service. Announcements go to the
 //! guardians of an audience (announcements/); posts are a school's or a class's
-//! news, moderated and classified (posts/).
+//! news, moderated and classified (posts/); bulletins are timetables, menus and
+//! curriculum plans (bulletins/); surveys ask guardians and tally their answers
+//! (surveys/); connected apps follow it all live (live/).
 
 mod announcements;
 mod api;
@@ -15,6 +17,7 @@ mod cursor;
 mod directory;
 mod live;
 mod posts;
+mod surveys;
 mod visibility;
 mod write_model;
 
@@ -37,6 +40,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 #[derive(Clone)]
 pub(crate) struct Ctx {
     pub(crate) pool: PgPool,
+    /// Identity, asked with the caller's own token (students' names in exports).
+    pub(crate) identity: tonic::transport::Channel,
 }
 
 pub struct Application {
@@ -47,8 +52,16 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let host = ServiceHost::build(settings.kernel, &MIGRATOR).await?;
+        let identity = host
+            .config
+            .tls
+            .endpoint(&host.config.identity_url)?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_lazy();
         let ctx = Ctx {
             pool: host.pool.clone(),
+            identity,
         };
         Ok(Self { host, ctx })
     }

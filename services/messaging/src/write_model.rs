@@ -29,10 +29,15 @@ pub(crate) mod kept {
     pub(crate) const CONTENT: &str = "content";
     /// BulletinPublished: the person who published it.
     pub(crate) const PERSON: &str = "person";
+    /// SurveyCreated: its questions.
+    pub(crate) const QUESTIONS: &str = "questions";
+    /// SurveyCreated: its description.
+    pub(crate) const DESCRIPTION: &str = "description";
 }
 
 impl InlineProjection for MessagingTables {
     const TABLES: &'static [&'static str] = &[
+        "surveys",
         "bulletins",
         "post_decisions",
         "posts",
@@ -280,6 +285,39 @@ impl InlineProjection for MessagingTables {
                 .bind(person)
                 .bind(fact.recorded_at)
                 .bind(id(&published.announcement_id)?)
+                .execute(conn)
+                .await?;
+            }
+            "SurveyCreated" => {
+                let created: pb::SurveyCreated = fact.decode()?;
+                let title: String = fact.required(kept::TITLE)?;
+                let description: String = fact.required(kept::DESCRIPTION)?;
+                let questions: serde_json::Value = fact.required(kept::QUESTIONS)?;
+                let deadline = if created.deadline.is_empty() {
+                    None
+                } else {
+                    Some(time::OffsetDateTime::parse(
+                        &created.deadline,
+                        &time::format_description::well_known::Rfc3339,
+                    )?)
+                };
+                sqlx::query(
+                    "INSERT INTO surveys (id, district_id, school_id, audience, title, description, \
+                     questions, deadline, per_child, author_account_id, created_at, guardians) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(id(&created.survey_id)?)
+                .bind(fact.district_id)
+                .bind(id(&created.school_id)?)
+                .bind(sqlx::types::Json(&created.audience.unwrap_or_default()))
+                .bind(title)
+                .bind(description)
+                .bind(questions)
+                .bind(deadline)
+                .bind(created.per_child)
+                .bind(id(&created.author_account_id)?)
+                .bind(fact.recorded_at)
+                .bind(created.guardians)
                 .execute(conn)
                 .await?;
             }

@@ -16,10 +16,10 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::access;
-use crate::names::names_of;
-use crate::peers::Reader;
 use crate::read_models::{Model, RebuildRefused};
 use crate::reports::{Scope, adoption, class, daily, export, student};
+use school::names::names_of;
+use school::peers::Reader;
 use school::roles::{CLASS_OVERSEERS, DISTRICT_OFFICE, SCHOOL_OVERSEERS};
 
 /// The longest period one report reads.
@@ -113,7 +113,7 @@ impl ReportingService for Reporting {
         check.done()?;
         let pool = self.ctx.read_models.queries();
         let target = access::require_student(&pool, caller, student_id, from, to).await?;
-        let full_name = names_of(&self.ctx.peers, &reader, &[student_id])
+        let full_name = names_of(self.ctx.peers.directory(), &reader, &[student_id])
             .await?
             .remove(&student_id)
             .map(|name| name.full_name)

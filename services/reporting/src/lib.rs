@@ -5,7 +5,6 @@
 mod access;
 mod api;
 pub mod config;
-mod names;
 mod peers;
 mod privacy;
 mod projections;

@@ -4,40 +4,13 @@
 //! conversations. Each decides by its own rules
 //! what the reader sees; reporting adds nothing to the reader's rights.
 
-use kernel::error::AppError;
 use kernel::grpc::TracePropagation;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
 use lienlac_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
 use lienlac_proto::privacy::v1::read_log_client::ReadLogClient;
-use tonic::codegen::InterceptedService;
-use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use school::peers::Traced;
 use tonic::transport::Channel;
-
-type Traced = InterceptedService<Channel, TracePropagation>;
-
-/// The reader's bearer token, forwarded as it came.
-#[derive(Clone)]
-pub(crate) struct Reader(AsciiMetadataValue);
-
-impl Reader {
-    pub(crate) fn of(metadata: &MetadataMap) -> Result<Self, AppError> {
-        metadata
-            .get("authorization")
-            .cloned()
-            .map(Self)
-            .ok_or_else(|| tonic::Status::unauthenticated("sign in first").into())
-    }
-
-    /// `message` as a request of this reader.
-    pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        request
-    }
-}
 
 #[derive(Clone)]
 pub(crate) struct Peers {
@@ -67,7 +40,7 @@ impl Peers {
     }
 
     pub(crate) fn directory(&self) -> DirectoryServiceClient<Traced> {
-        DirectoryServiceClient::with_interceptor(self.identity.clone(), TracePropagation)
+        school::peers::directory(&self.identity)
     }
 
     pub(crate) fn attendance(&self) -> AttendanceServiceClient<Traced> {
@@ -90,22 +63,5 @@ impl Peers {
                 ReadLogClient::with_interceptor(self.attendance.clone(), TracePropagation),
             ),
         ]
-    }
-}
-
-/// A peer's answer as reporting's own: its refusal of the reader stands, anything
-/// else is the peer being unavailable.
-pub(crate) fn answer_of(peer: &str, status: tonic::Status) -> AppError {
-    match status.code() {
-        tonic::Code::Unauthenticated
-        | tonic::Code::PermissionDenied
-        | tonic::Code::NotFound
-        | tonic::Code::InvalidArgument => AppError::from(status),
-        code => {
-            tracing::warn!(peer, ?code, "a peer did not answer");
-            AppError::from(tonic::Status::unavailable(format!(
-                "the {peer} service did not answer; try again"
-            )))
-        }
     }
 }

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::Ctx;
-use crate::peers::{Reader, answer_of};
+use school::peers::{Reader, answer_of};
 
 /// How far back a guardian's copy lists who read the child's data.
 const EXPORTED_READS_DAYS: i64 = 365;

@@ -12,6 +12,8 @@
 pub mod dates;
 pub mod directory;
 pub mod enrolments;
+pub mod names;
+pub mod peers;
 pub mod read_log;
 pub mod roles;
 pub mod text;

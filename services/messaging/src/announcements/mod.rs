@@ -11,14 +11,13 @@
 
 pub(crate) mod rules;
 
-use kernel::auth::{Caller, Role, Target};
+use kernel::auth::{Caller, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
 use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, RequestKey};
 use kernel::write_model::append_and_project;
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::audience::Scope;
-use school::roles::SCHOOL_LEADERS;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -44,13 +43,13 @@ pub(crate) struct NewAnnouncement {
 /// Where the audience is, and the filter that picks its guardians: the classes of
 /// this school year in it, and (for chosen guardians) which of their guardians.
 pub(crate) struct Resolved {
-    reach: Reach,
-    district_id: Uuid,
-    school_id: Option<Uuid>,
-    classes_sql: &'static str,
-    scope_id: Uuid,
-    grade: i32,
-    guardians: Vec<Uuid>,
+    pub(crate) reach: Reach,
+    pub(crate) district_id: Uuid,
+    pub(crate) school_id: Option<Uuid>,
+    pub(crate) classes_sql: &'static str,
+    pub(crate) scope_id: Uuid,
+    pub(crate) grade: i32,
+    pub(crate) guardians: Vec<Uuid>,
 }
 
 pub(crate) async fn resolve(
@@ -474,10 +473,7 @@ pub(crate) async fn receipts(
         Some(school) => Target::school(row.district_id, school),
         None => Target::district(row.district_id),
     };
-    let allowed = row.author_account_id == caller.account_id
-        || caller.holds(SCHOOL_LEADERS, &scope)
-        || caller.holds(&[Role::DistrictAdmin], &scope);
-    if !allowed {
+    if !rules::may_see_receipts(caller, row.author_account_id == caller.account_id, &scope) {
         return Err(tonic::Status::permission_denied(
             "its sender, the school's leaders and the district's administrators see the receipts",
         )

@@ -41,6 +41,14 @@ pub(crate) fn may_publish(caller: &Caller, reach: Reach) -> Result<(), Refusal> 
     }
 }
 
+/// Who sees how an announcement or a survey was received: its sender, the leaders
+/// of its school (`scope`) and the district's administrators.
+pub(crate) fn may_see_receipts(caller: &Caller, sent_by_caller: bool, scope: &Target) -> bool {
+    sent_by_caller
+        || caller.holds(SCHOOL_LEADERS, scope)
+        || caller.holds(&[Role::DistrictAdmin], scope)
+}
+
 #[cfg(test)]
 mod tests {
     use kernel::auth::{Binding, ScopeKind};

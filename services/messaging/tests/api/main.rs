@@ -10,3 +10,4 @@ mod helpers;
 mod live;
 mod posts;
 mod rebuild;
+mod surveys;

@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use super::{Counts, status};
 use crate::access::ClassScope;
-use crate::names::names_of;
-use crate::peers::{Peers, Reader};
+use crate::peers::Peers;
+use school::names::names_of;
+use school::peers::Reader;
 
 #[derive(sqlx::FromRow)]
 struct RollCallRow {
@@ -62,7 +63,7 @@ pub(crate) async fn class_attendance(
     students.extend(marks.iter().map(|(_, _, id, _)| *id));
     students.sort_unstable();
     students.dedup();
-    let named = names_of(peers, reader, &students).await?;
+    let named = names_of(peers.directory(), reader, &students).await?;
     let name_of = |id: &Uuid| {
         named
             .get(id)

@@ -10,8 +10,9 @@ use sqlx::PgPool;
 use time::Date;
 use uuid::Uuid;
 
-use crate::names::names_of;
-use crate::peers::{Peers, Reader};
+use crate::peers::Peers;
+use school::names::names_of;
+use school::peers::Reader;
 
 const HEADERS: [&str; 9] = [
     "STT",
@@ -85,7 +86,7 @@ pub(crate) async fn export(
     .fetch_all(pool)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|row| row.student_id).collect();
-    let mut named = names_of(peers, reader, &ids).await?;
+    let mut named = names_of(peers.directory(), reader, &ids).await?;
     for row in &mut rows {
         if let Some(name) = named.remove(&row.student_id) {
             row.full_name = name.full_name;

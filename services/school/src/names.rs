@@ -1,6 +1,7 @@
 //! Students' names for reports and exports, asked of identity with the reader's
-//! own token: reporting keeps no names, and identity decides which students and
-//! which birth dates the reader sees (services/identity/src/personal_details.rs).
+//! own token: the other services keep no names, and identity decides which
+//! students and which birth dates the reader sees
+//! (services/identity/src/personal_details.rs).
 
 use std::collections::HashMap;
 
@@ -8,23 +9,25 @@ use kernel::error::AppResult;
 use lienlac_proto::identity::v1::DescribeStudentsRequest;
 use uuid::Uuid;
 
-use crate::peers::{Peers, Reader, answer_of};
+use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
+
+use crate::peers::{Reader, Traced, answer_of};
 
 /// Identity's `DescribeStudents` takes this many ids at a time.
 const BATCH: usize = 2_000;
 
 /// A student as the reader may see them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct StudentName {
-    pub(crate) full_name: String,
+pub struct StudentName {
+    pub full_name: String,
     /// Empty unless the reader may see it.
-    pub(crate) birth_date: String,
+    pub birth_date: String,
 }
 
 /// The students of `ids` the reader may see; the others, and erased students,
 /// are missing.
-pub(crate) async fn names_of(
-    peers: &Peers,
+pub async fn names_of(
+    mut directory: DirectoryServiceClient<Traced>,
     reader: &Reader,
     ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, StudentName>> {
@@ -33,8 +36,7 @@ pub(crate) async fn names_of(
         let request = reader.request(DescribeStudentsRequest {
             student_ids: batch.iter().map(Uuid::to_string).collect(),
         });
-        let students = peers
-            .directory()
+        let students = directory
             .describe_students(request)
             .await
             .map_err(|status| answer_of("identity", status))?
