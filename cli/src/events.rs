@@ -6,7 +6,15 @@ use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt as _;
 
 /// The services that publish events.
-pub(crate) const PUBLISHERS: [&str; 2] = ["identity", "attendance"];
+pub(crate) const PUBLISHERS: [&str; 3] = ["identity", "attendance", "messaging"];
+
+/// The version of `service`'s event contract its subjects carry (docs/events.md).
+fn contract(service: &str) -> &'static str {
+    match service {
+        "messaging" => "v1",
+        _ => "v2",
+    }
+}
 
 /// The JetStream stream `service` publishes to, seen from `namespace` (empty in
 /// production): `LIENLAC_ATTENDANCE`, `BENCH_LIENLAC_ATTENDANCE`.
@@ -40,7 +48,8 @@ impl Tail {
             format!("{}.", self.namespace)
         };
         format!(
-            "{prefix}lienlac.{service}.v2.{}.{}.*",
+            "{prefix}lienlac.{service}.{}.{}.{}.*",
+            contract(service),
             self.district.as_deref().unwrap_or("*"),
             self.school.as_deref().unwrap_or("*")
         )
@@ -55,12 +64,16 @@ impl Tail {
         };
         let mut feeds = Vec::new();
         for service in &self.services {
-            let stream = jetstream
-                .get_stream(stream_name(&self.namespace, service))
-                .await
-                .with_context(|| {
-                    format!("no event stream {}", stream_name(&self.namespace, service))
-                })?;
+            let name = stream_name(&self.namespace, service);
+            let stream = match jetstream.get_stream(&name).await {
+                Ok(stream) => stream,
+                // A publisher that has not started yet has no stream: follow the others.
+                Err(_) if self.services.len() > 1 => {
+                    eprintln!("no event stream {name} yet: {service} is left out");
+                    continue;
+                }
+                Err(error) => return Err(error).with_context(|| format!("no event stream {name}")),
+            };
             let consumer = stream
                 .create_consumer(pull::OrderedConfig {
                     filter_subject: self.filter(service),

@@ -1,5 +1,6 @@
 //! The public contract carries no personal data: after a whole demo seed (people,
-//! accounts, a week of roll calls, leaves), every event on the public subjects
+//! accounts, a week of roll calls, leaves, messages, posts, timetables, menus and
+//! announcements), every event on the public subjects
 //! decodes, and no field of any of them holds a seeded name, phone number or
 //! birth date.
 
@@ -11,7 +12,7 @@ use std::collections::HashSet;
 
 use kernel::config::{ServiceId, stream_name_in, subject_root_in};
 use kernel::testing::TestWorld;
-use lienlac_test_stack::start_attendance;
+use lienlac_test_stack::{start_attendance, start_messaging};
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
@@ -23,8 +24,10 @@ async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
     let (attendance_addr, _) = start_attendance(&world, &stop, identity).await;
-    let terminal =
-        Terminal::new(&world.namespace, "seed", identity).with_attendance(attendance_addr);
+    let messaging = start_messaging(&world, &stop, identity).await;
+    let terminal = Terminal::new(&world.namespace, "seed", identity)
+        .with_attendance(attendance_addr)
+        .with_messaging(messaging);
     let login = terminal
         .run(&["login", "admin"], Some(ADMIN_PASSWORD))
         .await;
@@ -61,7 +64,11 @@ async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
 
     let jetstream = world.jetstream().await;
     let mut checked = HashSet::new();
-    for service in [ServiceId::IDENTITY, ServiceId::ATTENDANCE] {
+    for service in [
+        ServiceId::IDENTITY,
+        ServiceId::ATTENDANCE,
+        ServiceId::MESSAGING,
+    ] {
         let public = format!("{}.", subject_root_in(&world.namespace, service));
         let stream = jetstream
             .get_stream(stream_name_in(&world.namespace, service))
@@ -101,6 +108,11 @@ async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
         "lienlac.identity.v2.AccountIssued",
         "lienlac.attendance.v2.RollCallSubmitted",
         "lienlac.attendance.v2.StudentAbsenceRecorded",
+        "lienlac.messaging.v1.MessagePosted",
+        "lienlac.messaging.v1.PostSubmitted",
+        "lienlac.messaging.v1.PostRejected",
+        "lienlac.messaging.v1.BulletinPublished",
+        "lienlac.messaging.v1.AnnouncementPublished",
     ] {
         assert!(
             checked.contains(expected),

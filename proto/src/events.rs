@@ -19,7 +19,7 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
             })*
         };
     }
-    use crate::{attendance, identity};
+    use crate::{attendance, identity, messaging};
     one_of!(
         attendance::v2::RollCallSubmitted,
         attendance::v2::StudentAbsenceRecorded,
@@ -48,6 +48,18 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
         identity::v2::RoleGranted,
         identity::v2::RoleRevoked,
         identity::v2::PersonalDataErased,
+        messaging::v1::DirectThreadStarted,
+        messaging::v1::MessagePosted,
+        messaging::v1::MessageEdited,
+        messaging::v1::MessageDeleted,
+        messaging::v1::AnnouncementPublished,
+        messaging::v1::ReceiptsUpdated,
+        messaging::v1::SchoolPolicySet,
+        messaging::v1::PostSubmitted,
+        messaging::v1::PostApproved,
+        messaging::v1::PostRejected,
+        messaging::v1::BulletinPublished,
+        messaging::v1::SurveyCreated,
         // Attendance's version 1, published until it retires (docs/events.md).
         attendance::v1::RollCallSubmitted,
         attendance::v1::StudentAbsenceRecorded,

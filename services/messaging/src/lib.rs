@@ -47,10 +47,12 @@ pub(crate) struct Ctx {
 pub struct Application {
     host: ServiceHost,
     ctx: Ctx,
+    receipts_every: std::time::Duration,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let receipts_every = settings.receipts_every;
         let host = ServiceHost::build(settings.kernel, &MIGRATOR).await?;
         let identity = host
             .config
@@ -63,7 +65,11 @@ impl Application {
             pool: host.pool.clone(),
             identity,
         };
-        Ok(Self { host, ctx })
+        Ok(Self {
+            host,
+            ctx,
+            receipts_every,
+        })
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -81,6 +87,11 @@ impl Application {
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
         let authenticator = self.host.identity_authenticator()?;
         let feed = live::Feed::start(self.ctx.pool.clone(), shutdown.clone()).await?;
+        tokio::spawn(announcements::receipts::run(
+            self.ctx.pool.clone(),
+            self.receipts_every,
+            shutdown.clone(),
+        ));
         let routes = Routes::new(
             MessagingServiceServer::new(api::Messaging {
                 ctx: self.ctx.clone(),

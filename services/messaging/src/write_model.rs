@@ -288,6 +288,19 @@ impl InlineProjection for MessagingTables {
                 .execute(conn)
                 .await?;
             }
+            "ReceiptsUpdated" => {
+                let updated: pb::ReceiptsUpdated = fact.decode()?;
+                sqlx::query(
+                    "UPDATE announcements SET reported_delivered = $2, reported_read = $3, \
+                     reported_acknowledged = $4 WHERE id = $1",
+                )
+                .bind(id(&updated.announcement_id)?)
+                .bind(updated.delivered)
+                .bind(updated.read)
+                .bind(updated.acknowledged)
+                .execute(conn)
+                .await?;
+            }
             "SurveyCreated" => {
                 let created: pb::SurveyCreated = fact.decode()?;
                 let title: String = fact.required(kept::TITLE)?;

@@ -9,6 +9,7 @@
 //! event's payload. The announcement is an event (`AnnouncementPublished`) with its
 //! title and text kept in the stored form, never published.
 
+pub(crate) mod receipts;
 pub(crate) mod rules;
 
 use kernel::auth::{Caller, Target};
@@ -362,6 +363,10 @@ pub(crate) async fn list(
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
+    if !delivered.is_empty() {
+        let ids: Vec<Uuid> = delivered.iter().map(|(id, _)| *id).collect();
+        receipts::changed(&mut conn, &ids).await?;
+    }
     let next_cursor = match (more, rows.last()) {
         (true, Some(last)) => cursor::encode(
             (last.announcement.visible_at.unix_timestamp_nanos() / 1_000) as i64,
@@ -451,6 +456,7 @@ pub(crate) async fn mark(
         .fetch_optional(&mut *conn)
         .await?;
     let (delivered, read, acknowledged) = row.ok_or(AppError::NotFound("announcement"))?;
+    receipts::changed(&mut conn, &[announcement_id]).await?;
     Ok(state(announcement_id, delivered, read, acknowledged))
 }
 

@@ -1,7 +1,9 @@
 //! Announcements: who announces to whom, which guardians an audience reaches,
 //! scheduled ones, and the receipts the sender acts on.
 
-use kernel::testing::{request_id, with_token};
+use std::time::Duration;
+
+use kernel::testing::{eventually, request_id, with_token};
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::audience::Scope;
 use tonic::Code;
@@ -241,6 +243,36 @@ async fn an_announcement_reaches_its_audiences_guardians_and_counts_who_read_and
     expected.sort();
     assert_eq!(not_confirmed, expected);
     assert!(!after.guardian_ids.contains(&guardian));
+
+    // The counts (never who) are published in a batch, once.
+    let published = eventually(
+        "ReceiptsUpdated with the confirmations",
+        Duration::from_secs(10),
+        || {
+            let (pool, id) = (stack.pool.clone(), for_school.id.clone());
+            async move {
+                let reported: Vec<serde_json::Value> = sqlx::query_scalar(
+                    "SELECT data FROM events WHERE event_type = 'ReceiptsUpdated' \
+                     AND data->>'announcement_id' = $1 ORDER BY position",
+                )
+                .bind(id)
+                .fetch_all(&pool)
+                .await
+                .ok()?;
+                let done = reported
+                    .last()
+                    .is_some_and(|last| last["acknowledged"] == 1 && last["read"] == 2);
+                done.then_some(reported)
+            }
+        },
+    )
+    .await;
+    let last = published.last().unwrap();
+    assert_eq!(
+        (last["recipients"].as_i64(), last["delivered"].as_i64()),
+        (Some(3), Some(2))
+    );
+    assert!(last.get("guardian_ids").is_none());
     assert!(
         receipts(&school.district_admin, pb::RecipientFilter::Unspecified)
             .await

@@ -37,9 +37,9 @@ impl Stack {
         let identity_addr = start_identity(&world, &stop).await;
         let mut config = world.config(ServiceId::MESSAGING);
         config.identity_url = format!("http://{identity_addr}");
-        let app = messaging::Application::build(messaging::Settings::defaults(config))
-            .await
-            .unwrap();
+        let mut settings = messaging::Settings::defaults(config);
+        settings.receipts_every = Duration::from_millis(200);
+        let app = messaging::Application::build(settings).await.unwrap();
         let (addr, pool) = (app.grpc_addr(), app.pool().clone());
         tokio::spawn(app.run_until_stopped(stop.clone()));
         let school = School::create(identity_addr).await;

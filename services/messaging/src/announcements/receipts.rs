@@ -1,0 +1,108 @@
+//! `ReceiptsUpdated`: how far each announcement has reached, published in
+//! batches for the services that count reading (adoption), never who read. The
+//! commands that deliver, read or confirm an announcement mark it in
+//! `receipts_changed`; every few seconds one replica (whoever takes the lock)
+//! reports the marked ones and removes their marks in the same transaction, so a
+//! change is reported once, even across a crash.
+
+use std::time::Duration;
+
+use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, stream_version};
+use kernel::write_model::append_and_project;
+use lienlac_proto::messaging::v1 as pb;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::write_model::MessagingTables;
+
+/// Announcements reported per transaction.
+const BATCH: i64 = 200;
+
+/// Marks the announcements `ids` as changed, for the next report.
+pub(crate) async fn changed(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO receipts_changed (announcement_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Reports every `every` (at least every 100 ms) until `shutdown`.
+pub(crate) async fn run(pool: PgPool, every: Duration, shutdown: CancellationToken) {
+    let every = every.max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        loop {
+            match report(&pool).await {
+                Ok(reported) if reported == BATCH => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(error = ?error, "announcement receipts not reported; retrying");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One batch: the counts of marked announcements as events, the marks removed.
+/// How many were reported.
+async fn report(pool: &PgPool) -> anyhow::Result<i64> {
+    let mut tx = pool.begin().await?;
+    let leads: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('messaging.receipts'))")
+            .fetch_one(&mut *tx)
+            .await?;
+    if !leads {
+        return Ok(0);
+    }
+    let marked: Vec<Uuid> = sqlx::query_scalar(
+        "DELETE FROM receipts_changed WHERE announcement_id IN \
+         (SELECT announcement_id FROM receipts_changed LIMIT $1) RETURNING announcement_id",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in &marked {
+        let row: Option<(Uuid, Option<Uuid>, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT a.district_id, a.school_id, a.recipients, \
+             (SELECT count(delivered_at) FROM announcement_recipients WHERE announcement_id = a.id), \
+             (SELECT count(read_at) FROM announcement_recipients WHERE announcement_id = a.id), \
+             (SELECT count(acknowledged_at) FROM announcement_recipients WHERE announcement_id = a.id) \
+             FROM announcements a WHERE a.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((district, school, recipients, delivered, read, acknowledged)) = row else {
+            continue;
+        };
+        let event = pb::ReceiptsUpdated {
+            announcement_id: id.to_string(),
+            school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+            recipients,
+            delivered,
+            read,
+            acknowledged,
+        };
+        let stream = format!("announcement:{id}");
+        let version = stream_version(&mut tx, &stream).await?;
+        append_and_project(
+            &mut tx,
+            &MessagingTables,
+            &stream,
+            ExpectedVersion::from_loaded(version),
+            &[NewEvent::from_message(&event)?],
+            &EventMeta::for_command(None).in_tenant(district, school),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(marked.len() as i64)
+}
