@@ -920,7 +920,7 @@ impl MessagingService for Messaging {
         } else {
             Some(live::decode(cursor)?)
         };
-        let updates = live::subscribe(self.ctx.clone(), self.feed.clone(), caller, from);
+        let updates = live::subscribe(self.ctx.clone(), self.feed.clone(), caller, from).await?;
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             updates,
         )))

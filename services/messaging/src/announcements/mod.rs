@@ -354,19 +354,18 @@ pub(crate) async fn list(
     let more = rows.len() as i64 > limit;
     let rows: Vec<Received> = rows.into_iter().take(limit as usize).collect();
     let ids: Vec<Uuid> = rows.iter().map(|row| row.announcement.id).collect();
-    let delivered: Vec<(Uuid, OffsetDateTime)> = sqlx::query_as(
-        "UPDATE announcement_recipients SET delivered_at = now() \
+    let sql = format!(
+        "WITH changed AS (UPDATE announcement_recipients SET delivered_at = now() \
          WHERE guardian_id = $1 AND announcement_id = ANY($2) AND delivered_at IS NULL \
-         RETURNING announcement_id, delivered_at",
-    )
-    .bind(guardian)
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    if !delivered.is_empty() {
-        let ids: Vec<Uuid> = delivered.iter().map(|(id, _)| *id).collect();
-        receipts::changed(&mut conn, &ids).await?;
-    }
+         RETURNING announcement_id, delivered_at), {} \
+         SELECT announcement_id, delivered_at FROM changed",
+        receipts::MARK_CHANGED
+    );
+    let delivered: Vec<(Uuid, OffsetDateTime)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(guardian)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
     let next_cursor = match (more, rows.last()) {
         (true, Some(last)) => cursor::encode(
             (last.announcement.visible_at.unix_timestamp_nanos() / 1_000) as i64,
@@ -442,21 +441,26 @@ pub(crate) async fn mark(
             ));
         }
     }
-    let row: Option<(Option<OffsetDateTime>, Option<OffsetDateTime>, Option<OffsetDateTime>)> =
-        sqlx::query_as(
-            "UPDATE announcement_recipients SET delivered_at = coalesce(delivered_at, now()), \
-             read_at = coalesce(read_at, now()), \
-             acknowledged_at = CASE WHEN $3 THEN coalesce(acknowledged_at, now()) ELSE acknowledged_at END \
-             WHERE announcement_id = $1 AND guardian_id = $2 AND visible_at <= now() \
-             RETURNING delivered_at, read_at, acknowledged_at",
-        )
+    let sql = format!(
+        "WITH changed AS (UPDATE announcement_recipients SET delivered_at = coalesce(delivered_at, now()), \
+         read_at = coalesce(read_at, now()), \
+         acknowledged_at = CASE WHEN $3 THEN coalesce(acknowledged_at, now()) ELSE acknowledged_at END \
+         WHERE announcement_id = $1 AND guardian_id = $2 AND visible_at <= now() \
+         RETURNING announcement_id, delivered_at, read_at, acknowledged_at), {} \
+         SELECT delivered_at, read_at, acknowledged_at FROM changed",
+        receipts::MARK_CHANGED
+    );
+    let row: Option<(
+        Option<OffsetDateTime>,
+        Option<OffsetDateTime>,
+        Option<OffsetDateTime>,
+    )> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(announcement_id)
         .bind(guardian)
         .bind(acknowledge)
         .fetch_optional(&mut *conn)
         .await?;
     let (delivered, read, acknowledged) = row.ok_or(AppError::NotFound("announcement"))?;
-    receipts::changed(&mut conn, &[announcement_id]).await?;
     Ok(state(announcement_id, delivered, read, acknowledged))
 }
 

@@ -1,7 +1,7 @@
 //! `ReceiptsUpdated`: how far each announcement has reached, published in
-//! batches for the services that count reading (adoption), never who read. The
-//! commands that deliver, read or confirm an announcement mark it in
-//! `receipts_changed`; every few seconds one replica (whoever takes the lock)
+//! batches for the services that count reading (adoption), never who read (nor
+//! for an announcement to fewer than five guardians). The commands that deliver,
+//! read or confirm an announcement mark it in `receipts_changed` ([`MARK_CHANGED`]); every few seconds one replica (whoever takes the lock)
 //! reports the marked ones and removes their marks in the same transaction, so a
 //! change is reported once, even across a crash.
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, stream_version};
 use kernel::write_model::append_and_project;
 use lienlac_proto::messaging::v1 as pb;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -19,16 +19,15 @@ use crate::write_model::MessagingTables;
 /// Announcements reported per transaction.
 const BATCH: i64 = 200;
 
-/// Marks the announcements `ids` as changed, for the next report.
-pub(crate) async fn changed(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO receipts_changed (announcement_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING",
-    )
-    .bind(ids)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+/// The common table expression that marks the announcements of a CTE `changed`
+/// (rows with an `announcement_id`) for the next report, in the statement that
+/// changed them: a change is never left unmarked.
+pub(crate) const MARK_CHANGED: &str = "marked AS (INSERT INTO receipts_changed (announcement_id) \
+    SELECT DISTINCT announcement_id FROM changed ON CONFLICT DO NOTHING)";
+
+/// Announcements to fewer guardians report nothing: with the audience published,
+/// one guardian's count would say that they read it.
+const MIN_RECIPIENTS: i64 = 5;
 
 /// Reports every `every` (at least every 100 ms) until `shutdown`.
 pub(crate) async fn run(pool: PgPool, every: Duration, shutdown: CancellationToken) {
@@ -83,6 +82,9 @@ async fn report(pool: &PgPool) -> anyhow::Result<i64> {
         let Some((district, school, recipients, delivered, read, acknowledged)) = row else {
             continue;
         };
+        if recipients < MIN_RECIPIENTS {
+            continue;
+        }
         let event = pb::ReceiptsUpdated {
             announcement_id: id.to_string(),
             school_id: school.map(|s| s.to_string()).unwrap_or_default(),

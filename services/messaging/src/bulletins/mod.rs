@@ -111,8 +111,16 @@ pub(crate) async fn publish(
             };
             rules::may_publish(&by, kind, &target)?;
             let policy = policy::rules_of(&policy::load(tx, place.school).await?);
+            // A bulletin names no recipients: where the school's default is
+            // confidential, an unclassified bulletin is the school's.
+            let requested = match (new.classification, policy.default) {
+                (Classification::Unspecified, Classification::Confidential) => {
+                    Classification::School
+                }
+                (requested, _) => requested,
+            };
             let classification =
-                posts::rules::classify(&policy, new.classification, place.class.is_some(), 0)?;
+                posts::rules::classify(&policy, requested, place.class.is_some(), 0)?;
 
             let stream = format!("bulletin:{}:{}", kind.as_str_name(), new.scope);
             kernel::db::lock_until_commit(tx, &stream).await?;

@@ -50,7 +50,7 @@ impl Feed {
 }
 
 /// The place of the last event every reader in commit order can see now.
-async fn committed_head(pool: &PgPool) -> anyhow::Result<CommitCursor> {
+pub(crate) async fn committed_head(pool: &PgPool) -> anyhow::Result<CommitCursor> {
     let head: Option<(i64, i64)> = sqlx::query_as(
         "SELECT tx_id, position FROM events \
          WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \

@@ -26,6 +26,13 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// How long the subscriber's list of conversations is trusted: the directory
 /// (enrolments, guardianships, staff) changes through identity's events.
 const MEMBERSHIP_TTL: Duration = Duration::from_secs(30);
+/// How long one stream lasts: then the app reconnects from its last cursor with a
+/// token that is still good, so a revoked role or a locked account stops
+/// receiving within this time.
+const STREAM_LIFETIME: Duration = Duration::from_secs(5 * 60);
+/// How far behind now a cursor may be (events of the whole store): further back,
+/// the app reloads through the lists and subscribes from now.
+const MAX_REPLAY: i64 = 100_000;
 
 pub(crate) type Updates = mpsc::Receiver<Result<pb::Update, Status>>;
 
@@ -46,14 +53,28 @@ pub(crate) fn decode(text: &str) -> AppResult<CommitCursor> {
         .ok_or_else(|| Status::invalid_argument("cursor: not one this service gave").into())
 }
 
-/// The caller's updates after `from` (now when `None`), until they hang up or the
-/// service stops.
-pub(crate) fn subscribe(
+/// The caller's updates after `from` (now when `None`), until they hang up, the
+/// stream's lifetime ends or the service stops. A cursor this service cannot have
+/// given (ahead of what is committed) is INVALID_ARGUMENT; one too far behind,
+/// OUT_OF_RANGE.
+pub(crate) async fn subscribe(
     ctx: Ctx,
     feed: Arc<Feed>,
     caller: Caller,
     from: Option<CommitCursor>,
-) -> Updates {
+) -> AppResult<Updates> {
+    if let Some(from) = from {
+        let head = super::feed::committed_head(&ctx.pool).await?;
+        if from > head {
+            return Err(Status::invalid_argument("cursor: not one this service gave").into());
+        }
+        if head.position - from.position > MAX_REPLAY {
+            return Err(Status::out_of_range(
+                "cursor: too far behind; reload the inbox and lists, then subscribe from now",
+            )
+            .into());
+        }
+    }
     let (sender, updates) = mpsc::channel(64);
     tokio::spawn(async move {
         let (events, head) = feed.subscribe();
@@ -70,7 +91,7 @@ pub(crate) fn subscribe(
             let _ = subscriber.sender.send(Err(status)).await;
         }
     });
-    updates
+    Ok(updates)
 }
 
 struct Subscriber {
@@ -84,6 +105,15 @@ struct Subscriber {
 
 /// The subscriber hung up: stop quietly.
 struct Gone;
+
+/// Whether an event has just happened (from the feed), or is read back from the
+/// store: a replayed message may have been edited or deleted since, so its update
+/// comes from the message as it is now, never from the text its event kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    Live,
+    Replayed,
+}
 
 impl Subscriber {
     async fn follow(
@@ -100,9 +130,12 @@ impl Subscriber {
             return Ok(());
         }
         let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+        let end = tokio::time::sleep(STREAM_LIFETIME);
+        tokio::pin!(end);
         loop {
             let sent = tokio::select! {
                 () = feed.shutdown.cancelled() => return Ok(()),
+                () = &mut end => return Ok(()),
                 () = self.sender.closed() => return Ok(()),
                 _ = beat.tick() => self.send(after, heartbeat.clone()).await,
                 received = events.recv() => match received {
@@ -112,7 +145,7 @@ impl Subscriber {
                             continue;
                         }
                         after = at;
-                        self.deliver(&event, at).await?
+                        self.deliver(&event, at, Freshness::Live).await?
                     }
                     // Fell behind the feed: read the store from the last update on.
                     Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up(&mut after).await?,
@@ -135,7 +168,11 @@ impl Subscriber {
             let full = batch.len() as i64 == BATCH;
             for event in batch {
                 *after = CommitCursor::of(&event);
-                if self.deliver(&event, *after).await?.is_err() {
+                if self
+                    .deliver(&event, *after, Freshness::Replayed)
+                    .await?
+                    .is_err()
+                {
                     return Ok(Err(Gone));
                 }
             }
@@ -158,15 +195,20 @@ impl Subscriber {
         &mut self,
         event: &RecordedEvent,
         at: CommitCursor,
+        freshness: Freshness,
     ) -> AppResult<Result<(), Gone>> {
-        let item = match self.item(event).await? {
+        let item = match self.item(event, freshness).await? {
             Some(item) => item,
             None => return Ok(Ok(())),
         };
         Ok(self.send(at, item).await)
     }
 
-    async fn item(&mut self, event: &RecordedEvent) -> AppResult<Option<pb::update::Item>> {
+    async fn item(
+        &mut self,
+        event: &RecordedEvent,
+        freshness: Freshness,
+    ) -> AppResult<Option<pb::update::Item>> {
         let fact = Fact::of(event);
         let unreadable = |error: anyhow::Error| AppError::Unexpected(error);
         let Some(person) = self.caller.person_id else {
@@ -181,12 +223,17 @@ impl Subscriber {
                 Ok(None)
             }
             "MessagePosted" => {
-                // The stored event holds the whole message: no query for the
-                // commonest update.
                 let posted: pb::MessagePosted = fact.decode().map_err(unreadable)?;
                 if !self.is_in(person, uuid(&posted.conversation_id)?).await? {
                     return Ok(None);
                 }
+                if freshness == Freshness::Replayed {
+                    let mut conn = self.ctx.pool.acquire().await?;
+                    let message = read::message(&mut conn, uuid(&posted.message_id)?).await?;
+                    return Ok(Some(pb::update::Item::Message(message)));
+                }
+                // Just posted: the stored event holds the whole message, no query
+                // for the commonest update.
                 let body: String = fact.required(kept::BODY).map_err(unreadable)?;
                 Ok(Some(pb::update::Item::Message(pb::Message {
                     id: posted.message_id,

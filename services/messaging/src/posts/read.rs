@@ -99,10 +99,13 @@ impl PostRow {
             recipient_ids: strings(&self.recipients),
             submitted_at: kernel::dates::rfc3339(self.submitted_at),
         });
-        let status = match self.status.as_str() {
-            "pending" => PostStatus::Pending,
-            "published" => PostStatus::Published,
-            _ => PostStatus::Rejected,
+        // Readers see the approved revision, and nothing of the ones after it.
+        let status = match (view, self.status.as_str()) {
+            (View::Reader | View::Anonymous, _) | (View::Full, "published") => {
+                PostStatus::Published
+            }
+            (View::Full, "pending") => PostStatus::Pending,
+            (View::Full, _) => PostStatus::Rejected,
         };
         let anonymous = view == View::Anonymous;
         pb::Post {
@@ -296,21 +299,21 @@ pub(crate) async fn list(
             ))
         }
         Listing::Mine => {
-            let (at, id) = after(page.cursor, true)?;
+            // By first submission (ids are UUIDv7), which an edit does not move.
+            let (_, before) = after(page.cursor, true)?;
             let sql = format!(
                 "SELECT {POST_COLUMNS} FROM posts p \
-                 WHERE p.school_id = $1 AND p.author_account_id = $2 AND (p.submitted_at, p.id) < ($3, $4) \
-                 ORDER BY p.submitted_at DESC, p.id DESC LIMIT $5"
+                 WHERE p.school_id = $1 AND p.author_account_id = $2 AND p.id < $3 \
+                 ORDER BY p.id DESC LIMIT $4"
             );
             let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(school)
                 .bind(caller.account_id)
-                .bind(at)
-                .bind(id)
+                .bind(before)
                 .bind(page.limit + 1)
                 .fetch_all(&mut *conn)
                 .await?;
-            Ok(paged(rows, &page, |row| Some(row.submitted_at), View::Full))
+            Ok(paged(rows, &page, |_| None, View::Full))
         }
         Listing::Queue => {
             rules::may_moderate(&standing, &policy)?;

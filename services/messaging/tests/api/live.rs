@@ -186,6 +186,41 @@ async fn after_a_reconnect_the_updates_resume_after_the_last_one_received() {
         "nothing twice, then live"
     );
 
+    // Replayed, an edited message comes as it is now, not as it was posted.
+    let first_update = received.clone();
+    let first = match &first_update.item {
+        Some(Item::Message(message)) => message.id.clone(),
+        other => panic!("not a message: {other:?}"),
+    };
+    stack
+        .client()
+        .delete_message(with_token(
+            pb::DeleteMessageRequest {
+                request_id: request_id(),
+                message_id: first,
+            },
+            &school.homeroom,
+        ))
+        .await
+        .unwrap();
+    let mut replayed = subscribe(&stack, &school.guardian, "0-0").await;
+    let original = next(&mut replayed).await;
+    assert_eq!(
+        body(&original),
+        "",
+        "a deleted message replays as its tombstone"
+    );
+    let ahead = stack
+        .client()
+        .subscribe(with_token(
+            pb::SubscribeRequest {
+                cursor: format!("{}-0", i64::MAX),
+            },
+            &school.guardian,
+        ))
+        .await;
+    assert_eq!(ahead.unwrap_err().code(), Code::InvalidArgument);
+
     let made_up = stack
         .client()
         .subscribe(with_token(

@@ -236,9 +236,18 @@ async fn a_teachers_post_reaches_guardians_only_once_a_moderator_approves_the_re
         .unwrap();
     let seen = get(&stack, &school.guardian, &id).await.unwrap();
     assert_eq!(seen.published.unwrap().revision, 2);
-    assert_eq!(seen.status, PostStatus::Pending as i32);
+    assert_eq!(
+        seen.status,
+        PostStatus::Published as i32,
+        "readers learn nothing of the revision waiting"
+    );
 
     let audit = get(&stack, &school.homeroom, &id).await.unwrap();
+    assert_eq!(
+        audit.status,
+        PostStatus::Pending as i32,
+        "its author sees the edit waiting"
+    );
     let decisions: Vec<(i32, bool, &str)> = audit
         .decisions
         .iter()
