@@ -84,10 +84,11 @@ prefix_of() { # namespace service: every version of the service's subjects
   [[ -z $1 ]] && printf 'lienlac.%s' "$2" || printf '%s.lienlac.%s' "$1" "$2"
 }
 # The public contract a district's subscriber receives (docs/events.md): identity's
-# and attendance's v2 events, and attendance v1 until it retires on 2027-07-01.
+# and attendance's v2 events, attendance v1 until it retires on 2027-07-01, and
+# messaging's v1 events.
 public_of() { # namespace district
   printf '%s ' "$(prefix_of "$1" identity).v2.$2.>" "$(prefix_of "$1" attendance).v2.$2.>" \
-    "$(prefix_of "$1" attendance).v1.$2.>"
+    "$(prefix_of "$1" attendance).v1.$2.>" "$(prefix_of "$1" messaging).v1.$2.>"
 }
 
 permissions() { # service

@@ -255,6 +255,27 @@ async fn a_district_subscriber_reads_its_district_only_and_publishes_nothing() {
         "{beyond:?}"
     );
 
+    // Messaging's public events of the district arrive too.
+    let (config, messaging) = server.service(ServiceId::MESSAGING).await;
+    ensure_stream(&messaging, &config).await.unwrap();
+    let mut announcements = subscriber
+        .subscribe(format!("lienlac.messaging.v1.{DISTRICT}.>"))
+        .await
+        .unwrap();
+    subscriber.flush().await.unwrap();
+    let announced = format!("lienlac.messaging.v1.{DISTRICT}._.AnnouncementPublished");
+    messaging
+        .publish(announced.clone(), "announced".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let received = tokio::time::timeout(Duration::from_secs(5), announcements.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(received.subject.as_str(), announced);
+
     let publish = jetstream::new(subscriber)
         .publish(attendance_subject(DISTRICT), "forged".into())
         .await
