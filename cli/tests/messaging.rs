@@ -14,28 +14,32 @@ use tokio_util::sync::CancellationToken;
 
 use common::{Terminal, text};
 
+/// The homeroom teacher of 1A1, the guardian and the principal, each signed in at
+/// a terminal of their own.
+async fn people(world: &TestWorld, day: &SchoolDay) -> [Terminal; 3] {
+    let school = &day.school;
+    let mut terminals = Vec::new();
+    for (who, username) in [
+        ("teacher", &school.homeroom_username),
+        ("guardian", &school.guardian_username),
+        ("principal", &school.principal_username),
+    ] {
+        let terminal =
+            Terminal::new(&world.namespace, who, day.identity).with_messaging(day.messaging);
+        let login = terminal.run(&["login", username], Some(PASSWORD)).await;
+        assert!(login.status.success(), "{}", text(&login.stderr));
+        terminals.push(terminal);
+    }
+    terminals.try_into().map_err(|_| ()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_teacher_writes_to_the_class_group_and_a_principal_announces_and_sees_who_read() {
     let world = TestWorld::new();
     let stop = CancellationToken::new();
-    let SchoolDay {
-        identity,
-        messaging,
-        school,
-        ..
-    } = start_school_day(&world, &stop).await;
-    let terminal_of = |who: &str, username: &str| {
-        let terminal = Terminal::new(&world.namespace, who, identity).with_messaging(messaging);
-        let username = username.to_owned();
-        async move {
-            let login = terminal.run(&["login", &username], Some(PASSWORD)).await;
-            assert!(login.status.success(), "{}", text(&login.stderr));
-            terminal
-        }
-    };
-    let teacher = terminal_of("teacher", &school.homeroom_username).await;
-    let guardian = terminal_of("guardian", &school.guardian_username).await;
-    let principal = terminal_of("principal", &school.principal_username).await;
+    let day = start_school_day(&world, &stop).await;
+    let school = &day.school;
+    let [teacher, guardian, principal] = people(&world, &day).await;
 
     // The class group exists once messaging has followed the directory.
     let sent = eventually("the class group", Duration::from_secs(10), || {
@@ -161,24 +165,8 @@ async fn a_teachers_post_waits_for_the_principal_and_a_timetable_from_a_file_rea
 {
     let world = TestWorld::new();
     let stop = CancellationToken::new();
-    let SchoolDay {
-        identity,
-        messaging,
-        school,
-        ..
-    } = start_school_day(&world, &stop).await;
-    let terminal_of = |who: &str, username: &str| {
-        let terminal = Terminal::new(&world.namespace, who, identity).with_messaging(messaging);
-        let username = username.to_owned();
-        async move {
-            let login = terminal.run(&["login", &username], Some(PASSWORD)).await;
-            assert!(login.status.success(), "{}", text(&login.stderr));
-            terminal
-        }
-    };
-    let teacher = terminal_of("teacher", &school.homeroom_username).await;
-    let guardian = terminal_of("guardian", &school.guardian_username).await;
-    let principal = terminal_of("principal", &school.principal_username).await;
+    let day = start_school_day(&world, &stop).await;
+    let [teacher, guardian, principal] = people(&world, &day).await;
 
     // Messaging knows the class once it has followed the directory.
     let submitted = eventually("the class", Duration::from_secs(10), || {

@@ -333,6 +333,27 @@ where
 }
 
 /// A fresh client-made request id.
+/// A caller who is a person holding one role over the scope `id`, for access
+/// rules' table tests.
+pub fn caller_with(
+    role: crate::auth::Role,
+    scope: crate::auth::ScopeKind,
+    id: uuid::Uuid,
+) -> crate::auth::Caller {
+    crate::auth::Caller {
+        account_id: uuid::Uuid::now_v7(),
+        person_id: Some(uuid::Uuid::now_v7()),
+        session: None,
+        bindings: vec![crate::auth::Binding {
+            role,
+            scope,
+            id: Some(id),
+            district: None,
+            school: None,
+        }],
+    }
+}
+
 pub fn request_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

@@ -51,7 +51,7 @@ pub(crate) fn may_see_receipts(caller: &Caller, sent_by_caller: bool, scope: &Ta
 
 #[cfg(test)]
 mod tests {
-    use kernel::auth::{Binding, ScopeKind};
+    use kernel::auth::ScopeKind;
     use uuid::Uuid;
 
     use super::*;
@@ -61,18 +61,7 @@ mod tests {
         let (district, other_district) = (Uuid::now_v7(), Uuid::now_v7());
         let (school, other_school) = (Uuid::now_v7(), Uuid::now_v7());
         let (class, other_class) = (Uuid::now_v7(), Uuid::now_v7());
-        let caller = |role, scope, id| Caller {
-            account_id: Uuid::now_v7(),
-            person_id: Some(Uuid::now_v7()),
-            session: None,
-            bindings: vec![Binding {
-                role,
-                scope,
-                id: Some(id),
-                district: None,
-                school: None,
-            }],
-        };
+        let caller = kernel::testing::caller_with;
         let principal = caller(Role::Principal, ScopeKind::School, school);
         let it_officer = caller(Role::ItOfficer, ScopeKind::School, school);
         let homeroom = caller(Role::HomeroomTeacher, ScopeKind::Class, class);

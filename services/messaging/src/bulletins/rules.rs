@@ -47,7 +47,7 @@ pub(crate) fn is_monday(day: Date) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use kernel::auth::{Binding, ScopeKind};
+    use kernel::auth::ScopeKind;
     use time::macros::date;
     use uuid::Uuid;
 
@@ -61,18 +61,7 @@ mod tests {
             Uuid::now_v7(),
             Uuid::now_v7(),
         );
-        let caller = |role, scope, id| Caller {
-            account_id: Uuid::now_v7(),
-            person_id: Some(Uuid::now_v7()),
-            session: None,
-            bindings: vec![Binding {
-                role,
-                scope,
-                id: Some(id),
-                district: None,
-                school: None,
-            }],
-        };
+        let caller = kernel::testing::caller_with;
         let vice_principal = caller(Role::VicePrincipal, ScopeKind::School, school);
         let homeroom = caller(Role::HomeroomTeacher, ScopeKind::Class, class);
         let teacher = caller(Role::Teacher, ScopeKind::School, school);
