@@ -100,6 +100,7 @@ impl Messaging {
                     conversation_id,
                     body: text,
                     reply_to: String::new(),
+                    attachment_ids: Vec::new(),
                 },
                 &credentials,
             )?)

@@ -335,6 +335,7 @@ impl Seed {
                 conversation_id: first.id.clone(),
                 body: body.to_owned(),
                 reply_to: String::new(),
+                attachment_ids: Vec::new(),
             };
             once_known("a message in 1A1's group", || {
                 let mut client = client.clone();

@@ -48,9 +48,10 @@ async fn main() {
     let identity = start_identity(&world, &stop).await;
     let mut config = world.config(ServiceId::MESSAGING);
     config.identity_url = format!("http://{identity}");
-    let app = messaging::Application::build(messaging::Settings::defaults(config))
-        .await
-        .unwrap();
+    let mut settings = messaging::Settings::defaults(config);
+    settings.attachments_dir =
+        std::env::temp_dir().join(format!("{}-attachments", world.namespace));
+    let app = messaging::Application::build(settings).await.unwrap();
     let (addr, pool) = (app.grpc_addr(), app.pool().clone());
     tokio::spawn(app.run_until_stopped(stop.clone()));
     let school = School::create(identity).await;
@@ -368,6 +369,7 @@ async fn live_lag(
                                 conversation_id: conversation,
                                 body,
                                 reply_to: String::new(),
+                                attachment_ids: Vec::new(),
                             },
                             &token,
                         ))

@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::announcements::{self, Missing, NewAnnouncement};
+use crate::attachments;
 use crate::bulletins::{self, Content, NewBulletin, Subject, content};
 use crate::conversations::read::{self, StateChange};
 use crate::conversations::{self, NewMessage};
@@ -318,11 +319,24 @@ impl MessagingService for Messaging {
         let conversation = check.uuid("conversation_id", &r.conversation_id);
         let body = body(&mut check, &r.body);
         let reply_to = check.optional_uuid("reply_to", &r.reply_to);
+        let attachments = if check.at_most("attachment_ids", r.attachment_ids.len(), 10) {
+            let mut ids: Vec<Uuid> = r
+                .attachment_ids
+                .iter()
+                .map(|id| check.uuid("attachment_ids", id))
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        } else {
+            Vec::new()
+        };
         check.done()?;
         let new = NewMessage {
             conversation,
             body,
             reply_to,
+            attachments,
         };
         Ok(Response::new(
             conversations::post(&self.ctx, caller, key, new).await?,
@@ -905,6 +919,80 @@ impl MessagingService for Messaging {
         Ok(Response::new(
             surveys::export::export(&self.ctx, caller, &reader, survey).await?,
         ))
+    }
+
+    async fn upload_attachment(
+        &self,
+        request: Request<tonic::Streaming<pb::UploadAttachmentChunk>>,
+    ) -> Result<Response<pb::Attachment>, Status> {
+        let caller = caller(&request)?.clone();
+        let mut chunks = request.into_inner();
+        let first = chunks.message().await?;
+        let Some(pb::upload_attachment_chunk::Part::Header(header)) = first.and_then(|c| c.part)
+        else {
+            return Err(Status::invalid_argument(
+                "the first chunk is the header: the school and the file's name",
+            ));
+        };
+        let mut check = Check::new();
+        let school = check.uuid("header.school_id", &header.school_id);
+        let file_name = required_text(&mut check, "header.file_name", &header.file_name, 200);
+        check.done()?;
+        let max = self.ctx.attachment_max_bytes;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = chunks.message().await? {
+            match chunk.part {
+                Some(pb::upload_attachment_chunk::Part::Data(data)) => {
+                    if bytes.len() + data.len() > max {
+                        return Err(Status::invalid_argument(format!(
+                            "the file is larger than {} MB",
+                            max / (1024 * 1024)
+                        )));
+                    }
+                    bytes.extend_from_slice(&data);
+                }
+                _ => return Err(Status::invalid_argument("only one header, first")),
+            }
+        }
+        let upload = attachments::Upload {
+            school,
+            file_name,
+            bytes,
+        };
+        Ok(Response::new(
+            attachments::upload(&self.ctx, &caller, upload).await?,
+        ))
+    }
+
+    type DownloadAttachmentStream =
+        futures::stream::BoxStream<'static, Result<pb::AttachmentChunk, Status>>;
+
+    async fn download_attachment(
+        &self,
+        request: Request<pb::DownloadAttachmentRequest>,
+    ) -> Result<Response<Self::DownloadAttachmentStream>, Status> {
+        use futures::StreamExt as _;
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let id = check.uuid("attachment_id", &r.attachment_id);
+        check.done()?;
+        let (attachment, bytes) = attachments::download(&self.ctx, caller, id, r.thumbnail).await?;
+        let head = futures::stream::once(async move {
+            Ok(pb::AttachmentChunk {
+                attachment: Some(attachment),
+                data: Vec::new(),
+            })
+        });
+        let body = bytes.map(|chunk| {
+            chunk
+                .map(|data| pb::AttachmentChunk {
+                    attachment: None,
+                    data: data.to_vec(),
+                })
+                .map_err(Status::from)
+        });
+        Ok(Response::new(head.chain(body).boxed()))
     }
 
     type SubscribeStream = tokio_stream::wrappers::ReceiverStream<Result<pb::Update, Status>>;

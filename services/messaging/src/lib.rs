@@ -10,6 +10,7 @@
 
 mod announcements;
 mod api;
+mod attachments;
 mod bulletins;
 pub mod config;
 mod conversations;
@@ -42,6 +43,9 @@ pub(crate) struct Ctx {
     pub(crate) pool: PgPool,
     /// Identity, asked with the caller's own token (students' names in exports).
     pub(crate) identity: tonic::transport::Channel,
+    /// Where attachments' bytes are kept.
+    pub(crate) store: Arc<dyn object_store::ObjectStore>,
+    pub(crate) attachment_max_bytes: usize,
 }
 
 pub struct Application {
@@ -61,9 +65,14 @@ impl Application {
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
             .connect_lazy();
+        std::fs::create_dir_all(&settings.attachments_dir)?;
+        let store =
+            object_store::local::LocalFileSystem::new_with_prefix(&settings.attachments_dir)?;
         let ctx = Ctx {
             pool: host.pool.clone(),
             identity,
+            store: Arc::new(store),
+            attachment_max_bytes: settings.attachment_max_bytes,
         };
         Ok(Self {
             host,

@@ -101,8 +101,18 @@ impl InlineProjection for MessagingTables {
                 .bind(conversation)
                 .bind(posted.seq)
                 .bind(fact.recorded_at)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
+                if !posted.attachment_ids.is_empty() {
+                    sqlx::query(
+                        "UPDATE attachments SET message_id = $1, conversation_id = $2 WHERE id = ANY($3)",
+                    )
+                    .bind(id(&posted.message_id)?)
+                    .bind(conversation)
+                    .bind(ids(&posted.attachment_ids)?)
+                    .execute(conn)
+                    .await?;
+                }
             }
             "MessageEdited" => {
                 let edited: pb::MessageEdited = fact.decode()?;

@@ -204,6 +204,7 @@ async fn reads_of_a_childs_data_are_listed_and_a_guardian_gets_all_of_it() {
                 conversation_id: school.class_id.clone(),
                 body: "Cháu xin nghỉ chiều nay".into(),
                 reply_to: String::new(),
+                attachment_ids: Vec::new(),
             },
             &school.guardian,
         );

@@ -60,9 +60,10 @@ pub async fn start_messaging(
 ) -> SocketAddr {
     let mut config = world.config(ServiceId::MESSAGING);
     config.identity_url = format!("http://{identity}");
-    let app = messaging::Application::build(messaging::Settings::defaults(config))
-        .await
-        .unwrap();
+    let mut settings = messaging::Settings::defaults(config);
+    settings.attachments_dir =
+        std::env::temp_dir().join(format!("{}-attachments", world.namespace));
+    let app = messaging::Application::build(settings).await.unwrap();
     let addr = app.grpc_addr();
     tokio::spawn(app.run_until_stopped(stop.clone()));
     addr

@@ -196,6 +196,7 @@ pub(crate) struct NewMessage {
     pub(crate) conversation: Uuid,
     pub(crate) body: String,
     pub(crate) reply_to: Option<Uuid>,
+    pub(crate) attachments: Vec<Uuid>,
 }
 
 pub(crate) async fn post(
@@ -224,6 +225,7 @@ pub(crate) async fn post(
                     .into());
                 }
             }
+            crate::attachments::claim(tx, &by, place.school_id, &new.attachments).await?;
             let last: Option<i64> = sqlx::query_scalar(
                 "SELECT last_seq FROM conversation_heads WHERE conversation_id = $1",
             )
@@ -242,6 +244,7 @@ pub(crate) async fn post(
                 author_account_id: by.account_id.to_string(),
                 author_person_id: by.person_id.map(|p| p.to_string()).unwrap_or_default(),
                 reply_to: new.reply_to.map(|r| r.to_string()).unwrap_or_default(),
+                attachment_ids: new.attachments.iter().map(Uuid::to_string).collect(),
             };
             let event = NewEvent::from_message(&event)
                 .and_then(|event| event.keeping(kept::BODY, &new.body))

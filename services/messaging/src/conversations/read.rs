@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::access;
-use crate::{Ctx, cursor};
+use crate::{Ctx, attachments, cursor};
 
 fn rfc3339(at: Option<OffsetDateTime>) -> String {
     at.map(kernel::dates::rfc3339).unwrap_or_default()
@@ -50,6 +50,7 @@ impl From<MessageRow> for pb::Message {
             posted_at: kernel::dates::rfc3339(row.posted_at),
             edited_at: rfc3339(row.edited_at),
             deleted_at: rfc3339(row.deleted_at),
+            attachments: Vec::new(),
         }
     }
 }
@@ -58,9 +59,28 @@ pub(crate) async fn message(conn: &mut PgConnection, id: Uuid) -> AppResult<pb::
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
     let row: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .fetch_one(conn)
+        .fetch_one(&mut *conn)
         .await?;
-    Ok(row.into())
+    Ok(with_attachments(conn, vec![row.into()]).await?.remove(0))
+}
+
+/// The messages with the descriptions of their attachments (none once deleted).
+async fn with_attachments(
+    conn: &mut PgConnection,
+    mut messages: Vec<pb::Message>,
+) -> AppResult<Vec<pb::Message>> {
+    let ids: Vec<Uuid> = messages
+        .iter()
+        .filter(|m| m.deleted_at.is_empty())
+        .filter_map(|m| m.id.parse().ok())
+        .collect();
+    for row in attachments::of_messages(conn, &ids).await? {
+        let message = row.message_id.map(|id| id.to_string()).unwrap_or_default();
+        if let Some(owner) = messages.iter_mut().find(|m| m.id == message) {
+            owner.attachments.push(row.into());
+        }
+    }
+    Ok(messages)
 }
 
 /// A direct thread, as its participants see it.
@@ -217,7 +237,7 @@ pub(crate) async fn messages(
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(rows.into_iter().map(pb::Message::from).collect())
+    with_attachments(&mut conn, rows.into_iter().map(pb::Message::from).collect()).await
 }
 
 /// Marks read up to `seq` (at most the last message), or sets muting; answers the

@@ -227,7 +227,7 @@ impl Subscriber {
                 if !self.is_in(person, uuid(&posted.conversation_id)?).await? {
                     return Ok(None);
                 }
-                if freshness == Freshness::Replayed {
+                if freshness == Freshness::Replayed || !posted.attachment_ids.is_empty() {
                     let mut conn = self.ctx.pool.acquire().await?;
                     let message = read::message(&mut conn, uuid(&posted.message_id)?).await?;
                     return Ok(Some(pb::update::Item::Message(message)));
@@ -246,6 +246,7 @@ impl Subscriber {
                     posted_at: kernel::dates::rfc3339(event.recorded_at),
                     edited_at: String::new(),
                     deleted_at: String::new(),
+                    attachments: Vec::new(),
                 })))
             }
             "MessageEdited" | "MessageDeleted" => {

@@ -121,6 +121,7 @@ async fn each_persona_reaches_the_conversations_it_belongs_to_and_no_other() {
                             conversation_id: class_group.clone(),
                             body: format!("{who} chào lớp"),
                             reply_to: String::new(),
+                            attachment_ids: Vec::new(),
                         },
                         token,
                     ))

@@ -19,6 +19,7 @@ fn post(conversation: &str, body: &str, reply_to: &str) -> pb::PostMessageReques
         conversation_id: conversation.to_owned(),
         body: body.to_owned(),
         reply_to: reply_to.to_owned(),
+        attachment_ids: Vec::new(),
     }
 }
 

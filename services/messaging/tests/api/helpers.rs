@@ -18,6 +18,8 @@ pub struct Stack {
     pub world: TestWorld,
     pub pool: PgPool,
     pub school: School,
+    /// Where this test's attachments are kept.
+    pub attachments_dir: std::path::PathBuf,
     messaging: Channel,
     identity: Channel,
     stop: CancellationToken,
@@ -39,6 +41,9 @@ impl Stack {
         config.identity_url = format!("http://{identity_addr}");
         let mut settings = messaging::Settings::defaults(config);
         settings.receipts_every = Duration::from_millis(200);
+        let attachments_dir = std::env::temp_dir().join(format!("{}-attachments", world.namespace));
+        settings.attachments_dir = attachments_dir.clone();
+        settings.attachment_max_bytes = 2 * 1024 * 1024;
         let app = messaging::Application::build(settings).await.unwrap();
         let (addr, pool) = (app.grpc_addr(), app.pool().clone());
         tokio::spawn(app.run_until_stopped(stop.clone()));
@@ -58,6 +63,7 @@ impl Stack {
         })
         .await;
         Self {
+            attachments_dir,
             world,
             pool,
             school,

@@ -48,6 +48,7 @@ async fn post(stack: &Stack, token: &str, conversation: &str, body: &str) -> pb:
                 conversation_id: conversation.to_owned(),
                 body: body.to_owned(),
                 reply_to: String::new(),
+                attachment_ids: Vec::new(),
             },
             token,
         ))

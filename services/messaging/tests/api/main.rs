@@ -4,6 +4,7 @@
 
 mod access;
 mod announcements;
+mod attachments;
 mod bulletins;
 mod conversations;
 mod helpers;

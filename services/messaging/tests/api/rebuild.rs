@@ -48,6 +48,7 @@ async fn the_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() 
         conversation_id: conversation.to_owned(),
         body: body.to_owned(),
         reply_to: reply_to.to_owned(),
+        attachment_ids: Vec::new(),
     };
     let first = client
         .post_message(with_token(

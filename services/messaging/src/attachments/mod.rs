@@ -1,0 +1,260 @@
+//! Attachments: files uploaded by members of a school, kept in the attachment
+//! store (a local directory by default, `MESSAGING_ATTACHMENTS_DIR`) under
+//! `<school>/<id>`, with a row in `attachments`. The kind is sniffed from the
+//! content (sniff.rs); photos are kept without their metadata and with a
+//! thumbnail (images.rs). An upload is its uploader's until a message of theirs
+//! attaches it; then whoever may read the message may download it, through
+//! lienlac only.
+
+pub(crate) mod images;
+pub(crate) mod sniff;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use kernel::auth::Caller;
+use kernel::error::{AppError, AppResult};
+use lienlac_proto::messaging::v1 as pb;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt as _, PutPayload};
+use sha2::{Digest as _, Sha256};
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::Ctx;
+use crate::conversations::access;
+use crate::posts::{SchoolOf, standing};
+
+/// An upload as its header names it, with its bytes.
+pub(crate) struct Upload {
+    pub(crate) school: Uuid,
+    pub(crate) file_name: String,
+    pub(crate) bytes: Vec<u8>,
+}
+
+fn key(school: Uuid, id: Uuid, thumbnail: bool) -> Path {
+    if thumbnail {
+        Path::from(format!("{school}/{id}.thumbnail.jpg"))
+    } else {
+        Path::from(format!("{school}/{id}"))
+    }
+}
+
+fn unavailable(error: object_store::Error) -> AppError {
+    tracing::warn!(error = %error, "the attachment store failed");
+    tonic::Status::unavailable("the attachment store did not answer; try again").into()
+}
+
+pub(crate) async fn upload(
+    ctx: &Ctx,
+    caller: &Caller,
+    upload: Upload,
+) -> AppResult<pb::Attachment> {
+    let mut conn = ctx.pool.acquire().await?;
+    let place = SchoolOf::school(&mut conn, upload.school).await?;
+    let standing = standing(&mut conn, caller, &place).await?;
+    if !(standing.staff || standing.leads || !standing.guardian_of.is_empty()) {
+        return Err(tonic::Status::permission_denied(
+            "only the school's staff and its students' guardians upload for its conversations",
+        )
+        .into());
+    }
+    drop(conn);
+    let kind = sniff::sniff(&upload.bytes, &upload.file_name).ok_or_else(|| {
+        tonic::Status::invalid_argument(
+            "the file is none of the kinds accepted (JPEG, PNG, WebP, PDF, DOCX, XLSX, PPTX, MP4)",
+        )
+    })?;
+    let (kept, thumbnail) = if kind.is_image() {
+        let bytes = upload.bytes;
+        let cleaned = tokio::task::spawn_blocking(move || images::clean(kind, &bytes))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(|_| tonic::Status::invalid_argument("the photo cannot be read"))?;
+        (cleaned.image, Some(cleaned.thumbnail))
+    } else {
+        (upload.bytes, None)
+    };
+    let id = Uuid::now_v7();
+    let sha256: String = Sha256::digest(&kept)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let size = kept.len() as i64;
+    ctx.store
+        .put(&key(place.school, id, false), PutPayload::from(kept))
+        .await
+        .map_err(unavailable)?;
+    if let Some(thumbnail) = &thumbnail {
+        ctx.store
+            .put(
+                &key(place.school, id, true),
+                PutPayload::from(thumbnail.clone()),
+            )
+            .await
+            .map_err(unavailable)?;
+    }
+    let row: AttachmentRow = sqlx::query_as(
+        "INSERT INTO attachments (id, district_id, school_id, uploaded_by, file_name, content_type, \
+         size, sha256, has_thumbnail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         RETURNING id, school_id, file_name, content_type, size, sha256, has_thumbnail, uploaded_at, message_id",
+    )
+    .bind(id)
+    .bind(place.district)
+    .bind(place.school)
+    .bind(caller.account_id)
+    .bind(&upload.file_name)
+    .bind(kind.content_type())
+    .bind(size)
+    .bind(sha256)
+    .bind(thumbnail.is_some())
+    .fetch_one(&ctx.pool)
+    .await?;
+    Ok(row.into())
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AttachmentRow {
+    id: Uuid,
+    school_id: Uuid,
+    file_name: String,
+    content_type: String,
+    size: i64,
+    sha256: String,
+    has_thumbnail: bool,
+    uploaded_at: OffsetDateTime,
+    pub(crate) message_id: Option<Uuid>,
+}
+
+pub(crate) const ATTACHMENT_COLUMNS: &str = "id, school_id, file_name, content_type, size, sha256, \
+    has_thumbnail, uploaded_at, message_id";
+
+impl From<AttachmentRow> for pb::Attachment {
+    fn from(row: AttachmentRow) -> Self {
+        pb::Attachment {
+            id: row.id.to_string(),
+            school_id: row.school_id.to_string(),
+            file_name: row.file_name,
+            content_type: row.content_type,
+            size: row.size,
+            sha256: row.sha256,
+            has_thumbnail: row.has_thumbnail,
+            uploaded_at: kernel::dates::rfc3339(row.uploaded_at),
+        }
+    }
+}
+
+/// The caller's own uploads `ids` for `school`, not yet attached, locked until
+/// the transaction ends; PERMISSION_DENIED naming how many are not.
+pub(crate) async fn claim(
+    tx: &mut PgConnection,
+    caller: &Caller,
+    school: Uuid,
+    ids: &[Uuid],
+) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let claimable: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM attachments WHERE id = ANY($1) AND uploaded_by = $2 AND school_id = $3 \
+         AND message_id IS NULL FOR UPDATE",
+    )
+    .bind(ids)
+    .bind(caller.account_id)
+    .bind(school)
+    .fetch_all(tx)
+    .await?;
+    if claimable.len() != ids.len() {
+        return Err(tonic::Status::permission_denied(format!(
+            "attachment_ids: {} of them are not your own uploads for this school waiting to be attached",
+            ids.len() - claimable.len()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The attachments of each message of `messages`.
+pub(crate) async fn of_messages(
+    conn: &mut PgConnection,
+    messages: &[Uuid],
+) -> AppResult<Vec<AttachmentRow>> {
+    let sql = format!(
+        "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY($1) ORDER BY id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(messages)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// The attachment `id` (or its thumbnail) as a stream of bytes, after its
+/// description, if the caller may read it: its uploader before it is attached,
+/// then the members of the message's conversation while the message stands.
+pub(crate) async fn download(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    thumbnail: bool,
+) -> AppResult<(pb::Attachment, BoxStream<'static, AppResult<Bytes>>)> {
+    let mut conn = ctx.pool.acquire().await?;
+    let sql = format!(
+        "SELECT {ATTACHMENT_COLUMNS}, uploaded_by, conversation_id FROM attachments WHERE id = $1"
+    );
+    let row: Option<(AttachmentRow, Uuid, Option<Uuid>)> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| {
+            use sqlx::{FromRow as _, Row as _};
+            Ok::<_, sqlx::Error>((
+                AttachmentRow::from_row(&row)?,
+                row.try_get("uploaded_by")?,
+                row.try_get("conversation_id")?,
+            ))
+        })
+        .transpose()?;
+    let (row, uploaded_by, conversation) = row.ok_or(AppError::NotFound("attachment"))?;
+    match (row.message_id, conversation) {
+        (Some(message), Some(conversation)) => {
+            access::member_of(&mut conn, caller, conversation).await?;
+            let deleted: bool =
+                sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM messages WHERE id = $1")
+                    .bind(message)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            if deleted {
+                return Err(AppError::Rejected(
+                    "the message it was attached to was deleted".to_owned(),
+                ));
+            }
+        }
+        _ if uploaded_by == caller.account_id => {}
+        _ => {
+            return Err(tonic::Status::permission_denied(
+                "an attachment not yet sent is its uploader's only",
+            )
+            .into());
+        }
+    }
+    drop(conn);
+    if thumbnail && !row.has_thumbnail {
+        return Err(tonic::Status::invalid_argument("thumbnail: this attachment has none").into());
+    }
+    let school: Uuid = row.school_id;
+    let found = ctx
+        .store
+        .get(&key(school, id, thumbnail))
+        .await
+        .map_err(unavailable)?;
+    let bytes = found
+        .into_stream()
+        .map(|chunk| chunk.map_err(unavailable))
+        .boxed();
+    let mut attachment: pb::Attachment = row.into();
+    if thumbnail {
+        attachment.content_type = "image/jpeg".to_owned();
+    }
+    Ok((attachment, bytes))
+}

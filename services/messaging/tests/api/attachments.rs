@@ -1,0 +1,306 @@
+//! Attachments: a photo uploaded without its GPS position, attached to a message,
+//! downloaded (and its thumbnail) by the conversation's members only; what is
+//! refused on the way in.
+
+use image::codecs::jpeg::JpegEncoder;
+use kernel::testing::{request_id, with_token};
+use lienlac_proto::messaging::v1 as pb;
+use lienlac_proto::messaging::v1::upload_attachment_chunk::Part;
+use sha2::{Digest as _, Sha256};
+use tonic::Code;
+
+use crate::helpers::Stack;
+
+/// A JPEG photo with an EXIF block naming where it was taken.
+fn photo_with_gps() -> Vec<u8> {
+    let image = image::DynamicImage::new_rgb8(640, 480);
+    let mut plain = Vec::new();
+    image
+        .write_with_encoder(JpegEncoder::new_with_quality(&mut plain, 90))
+        .unwrap();
+    let exif = b"Exif\0\0MM\0*\0\0\0\x08GPSLatitude 10.8231 N GPSLongitude 106.6297 E";
+    let mut with_exif = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    with_exif.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    with_exif.extend_from_slice(exif);
+    with_exif.extend_from_slice(&plain[2..]);
+    with_exif
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+async fn upload(
+    stack: &Stack,
+    token: &str,
+    school: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Result<pb::Attachment, tonic::Status> {
+    let mut chunks = vec![pb::UploadAttachmentChunk {
+        part: Some(Part::Header(pb::AttachmentHeader {
+            school_id: school.to_owned(),
+            file_name: name.to_owned(),
+        })),
+    }];
+    chunks.extend(
+        bytes
+            .chunks(64 * 1024)
+            .map(|data| pb::UploadAttachmentChunk {
+                part: Some(Part::Data(data.to_vec())),
+            }),
+    );
+    stack
+        .client()
+        .upload_attachment(with_token(tokio_stream::iter(chunks), token))
+        .await
+        .map(|a| a.into_inner())
+}
+
+/// The attachment's description and bytes, as `token` downloads them.
+async fn download(
+    stack: &Stack,
+    token: &str,
+    id: &str,
+    thumbnail: bool,
+) -> Result<(pb::Attachment, Vec<u8>), tonic::Status> {
+    let mut stream = stack
+        .client()
+        .download_attachment(with_token(
+            pb::DownloadAttachmentRequest {
+                attachment_id: id.to_owned(),
+                thumbnail,
+            },
+            token,
+        ))
+        .await?
+        .into_inner();
+    let mut described = None;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.message().await? {
+        if let Some(attachment) = chunk.attachment {
+            described = Some(attachment);
+        }
+        bytes.extend_from_slice(&chunk.data);
+    }
+    Ok((described.expect("the first chunk describes it"), bytes))
+}
+
+async fn post_with(
+    stack: &Stack,
+    token: &str,
+    conversation: &str,
+    attachments: Vec<String>,
+) -> Result<pb::Message, tonic::Status> {
+    stack
+        .client()
+        .post_message(with_token(
+            pb::PostMessageRequest {
+                request_id: request_id(),
+                conversation_id: conversation.to_owned(),
+                body: "Ảnh lớp mình hôm nay".into(),
+                reply_to: String::new(),
+                attachment_ids: attachments,
+            },
+            token,
+        ))
+        .await
+        .map(|m| m.into_inner())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_reaches_the_class_group_without_its_position_and_no_one_else() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let photo = photo_with_gps();
+    let uploaded = upload(
+        &stack,
+        &school.homeroom,
+        &school.school_id,
+        "tham-quan.jpg",
+        &photo,
+    )
+    .await
+    .unwrap();
+    assert_eq!(uploaded.content_type, "image/jpeg");
+    assert!(uploaded.has_thumbnail);
+    let stored = std::fs::read(
+        stack
+            .attachments_dir
+            .join(&school.school_id)
+            .join(&uploaded.id),
+    )
+    .unwrap();
+    assert!(
+        !holds(&stored, b"GPSLatitude") && !holds(&stored, b"Exif"),
+        "kept without its metadata"
+    );
+
+    // Before it is sent, it is its uploader's only.
+    let early = download(&stack, &school.guardian, &uploaded.id, false).await;
+    assert_eq!(early.unwrap_err().code(), Code::PermissionDenied);
+    assert!(
+        download(&stack, &school.homeroom, &uploaded.id, false)
+            .await
+            .is_ok()
+    );
+
+    // Someone else's upload is not theirs to send.
+    let taken = post_with(
+        &stack,
+        &school.principal,
+        &school.class_id,
+        vec![uploaded.id.clone()],
+    )
+    .await;
+    assert_eq!(taken.unwrap_err().code(), Code::PermissionDenied);
+    let sent = post_with(
+        &stack,
+        &school.homeroom,
+        &school.class_id,
+        vec![uploaded.id.clone()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.attachments.len(), 1);
+    let again = post_with(
+        &stack,
+        &school.homeroom,
+        &school.class_id,
+        vec![uploaded.id.clone()],
+    )
+    .await;
+    assert_eq!(
+        again.unwrap_err().code(),
+        Code::PermissionDenied,
+        "attached once"
+    );
+
+    let listed = stack
+        .client()
+        .list_messages(with_token(
+            pb::ListMessagesRequest {
+                conversation_id: school.class_id.clone(),
+                ..Default::default()
+            },
+            &school.guardian,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.messages[0].attachments[0].id, uploaded.id);
+    let (described, bytes) = download(&stack, &school.guardian, &uploaded.id, false)
+        .await
+        .unwrap();
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        (described.size, digest),
+        (bytes.len() as i64, uploaded.sha256.clone())
+    );
+    let (thumbnail, small) = download(&stack, &school.guardian, &uploaded.id, true)
+        .await
+        .unwrap();
+    assert_eq!(thumbnail.content_type, "image/jpeg");
+    let small = image::load_from_memory(&small).unwrap();
+    assert_eq!((small.width(), small.height()), (320, 240));
+    let outsider = download(&stack, &school.other_homeroom, &uploaded.id, false).await;
+    assert_eq!(outsider.unwrap_err().code(), Code::PermissionDenied);
+
+    // A deleted message's attachment is no longer served.
+    stack
+        .client()
+        .delete_message(with_token(
+            pb::DeleteMessageRequest {
+                request_id: request_id(),
+                message_id: sent.id,
+            },
+            &school.homeroom,
+        ))
+        .await
+        .unwrap();
+    let gone = download(&stack, &school.guardian, &uploaded.id, false).await;
+    assert_eq!(gone.unwrap_err().code(), Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_is_not_an_accepted_file_or_not_for_the_callers_school_is_refused() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let pdf = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+    let report = upload(
+        &stack,
+        &school.guardian,
+        &school.school_id,
+        "don-xin-phep.pdf",
+        pdf,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.content_type.as_str(), report.has_thumbnail),
+        ("application/pdf", false)
+    );
+    // (case, uploader, school, file name, bytes, answer)
+    type Case<'a> = (&'a str, &'a String, &'a String, &'a str, Vec<u8>, Code);
+    let cases: [Case<'_>; 5] = [
+        (
+            "text named .jpg",
+            &school.homeroom,
+            &school.school_id,
+            "anh.jpg",
+            b"just text".to_vec(),
+            Code::InvalidArgument,
+        ),
+        (
+            "a broken photo",
+            &school.homeroom,
+            &school.school_id,
+            "anh.jpg",
+            b"\xFF\xD8\xFF\xE0 broken".to_vec(),
+            Code::InvalidArgument,
+        ),
+        (
+            "over the size limit",
+            &school.homeroom,
+            &school.school_id,
+            "to.pdf",
+            [b"%PDF-".as_slice(), &vec![b'x'; 3 * 1024 * 1024]].concat(),
+            Code::InvalidArgument,
+        ),
+        (
+            "for another school",
+            &school.homeroom,
+            &school.other_school_id,
+            "a.pdf",
+            pdf.to_vec(),
+            Code::PermissionDenied,
+        ),
+        (
+            "by the operator",
+            &school.operator,
+            &school.school_id,
+            "a.pdf",
+            pdf.to_vec(),
+            Code::PermissionDenied,
+        ),
+    ];
+    for (case, token, at, name, bytes, code) in cases {
+        let refused = upload(&stack, token, at, name, &bytes).await;
+        assert_eq!(refused.unwrap_err().code(), code, "{case}");
+    }
+    let headless = stack
+        .client()
+        .upload_attachment(with_token(
+            tokio_stream::iter(vec![pb::UploadAttachmentChunk {
+                part: Some(Part::Data(pdf.to_vec())),
+            }]),
+            &school.homeroom,
+        ))
+        .await;
+    assert_eq!(headless.unwrap_err().code(), Code::InvalidArgument);
+}
