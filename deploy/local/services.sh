@@ -19,6 +19,7 @@ export LIENLAC_BIND_ADDRESS="${LIENLAC_BIND_ADDRESS:-127.0.0.1}"
 export IDENTITY_SIGN_IN_ADDRESS_BURST="${IDENTITY_SIGN_IN_ADDRESS_BURST:-100000}"
 export IDENTITY_SIGNING_KEY_FILE="${IDENTITY_SIGNING_KEY_FILE:-$ROOT/.local/identity/signing-key.pem}"
 export IDENTITY_ACTIVATION_KEY_FILE="${IDENTITY_ACTIVATION_KEY_FILE:-$ROOT/.local/identity/activation-key}"
+export MESSAGING_ATTACHMENTS_DIR="${MESSAGING_ATTACHMENTS_DIR:-$ROOT/.local/attachments}"
 export RUST_LOG="${RUST_LOG:-info}"
 
 # Each service connects to Postgres as its own role and signs in to the
