@@ -76,6 +76,7 @@ impl Messaging {
                     body,
                     classification: classification as i32,
                     recipient_ids: Vec::new(),
+                    attachment_ids: Vec::new(),
                 },
                 &credentials,
             )?)

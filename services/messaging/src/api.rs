@@ -128,6 +128,20 @@ fn people(check: &mut Check, field: &str, ids: &[String], max: usize) -> Vec<Uui
     people
 }
 
+/// Ids of attachments to send, at most `max`, each once.
+fn attachment_ids(check: &mut Check, ids: &[String], max: usize) -> Vec<Uuid> {
+    if !check.at_most("attachment_ids", ids.len(), max) {
+        return Vec::new();
+    }
+    let mut ids: Vec<Uuid> = ids
+        .iter()
+        .map(|id| check.uuid("attachment_ids", id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// A post's revision as its author wrote it.
 fn draft(
     check: &mut Check,
@@ -135,12 +149,14 @@ fn draft(
     body: &str,
     requested: i32,
     recipients: &[String],
+    attachments: &[String],
 ) -> Draft {
     Draft {
         title: required_text(check, "title", title, 200),
         body: required_text(check, "body", body, 10_000),
         classification: classification(check, "classification", requested, true),
         recipients: people(check, "recipient_ids", recipients, 1_000),
+        attachments: attachment_ids(check, attachments, 20),
     }
 }
 
@@ -319,18 +335,7 @@ impl MessagingService for Messaging {
         let conversation = check.uuid("conversation_id", &r.conversation_id);
         let body = body(&mut check, &r.body);
         let reply_to = check.optional_uuid("reply_to", &r.reply_to);
-        let attachments = if check.at_most("attachment_ids", r.attachment_ids.len(), 10) {
-            let mut ids: Vec<Uuid> = r
-                .attachment_ids
-                .iter()
-                .map(|id| check.uuid("attachment_ids", id))
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        } else {
-            Vec::new()
-        };
+        let attachments = attachment_ids(&mut check, &r.attachment_ids, 10);
         check.done()?;
         let new = NewMessage {
             conversation,
@@ -621,6 +626,7 @@ impl MessagingService for Messaging {
             &r.body,
             r.classification,
             &r.recipient_ids,
+            &r.attachment_ids,
         );
         check.done()?;
         let destination = destination.ok_or_else(|| Status::invalid_argument("school_id"))?;
@@ -644,6 +650,7 @@ impl MessagingService for Messaging {
             &r.body,
             r.classification,
             &r.recipient_ids,
+            &r.attachment_ids,
         );
         check.done()?;
         Ok(Response::new(

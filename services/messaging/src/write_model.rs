@@ -221,8 +221,18 @@ impl InlineProjection for MessagingTables {
                 .bind(classification_name(submitted.classification))
                 .bind(recipients)
                 .bind(fact.recorded_at)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
+                if !submitted.attachment_ids.is_empty() {
+                    sqlx::query(
+                        "UPDATE attachments SET post_id = $1, post_revision = $2 WHERE id = ANY($3)",
+                    )
+                    .bind(id(&submitted.post_id)?)
+                    .bind(submitted.revision)
+                    .bind(ids(&submitted.attachment_ids)?)
+                    .execute(conn)
+                    .await?;
+                }
             }
             "PostApproved" => {
                 let approved: pb::PostApproved = fact.decode()?;

@@ -2,9 +2,9 @@
 //! store (a local directory by default, `MESSAGING_ATTACHMENTS_DIR`) under
 //! `<school>/<id>`, with a row in `attachments`. The kind is sniffed from the
 //! content (sniff.rs); photos are kept without their metadata and with a
-//! thumbnail (images.rs). An upload is its uploader's until a message of theirs
-//! attaches it; then whoever may read the message may download it, through
-//! lienlac only.
+//! thumbnail (images.rs). An upload is its uploader's until a message or a post of
+//! theirs attaches it; then whoever may read the message, or the post within its
+//! classification, may download it, through lienlac only.
 
 pub(crate) mod images;
 pub(crate) mod sniff;
@@ -158,7 +158,7 @@ pub(crate) async fn claim(
     }
     let claimable: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM attachments WHERE id = ANY($1) AND uploaded_by = $2 AND school_id = $3 \
-         AND message_id IS NULL FOR UPDATE",
+         AND message_id IS NULL AND post_id IS NULL FOR UPDATE",
     )
     .bind(ids)
     .bind(caller.account_id)
@@ -173,6 +173,32 @@ pub(crate) async fn claim(
         .into());
     }
     Ok(())
+}
+
+/// The attachments of each post of `posts`, with the revision that added each.
+pub(crate) async fn of_posts(
+    conn: &mut PgConnection,
+    posts: &[Uuid],
+) -> AppResult<Vec<(Uuid, i32, AttachmentRow)>> {
+    let sql = format!(
+        "SELECT {ATTACHMENT_COLUMNS}, post_id, post_revision FROM attachments \
+         WHERE post_id = ANY($1) ORDER BY id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(posts)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            use sqlx::{FromRow as _, Row as _};
+            Ok((
+                row.try_get("post_id")?,
+                row.try_get("post_revision")?,
+                AttachmentRow::from_row(row)?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
 }
 
 /// The attachments of each message of `messages`.
@@ -200,24 +226,26 @@ pub(crate) async fn download(
 ) -> AppResult<(pb::Attachment, BoxStream<'static, AppResult<Bytes>>)> {
     let mut conn = ctx.pool.acquire().await?;
     let sql = format!(
-        "SELECT {ATTACHMENT_COLUMNS}, uploaded_by, conversation_id FROM attachments WHERE id = $1"
+        "SELECT {ATTACHMENT_COLUMNS}, uploaded_by, conversation_id, post_id, post_revision \
+         FROM attachments WHERE id = $1"
     );
-    let row: Option<(AttachmentRow, Uuid, Option<Uuid>)> = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let found = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
-        .map(|row| {
-            use sqlx::{FromRow as _, Row as _};
-            Ok::<_, sqlx::Error>((
-                AttachmentRow::from_row(&row)?,
-                row.try_get("uploaded_by")?,
-                row.try_get("conversation_id")?,
-            ))
-        })
-        .transpose()?;
-    let (row, uploaded_by, conversation) = row.ok_or(AppError::NotFound("attachment"))?;
-    match (row.message_id, conversation) {
-        (Some(message), Some(conversation)) => {
+        .ok_or(AppError::NotFound("attachment"))?;
+    let (row, uploaded_by, conversation, post, revision) = {
+        use sqlx::{FromRow as _, Row as _};
+        (
+            AttachmentRow::from_row(&found)?,
+            found.try_get::<Uuid, _>("uploaded_by")?,
+            found.try_get::<Option<Uuid>, _>("conversation_id")?,
+            found.try_get::<Option<Uuid>, _>("post_id")?,
+            found.try_get::<Option<i32>, _>("post_revision")?,
+        )
+    };
+    match (row.message_id, conversation, post) {
+        (Some(message), Some(conversation), _) => {
             access::member_of(&mut conn, caller, conversation).await?;
             let deleted: bool =
                 sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM messages WHERE id = $1")
@@ -228,6 +256,17 @@ pub(crate) async fn download(
                 return Err(AppError::Rejected(
                     "the message it was attached to was deleted".to_owned(),
                 ));
+            }
+        }
+        // Within the post's classification; a reader, only up to the approved revision.
+        (_, _, Some(post)) => {
+            let readable = crate::posts::read::get(ctx, caller, post).await?;
+            let approved = readable.published.as_ref().map_or(0, |p| p.revision);
+            if readable.latest.is_none() && revision.unwrap_or(i32::MAX) > approved {
+                return Err(tonic::Status::permission_denied(
+                    "this attachment belongs to a revision not yet approved",
+                )
+                .into());
             }
         }
         _ if uploaded_by == caller.account_id => {}

@@ -114,6 +114,8 @@ pub(crate) struct Draft {
     pub(crate) body: String,
     pub(crate) classification: Classification,
     pub(crate) recipients: Vec<Uuid>,
+    /// The author's uploads added with this revision.
+    pub(crate) attachments: Vec<Uuid>,
 }
 
 /// Where a new post goes.
@@ -170,6 +172,7 @@ fn revision_events(
         classification: classification as i32,
         author_account_id: caller.account_id.to_string(),
         author_person_id: caller.person_id.map(|p| p.to_string()).unwrap_or_default(),
+        attachment_ids: draft.attachments.iter().map(Uuid::to_string).collect(),
     };
     let mut events = vec![
         NewEvent::from_message(&submitted)
@@ -237,6 +240,7 @@ async fn admit(
         draft.recipients.len(),
     )?;
     check_recipients(tx, place.school, &draft.recipients).await?;
+    crate::attachments::claim(tx, caller, place.school, &draft.attachments).await?;
     Ok((policy, standing, classification))
 }
 

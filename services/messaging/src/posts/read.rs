@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::rules;
 use super::{SchoolOf, policy, standing};
+use crate::attachments;
 use crate::visibility::{self, Columns};
 use crate::{Ctx, cursor};
 
@@ -129,6 +130,7 @@ impl PostRow {
                 .unwrap_or_default(),
             latest,
             decisions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }
@@ -169,7 +171,25 @@ async fn decisions(conn: &mut PgConnection, post: Uuid) -> AppResult<Vec<pb::Pos
 pub(crate) async fn as_author(conn: &mut PgConnection, id: Uuid) -> AppResult<pb::Post> {
     let mut post = row(conn, id).await?.view(View::Full);
     post.decisions = decisions(conn, id).await?;
+    with_attachments(conn, std::slice::from_mut(&mut post)).await?;
     Ok(post)
+}
+
+/// Fills in the posts' attachments: with the full view all, else those of the
+/// approved revision and before.
+async fn with_attachments(conn: &mut PgConnection, posts: &mut [pb::Post]) -> AppResult<()> {
+    let ids: Vec<Uuid> = posts.iter().filter_map(|p| p.id.parse().ok()).collect();
+    for (post_id, revision, row) in attachments::of_posts(conn, &ids).await? {
+        let id = post_id.to_string();
+        let Some(post) = posts.iter_mut().find(|p| p.id == id) else {
+            continue;
+        };
+        let approved = post.published.as_ref().map_or(0, |p| p.revision);
+        if post.latest.is_some() || revision <= approved {
+            post.attachments.push(row.into());
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<pb::Post> {
@@ -197,7 +217,11 @@ pub(crate) async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<pb::P
             .fetch_optional(&mut *conn)
             .await?;
     match readable {
-        Some(post) => Ok(post.view(View::Reader)),
+        Some(post) => {
+            let mut post = post.view(View::Reader);
+            with_attachments(&mut conn, std::slice::from_mut(&mut post)).await?;
+            Ok(post)
+        }
         None => Err(tonic::Status::permission_denied(
             "this post's classification does not include you",
         )
@@ -313,7 +337,9 @@ pub(crate) async fn list(
                 .bind(page.limit + 1)
                 .fetch_all(&mut *conn)
                 .await?;
-            Ok(paged(rows, &page, |_| None, View::Full))
+            let mut listed = paged(rows, &page, |_| None, View::Full);
+            with_attachments(&mut conn, &mut listed.posts).await?;
+            Ok(listed)
         }
         Listing::Queue => {
             rules::may_moderate(&standing, &policy)?;
@@ -330,7 +356,9 @@ pub(crate) async fn list(
                 .bind(page.limit + 1)
                 .fetch_all(&mut *conn)
                 .await?;
-            Ok(paged(rows, &page, |row| Some(row.submitted_at), View::Full))
+            let mut listed = paged(rows, &page, |row| Some(row.submitted_at), View::Full);
+            with_attachments(&mut conn, &mut listed.posts).await?;
+            Ok(listed)
         }
     }
 }
@@ -362,10 +390,7 @@ pub(crate) async fn public(
         .bind(page.limit + 1)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(paged(
-        rows,
-        &page,
-        |row| row.first_published_at,
-        View::Anonymous,
-    ))
+    let mut listed = paged(rows, &page, |row| row.first_published_at, View::Anonymous);
+    with_attachments(&mut conn, &mut listed.posts).await?;
+    Ok(listed)
 }

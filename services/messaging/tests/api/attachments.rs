@@ -9,7 +9,7 @@ use lienlac_proto::messaging::v1::upload_attachment_chunk::Part;
 use sha2::{Digest as _, Sha256};
 use tonic::Code;
 
-use crate::helpers::Stack;
+use crate::helpers::{Stack, download, upload};
 
 /// A JPEG photo with an EXIF block naming where it was taken.
 fn photo_with_gps() -> Vec<u8> {
@@ -30,62 +30,6 @@ fn holds(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
         .any(|window| window == needle)
-}
-
-async fn upload(
-    stack: &Stack,
-    token: &str,
-    school: &str,
-    name: &str,
-    bytes: &[u8],
-) -> Result<pb::Attachment, tonic::Status> {
-    let mut chunks = vec![pb::UploadAttachmentChunk {
-        part: Some(Part::Header(pb::AttachmentHeader {
-            school_id: school.to_owned(),
-            file_name: name.to_owned(),
-        })),
-    }];
-    chunks.extend(
-        bytes
-            .chunks(64 * 1024)
-            .map(|data| pb::UploadAttachmentChunk {
-                part: Some(Part::Data(data.to_vec())),
-            }),
-    );
-    stack
-        .client()
-        .upload_attachment(with_token(tokio_stream::iter(chunks), token))
-        .await
-        .map(|a| a.into_inner())
-}
-
-/// The attachment's description and bytes, as `token` downloads them.
-async fn download(
-    stack: &Stack,
-    token: &str,
-    id: &str,
-    thumbnail: bool,
-) -> Result<(pb::Attachment, Vec<u8>), tonic::Status> {
-    let mut stream = stack
-        .client()
-        .download_attachment(with_token(
-            pb::DownloadAttachmentRequest {
-                attachment_id: id.to_owned(),
-                thumbnail,
-            },
-            token,
-        ))
-        .await?
-        .into_inner();
-    let mut described = None;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.message().await? {
-        if let Some(attachment) = chunk.attachment {
-            described = Some(attachment);
-        }
-        bytes.extend_from_slice(&chunk.data);
-    }
-    Ok((described.expect("the first chunk describes it"), bytes))
 }
 
 async fn post_with(

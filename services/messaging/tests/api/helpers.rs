@@ -8,7 +8,9 @@ use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
 use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::WhoAmIRequest;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
+use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
+use lienlac_proto::messaging::v1::upload_attachment_chunk::Part;
 use lienlac_test_support::{School, start_identity};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -148,4 +150,61 @@ impl Stack {
             .map(|person| person.id)
             .unwrap_or_default()
     }
+}
+
+/// Uploads `bytes` as `name` for `school`, as `token`, in 64 KiB chunks.
+pub async fn upload(
+    stack: &Stack,
+    token: &str,
+    school: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Result<pb::Attachment, tonic::Status> {
+    let mut chunks = vec![pb::UploadAttachmentChunk {
+        part: Some(Part::Header(pb::AttachmentHeader {
+            school_id: school.to_owned(),
+            file_name: name.to_owned(),
+        })),
+    }];
+    chunks.extend(
+        bytes
+            .chunks(64 * 1024)
+            .map(|data| pb::UploadAttachmentChunk {
+                part: Some(Part::Data(data.to_vec())),
+            }),
+    );
+    stack
+        .client()
+        .upload_attachment(with_token(tokio_stream::iter(chunks), token))
+        .await
+        .map(|a| a.into_inner())
+}
+
+/// The attachment's description and bytes, as `token` downloads them.
+pub async fn download(
+    stack: &Stack,
+    token: &str,
+    id: &str,
+    thumbnail: bool,
+) -> Result<(pb::Attachment, Vec<u8>), tonic::Status> {
+    let mut stream = stack
+        .client()
+        .download_attachment(with_token(
+            pb::DownloadAttachmentRequest {
+                attachment_id: id.to_owned(),
+                thumbnail,
+            },
+            token,
+        ))
+        .await?
+        .into_inner();
+    let mut described = None;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.message().await? {
+        if let Some(attachment) = chunk.attachment {
+            described = Some(attachment);
+        }
+        bytes.extend_from_slice(&chunk.data);
+    }
+    Ok((described.expect("the first chunk describes it"), bytes))
 }

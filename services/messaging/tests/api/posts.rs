@@ -7,7 +7,9 @@ use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::{Classification, PostStatus};
 use tonic::Code;
 
-use crate::helpers::Stack;
+use crate::helpers::{Stack, download, upload};
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
 fn to_class(class_id: &str, classification: Classification) -> pb::SubmitPostRequest {
     pb::SubmitPostRequest {
@@ -180,6 +182,7 @@ async fn a_teachers_post_reaches_guardians_only_once_a_moderator_approves_the_re
         body: "Chiều nay lớp 1A1 tham quan Thảo Cầm Viên.".into(),
         classification: Classification::Class as i32,
         recipient_ids: Vec::new(),
+        attachment_ids: Vec::new(),
     };
     let by_other = stack
         .client()
@@ -228,12 +231,29 @@ async fn a_teachers_post_reaches_guardians_only_once_a_moderator_approves_the_re
         "a class post is for its class"
     );
 
-    // An edit of a published post goes back to the queue; readers keep revision 2.
-    stack
-        .client()
-        .edit_post(with_token(edit("Tham quan (đã sửa)"), &school.homeroom))
+    // An edit of a published post goes back to the queue; readers keep revision 2,
+    // and a file added with the edit waits with it.
+    let added = upload(&stack, &school.homeroom, &school.school_id, "anh.pdf", PDF)
         .await
         .unwrap();
+    stack
+        .client()
+        .edit_post(with_token(
+            pb::EditPostRequest {
+                attachment_ids: vec![added.id.clone()],
+                ..edit("Tham quan (đã sửa)")
+            },
+            &school.homeroom,
+        ))
+        .await
+        .unwrap();
+    let waiting = download(&stack, &school.guardian, &added.id, false).await;
+    assert_eq!(waiting.unwrap_err().code(), Code::PermissionDenied);
+    assert!(
+        download(&stack, &school.principal, &added.id, false)
+            .await
+            .is_ok()
+    );
     let seen = get(&stack, &school.guardian, &id).await.unwrap();
     assert_eq!(seen.published.unwrap().revision, 2);
     assert_eq!(
@@ -422,19 +442,33 @@ async fn each_persona_reads_the_posts_their_classification_includes_and_no_other
             body: "Nội dung".into(),
             classification: classification as i32,
             recipient_ids: recipients,
+            attachment_ids: Vec::new(),
         }
     };
-    // The principal's posts publish at once.
+    // The principal's posts publish at once, each with a file.
     let mut ids = Vec::new();
-    for request in [
+    let mut files = Vec::new();
+    for mut request in [
         post(Classification::Public, "", vec![]),
         post(Classification::School, "", vec![]),
         post(Classification::Class, &school.class_id, vec![]),
         post(Classification::Confidential, "", vec![other_guardian]),
     ] {
+        let file = upload(
+            &stack,
+            &school.principal,
+            &school.school_id,
+            "thong-bao.pdf",
+            PDF,
+        )
+        .await
+        .unwrap();
+        request.attachment_ids = vec![file.id.clone()];
         let published = submit(&stack, &school.principal, request).await;
         assert_eq!(published.status, PostStatus::Published as i32);
+        assert_eq!(published.attachments.len(), 1);
         ids.push(published.id);
+        files.push(file.id);
     }
 
     // [public, school, class 1A1, confidential to 1A2's new guardian]
@@ -494,6 +528,18 @@ async fn each_persona_reads_the_posts_their_classification_includes_and_no_other
         assert_eq!(
             got, expected,
             "{who} reads [public, school, class, confidential]"
+        );
+        let mut downloads = [false; 4];
+        for (i, file) in files.iter().enumerate() {
+            downloads[i] = match download(&stack, token, file, false).await {
+                Ok((_, bytes)) => bytes == PDF,
+                Err(status) if status.code() == Code::PermissionDenied => false,
+                Err(status) => panic!("{who}: {status:?}"),
+            };
+        }
+        assert_eq!(
+            downloads, expected,
+            "{who} downloads the posts' files as they read the posts"
         );
         let listed = listed(&stack, token, &school.school_id).await;
         let expected_listed: Vec<&String> = ids
