@@ -198,6 +198,7 @@ impl Messaging {
                     body,
                     requires_ack: confirm,
                     scheduled_at: String::new(),
+                    attachment_ids: Vec::new(),
                 },
                 &credentials,
             )?)

@@ -463,6 +463,7 @@ impl Seed {
                     body: "Kính mời quý phụ huynh dự họp lúc 8 giờ sáng thứ Bảy tại lớp học của con. Xin quý phụ huynh xác nhận tham dự.".into(),
                     requires_ack: true,
                     scheduled_at: String::new(),
+                    attachment_ids: Vec::new(),
                 },
                 principal,
             )?)

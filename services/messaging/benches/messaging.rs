@@ -240,6 +240,7 @@ async fn publish(
             body: "Kính gửi quý phụ huynh.".into(),
             requires_ack: true,
             scheduled_at: String::new(),
+            attachment_ids: Vec::new(),
         };
         let started = Instant::now();
         let announcement = client

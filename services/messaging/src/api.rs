@@ -456,6 +456,7 @@ impl MessagingService for Messaging {
         let title = required_text(&mut check, "title", &r.title, 200);
         let body = required_text(&mut check, "body", &r.body, 10_000);
         let visible_at = scheduled(&mut check, &r.scheduled_at);
+        let attachments = attachment_ids(&mut check, &r.attachment_ids, 10);
         let audience = r.audience.clone().unwrap_or_default();
         if let Some(pb::audience::Scope::Guardians(chosen)) = &audience.scope {
             check.at_most(
@@ -471,6 +472,7 @@ impl MessagingService for Messaging {
             body,
             requires_ack: r.requires_ack,
             visible_at,
+            attachments,
         };
         Ok(Response::new(
             announcements::publish(&self.ctx, caller, key, new).await?,

@@ -166,8 +166,15 @@ impl InlineProjection for MessagingTables {
                 .bind(fact.recorded_at)
                 .bind(visible_at)
                 .bind(published.recipients)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
+                if !published.attachment_ids.is_empty() {
+                    sqlx::query("UPDATE attachments SET announcement_id = $1 WHERE id = ANY($2)")
+                        .bind(id(&published.announcement_id)?)
+                        .bind(ids(&published.attachment_ids)?)
+                        .execute(conn)
+                        .await?;
+                }
             }
             "SchoolPolicySet" => {
                 let set: pb::SchoolPolicySet = fact.decode()?;

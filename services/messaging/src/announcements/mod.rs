@@ -39,6 +39,8 @@ pub(crate) struct NewAnnouncement {
     pub(crate) body: String,
     pub(crate) requires_ack: bool,
     pub(crate) visible_at: Option<OffsetDateTime>,
+    /// The sender's own uploads to send with it.
+    pub(crate) attachments: Vec<Uuid>,
 }
 
 /// Where the audience is, and the filter that picks its guardians: the classes of
@@ -190,6 +192,14 @@ pub(crate) async fn announce(
     resolved: &Resolved,
     new: &NewAnnouncement,
 ) -> AppResult<Uuid> {
+    crate::attachments::claim(
+        tx,
+        by,
+        resolved.district_id,
+        resolved.school_id,
+        &new.attachments,
+    )
+    .await?;
     let id = Uuid::now_v7();
     let now: OffsetDateTime = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
@@ -226,6 +236,7 @@ pub(crate) async fn announce(
             .school_id
             .map(|s| s.to_string())
             .unwrap_or_default(),
+        attachment_ids: new.attachments.iter().map(Uuid::to_string).collect(),
     };
     let event = NewEvent::from_message(&event)
         .and_then(|event| event.keeping(kept::TITLE, &new.title))
@@ -274,6 +285,7 @@ impl From<AnnouncementRow> for pb::Announcement {
             published_at: kernel::dates::rfc3339(row.published_at),
             visible_at: kernel::dates::rfc3339(row.visible_at),
             recipients: row.recipients,
+            attachments: Vec::new(),
         }
     }
 }
@@ -288,7 +300,54 @@ async fn announcement_row(conn: &mut PgConnection, id: Uuid) -> AppResult<Announ
 }
 
 async fn announcement(conn: &mut PgConnection, id: Uuid) -> AppResult<pb::Announcement> {
-    Ok(announcement_row(conn, id).await?.into())
+    let mut announcement: pb::Announcement = announcement_row(conn, id).await?.into();
+    with_attachments(conn, std::slice::from_mut(&mut announcement)).await?;
+    Ok(announcement)
+}
+
+/// Fills in the announcements' attachments.
+async fn with_attachments(
+    conn: &mut PgConnection,
+    announcements: &mut [pb::Announcement],
+) -> AppResult<()> {
+    let ids: Vec<Uuid> = announcements
+        .iter()
+        .filter_map(|a| a.id.parse().ok())
+        .collect();
+    for (owner, row) in crate::attachments::of_announcements(conn, &ids).await? {
+        let owner = owner.to_string();
+        if let Some(announcement) = announcements.iter_mut().find(|a| a.id == owner) {
+            announcement.attachments.push(row.into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether the caller may read the announcement `id` (and download what it
+/// carries): a guardian it was addressed to, once shown; those who see its
+/// receipts.
+pub(crate) async fn may_read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> AppResult<()> {
+    let row = announcement_row(conn, id).await?;
+    let scope = match row.school_id {
+        Some(school) => Target::school(row.district_id, school),
+        None => Target::district(row.district_id),
+    };
+    if rules::may_see_receipts(caller, row.author_account_id == caller.account_id, &scope) {
+        return Ok(());
+    }
+    let addressed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM announcement_recipients \
+         WHERE announcement_id = $1 AND guardian_id = $2 AND visible_at <= now())",
+    )
+    .bind(id)
+    .bind(caller.person_id)
+    .fetch_one(conn)
+    .await?;
+    if addressed {
+        Ok(())
+    } else {
+        Err(tonic::Status::permission_denied("this announcement was not sent to you").into())
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -373,7 +432,7 @@ pub(crate) async fn list(
         ),
         _ => String::new(),
     };
-    let entries = rows
+    let mut entries: Vec<pb::AnnouncementForGuardian> = rows
         .into_iter()
         .map(|row| {
             let id = row.announcement.id;
@@ -386,6 +445,14 @@ pub(crate) async fn list(
             }
         })
         .collect();
+    let mut shown: Vec<pb::Announcement> = entries
+        .iter_mut()
+        .filter_map(|entry| entry.announcement.take())
+        .collect();
+    with_attachments(&mut conn, &mut shown).await?;
+    for (entry, announcement) in entries.iter_mut().zip(shown) {
+        entry.announcement = Some(announcement);
+    }
     Ok(pb::ListAnnouncementsResponse {
         entries,
         next_cursor,
@@ -407,16 +474,21 @@ pub(crate) async fn received(
     let row: Option<Received> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(guardian)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(row.map(|row| pb::AnnouncementForGuardian {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut announcement: pb::Announcement = row.announcement.into();
+    with_attachments(conn, std::slice::from_mut(&mut announcement)).await?;
+    Ok(Some(pb::AnnouncementForGuardian {
         state: Some(state(
             id,
             row.delivered_at,
             row.read_at,
             row.acknowledged_at,
         )),
-        announcement: Some(row.announcement.into()),
+        announcement: Some(announcement),
     }))
 }
 

@@ -54,9 +54,13 @@ pub(crate) async fn upload(
     let mut conn = ctx.pool.acquire().await?;
     let place = SchoolOf::school(&mut conn, upload.school).await?;
     let standing = standing(&mut conn, caller, &place).await?;
-    if !(standing.staff || standing.leads || !standing.guardian_of.is_empty()) {
+    if !(standing.staff
+        || standing.leads
+        || standing.district_office
+        || !standing.guardian_of.is_empty())
+    {
         return Err(tonic::Status::permission_denied(
-            "only the school's staff and its students' guardians upload for its conversations",
+            "only the school's staff, its students' guardians and the district office upload for it",
         )
         .into());
     }
@@ -145,23 +149,27 @@ impl From<AttachmentRow> for pb::Attachment {
     }
 }
 
-/// The caller's own uploads `ids` for `school`, not yet attached, locked until
-/// the transaction ends; PERMISSION_DENIED naming how many are not.
+/// The caller's own uploads `ids` for `school` (any school of `district` when
+/// `None`), not yet attached, locked until the transaction ends; PERMISSION_DENIED
+/// naming how many are not.
 pub(crate) async fn claim(
     tx: &mut PgConnection,
     caller: &Caller,
-    school: Uuid,
+    district: Uuid,
+    school: Option<Uuid>,
     ids: &[Uuid],
 ) -> AppResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let claimable: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM attachments WHERE id = ANY($1) AND uploaded_by = $2 AND school_id = $3 \
-         AND message_id IS NULL AND post_id IS NULL FOR UPDATE",
+        "SELECT id FROM attachments WHERE id = ANY($1) AND uploaded_by = $2 AND district_id = $3 \
+         AND ($4::uuid IS NULL OR school_id = $4) \
+         AND message_id IS NULL AND post_id IS NULL AND announcement_id IS NULL FOR UPDATE",
     )
     .bind(ids)
     .bind(caller.account_id)
+    .bind(district)
     .bind(school)
     .fetch_all(tx)
     .await?;
@@ -173,6 +181,31 @@ pub(crate) async fn claim(
         .into());
     }
     Ok(())
+}
+
+/// The attachments of each announcement of `announcements`.
+pub(crate) async fn of_announcements(
+    conn: &mut PgConnection,
+    announcements: &[Uuid],
+) -> AppResult<Vec<(Uuid, AttachmentRow)>> {
+    let sql = format!(
+        "SELECT {ATTACHMENT_COLUMNS}, announcement_id FROM attachments \
+         WHERE announcement_id = ANY($1) ORDER BY id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(announcements)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            use sqlx::{FromRow as _, Row as _};
+            Ok((
+                row.try_get("announcement_id")?,
+                AttachmentRow::from_row(row)?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
 }
 
 /// The attachments of each post of `posts`, with the revision that added each.
@@ -226,15 +259,15 @@ pub(crate) async fn download(
 ) -> AppResult<(pb::Attachment, BoxStream<'static, AppResult<Bytes>>)> {
     let mut conn = ctx.pool.acquire().await?;
     let sql = format!(
-        "SELECT {ATTACHMENT_COLUMNS}, uploaded_by, conversation_id, post_id, post_revision \
-         FROM attachments WHERE id = $1"
+        "SELECT {ATTACHMENT_COLUMNS}, uploaded_by, conversation_id, post_id, post_revision, \
+         announcement_id FROM attachments WHERE id = $1"
     );
     let found = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(AppError::NotFound("attachment"))?;
-    let (row, uploaded_by, conversation, post, revision) = {
+    let (row, uploaded_by, conversation, post, revision, announcement) = {
         use sqlx::{FromRow as _, Row as _};
         (
             AttachmentRow::from_row(&found)?,
@@ -242,8 +275,12 @@ pub(crate) async fn download(
             found.try_get::<Option<Uuid>, _>("conversation_id")?,
             found.try_get::<Option<Uuid>, _>("post_id")?,
             found.try_get::<Option<i32>, _>("post_revision")?,
+            found.try_get::<Option<Uuid>, _>("announcement_id")?,
         )
     };
+    if let Some(announcement) = announcement {
+        crate::announcements::may_read(&mut conn, caller, announcement).await?;
+    }
     match (row.message_id, conversation, post) {
         (Some(message), Some(conversation), _) => {
             access::member_of(&mut conn, caller, conversation).await?;
@@ -269,7 +306,7 @@ pub(crate) async fn download(
                 .into());
             }
         }
-        _ if uploaded_by == caller.account_id => {}
+        _ if announcement.is_some() || uploaded_by == caller.account_id => {}
         _ => {
             return Err(tonic::Status::permission_denied(
                 "an attachment not yet sent is its uploader's only",

@@ -147,6 +147,7 @@ pub(crate) async fn publish(
                 body,
                 requires_ack: false,
                 visible_at: None,
+                attachments: Vec::new(),
             };
             let announcement = announcements::announce(tx, &by, &resolved, &told).await?;
 

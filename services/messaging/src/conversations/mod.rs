@@ -225,7 +225,14 @@ pub(crate) async fn post(
                     .into());
                 }
             }
-            crate::attachments::claim(tx, &by, place.school_id, &new.attachments).await?;
+            crate::attachments::claim(
+                tx,
+                &by,
+                place.district_id,
+                Some(place.school_id),
+                &new.attachments,
+            )
+            .await?;
             let last: Option<i64> = sqlx::query_scalar(
                 "SELECT last_seq FROM conversation_heads WHERE conversation_id = $1",
             )

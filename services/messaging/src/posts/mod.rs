@@ -240,7 +240,14 @@ async fn admit(
         draft.recipients.len(),
     )?;
     check_recipients(tx, place.school, &draft.recipients).await?;
-    crate::attachments::claim(tx, caller, place.school, &draft.attachments).await?;
+    crate::attachments::claim(
+        tx,
+        caller,
+        place.district,
+        Some(place.school),
+        &draft.attachments,
+    )
+    .await?;
     Ok((policy, standing, classification))
 }
 

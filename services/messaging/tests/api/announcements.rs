@@ -18,6 +18,7 @@ fn announce(scope: Scope, requires_ack: bool) -> pb::PublishAnnouncementRequest 
         body: "Kính mời quý phụ huynh dự họp lúc 8 giờ thứ Bảy.".into(),
         requires_ack,
         scheduled_at: String::new(),
+        attachment_ids: Vec::new(),
     }
 }
 

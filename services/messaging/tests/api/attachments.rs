@@ -248,3 +248,64 @@ async fn what_is_not_an_accepted_file_or_not_for_the_callers_school_is_refused()
         .await;
     assert_eq!(headless.unwrap_err().code(), Code::InvalidArgument);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_announcements_file_goes_to_its_guardians_and_those_who_see_its_receipts() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let (_, other_class_guardian) = stack.guardian_of(&school.other_student).await;
+    let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+    let letter = upload(
+        &stack,
+        &school.principal,
+        &school.school_id,
+        "thu-moi.pdf",
+        pdf,
+    )
+    .await
+    .unwrap();
+    let announced = stack
+        .client()
+        .publish_announcement(with_token(
+            pb::PublishAnnouncementRequest {
+                request_id: request_id(),
+                audience: Some(pb::Audience {
+                    scope: Some(pb::audience::Scope::ClassId(school.class_id.clone())),
+                }),
+                title: "Thư mời họp phụ huynh".into(),
+                body: "Xin xem thư mời đính kèm.".into(),
+                attachment_ids: vec![letter.id.clone()],
+                ..Default::default()
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(announced.attachments[0].id, letter.id);
+    let listed = stack
+        .client()
+        .list_announcements(with_token(
+            pb::ListAnnouncementsRequest::default(),
+            &school.guardian,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = listed.entries[0].announcement.as_ref().unwrap();
+    assert_eq!(shown.attachments[0].content_type, "application/pdf");
+    for (who, token, allowed) in [
+        ("a guardian of the class", &school.guardian, true),
+        ("the district's administrator", &school.district_admin, true),
+        ("a guardian of another class", &other_class_guardian, false),
+        ("another class's teacher", &school.other_homeroom, false),
+    ] {
+        match download(&stack, token, &letter.id, false).await {
+            Ok((_, bytes)) => assert!(allowed && bytes == pdf, "{who}"),
+            Err(status) => assert!(
+                !allowed && status.code() == Code::PermissionDenied,
+                "{who}: {status:?}"
+            ),
+        }
+    }
+}

@@ -117,6 +117,7 @@ async fn the_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() 
                 body: "Trường nghỉ ngày 2/9.".into(),
                 requires_ack: false,
                 scheduled_at: String::new(),
+                attachment_ids: Vec::new(),
             },
             &school.principal,
         ))
