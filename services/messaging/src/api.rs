@@ -245,12 +245,26 @@ fn effective_from(check: &mut Check, text: &str) -> time::Date {
 }
 
 impl Messaging {
-    async fn publish_bulletin(
+    /// A bulletin's publication: the fields every kind has checked here, its
+    /// content by `content`.
+    async fn publish_bulletin<R: prost::Message + prost::Name>(
         &self,
-        caller: &kernel::auth::Caller,
-        key: kernel::event_store::RequestKey,
-        new: NewBulletin,
+        request: &Request<R>,
+        request_id: &str,
+        (scope_field, scope): (&str, &str),
+        (from, requested): (&str, i32),
+        content: impl FnOnce(&mut Check) -> Content,
     ) -> Result<Response<pb::Bulletin>, Status> {
+        let caller = caller(request)?;
+        let mut check = Check::new();
+        let key = check.request_key(caller, request_id, request.get_ref());
+        let new = NewBulletin {
+            scope: check.uuid(scope_field, scope),
+            effective_from: effective_from(&mut check, from),
+            classification: classification(&mut check, "classification", requested, true),
+            content: content(&mut check),
+        };
+        check.done()?;
         Ok(Response::new(
             bulletins::publish(&self.ctx, caller, key, new).await?,
         ))
@@ -771,54 +785,45 @@ impl MessagingService for Messaging {
         &self,
         request: Request<pb::PublishTimetableRequest>,
     ) -> Result<Response<pb::Bulletin>, Status> {
-        let caller = caller(&request)?;
         let r = request.get_ref();
-        let mut check = Check::new();
-        let key = check.request_key(caller, &r.request_id, r);
-        let new = NewBulletin {
-            scope: check.uuid("class_id", &r.class_id),
-            effective_from: effective_from(&mut check, &r.effective_from),
-            classification: classification(&mut check, "classification", r.classification, true),
-            content: Content::Timetable(content::timetable(&mut check, r.timetable.as_ref())),
-        };
-        check.done()?;
-        self.publish_bulletin(caller, key, new).await
+        self.publish_bulletin(
+            &request,
+            &r.request_id,
+            ("class_id", &r.class_id),
+            (&r.effective_from, r.classification),
+            |check| Content::Timetable(content::timetable(check, r.timetable.as_ref())),
+        )
+        .await
     }
 
     async fn publish_menu(
         &self,
         request: Request<pb::PublishMenuRequest>,
     ) -> Result<Response<pb::Bulletin>, Status> {
-        let caller = caller(&request)?;
         let r = request.get_ref();
-        let mut check = Check::new();
-        let key = check.request_key(caller, &r.request_id, r);
-        let new = NewBulletin {
-            scope: check.uuid("school_id", &r.school_id),
-            effective_from: effective_from(&mut check, &r.effective_from),
-            classification: classification(&mut check, "classification", r.classification, true),
-            content: Content::Menu(content::menu(&mut check, r.menu.as_ref())),
-        };
-        check.done()?;
-        self.publish_bulletin(caller, key, new).await
+        self.publish_bulletin(
+            &request,
+            &r.request_id,
+            ("school_id", &r.school_id),
+            (&r.effective_from, r.classification),
+            |check| Content::Menu(content::menu(check, r.menu.as_ref())),
+        )
+        .await
     }
 
     async fn publish_curriculum_plan(
         &self,
         request: Request<pb::PublishCurriculumPlanRequest>,
     ) -> Result<Response<pb::Bulletin>, Status> {
-        let caller = caller(&request)?;
         let r = request.get_ref();
-        let mut check = Check::new();
-        let key = check.request_key(caller, &r.request_id, r);
-        let new = NewBulletin {
-            scope: check.uuid("class_id", &r.class_id),
-            effective_from: effective_from(&mut check, &r.effective_from),
-            classification: classification(&mut check, "classification", r.classification, true),
-            content: Content::Plan(content::plan(&mut check, r.plan.as_ref())),
-        };
-        check.done()?;
-        self.publish_bulletin(caller, key, new).await
+        self.publish_bulletin(
+            &request,
+            &r.request_id,
+            ("class_id", &r.class_id),
+            (&r.effective_from, r.classification),
+            |check| Content::Plan(content::plan(check, r.plan.as_ref())),
+        )
+        .await
     }
 
     async fn get_timetable(

@@ -293,8 +293,12 @@ pub(crate) async fn list(
 ) -> AppResult<pb::ListPostsResponse> {
     let mut conn = ctx.pool.acquire().await?;
     let place = SchoolOf::school(&mut conn, school).await?;
-    let policy = policy::rules_of(&policy::load(&mut conn, school).await?);
-    let standing = standing(&mut conn, caller, &place).await?;
+    // What the caller is to the school, and what its policy says: for the lists
+    // that depend on them.
+    let reader = async |conn: &mut PgConnection| -> AppResult<(rules::Policy, rules::Standing)> {
+        let policy = policy::rules_of(&policy::load(conn, school).await?);
+        Ok((policy, standing(conn, caller, &place).await?))
+    };
     match listing {
         Listing::Published { class } => {
             let (at, id) = after(page.cursor, true)?;
@@ -306,6 +310,7 @@ pub(crate) async fn list(
                  ORDER BY p.first_published_at DESC, p.id DESC LIMIT $10",
                 visibility::visible(&PUBLISHED)
             );
+            let (policy, standing) = reader(&mut conn).await?;
             let visibility = rules::visibility(&standing, &policy);
             let rows = visibility::bind(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &visibility)
                 .bind(school)
@@ -342,6 +347,7 @@ pub(crate) async fn list(
             Ok(listed)
         }
         Listing::Queue => {
+            let (policy, standing) = reader(&mut conn).await?;
             rules::may_moderate(&standing, &policy)?;
             let (at, id) = after(page.cursor, false)?;
             let sql = format!(
