@@ -243,6 +243,10 @@ pub(crate) enum AnnounceCommand {
         /// Ask each guardian to confirm.
         #[arg(long)]
         confirm: bool,
+        /// Who besides the guardians it is sent to reads it; by default the
+        /// school's default classification.
+        #[arg(long, value_enum)]
+        classification: Option<Classification>,
     },
     /// Your announcements, as a guardian.
     List,

@@ -168,14 +168,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     title,
                     body,
                     confirm,
+                    classification,
                 } => {
                     let audience = match (class, district) {
                         (Some(class), _) => messaging::Audience::Class(class.clone()),
                         (None, true) => messaging::Audience::District,
                         (None, false) => messaging::Audience::School,
                     };
+                    let classification = Classification::proto(*classification);
                     messaging
-                        .announce(audience, title.clone(), body.clone(), *confirm)
+                        .announce(audience, (title, body), *confirm, classification)
                         .await
                 }
                 AnnounceCommand::List => messaging.announcements().await,

@@ -170,9 +170,9 @@ impl Messaging {
     pub(crate) async fn announce(
         &self,
         audience: Audience,
-        title: String,
-        body: String,
+        (title, body): (&str, &str),
         confirm: bool,
+        classification: pb::Classification,
     ) -> anyhow::Result<()> {
         let credentials = session::current().await?;
         let directory = Directory::connect(&credentials).await?;
@@ -194,11 +194,11 @@ impl Messaging {
                 pb::PublishAnnouncementRequest {
                     request_id: Uuid::now_v7().to_string(),
                     audience: Some(pb::Audience { scope: Some(scope) }),
-                    title,
-                    body,
+                    title: title.to_owned(),
+                    body: body.to_owned(),
                     requires_ack: confirm,
-                    scheduled_at: String::new(),
-                    attachment_ids: Vec::new(),
+                    classification: classification as i32,
+                    ..Default::default()
                 },
                 &credentials,
             )?)

@@ -464,6 +464,7 @@ impl Seed {
                     requires_ack: true,
                     scheduled_at: String::new(),
                     attachment_ids: Vec::new(),
+                    ..Default::default()
                 },
                 principal,
             )?)

@@ -241,6 +241,7 @@ async fn publish(
             requires_ack: true,
             scheduled_at: String::new(),
             attachment_ids: Vec::new(),
+            ..Default::default()
         };
         let started = Instant::now();
         let announcement = client

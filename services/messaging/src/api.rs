@@ -471,6 +471,7 @@ impl MessagingService for Messaging {
         let body = required_text(&mut check, "body", &r.body, 10_000);
         let visible_at = scheduled(&mut check, &r.scheduled_at);
         let attachments = attachment_ids(&mut check, &r.attachment_ids, 10);
+        let classification = classification(&mut check, "classification", r.classification, true);
         let audience = r.audience.clone().unwrap_or_default();
         if let Some(pb::audience::Scope::Guardians(chosen)) = &audience.scope {
             check.at_most(
@@ -487,6 +488,7 @@ impl MessagingService for Messaging {
             requires_ack: r.requires_ack,
             visible_at,
             attachments,
+            classification,
         };
         Ok(Response::new(
             announcements::publish(&self.ctx, caller, key, new).await?,
@@ -504,6 +506,19 @@ impl MessagingService for Messaging {
         check.done()?;
         Ok(Response::new(
             announcements::list(&self.ctx, caller, &r.cursor, limit).await?,
+        ))
+    }
+
+    async fn get_announcement(
+        &self,
+        request: Request<pb::AnnouncementRef>,
+    ) -> Result<Response<pb::Announcement>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let id = check.uuid("announcement_id", &request.get_ref().announcement_id);
+        check.done()?;
+        Ok(Response::new(
+            announcements::get(&self.ctx, caller, id).await?,
         ))
     }
 

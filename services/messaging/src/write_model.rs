@@ -150,15 +150,25 @@ impl InlineProjection for MessagingTables {
                     &published.visible_at,
                     &time::format_description::well_known::Rfc3339,
                 )?;
+                let classification = match published.classification() {
+                    pb::Classification::Unspecified => pb::Classification::Confidential,
+                    chosen => chosen,
+                };
+                let audience = published.audience.unwrap_or_default();
+                let class_id = match &audience.scope {
+                    Some(pb::audience::Scope::ClassId(class)) => Some(id(class)?),
+                    _ => None,
+                };
                 sqlx::query(
                     "INSERT INTO announcements (id, district_id, school_id, audience, title, body, \
-                     requires_ack, author_account_id, published_at, visible_at, recipients) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     requires_ack, author_account_id, published_at, visible_at, recipients, \
+                     classification, class_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(id(&published.announcement_id)?)
                 .bind(fact.district_id)
                 .bind(optional(&published.school_id)?)
-                .bind(sqlx::types::Json(&published.audience.unwrap_or_default()))
+                .bind(sqlx::types::Json(&audience))
                 .bind(title)
                 .bind(body)
                 .bind(published.requires_ack)
@@ -166,6 +176,8 @@ impl InlineProjection for MessagingTables {
                 .bind(fact.recorded_at)
                 .bind(visible_at)
                 .bind(published.recipients)
+                .bind(classification.as_str_name())
+                .bind(class_id)
                 .execute(&mut *conn)
                 .await?;
                 if !published.attachment_ids.is_empty() {

@@ -18,18 +18,28 @@ use kernel::error::{AppError, AppResult};
 use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, RequestKey};
 use kernel::write_model::append_and_project;
 use lienlac_proto::messaging::v1 as pb;
+use lienlac_proto::messaging::v1::Classification;
 use lienlac_proto::messaging::v1::audience::Scope;
+use school::roles::DISTRICT_OFFICE;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::posts::{self, SchoolOf, policy};
+use crate::visibility::{self, Columns};
 use crate::write_model::{MessagingTables, kept};
 use crate::{Ctx, cursor};
-use rules::Reach;
+use rules::{Addressed, Reach};
 
 impl From<rules::Refusal> for AppError {
     fn from(refusal: rules::Refusal) -> Self {
-        tonic::Status::permission_denied(refusal.to_string()).into()
+        let message = refusal.to_string();
+        match refusal {
+            rules::Refusal::NotTheirs => tonic::Status::permission_denied(message).into(),
+            rules::Refusal::NotAllowed | rules::Refusal::ClassWithoutClass => {
+                tonic::Status::invalid_argument(message).into()
+            }
+        }
     }
 }
 
@@ -41,6 +51,8 @@ pub(crate) struct NewAnnouncement {
     pub(crate) visible_at: Option<OffsetDateTime>,
     /// The sender's own uploads to send with it.
     pub(crate) attachments: Vec<Uuid>,
+    /// Requested by the sender; what `publish` decides (rules.rs `classify`).
+    pub(crate) classification: Classification,
 }
 
 /// Where the audience is, and the filter that picks its guardians: the classes of
@@ -53,6 +65,17 @@ pub(crate) struct Resolved {
     pub(crate) scope_id: Uuid,
     pub(crate) grade: i32,
     pub(crate) guardians: Vec<Uuid>,
+}
+
+impl Resolved {
+    fn addressed(&self) -> Addressed {
+        match self.reach {
+            Reach::Class(_) => Addressed::Class,
+            Reach::District(_) => Addressed::District,
+            Reach::School(_) if !self.guardians.is_empty() => Addressed::Guardians,
+            Reach::School(_) => Addressed::School,
+        }
+    }
 }
 
 pub(crate) async fn resolve(
@@ -175,8 +198,15 @@ pub(crate) async fn publish(
     let resolved = resolve(&mut *ctx.pool.acquire().await?, &new.audience).await?;
     rules::may_publish(caller, resolved.reach)?;
     let by = caller.clone();
+    let mut new = new;
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
+            let policy = match resolved.school_id {
+                Some(school) => policy::rules_of(&policy::load(tx, school).await?),
+                None => posts::rules::Policy::default(),
+            };
+            new.classification =
+                rules::classify(&policy, new.classification, resolved.addressed())?;
             let id = announce(tx, &by, &resolved, &new).await?;
             announcement(tx, id).await
         })
@@ -237,6 +267,7 @@ pub(crate) async fn announce(
             .map(|s| s.to_string())
             .unwrap_or_default(),
         attachment_ids: new.attachments.iter().map(Uuid::to_string).collect(),
+        classification: new.classification as i32,
     };
     let event = NewEvent::from_message(&event)
         .and_then(|event| event.keeping(kept::TITLE, &new.title))
@@ -269,9 +300,20 @@ struct AnnouncementRow {
     published_at: OffsetDateTime,
     visible_at: OffsetDateTime,
     recipients: i64,
+    classification: String,
+    class_id: Option<Uuid>,
 }
 
-const ANNOUNCEMENT_COLUMNS: &str = "a.id, a.district_id, a.school_id, a.audience, a.title, a.body, a.requires_ack, a.author_account_id, a.published_at, a.visible_at, a.recipients";
+const ANNOUNCEMENT_COLUMNS: &str = "a.id, a.district_id, a.school_id, a.audience, a.title, a.body, a.requires_ack, a.author_account_id, a.published_at, a.visible_at, a.recipients, a.classification, a.class_id";
+
+/// An announcement's columns for the classification filter (visibility.rs): its
+/// confidential readers are its recipients, whom `may_read` asks first.
+const CLASSIFIED: Columns = Columns {
+    classification: "a.classification",
+    class: "a.class_id",
+    recipients: "ARRAY[]::uuid[]",
+    author: "NULL::uuid",
+};
 
 impl From<AnnouncementRow> for pb::Announcement {
     fn from(row: AnnouncementRow) -> Self {
@@ -286,6 +328,8 @@ impl From<AnnouncementRow> for pb::Announcement {
             visible_at: kernel::dates::rfc3339(row.visible_at),
             recipients: row.recipients,
             attachments: Vec::new(),
+            classification: Classification::from_str_name(&row.classification)
+                .unwrap_or(Classification::Confidential) as i32,
         }
     }
 }
@@ -323,9 +367,16 @@ async fn with_attachments(
     Ok(())
 }
 
+/// The announcement `id`, for those who may read it (`may_read`).
+pub(crate) async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<pb::Announcement> {
+    let mut conn = ctx.pool.acquire().await?;
+    may_read(&mut conn, caller, id).await?;
+    announcement(&mut conn, id).await
+}
+
 /// Whether the caller may read the announcement `id` (and download what it
 /// carries): a guardian it was addressed to, once shown; those who see its
-/// receipts.
+/// receipts; once shown, whoever its classification includes.
 pub(crate) async fn may_read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> AppResult<()> {
     let row = announcement_row(conn, id).await?;
     let scope = match row.school_id {
@@ -341,13 +392,64 @@ pub(crate) async fn may_read(conn: &mut PgConnection, caller: &Caller, id: Uuid)
     )
     .bind(id)
     .bind(caller.person_id)
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
-    if addressed {
+    if addressed || classification_includes(conn, caller, &row).await? {
         Ok(())
     } else {
-        Err(tonic::Status::permission_denied("this announcement was not sent to you").into())
+        Err(tonic::Status::permission_denied(
+            "this announcement was not sent to you, and its classification does not include you",
+        )
+        .into())
     }
+}
+
+/// Whether the announcement `row`, once shown, is one the caller reads by its
+/// classification: in its school, by the filter posts and bulletins read with; a
+/// district's `public` or `school` one, by the district office and the staff of
+/// the district's schools.
+async fn classification_includes(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    row: &AnnouncementRow,
+) -> AppResult<bool> {
+    if row.visible_at > OffsetDateTime::now_utc()
+        || row.classification == Classification::Confidential.as_str_name()
+    {
+        return Ok(false);
+    }
+    let Some(school) = row.school_id else {
+        if caller.holds(DISTRICT_OFFICE, &Target::district(row.district_id)) {
+            return Ok(true);
+        }
+        let district_staff: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM staff s JOIN schools sc ON sc.id = s.school_id \
+             WHERE s.id = $1 AND sc.district_id = $2)",
+        )
+        .bind(caller.person_id)
+        .bind(row.district_id)
+        .fetch_one(conn)
+        .await?;
+        return Ok(district_staff);
+    };
+    let place = SchoolOf {
+        district: row.district_id,
+        school,
+        class: row.class_id,
+    };
+    let policy = policy::rules_of(&policy::load(conn, school).await?);
+    let standing = posts::standing(conn, caller, &place).await?;
+    let visibility = posts::rules::visibility(&standing, &policy);
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM announcements a WHERE a.id = $6 AND {})",
+        visibility::visible(&CLASSIFIED)
+    );
+    let (visible,): (bool,) =
+        visibility::bind(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &visibility)
+            .bind(row.id)
+            .fetch_one(conn)
+            .await?;
+    Ok(visible)
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,8 +1,12 @@
-//! Who may announce to whom: a decision on the caller's role bindings and where
-//! the audience is, without I/O; each case a line of the table test below.
+//! Who may announce to whom, and how an announcement is classified: decisions on
+//! the caller's role bindings, where the audience is and the school's policy,
+//! without I/O; each case a line of the table tests below.
 
 use kernel::auth::{Caller, Role, Target};
+use lienlac_proto::messaging::v1::Classification;
 use school::roles::SCHOOL_LEADERS;
+
+use crate::posts::rules::Policy;
 
 /// Where an announcement goes, as the directory places it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,12 +19,58 @@ pub(crate) enum Reach {
     District(Target),
 }
 
+/// Whom an announcement addresses, as its classification sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Addressed {
+    /// A school or a grade of it.
+    School,
+    Class,
+    /// Guardians chosen by name.
+    Guardians,
+    District,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Refusal {
     #[error(
         "a school's leaders announce to it, a homeroom teacher to their class, a district's administrators to the district"
     )]
     NotTheirs,
+    #[error("the school's policy does not allow this classification")]
+    NotAllowed,
+    #[error("the class classification is for an announcement to a class")]
+    ClassWithoutClass,
+}
+
+/// The classification an announcement gets: the requested one or, unspecified,
+/// confidential for chosen guardians, `school` for a district's or where the
+/// school's default is `class` but the audience is not one class, else the
+/// school's default; if the policy (a district's: every classification) allows
+/// it and it fits the audience. Its recipients always read it: the classification
+/// says who else does.
+pub(crate) fn classify(
+    policy: &Policy,
+    requested: Classification,
+    addressed: Addressed,
+) -> Result<Classification, Refusal> {
+    let classification = match (requested, addressed) {
+        (Classification::Unspecified, Addressed::Guardians) => Classification::Confidential,
+        (Classification::Unspecified, Addressed::District) => Classification::School,
+        (Classification::Unspecified, _)
+            if policy.default == Classification::Class && addressed != Addressed::Class =>
+        {
+            Classification::School
+        }
+        (Classification::Unspecified, _) => policy.default,
+        (chosen, _) => chosen,
+    };
+    if !policy.allowed.contains(&classification) {
+        return Err(Refusal::NotAllowed);
+    }
+    if classification == Classification::Class && addressed != Addressed::Class {
+        return Err(Refusal::ClassWithoutClass);
+    }
+    Ok(classification)
 }
 
 pub(crate) fn may_publish(caller: &Caller, reach: Reach) -> Result<(), Refusal> {
@@ -95,6 +145,99 @@ mod tests {
         ];
         for (who, caller, reach, expected) in cases {
             assert_eq!(may_publish(caller, reach), expected, "{who} to {reach:?}");
+        }
+    }
+
+    #[test]
+    fn given_a_policy_an_audience_and_a_request_then_the_announcement_is_classified_or_refused() {
+        use Classification::*;
+        let open = Policy::default();
+        let narrow = Policy {
+            allowed: vec![School, Class, Confidential],
+            default: Class,
+            ..Policy::default()
+        };
+        let cases = [
+            (
+                "school default",
+                &open,
+                Unspecified,
+                Addressed::School,
+                Ok(School),
+            ),
+            (
+                "chosen guardians",
+                &open,
+                Unspecified,
+                Addressed::Guardians,
+                Ok(Confidential),
+            ),
+            (
+                "district",
+                &open,
+                Unspecified,
+                Addressed::District,
+                Ok(School),
+            ),
+            (
+                "class default on a class",
+                &narrow,
+                Unspecified,
+                Addressed::Class,
+                Ok(Class),
+            ),
+            (
+                "class default on a school",
+                &narrow,
+                Unspecified,
+                Addressed::School,
+                Ok(School),
+            ),
+            (
+                "public chosen",
+                &open,
+                Public,
+                Addressed::School,
+                Ok(Public),
+            ),
+            (
+                "public not allowed",
+                &narrow,
+                Public,
+                Addressed::School,
+                Err(Refusal::NotAllowed),
+            ),
+            (
+                "class on a school",
+                &open,
+                Class,
+                Addressed::School,
+                Err(Refusal::ClassWithoutClass),
+            ),
+            (
+                "class on a district",
+                &open,
+                Class,
+                Addressed::District,
+                Err(Refusal::ClassWithoutClass),
+            ),
+            (
+                "confidential to a class",
+                &open,
+                Confidential,
+                Addressed::Class,
+                Ok(Confidential),
+            ),
+            (
+                "school to chosen guardians",
+                &open,
+                School,
+                Addressed::Guardians,
+                Ok(School),
+            ),
+        ];
+        for (case, policy, requested, addressed, expected) in cases {
+            assert_eq!(classify(policy, requested, addressed), expected, "{case}");
         }
     }
 }

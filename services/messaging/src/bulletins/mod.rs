@@ -148,6 +148,7 @@ pub(crate) async fn publish(
                 requires_ack: false,
                 visible_at: None,
                 attachments: Vec::new(),
+                classification,
             };
             let announcement = announcements::announce(tx, &by, &resolved, &told).await?;
 

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use kernel::testing::{eventually, request_id, with_token};
 use lienlac_proto::messaging::v1 as pb;
+use lienlac_proto::messaging::v1::Classification;
 use lienlac_proto::messaging::v1::audience::Scope;
 use tonic::Code;
 
-use crate::helpers::Stack;
+use crate::helpers::{Stack, download, upload};
 
 fn announce(scope: Scope, requires_ack: bool) -> pb::PublishAnnouncementRequest {
     pb::PublishAnnouncementRequest {
@@ -19,6 +20,7 @@ fn announce(scope: Scope, requires_ack: bool) -> pb::PublishAnnouncementRequest 
         requires_ack,
         scheduled_at: String::new(),
         attachment_ids: Vec::new(),
+        classification: Classification::Unspecified as i32,
     }
 }
 
@@ -353,4 +355,116 @@ async fn how_far_an_announcement_reached_is_published_as_counts_in_batches() {
         reported(&stack.pool, &announcement.id).await.len(),
         published.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn besides_its_recipients_each_persona_reads_the_announcements_their_classification_includes()
+{
+    const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let mut client = stack.client();
+    let (_, other_class_guardian) = stack.guardian_of(&school.other_student).await;
+    let mut ids = Vec::new();
+    let mut files = Vec::new();
+    for classification in [
+        Classification::Public,
+        Classification::School,
+        Classification::Class,
+        Classification::Confidential,
+    ] {
+        let file = upload(&stack, &school.principal, &school.school_id, "don.pdf", PDF)
+            .await
+            .unwrap();
+        let request = pb::PublishAnnouncementRequest {
+            classification: classification as i32,
+            attachment_ids: vec![file.id.clone()],
+            ..announce(Scope::ClassId(school.class_id.clone()), false)
+        };
+        let published = client
+            .publish_announcement(with_token(request, &school.principal))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(published.classification, classification as i32);
+        ids.push(published.id);
+        files.push(file.id);
+    }
+    let refused = client
+        .publish_announcement(with_token(
+            pb::PublishAnnouncementRequest {
+                classification: Classification::Class as i32,
+                ..announce(Scope::SchoolId(school.school_id.clone()), false)
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+
+    // [public, school, class, confidential], all to 1A1's guardians.
+    let personas: [(&str, &String, [bool; 4]); 10] = [
+        ("guardian in 1A1, a recipient", &school.guardian, [true; 4]),
+        (
+            "guardian in 1A2",
+            &other_class_guardian,
+            [true, true, false, false],
+        ),
+        (
+            "homeroom teacher of 1A1",
+            &school.homeroom,
+            [true, true, true, false],
+        ),
+        (
+            "homeroom teacher of 1A2",
+            &school.other_homeroom,
+            [true, true, false, false],
+        ),
+        ("principal, its sender", &school.principal, [true; 4]),
+        (
+            "district administrator, who sees receipts",
+            &school.district_admin,
+            [true; 4],
+        ),
+        (
+            "district viewer",
+            &school.district_viewer,
+            [true, true, true, false],
+        ),
+        (
+            "another school's principal",
+            &school.other_school_principal,
+            [false; 4],
+        ),
+        (
+            "another district's administrator",
+            &school.other_district_admin,
+            [false; 4],
+        ),
+        ("operator", &school.operator, [false; 4]),
+    ];
+    for (who, token, expected) in personas {
+        let mut reads = [false; 4];
+        let mut downloads = [false; 4];
+        for (i, (id, file)) in ids.iter().zip(&files).enumerate() {
+            let request = pb::AnnouncementRef {
+                announcement_id: id.clone(),
+            };
+            reads[i] = match client.get_announcement(with_token(request, token)).await {
+                Ok(_) => true,
+                Err(status) if status.code() == Code::PermissionDenied => false,
+                Err(status) => panic!("{who}: {status:?}"),
+            };
+            downloads[i] = match download(&stack, token, file, false).await {
+                Ok((_, bytes)) => bytes == PDF,
+                Err(status) if status.code() == Code::PermissionDenied => false,
+                Err(status) => panic!("{who}: {status:?}"),
+            };
+        }
+        assert_eq!(
+            reads, expected,
+            "{who} reads [public, school, class, confidential]"
+        );
+        assert_eq!(downloads, expected, "{who} downloads as they read");
+    }
 }

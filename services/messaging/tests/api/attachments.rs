@@ -275,6 +275,8 @@ async fn an_announcements_file_goes_to_its_guardians_and_those_who_see_its_recei
                 title: "Thư mời họp phụ huynh".into(),
                 body: "Xin xem thư mời đính kèm.".into(),
                 attachment_ids: vec![letter.id.clone()],
+                // Only its recipients (classifications: announcements.rs).
+                classification: pb::Classification::Confidential as i32,
                 ..Default::default()
             },
             &school.principal,

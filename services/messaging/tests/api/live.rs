@@ -117,6 +117,7 @@ async fn a_connected_guardian_receives_what_is_theirs_as_it_happens_and_nothing_
                 requires_ack: false,
                 scheduled_at: String::new(),
                 attachment_ids: Vec::new(),
+                ..Default::default()
             },
             &school.principal,
         ))

@@ -118,6 +118,7 @@ async fn the_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wrote() 
                 requires_ack: false,
                 scheduled_at: String::new(),
                 attachment_ids: Vec::new(),
+                ..Default::default()
             },
             &school.principal,
         ))
