@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use kernel::config::{ConfigError, Env, KernelConfig, ServiceId};
+use secrecy::SecretString;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -10,6 +11,9 @@ pub struct Settings {
     /// Where attachments are kept (`MESSAGING_ATTACHMENTS_DIR`; `.local/attachments`
     /// under the working directory by default).
     pub attachments_dir: std::path::PathBuf,
+    /// An S3-compatible bucket to keep attachments in instead of that directory,
+    /// when `MESSAGING_S3_BUCKET` is set.
+    pub s3: Option<S3Settings>,
     /// The largest attachment, in bytes (`MESSAGING_ATTACHMENT_MAX_BYTES`; 20 MB).
     pub attachment_max_bytes: usize,
     /// How often announcements' receipts are published (`ReceiptsUpdated`),
@@ -23,6 +27,7 @@ impl Settings {
             kernel,
             receipts_every: Duration::from_secs(30),
             attachments_dir: ".local/attachments".into(),
+            s3: None,
             attachment_max_bytes: 20 * 1024 * 1024,
         }
     }
@@ -39,6 +44,95 @@ impl Settings {
             "MESSAGING_ATTACHMENT_MAX_BYTES",
             &mut settings.attachment_max_bytes,
         )?;
+        settings.s3 = S3Settings::from_env(&env)?;
         Ok(settings)
+    }
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Garage, Ceph, a cloud's object storage).
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// `MESSAGING_S3_ENDPOINT`: the store's URL; AWS's when unset. `http://` is
+    /// accepted for a store on the same private network.
+    pub endpoint: Option<String>,
+    /// `MESSAGING_S3_BUCKET`: an existing bucket.
+    pub bucket: String,
+    /// `MESSAGING_S3_REGION`; `us-east-1` by default.
+    pub region: String,
+    /// `MESSAGING_S3_ACCESS_KEY_ID` and `MESSAGING_S3_SECRET_ACCESS_KEY`.
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+}
+
+impl S3Settings {
+    fn from_env<F: Fn(&str) -> Option<String>>(
+        env: &Env<'_, F>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let Some(bucket) = env.text("MESSAGING_S3_BUCKET") else {
+            return Ok(None);
+        };
+        let required = |name: &str| {
+            env.text(name).ok_or_else(|| ConfigError {
+                name: name.to_owned(),
+                reason: "must be set when MESSAGING_S3_BUCKET is".to_owned(),
+            })
+        };
+        let endpoint = env.text("MESSAGING_S3_ENDPOINT");
+        if let Some(url) = &endpoint
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError {
+                name: "MESSAGING_S3_ENDPOINT".to_owned(),
+                reason: format!("{url:?} is not an http:// or https:// URL"),
+            });
+        }
+        Ok(Some(Self {
+            endpoint,
+            bucket,
+            region: env
+                .text("MESSAGING_S3_REGION")
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            access_key_id: required("MESSAGING_S3_ACCESS_KEY_ID")?,
+            secret_access_key: required("MESSAGING_S3_SECRET_ACCESS_KEY")?.into(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3_of(vars: &[(&str, &str)]) -> Result<Option<S3Settings>, String> {
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        S3Settings::from_env(&Env(&lookup)).map_err(|error| error.name)
+    }
+
+    #[test]
+    fn given_the_s3_variables_then_a_bucket_is_configured_or_the_missing_one_named() {
+        let keys = [
+            ("MESSAGING_S3_BUCKET", "lienlac"),
+            ("MESSAGING_S3_ACCESS_KEY_ID", "key"),
+            ("MESSAGING_S3_SECRET_ACCESS_KEY", "secret"),
+        ];
+        assert!(s3_of(&[]).unwrap().is_none(), "no bucket: the directory");
+        let s3 = s3_of(&keys).unwrap().unwrap();
+        assert_eq!((s3.region.as_str(), s3.endpoint), ("us-east-1", None));
+        assert_eq!(
+            s3_of(&keys[..2]).unwrap_err(),
+            "MESSAGING_S3_SECRET_ACCESS_KEY"
+        );
+        let mut wrong = keys.to_vec();
+        wrong.push(("MESSAGING_S3_ENDPOINT", "minio:9000"));
+        assert_eq!(s3_of(&wrong).unwrap_err(), "MESSAGING_S3_ENDPOINT");
+        let mut local = keys.to_vec();
+        local.push(("MESSAGING_S3_ENDPOINT", "http://10.0.0.5:9000"));
+        assert_eq!(
+            s3_of(&local).unwrap().unwrap().endpoint.as_deref(),
+            Some("http://10.0.0.5:9000")
+        );
     }
 }

@@ -65,13 +65,11 @@ impl Application {
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
             .connect_lazy();
-        std::fs::create_dir_all(&settings.attachments_dir)?;
-        let store =
-            object_store::local::LocalFileSystem::new_with_prefix(&settings.attachments_dir)?;
         let ctx = Ctx {
             pool: host.pool.clone(),
             identity,
-            store: Arc::new(store),
+            store: attachments::store::open(&settings.attachments_dir, settings.s3.as_ref())
+                .await?,
             attachment_max_bytes: settings.attachment_max_bytes,
         };
         Ok(Self {

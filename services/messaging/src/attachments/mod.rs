@@ -8,6 +8,7 @@
 
 pub(crate) mod images;
 pub(crate) mod sniff;
+pub(crate) mod store;
 
 use bytes::Bytes;
 use futures::StreamExt as _;

@@ -36,6 +36,11 @@ impl Drop for Stack {
 impl Stack {
     /// Once messaging knows the school: its classes, guardians and leaders.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As `start`, with the test's settings changed by `configure` first.
+    pub async fn start_with(configure: impl FnOnce(&mut messaging::Settings)) -> Self {
         let world = TestWorld::new();
         let stop = CancellationToken::new();
         let identity_addr = start_identity(&world, &stop).await;
@@ -46,6 +51,7 @@ impl Stack {
         let attachments_dir = std::env::temp_dir().join(format!("{}-attachments", world.namespace));
         settings.attachments_dir = attachments_dir.clone();
         settings.attachment_max_bytes = 2 * 1024 * 1024;
+        configure(&mut settings);
         let app = messaging::Application::build(settings).await.unwrap();
         let (addr, pool) = (app.grpc_addr(), app.pool().clone());
         tokio::spawn(app.run_until_stopped(stop.clone()));

@@ -11,4 +11,5 @@ mod helpers;
 mod live;
 mod posts;
 mod rebuild;
+mod s3;
 mod surveys;
