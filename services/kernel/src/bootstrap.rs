@@ -46,6 +46,8 @@ pub struct ServiceHost {
     tls: Option<tonic::transport::Identity>,
     tasks: Vec<(String, Task)>,
     earlier_contract: Option<EarlierContract>,
+    /// Plain HTTP routes served on the gRPC port (`serve_plain_http`).
+    plain_http: crate::grpc::PlainHttpLayer,
 }
 
 impl ServiceHost {
@@ -83,6 +85,7 @@ impl ServiceHost {
             tls,
             tasks: Vec::new(),
             earlier_contract: None,
+            plain_http: crate::grpc::PlainHttpLayer::default(),
         })
     }
 
@@ -126,6 +129,12 @@ impl ServiceHost {
             name.to_owned(),
             Box::new(move |token| Box::pin(task(token))),
         ));
+    }
+
+    /// Serves `router` for the requests whose path starts with `prefix` on the
+    /// gRPC port, as plain HTTP (grpc/plain_http.rs): links a browser follows.
+    pub fn serve_plain_http(&mut self, prefix: &'static str, router: axum::Router) {
+        self.plain_http = crate::grpc::PlainHttpLayer::new(prefix, router);
     }
 
     pub fn add_relay(&mut self) {
@@ -237,6 +246,7 @@ impl ServiceHost {
         }
         let server = server
             .accept_http1(true)
+            .layer(self.plain_http)
             .layer(GrpcTraceLayer::new(KnownMethods::of_contract()))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(AuthLayer::new(authenticator))

@@ -996,6 +996,20 @@ impl MessagingService for Messaging {
     type DownloadAttachmentStream =
         futures::stream::BoxStream<'static, Result<pb::AttachmentChunk, Status>>;
 
+    async fn create_download_link(
+        &self,
+        request: Request<pb::DownloadAttachmentRequest>,
+    ) -> Result<Response<pb::DownloadLink>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let id = check.uuid("attachment_id", &r.attachment_id);
+        check.done()?;
+        Ok(Response::new(
+            attachments::link(&self.ctx, caller, id, r.thumbnail).await?,
+        ))
+    }
+
     async fn download_attachment(
         &self,
         request: Request<pb::DownloadAttachmentRequest>,

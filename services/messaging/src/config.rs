@@ -16,6 +16,12 @@ pub struct Settings {
     pub s3: Option<S3Settings>,
     /// The largest attachment, in bytes (`MESSAGING_ATTACHMENT_MAX_BYTES`; 20 MB).
     pub attachment_max_bytes: usize,
+    /// How long a download link lives (`MESSAGING_LINK_LIFETIME`; 5 minutes).
+    pub link_lifetime: Duration,
+    /// The address browsers reach the service at, for download links
+    /// (`MESSAGING_PUBLIC_URL`, say `https://lienlac.quan1.edu.vn/messaging`); the
+    /// links are paths on the service's address without it.
+    pub public_url: String,
     /// How often announcements' receipts are published (`ReceiptsUpdated`),
     /// `MESSAGING_RECEIPTS_EVERY` ("30s", "2m"); 30 s by default.
     pub receipts_every: Duration,
@@ -28,6 +34,8 @@ impl Settings {
             receipts_every: Duration::from_secs(30),
             attachments_dir: ".local/attachments".into(),
             s3: None,
+            link_lifetime: Duration::from_secs(300),
+            public_url: String::new(),
             attachment_max_bytes: 20 * 1024 * 1024,
         }
     }
@@ -45,6 +53,10 @@ impl Settings {
             &mut settings.attachment_max_bytes,
         )?;
         settings.s3 = S3Settings::from_env(&env)?;
+        env.duration("MESSAGING_LINK_LIFETIME", &mut settings.link_lifetime)?;
+        if let Some(url) = env.text("MESSAGING_PUBLIC_URL") {
+            settings.public_url = url.trim_end_matches('/').to_owned();
+        }
         Ok(settings)
     }
 }

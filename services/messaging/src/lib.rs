@@ -46,6 +46,8 @@ pub(crate) struct Ctx {
     /// Where attachments' bytes are kept.
     pub(crate) store: Arc<dyn object_store::ObjectStore>,
     pub(crate) attachment_max_bytes: usize,
+    /// How download links are signed and addressed.
+    pub(crate) links: attachments::links::Links,
 }
 
 pub struct Application {
@@ -71,6 +73,11 @@ impl Application {
             store: attachments::store::open(&settings.attachments_dir, settings.s3.as_ref())
                 .await?,
             attachment_max_bytes: settings.attachment_max_bytes,
+            links: attachments::links::Links {
+                key: attachments::links::LinkKey::load(&host.pool).await?,
+                lifetime: time::Duration::try_from(settings.link_lifetime)?,
+                base_url: settings.public_url,
+            },
         };
         Ok(Self {
             host,
@@ -105,6 +112,11 @@ impl Application {
                 feed,
             })
             .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
+        );
+        // Download links are plain HTTP GETs on the same port (attachments/links.rs).
+        self.host.serve_plain_http(
+            "/attachments/",
+            attachments::links::router(self.ctx.clone()),
         );
         self.host
             .run(

@@ -4,6 +4,7 @@
 mod auth;
 mod check;
 mod client;
+mod plain_http;
 mod status;
 mod trace;
 mod undecodable;
@@ -11,6 +12,7 @@ mod undecodable;
 pub use auth::{AuthLayer, Authenticator};
 pub use check::{Check, Violation, invalid_argument, parse_uuid, printable};
 pub use client::TracePropagation;
+pub use plain_http::PlainHttpLayer;
 pub use status::{append_error_status, request_error_status, retry_later, rule_broken};
 pub use trace::{GrpcTraceLayer, KnownMethods};
 

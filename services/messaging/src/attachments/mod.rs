@@ -7,6 +7,7 @@
 //! classification, may download it, through lienlac only.
 
 pub(crate) mod images;
+pub(crate) mod links;
 pub(crate) mod sniff;
 pub(crate) mod store;
 
@@ -146,6 +147,8 @@ impl From<AttachmentRow> for pb::Attachment {
             sha256: row.sha256,
             has_thumbnail: row.has_thumbnail,
             uploaded_at: kernel::dates::rfc3339(row.uploaded_at),
+            link: None,
+            thumbnail_link: None,
         }
     }
 }
@@ -250,14 +253,49 @@ pub(crate) async fn of_messages(
 }
 
 /// The attachment `id` (or its thumbnail) as a stream of bytes, after its
-/// description, if the caller may read it: its uploader before it is attached,
-/// then the members of the message's conversation while the message stands.
+/// description, if the caller may read it (`authorise`).
 pub(crate) async fn download(
     ctx: &Ctx,
     caller: &Caller,
     id: Uuid,
     thumbnail: bool,
 ) -> AppResult<(pb::Attachment, BoxStream<'static, AppResult<Bytes>>)> {
+    let row = authorise(ctx, caller, id).await?;
+    open(ctx, row, thumbnail).await
+}
+
+/// A link that downloads the attachment `id` (or its thumbnail) without a token
+/// for a few minutes (links.rs), if the caller may read it.
+pub(crate) async fn link(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    thumbnail: bool,
+) -> AppResult<pb::DownloadLink> {
+    let row = authorise(ctx, caller, id).await?;
+    require_file(&row, thumbnail)?;
+    Ok(signed_link(ctx, id, thumbnail))
+}
+
+/// The link to the file, signed to expire after the configured time.
+pub(crate) fn signed_link(ctx: &Ctx, id: Uuid, thumbnail: bool) -> pb::DownloadLink {
+    let expires = OffsetDateTime::now_utc() + ctx.links.lifetime;
+    let grant = links::Grant {
+        attachment: id,
+        thumbnail,
+        expires: expires.unix_timestamp(),
+    };
+    pb::DownloadLink {
+        url: format!("{}{}", ctx.links.base_url, ctx.links.key.path(&grant)),
+        expires_at: kernel::dates::rfc3339(expires),
+    }
+}
+
+/// The attachment `id` if the caller may read it: its uploader before it is
+/// attached; then the members of the message's conversation while the message
+/// stands, the post's readers within its classification (up to the approved
+/// revision), the announcement's readers.
+async fn authorise(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<AttachmentRow> {
     let mut conn = ctx.pool.acquire().await?;
     let sql = format!(
         "SELECT {ATTACHMENT_COLUMNS}, uploaded_by, conversation_id, post_id, post_revision, \
@@ -285,16 +323,7 @@ pub(crate) async fn download(
     match (row.message_id, conversation, post) {
         (Some(message), Some(conversation), _) => {
             access::member_of(&mut conn, caller, conversation).await?;
-            let deleted: bool =
-                sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM messages WHERE id = $1")
-                    .bind(message)
-                    .fetch_one(&mut *conn)
-                    .await?;
-            if deleted {
-                return Err(AppError::Rejected(
-                    "the message it was attached to was deleted".to_owned(),
-                ));
-            }
+            still_served(&mut conn, Some(message)).await?;
         }
         // Within the post's classification; a reader, only up to the approved revision.
         (_, _, Some(post)) => {
@@ -315,11 +344,62 @@ pub(crate) async fn download(
             .into());
         }
     }
-    drop(conn);
+    Ok(row)
+}
+
+/// INVALID_ARGUMENT for the thumbnail of an attachment that has none.
+fn require_file(row: &AttachmentRow, thumbnail: bool) -> AppResult<()> {
     if thumbnail && !row.has_thumbnail {
         return Err(tonic::Status::invalid_argument("thumbnail: this attachment has none").into());
     }
-    let school: Uuid = row.school_id;
+    Ok(())
+}
+
+/// The attachment `id` (or its thumbnail) for a signed link: anyone holding
+/// it, while what it was sent with stands.
+pub(crate) async fn by_link(
+    ctx: &Ctx,
+    id: Uuid,
+    thumbnail: bool,
+) -> AppResult<(pb::Attachment, BoxStream<'static, AppResult<Bytes>>)> {
+    let mut conn = ctx.pool.acquire().await?;
+    let row: AttachmentRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound("attachment"))?;
+    still_served(&mut conn, row.message_id).await?;
+    drop(conn);
+    open(ctx, row, thumbnail).await
+}
+
+/// FAILED_PRECONDITION once the message the attachment was sent with is deleted:
+/// its files are no longer served, by link either.
+pub(crate) async fn still_served(conn: &mut PgConnection, message: Option<Uuid>) -> AppResult<()> {
+    let deleted: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND deleted_at IS NOT NULL)",
+    )
+    .bind(message)
+    .fetch_one(conn)
+    .await?;
+    if deleted {
+        return Err(AppError::Rejected(
+            "the message it was attached to was deleted".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The file's description and bytes.
+pub(crate) async fn open(
+    ctx: &Ctx,
+    row: AttachmentRow,
+    thumbnail: bool,
+) -> AppResult<(pb::Attachment, BoxStream<'static, AppResult<Bytes>>)> {
+    require_file(&row, thumbnail)?;
+    let (id, school) = (row.id, row.school_id);
     let found = ctx
         .store
         .get(&key(school, id, thumbnail))

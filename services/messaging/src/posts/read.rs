@@ -398,5 +398,17 @@ pub(crate) async fn public(
         .await?;
     let mut listed = paged(rows, &page, |row| row.first_published_at, View::Anonymous);
     with_attachments(&mut conn, &mut listed.posts).await?;
+    // Readers without an account fetch the photos by link.
+    for file in listed
+        .posts
+        .iter_mut()
+        .flat_map(|p| p.attachments.iter_mut())
+    {
+        let Ok(id) = file.id.parse() else { continue };
+        file.link = Some(attachments::signed_link(ctx, id, false));
+        if file.has_thumbnail {
+            file.thumbnail_link = Some(attachments::signed_link(ctx, id, true));
+        }
+    }
     Ok(listed)
 }

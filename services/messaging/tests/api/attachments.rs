@@ -311,3 +311,195 @@ async fn an_announcements_file_goes_to_its_guardians_and_those_who_see_its_recei
         }
     }
 }
+
+/// The status, content type and body of a plain HTTP GET of `path` on messaging's
+/// port, without a token, as a browser fetches a link.
+async fn fetch(stack: &Stack, path: &str) -> (u16, String, Vec<u8>) {
+    let response = reqwest::get(format!("http://{}{path}", stack.address))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        status,
+        content_type,
+        response.bytes().await.unwrap().to_vec(),
+    )
+}
+
+async fn link(
+    stack: &Stack,
+    token: &str,
+    id: &str,
+    thumbnail: bool,
+) -> Result<pb::DownloadLink, tonic::Status> {
+    stack
+        .client()
+        .create_download_link(with_token(
+            pb::DownloadAttachmentRequest {
+                attachment_id: id.to_owned(),
+                thumbnail,
+            },
+            token,
+        ))
+        .await
+        .map(|link| link.into_inner())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_link_downloads_the_file_without_a_token_until_it_is_tampered_with_or_withdrawn() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let uploaded = upload(
+        &stack,
+        &school.homeroom,
+        &school.school_id,
+        "ve-tranh.jpg",
+        &photo_with_gps(),
+    )
+    .await
+    .unwrap();
+    let sent = post_with(
+        &stack,
+        &school.homeroom,
+        &school.class_id,
+        vec![uploaded.id.clone()],
+    )
+    .await
+    .unwrap();
+    let (_, kept) = download(&stack, &school.guardian, &uploaded.id, false)
+        .await
+        .unwrap();
+
+    let file = link(&stack, &school.guardian, &uploaded.id, false)
+        .await
+        .unwrap();
+    assert!(
+        file.url
+            .starts_with(&format!("/attachments/{}?", uploaded.id))
+    );
+    assert!(!file.expires_at.is_empty());
+    let (status, content_type, bytes) = fetch(&stack, &file.url).await;
+    assert_eq!((status, content_type.as_str()), (200, "image/jpeg"));
+    assert!(bytes == kept, "the file as kept");
+    let thumbnail = link(&stack, &school.guardian, &uploaded.id, true)
+        .await
+        .unwrap();
+    let (status, _, small) = fetch(&stack, &thumbnail.url).await;
+    assert_eq!(status, 200);
+    assert_eq!(image::load_from_memory(&small).unwrap().width(), 320);
+
+    let outsider = link(&stack, &school.other_homeroom, &uploaded.id, false).await;
+    assert_eq!(outsider.unwrap_err().code(), Code::PermissionDenied);
+    let anonymous = stack
+        .client()
+        .create_download_link(pb::DownloadAttachmentRequest {
+            attachment_id: uploaded.id.clone(),
+            thumbnail: false,
+        })
+        .await;
+    assert_eq!(anonymous.unwrap_err().code(), Code::Unauthenticated);
+
+    let tampered = [
+        file.url.replace("thumbnail=false", "thumbnail=true"),
+        file.url.replace("expires=", "expires=9"),
+        thumbnail
+            .url
+            .replace(&uploaded.id, &uuid::Uuid::now_v7().to_string()),
+        format!("/attachments/{}", uploaded.id),
+    ];
+    for path in tampered {
+        let (status, _, _) = fetch(&stack, &path).await;
+        assert!(status == 403 || status == 400, "{path} answered {status}");
+    }
+
+    stack
+        .client()
+        .delete_message(with_token(
+            pb::DeleteMessageRequest {
+                request_id: request_id(),
+                message_id: sent.id,
+            },
+            &school.homeroom,
+        ))
+        .await
+        .unwrap();
+    let (status, _, _) = fetch(&stack, &file.url).await;
+    assert_eq!(status, 410, "withdrawn with its message");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_public_feed_links_its_photos_for_readers_without_an_account() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    stack
+        .client()
+        .set_school_policy(with_token(
+            pb::SetSchoolPolicyRequest {
+                request_id: request_id(),
+                policy: Some(pb::SchoolPolicy {
+                    school_id: school.school_id.clone(),
+                    allowed: vec![
+                        pb::Classification::Public as i32,
+                        pb::Classification::School as i32,
+                    ],
+                    default_classification: pb::Classification::School as i32,
+                    public_feed: true,
+                    ..Default::default()
+                }),
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap();
+    let mut photos = Vec::new();
+    for classification in [pb::Classification::Public, pb::Classification::School] {
+        let photo = upload(
+            &stack,
+            &school.principal,
+            &school.school_id,
+            "khai-giang.jpg",
+            &photo_with_gps(),
+        )
+        .await
+        .unwrap();
+        stack
+            .client()
+            .submit_post(with_token(
+                pb::SubmitPostRequest {
+                    request_id: request_id(),
+                    school_id: school.school_id.clone(),
+                    title: "Lễ khai giảng".into(),
+                    body: "Hình ảnh ngày khai giảng.".into(),
+                    classification: classification as i32,
+                    attachment_ids: vec![photo.id.clone()],
+                    ..Default::default()
+                },
+                &school.principal,
+            ))
+            .await
+            .unwrap();
+        photos.push(photo.id);
+    }
+    let feed = stack
+        .client()
+        .list_public_posts(pb::ListPublicPostsRequest {
+            school_id: school.school_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let shown: Vec<&pb::Attachment> = feed.posts.iter().flat_map(|p| &p.attachments).collect();
+    assert_eq!(shown.len(), 1, "the public post's photo only");
+    assert_eq!(shown[0].id, photos[0]);
+    let (status, content_type, _) = fetch(&stack, &shown[0].link.as_ref().unwrap().url).await;
+    assert_eq!((status, content_type.as_str()), (200, "image/jpeg"));
+    let thumbnail = shown[0].thumbnail_link.as_ref().unwrap();
+    assert_eq!(fetch(&stack, &thumbnail.url).await.0, 200);
+}

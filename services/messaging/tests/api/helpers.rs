@@ -22,6 +22,8 @@ pub struct Stack {
     pub school: School,
     /// Where this test's attachments are kept.
     pub attachments_dir: std::path::PathBuf,
+    /// Messaging's address (gRPC, and the download links' plain HTTP).
+    pub address: std::net::SocketAddr,
     messaging: Channel,
     identity: Channel,
     stop: CancellationToken,
@@ -72,6 +74,7 @@ impl Stack {
         .await;
         Self {
             attachments_dir,
+            address: addr,
             world,
             pool,
             school,
