@@ -160,8 +160,8 @@ impl Messaging {
                 " (edited)"
             };
             println!(
-                "#{:<4} {}  {}{edited}",
-                message.seq, message.posted_at, text
+                "#{:<4} {}  {}: {}{edited}",
+                message.seq, message.posted_at, message.author_display_name, text
             );
         }
         Ok(())

@@ -37,6 +37,9 @@ pub(crate) struct PersonalFields {
     /// Free text about the person, such as why a student left.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) reason: String,
+    /// How a guardian chose to appear in conversations.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) display_name: String,
 }
 
 /// Personal fields as an event stores them: whose key seals them, the nonce and

@@ -398,12 +398,15 @@ impl MessagingService for Messaging {
         request: Request<pb::ListMessagesRequest>,
     ) -> Result<Response<pb::ListMessagesResponse>, Status> {
         let caller = caller(&request)?;
+        let reader = school::peers::Reader::of(request.metadata())?;
         let r = request.get_ref();
         let mut check = Check::new();
         let conversation = check.uuid("conversation_id", &r.conversation_id);
         let limit = page(&mut check, "limit", r.limit, 50, 200);
         check.done()?;
-        let messages = read::messages(&self.ctx, caller, conversation, r.before_seq, limit).await?;
+        let mut messages =
+            read::messages(&self.ctx, caller, conversation, r.before_seq, limit).await?;
+        read::with_display_names(&self.ctx, &reader, &mut messages).await;
         Ok(Response::new(pb::ListMessagesResponse { messages }))
     }
 

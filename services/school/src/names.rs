@@ -1,12 +1,12 @@
-//! Students' names for reports and exports, asked of identity with the reader's
-//! own token: the other services keep no names, and identity decides which
-//! students and which birth dates the reader sees
-//! (services/identity/src/personal_details.rs).
+//! Names asked of identity with the reader's own token: students' names for
+//! reports and exports, and how the people of a conversation appear. The other
+//! services keep no names, and identity decides whom and what the reader sees
+//! (services/identity/src/personal_details.rs, directory/members.rs).
 
 use std::collections::HashMap;
 
 use kernel::error::AppResult;
-use lienlac_proto::identity::v1::DescribeStudentsRequest;
+use lienlac_proto::identity::v1::{DescribeMembersRequest, DescribeStudentsRequest};
 use uuid::Uuid;
 
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
@@ -15,6 +15,9 @@ use crate::peers::{Reader, Traced, answer_of};
 
 /// Identity's `DescribeStudents` takes this many ids at a time.
 const BATCH: usize = 2_000;
+
+/// Identity's `DescribeMembers` takes this many ids at a time.
+const MEMBERS_BATCH: usize = 500;
 
 /// A student as the reader may see them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +54,33 @@ pub async fn names_of(
                         birth_date: student.birth_date,
                     },
                 );
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// How the people of `ids` appear to the reader ("Lê Thị Dung", "Phụ huynh em
+/// Ánh"); those the reader shares no school with, and erased people, are missing.
+pub async fn display_names_of(
+    mut directory: DirectoryServiceClient<Traced>,
+    reader: &Reader,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, String>> {
+    let mut names = HashMap::with_capacity(ids.len());
+    for batch in ids.chunks(MEMBERS_BATCH) {
+        let request = reader.request(DescribeMembersRequest {
+            person_ids: batch.iter().map(Uuid::to_string).collect(),
+        });
+        let members = directory
+            .describe_members(request)
+            .await
+            .map_err(|status| answer_of("identity", status))?
+            .into_inner()
+            .members;
+        for member in members {
+            if let (Ok(id), false) = (Uuid::parse_str(&member.person_id), member.erased) {
+                names.insert(id, member.display_name);
             }
         }
     }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::fields::{grade, known, new_student};
 use crate::Ctx;
-use crate::directory::{create, described, enrolments, people, read, roster};
+use crate::directory::{create, described, enrolments, members, people, read, roster};
 use crate::text;
 
 pub(crate) struct Directory {
@@ -421,6 +421,44 @@ impl DirectoryService for Directory {
         check.done()?;
         Ok(Response::new(
             described::describe_students(&self.ctx, &caller, &ids).await?,
+        ))
+    }
+
+    async fn describe_members(
+        &self,
+        request: Request<pb::DescribeMembersRequest>,
+    ) -> Result<Response<pb::DescribeMembersResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let mut ids = Vec::new();
+        if check.at_most("person_ids", r.person_ids.len(), members::MAX_MEMBERS) {
+            ids = r
+                .person_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| check.uuid(&format!("person_ids[{i}]"), id))
+                .collect();
+        }
+        check.done()?;
+        Ok(Response::new(
+            members::describe_members(&self.ctx, &caller, &ids).await?,
+        ))
+    }
+
+    async fn set_display_name(
+        &self,
+        request: Request<pb::SetDisplayNameRequest>,
+    ) -> Result<Response<pb::Member>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let key = check.request_key(&caller, &r.request_id, r);
+        check.done()?;
+        let name = members::check_display_name(&r.display_name)
+            .map_err(|refusal| Status::invalid_argument(refusal.to_string()))?;
+        Ok(Response::new(
+            members::set_display_name(&self.ctx, &caller, key, name).await?,
         ))
     }
 

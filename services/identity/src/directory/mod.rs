@@ -5,6 +5,7 @@
 pub(crate) mod create;
 pub(crate) mod described;
 pub(crate) mod enrolments;
+pub(crate) mod members;
 pub(crate) mod people;
 pub(crate) mod person;
 pub(crate) mod read;

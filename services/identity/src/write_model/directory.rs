@@ -223,7 +223,7 @@ pub(super) async fn personal_data_erased(
     let person = id(&event.person_id)?;
     sqlx::query(
         "UPDATE people SET full_name = '', name_folded = '', birth_date = NULL, phone = NULL, \
-         external_ref = NULL, erased_at = $2 WHERE id = $1",
+         external_ref = NULL, display_name = NULL, erased_at = $2 WHERE id = $1",
     )
     .bind(person)
     .bind(fact.recorded_at)
@@ -232,6 +232,24 @@ pub(super) async fn personal_data_erased(
     sqlx::query("UPDATE accounts SET username = $2 || id WHERE person_id = $1")
         .bind(person)
         .bind(personal_data::ERASED_USERNAME_PREFIX)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The name a guardian chose for conversations; none once they are erased.
+pub(super) async fn display_name_chosen(
+    conn: &mut PgConnection,
+    fact: &Fact<'_>,
+) -> anyhow::Result<()> {
+    let event: lienlac_proto::identity::v2::DisplayNameChosen = fact.decode()?;
+    let chosen = personal_data::open(conn, fact)
+        .await?
+        .map(|personal| personal.display_name)
+        .filter(|name| !name.is_empty());
+    sqlx::query("UPDATE people SET display_name = $2 WHERE id = $1")
+        .bind(id(&event.person_id)?)
+        .bind(chosen)
         .execute(conn)
         .await?;
     Ok(())

@@ -47,6 +47,7 @@ impl InlineProjection for IdentityTables {
             "StudentWithdrawn" => directory::student_withdrawn(conn, fact).await,
             "HomeroomTeacherAssigned" => directory::homeroom_teacher_assigned(conn, fact).await,
             "PersonalDataErased" => directory::personal_data_erased(conn, fact).await,
+            "DisplayNameChosen" => directory::display_name_chosen(conn, fact).await,
             "AccountIssued" => accounts::account_issued(conn, fact).await,
             internal::OPERATOR_ACCOUNT_CREATED => {
                 accounts::operator_account_created(conn, fact).await

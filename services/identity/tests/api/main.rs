@@ -9,6 +9,7 @@ mod administration;
 mod directory;
 mod events;
 mod helpers;
+mod members;
 mod operator;
 mod privacy;
 mod rebuild;

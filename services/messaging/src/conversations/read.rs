@@ -51,6 +51,7 @@ impl From<MessageRow> for pb::Message {
             edited_at: rfc3339(row.edited_at),
             deleted_at: rfc3339(row.deleted_at),
             attachments: Vec::new(),
+            author_display_name: String::new(),
         }
     }
 }
@@ -211,6 +212,42 @@ pub(crate) async fn inbox(
             })
             .collect(),
     })
+}
+
+/// Fills in how each author appears to the reader. Without identity the messages
+/// still go out, unnamed: a conversation stays readable when names are not.
+pub(crate) async fn with_display_names(
+    ctx: &Ctx,
+    reader: &school::peers::Reader,
+    messages: &mut [pb::Message],
+) {
+    let mut authors: Vec<Uuid> = messages
+        .iter()
+        .filter_map(|m| m.author_person_id.parse().ok())
+        .collect();
+    authors.sort_unstable();
+    authors.dedup();
+    if authors.is_empty() {
+        return;
+    }
+    let directory = school::peers::directory(&ctx.identity);
+    match school::names::display_names_of(directory, reader, &authors).await {
+        Ok(names) => {
+            for message in messages {
+                if let Some(name) = message
+                    .author_person_id
+                    .parse()
+                    .ok()
+                    .and_then(|id| names.get(&id))
+                {
+                    message.author_display_name = name.clone();
+                }
+            }
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "messages listed without their authors' names");
+        }
+    }
 }
 
 pub(crate) async fn messages(

@@ -247,6 +247,7 @@ impl Subscriber {
                     edited_at: String::new(),
                     deleted_at: String::new(),
                     attachments: Vec::new(),
+                    author_display_name: String::new(),
                 })))
             }
             "MessageEdited" | "MessageDeleted" => {

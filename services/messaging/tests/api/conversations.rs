@@ -73,6 +73,20 @@ async fn a_class_group_holds_its_teacher_its_guardians_and_the_leaders_and_keeps
             .messages;
         let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, vec![3, 2, 1]);
+        // Authors as identity shows them: staff by name, the guardian as their
+        // child's parent, with no phone number.
+        let names: Vec<&str> = messages
+            .iter()
+            .map(|m| m.author_display_name.as_str())
+            .collect();
+        assert!(
+            names[1].starts_with("Phụ huynh em ") && !names[1].contains("09"),
+            "{names:?}"
+        );
+        assert!(
+            !names[0].is_empty() && !names[2].is_empty() && !names[2].starts_with("Phụ huynh"),
+            "{names:?}"
+        );
     }
     for token in [
         &school.other_homeroom,
