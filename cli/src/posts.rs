@@ -30,6 +30,15 @@ fn print_post(post: &pb::Post) {
     for line in body.lines() {
         println!("  {line}");
     }
+    for file in &post.attachments {
+        println!(
+            "  [{}: {}, {} KB, attachment {}]",
+            file.file_name,
+            file.content_type,
+            (file.size + 1023) / 1024,
+            file.id
+        );
+    }
     for decision in &post.decisions {
         let what = if decision.approved {
             "approved"

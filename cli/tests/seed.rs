@@ -107,6 +107,11 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         (&["plan", "show"][..], "Phép cộng trong phạm vi 10"),
         (&["post", "list"][..], "Lớp 1A1 tham quan Thảo Cầm Viên"),
         (
+            &["post", "list"][..],
+            "tham-quan-thao-cam-vien.jpg: image/jpeg",
+        ),
+        (&["post", "list"][..], "Lễ khai giảng năm học mới"),
+        (
             &["announce", "list"][..],
             "Họp phụ huynh đầu năm  [confirmed]",
         ),

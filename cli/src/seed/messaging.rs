@@ -1,8 +1,9 @@
 //! The school–home side of the demo: each school's publishing policy (its IT
 //! officer moderates, a public feed) and this week's menu, every class's
 //! timetable, and at Tân Thông a class group's first messages, posts approved,
-//! waiting and rejected, a curriculum plan and an announcement with receipts. Each
-//! as the person who would do it, signed in.
+//! waiting and rejected (with drawn photos, no child in them), the principal's
+//! public news, a curriculum plan and an announcement with receipts. Each as the
+//! person who would do it, signed in.
 
 use std::time::Duration;
 
@@ -109,6 +110,54 @@ fn menu(school: &str) -> pb::Menu {
     }
 }
 
+/// What a demo photo shows: drawn, not taken, so no child is in it.
+#[derive(Debug, Clone, Copy)]
+enum Scene {
+    /// A zoo's trees under a blue sky.
+    Outing,
+    /// Crayons' colours on paper.
+    Drawing,
+    /// A flag over the schoolyard at morning.
+    Opening,
+}
+
+impl Scene {
+    fn file_name(self) -> &'static str {
+        match self {
+            Scene::Outing => "tham-quan-thao-cam-vien",
+            Scene::Drawing => "tranh-em-yeu-truong-em",
+            Scene::Opening => "le-khai-giang",
+        }
+    }
+
+    /// The scene as an 800 × 600 JPEG: a sky, a sun and ground of its colours.
+    fn photo(self) -> anyhow::Result<Vec<u8>> {
+        let (sky, ground): ([u8; 3], [u8; 3]) = match self {
+            Scene::Outing => ([120, 190, 240], [70, 150, 60]),
+            Scene::Drawing => ([250, 240, 200], [230, 120, 60]),
+            Scene::Opening => ([250, 200, 150], [200, 60, 50]),
+        };
+        let shade = |colour: [u8; 3], depth: u32| {
+            colour.map(|c| u8::try_from(u32::from(c) * (600 - depth / 3) / 600).unwrap_or(c))
+        };
+        let picture = image::RgbImage::from_fn(800, 600, |x, y| {
+            let (dx, dy) = (i64::from(x) - 620, i64::from(y) - 140);
+            if dx * dx + dy * dy < 60 * 60 {
+                image::Rgb([255, 215, 0])
+            } else if y > 400 {
+                image::Rgb(shade(ground, y - 400))
+            } else {
+                image::Rgb(shade(sky, y))
+            }
+        });
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+            .encode_image(&picture)
+            .context("drawing a demo photo")?;
+        Ok(jpeg)
+    }
+}
+
 /// The demo's people, signed in, and messaging as each of them.
 struct Messaging {
     client: MessagingServiceClient<Channel>,
@@ -119,6 +168,63 @@ struct Messaging {
 impl Messaging {
     async fn as_person(&self, username: &str) -> anyhow::Result<Credentials> {
         Seed::sign_in(&mut self.auth.clone(), &self.identity_url, username).await
+    }
+
+    /// The photo for `who`'s post titled `title`: the one it was sent with when the
+    /// post is already there (the seed runs again, repeating its requests
+    /// unchanged), else a generated one uploaded now.
+    async fn photo_for(
+        &self,
+        who: &Credentials,
+        school_id: &str,
+        title: &str,
+        scene: Scene,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut client = self.client.clone();
+        let mine = client
+            .list_posts(session::authorised(
+                pb::ListPostsRequest {
+                    school_id: school_id.to_owned(),
+                    mine: true,
+                    limit: 100,
+                    ..Default::default()
+                },
+                who,
+            )?)
+            .await?
+            .into_inner()
+            .posts;
+        let posted = mine.iter().find(|post| {
+            [&post.latest, &post.published]
+                .into_iter()
+                .flatten()
+                .any(|revision| revision.title == title)
+        });
+        if let Some(post) = posted {
+            return Ok(post.attachments.iter().map(|a| a.id.clone()).collect());
+        }
+        let photo = scene.photo()?;
+        let mut chunks = vec![pb::UploadAttachmentChunk {
+            part: Some(pb::upload_attachment_chunk::Part::Header(
+                pb::AttachmentHeader {
+                    school_id: school_id.to_owned(),
+                    file_name: format!("{}.jpg", scene.file_name()),
+                },
+            )),
+        }];
+        chunks.extend(
+            photo
+                .chunks(64 * 1024)
+                .map(|data| pb::UploadAttachmentChunk {
+                    part: Some(pb::upload_attachment_chunk::Part::Data(data.to_vec())),
+                }),
+        );
+        let uploaded = client
+            .upload_attachment(session::authorised(futures::stream::iter(chunks), who)?)
+            .await
+            .context("uploading a demo photo")?
+            .into_inner();
+        Ok(vec![uploaded.id])
     }
 
     async fn person_id(&self, credentials: &Credentials) -> anyhow::Result<String> {
@@ -354,30 +460,61 @@ impl Seed {
                 classification: Classification::Class as i32,
                 ..Default::default()
             };
+        let outing_title = "Lớp 1A1 tham quan Thảo Cầm Viên";
         let outing = client
             .submit_post(session::authorised(
-                post(
-                    "outing",
-                    first,
-                    "Lớp 1A1 tham quan Thảo Cầm Viên",
-                    "Sáng nay các em lớp 1A1 đã được tham quan Thảo Cầm Viên, tìm hiểu về các loài động vật. Các em rất vui và ngoan.",
-                ),
+                pb::SubmitPostRequest {
+                    attachment_ids: messaging
+                        .photo_for(&teacher, school_id, outing_title, Scene::Outing)
+                        .await?,
+                    ..post(
+                        "outing",
+                        first,
+                        outing_title,
+                        "Sáng nay các em lớp 1A1 đã được tham quan Thảo Cầm Viên, tìm hiểu về các loài động vật. Các em rất vui và ngoan.",
+                    )
+                },
                 &teacher,
             )?)
             .await?
             .into_inner();
+        let drawing_title = "Hội thi vẽ tranh \"Em yêu trường em\"";
         let drawing = client
             .submit_post(session::authorised(
-                post(
-                    "drawing",
-                    second,
-                    "Hội thi vẽ tranh \"Em yêu trường em\"",
-                    "Lớp đạt giải Nhì hội thi vẽ tranh của trường. Chúc mừng các em!",
-                ),
+                pb::SubmitPostRequest {
+                    attachment_ids: messaging
+                        .photo_for(&other_teacher, school_id, drawing_title, Scene::Drawing)
+                        .await?,
+                    ..post(
+                        "drawing",
+                        second,
+                        drawing_title,
+                        "Lớp đạt giải Nhì hội thi vẽ tranh của trường. Chúc mừng các em!",
+                    )
+                },
                 &other_teacher,
             )?)
             .await?
             .into_inner();
+        // The principal's news of the whole school publishes at once, on the
+        // school's public feed too.
+        let opening_title = "Lễ khai giảng năm học mới";
+        client
+            .submit_post(session::authorised(
+                pb::SubmitPostRequest {
+                    request_id: rid(&format!("post:opening:{school_id}")),
+                    school_id: school_id.to_owned(),
+                    title: opening_title.to_owned(),
+                    body: "Trường đã long trọng tổ chức lễ khai giảng. Chúc các em một năm học mới chăm ngoan, học giỏi.".to_owned(),
+                    classification: Classification::Public as i32,
+                    attachment_ids: messaging
+                        .photo_for(principal, school_id, opening_title, Scene::Opening)
+                        .await?,
+                    ..Default::default()
+                },
+                principal,
+            )?)
+            .await?;
         client
             .submit_post(session::authorised(
                 post(

@@ -320,12 +320,9 @@ pub(crate) async fn list(
                 .bind(page.limit + 1)
                 .fetch_all(&mut *conn)
                 .await?;
-            Ok(paged(
-                rows,
-                &page,
-                |row| row.first_published_at,
-                View::Reader,
-            ))
+            let mut listed = paged(rows, &page, |row| row.first_published_at, View::Reader);
+            with_attachments(&mut conn, &mut listed.posts).await?;
+            Ok(listed)
         }
         Listing::Mine => {
             // By first submission (ids are UUIDv7), which an edit does not move.

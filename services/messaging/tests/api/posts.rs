@@ -69,6 +69,15 @@ async fn get(stack: &Stack, token: &str, post: &str) -> Result<pb::Post, tonic::
 }
 
 async fn listed(stack: &Stack, token: &str, school: &str) -> Vec<String> {
+    listed_with_files(stack, token, school)
+        .await
+        .into_iter()
+        .map(|(post, _)| post)
+        .collect()
+}
+
+/// The published posts `token` lists, each with its files' ids.
+async fn listed_with_files(stack: &Stack, token: &str, school: &str) -> Vec<(String, Vec<String>)> {
     stack
         .client()
         .list_posts(with_token(
@@ -83,7 +92,12 @@ async fn listed(stack: &Stack, token: &str, school: &str) -> Vec<String> {
         .into_inner()
         .posts
         .into_iter()
-        .map(|post| post.id)
+        .map(|post| {
+            (
+                post.id,
+                post.attachments.into_iter().map(|a| a.id).collect(),
+            )
+        })
         .collect()
 }
 
@@ -541,18 +555,18 @@ async fn each_persona_reads_the_posts_their_classification_includes_and_no_other
             downloads, expected,
             "{who} downloads the posts' files as they read the posts"
         );
-        let listed = listed(&stack, token, &school.school_id).await;
-        let expected_listed: Vec<&String> = ids
+        let listed = listed_with_files(&stack, token, &school.school_id).await;
+        let expected_listed: Vec<(String, Vec<String>)> = ids
             .iter()
+            .zip(&files)
             .zip(expected)
             .filter(|(_, shown)| *shown)
-            .map(|(id, _)| id)
+            .map(|((id, file), _)| (id.clone(), vec![file.clone()]))
             .rev()
             .collect();
         assert_eq!(
-            listed.iter().collect::<Vec<_>>(),
-            expected_listed,
-            "{who} lists"
+            listed, expected_listed,
+            "{who} lists, each post with its file"
         );
     }
 }
