@@ -22,6 +22,9 @@ pub struct Settings {
     /// (`MESSAGING_PUBLIC_URL`, say `https://lienlac.quan1.edu.vn/messaging`); the
     /// links are paths on the service's address without it.
     pub public_url: String,
+    /// How often the files of erased uploads are deleted from the store
+    /// (`MESSAGING_PURGE_EVERY`; a minute).
+    pub purge_every: Duration,
     /// How often announcements' receipts are published (`ReceiptsUpdated`),
     /// `MESSAGING_RECEIPTS_EVERY` ("30s", "2m"); 30 s by default.
     pub receipts_every: Duration,
@@ -35,6 +38,7 @@ impl Settings {
             attachments_dir: ".local/attachments".into(),
             s3: None,
             link_lifetime: Duration::from_secs(300),
+            purge_every: Duration::from_secs(60),
             public_url: String::new(),
             attachment_max_bytes: 20 * 1024 * 1024,
         }
@@ -54,6 +58,7 @@ impl Settings {
         )?;
         settings.s3 = S3Settings::from_env(&env)?;
         env.duration("MESSAGING_LINK_LIFETIME", &mut settings.link_lifetime)?;
+        env.duration("MESSAGING_PURGE_EVERY", &mut settings.purge_every)?;
         if let Some(url) = env.text("MESSAGING_PUBLIC_URL") {
             settings.public_url = url.trim_end_matches('/').to_owned();
         }

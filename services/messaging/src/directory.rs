@@ -3,7 +3,7 @@
 //! (school/src/directory.rs), the staff of each school, and who leads which school.
 
 use kernel::consumer::{Projection, ReceivedEvent};
-use lienlac_proto::identity::v1::{Role, ScopeKind};
+use lienlac_proto::identity::v1::{PersonKind, Role, ScopeKind};
 use lienlac_proto::identity::v2 as identity;
 use school::enrolments::uuid;
 use sqlx::PgConnection;
@@ -42,6 +42,20 @@ impl Projection for DirectoryProjection {
                 .bind(uuid("district_id", &staff.district_id)?)
                 .execute(conn)
                 .await?;
+            }
+            "PersonalDataErased" => {
+                let erased: identity::PersonalDataErased = event.decode()?;
+                if erased.person_kind == PersonKind::Guardian as i32 {
+                    // Their files go with them (attachments/purge.rs deletes the
+                    // bytes); what staff sent stays with the school's record.
+                    sqlx::query(
+                        "UPDATE attachments SET erased_at = now(), file_name = '' \
+                         WHERE uploader_person_id = $1 AND erased_at IS NULL",
+                    )
+                    .bind(uuid("person_id", &erased.person_id)?)
+                    .execute(conn)
+                    .await?;
+                }
             }
             "RoleGranted" | "RoleRevoked" => {
                 let (person, binding, granted) = if event.name() == "RoleGranted" {

@@ -54,11 +54,13 @@ pub struct Application {
     host: ServiceHost,
     ctx: Ctx,
     receipts_every: std::time::Duration,
+    purge_every: std::time::Duration,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let receipts_every = settings.receipts_every;
+        let purge_every = settings.purge_every;
         let host = ServiceHost::build(settings.kernel, &MIGRATOR).await?;
         let identity = host
             .config
@@ -83,6 +85,7 @@ impl Application {
             host,
             ctx,
             receipts_every,
+            purge_every,
         })
     }
 
@@ -101,6 +104,12 @@ impl Application {
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
         let authenticator = self.host.identity_authenticator()?;
         let feed = live::Feed::start(self.ctx.pool.clone(), shutdown.clone()).await?;
+        tokio::spawn(attachments::purge::run(
+            self.ctx.pool.clone(),
+            self.ctx.store.clone(),
+            self.purge_every,
+            shutdown.clone(),
+        ));
         tokio::spawn(announcements::receipts::run(
             self.ctx.pool.clone(),
             self.receipts_every,

@@ -8,6 +8,7 @@
 
 pub(crate) mod images;
 pub(crate) mod links;
+pub(crate) mod purge;
 pub(crate) mod sniff;
 pub(crate) mod store;
 
@@ -35,7 +36,7 @@ pub(crate) struct Upload {
     pub(crate) bytes: Vec<u8>,
 }
 
-fn key(school: Uuid, id: Uuid, thumbnail: bool) -> Path {
+pub(crate) fn key(school: Uuid, id: Uuid, thumbnail: bool) -> Path {
     if thumbnail {
         Path::from(format!("{school}/{id}.thumbnail.jpg"))
     } else {
@@ -103,8 +104,8 @@ pub(crate) async fn upload(
     }
     let row: AttachmentRow = sqlx::query_as(
         "INSERT INTO attachments (id, district_id, school_id, uploaded_by, file_name, content_type, \
-         size, sha256, has_thumbnail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         RETURNING id, school_id, file_name, content_type, size, sha256, has_thumbnail, uploaded_at, message_id",
+         size, sha256, has_thumbnail, uploader_person_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         RETURNING id, school_id, file_name, content_type, size, sha256, has_thumbnail, uploaded_at, message_id, false AS erased",
     )
     .bind(id)
     .bind(place.district)
@@ -115,6 +116,7 @@ pub(crate) async fn upload(
     .bind(size)
     .bind(sha256)
     .bind(thumbnail.is_some())
+    .bind(caller.person_id)
     .fetch_one(&ctx.pool)
     .await?;
     Ok(row.into())
@@ -131,10 +133,11 @@ pub(crate) struct AttachmentRow {
     has_thumbnail: bool,
     uploaded_at: OffsetDateTime,
     pub(crate) message_id: Option<Uuid>,
+    erased: bool,
 }
 
 pub(crate) const ATTACHMENT_COLUMNS: &str = "id, school_id, file_name, content_type, size, sha256, \
-    has_thumbnail, uploaded_at, message_id";
+    has_thumbnail, uploaded_at, message_id, erased_at IS NOT NULL AS erased";
 
 impl From<AttachmentRow> for pb::Attachment {
     fn from(row: AttachmentRow) -> Self {
@@ -321,9 +324,8 @@ async fn authorise(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<Attachment
         crate::announcements::may_read(&mut conn, caller, announcement).await?;
     }
     match (row.message_id, conversation, post) {
-        (Some(message), Some(conversation), _) => {
+        (Some(_), Some(conversation), _) => {
             access::member_of(&mut conn, caller, conversation).await?;
-            still_served(&mut conn, Some(message)).await?;
         }
         // Within the post's classification; a reader, only up to the approved revision.
         (_, _, Some(post)) => {
@@ -344,6 +346,7 @@ async fn authorise(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<Attachment
             .into());
         }
     }
+    still_served(&mut conn, &row).await?;
     Ok(row)
 }
 
@@ -370,18 +373,24 @@ pub(crate) async fn by_link(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(AppError::NotFound("attachment"))?;
-    still_served(&mut conn, row.message_id).await?;
+    still_served(&mut conn, &row).await?;
     drop(conn);
     open(ctx, row, thumbnail).await
 }
 
-/// FAILED_PRECONDITION once the message the attachment was sent with is deleted:
-/// its files are no longer served, by link either.
-pub(crate) async fn still_served(conn: &mut PgConnection, message: Option<Uuid>) -> AppResult<()> {
+/// FAILED_PRECONDITION once the message the attachment was sent with is deleted,
+/// or its uploader's personal data erased: its files are no longer served, by
+/// link either.
+pub(crate) async fn still_served(conn: &mut PgConnection, row: &AttachmentRow) -> AppResult<()> {
+    if row.erased {
+        return Err(AppError::Rejected(
+            "this file was removed when its sender's personal data was erased".to_owned(),
+        ));
+    }
     let deleted: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND deleted_at IS NOT NULL)",
     )
-    .bind(message)
+    .bind(row.message_id)
     .fetch_one(conn)
     .await?;
     if deleted {

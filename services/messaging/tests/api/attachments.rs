@@ -503,3 +503,85 @@ async fn the_public_feed_links_its_photos_for_readers_without_an_account() {
     let thumbnail = shown[0].thumbnail_link.as_ref().unwrap();
     assert_eq!(fetch(&stack, &thumbnail.url).await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_departed_guardians_files_go_with_their_erased_personal_data() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let student = &school.students[1];
+    let (guardian, token) = stack.guardian_of(student).await;
+    let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+    let note = upload(
+        &stack,
+        &token,
+        &school.school_id,
+        "giay-kham-benh-nguyen-van-a.pdf",
+        pdf,
+    )
+    .await
+    .unwrap();
+    post_with(&stack, &token, &school.class_id, vec![note.id.clone()])
+        .await
+        .unwrap();
+    let teachers = upload(&stack, &school.homeroom, &school.school_id, "lich.pdf", pdf)
+        .await
+        .unwrap();
+    post_with(
+        &stack,
+        &school.homeroom,
+        &school.class_id,
+        vec![teachers.id.clone()],
+    )
+    .await
+    .unwrap();
+    let stored = stack.attachments_dir.join(&school.school_id).join(&note.id);
+    assert!(stored.exists());
+
+    // The child leaves; the district erases the guardian.
+    let mut directory = stack.directory();
+    directory
+        .withdraw_student(with_token(
+            lienlac_proto::identity::v1::WithdrawStudentRequest {
+                request_id: request_id(),
+                student_id: student.clone(),
+                reason: "Chuyển trường".into(),
+            },
+            &school.district_admin,
+        ))
+        .await
+        .unwrap();
+    directory
+        .erase_personal_data(with_token(
+            lienlac_proto::identity::v1::ErasePersonalDataRequest {
+                request_id: request_id(),
+                person_id: guardian,
+            },
+            &school.district_admin,
+        ))
+        .await
+        .unwrap();
+
+    kernel::testing::eventually(
+        "the guardian's file purged",
+        std::time::Duration::from_secs(20),
+        || {
+            let stored = stored.clone();
+            async move { (!stored.exists()).then_some(()) }
+        },
+    )
+    .await;
+    let gone = download(&stack, &school.homeroom, &note.id, false).await;
+    assert_eq!(gone.unwrap_err().code(), Code::FailedPrecondition);
+    let name: String = sqlx::query_scalar("SELECT file_name FROM attachments WHERE id = $1::uuid")
+        .bind(&note.id)
+        .fetch_one(&stack.pool)
+        .await
+        .unwrap();
+    assert_eq!(name, "", "its name, which may name the child, is gone too");
+    assert!(
+        download(&stack, &school.homeroom, &teachers.id, false)
+            .await
+            .is_ok(),
+        "what staff sent stays with the school's record"
+    );
+}

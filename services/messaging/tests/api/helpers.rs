@@ -8,6 +8,7 @@ use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
 use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::WhoAmIRequest;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
+use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
 use lienlac_proto::messaging::v1::upload_attachment_chunk::Part;
@@ -50,6 +51,7 @@ impl Stack {
         config.identity_url = format!("http://{identity_addr}");
         let mut settings = messaging::Settings::defaults(config);
         settings.receipts_every = Duration::from_millis(200);
+        settings.purge_every = Duration::from_millis(200);
         let attachments_dir = std::env::temp_dir().join(format!("{}-attachments", world.namespace));
         settings.attachments_dir = attachments_dir.clone();
         settings.attachment_max_bytes = 2 * 1024 * 1024;
@@ -86,6 +88,11 @@ impl Stack {
 
     pub fn client(&self) -> MessagingServiceClient<Channel> {
         MessagingServiceClient::new(self.messaging.clone())
+    }
+
+    /// Identity's directory, for a test's own changes to it.
+    pub fn directory(&self) -> DirectoryServiceClient<Channel> {
+        DirectoryServiceClient::new(self.identity.clone())
     }
 
     /// A new guardian of `student`, signed in, once messaging knows the link:
