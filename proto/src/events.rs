@@ -54,6 +54,7 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
         messaging::v1::MessageEdited,
         messaging::v1::MessageDeleted,
         messaging::v1::AnnouncementPublished,
+        messaging::v1::AnnouncementShown,
         messaging::v1::ReceiptsUpdated,
         messaging::v1::SchoolPolicySet,
         messaging::v1::PostSubmitted,

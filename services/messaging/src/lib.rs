@@ -104,6 +104,10 @@ impl Application {
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
         let authenticator = self.host.identity_authenticator()?;
         let feed = live::Feed::start(self.ctx.pool.clone(), shutdown.clone()).await?;
+        tokio::spawn(announcements::schedule::run(
+            self.ctx.pool.clone(),
+            shutdown.clone(),
+        ));
         tokio::spawn(attachments::purge::run(
             self.ctx.pool.clone(),
             self.ctx.store.clone(),

@@ -162,8 +162,9 @@ impl InlineProjection for MessagingTables {
                 sqlx::query(
                     "INSERT INTO announcements (id, district_id, school_id, audience, title, body, \
                      requires_ack, author_account_id, published_at, visible_at, recipients, \
-                     classification, class_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     classification, class_id, shown_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                     CASE WHEN $10 <= $9 THEN $10 END)",
                 )
                 .bind(id(&published.announcement_id)?)
                 .bind(fact.district_id)
@@ -326,6 +327,14 @@ impl InlineProjection for MessagingTables {
                 .bind(id(&published.announcement_id)?)
                 .execute(conn)
                 .await?;
+            }
+            "AnnouncementShown" => {
+                let shown: pb::AnnouncementShown = fact.decode()?;
+                sqlx::query("UPDATE announcements SET shown_at = $2 WHERE id = $1")
+                    .bind(id(&shown.announcement_id)?)
+                    .bind(fact.recorded_at)
+                    .execute(conn)
+                    .await?;
             }
             "ReceiptsUpdated" => {
                 let updated: pb::ReceiptsUpdated = fact.decode()?;

@@ -11,6 +11,7 @@
 
 pub(crate) mod receipts;
 pub(crate) mod rules;
+pub(crate) mod schedule;
 
 use kernel::auth::{Caller, Target};
 use kernel::command::idempotent;

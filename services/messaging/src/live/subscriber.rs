@@ -12,6 +12,8 @@ use kernel::error::{AppError, AppResult};
 use kernel::event_store::{CommitCursor, RecordedEvent, read_committed};
 use kernel::write_model::Fact;
 use lienlac_proto::messaging::v1 as pb;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tokio::sync::{broadcast, mpsc};
 use tonic::Status;
 use uuid::Uuid;
@@ -259,12 +261,23 @@ impl Subscriber {
                 let message = read::message(&mut conn, uuid(&named.message_id)?).await?;
                 Ok(Some(pb::update::Item::Message(message)))
             }
-            "AnnouncementPublished" => {
-                let published: pb::AnnouncementPublished = fact.decode().map_err(unreadable)?;
+            // Shown at once when published, or at its time (AnnouncementShown).
+            "AnnouncementPublished" | "AnnouncementShown" => {
+                let id = if event.event_type == "AnnouncementShown" {
+                    let shown: pb::AnnouncementShown = fact.decode().map_err(unreadable)?;
+                    shown.announcement_id
+                } else {
+                    let published: pb::AnnouncementPublished = fact.decode().map_err(unreadable)?;
+                    let shown_later = OffsetDateTime::parse(&published.visible_at, &Rfc3339)
+                        .is_ok_and(|visible_at| visible_at > event.recorded_at);
+                    if shown_later {
+                        // Its AnnouncementShown delivers it, once, replayed or not.
+                        return Ok(None);
+                    }
+                    published.announcement_id
+                };
                 let mut conn = self.ctx.pool.acquire().await?;
-                let received =
-                    announcements::received(&mut conn, uuid(&published.announcement_id)?, person)
-                        .await?;
+                let received = announcements::received(&mut conn, uuid(&id)?, person).await?;
                 Ok(received.map(pb::update::Item::Announcement))
             }
             "PostApproved" => {

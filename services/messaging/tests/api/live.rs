@@ -240,3 +240,77 @@ async fn after_a_reconnect_the_updates_resume_after_the_last_one_received() {
         .await;
     assert_eq!(anonymous.unwrap_err().code(), Code::Unauthenticated);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_announcement_arrives_at_its_time_once_live_or_replayed() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let mut updates = subscribe(&stack, &school.guardian, "").await;
+    post(
+        &stack,
+        &school.homeroom,
+        &school.class_id,
+        "Trước thông báo",
+    )
+    .await;
+    let before = next(&mut updates).await;
+
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    stack
+        .client()
+        .publish_announcement(with_token(
+            pb::PublishAnnouncementRequest {
+                request_id: request_id(),
+                audience: Some(pb::Audience {
+                    scope: Some(pb::audience::Scope::ClassId(school.class_id.clone())),
+                }),
+                title: "Nghỉ học chiều nay".into(),
+                body: "Trường cắt điện, học sinh nghỉ buổi chiều.".into(),
+                scheduled_at: at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap(),
+                ..Default::default()
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap();
+    post(
+        &stack,
+        &school.homeroom,
+        &school.class_id,
+        "Sau khi hẹn giờ",
+    )
+    .await;
+    assert_eq!(
+        body(&next(&mut updates).await),
+        "Sau khi hẹn giờ",
+        "not shown before its time"
+    );
+    let shown = next(&mut updates).await;
+    assert!(
+        time::OffsetDateTime::now_utc() >= at,
+        "arrived at its time, not before"
+    );
+    match shown.item {
+        Some(Item::Announcement(received)) => {
+            assert_eq!(received.announcement.unwrap().title, "Nghỉ học chiều nay");
+        }
+        other => panic!("not the announcement: {other:?}"),
+    }
+    drop(updates);
+
+    // Replayed from before it was written: once, after the message it followed.
+    let mut replayed = subscribe(&stack, &school.guardian, &before.cursor).await;
+    assert_eq!(body(&next(&mut replayed).await), "Sau khi hẹn giờ");
+    assert!(matches!(
+        next(&mut replayed).await.item,
+        Some(Item::Announcement(_))
+    ));
+    post(&stack, &school.homeroom, &school.class_id, "Tin cuối").await;
+    assert_eq!(
+        body(&next(&mut replayed).await),
+        "Tin cuối",
+        "the announcement came once"
+    );
+}

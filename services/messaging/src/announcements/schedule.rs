@@ -1,0 +1,80 @@
+//! Scheduled announcements come out at their time: a task, on one replica at a
+//! time, records `AnnouncementShown` for each whose time has passed, so live
+//! delivery (`Subscribe`, which follows the event store) and subscribers on the
+//! bus learn of it then, not when it was written.
+
+use std::time::Duration;
+
+use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, stream_version};
+use kernel::write_model::append_and_project;
+use lienlac_proto::messaging::v1 as pb;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::write_model::MessagingTables;
+
+/// How often due announcements are looked for: a scheduled one comes out within
+/// a second of its time.
+const EVERY: Duration = Duration::from_secs(1);
+const BATCH: i64 = 100;
+
+pub(crate) async fn run(pool: PgPool, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(EVERY) => {}
+        }
+        loop {
+            match show_due(&pool).await {
+                Ok(shown) if shown == BATCH => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(error = ?error, "scheduled announcements not shown; retrying");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One batch of due announcements shown; how many.
+async fn show_due(pool: &PgPool) -> anyhow::Result<i64> {
+    let mut tx = pool.begin().await?;
+    let leads: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('messaging.schedule'))")
+            .fetch_one(&mut *tx)
+            .await?;
+    if !leads {
+        return Ok(0);
+    }
+    let due: Vec<(Uuid, Uuid, Option<Uuid>, OffsetDateTime, i64)> = sqlx::query_as(
+        "SELECT id, district_id, school_id, visible_at, recipients FROM announcements \
+         WHERE shown_at IS NULL AND visible_at <= now() ORDER BY visible_at LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    for &(id, district, school, visible_at, recipients) in &due {
+        let event = pb::AnnouncementShown {
+            announcement_id: id.to_string(),
+            school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+            visible_at: kernel::dates::rfc3339(visible_at),
+            recipients,
+        };
+        let stream = format!("announcement:{id}");
+        let version = stream_version(&mut tx, &stream).await?;
+        append_and_project(
+            &mut tx,
+            &MessagingTables,
+            &stream,
+            ExpectedVersion::from_loaded(version),
+            &[NewEvent::from_message(&event)?],
+            &EventMeta::for_command(None).in_tenant(district, school),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(due.len() as i64)
+}
