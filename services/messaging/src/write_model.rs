@@ -150,6 +150,9 @@ impl InlineProjection for MessagingTables {
                     &published.visible_at,
                     &time::format_description::well_known::Rfc3339,
                 )?;
+                // Published before classifications and AnnouncementShown: only its
+                // recipients read it, and it was shown at its time.
+                let earlier = published.classification() == pb::Classification::Unspecified;
                 let classification = match published.classification() {
                     pb::Classification::Unspecified => pb::Classification::Confidential,
                     chosen => chosen,
@@ -164,7 +167,7 @@ impl InlineProjection for MessagingTables {
                      requires_ack, author_account_id, published_at, visible_at, recipients, \
                      classification, class_id, shown_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     CASE WHEN $10 <= $9 THEN $10 END)",
+                     CASE WHEN $10 <= $9 OR $14 THEN $10 END)",
                 )
                 .bind(id(&published.announcement_id)?)
                 .bind(fact.district_id)
@@ -179,6 +182,7 @@ impl InlineProjection for MessagingTables {
                 .bind(published.recipients)
                 .bind(classification.as_str_name())
                 .bind(class_id)
+                .bind(earlier)
                 .execute(&mut *conn)
                 .await?;
                 if !published.attachment_ids.is_empty() {

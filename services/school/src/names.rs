@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use kernel::error::AppResult;
-use lienlac_proto::identity::v1::{DescribeMembersRequest, DescribeStudentsRequest};
+use lienlac_proto::identity::v1::{DescribeMembersRequest, DescribeStudentsRequest, PersonKind};
 use uuid::Uuid;
 
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
@@ -60,13 +60,22 @@ pub async fn names_of(
     Ok(names)
 }
 
-/// How the people of `ids` appear to the reader ("Lê Thị Dung", "Phụ huynh em
-/// Ánh"); those the reader shares no school with, and erased people, are missing.
+/// How a person appears in a conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberName {
+    /// "Lê Thị Dung", "Phụ huynh em Ánh", or the name a guardian chose.
+    pub display_name: String,
+    /// A staff member: what a guardian's chosen name cannot pass for.
+    pub staff: bool,
+}
+
+/// How the people of `ids` appear to the reader; those the reader shares no
+/// school with, and erased people, are missing.
 pub async fn display_names_of(
     mut directory: DirectoryServiceClient<Traced>,
     reader: &Reader,
     ids: &[Uuid],
-) -> AppResult<HashMap<Uuid, String>> {
+) -> AppResult<HashMap<Uuid, MemberName>> {
     let mut names = HashMap::with_capacity(ids.len());
     for batch in ids.chunks(MEMBERS_BATCH) {
         let request = reader.request(DescribeMembersRequest {
@@ -80,7 +89,14 @@ pub async fn display_names_of(
             .members;
         for member in members {
             if let (Ok(id), false) = (Uuid::parse_str(&member.person_id), member.erased) {
-                names.insert(id, member.display_name);
+                let staff = member.kind == PersonKind::Staff as i32;
+                names.insert(
+                    id,
+                    MemberName {
+                        display_name: member.display_name,
+                        staff,
+                    },
+                );
             }
         }
     }

@@ -3,11 +3,13 @@
 //! schools they belong to; a guardian appears as "Phụ huynh em <child's given
 //! name>" unless they chose a name, never with their phone number.
 
-use kernel::auth::{Caller, ScopeKind};
+use kernel::auth::{Caller, Role, ScopeKind};
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{DescribeMembersResponse, Member, PersonKind};
 use lienlac_proto::identity::v2::DisplayNameChosen;
+use school::roles::{DISTRICT_OFFICE, SCHOOL_COLLEAGUES};
+use unicode_normalization::UnicodeNormalization as _;
 use uuid::Uuid;
 
 use super::meta;
@@ -56,16 +58,29 @@ pub(crate) enum NameRefusal {
     PhoneNumber,
 }
 
-/// The name as it will be kept (trimmed; empty for the default), or why not.
+/// Characters that print nothing or reorder the text around them (zero-width
+/// spaces and joiners, bidirectional controls, the soft hyphen, the BOM): a name
+/// with them could hide a number or pass for another.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{FEFF}')
+        || ('\u{200B}'..='\u{200F}').contains(&c)
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2060}'..='\u{206F}').contains(&c)
+}
+
+/// The name as it will be kept (NFKC, trimmed; empty for the default), or why
+/// not. NFKC first, so full-width and other compatibility digits count as digits.
 pub(crate) fn check_display_name(requested: &str) -> Result<String, NameRefusal> {
-    let name = requested.trim();
+    if requested.chars().any(invisible) {
+        return Err(NameRefusal::NotPrintable);
+    }
+    let normalized: String = requested.nfkc().collect();
+    let name = normalized.trim();
     if name.chars().count() > MAX_DISPLAY_NAME {
         return Err(NameRefusal::TooLong);
     }
-    if name.chars().any(char::is_control) {
-        return Err(NameRefusal::NotPrintable);
-    }
-    if name.chars().filter(char::is_ascii_digit).count() >= 7 {
+    if name.chars().filter(|c| c.is_numeric()).count() >= 7 {
         return Err(NameRefusal::PhoneNumber);
     }
     Ok(name.to_owned())
@@ -118,11 +133,13 @@ pub(crate) async fn describe_members(
     caller: &Caller,
     ids: &[Uuid],
 ) -> AppResult<DescribeMembersResponse> {
-    let scoped = |kind: ScopeKind| -> Vec<Uuid> {
+    // Only the district office's and the staff's bindings place the caller: a
+    // district's bus subscriber, say, is no member of any school.
+    let scoped = |kind: ScopeKind, roles: &[Role]| -> Vec<Uuid> {
         caller
             .bindings
             .iter()
-            .filter(|b| b.scope == kind)
+            .filter(|b| b.scope == kind && roles.contains(&b.role))
             .filter_map(|b| b.id)
             .collect()
     };
@@ -142,9 +159,9 @@ pub(crate) async fn describe_members(
     );
     let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(ids)
-        .bind(scoped(ScopeKind::School))
-        .bind(scoped(ScopeKind::Class))
-        .bind(scoped(ScopeKind::District))
+        .bind(scoped(ScopeKind::School, SCHOOL_COLLEAGUES))
+        .bind(scoped(ScopeKind::Class, SCHOOL_COLLEAGUES))
+        .bind(scoped(ScopeKind::District, DISTRICT_OFFICE))
         .bind(caller.person_id)
         .fetch_all(&ctx.pool)
         .await?;
@@ -263,6 +280,12 @@ mod tests {
             ("", Ok(String::new())),
             ("Bố Phúc 2A", Ok("Bố Phúc 2A".to_owned())),
             ("Mẹ Phúc 0901 234 567", Err(NameRefusal::PhoneNumber)),
+            (
+                "Mẹ Phúc ０９０１２３４５６７",
+                Err(NameRefusal::PhoneNumber),
+            ),
+            ("Mẹ Phúc 09\u{200B}01", Err(NameRefusal::NotPrintable)),
+            ("\u{202E}cúhP ẹM", Err(NameRefusal::NotPrintable)),
             ("a\u{7}b", Err(NameRefusal::NotPrintable)),
             (&"x".repeat(61), Err(NameRefusal::TooLong)),
         ];

@@ -142,6 +142,12 @@ pub(crate) async fn resolve(
             let school_id = id(&chosen.school_id, "audience.guardians.school_id")?;
             let district = district_of(conn, school_id).await?;
             let reach = Reach::School(Target::school(district, school_id));
+            if chosen.guardian_ids.is_empty() {
+                return Err(tonic::Status::invalid_argument(
+                    "audience.guardians.guardian_ids: choose at least one guardian",
+                )
+                .into());
+            }
             let guardians = chosen
                 .guardian_ids
                 .iter()
@@ -368,24 +374,43 @@ async fn with_attachments(
     Ok(())
 }
 
-/// The announcement `id`, for those who may read it (`may_read`).
+/// The announcement `id`, for those who may read it (`may_read`); which
+/// guardians were chosen only for those who see its receipts.
 pub(crate) async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<pb::Announcement> {
     let mut conn = ctx.pool.acquire().await?;
-    may_read(&mut conn, caller, id).await?;
-    announcement(&mut conn, id).await
+    let oversees = may_read(&mut conn, caller, id).await?;
+    let found = announcement(&mut conn, id).await?;
+    Ok(if oversees { found } else { unnamed(found) })
+}
+
+/// The announcement without the guardians it was sent to by name: a reader learns
+/// what it says, not whom the school wrote to.
+fn unnamed(mut announcement: pb::Announcement) -> pb::Announcement {
+    if let Some(pb::Audience {
+        scope: Some(Scope::Guardians(chosen)),
+    }) = &mut announcement.audience
+    {
+        chosen.guardian_ids.clear();
+    }
+    announcement
 }
 
 /// Whether the caller may read the announcement `id` (and download what it
 /// carries): a guardian it was addressed to, once shown; those who see its
-/// receipts; once shown, whoever its classification includes.
-pub(crate) async fn may_read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> AppResult<()> {
+/// receipts (then `true`: they oversee it); once shown, whoever its
+/// classification includes.
+pub(crate) async fn may_read(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<bool> {
     let row = announcement_row(conn, id).await?;
     let scope = match row.school_id {
         Some(school) => Target::school(row.district_id, school),
         None => Target::district(row.district_id),
     };
     if rules::may_see_receipts(caller, row.author_account_id == caller.account_id, &scope) {
-        return Ok(());
+        return Ok(true);
     }
     let addressed: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM announcement_recipients \
@@ -396,7 +421,7 @@ pub(crate) async fn may_read(conn: &mut PgConnection, caller: &Caller, id: Uuid)
     .fetch_one(&mut *conn)
     .await?;
     if addressed || classification_includes(conn, caller, &row).await? {
-        Ok(())
+        Ok(false)
     } else {
         Err(tonic::Status::permission_denied(
             "this announcement was not sent to you, and its classification does not include you",
@@ -544,7 +569,7 @@ pub(crate) async fn list(
                 .or_else(|| delivered.iter().find(|(d, _)| *d == id).map(|(_, at)| *at));
             pb::AnnouncementForGuardian {
                 state: Some(state(id, delivered_at, row.read_at, row.acknowledged_at)),
-                announcement: Some(row.announcement.into()),
+                announcement: Some(unnamed(row.announcement.into())),
             }
         })
         .collect();
@@ -582,7 +607,7 @@ pub(crate) async fn received(
     let Some(row) = row else {
         return Ok(None);
     };
-    let mut announcement: pb::Announcement = row.announcement.into();
+    let mut announcement = unnamed(row.announcement.into());
     with_attachments(conn, std::slice::from_mut(&mut announcement)).await?;
     Ok(Some(pb::AnnouncementForGuardian {
         state: Some(state(

@@ -52,6 +52,7 @@ impl From<MessageRow> for pb::Message {
             deleted_at: rfc3339(row.deleted_at),
             attachments: Vec::new(),
             author_display_name: String::new(),
+            author_is_staff: false,
         }
     }
 }
@@ -240,7 +241,8 @@ pub(crate) async fn with_display_names(
                     .ok()
                     .and_then(|id| names.get(&id))
                 {
-                    message.author_display_name = name.clone();
+                    message.author_display_name = name.display_name.clone();
+                    message.author_is_staff = name.staff;
                 }
             }
         }

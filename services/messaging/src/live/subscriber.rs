@@ -250,6 +250,7 @@ impl Subscriber {
                     deleted_at: String::new(),
                     attachments: Vec::new(),
                     author_display_name: String::new(),
+                    author_is_staff: false,
                 })))
             }
             "MessageEdited" | "MessageDeleted" => {

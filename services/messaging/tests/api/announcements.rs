@@ -130,6 +130,67 @@ async fn an_announcement_reaches_its_audiences_guardians_and_counts_who_read_and
         chosen.recipients, 1,
         "only guardians of the school's students"
     );
+    // Even for the school's readers, whom it was sent to stays with its overseers.
+    let widened = client
+        .publish_announcement(with_token(
+            pb::PublishAnnouncementRequest {
+                classification: Classification::School as i32,
+                ..announce(
+                    Scope::Guardians(pb::ChosenGuardians {
+                        school_id: school.school_id.clone(),
+                        guardian_ids: vec![in_other_class.clone()],
+                    }),
+                    false,
+                )
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let chosen_ids = |token: &String| {
+        let mut client = client.clone();
+        let request = with_token(
+            pb::AnnouncementRef {
+                announcement_id: widened.id.clone(),
+            },
+            token,
+        );
+        async move {
+            match client
+                .get_announcement(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .audience
+            {
+                Some(pb::Audience {
+                    scope: Some(Scope::Guardians(chosen)),
+                }) => chosen.guardian_ids,
+                other => panic!("not to chosen guardians: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(
+        chosen_ids(&school.principal).await,
+        vec![in_other_class.clone()]
+    );
+    assert!(chosen_ids(&school.guardian).await.is_empty());
+    assert!(chosen_ids(&school.homeroom).await.is_empty());
+    let nobody = client
+        .publish_announcement(with_token(
+            announce(
+                Scope::Guardians(pb::ChosenGuardians {
+                    school_id: school.school_id.clone(),
+                    guardian_ids: vec![],
+                }),
+                false,
+            ),
+            &school.principal,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(nobody.code(), Code::InvalidArgument, "{nobody:?}");
     let graded = client
         .publish_announcement(with_token(
             announce(

@@ -87,6 +87,12 @@ async fn a_class_group_holds_its_teacher_its_guardians_and_the_leaders_and_keeps
             !names[0].is_empty() && !names[2].is_empty() && !names[2].starts_with("Phụ huynh"),
             "{names:?}"
         );
+        let staff: Vec<bool> = messages.iter().map(|m| m.author_is_staff).collect();
+        assert_eq!(
+            staff,
+            vec![true, false, true],
+            "the principal, the guardian, the teacher"
+        );
     }
     for token in [
         &school.other_homeroom,
