@@ -17,6 +17,7 @@ mod conversations;
 mod cursor;
 mod directory;
 mod live;
+mod periodic;
 mod posts;
 mod surveys;
 mod visibility;

@@ -32,33 +32,17 @@ const MIN_RECIPIENTS: i64 = 5;
 /// Reports every `every` (at least every 100 ms) until `shutdown`.
 pub(crate) async fn run(pool: PgPool, every: Duration, shutdown: CancellationToken) {
     let every = every.max(Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        loop {
-            match report(&pool).await {
-                Ok(reported) if reported == BATCH => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(error = ?error, "announcement receipts not reported; retrying");
-                    break;
-                }
-            }
-        }
-    }
+    crate::periodic::in_batches("announcement receipts", every, BATCH, shutdown, || {
+        report(&pool)
+    })
+    .await;
 }
 
 /// One batch: the counts of marked announcements as events, the marks removed.
 /// How many were reported.
 async fn report(pool: &PgPool) -> anyhow::Result<i64> {
     let mut tx = pool.begin().await?;
-    let leads: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('messaging.receipts'))")
-            .fetch_one(&mut *tx)
-            .await?;
-    if !leads {
+    if !crate::periodic::leads(&mut tx, "messaging.receipts").await? {
         return Ok(0);
     }
     let marked: Vec<Uuid> = sqlx::query_scalar(

@@ -21,32 +21,16 @@ const EVERY: Duration = Duration::from_secs(1);
 const BATCH: i64 = 100;
 
 pub(crate) async fn run(pool: PgPool, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(EVERY) => {}
-        }
-        loop {
-            match show_due(&pool).await {
-                Ok(shown) if shown == BATCH => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(error = ?error, "scheduled announcements not shown; retrying");
-                    break;
-                }
-            }
-        }
-    }
+    crate::periodic::in_batches("scheduled announcements", EVERY, BATCH, shutdown, || {
+        show_due(&pool)
+    })
+    .await;
 }
 
 /// One batch of due announcements shown; how many.
 async fn show_due(pool: &PgPool) -> anyhow::Result<i64> {
     let mut tx = pool.begin().await?;
-    let leads: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('messaging.schedule'))")
-            .fetch_one(&mut *tx)
-            .await?;
-    if !leads {
+    if !crate::periodic::leads(&mut tx, "messaging.schedule").await? {
         return Ok(0);
     }
     let due: Vec<(Uuid, Uuid, Option<Uuid>, OffsetDateTime, i64)> = sqlx::query_as(

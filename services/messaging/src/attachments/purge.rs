@@ -19,32 +19,16 @@ pub(crate) async fn run(
     every: Duration,
     shutdown: CancellationToken,
 ) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        loop {
-            match purge(&pool, store.as_ref()).await {
-                Ok(purged) if purged == BATCH => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(error = ?error, "erased attachments not purged; retrying");
-                    break;
-                }
-            }
-        }
-    }
+    crate::periodic::in_batches("erased attachments", every, BATCH, shutdown, || {
+        purge(&pool, store.as_ref())
+    })
+    .await;
 }
 
 /// One batch of erased uploads' files deleted; how many.
 async fn purge(pool: &PgPool, store: &dyn ObjectStore) -> anyhow::Result<i64> {
     let mut tx = pool.begin().await?;
-    let leads: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('messaging.purge'))")
-            .fetch_one(&mut *tx)
-            .await?;
-    if !leads {
+    if !crate::periodic::leads(&mut tx, "messaging.purge").await? {
         return Ok(0);
     }
     let erased: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(
