@@ -341,7 +341,7 @@ pub(crate) enum BulletinCommand {
     },
 }
 
-/// Who may read a post or a bulletin.
+/// Who may read a post, an announcement or a bulletin.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum Classification {
     /// Everyone of the school, and the school's public feed.
@@ -350,6 +350,8 @@ pub(crate) enum Classification {
     School,
     /// The class's guardians, its homeroom teacher and the school's leaders.
     Class,
+    /// Only those it is sent to (an announcement's guardians).
+    Confidential,
 }
 
 impl Classification {
@@ -360,6 +362,7 @@ impl Classification {
             Some(Classification::Public) => Proto::Public,
             Some(Classification::School) => Proto::School,
             Some(Classification::Class) => Proto::Class,
+            Some(Classification::Confidential) => Proto::Confidential,
             None => Proto::Unspecified,
         }
     }
