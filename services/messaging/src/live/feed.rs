@@ -22,6 +22,8 @@ pub(crate) struct Feed {
     events: broadcast::Sender<Arc<RecordedEvent>>,
     head: watch::Receiver<CommitCursor>,
     pub(crate) shutdown: CancellationToken,
+    /// The streams open on this replica, per account.
+    pub(crate) streams: Arc<super::streams::Streams>,
 }
 
 impl Feed {
@@ -38,6 +40,7 @@ impl Feed {
             events,
             head: head_rx,
             shutdown,
+            streams: Arc::default(),
         }))
     }
 

@@ -1,7 +1,9 @@
 //! Live delivery to connected apps (`Subscribe`): one feed of the event store per
-//! replica (feed.rs), one task per subscriber choosing its updates (subscriber.rs).
+//! replica (feed.rs), one task per subscriber choosing its updates (subscriber.rs),
+//! at most a few streams per account (streams.rs).
 
 mod feed;
+mod streams;
 mod subscriber;
 
 pub(crate) use feed::Feed;

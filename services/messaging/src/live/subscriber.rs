@@ -77,8 +77,16 @@ pub(crate) async fn subscribe(
             .into());
         }
     }
+    let slot = feed.streams.admit(caller.account_id).ok_or_else(|| {
+        Status::resource_exhausted(format!(
+            "this account already has {} live streams open; close one first",
+            super::streams::MAX_PER_ACCOUNT
+        ))
+    })?;
     let (sender, updates) = mpsc::channel(64);
     tokio::spawn(async move {
+        // Held while the stream lasts.
+        let _slot = slot;
         let (events, head) = feed.subscribe();
         let mut subscriber = Subscriber {
             ctx,

@@ -314,3 +314,45 @@ async fn a_scheduled_announcement_arrives_at_its_time_once_live_or_replayed() {
         "the announcement came once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_holds_a_few_live_streams_and_no_more() {
+    let stack = Stack::start().await;
+    let school = &stack.school;
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        let mut updates = subscribe(&stack, &school.guardian, "").await;
+        next_heartbeat(&mut updates).await;
+        open.push(updates);
+    }
+    let refused = stack
+        .client()
+        .subscribe(with_token(
+            pb::SubscribeRequest::default(),
+            &school.guardian,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let mut teacher = subscribe(&stack, &school.homeroom, "").await;
+    next_heartbeat(&mut teacher).await;
+
+    // A stream the app closes frees its place.
+    drop(open.pop());
+    kernel::testing::eventually("a place freed", Duration::from_secs(10), || {
+        let mut client = stack.client();
+        let request = with_token(pb::SubscribeRequest::default(), &school.guardian);
+        async move { client.subscribe(request).await.ok() }
+    })
+    .await;
+}
+
+/// The heartbeat a stream starts with.
+async fn next_heartbeat(updates: &mut Streaming<pb::Update>) {
+    let first = tokio::time::timeout(Duration::from_secs(5), updates.message())
+        .await
+        .expect("the first update within five seconds")
+        .unwrap()
+        .expect("the stream goes on");
+    assert!(matches!(first.item, Some(Item::Heartbeat(_))));
+}
