@@ -512,6 +512,34 @@ impl MessagingService for Messaging {
         ))
     }
 
+    async fn list_notices(
+        &self,
+        request: Request<pb::ListNoticesRequest>,
+    ) -> Result<Response<pb::ListNoticesResponse>, Status> {
+        let caller = caller(&request)?;
+        let reader = school::peers::Reader::of(request.metadata())?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let limit = page(&mut check, "limit", r.limit, 20, 100);
+        check.done()?;
+        Ok(Response::new(
+            crate::notices::list(&self.ctx, caller, &reader, &r.cursor, limit).await?,
+        ))
+    }
+
+    async fn mark_notice_read(
+        &self,
+        request: Request<pb::NoticeRef>,
+    ) -> Result<Response<pb::NoticeState>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let id = check.uuid("notice_id", &request.get_ref().notice_id);
+        check.done()?;
+        Ok(Response::new(
+            crate::notices::mark_read(&self.ctx, caller, id).await?,
+        ))
+    }
+
     async fn get_announcement(
         &self,
         request: Request<pb::AnnouncementRef>,

@@ -17,6 +17,7 @@ mod conversations;
 mod cursor;
 mod directory;
 mod live;
+mod notices;
 mod periodic;
 mod posts;
 mod surveys;
@@ -103,6 +104,9 @@ impl Application {
         let source = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::IDENTITY);
         self.host
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
+        let attendance = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::ATTENDANCE);
+        self.host
+            .add_consumer(Arc::new(notices::AttendanceProjection), attendance);
         let authenticator = self.host.identity_authenticator()?;
         let feed = live::Feed::start(self.ctx.pool.clone(), shutdown.clone()).await?;
         tokio::spawn(announcements::schedule::run(

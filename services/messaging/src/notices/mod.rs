@@ -1,0 +1,348 @@
+//! Absence notices: a guardian hears, in Vietnamese, that their child did not
+//! arrive, once per absence, and hears it corrected (rules.rs). Kept from
+//! attendance's public events by the consumer `messaging-attendance`: one notice
+//! per event and guardian, however often the event comes; an approved leave
+//! raises none. Read in the app (`ListNotices`), with the child's name asked of
+//! identity with the guardian's own token: messaging keeps no names.
+
+pub(crate) mod rules;
+
+use kernel::auth::Caller;
+use kernel::consumer::{Projection, ReceivedEvent};
+use kernel::error::{AppError, AppResult};
+use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
+use lienlac_proto::attendance::v2 as attendance;
+use lienlac_proto::messaging::v1 as pb;
+use school::enrolments::uuid;
+use school::peers::Reader;
+use sqlx::PgConnection;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{Ctx, cursor};
+use rules::{About, Correction, Given};
+
+pub(crate) struct AttendanceProjection;
+
+pub(crate) const CONSUMER: &str = "messaging-attendance";
+
+fn date(text: &str) -> anyhow::Result<Date> {
+    kernel::dates::parse(text).ok_or_else(|| anyhow::anyhow!("not a date: {text:?}"))
+}
+
+/// Whether an approved leave covers the session.
+async fn covered(
+    conn: &mut PgConnection,
+    student: Uuid,
+    day: Date,
+    session: i32,
+) -> anyhow::Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM leaves WHERE student_id = $1 AND approved \
+         AND $2 BETWEEN from_date AND to_date AND $3::smallint = ANY(sessions))",
+    )
+    .bind(student)
+    .bind(day)
+    .bind(session as i16)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// One session of one student, as the events name it.
+struct Marked {
+    student: Uuid,
+    class: Uuid,
+    day: Date,
+    session: i32,
+}
+
+/// Whom a notice goes to: every guardian of the student, or one of them (and,
+/// for a follow-up, the notice it follows).
+enum To {
+    Guardians,
+    Guardian(Uuid, Option<Uuid>),
+}
+
+/// A notice of `marked` with `status`, raised by `event`.
+async fn raise(
+    conn: &mut PgConnection,
+    event: &ReceivedEvent,
+    marked: &Marked,
+    status: AttendanceStatus,
+    to: To,
+) -> anyhow::Result<()> {
+    let (only, follows) = match to {
+        To::Guardians => (None, None),
+        To::Guardian(guardian, follows) => (Some(guardian), follows),
+    };
+    sqlx::query(
+        "INSERT INTO absence_notices (id, source_event, guardian_id, student_id, class_id, date, \
+         session, status, follows, created_at) \
+         SELECT gen_random_uuid(), $1, g.guardian_id, $2, $3, $4, $5, $6, $7, now() \
+         FROM guardianships g WHERE g.student_id = $2 AND ($8::uuid IS NULL OR g.guardian_id = $8) \
+         ON CONFLICT (source_event, guardian_id) DO NOTHING",
+    )
+    .bind(event.event_id)
+    .bind(marked.student)
+    .bind(marked.class)
+    .bind(marked.day)
+    .bind(marked.session as i16)
+    .bind(status as i16)
+    .bind(follows)
+    .bind(only)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Projection for AttendanceProjection {
+    fn name(&self) -> &str {
+        CONSUMER
+    }
+
+    async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
+        match event.name() {
+            "StudentAbsenceRecorded" => {
+                let recorded: attendance::StudentAbsenceRecorded = event.decode()?;
+                let marked = Marked {
+                    student: uuid("student_id", &recorded.student_id)?,
+                    class: uuid("class_id", &recorded.class_id)?,
+                    day: date(&recorded.date)?,
+                    session: recorded.session,
+                };
+                let leave = covered(conn, marked.student, marked.day, marked.session).await?;
+                if rules::alarms(recorded.status(), leave) {
+                    raise(conn, event, &marked, recorded.status(), To::Guardians).await?;
+                }
+            }
+            "MarkCorrected" => {
+                let corrected: attendance::MarkCorrected = event.decode()?;
+                let marked = Marked {
+                    student: uuid("student_id", &corrected.student_id)?,
+                    class: uuid("class_id", &corrected.class_id)?,
+                    day: date(&corrected.date)?,
+                    session: corrected.session,
+                };
+                correct(conn, event, &marked, corrected.to()).await?;
+            }
+            "LeaveRequested" => {
+                let requested: attendance::LeaveRequested = event.decode()?;
+                let sessions: Vec<i16> = requested.sessions.iter().map(|s| *s as i16).collect();
+                sqlx::query(
+                    "INSERT INTO leaves (id, student_id, from_date, to_date, sessions) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(uuid("leave_id", &requested.leave_id)?)
+                .bind(uuid("student_id", &requested.student_id)?)
+                .bind(date(&requested.from_date)?)
+                .bind(date(&requested.to_date)?)
+                .bind(sessions)
+                .execute(conn)
+                .await?;
+            }
+            "LeaveDecided" => {
+                let decided: attendance::LeaveDecided = event.decode()?;
+                sqlx::query("UPDATE leaves SET approved = $2 WHERE id = $1")
+                    .bind(uuid("leave_id", &decided.leave_id)?)
+                    .bind(decided.approved)
+                    .execute(conn)
+                    .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The leaves are projected again; the notices are what guardians were told
+    /// and stay: a replay adds none twice, each keyed by its event and guardian.
+    async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        sqlx::query("TRUNCATE leaves").execute(conn).await?;
+        Ok(())
+    }
+}
+
+/// Each guardian's notices of the session after its mark was corrected.
+async fn correct(
+    conn: &mut PgConnection,
+    event: &ReceivedEvent,
+    marked: &Marked,
+    to: AttendanceStatus,
+) -> anyhow::Result<()> {
+    let leave = covered(conn, marked.student, marked.day, marked.session).await?;
+    let guardians: Vec<(Uuid, Option<Uuid>, Option<i16>, bool)> = sqlx::query_as(
+        "SELECT g.guardian_id, n.id, n.status, n.delivered_at IS NOT NULL FROM guardianships g \
+         LEFT JOIN LATERAL (SELECT id, status, delivered_at FROM absence_notices \
+             WHERE guardian_id = g.guardian_id AND student_id = $1 AND date = $2 AND session = $3 \
+             AND withdrawn_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1) n ON true \
+         WHERE g.student_id = $1",
+    )
+    .bind(marked.student)
+    .bind(marked.day)
+    .bind(marked.session as i16)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (guardian, notice, status, delivered) in guardians {
+        let given = status.map(|status| Given {
+            status: AttendanceStatus::try_from(i32::from(status)).unwrap_or_default(),
+            delivered,
+        });
+        match (rules::on_correction(to, leave, given), notice) {
+            (Correction::Raise, _) => {
+                raise(conn, event, marked, to, To::Guardian(guardian, None)).await?;
+            }
+            (Correction::FollowUp, Some(notice)) => {
+                raise(
+                    conn,
+                    event,
+                    marked,
+                    to,
+                    To::Guardian(guardian, Some(notice)),
+                )
+                .await?;
+            }
+            (Correction::Replace, Some(notice)) => {
+                sqlx::query("UPDATE absence_notices SET status = $2 WHERE id = $1")
+                    .bind(notice)
+                    .bind(to as i16)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            (Correction::Withdraw, Some(notice)) => {
+                sqlx::query("UPDATE absence_notices SET withdrawn_at = now() WHERE id = $1")
+                    .bind(notice)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct NoticeRow {
+    id: Uuid,
+    student_id: Uuid,
+    class_id: Uuid,
+    class_name: String,
+    date: Date,
+    session: i16,
+    status: i16,
+    follows: Option<Uuid>,
+    created_at: OffsetDateTime,
+    read_at: Option<OffsetDateTime>,
+}
+
+/// The guardian's notices after `cursor`, newest first, in words; listing them
+/// delivers them (a later correction then follows up instead of replacing).
+pub(crate) async fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    reader: &Reader,
+    page_cursor: &str,
+    limit: i64,
+) -> AppResult<pb::ListNoticesResponse> {
+    let Some(guardian) = caller.person_id else {
+        return Ok(pb::ListNoticesResponse::default());
+    };
+    let (before_at, before_id) = if page_cursor.is_empty() {
+        (
+            OffsetDateTime::now_utc() + time::Duration::days(1),
+            Uuid::max(),
+        )
+    } else {
+        let (micros, id) = cursor::decode(page_cursor)?;
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+            .map_err(|_| tonic::Status::invalid_argument("cursor: not one this service gave"))?;
+        (at, id)
+    };
+    let mut conn = ctx.pool.acquire().await?;
+    let rows: Vec<NoticeRow> = sqlx::query_as(
+        "WITH shown AS (UPDATE absence_notices SET delivered_at = coalesce(delivered_at, now()) \
+             WHERE id IN (SELECT id FROM absence_notices WHERE guardian_id = $1 \
+                 AND withdrawn_at IS NULL AND (created_at, id) < ($2, $3) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4) \
+             RETURNING *) \
+         SELECT n.id, n.student_id, n.class_id, coalesce(c.name, '') AS class_name, n.date, \
+             n.session, n.status, n.follows, n.created_at, n.read_at \
+         FROM shown n LEFT JOIN classes c ON c.id = n.class_id \
+         ORDER BY n.created_at DESC, n.id DESC",
+    )
+    .bind(guardian)
+    .bind(before_at)
+    .bind(before_id)
+    .bind(limit + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    drop(conn);
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<NoticeRow> = rows.into_iter().take(limit as usize).collect();
+    let mut children: Vec<Uuid> = rows.iter().map(|row| row.student_id).collect();
+    children.sort_unstable();
+    children.dedup();
+    let names =
+        school::names::names_of(school::peers::directory(&ctx.identity), reader, &children).await?;
+    let next_cursor = match (more, rows.last()) {
+        (true, Some(last)) => cursor::encode(
+            (last.created_at.unix_timestamp_nanos() / 1_000) as i64,
+            last.id,
+        ),
+        _ => String::new(),
+    };
+    let notices = rows
+        .into_iter()
+        .map(|row| {
+            let status = AttendanceStatus::try_from(i32::from(row.status)).unwrap_or_default();
+            let session = Session::try_from(i32::from(row.session)).unwrap_or_default();
+            let child = names
+                .get(&row.student_id)
+                .map(|name| name.full_name.as_str())
+                .unwrap_or_default();
+            let about = About {
+                child,
+                class: &row.class_name,
+                date: row.date,
+                session,
+            };
+            let text = if row.follows.is_some() {
+                rules::follow_up_text(&about, status)
+            } else {
+                rules::notice_text(&about, status)
+            };
+            pb::Notice {
+                id: row.id.to_string(),
+                student_id: row.student_id.to_string(),
+                class_id: row.class_id.to_string(),
+                date: kernel::dates::format(row.date),
+                session: session as i32,
+                status: status as i32,
+                text,
+                follows: row.follows.map(|f| f.to_string()).unwrap_or_default(),
+                created_at: kernel::dates::rfc3339(row.created_at),
+                read_at: row.read_at.map(kernel::dates::rfc3339).unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok(pb::ListNoticesResponse {
+        notices,
+        next_cursor,
+    })
+}
+
+/// The guardian read a notice of theirs; when.
+pub(crate) async fn mark_read(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<pb::NoticeState> {
+    let read_at: Option<OffsetDateTime> = sqlx::query_scalar(
+        "UPDATE absence_notices SET delivered_at = coalesce(delivered_at, now()), \
+         read_at = coalesce(read_at, now()) WHERE id = $1 AND guardian_id = $2 \
+         RETURNING read_at",
+    )
+    .bind(id)
+    .bind(caller.person_id)
+    .fetch_optional(&ctx.pool)
+    .await?;
+    let read_at = read_at.ok_or(AppError::NotFound("notice"))?;
+    Ok(pb::NoticeState {
+        notice_id: id.to_string(),
+        read_at: kernel::dates::rfc3339(read_at),
+    })
+}
