@@ -62,6 +62,8 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
         messaging::v1::PostRejected,
         messaging::v1::BulletinPublished,
         messaging::v1::SurveyCreated,
+        messaging::v1::AbsenceNoticeRaised,
+        messaging::v1::AbsenceNoticeCorrected,
         // Attendance's version 1, published until it retires (docs/events.md).
         attendance::v1::RollCallSubmitted,
         attendance::v1::StudentAbsenceRecorded,

@@ -1076,13 +1076,15 @@ impl MessagingService for Messaging {
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let caller = caller(&request)?.clone();
+        let reader = school::peers::Reader::of(request.metadata())?;
         let cursor = &request.get_ref().cursor;
         let from = if cursor.is_empty() {
             None
         } else {
             Some(live::decode(cursor)?)
         };
-        let updates = live::subscribe(self.ctx.clone(), self.feed.clone(), caller, from).await?;
+        let updates =
+            live::subscribe(self.ctx.clone(), self.feed.clone(), caller, reader, from).await?;
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             updates,
         )))

@@ -73,6 +73,16 @@ async fn a_guardian_hears_of_an_absence_once_hears_it_corrected_and_not_of_an_ex
             }],
             taken_at: String::new(),
         };
+    // The guardian's app is open.
+    let mut live = messaging
+        .clone()
+        .subscribe(with_token(
+            pb::SubscribeRequest::default(),
+            &school.guardian,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     roll_calls
         .submit_roll_call(with_token(
             roll_call(
@@ -83,8 +93,24 @@ async fn a_guardian_hears_of_an_absence_once_hears_it_corrected_and_not_of_an_ex
         ))
         .await
         .unwrap();
+    let pushed = loop {
+        let update = tokio::time::timeout(Duration::from_secs(10), live.message())
+            .await
+            .expect("the notice within ten seconds")
+            .unwrap()
+            .expect("the stream goes on");
+        if let Some(pb::update::Item::Notice(notice)) = update.item {
+            break notice;
+        }
+    };
+    assert!(pushed.text.starts_with("Thông báo: em "), "{}", pushed.text);
+    drop(live);
 
     let first = once_there_are(&messaging, &school.guardian, 1).await;
+    assert_eq!(
+        first[0].id, pushed.id,
+        "the notice pushed is the one listed"
+    );
     assert_eq!(first.len(), 1, "{first:?}");
     let (day, month, year) = {
         let date = school::dates::local_today();
@@ -228,5 +254,15 @@ async fn a_guardian_hears_of_an_absence_once_hears_it_corrected_and_not_of_an_ex
         .await
         .unwrap_err();
     assert_eq!(others.code(), Code::NotFound);
+
+    // Each notice is one event of messaging's, for the bus and the live apps.
+    let schema = world.config(kernel::config::ServiceId::MESSAGING).schema;
+    let raised: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM \"{schema}\".events WHERE event_type = 'AbsenceNoticeRaised'"
+    )))
+    .fetch_one(&mut world.admin().await)
+    .await
+    .unwrap();
+    assert_eq!(raised, 3);
     stop.cancel();
 }

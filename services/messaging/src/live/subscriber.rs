@@ -21,7 +21,8 @@ use uuid::Uuid;
 use super::feed::{BATCH, Feed};
 use crate::conversations::{access, read};
 use crate::write_model::kept;
-use crate::{Ctx, announcements, posts};
+use crate::{Ctx, announcements, notices, posts};
+use school::peers::Reader;
 
 /// How often an idle subscriber hears the cursor of now.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -63,6 +64,7 @@ pub(crate) async fn subscribe(
     ctx: Ctx,
     feed: Arc<Feed>,
     caller: Caller,
+    reader: Reader,
     from: Option<CommitCursor>,
 ) -> AppResult<Updates> {
     if let Some(from) = from {
@@ -91,6 +93,7 @@ pub(crate) async fn subscribe(
         let mut subscriber = Subscriber {
             ctx,
             caller,
+            reader,
             conversations: HashSet::new(),
             loaded_at: None,
             sender,
@@ -107,6 +110,8 @@ pub(crate) async fn subscribe(
 struct Subscriber {
     ctx: Ctx,
     caller: Caller,
+    /// The subscriber's token, to ask identity for the names in their notices.
+    reader: Reader,
     /// The conversations the subscriber is in, as of `loaded_at`.
     conversations: HashSet<Uuid>,
     loaded_at: Option<Instant>,
@@ -288,6 +293,21 @@ impl Subscriber {
                 let mut conn = self.ctx.pool.acquire().await?;
                 let received = announcements::received(&mut conn, uuid(&id)?, person).await?;
                 Ok(received.map(pb::update::Item::Announcement))
+            }
+            "AbsenceNoticeRaised" | "AbsenceNoticeCorrected" => {
+                let (notice, guardian) = if event.event_type == "AbsenceNoticeRaised" {
+                    let raised: pb::AbsenceNoticeRaised = fact.decode().map_err(unreadable)?;
+                    (raised.notice_id, raised.guardian_id)
+                } else {
+                    let corrected: pb::AbsenceNoticeCorrected =
+                        fact.decode().map_err(unreadable)?;
+                    (corrected.notice_id, corrected.guardian_id)
+                };
+                if uuid(&guardian)? != person {
+                    return Ok(None);
+                }
+                let notice = notices::one(&self.ctx, &self.reader, person, uuid(&notice)?).await?;
+                Ok(notice.map(pb::update::Item::Notice))
             }
             "PostApproved" => {
                 let approved: pb::PostApproved = fact.decode().map_err(unreadable)?;

@@ -10,6 +10,8 @@ pub(crate) mod rules;
 use kernel::auth::Caller;
 use kernel::consumer::{Projection, ReceivedEvent};
 use kernel::error::{AppError, AppResult};
+use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, stream_version};
+use kernel::write_model::append_and_project;
 use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
 use lienlac_proto::attendance::v2 as attendance;
 use lienlac_proto::messaging::v1 as pb;
@@ -19,6 +21,7 @@ use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::write_model::MessagingTables;
 use crate::{Ctx, cursor};
 use rules::{About, Correction, Given};
 
@@ -52,8 +55,38 @@ async fn covered(
 struct Marked {
     student: Uuid,
     class: Uuid,
+    school: Uuid,
     day: Date,
     session: i32,
+}
+
+/// Records `fact` on the notice's stream, in the consumer's transaction: live
+/// delivery and the bus learn of the notice from it.
+async fn record<E: prost::Message + prost::Name + serde::Serialize>(
+    conn: &mut PgConnection,
+    source: &ReceivedEvent,
+    notice: Uuid,
+    school: Uuid,
+    fact: &E,
+) -> anyhow::Result<()> {
+    let stream = format!("notice:{notice}");
+    let version = stream_version(&mut *conn, &stream).await?;
+    let mut meta = EventMeta::for_command(None);
+    meta.causation_id = Some(source.event_id);
+    let meta = match source.district_id {
+        Some(district) => meta.in_tenant(district, Some(school)),
+        None => meta,
+    };
+    append_and_project(
+        conn,
+        &MessagingTables,
+        &stream,
+        ExpectedVersion::from_loaded(version),
+        &[NewEvent::from_message(fact)?],
+        &meta,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Whom a notice goes to: every guardian of the student, or one of them (and,
@@ -75,12 +108,12 @@ async fn raise(
         To::Guardians => (None, None),
         To::Guardian(guardian, follows) => (Some(guardian), follows),
     };
-    sqlx::query(
+    let raised: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "INSERT INTO absence_notices (id, source_event, guardian_id, student_id, class_id, date, \
          session, status, follows, created_at) \
          SELECT gen_random_uuid(), $1, g.guardian_id, $2, $3, $4, $5, $6, $7, now() \
          FROM guardianships g WHERE g.student_id = $2 AND ($8::uuid IS NULL OR g.guardian_id = $8) \
-         ON CONFLICT (source_event, guardian_id) DO NOTHING",
+         ON CONFLICT (source_event, guardian_id) DO NOTHING RETURNING id, guardian_id",
     )
     .bind(event.event_id)
     .bind(marked.student)
@@ -90,8 +123,23 @@ async fn raise(
     .bind(status as i16)
     .bind(follows)
     .bind(only)
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    for (notice, guardian) in raised {
+        let fact = pb::AbsenceNoticeRaised {
+            notice_id: notice.to_string(),
+            guardian_id: guardian.to_string(),
+            student_id: marked.student.to_string(),
+            class_id: marked.class.to_string(),
+            school_id: marked.school.to_string(),
+            date: kernel::dates::format(marked.day),
+            session: marked.session,
+            status: status as i32,
+            follows: follows.map(|f| f.to_string()).unwrap_or_default(),
+            source_event_id: event.event_id.to_string(),
+        };
+        record(conn, event, notice, marked.school, &fact).await?;
+    }
     Ok(())
 }
 
@@ -107,6 +155,7 @@ impl Projection for AttendanceProjection {
                 let marked = Marked {
                     student: uuid("student_id", &recorded.student_id)?,
                     class: uuid("class_id", &recorded.class_id)?,
+                    school: uuid("school_id", &recorded.school_id)?,
                     day: date(&recorded.date)?,
                     session: recorded.session,
                 };
@@ -120,6 +169,7 @@ impl Projection for AttendanceProjection {
                 let marked = Marked {
                     student: uuid("student_id", &corrected.student_id)?,
                     class: uuid("class_id", &corrected.class_id)?,
+                    school: uuid("school_id", &corrected.school_id)?,
                     day: date(&corrected.date)?,
                     session: corrected.session,
                 };
@@ -200,18 +250,26 @@ async fn correct(
                 )
                 .await?;
             }
-            (Correction::Replace, Some(notice)) => {
-                sqlx::query("UPDATE absence_notices SET status = $2 WHERE id = $1")
-                    .bind(notice)
-                    .bind(to as i16)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            (Correction::Withdraw, Some(notice)) => {
-                sqlx::query("UPDATE absence_notices SET withdrawn_at = now() WHERE id = $1")
-                    .bind(notice)
-                    .execute(&mut *conn)
-                    .await?;
+            (correction @ (Correction::Replace | Correction::Withdraw), Some(notice)) => {
+                let withdrawn = correction == Correction::Withdraw;
+                sqlx::query(
+                    "UPDATE absence_notices SET status = CASE WHEN $3 THEN status ELSE $2 END, \
+                     withdrawn_at = CASE WHEN $3 THEN now() END WHERE id = $1",
+                )
+                .bind(notice)
+                .bind(to as i16)
+                .bind(withdrawn)
+                .execute(&mut *conn)
+                .await?;
+                let fact = pb::AbsenceNoticeCorrected {
+                    notice_id: notice.to_string(),
+                    guardian_id: guardian.to_string(),
+                    school_id: marked.school.to_string(),
+                    status: if withdrawn { 0 } else { to as i32 },
+                    withdrawn,
+                    source_event_id: event.event_id.to_string(),
+                };
+                record(conn, event, notice, marked.school, &fact).await?;
             }
             _ => {}
         }
@@ -231,6 +289,7 @@ struct NoticeRow {
     follows: Option<Uuid>,
     created_at: OffsetDateTime,
     read_at: Option<OffsetDateTime>,
+    withdrawn: bool,
 }
 
 /// The guardian's notices after `cursor`, newest first, in words; listing them
@@ -264,7 +323,7 @@ pub(crate) async fn list(
                  ORDER BY created_at DESC, id DESC LIMIT $4) \
              RETURNING *) \
          SELECT n.id, n.student_id, n.class_id, coalesce(c.name, '') AS class_name, n.date, \
-             n.session, n.status, n.follows, n.created_at, n.read_at \
+             n.session, n.status, n.follows, n.created_at, n.read_at, false AS withdrawn \
          FROM shown n LEFT JOIN classes c ON c.id = n.class_id \
          ORDER BY n.created_at DESC, n.id DESC",
     )
@@ -277,11 +336,6 @@ pub(crate) async fn list(
     drop(conn);
     let more = rows.len() as i64 > limit;
     let rows: Vec<NoticeRow> = rows.into_iter().take(limit as usize).collect();
-    let mut children: Vec<Uuid> = rows.iter().map(|row| row.student_id).collect();
-    children.sort_unstable();
-    children.dedup();
-    let names =
-        school::names::names_of(school::peers::directory(&ctx.identity), reader, &children).await?;
     let next_cursor = match (more, rows.last()) {
         (true, Some(last)) => cursor::encode(
             (last.created_at.unix_timestamp_nanos() / 1_000) as i64,
@@ -289,7 +343,46 @@ pub(crate) async fn list(
         ),
         _ => String::new(),
     };
-    let notices = rows
+    Ok(pb::ListNoticesResponse {
+        notices: in_words(ctx, reader, rows).await?,
+        next_cursor,
+    })
+}
+
+const NOTICE_COLUMNS: &str = "n.id, n.student_id, n.class_id, coalesce(c.name, '') AS class_name, \
+    n.date, n.session, n.status, n.follows, n.created_at, n.read_at, \
+    n.withdrawn_at IS NOT NULL AS withdrawn";
+
+/// The notice `id` of `guardian` as it is now, for live delivery; a withdrawn one
+/// without words.
+pub(crate) async fn one(
+    ctx: &Ctx,
+    reader: &Reader,
+    guardian: Uuid,
+    id: Uuid,
+) -> AppResult<Option<pb::Notice>> {
+    let row: Option<NoticeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {NOTICE_COLUMNS} FROM absence_notices n LEFT JOIN classes c ON c.id = n.class_id \
+         WHERE n.id = $1 AND n.guardian_id = $2"
+    )))
+    .bind(id)
+    .bind(guardian)
+    .fetch_optional(&ctx.pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(in_words(ctx, reader, vec![row]).await?.pop())
+}
+
+/// The notices as the guardian reads them, the children named by identity.
+async fn in_words(ctx: &Ctx, reader: &Reader, rows: Vec<NoticeRow>) -> AppResult<Vec<pb::Notice>> {
+    let mut children: Vec<Uuid> = rows.iter().map(|row| row.student_id).collect();
+    children.sort_unstable();
+    children.dedup();
+    let names =
+        school::names::names_of(school::peers::directory(&ctx.identity), reader, &children).await?;
+    Ok(rows
         .into_iter()
         .map(|row| {
             let status = AttendanceStatus::try_from(i32::from(row.status)).unwrap_or_default();
@@ -304,10 +397,10 @@ pub(crate) async fn list(
                 date: row.date,
                 session,
             };
-            let text = if row.follows.is_some() {
-                rules::follow_up_text(&about, status)
-            } else {
-                rules::notice_text(&about, status)
+            let text = match (row.withdrawn, row.follows) {
+                (true, _) => String::new(),
+                (false, Some(_)) => rules::follow_up_text(&about, status),
+                (false, None) => rules::notice_text(&about, status),
             };
             pb::Notice {
                 id: row.id.to_string(),
@@ -320,13 +413,10 @@ pub(crate) async fn list(
                 follows: row.follows.map(|f| f.to_string()).unwrap_or_default(),
                 created_at: kernel::dates::rfc3339(row.created_at),
                 read_at: row.read_at.map(kernel::dates::rfc3339).unwrap_or_default(),
+                withdrawn: row.withdrawn,
             }
         })
-        .collect();
-    Ok(pb::ListNoticesResponse {
-        notices,
-        next_cursor,
-    })
+        .collect())
 }
 
 /// The guardian read a notice of theirs; when.
