@@ -78,6 +78,8 @@ pub(crate) enum Command {
     /// Your conversations: class groups, staff groups and direct threads, with
     /// what is unread.
     Inbox,
+    /// Your absence notices as a guardian: a child absent, and corrections.
+    Notices,
     /// Write to a conversation, or read one.
     Message {
         #[command(subcommand)]

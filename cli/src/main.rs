@@ -113,6 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Inbox => messaging(&cli).inbox().await,
+        Command::Notices => messaging(&cli).notices().await,
         Command::Message { ref command } => match command {
             MessageCommand::Send { to, text } => messaging(&cli).send(to, text.clone()).await,
             MessageCommand::List { conversation } => messaging(&cli).list(conversation).await,

@@ -88,6 +88,31 @@ impl Messaging {
         Ok(())
     }
 
+    /// The guardian's absence notices, newest first.
+    pub(crate) async fn notices(&self) -> anyhow::Result<()> {
+        let credentials = session::current().await?;
+        let page = self
+            .client()
+            .await?
+            .list_notices(session::authorised(
+                pb::ListNoticesRequest::default(),
+                &credentials,
+            )?)
+            .await?
+            .into_inner();
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&page)?);
+            return Ok(());
+        }
+        if page.notices.is_empty() {
+            println!("no notices");
+        }
+        for notice in page.notices {
+            println!("{}  {}", notice.created_at, notice.text);
+        }
+        Ok(())
+    }
+
     pub(crate) async fn send(&self, to: &str, text: String) -> anyhow::Result<()> {
         let credentials = session::current().await?;
         let conversation_id = Self::conversation(&credentials, to).await?;

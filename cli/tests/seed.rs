@@ -96,11 +96,44 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         text(&history.stdout)
     );
 
-    // The demo guardian's week, and the principal's moderation queue.
+    // The demo's first step, as `make run` prints it: the first student of 1A1,
+    // the demo guardian's child, absent.
+    let hint = text(&first.stdout);
+    let absent = hint
+        .split_whitespace()
+        .skip_while(|word| *word != "--absent")
+        .nth(1)
+        .expect("the seed prints a roll call to try")
+        .to_owned();
+    let submitted = teacher
+        .run(
+            &[
+                "attendance",
+                "submit",
+                "--class",
+                "1A1",
+                "--absent",
+                &absent,
+            ],
+            None,
+        )
+        .await;
+    assert!(submitted.status.success(), "{}", text(&submitted.stderr));
+
+    // The demo guardian's notice and week, and the principal's moderation queue.
     let guardian = Terminal::new(&world.namespace, "guardian", identity).with_messaging(messaging);
     guardian
         .run(&["login", "0900000001"], Some("lienlac-demo"))
         .await;
+    let mut told = String::new();
+    for _ in 0..50 {
+        told = text(&guardian.run(&["notices"], None).await.stdout);
+        if told.contains("(lớp 1A1) vắng buổi sáng") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(told.contains("Thông báo: em "), "{told}");
     for (command, expected) in [
         (&["timetable", "show"][..], "tiết 1"),
         (&["menu", "show"][..], "Bữa trưa"),

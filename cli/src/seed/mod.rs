@@ -171,6 +171,10 @@ impl Seed {
                 "the class group; `lienlac message list <its id>` reads it",
             ),
             (
+                "lienlac notices".to_owned(),
+                "the child's absences, as the school told them",
+            ),
+            (
                 "lienlac announce list".to_owned(),
                 "the announcement; `lienlac announce read <id> --confirm`",
             ),
