@@ -653,6 +653,7 @@ impl MessagingService for Messaging {
             ),
             moderators: people(&mut check, "policy.moderator_ids", &given.moderator_ids, 20),
             public_feed: given.public_feed,
+            notify_late: given.notify_late,
         };
         check.done()?;
         Ok(Response::new(

@@ -201,13 +201,13 @@ impl InlineProjection for MessagingTables {
                 };
                 sqlx::query(
                     "INSERT INTO school_policies (school_id, allowed, default_classification, \
-                     trusted_staff_ids, moderator_ids, public_feed, updated_at, updated_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     trusted_staff_ids, moderator_ids, public_feed, updated_at, updated_by, \
+                     notify_late) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (school_id) DO UPDATE SET allowed = excluded.allowed, \
                      default_classification = excluded.default_classification, \
                      trusted_staff_ids = excluded.trusted_staff_ids, moderator_ids = excluded.moderator_ids, \
                      public_feed = excluded.public_feed, updated_at = excluded.updated_at, \
-                     updated_by = excluded.updated_by",
+                     updated_by = excluded.updated_by, notify_late = excluded.notify_late",
                 )
                 .bind(id(&policy.school_id)?)
                 .bind(names(&policy.allowed))
@@ -217,6 +217,7 @@ impl InlineProjection for MessagingTables {
                 .bind(policy.public_feed)
                 .bind(fact.recorded_at)
                 .bind(id(&policy.updated_by)?)
+                .bind(policy.notify_late)
                 .execute(conn)
                 .await?;
             }

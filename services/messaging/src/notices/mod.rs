@@ -33,22 +33,24 @@ fn date(text: &str) -> anyhow::Result<Date> {
     kernel::dates::parse(text).ok_or_else(|| anyhow::anyhow!("not a date: {text:?}"))
 }
 
-/// Whether an approved leave covers the session.
-async fn covered(
-    conn: &mut PgConnection,
-    student: Uuid,
-    day: Date,
-    session: i32,
-) -> anyhow::Result<bool> {
-    Ok(sqlx::query_scalar(
+/// What decides, beside the mark, whether it tells the guardian: an approved
+/// leave covering the session, and the school's choice on late marks.
+async fn context_of(conn: &mut PgConnection, marked: &Marked) -> anyhow::Result<rules::Context> {
+    let (covered_by_leave, notify_late): (bool, bool) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM leaves WHERE student_id = $1 AND approved \
-         AND $2 BETWEEN from_date AND to_date AND $3::smallint = ANY(sessions))",
+             AND $2 BETWEEN from_date AND to_date AND $3::smallint = ANY(sessions)), \
+         coalesce((SELECT notify_late FROM school_policies WHERE school_id = $4), false)",
     )
-    .bind(student)
-    .bind(day)
-    .bind(session as i16)
+    .bind(marked.student)
+    .bind(marked.day)
+    .bind(marked.session as i16)
+    .bind(marked.school)
     .fetch_one(conn)
-    .await?)
+    .await?;
+    Ok(rules::Context {
+        covered_by_leave,
+        notify_late,
+    })
 }
 
 /// One session of one student, as the events name it.
@@ -159,8 +161,8 @@ impl Projection for AttendanceProjection {
                     day: date(&recorded.date)?,
                     session: recorded.session,
                 };
-                let leave = covered(conn, marked.student, marked.day, marked.session).await?;
-                if rules::alarms(recorded.status(), leave) {
+                let context = context_of(conn, &marked).await?;
+                if rules::alarms(recorded.status(), context) {
                     raise(conn, event, &marked, recorded.status(), To::Guardians).await?;
                 }
             }
@@ -218,7 +220,7 @@ async fn correct(
     marked: &Marked,
     to: AttendanceStatus,
 ) -> anyhow::Result<()> {
-    let leave = covered(conn, marked.student, marked.day, marked.session).await?;
+    let context = context_of(conn, marked).await?;
     let guardians: Vec<(Uuid, Option<Uuid>, Option<i16>, bool)> = sqlx::query_as(
         "SELECT g.guardian_id, n.id, n.status, n.delivered_at IS NOT NULL FROM guardianships g \
          LEFT JOIN LATERAL (SELECT id, status, delivered_at FROM absence_notices \
@@ -236,7 +238,7 @@ async fn correct(
             status: AttendanceStatus::try_from(i32::from(status)).unwrap_or_default(),
             delivered,
         });
-        match (rules::on_correction(to, leave, given), notice) {
+        match (rules::on_correction(to, context, given), notice) {
             (Correction::Raise, _) => {
                 raise(conn, event, marked, to, To::Guardian(guardian, None)).await?;
             }

@@ -5,14 +5,23 @@
 use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
 use time::Date;
 
-/// Whether a recorded mark raises an absence notice: an absence does, unless an
-/// approved leave covers it (the school knows; the guardian asked). Late marks
-/// and presence do not.
-pub(crate) fn alarms(status: AttendanceStatus, covered_by_leave: bool) -> bool {
+/// What, besides the mark, decides whether it tells the guardian.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Context {
+    /// An approved leave covers the session: the school knows; the guardian asked.
+    pub(crate) covered_by_leave: bool,
+    /// The school tells guardians of late marks too.
+    pub(crate) notify_late: bool,
+}
+
+/// Whether a recorded mark raises a notice: an absence does, unless an approved
+/// leave covers it; a late mark if the school says so; presence never.
+pub(crate) fn alarms(status: AttendanceStatus, context: Context) -> bool {
     match status {
         AttendanceStatus::AbsentUnexcused => true,
-        AttendanceStatus::AbsentExcused => !covered_by_leave,
-        AttendanceStatus::Present | AttendanceStatus::Late | AttendanceStatus::Unspecified => false,
+        AttendanceStatus::AbsentExcused => !context.covered_by_leave,
+        AttendanceStatus::Late => context.notify_late,
+        AttendanceStatus::Present | AttendanceStatus::Unspecified => false,
     }
 }
 
@@ -40,10 +49,10 @@ pub(crate) enum Correction {
 
 pub(crate) fn on_correction(
     to: AttendanceStatus,
-    covered_by_leave: bool,
+    context: Context,
     given: Option<Given>,
 ) -> Correction {
-    let alarm = alarms(to, covered_by_leave);
+    let alarm = alarms(to, context);
     match given {
         None if alarm => Correction::Raise,
         None => Correction::Nothing,
@@ -87,6 +96,15 @@ fn date_words(date: Date) -> String {
 /// The first notice, in Vietnamese: "Thông báo: em Nguyễn Gia Phúc (lớp 1A1)
 /// vắng buổi sáng ngày 30/11/2026, không phép."
 pub(crate) fn notice_text(about: &About<'_>, status: AttendanceStatus) -> String {
+    if status == AttendanceStatus::Late {
+        return format!(
+            "Thông báo: em {} (lớp {}) đi học muộn {} ngày {}.",
+            about.child,
+            about.class,
+            session_words(about.session),
+            date_words(about.date)
+        );
+    }
     let excused = if status == AttendanceStatus::AbsentExcused {
         "có phép"
     } else {
@@ -127,20 +145,26 @@ mod tests {
 
     #[test]
     fn given_a_mark_and_a_leave_then_an_absence_alarms_or_not() {
+        let plain = Context::default();
+        let leave = Context {
+            covered_by_leave: true,
+            ..plain
+        };
+        let late_told = Context {
+            notify_late: true,
+            ..plain
+        };
         let cases = [
-            (AbsentUnexcused, false, true),
-            (AbsentUnexcused, true, true),
-            (AbsentExcused, false, true),
-            (AbsentExcused, true, false),
-            (Late, false, false),
-            (Present, false, false),
+            (AbsentUnexcused, plain, true),
+            (AbsentUnexcused, leave, true),
+            (AbsentExcused, plain, true),
+            (AbsentExcused, leave, false),
+            (Late, plain, false),
+            (Late, late_told, true),
+            (Present, late_told, false),
         ];
-        for (status, covered, expected) in cases {
-            assert_eq!(
-                alarms(status, covered),
-                expected,
-                "{status:?}, leave {covered}"
-            );
+        for (status, context, expected) in cases {
+            assert_eq!(alarms(status, context), expected, "{status:?}, {context:?}");
         }
     }
 
@@ -223,8 +247,12 @@ mod tests {
                 Correction::Nothing,
             ),
         ];
-        for (case, to, covered, given, expected) in cases {
-            assert_eq!(on_correction(to, covered, given), expected, "{case}");
+        for (case, to, covered_by_leave, given, expected) in cases {
+            let context = Context {
+                covered_by_leave,
+                ..Context::default()
+            };
+            assert_eq!(on_correction(to, context, given), expected, "{case}");
         }
     }
 
@@ -247,6 +275,10 @@ mod tests {
         assert_eq!(
             notice_text(&afternoon, AbsentExcused),
             "Thông báo: em Nguyễn Gia Phúc (lớp 1A1) vắng buổi chiều ngày 30/11/2026, có phép."
+        );
+        assert_eq!(
+            notice_text(&about, Late),
+            "Thông báo: em Nguyễn Gia Phúc (lớp 1A1) đi học muộn buổi sáng ngày 30/11/2026."
         );
         assert_eq!(
             follow_up_text(&about, Present),

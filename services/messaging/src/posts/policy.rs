@@ -25,6 +25,7 @@ struct PolicyRow {
     trusted_staff_ids: Vec<Uuid>,
     moderator_ids: Vec<Uuid>,
     public_feed: bool,
+    notify_late: bool,
     updated_at: OffsetDateTime,
     updated_by: Uuid,
 }
@@ -33,7 +34,7 @@ struct PolicyRow {
 pub(crate) async fn load(conn: &mut PgConnection, school: Uuid) -> AppResult<pb::SchoolPolicy> {
     let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT allowed, default_classification, trusted_staff_ids, moderator_ids, public_feed, \
-         updated_at, updated_by FROM school_policies WHERE school_id = $1",
+         notify_late, updated_at, updated_by FROM school_policies WHERE school_id = $1",
     )
     .bind(school)
     .fetch_optional(conn)
@@ -48,6 +49,7 @@ pub(crate) async fn load(conn: &mut PgConnection, school: Uuid) -> AppResult<pb:
             trusted_staff_ids: strings(row.trusted_staff_ids),
             moderator_ids: strings(row.moderator_ids),
             public_feed: row.public_feed,
+            notify_late: row.notify_late,
             updated_at: kernel::dates::rfc3339(row.updated_at),
             updated_by: row.updated_by.to_string(),
         },
@@ -77,6 +79,7 @@ pub(crate) fn rules_of(policy: &pb::SchoolPolicy) -> Policy {
         trusted: ids(&policy.trusted_staff_ids),
         moderators: ids(&policy.moderator_ids),
         public_feed: policy.public_feed,
+        notify_late: policy.notify_late,
     }
 }
 
@@ -143,6 +146,7 @@ pub(crate) async fn set(
                     trusted_staff_ids: strings(&policy.trusted),
                     moderator_ids: strings(&policy.moderators),
                     public_feed: policy.public_feed,
+                    notify_late: policy.notify_late,
                     updated_at: String::new(),
                     updated_by: by.account_id.to_string(),
                 }),

@@ -13,6 +13,8 @@ pub(crate) struct Policy {
     pub(crate) trusted: Vec<Uuid>,
     pub(crate) moderators: Vec<Uuid>,
     pub(crate) public_feed: bool,
+    /// Late marks tell guardians too.
+    pub(crate) notify_late: bool,
 }
 
 impl Default for Policy {
@@ -28,6 +30,7 @@ impl Default for Policy {
             trusted: Vec::new(),
             moderators: Vec::new(),
             public_feed: false,
+            notify_late: false,
         }
     }
 }

@@ -317,6 +317,7 @@ async fn the_principal_sets_who_is_trusted_who_moderates_and_which_classificatio
         // 1A2's teacher moderates, as the IT officer does at the seed school.
         moderator_ids: vec![other_homeroom.clone()],
         public_feed: true,
+        notify_late: true,
         ..Default::default()
     };
 
@@ -344,6 +345,7 @@ async fn the_principal_sets_who_is_trusted_who_moderates_and_which_classificatio
         .await
         .unwrap();
     assert_eq!(set.trusted_staff_ids, vec![homeroom]);
+    assert!(set.notify_late, "late marks tell guardians at this school");
     assert!(!set.updated_by.is_empty() && !set.updated_at.is_empty());
     let read = stack
         .client()
