@@ -36,6 +36,33 @@ async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
         .run(&["seed", "demo", "--size", "small"], None)
         .await;
     assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+    // The seed's absences are drawn at random; the step `make run` suggests
+    // records one for certain, and its notice, before the streams are read.
+    let absent = text(&seeded.stdout)
+        .split_whitespace()
+        .skip_while(|word| *word != "--absent")
+        .nth(1)
+        .expect("the seed prints a roll call to try")
+        .to_owned();
+    let teacher =
+        Terminal::new(&world.namespace, "teacher", identity).with_attendance(attendance_addr);
+    teacher
+        .run(&["login", "gv.tanthong.1a1"], Some("lienlac-demo"))
+        .await;
+    let submitted = teacher
+        .run(
+            &[
+                "attendance",
+                "submit",
+                "--class",
+                "1A1",
+                "--absent",
+                &absent,
+            ],
+            None,
+        )
+        .await;
+    assert!(submitted.status.success(), "{}", text(&submitted.stderr));
 
     // What the seed registered, as identity keeps it.
     let mut conn = world.admin().await;
@@ -63,6 +90,64 @@ async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
     );
 
     let jetstream = world.jetstream().await;
+    let published = |service| {
+        let jetstream = jetstream.clone();
+        let name = stream_name_in(&world.namespace, service);
+        async move {
+            let info = jetstream
+                .get_stream(name)
+                .await
+                .ok()?
+                .get_info()
+                .await
+                .ok()?;
+            Some(info.state.messages)
+        }
+    };
+    // The absence's notice is messaging's event, recorded once its consumer has
+    // handled the absence.
+    let notices = format!(
+        "SELECT count(*) FROM \"{}\".events WHERE event_type = 'AbsenceNoticeRaised'",
+        world.config(ServiceId::MESSAGING).schema
+    );
+    let mut raised = 0_i64;
+    for _ in 0..100 {
+        raised = sqlx::query_scalar(sqlx::AssertSqlSafe(notices.clone()))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        if raised > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(raised > 0, "no absence notice was raised");
+    for (service, schema) in [
+        (
+            ServiceId::ATTENDANCE,
+            world.config(ServiceId::ATTENDANCE).schema,
+        ),
+        (
+            ServiceId::MESSAGING,
+            world.config(ServiceId::MESSAGING).schema,
+        ),
+    ] {
+        let stored: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM \"{schema}\".events WHERE published_type IS NOT NULL"
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        kernel::testing::eventually(
+            "every event published",
+            std::time::Duration::from_secs(20),
+            || {
+                let published = published(service);
+                async move { (published.await? as i64 >= stored).then_some(()) }
+            },
+        )
+        .await;
+    }
     let mut checked = HashSet::new();
     for service in [
         ServiceId::IDENTITY,
@@ -113,6 +198,7 @@ async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
         "lienlac.messaging.v1.PostRejected",
         "lienlac.messaging.v1.BulletinPublished",
         "lienlac.messaging.v1.AnnouncementPublished",
+        "lienlac.messaging.v1.AbsenceNoticeRaised",
     ] {
         assert!(
             checked.contains(expected),
