@@ -12,7 +12,7 @@ use lienlac_test_stack::{start_attendance, start_messaging};
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
-use common::{Terminal, text};
+use common::{Terminal, suggested_absence, text};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_changes() {
@@ -98,13 +98,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
 
     // The demo's first step, as `make run` prints it: the first student of 1A1,
     // the demo guardian's child, absent.
-    let hint = text(&first.stdout);
-    let absent = hint
-        .split_whitespace()
-        .skip_while(|word| *word != "--absent")
-        .nth(1)
-        .expect("the seed prints a roll call to try")
-        .to_owned();
+    let absent = suggested_absence(&first.stdout);
     let submitted = teacher
         .run(
             &[

@@ -77,3 +77,14 @@ impl Drop for Terminal {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// The absence the seed suggests recording (`--absent <code>:excused`, the demo
+/// guardian's child), from what the seed printed.
+pub fn suggested_absence(seed_stdout: &[u8]) -> String {
+    text(seed_stdout)
+        .split_whitespace()
+        .skip_while(|word| *word != "--absent")
+        .nth(1)
+        .expect("the seed prints a roll call to try")
+        .to_owned()
+}

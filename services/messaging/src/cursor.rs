@@ -2,10 +2,31 @@
 //! last entry's instant (microseconds since the epoch) and id.
 
 use kernel::error::AppResult;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub(crate) fn encode(micros: i64, id: Uuid) -> String {
     format!("{micros}.{id}")
+}
+
+/// The cursor after an entry of a list ordered by instant and id.
+pub(crate) fn after_entry(at: OffsetDateTime, id: Uuid) -> String {
+    encode((at.unix_timestamp_nanos() / 1_000) as i64, id)
+}
+
+/// Where a newest-first page starts: before the entry `text` names, or before
+/// everything for the first page.
+pub(crate) fn before(text: &str) -> AppResult<(OffsetDateTime, Uuid)> {
+    if text.is_empty() {
+        return Ok((
+            OffsetDateTime::now_utc() + time::Duration::days(36_500),
+            Uuid::max(),
+        ));
+    }
+    let (micros, id) = decode(text)?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|_| tonic::Status::invalid_argument("cursor: not one this service gave"))?;
+    Ok((at, id))
 }
 
 pub(crate) fn decode(text: &str) -> AppResult<(i64, Uuid)> {

@@ -513,17 +513,7 @@ pub(crate) async fn list(
     let Some(guardian) = caller.person_id else {
         return Ok(pb::ListAnnouncementsResponse::default());
     };
-    let (before_at, before_id) = if cursor.is_empty() {
-        (
-            OffsetDateTime::now_utc() + time::Duration::days(36_500),
-            Uuid::max(),
-        )
-    } else {
-        let (micros, id) = cursor::decode(cursor)?;
-        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-            .map_err(|_| tonic::Status::invalid_argument("cursor: not one this service gave"))?;
-        (at, id)
-    };
+    let (before_at, before_id) = cursor::before(cursor)?;
     let mut conn = ctx.pool.acquire().await?;
     let sql = format!(
         "SELECT {ANNOUNCEMENT_COLUMNS}, r.delivered_at, r.read_at, r.acknowledged_at \
@@ -554,10 +544,9 @@ pub(crate) async fn list(
         .fetch_all(&mut *conn)
         .await?;
     let next_cursor = match (more, rows.last()) {
-        (true, Some(last)) => cursor::encode(
-            (last.announcement.visible_at.unix_timestamp_nanos() / 1_000) as i64,
-            last.announcement.id,
-        ),
+        (true, Some(last)) => {
+            cursor::after_entry(last.announcement.visible_at, last.announcement.id)
+        }
         _ => String::new(),
     };
     let mut entries: Vec<pb::AnnouncementForGuardian> = rows

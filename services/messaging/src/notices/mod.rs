@@ -306,17 +306,7 @@ pub(crate) async fn list(
     let Some(guardian) = caller.person_id else {
         return Ok(pb::ListNoticesResponse::default());
     };
-    let (before_at, before_id) = if page_cursor.is_empty() {
-        (
-            OffsetDateTime::now_utc() + time::Duration::days(1),
-            Uuid::max(),
-        )
-    } else {
-        let (micros, id) = cursor::decode(page_cursor)?;
-        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-            .map_err(|_| tonic::Status::invalid_argument("cursor: not one this service gave"))?;
-        (at, id)
-    };
+    let (before_at, before_id) = cursor::before(page_cursor)?;
     let mut conn = ctx.pool.acquire().await?;
     let rows: Vec<NoticeRow> = sqlx::query_as(
         "WITH shown AS (UPDATE absence_notices SET delivered_at = coalesce(delivered_at, now()) \
@@ -339,10 +329,7 @@ pub(crate) async fn list(
     let more = rows.len() as i64 > limit;
     let rows: Vec<NoticeRow> = rows.into_iter().take(limit as usize).collect();
     let next_cursor = match (more, rows.last()) {
-        (true, Some(last)) => cursor::encode(
-            (last.created_at.unix_timestamp_nanos() / 1_000) as i64,
-            last.id,
-        ),
+        (true, Some(last)) => cursor::after_entry(last.created_at, last.id),
         _ => String::new(),
     };
     Ok(pb::ListNoticesResponse {
