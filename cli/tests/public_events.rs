@@ -16,7 +16,7 @@ use lienlac_test_stack::{start_attendance, start_messaging};
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
-use common::{Terminal, suggested_absence, text};
+use common::{Terminal, record_suggested_absence, text};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
@@ -38,26 +38,12 @@ async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
     assert!(seeded.status.success(), "{}", text(&seeded.stderr));
     // The seed's absences are drawn at random; the step `make run` suggests
     // records one for certain, and its notice, before the streams are read.
-    let absent = suggested_absence(&seeded.stdout);
     let teacher =
         Terminal::new(&world.namespace, "teacher", identity).with_attendance(attendance_addr);
     teacher
         .run(&["login", "gv.tanthong.1a1"], Some("lienlac-demo"))
         .await;
-    let submitted = teacher
-        .run(
-            &[
-                "attendance",
-                "submit",
-                "--class",
-                "1A1",
-                "--absent",
-                &absent,
-            ],
-            None,
-        )
-        .await;
-    assert!(submitted.status.success(), "{}", text(&submitted.stderr));
+    record_suggested_absence(&teacher, &seeded.stdout).await;
 
     // What the seed registered, as identity keeps it.
     let mut conn = world.admin().await;

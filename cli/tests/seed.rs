@@ -12,7 +12,7 @@ use lienlac_test_stack::{start_attendance, start_messaging};
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
-use common::{Terminal, suggested_absence, text};
+use common::{Terminal, record_suggested_absence, text};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_changes() {
@@ -98,21 +98,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
 
     // The demo's first step, as `make run` prints it: the first student of 1A1,
     // the demo guardian's child, absent.
-    let absent = suggested_absence(&first.stdout);
-    let submitted = teacher
-        .run(
-            &[
-                "attendance",
-                "submit",
-                "--class",
-                "1A1",
-                "--absent",
-                &absent,
-            ],
-            None,
-        )
-        .await;
-    assert!(submitted.status.success(), "{}", text(&submitted.stderr));
+    record_suggested_absence(&teacher, &first.stdout).await;
 
     // The demo guardian's notice and week, and the principal's moderation queue.
     let guardian = Terminal::new(&world.namespace, "guardian", identity).with_messaging(messaging);

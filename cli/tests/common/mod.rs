@@ -79,12 +79,26 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 /// The absence the seed suggests recording (`--absent <code>:excused`, the demo
-/// guardian's child), from what the seed printed.
-pub fn suggested_absence(seed_stdout: &[u8]) -> String {
-    text(seed_stdout)
+/// guardian's child), as the signed-in homeroom teacher of 1A1 records it.
+pub async fn record_suggested_absence(teacher: &Terminal, seed_stdout: &[u8]) {
+    let absent = text(seed_stdout)
         .split_whitespace()
         .skip_while(|word| *word != "--absent")
         .nth(1)
         .expect("the seed prints a roll call to try")
-        .to_owned()
+        .to_owned();
+    let submitted = teacher
+        .run(
+            &[
+                "attendance",
+                "submit",
+                "--class",
+                "1A1",
+                "--absent",
+                &absent,
+            ],
+            None,
+        )
+        .await;
+    assert!(submitted.status.success(), "{}", text(&submitted.stderr));
 }

@@ -8,7 +8,8 @@
 
 use kernel::auth::{Caller, Role, Target};
 use kernel::error::AppResult;
-use kernel::write_model::{self, Fact, InlineProjection};
+use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, stream_version};
+use kernel::write_model::{self, Fact, InlineProjection, append_and_project};
 use lienlac_proto::messaging::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -420,6 +421,28 @@ impl Decision {
         .await?;
         Ok(())
     }
+}
+
+/// Appends `event` after the last event of `stream_id` and projects it: for the
+/// facts a background task or a consumer records (receipts, scheduled
+/// announcements, notices), whose stream no command writes at the same time.
+pub(crate) async fn append_next<E: prost::Message + prost::Name + serde::Serialize>(
+    conn: &mut PgConnection,
+    stream_id: &str,
+    event: &E,
+    meta: &EventMeta,
+) -> anyhow::Result<()> {
+    let version = stream_version(&mut *conn, stream_id).await?;
+    append_and_project(
+        conn,
+        &MessagingTables,
+        stream_id,
+        ExpectedVersion::from_loaded(version),
+        &[NewEvent::from_message(event)?],
+        meta,
+    )
+    .await?;
+    Ok(())
 }
 
 /// A classification as the tables store it: its protobuf name.

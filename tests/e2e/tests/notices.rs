@@ -73,6 +73,22 @@ async fn a_guardian_hears_of_an_absence_once_hears_it_corrected_and_not_of_an_ex
             }],
             taken_at: String::new(),
         };
+    // The homeroom teacher corrects the child's morning mark.
+    let morning_corrected = |status: att::AttendanceStatus, reason: &str| {
+        with_token(
+            att::CorrectMarkRequest {
+                request_id: request_id(),
+                class_id: school.class_id.clone(),
+                date: today(),
+                session: att::Session::Morning as i32,
+                student_id: child.clone(),
+                status: status as i32,
+                reason: reason.to_owned(),
+                note: String::new(),
+            },
+            &school.homeroom,
+        )
+    };
     // The guardian's app is open.
     let mut live = messaging
         .clone()
@@ -135,18 +151,9 @@ async fn a_guardian_hears_of_an_absence_once_hears_it_corrected_and_not_of_an_ex
 
     // The guardian has seen it; the child came after all.
     roll_calls
-        .correct_mark(with_token(
-            att::CorrectMarkRequest {
-                request_id: request_id(),
-                class_id: school.class_id.clone(),
-                date: today(),
-                session: att::Session::Morning as i32,
-                student_id: child.clone(),
-                status: att::AttendanceStatus::Present as i32,
-                reason: "Em đến muộn, đã có mặt".into(),
-                note: String::new(),
-            },
-            &school.homeroom,
+        .correct_mark(morning_corrected(
+            att::AttendanceStatus::Present,
+            "Em đến muộn, đã có mặt",
         ))
         .await
         .unwrap();
@@ -199,18 +206,9 @@ async fn a_guardian_hears_of_an_absence_once_hears_it_corrected_and_not_of_an_ex
     // Marked absent again in the morning, after the afternoon's roll call: once
     // its follow-up is there, the afternoon's absence was handled before it.
     roll_calls
-        .correct_mark(with_token(
-            att::CorrectMarkRequest {
-                request_id: request_id(),
-                class_id: school.class_id.clone(),
-                date: today(),
-                session: att::Session::Morning as i32,
-                student_id: child.clone(),
-                status: att::AttendanceStatus::AbsentUnexcused as i32,
-                reason: "Nhầm lẫn: em vắng".into(),
-                note: String::new(),
-            },
-            &school.homeroom,
+        .correct_mark(morning_corrected(
+            att::AttendanceStatus::AbsentUnexcused,
+            "Nhầm lẫn: em vắng",
         ))
         .await
         .unwrap();

@@ -5,15 +5,14 @@
 
 use std::time::Duration;
 
-use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, stream_version};
-use kernel::write_model::append_and_project;
+use kernel::event_store::EventMeta;
 use lienlac_proto::messaging::v1 as pb;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::write_model::MessagingTables;
+use crate::write_model::append_next;
 
 /// How often due announcements are looked for: a scheduled one comes out within
 /// a second of its time.
@@ -47,17 +46,8 @@ async fn show_due(pool: &PgPool) -> anyhow::Result<i64> {
             visible_at: kernel::dates::rfc3339(visible_at),
             recipients,
         };
-        let stream = format!("announcement:{id}");
-        let version = stream_version(&mut tx, &stream).await?;
-        append_and_project(
-            &mut tx,
-            &MessagingTables,
-            &stream,
-            ExpectedVersion::from_loaded(version),
-            &[NewEvent::from_message(&event)?],
-            &EventMeta::for_command(None).in_tenant(district, school),
-        )
-        .await?;
+        let meta = EventMeta::for_command(None).in_tenant(district, school);
+        append_next(&mut tx, &format!("announcement:{id}"), &event, &meta).await?;
     }
     tx.commit().await?;
     Ok(due.len() as i64)

@@ -10,8 +10,7 @@ pub(crate) mod rules;
 use kernel::auth::Caller;
 use kernel::consumer::{Projection, ReceivedEvent};
 use kernel::error::{AppError, AppResult};
-use kernel::event_store::{EventMeta, ExpectedVersion, NewEvent, stream_version};
-use kernel::write_model::append_and_project;
+use kernel::event_store::EventMeta;
 use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
 use lienlac_proto::attendance::v2 as attendance;
 use lienlac_proto::messaging::v1 as pb;
@@ -21,7 +20,7 @@ use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::write_model::MessagingTables;
+use crate::write_model::append_next;
 use crate::{Ctx, cursor};
 use rules::{About, Correction, Given};
 
@@ -71,24 +70,13 @@ async fn record<E: prost::Message + prost::Name + serde::Serialize>(
     school: Uuid,
     fact: &E,
 ) -> anyhow::Result<()> {
-    let stream = format!("notice:{notice}");
-    let version = stream_version(&mut *conn, &stream).await?;
     let mut meta = EventMeta::for_command(None);
     meta.causation_id = Some(source.event_id);
     let meta = match source.district_id {
         Some(district) => meta.in_tenant(district, Some(school)),
         None => meta,
     };
-    append_and_project(
-        conn,
-        &MessagingTables,
-        &stream,
-        ExpectedVersion::from_loaded(version),
-        &[NewEvent::from_message(fact)?],
-        &meta,
-    )
-    .await?;
-    Ok(())
+    append_next(conn, &format!("notice:{notice}"), fact, &meta).await
 }
 
 /// Whom a notice goes to: every guardian of the student, or one of them (and,

@@ -32,6 +32,21 @@ fn holds(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
+/// Deletes the message `id`, as `token`.
+async fn delete(stack: &Stack, token: &str, id: String) {
+    stack
+        .client()
+        .delete_message(with_token(
+            pb::DeleteMessageRequest {
+                request_id: request_id(),
+                message_id: id,
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+}
+
 async fn post_with(
     stack: &Stack,
     token: &str,
@@ -156,17 +171,7 @@ async fn a_photo_reaches_the_class_group_without_its_position_and_no_one_else() 
     assert_eq!(outsider.unwrap_err().code(), Code::PermissionDenied);
 
     // A deleted message's attachment is no longer served.
-    stack
-        .client()
-        .delete_message(with_token(
-            pb::DeleteMessageRequest {
-                request_id: request_id(),
-                message_id: sent.id,
-            },
-            &school.homeroom,
-        ))
-        .await
-        .unwrap();
+    delete(&stack, &school.homeroom, sent.id).await;
     let gone = download(&stack, &school.guardian, &uploaded.id, false).await;
     assert_eq!(gone.unwrap_err().code(), Code::FailedPrecondition);
 }
@@ -418,17 +423,7 @@ async fn a_signed_link_downloads_the_file_without_a_token_until_it_is_tampered_w
         assert!(status == 403 || status == 400, "{path} answered {status}");
     }
 
-    stack
-        .client()
-        .delete_message(with_token(
-            pb::DeleteMessageRequest {
-                request_id: request_id(),
-                message_id: sent.id,
-            },
-            &school.homeroom,
-        ))
-        .await
-        .unwrap();
+    delete(&stack, &school.homeroom, sent.id).await;
     let (status, _, _) = fetch(&stack, &file.url).await;
     assert_eq!(status, 410, "withdrawn with its message");
 }
