@@ -24,7 +24,7 @@ async fn no_public_event_of_the_demo_holds_a_name_a_phone_or_a_birth_date() {
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
     let (attendance_addr, _) = start_attendance(&world, &stop, identity).await;
-    let messaging = start_messaging(&world, &stop, identity).await;
+    let messaging = start_messaging(&world, &stop, identity, |_| {}).await;
     let terminal = Terminal::new(&world.namespace, "seed", identity)
         .with_attendance(attendance_addr)
         .with_messaging(messaging);

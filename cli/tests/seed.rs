@@ -20,7 +20,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
     let (attendance_addr, _) = start_attendance(&world, &stop, identity).await;
-    let messaging = start_messaging(&world, &stop, identity).await;
+    let messaging = start_messaging(&world, &stop, identity, |_| {}).await;
     let terminal = Terminal::new(&world.namespace, "seed", identity)
         .with_attendance(attendance_addr)
         .with_messaging(messaging);

@@ -40,6 +40,16 @@ if [[ -f $NATS_CREDENTIALS ]]; then
   done
 fi
 
+# Identity knows messaging by a secret (service tokens for work no user asks for,
+# services/identity/src/service_tokens.rs), made once and kept under .local/.
+SERVICE_SECRETS="$ROOT/.local/identity/service-secrets.env"
+if [[ ! -f $SERVICE_SECRETS ]]; then
+  mkdir -p "$(dirname "$SERVICE_SECRETS")"
+  (umask 077 && echo "MESSAGING_SERVICE_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >"$SERVICE_SECRETS")
+fi
+export MESSAGING_SERVICE_SECRET="${MESSAGING_SERVICE_SECRET:-$(sed -n 's/^MESSAGING_SERVICE_SECRET=//p' "$SERVICE_SECRETS")}"
+export IDENTITY_SERVICE_SECRETS="${IDENTITY_SERVICE_SECRETS:-messaging=$MESSAGING_SERVICE_SECRET}"
+
 services() {
   local main
   for main in "$ROOT"/services/*/src/main.rs; do

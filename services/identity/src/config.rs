@@ -7,6 +7,7 @@ use std::time::Duration;
 use kernel::config::{ConfigError, Env, KernelConfig, ServiceId};
 use secrecy::SecretString;
 
+pub use crate::service_tokens::ServiceSecrets;
 pub use crate::throttle::Rate;
 
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct Settings {
     /// One sign-in's longest life, however often its refresh token rotates.
     pub session_ttl: Duration,
     pub activation_code_ttl: Duration,
+    /// The secret each of lienlac's services proves itself with to get a service
+    /// token (`IDENTITY_SERVICE_SECRETS`, `messaging=<secret>`; none by default).
+    pub service_secrets: ServiceSecrets,
 }
 
 /// The admin password used with `LIENLAC_DEV=1` when none is set.
@@ -81,6 +85,7 @@ impl Settings {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             session_ttl: Duration::from_secs(90 * 24 * 3600),
             activation_code_ttl: Duration::from_secs(30 * 24 * 3600),
+            service_secrets: ServiceSecrets::default(),
         }
     }
 
@@ -158,6 +163,9 @@ impl Settings {
             "IDENTITY_ACTIVATION_CODE_TTL",
             &mut settings.activation_code_ttl,
         )?;
+        if let Some(text) = env.text("IDENTITY_SERVICE_SECRETS") {
+            settings.service_secrets = ServiceSecrets::parse("IDENTITY_SERVICE_SECRETS", &text)?;
+        }
         if settings.admin_password.is_none() && !settings.development {
             return Err(ConfigError {
                 name: "LIENLAC_ADMIN_PASSWORD".to_owned(),

@@ -21,6 +21,7 @@ mod passwords;
 mod personal_data;
 mod personal_details;
 mod roles;
+mod service_tokens;
 pub mod text;
 mod throttle;
 mod tokens;

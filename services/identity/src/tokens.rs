@@ -57,10 +57,7 @@ impl Tokens {
             sid: Some(family),
             roles,
         };
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-        header.kid = Some(self.signer.kid.clone());
-        let access_token = jsonwebtoken::encode(&header, &claims, &self.signer.key)
-            .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?;
+        let access_token = self.sign(&claims)?;
 
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random: {e}"))?;
@@ -86,6 +83,14 @@ impl Tokens {
             refresh_token,
             token_type: "Bearer".to_owned(),
         })
+    }
+
+    /// `claims` as an access token under the current signing key.
+    pub(crate) fn sign(&self, claims: &Claims) -> AppResult<String> {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(self.signer.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &self.signer.key)
+            .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?)
     }
 
     /// Exchanges a refresh token for a new pair in the same family.

@@ -2,7 +2,7 @@
 //! hand over to the conversations' use cases.
 
 use kernel::auth::caller;
-use kernel::grpc::Check;
+use kernel::grpc::{Check, Violation};
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::messaging_service_server::MessagingService;
 use tonic::{Request, Response, Status};
@@ -17,7 +17,7 @@ use crate::posts::read::{Listing, Page};
 use crate::posts::rules::Policy;
 use crate::posts::{self, Decision, Destination, Draft};
 use crate::surveys::{self, NewSurvey};
-use crate::{Ctx, live};
+use crate::{Ctx, delivery, live};
 
 /// The longest message, in characters.
 const MAX_BODY_CHARS: usize = 4_000;
@@ -538,6 +538,104 @@ impl MessagingService for Messaging {
         Ok(Response::new(
             crate::notices::mark_read(&self.ctx, caller, id).await?,
         ))
+    }
+
+    async fn list_notice_deliveries(
+        &self,
+        request: Request<pb::NoticeRef>,
+    ) -> Result<Response<pb::ListNoticeDeliveriesResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let id = check.uuid("notice_id", &request.get_ref().notice_id);
+        check.done()?;
+        Ok(Response::new(
+            delivery::devices::of_notice(&self.ctx, caller, id).await?,
+        ))
+    }
+
+    async fn register_device(
+        &self,
+        request: Request<pb::RegisterDeviceRequest>,
+    ) -> Result<Response<pb::Device>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let enabled = self.ctx.delivery.as_ref().ok_or_else(|| {
+            Status::failed_precondition(
+                "notices are delivered in the app only on this server (delivery is off)",
+            )
+        })?;
+        let mut check = Check::new();
+        let (channel, address, keys) = match pb::Channel::try_from(r.channel) {
+            Ok(pb::Channel::Push) => {
+                if !enabled.push_services.admits(&r.address) {
+                    check.add(Violation::new(
+                        "address",
+                        "must be the endpoint of a browser's push service",
+                        "phải là địa chỉ của dịch vụ đẩy thông báo của trình duyệt",
+                    ));
+                }
+                let p256dh = devices_key(&mut check, "p256dh", &r.p256dh, 65);
+                let auth = devices_key(&mut check, "auth", &r.auth, 16);
+                (
+                    delivery::Channel::Push,
+                    r.address.clone(),
+                    Some((p256dh, auth)),
+                )
+            }
+            Ok(pb::Channel::Email) => {
+                let address = delivery::devices::email_address(&r.address).unwrap_or_else(|why| {
+                    check.add(Violation::new("address", why, "địa chỉ email không hợp lệ"));
+                    String::new()
+                });
+                (delivery::Channel::Email, address, None)
+            }
+            _ => {
+                check.add(Violation::new(
+                    "channel",
+                    "devices are push subscriptions or email addresses",
+                    "chỉ đăng ký trình duyệt (push) hoặc email",
+                ));
+                (delivery::Channel::Push, String::new(), None)
+            }
+        };
+        check.done()?;
+        Ok(Response::new(
+            delivery::devices::register(&self.ctx, caller, channel, address, keys).await?,
+        ))
+    }
+
+    async fn unregister_device(
+        &self,
+        request: Request<pb::UnregisterDeviceRequest>,
+    ) -> Result<Response<pb::UnregisterDeviceResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut check = Check::new();
+        let id = check.uuid("device_id", &request.get_ref().device_id);
+        check.done()?;
+        delivery::devices::unregister(&self.ctx, caller, id).await?;
+        Ok(Response::new(pb::UnregisterDeviceResponse {}))
+    }
+
+    async fn list_devices(
+        &self,
+        request: Request<pb::ListDevicesRequest>,
+    ) -> Result<Response<pb::ListDevicesResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            delivery::devices::list(&self.ctx, caller).await?,
+        ))
+    }
+
+    async fn get_push_key(
+        &self,
+        _request: Request<pb::GetPushKeyRequest>,
+    ) -> Result<Response<pb::PushKey>, Status> {
+        let enabled = self.ctx.delivery.as_ref().ok_or_else(|| {
+            Status::failed_precondition("push is off on this server (delivery is off)")
+        })?;
+        Ok(Response::new(pb::PushKey {
+            public_key: enabled.vapid.public.clone(),
+        }))
     }
 
     async fn get_announcement(
@@ -1100,4 +1198,16 @@ impl MessagingService for Messaging {
             crate::write_model::rebuild(&self.ctx.pool, caller).await?,
         ))
     }
+}
+
+/// A push subscription key, checked into `check`.
+fn devices_key(check: &mut Check, field: &str, text: &str, length: usize) -> Vec<u8> {
+    delivery::devices::push_key(field, text, length).unwrap_or_else(|why| {
+        check.add(Violation::new(
+            field,
+            why,
+            "khóa đăng ký đẩy thông báo không hợp lệ",
+        ));
+        Vec::new()
+    })
 }

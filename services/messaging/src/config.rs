@@ -28,6 +28,64 @@ pub struct Settings {
     /// How often announcements' receipts are published (`ReceiptsUpdated`),
     /// `MESSAGING_RECEIPTS_EVERY` ("30s", "2m"); 30 s by default.
     pub receipts_every: Duration,
+    /// Delivery beyond the app (push, email, Zalo, SMS); off without a secret.
+    pub delivery: DeliverySettings,
+}
+
+/// How notices leave the app (docs/configuration.md, docs/notifications.md).
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// The secret identity knows messaging by (`MESSAGING_SERVICE_SECRET`, the
+    /// `messaging=` entry of identity's `IDENTITY_SERVICE_SECRETS`): notices sent
+    /// beyond the app name the child, asked of identity with messaging's own
+    /// token. Without it every channel beyond the app is off.
+    pub service_secret: Option<SecretString>,
+    /// How often each channel looks for due deliveries (`MESSAGING_DELIVERY_EVERY`; 1 s).
+    pub every: Duration,
+    /// Whom push services may contact about lienlac's messages, in the VAPID
+    /// signature (`MESSAGING_PUSH_CONTACT`, a `mailto:` or `https:` URL).
+    pub push_contact: String,
+    /// The push services lienlac sends to (`MESSAGING_PUSH_SERVICES`, comma-separated
+    /// origins; the browsers' own by default).
+    pub push_services: Vec<String>,
+    /// Push messages a second at most (`MESSAGING_PUSH_PER_SECOND`; 200).
+    pub push_per_second: u32,
+}
+
+impl DeliverySettings {
+    fn defaults() -> Self {
+        Self {
+            service_secret: None,
+            every: Duration::from_secs(1),
+            push_contact: "mailto:lienlac@localhost".to_owned(),
+            push_services: crate::delivery::devices::PushServices::browsers().0,
+            push_per_second: 200,
+        }
+    }
+
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<Self, ConfigError> {
+        let mut settings = Self::defaults();
+        settings.service_secret = env.text("MESSAGING_SERVICE_SECRET").map(SecretString::from);
+        env.duration("MESSAGING_DELIVERY_EVERY", &mut settings.every)?;
+        if let Some(contact) = env.text("MESSAGING_PUSH_CONTACT") {
+            if !(contact.starts_with("mailto:") || contact.starts_with("https://")) {
+                return Err(ConfigError {
+                    name: "MESSAGING_PUSH_CONTACT".to_owned(),
+                    reason: format!("{contact:?} is not a mailto: or https: URL"),
+                });
+            }
+            settings.push_contact = contact;
+        }
+        if let Some(list) = env.text("MESSAGING_PUSH_SERVICES") {
+            settings.push_services = list
+                .split(',')
+                .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                .filter(|origin| !origin.is_empty())
+                .collect();
+        }
+        env.parse("MESSAGING_PUSH_PER_SECOND", &mut settings.push_per_second)?;
+        Ok(settings)
+    }
 }
 
 impl Settings {
@@ -41,6 +99,7 @@ impl Settings {
             purge_every: Duration::from_secs(60),
             public_url: String::new(),
             attachment_max_bytes: 20 * 1024 * 1024,
+            delivery: DeliverySettings::defaults(),
         }
     }
 
@@ -57,6 +116,7 @@ impl Settings {
             &mut settings.attachment_max_bytes,
         )?;
         settings.s3 = S3Settings::from_env(&env)?;
+        settings.delivery = DeliverySettings::from_env(&env)?;
         env.duration("MESSAGING_LINK_LIFETIME", &mut settings.link_lifetime)?;
         env.duration("MESSAGING_PURGE_EVERY", &mut settings.purge_every)?;
         if let Some(url) = env.text("MESSAGING_PUBLIC_URL") {

@@ -1,6 +1,7 @@
 //! The directory as messaging needs it, projected from identity's public events
 //! by the consumer `messaging-directory`: the tables every service keeps
-//! (school/src/directory.rs), the staff of each school, and who leads which school.
+//! (school/src/directory.rs), the staff of each school, who leads which school,
+//! and who has activated an account (delivery/).
 
 use kernel::consumer::{Projection, ReceivedEvent};
 use lienlac_proto::identity::v1::{PersonKind, Role, ScopeKind};
@@ -43,8 +44,30 @@ impl Projection for DirectoryProjection {
                 .execute(conn)
                 .await?;
             }
+            "AccountActivated" => {
+                let activated: identity::AccountActivated = event.decode()?;
+                if activated.person_id.is_empty() {
+                    return Ok(());
+                }
+                sqlx::query(
+                    "INSERT INTO activated_people (person_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                )
+                .bind(uuid("person_id", &activated.person_id)?)
+                .execute(conn)
+                .await?;
+            }
             "PersonalDataErased" => {
                 let erased: identity::PersonalDataErased = event.decode()?;
+                // Where they were reached (browsers, an email address) goes too.
+                let person = uuid("person_id", &erased.person_id)?;
+                sqlx::query(
+                    "WITH d AS (DELETE FROM devices WHERE person_id = $1), \
+                     p AS (DELETE FROM delivery_preferences WHERE person_id = $1) \
+                     DELETE FROM channel_stops WHERE person_id = $1",
+                )
+                .bind(person)
+                .execute(&mut *conn)
+                .await?;
                 if erased.person_kind == PersonKind::Guardian as i32 {
                     // Their files go with them (attachments/purge.rs deletes the
                     // bytes); what staff sent stays with the school's record.
@@ -97,7 +120,8 @@ impl Projection for DirectoryProjection {
 
     async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
         sqlx::query(
-            "TRUNCATE schools, classes, enrolment_periods, guardianships, staff, school_leaders",
+            "TRUNCATE schools, classes, enrolment_periods, guardianships, staff, school_leaders, \
+             activated_people",
         )
         .execute(conn)
         .await?;

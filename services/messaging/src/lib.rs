@@ -15,6 +15,7 @@ mod bulletins;
 pub mod config;
 mod conversations;
 mod cursor;
+mod delivery;
 mod directory;
 mod live;
 mod notices;
@@ -50,6 +51,8 @@ pub(crate) struct Ctx {
     pub(crate) attachment_max_bytes: usize,
     /// How download links are signed and addressed.
     pub(crate) links: attachments::links::Links,
+    /// Delivery beyond the app, when it is on.
+    pub(crate) delivery: Option<delivery::Enabled>,
 }
 
 pub struct Application {
@@ -57,12 +60,14 @@ pub struct Application {
     ctx: Ctx,
     receipts_every: std::time::Duration,
     purge_every: std::time::Duration,
+    delivery: config::DeliverySettings,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let receipts_every = settings.receipts_every;
         let purge_every = settings.purge_every;
+        let delivery_settings = settings.delivery.clone();
         let host = ServiceHost::build(settings.kernel, &MIGRATOR).await?;
         let identity = host
             .config
@@ -71,6 +76,7 @@ impl Application {
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
             .connect_lazy();
+        let delivery = delivery::Enabled::start(&host.pool, &delivery_settings, &identity).await?;
         let ctx = Ctx {
             pool: host.pool.clone(),
             identity,
@@ -82,12 +88,14 @@ impl Application {
                 lifetime: time::Duration::try_from(settings.link_lifetime)?,
                 base_url: settings.public_url,
             },
+            delivery,
         };
         Ok(Self {
             host,
             ctx,
             receipts_every,
             purge_every,
+            delivery: delivery_settings,
         })
     }
 
@@ -124,6 +132,9 @@ impl Application {
             self.receipts_every,
             shutdown.clone(),
         ));
+        if let Some(enabled) = &self.ctx.delivery {
+            enabled.spawn_workers(&self.ctx, &self.delivery, shutdown.clone());
+        }
         let routes = Routes::new(
             MessagingServiceServer::new(api::Messaging {
                 ctx: self.ctx.clone(),

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use kernel::error::AppResult;
-use lienlac_proto::identity::v1::{DescribeMembersRequest, DescribeStudentsRequest, PersonKind};
+use lienlac_proto::identity::v1::{
+    DescribeContactsRequest, DescribeMembersRequest, DescribeStudentsRequest, PersonKind,
+};
 use uuid::Uuid;
 
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
@@ -101,4 +103,32 @@ pub async fn display_names_of(
         }
     }
     Ok(names)
+}
+
+/// The phone numbers (E.164 without the plus: "84901234567") of `ids`, for a
+/// service's own reader (identity refuses anyone else); people without a phone
+/// number, and erased people, are missing.
+pub async fn phones_of(
+    mut directory: DirectoryServiceClient<Traced>,
+    service: &Reader,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, String>> {
+    let mut phones = HashMap::with_capacity(ids.len());
+    for batch in ids.chunks(BATCH) {
+        let request = service.request(DescribeContactsRequest {
+            person_ids: batch.iter().map(Uuid::to_string).collect(),
+        });
+        let contacts = directory
+            .describe_contacts(request)
+            .await
+            .map_err(|status| answer_of("identity", status))?
+            .into_inner()
+            .contacts;
+        for contact in contacts {
+            if let Ok(id) = Uuid::parse_str(&contact.person_id) {
+                phones.insert(id, contact.phone);
+            }
+        }
+    }
+    Ok(phones)
 }

@@ -31,6 +31,12 @@ impl Reader {
             .ok_or_else(|| tonic::Status::unauthenticated("sign in first").into())
     }
 
+    /// A reader with this `Bearer …` header value (a service's own token,
+    /// service_identity.rs).
+    pub fn bearer(value: AsciiMetadataValue) -> Self {
+        Self(value)
+    }
+
     /// `message` as a request of this reader.
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use kernel::config::ServiceId;
 use kernel::testing::TestWorld;
-use lienlac_test_support::{School, start_identity, wait_until_attendance_knows};
+use lienlac_test_support::{MESSAGING_SECRET, School, start_identity, wait_until_attendance_knows};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -52,17 +52,20 @@ pub async fn start_reporting(
     (addr, pool)
 }
 
-/// Starts messaging; returns its gRPC address.
+/// Starts messaging, its settings changed by `change`; returns its gRPC address.
 pub async fn start_messaging(
     world: &TestWorld,
     stop: &CancellationToken,
     identity: SocketAddr,
+    change: impl FnOnce(&mut messaging::Settings),
 ) -> SocketAddr {
     let mut config = world.config(ServiceId::MESSAGING);
     config.identity_url = format!("http://{identity}");
     let mut settings = messaging::Settings::defaults(config);
     settings.attachments_dir =
         std::env::temp_dir().join(format!("{}-attachments", world.namespace));
+    settings.delivery.service_secret = Some(MESSAGING_SECRET.to_owned().into());
+    change(&mut settings);
     let app = messaging::Application::build(settings).await.unwrap();
     let addr = app.grpc_addr();
     tokio::spawn(app.run_until_stopped(stop.clone()));
@@ -80,9 +83,18 @@ pub struct SchoolDay {
 }
 
 pub async fn start_school_day(world: &TestWorld, stop: &CancellationToken) -> SchoolDay {
+    start_school_day_with(world, stop, |_| {}).await
+}
+
+/// [`start_school_day`] with messaging's settings changed by `change`.
+pub async fn start_school_day_with(
+    world: &TestWorld,
+    stop: &CancellationToken,
+    change: impl FnOnce(&mut messaging::Settings),
+) -> SchoolDay {
     let identity = start_identity(world, stop).await;
     let (attendance, attendance_pool) = start_attendance(world, stop, identity).await;
-    let messaging = start_messaging(world, stop, identity).await;
+    let messaging = start_messaging(world, stop, identity, change).await;
     let (reporting, _) = start_reporting(world, stop, identity, attendance, Some(messaging)).await;
     let school = School::create(identity).await;
     wait_until_attendance_knows(&attendance_pool, &school.class_id, 3).await;

@@ -22,10 +22,18 @@ use uuid::Uuid;
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const PASSWORD: &str = "password-123";
 
+/// The secret messaging proves itself to identity with in tests.
+pub const MESSAGING_SECRET: &str = "messaging-test-secret-of-32-characters";
+
 /// Starts identity in `world` (fast password hashing, its own signing key) until
 /// `stop`; returns its gRPC address.
 pub async fn start_identity(world: &TestWorld, stop: &CancellationToken) -> SocketAddr {
     let mut settings = identity::Settings::defaults(world.config(ServiceId::IDENTITY));
+    settings.service_secrets = identity::config::ServiceSecrets::parse(
+        "IDENTITY_SERVICE_SECRETS",
+        &format!("messaging={MESSAGING_SECRET}"),
+    )
+    .unwrap();
     settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
     settings.argon2.memory_kib = 1024;
     settings.argon2.iterations = 1;

@@ -293,6 +293,20 @@ impl AuthService for Auth {
         Ok(Response::new(pb::GetJwksResponse { jwks_json }))
     }
 
+    async fn issue_service_token(
+        &self,
+        request: Request<pb::IssueServiceTokenRequest>,
+    ) -> Result<Response<pb::ServiceToken>, Status> {
+        let r = request.into_inner();
+        let secret = secrecy::SecretString::from(r.secret);
+        Ok(Response::new(crate::service_tokens::issue(
+            &self.ctx.tokens,
+            &self.ctx.settings.service_secrets,
+            &r.service,
+            &secret,
+        )?))
+    }
+
     async fn grant_role(
         &self,
         request: Request<pb::GrantRoleRequest>,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::fields::{grade, known, new_student};
 use crate::Ctx;
-use crate::directory::{create, described, enrolments, members, people, read, roster};
+use crate::directory::{contacts, create, described, enrolments, members, people, read, roster};
 use crate::text;
 
 pub(crate) struct Directory {
@@ -443,6 +443,28 @@ impl DirectoryService for Directory {
         check.done()?;
         Ok(Response::new(
             members::describe_members(&self.ctx, &caller, &ids).await?,
+        ))
+    }
+
+    async fn describe_contacts(
+        &self,
+        request: Request<pb::DescribeContactsRequest>,
+    ) -> Result<Response<pb::DescribeContactsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let mut ids = Vec::new();
+        if check.at_most("person_ids", r.person_ids.len(), contacts::MAX_CONTACTS) {
+            ids = r
+                .person_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| check.uuid(&format!("person_ids[{i}]"), id))
+                .collect();
+        }
+        check.done()?;
+        Ok(Response::new(
+            contacts::describe_contacts(&self.ctx, &caller, &ids).await?,
         ))
     }
 

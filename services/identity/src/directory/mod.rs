@@ -2,6 +2,7 @@
 //! scope, then changes the directory and appends its event in one idempotent
 //! transaction.
 
+pub(crate) mod contacts;
 pub(crate) mod create;
 pub(crate) mod described;
 pub(crate) mod enrolments;

@@ -13,5 +13,6 @@ mod members;
 mod operator;
 mod privacy;
 mod rebuild;
+mod service_tokens;
 mod throttle;
 mod tokens;

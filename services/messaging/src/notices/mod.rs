@@ -115,6 +115,15 @@ async fn raise(
     .bind(only)
     .fetch_all(&mut *conn)
     .await?;
+    let queued: Vec<crate::delivery::Raised> = raised
+        .iter()
+        .map(|(notice, guardian)| crate::delivery::Raised {
+            notice: *notice,
+            guardian: *guardian,
+            school: marked.school,
+        })
+        .collect();
+    crate::delivery::queue(conn, &queued).await?;
     for (notice, guardian) in raised {
         let fact = pb::AbsenceNoticeRaised {
             notice_id: notice.to_string(),
@@ -209,8 +218,12 @@ async fn correct(
     to: AttendanceStatus,
 ) -> anyhow::Result<()> {
     let context = context_of(conn, marked).await?;
+    // A notice is delivered once the guardian listed it in the app or a channel
+    // beyond it sent it: a correction then follows it up rather than replacing it.
     let guardians: Vec<(Uuid, Option<Uuid>, Option<i16>, bool)> = sqlx::query_as(
-        "SELECT g.guardian_id, n.id, n.status, n.delivered_at IS NOT NULL FROM guardianships g \
+        "SELECT g.guardian_id, n.id, n.status, n.delivered_at IS NOT NULL OR EXISTS ( \
+             SELECT 1 FROM deliveries d WHERE d.notice_id = n.id \
+             AND d.state IN ('sent', 'delivered', 'read')) FROM guardianships g \
          LEFT JOIN LATERAL (SELECT id, status, delivered_at FROM absence_notices \
              WHERE guardian_id = g.guardian_id AND student_id = $1 AND date = $2 AND session = $3 \
              AND withdrawn_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1) n ON true \
@@ -368,16 +381,17 @@ async fn in_words(ctx: &Ctx, reader: &Reader, rows: Vec<NoticeRow>) -> AppResult
                 .get(&row.student_id)
                 .map(|name| name.full_name.as_str())
                 .unwrap_or_default();
-            let about = About {
-                child,
-                class: &row.class_name,
-                date: row.date,
-                session,
-            };
-            let text = match (row.withdrawn, row.follows) {
-                (true, _) => String::new(),
-                (false, Some(_)) => rules::follow_up_text(&about, status),
-                (false, None) => rules::notice_text(&about, status),
+            let text = if row.withdrawn {
+                String::new()
+            } else {
+                words(
+                    child,
+                    &row.class_name,
+                    row.date,
+                    row.session,
+                    row.status,
+                    row.follows.is_some(),
+                )
             };
             pb::Notice {
                 id: row.id.to_string(),
@@ -394,6 +408,29 @@ async fn in_words(ctx: &Ctx, reader: &Reader, rows: Vec<NoticeRow>) -> AppResult
             }
         })
         .collect())
+}
+
+/// A notice's words, the child named: the notice, or the follow-up of one.
+pub(crate) fn words(
+    child: &str,
+    class: &str,
+    date: Date,
+    session: i16,
+    status: i16,
+    follow_up: bool,
+) -> String {
+    let status = AttendanceStatus::try_from(i32::from(status)).unwrap_or_default();
+    let about = About {
+        child,
+        class,
+        date,
+        session: Session::try_from(i32::from(session)).unwrap_or_default(),
+    };
+    if follow_up {
+        rules::follow_up_text(&about, status)
+    } else {
+        rules::notice_text(&about, status)
+    }
 }
 
 /// The guardian read a notice of theirs; when.

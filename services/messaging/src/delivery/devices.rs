@@ -1,0 +1,288 @@
+//! Where a person asked to be reached beyond the app (`RegisterDevice`): their
+//! browsers' push subscriptions and an email address; and what became of a
+//! notice's deliveries (`ListNoticeDeliveries`).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kernel::auth::{Caller, Target};
+use kernel::error::{AppError, AppResult};
+use lienlac_proto::messaging::v1 as pb;
+use school::roles::SCHOOL_LEADERS;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Channel;
+use crate::Ctx;
+
+/// The most devices and addresses one person registers.
+const MAX_DEVICES: i64 = 10;
+
+/// Which push services lienlac sends to: origins, a host may start with `*.`
+/// (`https://*.notify.windows.com`). An endpoint anywhere else is refused, so
+/// that no account can make the server post to an address of its choosing.
+#[derive(Debug, Clone)]
+pub(crate) struct PushServices(pub(crate) Vec<String>);
+
+impl PushServices {
+    /// The push services of Chrome, Firefox, Safari and Edge.
+    pub(crate) fn browsers() -> Self {
+        Self(
+            [
+                "https://fcm.googleapis.com",
+                "https://updates.push.services.mozilla.com",
+                "https://web.push.apple.com",
+                "https://*.notify.windows.com",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        )
+    }
+
+    pub(crate) fn admits(&self, endpoint: &str) -> bool {
+        let Some((scheme, rest)) = endpoint.split_once("://") else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') || rest.len() == authority.len() {
+            return false;
+        }
+        self.0.iter().any(|origin| {
+            let Some((allowed_scheme, allowed)) = origin.split_once("://") else {
+                return false;
+            };
+            scheme == allowed_scheme
+                && match allowed.strip_prefix("*.") {
+                    Some(domain) => authority
+                        .strip_suffix(domain)
+                        .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
+                    None => authority == allowed,
+                }
+        })
+    }
+}
+
+/// An email address as people type it, or why not.
+pub(crate) fn email_address(raw: &str) -> Result<String, &'static str> {
+    let address = raw.trim();
+    let (local, domain) = address.split_once('@').ok_or("an email address has an @")?;
+    if address.len() > 254
+        || local.is_empty()
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains('@')
+        || address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+    {
+        return Err("not an email address");
+    }
+    Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+fn device_of(row: (Uuid, i16, String, OffsetDateTime)) -> pb::Device {
+    let (id, channel, address, created_at) = row;
+    pb::Device {
+        id: id.to_string(),
+        channel: i32::from(channel),
+        address,
+        created_at: kernel::dates::rfc3339(created_at),
+    }
+}
+
+/// Registers (or renews the keys of) one of the caller's devices.
+pub(crate) async fn register(
+    ctx: &Ctx,
+    caller: &Caller,
+    channel: Channel,
+    address: String,
+    keys: Option<(Vec<u8>, Vec<u8>)>,
+) -> AppResult<pb::Device> {
+    let person = caller
+        .person_id
+        .ok_or_else(|| AppError::Rejected("only people register devices".to_owned()))?;
+    let (p256dh, auth) = keys.unzip();
+    let mut tx = ctx.pool.begin().await?;
+    // One registration at a time per person, so the cap holds.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text))")
+        .bind(person)
+        .execute(&mut *tx)
+        .await?;
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM devices WHERE person_id = $1 \
+         AND NOT (channel = $2 AND address = $3)",
+    )
+    .bind(person)
+    .bind(channel as i16)
+    .bind(&address)
+    .fetch_one(&mut *tx)
+    .await?;
+    if count >= MAX_DEVICES {
+        return Err(AppError::Rejected(format!(
+            "at most {MAX_DEVICES} devices and addresses a person; unregister one first"
+        )));
+    }
+    let row: (Uuid, i16, String, OffsetDateTime) = sqlx::query_as(
+        "INSERT INTO devices (id, person_id, channel, address, p256dh, auth, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, now()) \
+         ON CONFLICT (person_id, channel, address) DO UPDATE SET p256dh = $5, auth = $6 \
+         RETURNING id, channel, address, created_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(person)
+    .bind(channel as i16)
+    .bind(&address)
+    .bind(p256dh)
+    .bind(auth)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(device_of(row))
+}
+
+/// A push subscription's key as the browser gives it, checked for its length.
+pub(crate) fn push_key(field: &str, text: &str, length: usize) -> Result<Vec<u8>, String> {
+    URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .ok()
+        .filter(|bytes| bytes.len() == length)
+        .ok_or_else(|| format!("{field}: {length} bytes in URL-safe base64"))
+}
+
+pub(crate) async fn unregister(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<()> {
+    let deleted = sqlx::query("DELETE FROM devices WHERE id = $1 AND person_id = $2")
+        .bind(id)
+        .bind(caller.person_id)
+        .execute(&ctx.pool)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(AppError::NotFound("device"));
+    }
+    Ok(())
+}
+
+pub(crate) async fn list(ctx: &Ctx, caller: &Caller) -> AppResult<pb::ListDevicesResponse> {
+    let rows: Vec<(Uuid, i16, String, OffsetDateTime)> = sqlx::query_as(
+        "SELECT id, channel, address, created_at FROM devices WHERE person_id = $1 \
+         ORDER BY created_at, id",
+    )
+    .bind(caller.person_id)
+    .fetch_all(&ctx.pool)
+    .await?;
+    Ok(pb::ListDevicesResponse {
+        devices: rows.into_iter().map(device_of).collect(),
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: Uuid,
+    notice_id: Uuid,
+    recipient_id: Uuid,
+    channel: i16,
+    state: String,
+    attempts: i32,
+    due_at: OffsetDateTime,
+    sent_at: Option<OffsetDateTime>,
+    last_error: Option<String>,
+    cost_vnd: i32,
+    fallback: bool,
+}
+
+/// The deliveries of notice `id`, for its guardian or the school's leaders.
+pub(crate) async fn of_notice(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<pb::ListNoticeDeliveriesResponse> {
+    let notice: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT n.guardian_id, s.id, s.district_id FROM absence_notices n \
+         JOIN classes c ON c.id = n.class_id JOIN schools s ON s.id = c.school_id \
+         WHERE n.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&ctx.pool)
+    .await?;
+    let (guardian, school, district) = notice.ok_or(AppError::NotFound("notice"))?;
+    if caller.person_id != Some(guardian)
+        && !caller.holds(SCHOOL_LEADERS, &Target::school(district, school))
+    {
+        return Err(AppError::NotFound("notice"));
+    }
+    let rows: Vec<DeliveryRow> = sqlx::query_as(
+        "SELECT id, notice_id, recipient_id, channel, state, attempts, due_at, sent_at, \
+         last_error, cost_vnd, fallback FROM deliveries WHERE notice_id = $1 ORDER BY due_at, channel",
+    )
+    .bind(id)
+    .fetch_all(&ctx.pool)
+    .await?;
+    Ok(pb::ListNoticeDeliveriesResponse {
+        deliveries: rows
+            .into_iter()
+            .map(|row| pb::Delivery {
+                id: row.id.to_string(),
+                notice_id: row.notice_id.to_string(),
+                recipient_id: row.recipient_id.to_string(),
+                channel: i32::from(row.channel),
+                state: row.state,
+                attempts: row.attempts,
+                due_at: kernel::dates::rfc3339(row.due_at),
+                sent_at: row.sent_at.map(kernel::dates::rfc3339).unwrap_or_default(),
+                last_error: row.last_error.unwrap_or_default(),
+                cost_vnd: row.cost_vnd,
+                fallback: row.fallback,
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_an_endpoint_then_only_the_listed_push_services_are_admitted() {
+        let services = PushServices::browsers();
+        for (endpoint, admitted) in [
+            ("https://fcm.googleapis.com/fcm/send/abc:def", true),
+            (
+                "https://updates.push.services.mozilla.com/wpush/v2/gAAA",
+                true,
+            ),
+            ("https://wns2-par02p.notify.windows.com/w/?token=x", true),
+            ("https://notify.windows.com/w/", false),
+            ("https://evil.com/fcm.googleapis.com/x", false),
+            ("https://fcm.googleapis.com.evil.com/x", false),
+            ("https://user@fcm.googleapis.com/x", false),
+            ("http://fcm.googleapis.com/fcm/send/abc", false),
+            ("https://169.254.169.254/latest/meta-data", false),
+            ("https://fcm.googleapis.com", false),
+            ("fcm.googleapis.com/fcm/send/abc", false),
+        ] {
+            assert_eq!(services.admits(endpoint), admitted, "{endpoint}");
+        }
+        let local = PushServices(vec!["http://127.0.0.1:4100".to_owned()]);
+        assert!(local.admits("http://127.0.0.1:4100/push/1"));
+        assert!(!local.admits("http://127.0.0.1:4101/push/1"));
+    }
+
+    #[test]
+    fn given_what_a_person_typed_then_an_email_address_or_why_not() {
+        assert_eq!(
+            email_address(" Lan.Nguyen@Gmail.COM ").unwrap(),
+            "Lan.Nguyen@gmail.com"
+        );
+        for bad in [
+            "",
+            "lan",
+            "@gmail.com",
+            "lan@localhost",
+            "lan@@x.vn",
+            "lan @x.vn",
+            "a@x.vn>",
+            "lan@.vn",
+        ] {
+            assert!(email_address(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Delivery beyond the app (docs/notifications.md): an absence notice is always
+//! in the guardian's inbox and live stream; it also goes out on the channels the
+//! guardian registered and chose and the school pays for (rules.rs), each a row
+//! of `deliveries` moving queued → sent → delivered → read, or to failed (the
+//! dead letters) after its retries. Rows are queued in the transaction that
+//! raises the notice and sent by one loop per channel (worker.rs), so a channel's
+//! outage holds only its own rows, and never the roll call. The notice's words
+//! are made when it is sent, with the child's name asked of identity under the
+//! service's own token, so a correction before then is what goes out.
+
+pub(crate) mod devices;
+pub(crate) mod outcome;
+pub(crate) mod push;
+pub(crate) mod rules;
+pub(crate) mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use school::service_identity::ServiceIdentity;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::Ctx;
+use crate::config::DeliverySettings;
+use devices::PushServices;
+use push::vapid::VapidKey;
+pub(crate) use rules::Channel;
+
+/// Delivery beyond the app, on: what the RPCs check devices against, and the
+/// service's identity its workers name children with.
+#[derive(Clone)]
+pub(crate) struct Enabled {
+    pub(crate) push_services: PushServices,
+    pub(crate) vapid: VapidKey,
+    service: Arc<ServiceIdentity>,
+}
+
+impl Enabled {
+    /// On when the service's secret is configured; says so either way.
+    pub(crate) async fn start(
+        pool: &PgPool,
+        settings: &DeliverySettings,
+        identity: &tonic::transport::Channel,
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(secret) = settings.service_secret.clone() else {
+            tracing::warn!(
+                "notices stay in the app: delivery by push, email, Zalo and SMS is off until \
+                 MESSAGING_SERVICE_SECRET is set"
+            );
+            return Ok(None);
+        };
+        let enabled = Self {
+            push_services: PushServices(settings.push_services.clone()),
+            vapid: VapidKey::load(pool, settings.push_contact.clone()).await?,
+            service: Arc::new(ServiceIdentity::new(identity.clone(), "messaging", secret)),
+        };
+        tracing::info!(channels = "push", "notices are delivered beyond the app");
+        Ok(Some(enabled))
+    }
+
+    /// One sending loop per channel that is on.
+    pub(crate) fn spawn_workers(
+        &self,
+        ctx: &Ctx,
+        settings: &DeliverySettings,
+        shutdown: CancellationToken,
+    ) {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+        {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(error = %error, "no HTTP client: delivery beyond the app stays off");
+                return;
+            }
+        };
+        let push = worker::Worker {
+            pool: ctx.pool.clone(),
+            identity: ctx.identity.clone(),
+            service: self.service.clone(),
+            sender: worker::Sender::Push(push::Push {
+                client,
+                vapid: self.vapid.clone(),
+                pool: ctx.pool.clone(),
+            }),
+            per_second: settings.push_per_second,
+        };
+        tokio::spawn(worker::run(push, settings.every, shutdown));
+    }
+}
+
+/// One notice as a channel sends it.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) notice_id: Uuid,
+    pub(crate) recipient: Uuid,
+    pub(crate) title: String,
+    pub(crate) text: String,
+    /// Where the app shows it.
+    pub(crate) url: String,
+    pub(crate) urgent: bool,
+    /// The recipient's phone number, for the paid channels.
+    pub(crate) phone: Option<String>,
+}
+
+/// A notice just raised for a guardian of a school.
+pub(crate) struct Raised {
+    pub(crate) notice: Uuid,
+    pub(crate) guardian: Uuid,
+    pub(crate) school: Uuid,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReachRow {
+    guardian: Uuid,
+    preferred: Option<Vec<i16>>,
+    push: bool,
+    email: bool,
+    has_account: bool,
+    stopped: Vec<i16>,
+    paid: Vec<i16>,
+    fallback_minutes: i32,
+}
+
+/// Queues the deliveries of `raised` notices (urgent ones) as the recipients
+/// and their schools want them, in the caller's transaction.
+pub(crate) async fn queue(conn: &mut PgConnection, raised: &[Raised]) -> anyhow::Result<()> {
+    if raised.is_empty() {
+        return Ok(());
+    }
+    let guardians: Vec<Uuid> = raised.iter().map(|r| r.guardian).collect();
+    let schools: Vec<Uuid> = raised.iter().map(|r| r.school).collect();
+    let reaches: Vec<ReachRow> = sqlx::query_as(
+        "SELECT g.guardian, p.channels AS preferred, \
+             EXISTS (SELECT 1 FROM devices d WHERE d.person_id = g.guardian AND d.channel = 1) AS push, \
+             EXISTS (SELECT 1 FROM devices d WHERE d.person_id = g.guardian AND d.channel = 2) AS email, \
+             EXISTS (SELECT 1 FROM activated_people a WHERE a.person_id = g.guardian) AS has_account, \
+             coalesce((SELECT array_agg(s.channel) FROM channel_stops s WHERE s.person_id = g.guardian), '{}') AS stopped, \
+             coalesce(sp.paid_channels, '{}') AS paid, coalesce(sp.fallback_minutes, 15) AS fallback_minutes \
+         FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS g(guardian, school, i) \
+         LEFT JOIN delivery_preferences p ON p.person_id = g.guardian \
+         LEFT JOIN school_policies sp ON sp.school_id = g.school ORDER BY g.i",
+    )
+    .bind(&guardians)
+    .bind(&schools)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (mut notices, mut recipients, mut in_school) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut channels, mut fallbacks, mut afters) = (Vec::new(), Vec::new(), Vec::new());
+    for (notice, reach) in raised.iter().zip(&reaches) {
+        debug_assert_eq!(notice.guardian, reach.guardian);
+        let channels_of = |numbers: &[i16]| {
+            numbers
+                .iter()
+                .filter_map(|n| Channel::of(*n))
+                .collect::<Vec<_>>()
+        };
+        let stopped = channels_of(&reach.stopped);
+        let preferred = reach
+            .preferred
+            .as_deref()
+            .map_or_else(|| Channel::DEFAULT_ORDER.to_vec(), channels_of);
+        let planned = rules::plan(
+            &preferred,
+            &rules::Reach {
+                push: reach.push,
+                email: reach.email,
+                has_account: reach.has_account,
+                paid: channels_of(&reach.paid)
+                    .into_iter()
+                    .filter(|channel| !stopped.contains(channel))
+                    .collect(),
+            },
+            true,
+            Duration::from_secs(60 * reach.fallback_minutes.max(0) as u64),
+        );
+        for planned in planned {
+            notices.push(notice.notice);
+            recipients.push(notice.guardian);
+            in_school.push(notice.school);
+            channels.push(planned.channel as i16);
+            fallbacks.push(planned.fallback);
+            afters.push(planned.after.as_secs_f64());
+        }
+    }
+    if notices.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO deliveries (id, notice_id, recipient_id, school_id, channel, fallback, state, \
+             due_at, created_at) \
+         SELECT gen_random_uuid(), n, r, s, c, f, 'queued', now() + make_interval(secs => a), now() \
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::smallint[], $5::bool[], $6::float8[]) \
+             AS t(n, r, s, c, f, a) \
+         ON CONFLICT (notice_id, recipient_id, channel) DO NOTHING",
+    )
+    .bind(&notices)
+    .bind(&recipients)
+    .bind(&in_school)
+    .bind(&channels)
+    .bind(&fallbacks)
+    .bind(&afters)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

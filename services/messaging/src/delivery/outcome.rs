@@ -1,0 +1,58 @@
+//! What an attempt to send got back from a channel's provider.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The provider took it: its id for the message (which its receipts name) and
+    /// what it charges, in đồng.
+    Sent {
+        provider_ref: Option<String>,
+        cost_vnd: i32,
+    },
+    /// Try again later (the provider was down, busy or slow), after its hint.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// It will never go through this way (a refused number, a bad request): a
+    /// dead letter with the provider's reason.
+    Failed(String),
+    /// The address no longer exists (an expired push subscription).
+    Gone,
+}
+
+impl Outcome {
+    pub(crate) fn retry(error: String) -> Self {
+        Self::Retry { error, after: None }
+    }
+
+    /// The better of two browsers' outcomes: sent beats retry beats failed.
+    pub(crate) fn or(self, other: Outcome) -> Outcome {
+        fn rank(outcome: &Outcome) -> u8 {
+            match outcome {
+                Outcome::Sent { .. } => 3,
+                Outcome::Retry { .. } => 2,
+                Outcome::Failed(_) => 1,
+                Outcome::Gone => 0,
+            }
+        }
+        if rank(&other) > rank(&self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// A `Retry-After` header in seconds, if the provider sent one.
+pub(crate) fn retry_hint(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}

@@ -1,0 +1,247 @@
+//! One loop per channel sends the deliveries that are due: claims a batch (a
+//! lease, so another replica takes what a dead one left), skips those no longer
+//! needed, names the children with the service's own token, sends at the
+//! channel's pace and records each outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use school::service_identity::ServiceIdentity;
+use sqlx::PgPool;
+use time::Date;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Outgoing;
+use super::outcome::Outcome;
+use super::push::Push;
+use super::rules::{self, Channel};
+use crate::{notices, periodic};
+
+/// Deliveries claimed at a time.
+const BATCH: i64 = 200;
+/// How long a claimed delivery is left to its replica before another may take it.
+const LEASE: Duration = Duration::from_secs(120);
+/// Sends under way at once on one channel.
+const CONCURRENCY: usize = 8;
+
+/// A channel's provider.
+pub(crate) enum Sender {
+    Push(Push),
+}
+
+impl Sender {
+    fn channel(&self) -> Channel {
+        match self {
+            Sender::Push(_) => Channel::Push,
+        }
+    }
+
+    async fn send(&self, message: &Outgoing) -> Outcome {
+        match self {
+            Sender::Push(push) => push.send(message).await,
+        }
+    }
+}
+
+pub(crate) struct Worker {
+    pub(crate) pool: PgPool,
+    pub(crate) identity: tonic::transport::Channel,
+    pub(crate) service: Arc<ServiceIdentity>,
+    pub(crate) sender: Sender,
+    /// The most sends a second on this channel (the provider's limit).
+    pub(crate) per_second: u32,
+}
+
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    id: Uuid,
+    notice_id: Uuid,
+    recipient_id: Uuid,
+    fallback: bool,
+    attempts: i32,
+    student_id: Uuid,
+    class_name: String,
+    date: Date,
+    session: i16,
+    status: i16,
+    follow_up: bool,
+    withdrawn: bool,
+    read_in_app: bool,
+    delivered_by_paid: bool,
+}
+
+/// Sends `worker`'s channel's due deliveries every `every` until `shutdown`.
+pub(crate) async fn run(worker: Worker, every: Duration, shutdown: CancellationToken) {
+    let worker = &worker;
+    periodic::in_batches("deliveries", every, BATCH, shutdown, || worker.batch()).await;
+}
+
+impl Worker {
+    async fn batch(&self) -> anyhow::Result<i64> {
+        let channel = self.sender.channel();
+        let claimed: Vec<Claimed> = sqlx::query_as(
+            "WITH claimed AS ( \
+                 UPDATE deliveries d SET due_at = now() + make_interval(secs => $3) \
+                 WHERE d.id IN (SELECT id FROM deliveries WHERE channel = $1 AND state = 'queued' \
+                     AND due_at <= now() ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 RETURNING d.id, d.notice_id, d.recipient_id, d.fallback, d.attempts) \
+             SELECT c.id, c.notice_id, c.recipient_id, c.fallback, c.attempts, n.student_id, \
+                 coalesce(cl.name, '') AS class_name, n.date, n.session, n.status, \
+                 n.follows IS NOT NULL AS follow_up, n.withdrawn_at IS NOT NULL AS withdrawn, \
+                 n.read_at IS NOT NULL AS read_in_app, \
+                 EXISTS (SELECT 1 FROM deliveries o WHERE o.notice_id = c.notice_id \
+                     AND o.recipient_id = c.recipient_id AND o.channel IN (3, 4) \
+                     AND o.state IN ('delivered', 'read')) AS delivered_by_paid \
+             FROM claimed c JOIN absence_notices n ON n.id = c.notice_id \
+             LEFT JOIN classes cl ON cl.id = n.class_id",
+        )
+        .bind(channel as i16)
+        .bind(BATCH)
+        .bind(LEASE.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        let count = claimed.len() as i64;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let (due, not_needed): (Vec<Claimed>, Vec<Claimed>) = claimed.into_iter().partition(|c| {
+            rules::still_needed(c.fallback, c.withdrawn, c.read_in_app, c.delivered_by_paid)
+        });
+        for skipped in &not_needed {
+            self.finish(skipped.id, "skipped", None).await?;
+        }
+        if due.is_empty() {
+            return Ok(count);
+        }
+        let reader = self.service.reader().await?;
+        let directory = school::peers::directory(&self.identity);
+        let mut children: Vec<Uuid> = due.iter().map(|c| c.student_id).collect();
+        children.sort_unstable();
+        children.dedup();
+        let names = school::names::names_of(directory.clone(), &reader, &children).await?;
+        let phones = if channel.paid() {
+            let recipients: Vec<Uuid> = due.iter().map(|c| c.recipient_id).collect();
+            school::names::phones_of(directory, &reader, &recipients).await?
+        } else {
+            Default::default()
+        };
+        let messages: Vec<(Claimed, Option<Outgoing>)> = due
+            .into_iter()
+            .map(|claimed| {
+                let message = names.get(&claimed.student_id).map(|child| Outgoing {
+                    notice_id: claimed.notice_id,
+                    recipient: claimed.recipient_id,
+                    title: "Thông báo chuyên cần".to_owned(),
+                    text: notices::words(
+                        &child.full_name,
+                        &claimed.class_name,
+                        claimed.date,
+                        claimed.session,
+                        claimed.status,
+                        claimed.follow_up,
+                    ),
+                    url: format!("/notices/{}", claimed.notice_id),
+                    urgent: true,
+                    phone: phones.get(&claimed.recipient_id).cloned(),
+                });
+                (claimed, message)
+            })
+            .collect();
+        // The channel's pace: the i-th send of the batch starts no sooner than
+        // i intervals after the first.
+        let gap = Duration::from_secs(1) / self.per_second.max(1);
+        let start = tokio::time::Instant::now();
+        let outcomes: Vec<(Claimed, Outcome)> =
+            futures::stream::iter(messages.into_iter().enumerate())
+                .map(|(i, (claimed, message))| async move {
+                    let outcome = match &message {
+                        None => Outcome::Failed(
+                            "the child's name is no longer known (erased)".to_owned(),
+                        ),
+                        Some(message) if channel.paid() && message.phone.is_none() => {
+                            Outcome::Failed("the guardian has no phone number".to_owned())
+                        }
+                        Some(message) => {
+                            tokio::time::sleep_until(start + gap * i as u32).await;
+                            self.sender.send(message).await
+                        }
+                    };
+                    (claimed, outcome)
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+        for (claimed, outcome) in outcomes {
+            self.record(&claimed, outcome).await?;
+        }
+        Ok(count)
+    }
+
+    async fn record(&self, claimed: &Claimed, outcome: Outcome) -> anyhow::Result<()> {
+        let attempts = claimed.attempts + 1;
+        match outcome {
+            Outcome::Sent {
+                provider_ref,
+                cost_vnd,
+            } => {
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'sent', sent_at = now(), attempts = $2, \
+                     provider_ref = $3, cost_vnd = $4, last_error = NULL WHERE id = $1",
+                )
+                .bind(claimed.id)
+                .bind(attempts)
+                .bind(provider_ref)
+                .bind(cost_vnd)
+                .execute(&self.pool)
+                .await?;
+            }
+            Outcome::Retry { error, after } => match rules::retry_after(attempts, after) {
+                Some(after) => {
+                    sqlx::query(
+                        "UPDATE deliveries SET attempts = $2, last_error = $3, \
+                         due_at = now() + make_interval(secs => $4) WHERE id = $1",
+                    )
+                    .bind(claimed.id)
+                    .bind(attempts)
+                    .bind(error)
+                    .bind(after.as_secs_f64())
+                    .execute(&self.pool)
+                    .await?;
+                }
+                None => self.fail(claimed.id, attempts, &error).await?,
+            },
+            Outcome::Failed(error) => self.fail(claimed.id, attempts, &error).await?,
+            Outcome::Gone => {
+                self.fail(claimed.id, attempts, "the address no longer exists")
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// A dead letter: the delivery failed for good, with the provider's reason.
+    async fn fail(&self, id: Uuid, attempts: i32, error: &str) -> anyhow::Result<()> {
+        tracing::warn!(delivery = %id, channel = self.sender.channel().name(), attempts, "a delivery failed for good");
+        sqlx::query("UPDATE deliveries SET attempts = $2 WHERE id = $1")
+            .bind(id)
+            .bind(attempts)
+            .execute(&self.pool)
+            .await?;
+        self.finish(id, "failed", Some(error)).await
+    }
+
+    async fn finish(&self, id: Uuid, state: &str, error: Option<&str>) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE deliveries SET state = $2, finished_at = now(), \
+             last_error = coalesce($3, last_error) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,302 @@
+//! Notices beyond the app, against a stand-in that speaks the protocol: a Web
+//! Push service that checks each request's VAPID signature and decrypts its
+//! body with the test browser's keys (RFC 8291, 8292). A guardian's browser is
+//! told of an absence once, in words naming the child; a subscription the push
+//! service says is gone is forgotten.
+
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
+use std::time::Duration;
+
+use aes_gcm::aead::{Aead as _, KeyInit as _};
+use aes_gcm::{Aes128Gcm, Nonce};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hkdf::Hkdf;
+use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
+use lienlac_proto::attendance::v1 as att;
+use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
+use lienlac_proto::messaging::v1 as pb;
+use lienlac_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
+use lienlac_test_stack::{SchoolDay, start_school_day_with};
+use lienlac_test_support::today;
+use p256::ecdsa::signature::Verifier as _;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::{PublicKey, SecretKey};
+use sha2::Sha256;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// One request the push service took.
+struct Pushed {
+    subscription: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A push service on loopback: `/push/gone-…` answers 410 as for an expired
+/// subscription, any other `/push/…` 201.
+async fn push_service() -> (String, mpsc::UnboundedReceiver<Pushed>) {
+    let (sender, received) = mpsc::unbounded_channel();
+    let app = Router::new()
+        .route(
+            "/push/{subscription}",
+            post(
+                |State(sender): State<mpsc::UnboundedSender<Pushed>>,
+                 Path(subscription): Path<String>,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let gone = subscription.starts_with("gone");
+                    sender
+                        .send(Pushed {
+                            subscription,
+                            headers,
+                            body: body.to_vec(),
+                        })
+                        .unwrap();
+                    if gone {
+                        StatusCode::GONE
+                    } else {
+                        StatusCode::CREATED
+                    }
+                },
+            ),
+        )
+        .with_state(sender);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (origin, received)
+}
+
+/// A browser's subscription keys.
+struct Browser {
+    key: SecretKey,
+    auth: [u8; 16],
+}
+
+impl Browser {
+    fn new() -> Self {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).unwrap();
+        let mut auth = [0u8; 16];
+        getrandom::fill(&mut auth).unwrap();
+        Self {
+            key: SecretKey::from_slice(&bytes).unwrap(),
+            auth,
+        }
+    }
+
+    fn public(&self) -> Vec<u8> {
+        self.key.public_key().to_sec1_bytes().to_vec()
+    }
+
+    /// RFC 8291 §3 from the browser's side: the plaintext of an `aes128gcm` body.
+    fn decrypt(&self, body: &[u8]) -> Vec<u8> {
+        let salt = &body[..16];
+        let id_length = usize::from(body[20]);
+        let sender = PublicKey::from_sec1_bytes(&body[21..21 + id_length]).unwrap();
+        let ciphertext = &body[21 + id_length..];
+        let shared = self.key.diffie_hellman(&sender);
+        let mut info = b"WebPush: info\0".to_vec();
+        info.extend_from_slice(&self.public());
+        info.extend_from_slice(&body[21..21 + id_length]);
+        let mut ikm = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(&self.auth), shared.raw_secret_bytes().as_slice())
+            .expand(&info, &mut ikm)
+            .unwrap();
+        let content = Hkdf::<Sha256>::new(Some(salt), &ikm);
+        let (mut key, mut nonce) = ([0u8; 16], [0u8; 12]);
+        content
+            .expand(b"Content-Encoding: aes128gcm\0", &mut key)
+            .unwrap();
+        content
+            .expand(b"Content-Encoding: nonce\0", &mut nonce)
+            .unwrap();
+        let mut record = Aes128Gcm::new_from_slice(&key)
+            .unwrap()
+            .decrypt(&Nonce::try_from(&nonce[..]).unwrap(), ciphertext)
+            .expect("the body decrypts with the subscription's keys");
+        while record.last() == Some(&0) {
+            record.pop();
+        }
+        assert_eq!(record.pop(), Some(2), "the last record's delimiter");
+        record
+    }
+}
+
+/// Checks the VAPID `Authorization` of a push to `origin`; returns its key.
+fn verified_vapid(headers: &HeaderMap, origin: &str) -> String {
+    let authorization = headers["authorization"].to_str().unwrap();
+    let (jwt, key) = authorization
+        .strip_prefix("vapid t=")
+        .and_then(|rest| rest.split_once(", k="))
+        .expect("vapid t=…, k=…");
+    let (signed, signature) = jwt.rsplit_once('.').unwrap();
+    let verifying = VerifyingKey::from_sec1_bytes(&URL_SAFE_NO_PAD.decode(key).unwrap()).unwrap();
+    let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+    verifying
+        .verify(signed.as_bytes(), &signature)
+        .expect("the JWT is signed by the key it names");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(signed.split_once('.').unwrap().1)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], origin);
+    assert!(claims["sub"].as_str().unwrap().starts_with("mailto:"));
+    key.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guardians_browser_is_told_of_an_absence_once_encrypted_and_signed() {
+    let world = TestWorld::new();
+    let stop = CancellationToken::new();
+    let (origin, mut pushed) = push_service().await;
+    let listed = origin.clone();
+    let SchoolDay {
+        attendance,
+        messaging,
+        school,
+        ..
+    } = start_school_day_with(&world, &stop, move |settings| {
+        settings.delivery.push_services = vec![listed];
+        settings.delivery.every = Duration::from_millis(100);
+    })
+    .await;
+    let messaging = MessagingServiceClient::new(channel(messaging));
+    let browser = Browser::new();
+    let register = |address: String| {
+        with_token(
+            pb::RegisterDeviceRequest {
+                channel: pb::Channel::Push as i32,
+                address,
+                p256dh: URL_SAFE_NO_PAD.encode(browser.public()),
+                auth: URL_SAFE_NO_PAD.encode(browser.auth),
+            },
+            &school.guardian,
+        )
+    };
+    messaging
+        .clone()
+        .register_device(register(format!("{origin}/push/phone")))
+        .await
+        .unwrap();
+    messaging
+        .clone()
+        .register_device(register(format!("{origin}/push/gone-laptop")))
+        .await
+        .unwrap();
+    let refused = messaging
+        .clone()
+        .register_device(register("https://push.example.net/x".to_owned()))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    let server_key = messaging
+        .clone()
+        .get_push_key(with_token(pb::GetPushKeyRequest {}, &school.guardian))
+        .await
+        .unwrap()
+        .into_inner()
+        .public_key;
+
+    AttendanceServiceClient::new(channel(attendance))
+        .submit_roll_call(with_token(
+            att::SubmitRollCallRequest {
+                request_id: request_id(),
+                class_id: school.class_id.clone(),
+                date: today(),
+                session: att::Session::Morning as i32,
+                marks: vec![att::Mark {
+                    student_id: school.students[0].clone(),
+                    status: att::AttendanceStatus::AbsentUnexcused as i32,
+                    ..Default::default()
+                }],
+                taken_at: String::new(),
+            },
+            &school.homeroom,
+        ))
+        .await
+        .unwrap();
+
+    let mut texts = Vec::new();
+    for _ in 0..2 {
+        let request = tokio::time::timeout(Duration::from_secs(15), pushed.recv())
+            .await
+            .expect("a push within 15 seconds")
+            .unwrap();
+        assert_eq!(verified_vapid(&request.headers, &origin), server_key);
+        assert_eq!(request.headers["content-encoding"], "aes128gcm");
+        assert_eq!(request.headers["urgency"], "high");
+        let message: serde_json::Value =
+            serde_json::from_slice(&browser.decrypt(&request.body)).unwrap();
+        texts.push((
+            request.subscription,
+            message["body"].as_str().unwrap().to_owned(),
+        ));
+    }
+    texts.sort();
+    assert_eq!(texts[0].0, "gone-laptop");
+    assert_eq!(texts[1].0, "phone");
+    for (_, text) in &texts {
+        assert!(
+            text.starts_with("Thông báo: em ") && text.contains("vắng buổi sáng"),
+            "{text}"
+        );
+    }
+
+    let notices = messaging
+        .clone()
+        .list_notices(with_token(
+            pb::ListNoticesRequest::default(),
+            &school.guardian,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .notices;
+    assert_eq!(notices.len(), 1);
+    let deliveries = eventually("the push recorded as sent", Duration::from_secs(10), || {
+        let messaging = messaging.clone();
+        let notice = notices[0].id.clone();
+        let token = school.guardian.clone();
+        async move {
+            let deliveries = messaging
+                .clone()
+                .list_notice_deliveries(with_token(pb::NoticeRef { notice_id: notice }, &token))
+                .await
+                .unwrap()
+                .into_inner()
+                .deliveries;
+            deliveries
+                .iter()
+                .all(|d| d.state == "sent")
+                .then_some(deliveries)
+        }
+    })
+    .await;
+    assert_eq!(deliveries.len(), 1, "one delivery by push: {deliveries:?}");
+    assert_eq!(deliveries[0].channel, pb::Channel::Push as i32);
+    let devices = messaging
+        .clone()
+        .list_devices(with_token(pb::ListDevicesRequest {}, &school.guardian))
+        .await
+        .unwrap()
+        .into_inner()
+        .devices;
+    assert_eq!(devices.len(), 1, "the gone subscription is forgotten");
+    assert!(devices[0].address.ends_with("/push/phone"));
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), pushed.recv())
+            .await
+            .is_err(),
+        "nothing is pushed twice"
+    );
+    stop.cancel();
+}
