@@ -583,6 +583,11 @@ impl MessagingService for Messaging {
                 )
             }
             Ok(pb::Channel::Email) => {
+                if enabled.email.is_none() {
+                    return Err(Status::failed_precondition(
+                        "email is off on this server (no SMTP server is configured)",
+                    ));
+                }
                 let address = delivery::devices::email_address(&r.address).unwrap_or_else(|why| {
                     check.add(Violation::new("address", why, "địa chỉ email không hợp lệ"));
                     String::new()

@@ -50,6 +50,13 @@ pub struct DeliverySettings {
     pub push_services: Vec<String>,
     /// Push messages a second at most (`MESSAGING_PUSH_PER_SECOND`; 200).
     pub push_per_second: u32,
+    /// The SMTP server email goes through (`MESSAGING_SMTP_URL`,
+    /// `smtps://user:password@smtp.example.vn`); email is off without it.
+    pub smtp_url: Option<String>,
+    /// The sender (`MESSAGING_EMAIL_FROM`, `lienlac <thongbao@quan1.edu.vn>`).
+    pub email_from: String,
+    /// Emails a second at most (`MESSAGING_EMAIL_PER_SECOND`; 20).
+    pub email_per_second: u32,
 }
 
 impl DeliverySettings {
@@ -60,6 +67,9 @@ impl DeliverySettings {
             push_contact: "mailto:lienlac@localhost".to_owned(),
             push_services: crate::delivery::devices::PushServices::browsers().0,
             push_per_second: 200,
+            smtp_url: None,
+            email_from: "lienlac <lienlac@localhost>".to_owned(),
+            email_per_second: 20,
         }
     }
 
@@ -84,6 +94,11 @@ impl DeliverySettings {
                 .collect();
         }
         env.parse("MESSAGING_PUSH_PER_SECOND", &mut settings.push_per_second)?;
+        settings.smtp_url = env.text("MESSAGING_SMTP_URL");
+        if let Some(from) = env.text("MESSAGING_EMAIL_FROM") {
+            settings.email_from = from;
+        }
+        env.parse("MESSAGING_EMAIL_PER_SECOND", &mut settings.email_per_second)?;
         Ok(settings)
     }
 }

@@ -300,3 +300,200 @@ async fn a_guardians_browser_is_told_of_an_absence_once_encrypted_and_signed() {
     );
     stop.cancel();
 }
+
+/// One email the sink took.
+struct Mail {
+    to: String,
+    data: String,
+}
+
+/// An SMTP server on loopback that takes every message, but refuses recipients
+/// whose address starts with `refused` (550, a permanent refusal).
+async fn smtp_sink() -> (String, mpsc::UnboundedReceiver<Mail>) {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+    let (sender, received) = mpsc::unbounded_channel();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let mut to = String::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let command = line.to_ascii_uppercase();
+                    let reply: &[u8] = if command.starts_with("RCPT TO:") {
+                        to = line[8..].trim().trim_matches(['<', '>']).to_owned();
+                        if to.starts_with("refused") {
+                            b"550 5.1.1 no such mailbox\r\n"
+                        } else {
+                            b"250 OK\r\n"
+                        }
+                    } else if command == "DATA" {
+                        write.write_all(b"354 go ahead\r\n").await.unwrap();
+                        let mut data = String::new();
+                        while let Ok(Some(line)) = lines.next_line().await {
+                            if line == "." {
+                                break;
+                            }
+                            data.push_str(&line);
+                            data.push('\n');
+                        }
+                        let _ = sender.send(Mail {
+                            to: to.clone(),
+                            data,
+                        });
+                        b"250 OK queued\r\n"
+                    } else if command == "QUIT" {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, received)
+}
+
+/// The text of a `text/plain` base64 message.
+fn body_of(mail: &Mail) -> String {
+    let (_, body) = mail.data.split_once("\n\n").unwrap();
+    let joined: String = body.split_whitespace().collect();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(joined)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guardians_email_carries_the_notice_and_a_refused_address_is_a_dead_letter() {
+    let world = TestWorld::new();
+    let stop = CancellationToken::new();
+    let (url, mut mails) = smtp_sink().await;
+    let SchoolDay {
+        attendance,
+        messaging,
+        school,
+        ..
+    } = start_school_day_with(&world, &stop, move |settings| {
+        settings.delivery.smtp_url = Some(url);
+        settings.delivery.every = Duration::from_millis(100);
+    })
+    .await;
+    let messaging = MessagingServiceClient::new(channel(messaging));
+    let register = |address: &str| {
+        let mut messaging = messaging.clone();
+        let request = with_token(
+            pb::RegisterDeviceRequest {
+                channel: pb::Channel::Email as i32,
+                address: address.to_owned(),
+                ..Default::default()
+            },
+            &school.guardian,
+        );
+        async move { messaging.register_device(request).await }
+    };
+    let absent = |session: att::Session| {
+        let mut roll_calls = AttendanceServiceClient::new(channel(attendance));
+        let request = with_token(
+            att::SubmitRollCallRequest {
+                request_id: request_id(),
+                class_id: school.class_id.clone(),
+                date: today(),
+                session: session as i32,
+                marks: vec![att::Mark {
+                    student_id: school.students[0].clone(),
+                    status: att::AttendanceStatus::AbsentUnexcused as i32,
+                    ..Default::default()
+                }],
+                taken_at: String::new(),
+            },
+            &school.homeroom,
+        );
+        async move { roll_calls.submit_roll_call(request).await.unwrap() }
+    };
+    let deliveries_of = |notice: String| {
+        let mut messaging = messaging.clone();
+        let token = school.guardian.clone();
+        async move {
+            messaging
+                .list_notice_deliveries(with_token(pb::NoticeRef { notice_id: notice }, &token))
+                .await
+                .unwrap()
+                .into_inner()
+                .deliveries
+        }
+    };
+    let newest_notice = || {
+        let mut messaging = messaging.clone();
+        let token = school.guardian.clone();
+        async move {
+            messaging
+                .list_notices(with_token(pb::ListNoticesRequest::default(), &token))
+                .await
+                .unwrap()
+                .into_inner()
+                .notices
+        }
+    };
+
+    let refused = register("not an address").await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    register("refused@truong.edu.vn").await.unwrap();
+    absent(att::Session::Morning).await;
+    let notices = eventually("the morning notice", Duration::from_secs(15), || async {
+        let notices = newest_notice().await;
+        (!notices.is_empty()).then_some(notices)
+    })
+    .await;
+    let dead = eventually("a dead letter", Duration::from_secs(15), || {
+        let deliveries = deliveries_of(notices[0].id.clone());
+        async move { deliveries.await.into_iter().find(|d| d.state == "failed") }
+    })
+    .await;
+    assert_eq!(dead.channel, pb::Channel::Email as i32);
+    assert!(dead.last_error.contains("550"), "{}", dead.last_error);
+
+    let devices = messaging
+        .clone()
+        .list_devices(with_token(pb::ListDevicesRequest {}, &school.guardian))
+        .await
+        .unwrap()
+        .into_inner()
+        .devices;
+    messaging
+        .clone()
+        .unregister_device(with_token(
+            pb::UnregisterDeviceRequest {
+                device_id: devices[0].id.clone(),
+            },
+            &school.guardian,
+        ))
+        .await
+        .unwrap();
+    register("Me.Phuc@Truong.edu.vn").await.unwrap();
+    absent(att::Session::Afternoon).await;
+    let mail = tokio::time::timeout(Duration::from_secs(15), mails.recv())
+        .await
+        .expect("an email within 15 seconds")
+        .unwrap();
+    assert_eq!(mail.to, "Me.Phuc@truong.edu.vn");
+    let text = body_of(&mail);
+    assert!(
+        text.starts_with("Thông báo: em ") && text.contains("vắng buổi chiều"),
+        "{text}"
+    );
+    assert!(mail.data.contains("Subject: "), "{}", mail.data);
+    stop.cancel();
+}

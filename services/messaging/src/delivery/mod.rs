@@ -9,6 +9,7 @@
 //! service's own token, so a correction before then is what goes out.
 
 pub(crate) mod devices;
+pub(crate) mod email;
 pub(crate) mod outcome;
 pub(crate) mod push;
 pub(crate) mod rules;
@@ -34,6 +35,8 @@ pub(crate) use rules::Channel;
 pub(crate) struct Enabled {
     pub(crate) push_services: PushServices,
     pub(crate) vapid: VapidKey,
+    /// Email, when an SMTP server is configured.
+    pub(crate) email: Option<email::Email>,
     service: Arc<ServiceIdentity>,
 }
 
@@ -51,12 +54,25 @@ impl Enabled {
             );
             return Ok(None);
         };
+        let email = match &settings.smtp_url {
+            Some(url) => Some(email::Email::new(url, &settings.email_from, pool.clone())?),
+            None => {
+                tracing::warn!("email is off until MESSAGING_SMTP_URL is set");
+                None
+            }
+        };
+        let channels = if email.is_some() {
+            "push, email"
+        } else {
+            "push"
+        };
         let enabled = Self {
             push_services: PushServices(settings.push_services.clone()),
             vapid: VapidKey::load(pool, settings.push_contact.clone()).await?,
+            email,
             service: Arc::new(ServiceIdentity::new(identity.clone(), "messaging", secret)),
         };
-        tracing::info!(channels = "push", "notices are delivered beyond the app");
+        tracing::info!(channels, "notices are delivered beyond the app");
         Ok(Some(enabled))
     }
 
@@ -89,7 +105,17 @@ impl Enabled {
             }),
             per_second: settings.push_per_second,
         };
-        tokio::spawn(worker::run(push, settings.every, shutdown));
+        tokio::spawn(worker::run(push, settings.every, shutdown.clone()));
+        if let Some(email) = &self.email {
+            let email = worker::Worker {
+                pool: ctx.pool.clone(),
+                identity: ctx.identity.clone(),
+                service: self.service.clone(),
+                sender: worker::Sender::Email(email.clone()),
+                per_second: settings.email_per_second,
+            };
+            tokio::spawn(worker::run(email, settings.every, shutdown));
+        }
     }
 }
 

@@ -27,7 +27,8 @@ impl Outcome {
         Self::Retry { error, after: None }
     }
 
-    /// The better of two browsers' outcomes: sent beats retry beats failed.
+    /// The better of two addresses' outcomes: sent beats retry beats failed; of
+    /// two alike, the later (a provider's answer over the placeholder it follows).
     pub(crate) fn or(self, other: Outcome) -> Outcome {
         fn rank(outcome: &Outcome) -> u8 {
             match outcome {
@@ -37,7 +38,7 @@ impl Outcome {
                 Outcome::Gone => 0,
             }
         }
-        if rank(&other) > rank(&self) {
+        if rank(&other) >= rank(&self) {
             other
         } else {
             self
@@ -55,4 +56,27 @@ pub(crate) fn retry_hint(headers: &reqwest::header::HeaderMap) -> Option<Duratio
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn of_several_addresses_the_best_outcome_stands_and_a_real_answer_beats_a_placeholder() {
+        let sent = || Outcome::Sent {
+            provider_ref: None,
+            cost_vnd: 0,
+        };
+        let placeholder = || Outcome::Failed("no address".to_owned());
+        let refused = || Outcome::Failed("550".to_owned());
+        assert_eq!(placeholder().or(refused()), refused());
+        assert_eq!(placeholder().or(Outcome::Gone), placeholder());
+        assert_eq!(sent().or(refused()), sent());
+        assert_eq!(
+            refused().or(Outcome::retry("busy".to_owned())),
+            Outcome::retry("busy".to_owned())
+        );
+        assert_eq!(Outcome::retry("busy".to_owned()).or(sent()), sent());
+    }
 }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Outgoing;
+use super::email::Email;
 use super::outcome::Outcome;
 use super::push::Push;
 use super::rules::{self, Channel};
@@ -29,18 +30,21 @@ const CONCURRENCY: usize = 8;
 /// A channel's provider.
 pub(crate) enum Sender {
     Push(Push),
+    Email(Email),
 }
 
 impl Sender {
     fn channel(&self) -> Channel {
         match self {
             Sender::Push(_) => Channel::Push,
+            Sender::Email(_) => Channel::Email,
         }
     }
 
     async fn send(&self, message: &Outgoing) -> Outcome {
         match self {
             Sender::Push(push) => push.send(message).await,
+            Sender::Email(email) => email.send(message).await,
         }
     }
 }
