@@ -133,8 +133,8 @@ impl ServiceHost {
 
     /// Serves `router` for the requests whose path starts with `prefix` on the
     /// gRPC port, as plain HTTP (grpc/plain_http.rs): links a browser follows.
-    pub fn serve_plain_http(&mut self, prefix: &'static str, router: axum::Router) {
-        self.plain_http = crate::grpc::PlainHttpLayer::new(prefix, router);
+    pub fn serve_plain_http(&mut self, prefixes: &'static [&'static str], router: axum::Router) {
+        self.plain_http = crate::grpc::PlainHttpLayer::new(prefixes, router);
     }
 
     pub fn add_relay(&mut self) {

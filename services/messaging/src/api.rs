@@ -549,7 +549,86 @@ impl MessagingService for Messaging {
         let id = check.uuid("notice_id", &request.get_ref().notice_id);
         check.done()?;
         Ok(Response::new(
-            delivery::devices::of_notice(&self.ctx, caller, id).await?,
+            delivery::reports::of_notice(&self.ctx, caller, id).await?,
+        ))
+    }
+
+    async fn list_deliveries(
+        &self,
+        request: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let school = check.uuid("school_id", &r.school_id);
+        let limit = page(&mut check, "limit", r.limit, 50, 200);
+        let state = match r.state.as_str() {
+            "" => None,
+            "queued" | "sent" | "delivered" | "read" | "failed" | "skipped" => {
+                Some(r.state.clone())
+            }
+            _ => {
+                check.add(Violation::new(
+                    "state",
+                    "one of queued, sent, delivered, read, failed, skipped",
+                    "một trong các trạng thái queued, sent, delivered, read, failed, skipped",
+                ));
+                None
+            }
+        };
+        check.done()?;
+        Ok(Response::new(
+            delivery::reports::of_school(&self.ctx, caller, school, state, &r.cursor, limit)
+                .await?,
+        ))
+    }
+
+    async fn get_delivery_costs(
+        &self,
+        request: Request<pb::GetDeliveryCostsRequest>,
+    ) -> Result<Response<pb::DeliveryCosts>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let scope = match (r.school_id.is_empty(), r.district_id.is_empty()) {
+            (false, true) => Some(delivery::reports::Scope::School(
+                check.uuid("school_id", &r.school_id),
+            )),
+            (true, false) => Some(delivery::reports::Scope::District(
+                check.uuid("district_id", &r.district_id),
+            )),
+            _ => {
+                check.add(Violation::new(
+                    "school_id",
+                    "give either school_id or district_id",
+                    "cần school_id hoặc district_id (một trong hai)",
+                ));
+                None
+            }
+        };
+        let month = if r.month.is_empty() {
+            kernel::dates::parse_month(&kernel::dates::month_of(school::dates::local_today()))
+        } else {
+            kernel::dates::parse_month(&r.month)
+        };
+        if month.is_none() {
+            check.add(Violation::new("month", "YYYY-MM", "tháng dạng YYYY-MM"));
+        }
+        check.done()?;
+        let (Some(scope), Some(month)) = (scope, month) else {
+            return Err(Status::invalid_argument(
+                "school_id or district_id, and a month",
+            ));
+        };
+        let sms_price = self
+            .ctx
+            .delivery
+            .as_ref()
+            .map_or(i64::from(crate::config::DEFAULT_SMS_PRICE_VND), |enabled| {
+                enabled.sms_price()
+            });
+        Ok(Response::new(
+            delivery::reports::costs(&self.ctx, caller, scope, month, sms_price).await?,
         ))
     }
 
@@ -583,7 +662,7 @@ impl MessagingService for Messaging {
                 )
             }
             Ok(pb::Channel::Email) => {
-                if enabled.email.is_none() {
+                if !enabled.has(delivery::Channel::Email) {
                     return Err(Status::failed_precondition(
                         "email is off on this server (no SMTP server is configured)",
                     ));
@@ -757,6 +836,19 @@ impl MessagingService for Messaging {
             moderators: people(&mut check, "policy.moderator_ids", &given.moderator_ids, 20),
             public_feed: given.public_feed,
             notify_late: given.notify_late,
+            paid_channels: paid_channels(&mut check, &given.paid_channels),
+            fallback_minutes: match given.fallback_minutes {
+                0 => posts::rules::DEFAULT_FALLBACK_MINUTES,
+                minutes @ 1..=240 => minutes,
+                _ => {
+                    check.add(Violation::new(
+                        "policy.fallback_minutes",
+                        "from 1 to 240 minutes (0 for the default 15)",
+                        "từ 1 đến 240 phút (0: mặc định 15 phút)",
+                    ));
+                    posts::rules::DEFAULT_FALLBACK_MINUTES
+                }
+            },
         };
         check.done()?;
         Ok(Response::new(
@@ -1215,4 +1307,25 @@ fn devices_key(check: &mut Check, field: &str, text: &str, length: usize) -> Vec
         ));
         Vec::new()
     })
+}
+
+/// The paid channels a school pays for, each once.
+fn paid_channels(check: &mut Check, given: &[i32]) -> Vec<i16> {
+    let mut channels: Vec<i16> = Vec::new();
+    for &channel in given {
+        match pb::Channel::try_from(channel) {
+            Ok(pb::Channel::Zalo | pb::Channel::Sms) => {
+                let channel = channel as i16;
+                if !channels.contains(&channel) {
+                    channels.push(channel);
+                }
+            }
+            _ => check.add(Violation::new(
+                "policy.paid_channels",
+                "the paid channels are CHANNEL_ZALO and CHANNEL_SMS",
+                "kênh trả phí chỉ gồm Zalo và SMS",
+            )),
+        }
+    }
+    channels
 }

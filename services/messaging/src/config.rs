@@ -57,6 +57,116 @@ pub struct DeliverySettings {
     pub email_from: String,
     /// Emails a second at most (`MESSAGING_EMAIL_PER_SECOND`; 20).
     pub email_per_second: u32,
+    /// SMS through an HTTP provider; off unless `MESSAGING_SMS_URL` is set.
+    pub sms: Option<SmsSettings>,
+    /// Zalo ZNS; off unless `MESSAGING_ZALO_APP_ID` is set.
+    pub zalo: Option<ZaloSettings>,
+}
+
+/// What one SMS part costs unless `MESSAGING_SMS_PRICE_VND` says otherwise.
+pub const DEFAULT_SMS_PRICE_VND: i32 = 800;
+
+/// An SMS provider in eSMS.vn's request shape (delivery/sms.rs).
+#[derive(Debug, Clone)]
+pub struct SmsSettings {
+    /// `MESSAGING_SMS_URL`: the send endpoint,
+    /// `https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/`.
+    pub url: String,
+    /// `MESSAGING_SMS_API_KEY`, `MESSAGING_SMS_SECRET_KEY`.
+    pub api_key: String,
+    pub secret_key: SecretString,
+    /// `MESSAGING_SMS_BRANDNAME`: the registered sender name.
+    pub brandname: String,
+    /// `MESSAGING_SMS_PRICE_VND`: the price of one part (70 Unicode characters); 800.
+    pub price_vnd: i32,
+    /// `MESSAGING_SMS_PER_SECOND`; 30.
+    pub per_second: u32,
+}
+
+/// A Zalo Official Account sending ZNS template messages (delivery/zalo.rs).
+#[derive(Debug, Clone)]
+pub struct ZaloSettings {
+    /// `MESSAGING_ZALO_URL`: `https://business.openapi.zalo.me` by default.
+    pub url: String,
+    /// `MESSAGING_ZALO_OAUTH_URL`: `https://oauth.zaloapp.com` by default.
+    pub oauth_url: String,
+    /// `MESSAGING_ZALO_APP_ID`, `MESSAGING_ZALO_SECRET_KEY`: the Zalo app's.
+    pub app_id: String,
+    pub secret_key: SecretString,
+    /// `MESSAGING_ZALO_REFRESH_TOKEN`: the OA's refresh token to start from; the
+    /// service keeps the ones Zalo gives after.
+    pub refresh_token: SecretString,
+    /// `MESSAGING_ZALO_TEMPLATE_ID`: the approved absence-notice template, with the
+    /// parameters `student_name`, `class_name`, `date` and `content`.
+    pub template_id: String,
+    /// `MESSAGING_ZALO_PRICE_VND`: the price of one message; 300.
+    pub price_vnd: i32,
+    /// `MESSAGING_ZALO_PER_SECOND`; 50.
+    pub per_second: u32,
+}
+
+/// `name`, required because `because` is set.
+fn required<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+    name: &str,
+    because: &str,
+) -> Result<String, ConfigError> {
+    env.text(name).ok_or_else(|| ConfigError {
+        name: name.to_owned(),
+        reason: format!("must be set when {because} is"),
+    })
+}
+
+impl SmsSettings {
+    fn from_env<F: Fn(&str) -> Option<String>>(
+        env: &Env<'_, F>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = env.text("MESSAGING_SMS_URL") else {
+            return Ok(None);
+        };
+        let because = "MESSAGING_SMS_URL";
+        let mut settings = Self {
+            url,
+            api_key: required(env, "MESSAGING_SMS_API_KEY", because)?,
+            secret_key: required(env, "MESSAGING_SMS_SECRET_KEY", because)?.into(),
+            brandname: required(env, "MESSAGING_SMS_BRANDNAME", because)?,
+            price_vnd: DEFAULT_SMS_PRICE_VND,
+            per_second: 30,
+        };
+        env.parse("MESSAGING_SMS_PRICE_VND", &mut settings.price_vnd)?;
+        env.parse("MESSAGING_SMS_PER_SECOND", &mut settings.per_second)?;
+        Ok(Some(settings))
+    }
+}
+
+impl ZaloSettings {
+    fn from_env<F: Fn(&str) -> Option<String>>(
+        env: &Env<'_, F>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let Some(app_id) = env.text("MESSAGING_ZALO_APP_ID") else {
+            return Ok(None);
+        };
+        let because = "MESSAGING_ZALO_APP_ID";
+        let mut settings = Self {
+            url: "https://business.openapi.zalo.me".to_owned(),
+            oauth_url: "https://oauth.zaloapp.com".to_owned(),
+            app_id,
+            secret_key: required(env, "MESSAGING_ZALO_SECRET_KEY", because)?.into(),
+            refresh_token: required(env, "MESSAGING_ZALO_REFRESH_TOKEN", because)?.into(),
+            template_id: required(env, "MESSAGING_ZALO_TEMPLATE_ID", because)?,
+            price_vnd: 300,
+            per_second: 50,
+        };
+        if let Some(url) = env.text("MESSAGING_ZALO_URL") {
+            settings.url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(url) = env.text("MESSAGING_ZALO_OAUTH_URL") {
+            settings.oauth_url = url.trim_end_matches('/').to_owned();
+        }
+        env.parse("MESSAGING_ZALO_PRICE_VND", &mut settings.price_vnd)?;
+        env.parse("MESSAGING_ZALO_PER_SECOND", &mut settings.per_second)?;
+        Ok(Some(settings))
+    }
 }
 
 impl DeliverySettings {
@@ -70,6 +180,8 @@ impl DeliverySettings {
             smtp_url: None,
             email_from: "lienlac <lienlac@localhost>".to_owned(),
             email_per_second: 20,
+            sms: None,
+            zalo: None,
         }
     }
 
@@ -99,6 +211,8 @@ impl DeliverySettings {
             settings.email_from = from;
         }
         env.parse("MESSAGING_EMAIL_PER_SECOND", &mut settings.email_per_second)?;
+        settings.sms = SmsSettings::from_env(env)?;
+        settings.zalo = ZaloSettings::from_env(env)?;
         Ok(settings)
     }
 }

@@ -60,7 +60,8 @@ pub struct Application {
     ctx: Ctx,
     receipts_every: std::time::Duration,
     purge_every: std::time::Duration,
-    delivery: config::DeliverySettings,
+    /// How often each channel looks for due deliveries.
+    delivery_every: std::time::Duration,
 }
 
 impl Application {
@@ -76,7 +77,15 @@ impl Application {
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
             .connect_lazy();
-        let delivery = delivery::Enabled::start(&host.pool, &delivery_settings, &identity).await?;
+        let link_key = attachments::links::LinkKey::load(&host.pool).await?;
+        let delivery = delivery::Enabled::start(
+            &host.pool,
+            &delivery_settings,
+            &identity,
+            &link_key,
+            &settings.public_url,
+        )
+        .await?;
         let ctx = Ctx {
             pool: host.pool.clone(),
             identity,
@@ -84,7 +93,7 @@ impl Application {
                 .await?,
             attachment_max_bytes: settings.attachment_max_bytes,
             links: attachments::links::Links {
-                key: attachments::links::LinkKey::load(&host.pool).await?,
+                key: link_key,
                 lifetime: time::Duration::try_from(settings.link_lifetime)?,
                 base_url: settings.public_url,
             },
@@ -95,7 +104,7 @@ impl Application {
             ctx,
             receipts_every,
             purge_every,
-            delivery: delivery_settings,
+            delivery_every: delivery_settings.every,
         })
     }
 
@@ -133,7 +142,7 @@ impl Application {
             shutdown.clone(),
         ));
         if let Some(enabled) = &self.ctx.delivery {
-            enabled.spawn_workers(&self.ctx, &self.delivery, shutdown.clone());
+            enabled.spawn_workers(&self.ctx, self.delivery_every, shutdown.clone());
         }
         let routes = Routes::new(
             MessagingServiceServer::new(api::Messaging {
@@ -142,11 +151,14 @@ impl Application {
             })
             .max_decoding_message_size(kernel::grpc::MAX_REQUEST_BYTES),
         );
-        // Download links are plain HTTP GETs on the same port (attachments/links.rs).
-        self.host.serve_plain_http(
-            "/attachments/",
-            attachments::links::router(self.ctx.clone()),
-        );
+        // Download links (attachments/links.rs) and the providers' webhooks
+        // (delivery/webhooks.rs) are plain HTTP on the same port.
+        let mut plain = attachments::links::router(self.ctx.clone());
+        if let Some(enabled) = &self.ctx.delivery {
+            plain = plain.merge(enabled.webhooks.clone().router());
+        }
+        self.host
+            .serve_plain_http(&["/attachments/", "/webhooks/"], plain);
         self.host
             .run(
                 routes,

@@ -203,12 +203,15 @@ impl InlineProjection for MessagingTables {
                 sqlx::query(
                     "INSERT INTO school_policies (school_id, allowed, default_classification, \
                      trusted_staff_ids, moderator_ids, public_feed, updated_at, updated_by, \
-                     notify_late) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     notify_late, paid_channels, fallback_minutes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                      ON CONFLICT (school_id) DO UPDATE SET allowed = excluded.allowed, \
                      default_classification = excluded.default_classification, \
                      trusted_staff_ids = excluded.trusted_staff_ids, moderator_ids = excluded.moderator_ids, \
                      public_feed = excluded.public_feed, updated_at = excluded.updated_at, \
-                     updated_by = excluded.updated_by, notify_late = excluded.notify_late",
+                     updated_by = excluded.updated_by, notify_late = excluded.notify_late, \
+                     paid_channels = excluded.paid_channels, \
+                     fallback_minutes = excluded.fallback_minutes",
                 )
                 .bind(id(&policy.school_id)?)
                 .bind(names(&policy.allowed))
@@ -219,6 +222,19 @@ impl InlineProjection for MessagingTables {
                 .bind(fact.recorded_at)
                 .bind(id(&policy.updated_by)?)
                 .bind(policy.notify_late)
+                .bind(
+                    policy
+                        .paid_channels
+                        .iter()
+                        .filter_map(|c| i16::try_from(*c).ok())
+                        .collect::<Vec<i16>>(),
+                )
+                // Policies set before the delivery policy existed wait the default.
+                .bind(if policy.fallback_minutes > 0 {
+                    policy.fallback_minutes
+                } else {
+                    crate::posts::rules::DEFAULT_FALLBACK_MINUTES
+                })
                 .execute(conn)
                 .await?;
             }

@@ -1,8 +1,9 @@
-//! Plain HTTP beside gRPC on a service's port: requests under a path a service
-//! claims (messaging's download links, `/attachments/`) go to its axum router
-//! before gRPC-Web, which answers 400 to any HTTP/1.1 request that is not
-//! gRPC-Web; every other request goes on to gRPC. No bearer token is read on
-//! that path: such a route carries its own proof (a signed link).
+//! Plain HTTP beside gRPC on a service's port: requests under the paths a
+//! service claims (messaging's download links, `/attachments/`, and providers'
+//! webhooks, `/webhooks/`) go to its axum router before gRPC-Web, which answers
+//! 400 to any HTTP/1.1 request that is not gRPC-Web; every other request goes on
+//! to gRPC. No bearer token is read on those paths: such a route carries its own
+//! proof (a signed link, a secret in the webhook's address).
 
 use std::task::{Context, Poll};
 
@@ -11,14 +12,14 @@ use tower::ServiceExt as _;
 
 #[derive(Clone, Default)]
 pub struct PlainHttpLayer {
-    route: Option<(&'static str, axum::Router)>,
+    route: Option<(&'static [&'static str], axum::Router)>,
 }
 
 impl PlainHttpLayer {
-    /// Requests whose path starts with `prefix` go to `router`.
-    pub fn new(prefix: &'static str, router: axum::Router) -> Self {
+    /// Requests whose path starts with one of `prefixes` go to `router`.
+    pub fn new(prefixes: &'static [&'static str], router: axum::Router) -> Self {
         Self {
-            route: Some((prefix, router)),
+            route: Some((prefixes, router)),
         }
     }
 }
@@ -37,7 +38,7 @@ impl<S> tower::Layer<S> for PlainHttpLayer {
 #[derive(Clone)]
 pub struct PlainHttp<S> {
     inner: S,
-    route: Option<(&'static str, axum::Router)>,
+    route: Option<(&'static [&'static str], axum::Router)>,
 }
 
 impl<S> tower::Service<http::Request<tonic::body::Body>> for PlainHttp<S>
@@ -59,8 +60,10 @@ where
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        if let Some((prefix, router)) = &self.route
-            && request.uri().path().starts_with(prefix)
+        if let Some((prefixes, router)) = &self.route
+            && prefixes
+                .iter()
+                .any(|prefix| request.uri().path().starts_with(prefix))
         {
             let router = router.clone();
             return Box::pin(async move {

@@ -89,6 +89,15 @@ impl LinkKey {
         mac
     }
 
+    /// A value of its own for `purpose`, the same on every replica and unknown
+    /// outside the service: the secret in a webhook's address, a phone number's
+    /// stand-in (delivery/webhooks.rs).
+    pub(crate) fn derived(&self, purpose: &str) -> Vec<u8> {
+        let mut mac = (*self.0).clone();
+        mac.update(format!("derived:{purpose}").as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     /// The link's path and query, under the address the service is reached at.
     pub(crate) fn path(&self, grant: &Grant) -> String {
         let signature = URL_SAFE_NO_PAD.encode(self.keyed(grant).finalize().into_bytes());

@@ -1,13 +1,11 @@
 //! Where a person asked to be reached beyond the app (`RegisterDevice`): their
-//! browsers' push subscriptions and an email address; and what became of a
-//! notice's deliveries (`ListNoticeDeliveries`).
+//! browsers' push subscriptions and an email address.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kernel::auth::{Caller, Target};
+use kernel::auth::Caller;
 use kernel::error::{AppError, AppResult};
 use lienlac_proto::messaging::v1 as pb;
-use school::roles::SCHOOL_LEADERS;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -171,68 +169,6 @@ pub(crate) async fn list(ctx: &Ctx, caller: &Caller) -> AppResult<pb::ListDevice
     .await?;
     Ok(pb::ListDevicesResponse {
         devices: rows.into_iter().map(device_of).collect(),
-    })
-}
-
-#[derive(sqlx::FromRow)]
-struct DeliveryRow {
-    id: Uuid,
-    notice_id: Uuid,
-    recipient_id: Uuid,
-    channel: i16,
-    state: String,
-    attempts: i32,
-    due_at: OffsetDateTime,
-    sent_at: Option<OffsetDateTime>,
-    last_error: Option<String>,
-    cost_vnd: i32,
-    fallback: bool,
-}
-
-/// The deliveries of notice `id`, for its guardian or the school's leaders.
-pub(crate) async fn of_notice(
-    ctx: &Ctx,
-    caller: &Caller,
-    id: Uuid,
-) -> AppResult<pb::ListNoticeDeliveriesResponse> {
-    let notice: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
-        "SELECT n.guardian_id, s.id, s.district_id FROM absence_notices n \
-         JOIN classes c ON c.id = n.class_id JOIN schools s ON s.id = c.school_id \
-         WHERE n.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&ctx.pool)
-    .await?;
-    let (guardian, school, district) = notice.ok_or(AppError::NotFound("notice"))?;
-    if caller.person_id != Some(guardian)
-        && !caller.holds(SCHOOL_LEADERS, &Target::school(district, school))
-    {
-        return Err(AppError::NotFound("notice"));
-    }
-    let rows: Vec<DeliveryRow> = sqlx::query_as(
-        "SELECT id, notice_id, recipient_id, channel, state, attempts, due_at, sent_at, \
-         last_error, cost_vnd, fallback FROM deliveries WHERE notice_id = $1 ORDER BY due_at, channel",
-    )
-    .bind(id)
-    .fetch_all(&ctx.pool)
-    .await?;
-    Ok(pb::ListNoticeDeliveriesResponse {
-        deliveries: rows
-            .into_iter()
-            .map(|row| pb::Delivery {
-                id: row.id.to_string(),
-                notice_id: row.notice_id.to_string(),
-                recipient_id: row.recipient_id.to_string(),
-                channel: i32::from(row.channel),
-                state: row.state,
-                attempts: row.attempts,
-                due_at: kernel::dates::rfc3339(row.due_at),
-                sent_at: row.sent_at.map(kernel::dates::rfc3339).unwrap_or_default(),
-                last_error: row.last_error.unwrap_or_default(),
-                cost_vnd: row.cost_vnd,
-                fallback: row.fallback,
-            })
-            .collect(),
     })
 }
 

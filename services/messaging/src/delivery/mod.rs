@@ -12,8 +12,12 @@ pub(crate) mod devices;
 pub(crate) mod email;
 pub(crate) mod outcome;
 pub(crate) mod push;
+pub(crate) mod reports;
 pub(crate) mod rules;
+pub(crate) mod sms;
+pub(crate) mod webhooks;
 pub(crate) mod worker;
+pub(crate) mod zalo;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,28 +28,33 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::Ctx;
+use crate::attachments::links::LinkKey;
 use crate::config::DeliverySettings;
 use devices::PushServices;
 use push::vapid::VapidKey;
 pub(crate) use rules::Channel;
 
-/// Delivery beyond the app, on: what the RPCs check devices against, and the
-/// service's identity its workers name children with.
+/// Delivery beyond the app, on: what the RPCs check devices against, each
+/// channel's sender, the providers' webhooks, and the service's identity its
+/// workers name children with.
 #[derive(Clone)]
 pub(crate) struct Enabled {
     pub(crate) push_services: PushServices,
     pub(crate) vapid: VapidKey,
-    /// Email, when an SMTP server is configured.
-    pub(crate) email: Option<email::Email>,
+    /// The channels that are on, each with its pace (sends a second).
+    senders: Vec<(worker::Sender, u32)>,
+    pub(crate) webhooks: webhooks::Webhooks,
     service: Arc<ServiceIdentity>,
 }
 
 impl Enabled {
-    /// On when the service's secret is configured; says so either way.
+    /// On when the service's secret is configured; says which channels are.
     pub(crate) async fn start(
         pool: &PgPool,
         settings: &DeliverySettings,
         identity: &tonic::transport::Channel,
+        key: &LinkKey,
+        public_url: &str,
     ) -> anyhow::Result<Option<Self>> {
         let Some(secret) = settings.service_secret.clone() else {
             tracing::warn!(
@@ -54,67 +63,96 @@ impl Enabled {
             );
             return Ok(None);
         };
-        let email = match &settings.smtp_url {
-            Some(url) => Some(email::Email::new(url, &settings.email_from, pool.clone())?),
-            None => {
-                tracing::warn!("email is off until MESSAGING_SMTP_URL is set");
-                None
-            }
-        };
-        let channels = if email.is_some() {
-            "push, email"
-        } else {
-            "push"
-        };
-        let enabled = Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        let vapid = VapidKey::load(pool, settings.push_contact.clone()).await?;
+        let mut senders = vec![(
+            worker::Sender::Push(push::Push {
+                client: client.clone(),
+                vapid: vapid.clone(),
+                pool: pool.clone(),
+            }),
+            settings.push_per_second,
+        )];
+        match &settings.smtp_url {
+            Some(url) => senders.push((
+                worker::Sender::Email(email::Email::new(url, &settings.email_from, pool.clone())?),
+                settings.email_per_second,
+            )),
+            None => tracing::warn!("email is off until MESSAGING_SMTP_URL is set"),
+        }
+        let sms = settings.sms.clone().map(|sms| sms::Sms {
+            client: client.clone(),
+            callback_url: (!public_url.is_empty())
+                .then(|| format!("{public_url}{}", webhooks::Webhooks::sms_status_path(key))),
+            settings: sms,
+        });
+        match &sms {
+            Some(sms) => senders.push((worker::Sender::Sms(sms.clone()), sms.settings.per_second)),
+            None => tracing::warn!("SMS is off until MESSAGING_SMS_URL is set"),
+        }
+        match settings.zalo.clone() {
+            Some(zalo) => senders.push((
+                worker::Sender::Zalo(zalo::Zalo {
+                    client,
+                    pool: pool.clone(),
+                    settings: zalo.clone(),
+                }),
+                zalo.per_second,
+            )),
+            None => tracing::warn!("Zalo is off until MESSAGING_ZALO_APP_ID is set"),
+        }
+        let channels: Vec<&str> = senders.iter().map(|(s, _)| s.channel().name()).collect();
+        tracing::info!(
+            channels = channels.join(", "),
+            "notices are delivered beyond the app"
+        );
+        Ok(Some(Self {
             push_services: PushServices(settings.push_services.clone()),
-            vapid: VapidKey::load(pool, settings.push_contact.clone()).await?,
-            email,
+            vapid,
+            senders,
+            webhooks: webhooks::Webhooks {
+                pool: pool.clone(),
+                key: key.clone(),
+                sms,
+            },
             service: Arc::new(ServiceIdentity::new(identity.clone(), "messaging", secret)),
-        };
-        tracing::info!(channels, "notices are delivered beyond the app");
-        Ok(Some(enabled))
+        }))
+    }
+
+    /// One SMS part's price, for what free delivery saves (the default when SMS
+    /// is off).
+    pub(crate) fn sms_price(&self) -> i64 {
+        self.senders
+            .iter()
+            .find_map(|(sender, _)| match sender {
+                worker::Sender::Sms(sms) => Some(i64::from(sms.settings.price_vnd)),
+                _ => None,
+            })
+            .unwrap_or(i64::from(crate::config::DEFAULT_SMS_PRICE_VND))
+    }
+
+    /// Whether `channel` is on.
+    pub(crate) fn has(&self, channel: Channel) -> bool {
+        self.senders
+            .iter()
+            .any(|(sender, _)| sender.channel() == channel)
     }
 
     /// One sending loop per channel that is on.
-    pub(crate) fn spawn_workers(
-        &self,
-        ctx: &Ctx,
-        settings: &DeliverySettings,
-        shutdown: CancellationToken,
-    ) {
-        let client = match reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-        {
-            Ok(client) => client,
-            Err(error) => {
-                tracing::error!(error = %error, "no HTTP client: delivery beyond the app stays off");
-                return;
-            }
-        };
-        let push = worker::Worker {
-            pool: ctx.pool.clone(),
-            identity: ctx.identity.clone(),
-            service: self.service.clone(),
-            sender: worker::Sender::Push(push::Push {
-                client,
-                vapid: self.vapid.clone(),
-                pool: ctx.pool.clone(),
-            }),
-            per_second: settings.push_per_second,
-        };
-        tokio::spawn(worker::run(push, settings.every, shutdown.clone()));
-        if let Some(email) = &self.email {
-            let email = worker::Worker {
+    pub(crate) fn spawn_workers(&self, ctx: &Ctx, every: Duration, shutdown: CancellationToken) {
+        for (sender, per_second) in &self.senders {
+            let worker = worker::Worker {
                 pool: ctx.pool.clone(),
                 identity: ctx.identity.clone(),
                 service: self.service.clone(),
-                sender: worker::Sender::Email(email.clone()),
-                per_second: settings.email_per_second,
+                phone_key: ctx.links.key.clone(),
+                sender: sender.clone(),
+                per_second: *per_second,
             };
-            tokio::spawn(worker::run(email, settings.every, shutdown));
+            tokio::spawn(worker::run(worker, every, shutdown.clone()));
         }
     }
 }
@@ -122,6 +160,8 @@ impl Enabled {
 /// One notice as a channel sends it.
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
+    /// The delivery: the provider's idempotency and tracking key.
+    pub(crate) delivery: Uuid,
     pub(crate) notice_id: Uuid,
     pub(crate) recipient: Uuid,
     pub(crate) title: String,
@@ -131,6 +171,8 @@ pub(crate) struct Outgoing {
     pub(crate) urgent: bool,
     /// The recipient's phone number, for the paid channels.
     pub(crate) phone: Option<String>,
+    /// The notice's parts, for a provider's template (Zalo ZNS).
+    pub(crate) template: Vec<(&'static str, String)>,
 }
 
 /// A notice just raised for a guardian of a school.

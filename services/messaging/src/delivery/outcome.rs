@@ -58,6 +58,26 @@ pub(crate) fn retry_hint(headers: &reqwest::header::HeaderMap) -> Option<Duratio
         .map(Duration::from_secs)
 }
 
+/// A provider's JSON answer, read whole whatever its `Content-Type`; what it
+/// said instead when it is not the expected shape.
+pub(crate) async fn json_of<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, String> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|error| format!("the provider's answer was cut: {error}"))?;
+    serde_json::from_slice(&bytes).map_err(|error| {
+        format!(
+            "the provider answered something unexpected ({error}): {}",
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

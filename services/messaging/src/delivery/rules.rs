@@ -1,6 +1,6 @@
 //! The rules of delivery beyond the app, as pure functions: which channels a
 //! notice goes out on and when, whether a fallback is still needed, when a
-//! failed send is tried again.
+//! failed send is tried again, and how many parts an SMS takes.
 
 use std::time::Duration;
 
@@ -108,14 +108,23 @@ pub(crate) fn plan(
     planned
 }
 
-/// Whether a delivery is still to be sent when its time comes.
-pub(crate) fn still_needed(
-    fallback: bool,
-    withdrawn: bool,
-    read_in_app: bool,
-    delivered_by_paid: bool,
-) -> bool {
-    !withdrawn && !(fallback && (read_in_app || delivered_by_paid))
+/// What has happened to a notice by the time one of its deliveries is due.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Since {
+    /// The notice was withdrawn (corrected to present before anything went out).
+    pub(crate) withdrawn: bool,
+    /// The recipient sent STOP on this channel.
+    pub(crate) stopped: bool,
+    pub(crate) read_in_app: bool,
+    /// A paid channel's provider said it reached the phone.
+    pub(crate) delivered_by_paid: bool,
+}
+
+/// Whether a delivery (a `fallback` or not) is still to be sent when it is due.
+pub(crate) fn still_needed(fallback: bool, since: Since) -> bool {
+    !since.withdrawn
+        && !since.stopped
+        && !(fallback && (since.read_in_app || since.delivered_by_paid))
 }
 
 /// The most attempts a delivery gets before it is a dead letter.
@@ -129,6 +138,22 @@ pub(crate) fn retry_after(attempts: i32, hinted: Option<Duration>) -> Option<Dur
     }
     let backoff = Duration::from_secs(30) * 2u32.pow(attempts.clamp(1, 16) as u32 - 1);
     Some(hinted.unwrap_or(backoff).min(Duration::from_secs(3600)))
+}
+
+/// How many SMS a text takes: 160 characters of the GSM alphabet's ASCII part
+/// (153 a part when split), else 70 UCS-2 characters (67 a part), as Vietnamese
+/// with its diacritics is sent.
+pub(crate) fn sms_segments(text: &str) -> u32 {
+    let gsm = text
+        .chars()
+        .all(|c| c.is_ascii_graphic() || c == ' ' || c == '\n');
+    let length = text.chars().count() as u32;
+    let (single, part) = if gsm { (160, 153) } else { (70, 67) };
+    if length <= single {
+        1
+    } else {
+        length.div_ceil(part)
+    }
 }
 
 #[cfg(test)]
@@ -234,20 +259,28 @@ mod tests {
 
     #[test]
     fn given_what_happened_since_then_a_delivery_is_still_needed_or_skipped() {
-        // (fallback, withdrawn, read in the app, delivered by a paid channel) → needed
+        // (fallback, withdrawn, stopped, read in the app, delivered by a paid
+        // channel) → needed
         let table = [
-            ((false, false, true, true), true),
-            ((true, false, false, false), true),
-            ((true, false, true, false), false),
-            ((true, false, false, true), false),
-            ((false, true, false, false), false),
-            ((true, true, false, false), false),
+            ((false, false, false, true, true), true),
+            ((true, false, false, false, false), true),
+            ((true, false, false, true, false), false),
+            ((true, false, false, false, true), false),
+            ((false, true, false, false, false), false),
+            ((true, true, false, false, false), false),
+            ((false, false, true, false, false), false),
         ];
-        for ((fallback, withdrawn, read, delivered), expected) in table {
+        for ((fallback, withdrawn, stopped, read_in_app, delivered_by_paid), expected) in table {
+            let since = Since {
+                withdrawn,
+                stopped,
+                read_in_app,
+                delivered_by_paid,
+            };
             assert_eq!(
-                still_needed(fallback, withdrawn, read, delivered),
+                still_needed(fallback, since),
                 expected,
-                "{fallback} {withdrawn} {read} {delivered}"
+                "{fallback} {since:?}"
             );
         }
     }
@@ -269,5 +302,19 @@ mod tests {
             "capped"
         );
         assert_eq!(minutes(MAX_ATTEMPTS, None), None);
+    }
+
+    #[test]
+    fn sms_segments_count_vietnamese_as_ucs2() {
+        assert_eq!(sms_segments("Thong bao: em Phuc vang mat"), 1);
+        assert_eq!(sms_segments(&"a".repeat(161)), 2);
+        assert_eq!(sms_segments(&"ă".repeat(70)), 1);
+        assert_eq!(sms_segments(&"ă".repeat(71)), 2);
+        assert_eq!(
+            sms_segments(
+                "Thông báo: em Nguyễn Gia Phúc (lớp 1A1) vắng buổi sáng ngày 30/11/2026, không phép."
+            ),
+            2
+        );
     }
 }

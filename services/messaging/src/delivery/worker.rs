@@ -18,6 +18,10 @@ use super::email::Email;
 use super::outcome::Outcome;
 use super::push::Push;
 use super::rules::{self, Channel};
+use super::sms::Sms;
+use super::webhooks::phone_hash;
+use super::zalo::Zalo;
+use crate::attachments::links::LinkKey;
 use crate::{notices, periodic};
 
 /// Deliveries claimed at a time.
@@ -28,16 +32,21 @@ const LEASE: Duration = Duration::from_secs(120);
 const CONCURRENCY: usize = 8;
 
 /// A channel's provider.
+#[derive(Clone)]
 pub(crate) enum Sender {
     Push(Push),
     Email(Email),
+    Sms(Sms),
+    Zalo(Zalo),
 }
 
 impl Sender {
-    fn channel(&self) -> Channel {
+    pub(crate) fn channel(&self) -> Channel {
         match self {
             Sender::Push(_) => Channel::Push,
             Sender::Email(_) => Channel::Email,
+            Sender::Sms(_) => Channel::Sms,
+            Sender::Zalo(_) => Channel::Zalo,
         }
     }
 
@@ -45,6 +54,8 @@ impl Sender {
         match self {
             Sender::Push(push) => push.send(message).await,
             Sender::Email(email) => email.send(message).await,
+            Sender::Sms(sms) => sms.send(message).await,
+            Sender::Zalo(zalo) => zalo.send(message).await,
         }
     }
 }
@@ -53,6 +64,8 @@ pub(crate) struct Worker {
     pub(crate) pool: PgPool,
     pub(crate) identity: tonic::transport::Channel,
     pub(crate) service: Arc<ServiceIdentity>,
+    /// What a phone number sent to is kept as (webhooks.rs).
+    pub(crate) phone_key: LinkKey,
     pub(crate) sender: Sender,
     /// The most sends a second on this channel (the provider's limit).
     pub(crate) per_second: u32,
@@ -72,6 +85,7 @@ struct Claimed {
     status: i16,
     follow_up: bool,
     withdrawn: bool,
+    stopped: bool,
     read_in_app: bool,
     delivered_by_paid: bool,
 }
@@ -95,6 +109,8 @@ impl Worker {
                  coalesce(cl.name, '') AS class_name, n.date, n.session, n.status, \
                  n.follows IS NOT NULL AS follow_up, n.withdrawn_at IS NOT NULL AS withdrawn, \
                  n.read_at IS NOT NULL AS read_in_app, \
+                 EXISTS (SELECT 1 FROM channel_stops s WHERE s.person_id = c.recipient_id \
+                     AND s.channel = $1) AS stopped, \
                  EXISTS (SELECT 1 FROM deliveries o WHERE o.notice_id = c.notice_id \
                      AND o.recipient_id = c.recipient_id AND o.channel IN (3, 4) \
                      AND o.state IN ('delivered', 'read')) AS delivered_by_paid \
@@ -111,7 +127,15 @@ impl Worker {
             return Ok(0);
         }
         let (due, not_needed): (Vec<Claimed>, Vec<Claimed>) = claimed.into_iter().partition(|c| {
-            rules::still_needed(c.fallback, c.withdrawn, c.read_in_app, c.delivered_by_paid)
+            rules::still_needed(
+                c.fallback,
+                rules::Since {
+                    withdrawn: c.withdrawn,
+                    stopped: c.stopped,
+                    read_in_app: c.read_in_app,
+                    delivered_by_paid: c.delivered_by_paid,
+                },
+            )
         });
         for skipped in &not_needed {
             self.finish(skipped.id, "skipped", None).await?;
@@ -134,21 +158,39 @@ impl Worker {
         let messages: Vec<(Claimed, Option<Outgoing>)> = due
             .into_iter()
             .map(|claimed| {
-                let message = names.get(&claimed.student_id).map(|child| Outgoing {
-                    notice_id: claimed.notice_id,
-                    recipient: claimed.recipient_id,
-                    title: "Thông báo chuyên cần".to_owned(),
-                    text: notices::words(
+                let message = names.get(&claimed.student_id).map(|child| {
+                    let text = notices::words(
                         &child.full_name,
                         &claimed.class_name,
                         claimed.date,
                         claimed.session,
                         claimed.status,
                         claimed.follow_up,
-                    ),
-                    url: format!("/notices/{}", claimed.notice_id),
-                    urgent: true,
-                    phone: phones.get(&claimed.recipient_id).cloned(),
+                    );
+                    Outgoing {
+                        delivery: claimed.id,
+                        notice_id: claimed.notice_id,
+                        recipient: claimed.recipient_id,
+                        title: "Thông báo chuyên cần".to_owned(),
+                        text: text.clone(),
+                        url: format!("/notices/{}", claimed.notice_id),
+                        urgent: true,
+                        phone: phones.get(&claimed.recipient_id).cloned(),
+                        template: vec![
+                            ("student_name", child.full_name.clone()),
+                            ("class_name", claimed.class_name.clone()),
+                            (
+                                "date",
+                                format!(
+                                    "{:02}/{:02}/{}",
+                                    claimed.date.day(),
+                                    u8::from(claimed.date.month()),
+                                    claimed.date.year()
+                                ),
+                            ),
+                            ("content", text),
+                        ],
+                    }
                 });
                 (claimed, message)
             })
@@ -157,7 +199,7 @@ impl Worker {
         // i intervals after the first.
         let gap = Duration::from_secs(1) / self.per_second.max(1);
         let start = tokio::time::Instant::now();
-        let outcomes: Vec<(Claimed, Outcome)> =
+        let outcomes: Vec<(Claimed, Option<String>, Outcome)> =
             futures::stream::iter(messages.into_iter().enumerate())
                 .map(|(i, (claimed, message))| async move {
                     let outcome = match &message {
@@ -172,18 +214,26 @@ impl Worker {
                             self.sender.send(message).await
                         }
                     };
-                    (claimed, outcome)
+                    let phone = message.and_then(|message| message.phone);
+                    (claimed, phone, outcome)
                 })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
-        for (claimed, outcome) in outcomes {
-            self.record(&claimed, outcome).await?;
+        for (claimed, phone, outcome) in outcomes {
+            let phone_hash = phone.map(|phone| phone_hash(&self.phone_key, &phone));
+            self.record(&claimed, phone_hash, outcome).await?;
         }
         Ok(count)
     }
 
-    async fn record(&self, claimed: &Claimed, outcome: Outcome) -> anyhow::Result<()> {
+    /// Records what sending `claimed` (to the phone kept as `phone_hash`) got.
+    async fn record(
+        &self,
+        claimed: &Claimed,
+        phone_hash: Option<Vec<u8>>,
+        outcome: Outcome,
+    ) -> anyhow::Result<()> {
         let attempts = claimed.attempts + 1;
         match outcome {
             Outcome::Sent {
@@ -191,13 +241,17 @@ impl Worker {
                 cost_vnd,
             } => {
                 sqlx::query(
-                    "UPDATE deliveries SET state = 'sent', sent_at = now(), attempts = $2, \
-                     provider_ref = $3, cost_vnd = $4, last_error = NULL WHERE id = $1",
+                    // A receipt that came first (webhooks.rs) keeps its state.
+                    "UPDATE deliveries SET sent_at = now(), attempts = $2, \
+                     state = CASE WHEN state = 'queued' THEN 'sent' ELSE state END, \
+                     provider_ref = coalesce($3, provider_ref), cost_vnd = $4, phone_hash = $5, \
+                     last_error = NULL WHERE id = $1",
                 )
                 .bind(claimed.id)
                 .bind(attempts)
                 .bind(provider_ref)
                 .bind(cost_vnd)
+                .bind(phone_hash)
                 .execute(&self.pool)
                 .await?;
             }

@@ -26,6 +26,8 @@ struct PolicyRow {
     moderator_ids: Vec<Uuid>,
     public_feed: bool,
     notify_late: bool,
+    paid_channels: Vec<i16>,
+    fallback_minutes: i32,
     updated_at: OffsetDateTime,
     updated_by: Uuid,
 }
@@ -34,7 +36,8 @@ struct PolicyRow {
 pub(crate) async fn load(conn: &mut PgConnection, school: Uuid) -> AppResult<pb::SchoolPolicy> {
     let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT allowed, default_classification, trusted_staff_ids, moderator_ids, public_feed, \
-         notify_late, updated_at, updated_by FROM school_policies WHERE school_id = $1",
+         notify_late, paid_channels, fallback_minutes, updated_at, updated_by \
+         FROM school_policies WHERE school_id = $1",
     )
     .bind(school)
     .fetch_optional(conn)
@@ -50,6 +53,8 @@ pub(crate) async fn load(conn: &mut PgConnection, school: Uuid) -> AppResult<pb:
             moderator_ids: strings(row.moderator_ids),
             public_feed: row.public_feed,
             notify_late: row.notify_late,
+            paid_channels: row.paid_channels.into_iter().map(i32::from).collect(),
+            fallback_minutes: row.fallback_minutes,
             updated_at: kernel::dates::rfc3339(row.updated_at),
             updated_by: row.updated_by.to_string(),
         },
@@ -60,6 +65,7 @@ pub(crate) async fn load(conn: &mut PgConnection, school: Uuid) -> AppResult<pb:
                 allowed: policy.allowed.iter().map(|c| *c as i32).collect(),
                 default_classification: policy.default as i32,
                 public_feed: policy.public_feed,
+                fallback_minutes: policy.fallback_minutes,
                 ..pb::SchoolPolicy::default()
             }
         }
@@ -80,6 +86,12 @@ pub(crate) fn rules_of(policy: &pb::SchoolPolicy) -> Policy {
         moderators: ids(&policy.moderator_ids),
         public_feed: policy.public_feed,
         notify_late: policy.notify_late,
+        paid_channels: policy
+            .paid_channels
+            .iter()
+            .filter_map(|c| i16::try_from(*c).ok())
+            .collect(),
+        fallback_minutes: policy.fallback_minutes,
     }
 }
 
@@ -147,6 +159,8 @@ pub(crate) async fn set(
                     moderator_ids: strings(&policy.moderators),
                     public_feed: policy.public_feed,
                     notify_late: policy.notify_late,
+                    paid_channels: policy.paid_channels.iter().map(|c| i32::from(*c)).collect(),
+                    fallback_minutes: policy.fallback_minutes,
                     updated_at: String::new(),
                     updated_by: by.account_id.to_string(),
                 }),

@@ -5,7 +5,11 @@
 use lienlac_proto::messaging::v1::Classification;
 use uuid::Uuid;
 
-/// A school's publishing policy (the default until its principal sets one).
+/// How long an urgent notice waits unread in the app before the next channel.
+pub(crate) const DEFAULT_FALLBACK_MINUTES: i32 = 15;
+
+/// A school's publishing and delivery policy (the default until its principal
+/// sets one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Policy {
     pub(crate) allowed: Vec<Classification>,
@@ -15,6 +19,10 @@ pub(crate) struct Policy {
     pub(crate) public_feed: bool,
     /// Late marks tell guardians too.
     pub(crate) notify_late: bool,
+    /// The paid channels the school pays for (delivery::Channel numbers).
+    pub(crate) paid_channels: Vec<i16>,
+    /// Minutes an urgent notice waits unread before the next channel.
+    pub(crate) fallback_minutes: i32,
 }
 
 impl Default for Policy {
@@ -31,6 +39,8 @@ impl Default for Policy {
             moderators: Vec::new(),
             public_feed: false,
             notify_late: false,
+            paid_channels: Vec::new(),
+            fallback_minutes: DEFAULT_FALLBACK_MINUTES,
         }
     }
 }
