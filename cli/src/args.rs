@@ -245,6 +245,10 @@ pub(crate) enum AnnounceCommand {
         /// Ask each guardian to confirm.
         #[arg(long)]
         confirm: bool,
+        /// An emergency (school leaders and district administrators): sent at
+        /// once whatever the hour, and by the school's SMS while unread.
+        #[arg(long)]
+        emergency: bool,
         /// Who besides the guardians it is sent to reads it; by default the
         /// school's default classification.
         #[arg(long, value_enum)]

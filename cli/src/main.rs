@@ -169,6 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     title,
                     body,
                     confirm,
+                    emergency,
                     classification,
                 } => {
                     let audience = match (class, district) {
@@ -177,8 +178,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         (None, false) => messaging::Audience::School,
                     };
                     let classification = Classification::proto(*classification);
+                    let asks = messaging::Asks {
+                        confirm: *confirm,
+                        emergency: *emergency,
+                    };
                     messaging
-                        .announce(audience, (title, body), *confirm, classification)
+                        .announce(audience, (title, body), asks, classification)
                         .await
                 }
                 AnnounceCommand::List => messaging.announcements().await,

@@ -16,6 +16,14 @@ pub(crate) struct Messaging {
     pub(crate) json: bool,
 }
 
+/// What an announcement asks of its guardians and of delivery.
+pub(crate) struct Asks {
+    /// Each guardian confirms it.
+    pub(crate) confirm: bool,
+    /// An emergency: at once whatever the hour, and by SMS while unread.
+    pub(crate) emergency: bool,
+}
+
 /// Whom an announcement goes to, as the command line names it.
 pub(crate) enum Audience {
     /// A class of the caller's school, by name or id.
@@ -196,7 +204,7 @@ impl Messaging {
         &self,
         audience: Audience,
         (title, body): (&str, &str),
-        confirm: bool,
+        asks: Asks,
         classification: pb::Classification,
     ) -> anyhow::Result<()> {
         let credentials = session::current().await?;
@@ -221,7 +229,8 @@ impl Messaging {
                     audience: Some(pb::Audience { scope: Some(scope) }),
                     title: title.to_owned(),
                     body: body.to_owned(),
-                    requires_ack: confirm,
+                    requires_ack: asks.confirm,
+                    emergency: asks.emergency,
                     classification: classification as i32,
                     ..Default::default()
                 },

@@ -492,6 +492,7 @@ impl MessagingService for Messaging {
             visible_at,
             attachments,
             classification,
+            emergency: r.emergency,
         };
         Ok(Response::new(
             announcements::publish(&self.ctx, caller, key, new).await?,
@@ -707,6 +708,45 @@ impl MessagingService for Messaging {
         let caller = caller(&request)?;
         Ok(Response::new(
             delivery::devices::list(&self.ctx, caller).await?,
+        ))
+    }
+
+    async fn get_delivery_preferences(
+        &self,
+        request: Request<pb::GetDeliveryPreferencesRequest>,
+    ) -> Result<Response<pb::DeliveryPreferences>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            delivery::devices::preferences(&self.ctx, caller).await?,
+        ))
+    }
+
+    async fn set_delivery_preferences(
+        &self,
+        request: Request<pb::DeliveryPreferences>,
+    ) -> Result<Response<pb::DeliveryPreferences>, Status> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let mut check = Check::new();
+        let mut channels = Vec::new();
+        for (i, number) in r.channels.iter().enumerate() {
+            match i16::try_from(*number).ok().and_then(delivery::Channel::of) {
+                Some(channel) if !channels.contains(&channel) => channels.push(channel),
+                Some(_) => check.add(Violation::new(
+                    &format!("channels[{i}]"),
+                    "each channel once",
+                    "mỗi kênh một lần",
+                )),
+                None => check.add(Violation::new(
+                    &format!("channels[{i}]"),
+                    "CHANNEL_PUSH, CHANNEL_EMAIL, CHANNEL_ZALO or CHANNEL_SMS",
+                    "kênh không hợp lệ",
+                )),
+            }
+        }
+        check.done()?;
+        Ok(Response::new(
+            delivery::devices::set_preferences(&self.ctx, caller, channels, r.daily_digest).await?,
         ))
     }
 

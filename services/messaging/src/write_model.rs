@@ -166,9 +166,9 @@ impl InlineProjection for MessagingTables {
                 sqlx::query(
                     "INSERT INTO announcements (id, district_id, school_id, audience, title, body, \
                      requires_ack, author_account_id, published_at, visible_at, recipients, \
-                     classification, class_id, shown_at) \
+                     classification, class_id, shown_at, emergency) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     CASE WHEN $10 <= $9 OR $14 THEN $10 END)",
+                     CASE WHEN $10 <= $9 OR $14 THEN $10 END, $15)",
                 )
                 .bind(id(&published.announcement_id)?)
                 .bind(fact.district_id)
@@ -184,6 +184,7 @@ impl InlineProjection for MessagingTables {
                 .bind(classification.as_str_name())
                 .bind(class_id)
                 .bind(earlier)
+                .bind(published.emergency)
                 .execute(&mut *conn)
                 .await?;
                 if !published.attachment_ids.is_empty() {

@@ -298,6 +298,85 @@ async fn a_guardians_browser_is_told_of_an_absence_once_encrypted_and_signed() {
             .is_err(),
         "nothing is pushed twice"
     );
+
+    // An emergency goes out at once, whatever the hour; only leaders send one.
+    let announce = |emergency: bool, token: &str, title: &str| {
+        let mut messaging = messaging.clone();
+        let request = with_token(
+            pb::PublishAnnouncementRequest {
+                request_id: request_id(),
+                audience: Some(pb::Audience {
+                    scope: Some(pb::audience::Scope::ClassId(school.class_id.clone())),
+                }),
+                title: title.to_owned(),
+                body: "Học sinh nghỉ học ngày mai. Phụ huynh đón con trước 11 giờ.".to_owned(),
+                emergency,
+                ..Default::default()
+            },
+            token,
+        );
+        async move { messaging.publish_announcement(request).await }
+    };
+    let refused = announce(true, &school.homeroom, "Khẩn").await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    announce(true, &school.principal, "Nghỉ học do bão")
+        .await
+        .unwrap();
+    let request = tokio::time::timeout(Duration::from_secs(15), pushed.recv())
+        .await
+        .expect("the emergency pushed within 15 seconds")
+        .unwrap();
+    let message: serde_json::Value =
+        serde_json::from_slice(&browser.decrypt(&request.body)).unwrap();
+    assert_eq!(message["title"], "Nghỉ học do bão");
+    assert!(
+        message["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("THÔNG BÁO KHẨN: Nghỉ học do bão.")
+    );
+
+    // A guardian who chose the daily digest gets other announcements at 19:00.
+    messaging
+        .clone()
+        .set_delivery_preferences(with_token(
+            pb::DeliveryPreferences {
+                channels: vec![pb::Channel::Push as i32],
+                daily_digest: true,
+                ..Default::default()
+            },
+            &school.guardian,
+        ))
+        .await
+        .unwrap();
+    let announced = announce(false, &school.principal, "Họp phụ huynh cuối kỳ")
+        .await
+        .unwrap()
+        .into_inner();
+    let waiting = messaging
+        .clone()
+        .list_deliveries(with_token(
+            pb::ListDeliveriesRequest {
+                school_id: school.school_id.clone(),
+                state: "queued".to_owned(),
+                ..Default::default()
+            },
+            &school.principal,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries;
+    let digest = waiting
+        .iter()
+        .find(|d| d.notice_id == announced.id)
+        .expect("the announcement waits for the digest");
+    assert!(digest.digest && digest.announcement);
+    assert!(
+        digest.due_at.contains("T12:00:00"),
+        "19:00 in Việt Nam: {}",
+        digest.due_at
+    );
     stop.cancel();
 }
 

@@ -54,6 +54,8 @@ pub(crate) struct NewAnnouncement {
     pub(crate) attachments: Vec<Uuid>,
     /// Requested by the sender; what `publish` decides (rules.rs `classify`).
     pub(crate) classification: Classification,
+    /// Sent as an emergency (rules.rs `may_send_emergency`).
+    pub(crate) emergency: bool,
 }
 
 /// Where the audience is, and the filter that picks its guardians: the classes of
@@ -204,6 +206,9 @@ pub(crate) async fn publish(
 ) -> AppResult<pb::Announcement> {
     let resolved = resolve(&mut *ctx.pool.acquire().await?, &new.audience).await?;
     rules::may_publish(caller, resolved.reach)?;
+    if new.emergency {
+        rules::may_send_emergency(caller, resolved.reach)?;
+    }
     let by = caller.clone();
     let mut new = new;
     idempotent(&ctx.pool, &request, move |tx| {
@@ -275,6 +280,7 @@ pub(crate) async fn announce(
             .unwrap_or_default(),
         attachment_ids: new.attachments.iter().map(Uuid::to_string).collect(),
         classification: new.classification as i32,
+        emergency: new.emergency,
     };
     let event = NewEvent::from_message(&event)
         .and_then(|event| event.keeping(kept::TITLE, &new.title))
@@ -291,6 +297,8 @@ pub(crate) async fn announce(
         &meta,
     )
     .await?;
+    crate::delivery::queue_announcement(tx, id, resolved.school_id, visible_at, new.emergency)
+        .await?;
     Ok(id)
 }
 
@@ -309,9 +317,10 @@ struct AnnouncementRow {
     recipients: i64,
     classification: String,
     class_id: Option<Uuid>,
+    emergency: bool,
 }
 
-const ANNOUNCEMENT_COLUMNS: &str = "a.id, a.district_id, a.school_id, a.audience, a.title, a.body, a.requires_ack, a.author_account_id, a.published_at, a.visible_at, a.recipients, a.classification, a.class_id";
+const ANNOUNCEMENT_COLUMNS: &str = "a.id, a.district_id, a.school_id, a.audience, a.title, a.body, a.requires_ack, a.author_account_id, a.published_at, a.visible_at, a.recipients, a.classification, a.class_id, a.emergency";
 
 /// An announcement's columns for the classification filter (visibility.rs): its
 /// confidential readers are its recipients, whom `may_read` asks first.
@@ -337,6 +346,7 @@ impl From<AnnouncementRow> for pb::Announcement {
             attachments: Vec::new(),
             classification: Classification::from_str_name(&row.classification)
                 .unwrap_or(Classification::Confidential) as i32,
+            emergency: row.emergency,
         }
     }
 }

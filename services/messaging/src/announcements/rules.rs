@@ -91,6 +91,23 @@ pub(crate) fn may_publish(caller: &Caller, reach: Reach) -> Result<(), Refusal> 
     }
 }
 
+/// Who sends an emergency: the school's leaders (a class's, a school's) and the
+/// district's administrators; not a homeroom teacher.
+pub(crate) fn may_send_emergency(caller: &Caller, reach: Reach) -> Result<(), Refusal> {
+    let district_admin = |target: &Target| caller.holds(&[Role::DistrictAdmin], target);
+    let allowed = match reach {
+        Reach::School(target) | Reach::Class(target) => {
+            caller.holds(SCHOOL_LEADERS, &target) || district_admin(&target)
+        }
+        Reach::District(district) => district_admin(&district),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Refusal::NotTheirs)
+    }
+}
+
 /// Who sees how an announcement or a survey was received: its sender, the leaders
 /// of its school (`scope`) and the district's administrators.
 pub(crate) fn may_see_receipts(caller: &Caller, sent_by_caller: bool, scope: &Target) -> bool {
@@ -145,6 +162,23 @@ mod tests {
         ];
         for (who, caller, reach, expected) in cases {
             assert_eq!(may_publish(caller, reach), expected, "{who} to {reach:?}");
+        }
+        // Emergencies: the leaders and the district's administrators only.
+        let emergencies = [
+            ("principal", &principal, in_school, Ok(())),
+            ("principal", &principal, in_class, Ok(())),
+            ("principal", &principal, other_school, no),
+            ("homeroom teacher", &homeroom, in_class, no),
+            ("district admin", &district_admin, in_district, Ok(())),
+            ("district admin", &district_admin, in_class, Ok(())),
+            ("district viewer", &viewer, in_district, no),
+        ];
+        for (who, caller, reach, expected) in emergencies {
+            assert_eq!(
+                may_send_emergency(caller, reach),
+                expected,
+                "{who} to {reach:?}"
+            );
         }
     }
 

@@ -149,6 +149,7 @@ pub(crate) async fn publish(
                 visible_at: None,
                 attachments: Vec::new(),
                 classification,
+                emergency: false,
             };
             let announcement = announcements::announce(tx, &by, &resolved, &told).await?;
 

@@ -1,5 +1,6 @@
 //! Where a person asked to be reached beyond the app (`RegisterDevice`): their
-//! browsers' push subscriptions and an email address.
+//! browsers' push subscriptions and an email address; and how
+//! (`SetDeliveryPreferences`): the channels in order, and a daily digest.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -170,6 +171,50 @@ pub(crate) async fn list(ctx: &Ctx, caller: &Caller) -> AppResult<pb::ListDevice
     Ok(pb::ListDevicesResponse {
         devices: rows.into_iter().map(device_of).collect(),
     })
+}
+
+/// The caller's preferences, or the defaults.
+pub(crate) async fn preferences(ctx: &Ctx, caller: &Caller) -> AppResult<pb::DeliveryPreferences> {
+    let row: Option<(Vec<i16>, bool, OffsetDateTime)> = sqlx::query_as(
+        "SELECT channels, daily_digest, updated_at FROM delivery_preferences WHERE person_id = $1",
+    )
+    .bind(caller.person_id)
+    .fetch_optional(&ctx.pool)
+    .await?;
+    Ok(match row {
+        Some((channels, daily_digest, updated_at)) => pb::DeliveryPreferences {
+            channels: channels.into_iter().map(i32::from).collect(),
+            daily_digest,
+            updated_at: kernel::dates::rfc3339(updated_at),
+        },
+        None => pb::DeliveryPreferences {
+            channels: Channel::DEFAULT_ORDER.iter().map(|c| *c as i32).collect(),
+            ..Default::default()
+        },
+    })
+}
+
+pub(crate) async fn set_preferences(
+    ctx: &Ctx,
+    caller: &Caller,
+    channels: Vec<Channel>,
+    daily_digest: bool,
+) -> AppResult<pb::DeliveryPreferences> {
+    let person = caller
+        .person_id
+        .ok_or_else(|| AppError::Rejected("only people choose how they are reached".to_owned()))?;
+    let numbers: Vec<i16> = channels.iter().map(|c| *c as i16).collect();
+    sqlx::query(
+        "INSERT INTO delivery_preferences (person_id, channels, daily_digest, updated_at) \
+         VALUES ($1, $2, $3, now()) ON CONFLICT (person_id) DO UPDATE \
+         SET channels = $2, daily_digest = $3, updated_at = now()",
+    )
+    .bind(person)
+    .bind(&numbers)
+    .bind(daily_digest)
+    .execute(&ctx.pool)
+    .await?;
+    preferences(ctx, caller).await
 }
 
 #[cfg(test)]

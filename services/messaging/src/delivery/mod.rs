@@ -8,6 +8,7 @@
 //! are made when it is sent, with the child's name asked of identity under the
 //! service's own token, so a correction before then is what goes out.
 
+pub(crate) mod compose;
 pub(crate) mod devices;
 pub(crate) mod email;
 pub(crate) mod outcome;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use school::service_identity::ServiceIdentity;
 use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -175,6 +177,15 @@ pub(crate) struct Outgoing {
     pub(crate) template: Vec<(&'static str, String)>,
 }
 
+/// What a delivery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An absence notice (or its follow-up): urgent.
+    AbsenceNotice = 1,
+    /// An announcement: urgent only as an emergency.
+    Announcement = 2,
+}
+
 /// A notice just raised for a guardian of a school.
 pub(crate) struct Raised {
     pub(crate) notice: Uuid,
@@ -186,6 +197,7 @@ pub(crate) struct Raised {
 struct ReachRow {
     guardian: Uuid,
     preferred: Option<Vec<i16>>,
+    daily_digest: bool,
     push: bool,
     email: bool,
     has_account: bool,
@@ -194,16 +206,68 @@ struct ReachRow {
     fallback_minutes: i32,
 }
 
-/// Queues the deliveries of `raised` notices (urgent ones) as the recipients
-/// and their schools want them, in the caller's transaction.
+/// Queues the deliveries of absence notices just raised, in the caller's
+/// transaction.
 pub(crate) async fn queue(conn: &mut PgConnection, raised: &[Raised]) -> anyhow::Result<()> {
+    queue_items(
+        conn,
+        Kind::AbsenceNotice,
+        raised,
+        OffsetDateTime::now_utc(),
+        true,
+    )
+    .await
+}
+
+/// Queues the deliveries of announcement `id` to its recipients from
+/// `visible_at`, in the caller's transaction; a district's announcement counts
+/// against each recipient's school (of a child of theirs in a class now).
+pub(crate) async fn queue_announcement(
+    conn: &mut PgConnection,
+    id: Uuid,
+    school: Option<Uuid>,
+    visible_at: OffsetDateTime,
+    emergency: bool,
+) -> anyhow::Result<()> {
+    let recipients: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+        "SELECT r.guardian_id, coalesce($2, (SELECT c.school_id FROM guardianships g \
+             JOIN enrolment_periods e ON e.student_id = g.student_id AND e.to_date IS NULL \
+             JOIN classes c ON c.id = e.class_id WHERE g.guardian_id = r.guardian_id LIMIT 1)) \
+         FROM announcement_recipients r WHERE r.announcement_id = $1",
+    )
+    .bind(id)
+    .bind(school)
+    .fetch_all(&mut *conn)
+    .await?;
+    let raised: Vec<Raised> = recipients
+        .into_iter()
+        .filter_map(|(guardian, school)| {
+            Some(Raised {
+                notice: id,
+                guardian,
+                school: school?,
+            })
+        })
+        .collect();
+    queue_items(conn, Kind::Announcement, &raised, visible_at, emergency).await
+}
+
+/// Queues the deliveries of `raised` items of `kind` shown from `from`, as the
+/// recipients and their schools want them (rules.rs).
+async fn queue_items(
+    conn: &mut PgConnection,
+    kind: Kind,
+    raised: &[Raised],
+    from: OffsetDateTime,
+    urgent: bool,
+) -> anyhow::Result<()> {
     if raised.is_empty() {
         return Ok(());
     }
     let guardians: Vec<Uuid> = raised.iter().map(|r| r.guardian).collect();
     let schools: Vec<Uuid> = raised.iter().map(|r| r.school).collect();
     let reaches: Vec<ReachRow> = sqlx::query_as(
-        "SELECT g.guardian, p.channels AS preferred, \
+        "SELECT g.guardian, p.channels AS preferred, coalesce(p.daily_digest, false) AS daily_digest, \
              EXISTS (SELECT 1 FROM devices d WHERE d.person_id = g.guardian AND d.channel = 1) AS push, \
              EXISTS (SELECT 1 FROM devices d WHERE d.person_id = g.guardian AND d.channel = 2) AS email, \
              EXISTS (SELECT 1 FROM activated_people a WHERE a.person_id = g.guardian) AS has_account, \
@@ -217,10 +281,9 @@ pub(crate) async fn queue(conn: &mut PgConnection, raised: &[Raised]) -> anyhow:
     .bind(&schools)
     .fetch_all(&mut *conn)
     .await?;
-    let (mut notices, mut recipients, mut in_school) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut channels, mut fallbacks, mut afters) = (Vec::new(), Vec::new(), Vec::new());
-    for (notice, reach) in raised.iter().zip(&reaches) {
-        debug_assert_eq!(notice.guardian, reach.guardian);
+    let mut rows = DeliveryRows::default();
+    for (item, reach) in raised.iter().zip(&reaches) {
+        debug_assert_eq!(item.guardian, reach.guardian);
         let channels_of = |numbers: &[i16]| {
             numbers
                 .iter()
@@ -232,47 +295,66 @@ pub(crate) async fn queue(conn: &mut PgConnection, raised: &[Raised]) -> anyhow:
             .preferred
             .as_deref()
             .map_or_else(|| Channel::DEFAULT_ORDER.to_vec(), channels_of);
+        // Zalo's approved template is the absence notice's.
+        let paid = channels_of(&reach.paid)
+            .into_iter()
+            .filter(|channel| !stopped.contains(channel))
+            .filter(|channel| kind == Kind::AbsenceNotice || *channel != Channel::Zalo)
+            .collect();
         let planned = rules::plan(
             &preferred,
             &rules::Reach {
                 push: reach.push,
                 email: reach.email,
                 has_account: reach.has_account,
-                paid: channels_of(&reach.paid)
-                    .into_iter()
-                    .filter(|channel| !stopped.contains(channel))
-                    .collect(),
+                paid,
             },
-            true,
+            urgent,
             Duration::from_secs(60 * reach.fallback_minutes.max(0) as u64),
         );
         for planned in planned {
-            notices.push(notice.notice);
-            recipients.push(notice.guardian);
-            in_school.push(notice.school);
-            channels.push(planned.channel as i16);
-            fallbacks.push(planned.fallback);
-            afters.push(planned.after.as_secs_f64());
+            let (due, digest) = rules::release(from + planned.after, urgent, reach.daily_digest);
+            rows.notices.push(item.notice);
+            rows.recipients.push(item.guardian);
+            rows.schools.push(item.school);
+            rows.channels.push(planned.channel as i16);
+            rows.fallbacks.push(planned.fallback);
+            rows.dues.push(due);
+            rows.digests.push(digest);
         }
     }
-    if notices.is_empty() {
+    if rows.notices.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO deliveries (id, notice_id, recipient_id, school_id, channel, fallback, state, \
-             due_at, created_at) \
-         SELECT gen_random_uuid(), n, r, s, c, f, 'queued', now() + make_interval(secs => a), now() \
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::smallint[], $5::bool[], $6::float8[]) \
-             AS t(n, r, s, c, f, a) \
+        "INSERT INTO deliveries (id, kind, notice_id, recipient_id, school_id, channel, fallback, \
+             state, due_at, digest, created_at) \
+         SELECT gen_random_uuid(), $1, n, r, s, c, f, 'queued', d, g, now() \
+         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::smallint[], $6::bool[], \
+             $7::timestamptz[], $8::bool[]) AS t(n, r, s, c, f, d, g) \
          ON CONFLICT (notice_id, recipient_id, channel) DO NOTHING",
     )
-    .bind(&notices)
-    .bind(&recipients)
-    .bind(&in_school)
-    .bind(&channels)
-    .bind(&fallbacks)
-    .bind(&afters)
+    .bind(kind as i16)
+    .bind(&rows.notices)
+    .bind(&rows.recipients)
+    .bind(&rows.schools)
+    .bind(&rows.channels)
+    .bind(&rows.fallbacks)
+    .bind(&rows.dues)
+    .bind(&rows.digests)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Deliveries to insert, column by column.
+#[derive(Default)]
+struct DeliveryRows {
+    notices: Vec<Uuid>,
+    recipients: Vec<Uuid>,
+    schools: Vec<Uuid>,
+    channels: Vec<i16>,
+    fallbacks: Vec<bool>,
+    dues: Vec<OffsetDateTime>,
+    digests: Vec<bool>,
 }

@@ -33,11 +33,13 @@ struct DeliveryRow {
     last_error: Option<String>,
     cost_vnd: i32,
     fallback: bool,
+    digest: bool,
+    kind: i16,
     created_at: OffsetDateTime,
 }
 
 const DELIVERY_COLUMNS: &str = "id, notice_id, recipient_id, channel, state, attempts, due_at, \
-    sent_at, last_error, cost_vnd, fallback, created_at";
+    sent_at, last_error, cost_vnd, fallback, digest, kind, created_at";
 
 fn delivery_of(row: DeliveryRow) -> pb::Delivery {
     pb::Delivery {
@@ -52,6 +54,8 @@ fn delivery_of(row: DeliveryRow) -> pb::Delivery {
         last_error: row.last_error.unwrap_or_default(),
         cost_vnd: row.cost_vnd,
         fallback: row.fallback,
+        digest: row.digest,
+        announcement: row.kind == super::Kind::Announcement as i16,
     }
 }
 

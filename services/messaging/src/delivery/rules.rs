@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
 /// A way to reach a person beyond the app (the app itself always gets the
 /// notice: the inbox and `Subscribe`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +108,42 @@ pub(crate) fn plan(
         }
     }
     planned
+}
+
+/// The hours, local time, during which messages that are not urgent wait: from
+/// 21:00 to 06:00.
+pub(crate) const QUIET_FROM_HOUR: u8 = 21;
+pub(crate) const QUIET_UNTIL_HOUR: u8 = 6;
+/// The local hour of the daily digest.
+pub(crate) const DIGEST_HOUR: u8 = 19;
+
+/// The first instant at or after `at` whose local hour is `hour`.
+fn next_local_hour(at: OffsetDateTime, hour: u8) -> OffsetDateTime {
+    let day = school::dates::local_date(at);
+    let today = school::dates::local_day_start(day) + time::Duration::hours(i64::from(hour));
+    if today >= at {
+        today
+    } else {
+        today + time::Duration::days(1)
+    }
+}
+
+/// When a delivery planned for `at` goes out, and whether in the recipient's
+/// digest: an urgent one then; one for a recipient who chose the digest at the
+/// next 19:00; any other after quiet hours if `at` falls in them.
+pub(crate) fn release(at: OffsetDateTime, urgent: bool, digest: bool) -> (OffsetDateTime, bool) {
+    if urgent {
+        return (at, false);
+    }
+    if digest {
+        return (next_local_hour(at, DIGEST_HOUR), true);
+    }
+    let local_hour = (at.to_offset(time::UtcOffset::UTC) + time::Duration::hours(7)).hour();
+    if (QUIET_UNTIL_HOUR..QUIET_FROM_HOUR).contains(&local_hour) {
+        (at, false)
+    } else {
+        (next_local_hour(at, QUIET_UNTIL_HOUR), false)
+    }
 }
 
 /// What has happened to a notice by the time one of its deliveries is due.
@@ -281,6 +319,86 @@ mod tests {
                 still_needed(fallback, since),
                 expected,
                 "{fallback} {since:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_an_hour_then_a_message_goes_now_after_quiet_hours_or_in_the_digest() {
+        use time::macros::datetime;
+        // (local time planned, urgent, digest) → (local time sent, in the digest)
+        let local = |at: OffsetDateTime| at.to_offset(time::macros::offset!(+7));
+        let table = [
+            (
+                datetime!(2026-11-30 10:00 +7),
+                false,
+                false,
+                datetime!(2026-11-30 10:00 +7),
+                false,
+            ),
+            (
+                datetime!(2026-11-30 21:00 +7),
+                false,
+                false,
+                datetime!(2026-12-01 06:00 +7),
+                false,
+            ),
+            (
+                datetime!(2026-11-30 23:30 +7),
+                false,
+                false,
+                datetime!(2026-12-01 06:00 +7),
+                false,
+            ),
+            (
+                datetime!(2026-12-01 05:59 +7),
+                false,
+                false,
+                datetime!(2026-12-01 06:00 +7),
+                false,
+            ),
+            (
+                datetime!(2026-12-01 06:00 +7),
+                false,
+                false,
+                datetime!(2026-12-01 06:00 +7),
+                false,
+            ),
+            (
+                datetime!(2026-11-30 23:30 +7),
+                true,
+                false,
+                datetime!(2026-11-30 23:30 +7),
+                false,
+            ),
+            (
+                datetime!(2026-11-30 23:30 +7),
+                true,
+                true,
+                datetime!(2026-11-30 23:30 +7),
+                false,
+            ),
+            (
+                datetime!(2026-11-30 10:00 +7),
+                false,
+                true,
+                datetime!(2026-11-30 19:00 +7),
+                true,
+            ),
+            (
+                datetime!(2026-11-30 19:30 +7),
+                false,
+                true,
+                datetime!(2026-12-01 19:00 +7),
+                true,
+            ),
+        ];
+        for (at, urgent, digest, sent, in_digest) in table {
+            let (when, digested) = release(at.to_offset(time::UtcOffset::UTC), urgent, digest);
+            assert_eq!(
+                (local(when), digested),
+                (sent, in_digest),
+                "{at} {urgent} {digest}"
             );
         }
     }

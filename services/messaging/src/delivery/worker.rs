@@ -3,6 +3,7 @@
 //! needed, names the children with the service's own token, sends at the
 //! channel's pace and records each outcome.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use time::Date;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::Outgoing;
+use super::compose::{self, About};
 use super::email::Email;
 use super::outcome::Outcome;
 use super::push::Push;
@@ -21,8 +22,9 @@ use super::rules::{self, Channel};
 use super::sms::Sms;
 use super::webhooks::phone_hash;
 use super::zalo::Zalo;
+use super::{Kind, Outgoing};
 use crate::attachments::links::LinkKey;
-use crate::{notices, periodic};
+use crate::periodic;
 
 /// Deliveries claimed at a time.
 const BATCH: i64 = 200;
@@ -78,17 +80,67 @@ struct Claimed {
     recipient_id: Uuid,
     fallback: bool,
     attempts: i32,
-    student_id: Uuid,
-    class_name: String,
-    date: Date,
-    session: i16,
-    status: i16,
+    kind: i16,
+    digest: bool,
+    student_id: Option<Uuid>,
+    class_name: Option<String>,
+    date: Option<Date>,
+    session: Option<i16>,
+    status: Option<i16>,
     follow_up: bool,
+    title: Option<String>,
+    body: Option<String>,
+    emergency: bool,
+    /// Gone, or withdrawn (an absence notice corrected before anything went out).
     withdrawn: bool,
     stopped: bool,
     read_in_app: bool,
     delivered_by_paid: bool,
 }
+
+impl Claimed {
+    fn about(&self) -> Option<About> {
+        if self.kind == Kind::Announcement as i16 {
+            return Some(About::Announcement {
+                title: self.title.clone()?,
+                body: self.body.clone()?,
+                emergency: self.emergency,
+            });
+        }
+        Some(About::AbsenceNotice {
+            student: self.student_id?,
+            class: self.class_name.clone().unwrap_or_default(),
+            date: self.date?,
+            session: self.session?,
+            status: self.status?,
+            follow_up: self.follow_up,
+        })
+    }
+}
+
+/// The deliveries claimed at once, loaded with what they are about.
+const CLAIM: &str = "WITH claimed AS ( \
+        UPDATE deliveries d SET due_at = now() + make_interval(secs => $3) \
+        WHERE d.id IN (SELECT id FROM deliveries WHERE channel = $1 AND state = 'queued' \
+            AND due_at <= now() ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+        RETURNING d.id, d.notice_id, d.recipient_id, d.fallback, d.attempts, d.kind, d.digest) \
+    SELECT c.id, c.notice_id, c.recipient_id, c.fallback, c.attempts, c.kind, c.digest, \
+        n.student_id, cl.name AS class_name, n.date, n.session, n.status, \
+        coalesce(n.follows IS NOT NULL, false) AS follow_up, \
+        a.title, a.body, coalesce(a.emergency, false) AS emergency, \
+        (n.id IS NULL AND a.id IS NULL) OR n.withdrawn_at IS NOT NULL AS withdrawn, \
+        coalesce(n.read_at, r.read_at) IS NOT NULL AS read_in_app, \
+        EXISTS (SELECT 1 FROM channel_stops s WHERE s.person_id = c.recipient_id \
+            AND s.channel = $1) AS stopped, \
+        EXISTS (SELECT 1 FROM deliveries o WHERE o.notice_id = c.notice_id \
+            AND o.recipient_id = c.recipient_id AND o.channel IN (3, 4) \
+            AND o.state IN ('delivered', 'read')) AS delivered_by_paid \
+    FROM claimed c \
+    LEFT JOIN absence_notices n ON c.kind = 1 AND n.id = c.notice_id \
+    LEFT JOIN classes cl ON cl.id = n.class_id \
+    LEFT JOIN announcements a ON c.kind = 2 AND a.id = c.notice_id \
+    LEFT JOIN announcement_recipients r ON c.kind = 2 AND r.announcement_id = c.notice_id \
+        AND r.guardian_id = c.recipient_id";
 
 /// Sends `worker`'s channel's due deliveries every `every` until `shutdown`.
 pub(crate) async fn run(worker: Worker, every: Duration, shutdown: CancellationToken) {
@@ -96,32 +148,19 @@ pub(crate) async fn run(worker: Worker, every: Duration, shutdown: CancellationT
     periodic::in_batches("deliveries", every, BATCH, shutdown, || worker.batch()).await;
 }
 
+/// Deliveries sent as one message (a day's digest to one recipient, or one
+/// delivery alone), and the message; none when it cannot be made.
+type Group = (Vec<Claimed>, Option<Outgoing>);
+
 impl Worker {
     async fn batch(&self) -> anyhow::Result<i64> {
         let channel = self.sender.channel();
-        let claimed: Vec<Claimed> = sqlx::query_as(
-            "WITH claimed AS ( \
-                 UPDATE deliveries d SET due_at = now() + make_interval(secs => $3) \
-                 WHERE d.id IN (SELECT id FROM deliveries WHERE channel = $1 AND state = 'queued' \
-                     AND due_at <= now() ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                 RETURNING d.id, d.notice_id, d.recipient_id, d.fallback, d.attempts) \
-             SELECT c.id, c.notice_id, c.recipient_id, c.fallback, c.attempts, n.student_id, \
-                 coalesce(cl.name, '') AS class_name, n.date, n.session, n.status, \
-                 n.follows IS NOT NULL AS follow_up, n.withdrawn_at IS NOT NULL AS withdrawn, \
-                 n.read_at IS NOT NULL AS read_in_app, \
-                 EXISTS (SELECT 1 FROM channel_stops s WHERE s.person_id = c.recipient_id \
-                     AND s.channel = $1) AS stopped, \
-                 EXISTS (SELECT 1 FROM deliveries o WHERE o.notice_id = c.notice_id \
-                     AND o.recipient_id = c.recipient_id AND o.channel IN (3, 4) \
-                     AND o.state IN ('delivered', 'read')) AS delivered_by_paid \
-             FROM claimed c JOIN absence_notices n ON n.id = c.notice_id \
-             LEFT JOIN classes cl ON cl.id = n.class_id",
-        )
-        .bind(channel as i16)
-        .bind(BATCH)
-        .bind(LEASE.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await?;
+        let claimed: Vec<Claimed> = sqlx::query_as(CLAIM)
+            .bind(channel as i16)
+            .bind(BATCH)
+            .bind(LEASE.as_secs_f64())
+            .fetch_all(&self.pool)
+            .await?;
         let count = claimed.len() as i64;
         if claimed.is_empty() {
             return Ok(0);
@@ -143,64 +182,13 @@ impl Worker {
         if due.is_empty() {
             return Ok(count);
         }
-        let reader = self.service.reader().await?;
-        let directory = school::peers::directory(&self.identity);
-        let mut children: Vec<Uuid> = due.iter().map(|c| c.student_id).collect();
-        children.sort_unstable();
-        children.dedup();
-        let names = school::names::names_of(directory.clone(), &reader, &children).await?;
-        let phones = if channel.paid() {
-            let recipients: Vec<Uuid> = due.iter().map(|c| c.recipient_id).collect();
-            school::names::phones_of(directory, &reader, &recipients).await?
-        } else {
-            Default::default()
-        };
-        let messages: Vec<(Claimed, Option<Outgoing>)> = due
-            .into_iter()
-            .map(|claimed| {
-                let message = names.get(&claimed.student_id).map(|child| {
-                    let text = notices::words(
-                        &child.full_name,
-                        &claimed.class_name,
-                        claimed.date,
-                        claimed.session,
-                        claimed.status,
-                        claimed.follow_up,
-                    );
-                    Outgoing {
-                        delivery: claimed.id,
-                        notice_id: claimed.notice_id,
-                        recipient: claimed.recipient_id,
-                        title: "Thông báo chuyên cần".to_owned(),
-                        text: text.clone(),
-                        url: format!("/notices/{}", claimed.notice_id),
-                        urgent: true,
-                        phone: phones.get(&claimed.recipient_id).cloned(),
-                        template: vec![
-                            ("student_name", child.full_name.clone()),
-                            ("class_name", claimed.class_name.clone()),
-                            (
-                                "date",
-                                format!(
-                                    "{:02}/{:02}/{}",
-                                    claimed.date.day(),
-                                    u8::from(claimed.date.month()),
-                                    claimed.date.year()
-                                ),
-                            ),
-                            ("content", text),
-                        ],
-                    }
-                });
-                (claimed, message)
-            })
-            .collect();
+        let groups = self.compose(channel, due).await?;
         // The channel's pace: the i-th send of the batch starts no sooner than
         // i intervals after the first.
         let gap = Duration::from_secs(1) / self.per_second.max(1);
         let start = tokio::time::Instant::now();
-        let outcomes: Vec<(Claimed, Option<String>, Outcome)> =
-            futures::stream::iter(messages.into_iter().enumerate())
+        let outcomes: Vec<(Vec<Claimed>, Option<String>, Outcome)> =
+            futures::stream::iter(groups.into_iter().enumerate())
                 .map(|(i, (claimed, message))| async move {
                     let outcome = match &message {
                         None => Outcome::Failed(
@@ -222,9 +210,71 @@ impl Worker {
                 .await;
         for (claimed, phone, outcome) in outcomes {
             let phone_hash = phone.map(|phone| phone_hash(&self.phone_key, &phone));
-            self.record(&claimed, phone_hash, outcome).await?;
+            for one in &claimed {
+                self.record(one, phone_hash.clone(), outcome.clone())
+                    .await?;
+            }
         }
         Ok(count)
+    }
+
+    /// The messages of `due`: children named with the service's own token, phone
+    /// numbers for a paid channel, a recipient's digest rows as one message.
+    async fn compose(&self, channel: Channel, due: Vec<Claimed>) -> anyhow::Result<Vec<Group>> {
+        let mut children: Vec<Uuid> = due.iter().filter_map(|c| c.student_id).collect();
+        children.sort_unstable();
+        children.dedup();
+        let needs_identity = !children.is_empty() || channel.paid();
+        let reader = if needs_identity {
+            Some(self.service.reader().await?)
+        } else {
+            None
+        };
+        let directory = school::peers::directory(&self.identity);
+        let names = match &reader {
+            Some(reader) if !children.is_empty() => {
+                school::names::names_of(directory.clone(), reader, &children).await?
+            }
+            _ => HashMap::new(),
+        };
+        let phones = match &reader {
+            Some(reader) if channel.paid() => {
+                let recipients: Vec<Uuid> = due.iter().map(|c| c.recipient_id).collect();
+                school::names::phones_of(directory, reader, &recipients).await?
+            }
+            _ => HashMap::new(),
+        };
+        let (digests, singles): (Vec<Claimed>, Vec<Claimed>) =
+            due.into_iter().partition(|c| c.digest);
+        let mut groups: Vec<Group> = singles
+            .into_iter()
+            .map(|claimed| {
+                let message = claimed.about().and_then(|about| {
+                    compose::one(
+                        &about,
+                        claimed.id,
+                        claimed.notice_id,
+                        claimed.recipient_id,
+                        phones.get(&claimed.recipient_id).cloned(),
+                        &names,
+                    )
+                });
+                (vec![claimed], message)
+            })
+            .collect();
+        let mut by_recipient: HashMap<Uuid, Vec<Claimed>> = HashMap::new();
+        for claimed in digests {
+            by_recipient
+                .entry(claimed.recipient_id)
+                .or_default()
+                .push(claimed);
+        }
+        for (recipient, claimed) in by_recipient {
+            let titles: Vec<&str> = claimed.iter().filter_map(|c| c.title.as_deref()).collect();
+            let message = compose::digest(claimed[0].id, recipient, &titles);
+            groups.push((claimed, Some(message)));
+        }
+        Ok(groups)
     }
 
     /// Records what sending `claimed` (to the phone kept as `phone_hash`) got.

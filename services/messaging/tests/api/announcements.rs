@@ -21,6 +21,7 @@ fn announce(scope: Scope, requires_ack: bool) -> pb::PublishAnnouncementRequest 
         scheduled_at: String::new(),
         attachment_ids: Vec::new(),
         classification: Classification::Unspecified as i32,
+        emergency: false,
     }
 }
 
