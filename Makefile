@@ -52,6 +52,7 @@ ifneq ($(PROFILE),city)
 	$(CARGO) bench -p identity --bench identity
 	$(CARGO) bench -p attendance --bench attendance
 	$(CARGO) bench -p messaging --bench messaging
+	$(CARGO) bench -p messaging --bench notifications
 	$(CARGO) bench -p reporting --bench reporting
 endif
 	deploy/local/bench.sh $(PROFILE)

@@ -11,8 +11,9 @@ use std::time::Duration;
 use kernel::auth::Caller;
 use kernel::config::ServiceId;
 use kernel::event_store::{
-    AppendError, AppendReceipt, CommitCursor, EventMeta, ExpectedVersion, RequestError, RequestKey,
-    append, find_request, read_committed, read_stream, record_request,
+    AppendError, AppendReceipt, CommitCursor, EventMeta, ExpectedVersion, FirstEvent, RequestError,
+    RequestKey, append, append_first_events, find_request, read_committed, read_stream,
+    record_request,
 };
 use kernel::testing::{TestWorld, eventually};
 use lienlac_proto::testing::v1::NoteRequest;
@@ -153,6 +154,39 @@ async fn published_events_are_numbered_apart_from_internal_ones() {
         .map(|e| e.published_sequence())
         .collect();
     assert_eq!(sequences, vec![Some(1), None, Some(2), None, Some(3)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_events_open_their_streams_at_once_and_an_existing_stream_refuses_them_all() {
+    let world = TestWorld::new();
+    let pool = world.pool(ServiceId::ATTENDANCE, &MIGRATIONS).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let first = |stream: &str, published: bool| FirstEvent {
+        stream_id: stream.to_owned(),
+        event: if published {
+            noted(stream, stream)
+        } else {
+            internal(stream)
+        },
+        meta: EventMeta {
+            causation_id: Some(Uuid::now_v7()),
+            ..EventMeta::default()
+        },
+    };
+    append_first_events(&mut conn, &[first("open-a", true), first("open-b", false)])
+        .await
+        .unwrap();
+    for (stream, sequence) in [("open-a", Some(1)), ("open-b", None)] {
+        let events = read_stream(&mut conn, stream).await.unwrap();
+        assert_eq!(events.len(), 1, "{stream}");
+        assert_eq!(events[0].stream_version, 1);
+        assert_eq!(events[0].published_sequence(), sequence, "{stream}");
+    }
+    let refused = append_first_events(&mut conn, &[first("open-c", true), first("open-a", true)])
+        .await
+        .unwrap_err();
+    assert!(refused.is_conflict(), "{refused}");
+    assert!(read_stream(&mut conn, "open-c").await.unwrap().is_empty());
 }
 
 /// What a command answers; recorded under its request id.

@@ -164,3 +164,92 @@ fn is_version_conflict(error: &sqlx::Error) -> bool {
             && db.constraint() == Some("events_stream_version_unique")
     })
 }
+
+/// One event opening a new stream, for [`append_first_events`].
+pub struct FirstEvent {
+    pub stream_id: String,
+    pub event: NewEvent,
+    pub meta: EventMeta,
+}
+
+/// Appends each event as the first of its own new stream (many facts raised at
+/// once, each with a stream of its own: a notice for each guardian of each
+/// absence of a consumer's batch), in one statement in the caller's transaction.
+/// A stream that exists already refuses the whole append.
+#[tracing::instrument(level = "debug", name = "event_store.append_first_events", skip_all, fields(count = firsts.len()))]
+pub async fn append_first_events(
+    conn: &mut PgConnection,
+    firsts: &[FirstEvent],
+) -> Result<(), AppendError> {
+    if firsts.is_empty() {
+        return Ok(());
+    }
+    let column =
+        |pick: fn(&FirstEvent) -> Option<Uuid>| firsts.iter().map(pick).collect::<Vec<_>>();
+    let event_ids = column(|f| Some(f.event.event_id));
+    let streams: Vec<&str> = firsts.iter().map(|f| f.stream_id.as_str()).collect();
+    let event_types: Vec<&str> = firsts.iter().map(|f| f.event.event_type.as_str()).collect();
+    let schema_versions: Vec<i32> = firsts.iter().map(|f| f.event.schema_version).collect();
+    let data: Vec<&serde_json::Value> = firsts.iter().map(|f| &f.event.data).collect();
+    let published_types: Vec<Option<&str>> = firsts
+        .iter()
+        .map(|f| f.event.published.as_ref().map(|p| p.type_name.as_str()))
+        .collect();
+    let published_payloads: Vec<Option<&[u8]>> = firsts
+        .iter()
+        .map(|f| f.event.published.as_ref().map(|p| p.payload.as_slice()))
+        .collect();
+    let actors: Vec<Option<&str>> = firsts.iter().map(|f| f.meta.actor.as_deref()).collect();
+    let correlations = column(|f| Some(f.meta.correlation_id));
+    let causations = column(|f| f.meta.causation_id);
+    let traceparents: Vec<Option<&str>> = firsts
+        .iter()
+        .map(|f| f.meta.traceparent.as_deref())
+        .collect();
+    let tracestates: Vec<Option<&str>> = firsts
+        .iter()
+        .map(|f| f.meta.tracestate.as_deref())
+        .collect();
+    let districts = column(|f| f.meta.district_id);
+    let schools = column(|f| f.meta.school_id);
+    sqlx::query(
+        "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, \
+             published_type, published_payload, published_count, actor, correlation_id, \
+             causation_id, traceparent, tracestate, district_id, school_id) \
+         SELECT e.event_id, e.stream_id, 1, e.event_type, e.schema_version, e.data, \
+             e.published_type, e.published_payload, \
+             CASE WHEN e.published_type IS NULL THEN 0 ELSE 1 END, \
+             e.actor, e.correlation_id, e.causation_id, e.traceparent, e.tracestate, \
+             e.district_id, e.school_id \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::text[], \
+             $7::bytea[], $8::text[], $9::uuid[], $10::uuid[], $11::text[], $12::text[], \
+             $13::uuid[], $14::uuid[]) \
+             AS e(event_id, stream_id, event_type, schema_version, data, published_type, \
+                 published_payload, actor, correlation_id, causation_id, traceparent, \
+                 tracestate, district_id, school_id)",
+    )
+    .bind(&event_ids)
+    .bind(&streams)
+    .bind(&event_types)
+    .bind(&schema_versions)
+    .bind(&data)
+    .bind(&published_types)
+    .bind(&published_payloads)
+    .bind(&actors)
+    .bind(&correlations)
+    .bind(&causations)
+    .bind(&traceparents)
+    .bind(&tracestates)
+    .bind(&districts)
+    .bind(&schools)
+    .execute(conn)
+    .await
+    .map_err(|error| {
+        if is_version_conflict(&error) {
+            conflict("(one of the new streams)", 0)
+        } else {
+            AppendError::Database(error)
+        }
+    })?;
+    Ok(())
+}

@@ -11,7 +11,9 @@ mod requests;
 mod types;
 
 pub use aggregate::{Aggregate, DomainEvent, LoadError, load};
-pub use append::{AppendError, AppendReceipt, ExpectedVersion, append};
+pub use append::{
+    AppendError, AppendReceipt, ExpectedVersion, FirstEvent, append, append_first_events,
+};
 pub use read::{CommitCursor, read_committed, read_stream, read_visible, stream_version};
 pub use requests::{RequestError, RequestKey, find_request, record_request};
 pub use types::{EventMeta, NarrowError, NewEvent, PublishedForm, RecordedEvent};

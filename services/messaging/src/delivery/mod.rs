@@ -229,12 +229,21 @@ pub(crate) async fn queue_announcement(
     visible_at: OffsetDateTime,
     emergency: bool,
 ) -> anyhow::Result<()> {
-    let recipients: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
-        "SELECT r.guardian_id, coalesce($2, (SELECT c.school_id FROM guardianships g \
+    // What is not urgent goes by push and email only: to the recipients who
+    // registered a browser or an address, found from the (few) devices rather
+    // than from every recipient.
+    let who = if emergency {
+        "SELECT r.guardian_id FROM announcement_recipients r WHERE r.announcement_id = $1"
+    } else {
+        "SELECT DISTINCT d.person_id FROM devices d JOIN announcement_recipients r \
+         ON r.announcement_id = $1 AND r.guardian_id = d.person_id"
+    };
+    let recipients: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT w.guardian_id, coalesce($2, (SELECT c.school_id FROM guardianships g \
              JOIN enrolment_periods e ON e.student_id = g.student_id AND e.to_date IS NULL \
-             JOIN classes c ON c.id = e.class_id WHERE g.guardian_id = r.guardian_id LIMIT 1)) \
-         FROM announcement_recipients r WHERE r.announcement_id = $1",
-    )
+             JOIN classes c ON c.id = e.class_id WHERE g.guardian_id = w.guardian_id LIMIT 1)) \
+         FROM ({who}) AS w(guardian_id)"
+    )))
     .bind(id)
     .bind(school)
     .fetch_all(&mut *conn)

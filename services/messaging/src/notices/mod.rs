@@ -7,10 +7,12 @@
 
 pub(crate) mod rules;
 
+use std::collections::HashMap;
+
 use kernel::auth::Caller;
 use kernel::consumer::{Projection, ReceivedEvent};
 use kernel::error::{AppError, AppResult};
-use kernel::event_store::EventMeta;
+use kernel::event_store::{EventMeta, FirstEvent, NewEvent, append_first_events};
 use lienlac_proto::attendance::v1::{AttendanceStatus, Session};
 use lienlac_proto::attendance::v2 as attendance;
 use lienlac_proto::messaging::v1 as pb;
@@ -32,27 +34,39 @@ fn date(text: &str) -> anyhow::Result<Date> {
     kernel::dates::parse(text).ok_or_else(|| anyhow::anyhow!("not a date: {text:?}"))
 }
 
-/// What decides, beside the mark, whether it tells the guardian: an approved
+/// What decides, beside each mark, whether it tells the guardians: an approved
 /// leave covering the session, and the school's choice on late marks.
-async fn context_of(conn: &mut PgConnection, marked: &Marked) -> anyhow::Result<rules::Context> {
-    let (covered_by_leave, notify_late): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM leaves WHERE student_id = $1 AND approved \
-             AND $2 BETWEEN from_date AND to_date AND $3::smallint = ANY(sessions)), \
-         coalesce((SELECT notify_late FROM school_policies WHERE school_id = $4), false)",
+async fn contexts_of(
+    conn: &mut PgConnection,
+    marked: &[&Marked],
+) -> anyhow::Result<Vec<rules::Context>> {
+    let column = |pick: fn(&Marked) -> Uuid| marked.iter().map(|m| pick(m)).collect::<Vec<_>>();
+    let days: Vec<Date> = marked.iter().map(|m| m.day).collect();
+    let sessions: Vec<i16> = marked.iter().map(|m| m.session as i16).collect();
+    let contexts: Vec<(bool, bool)> = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM leaves l WHERE l.student_id = m.student AND l.approved \
+             AND m.day BETWEEN l.from_date AND l.to_date AND m.session = ANY(l.sessions)), \
+         coalesce((SELECT notify_late FROM school_policies WHERE school_id = m.school), false) \
+         FROM unnest($1::uuid[], $2::date[], $3::smallint[], $4::uuid[]) WITH ORDINALITY \
+             AS m(student, day, session, school, i) ORDER BY m.i",
     )
-    .bind(marked.student)
-    .bind(marked.day)
-    .bind(marked.session as i16)
-    .bind(marked.school)
-    .fetch_one(conn)
+    .bind(column(|m| m.student))
+    .bind(&days)
+    .bind(&sessions)
+    .bind(column(|m| m.school))
+    .fetch_all(conn)
     .await?;
-    Ok(rules::Context {
-        covered_by_leave,
-        notify_late,
-    })
+    Ok(contexts
+        .into_iter()
+        .map(|(covered_by_leave, notify_late)| rules::Context {
+            covered_by_leave,
+            notify_late,
+        })
+        .collect())
 }
 
 /// One session of one student, as the events name it.
+#[derive(Clone, Copy)]
 struct Marked {
     student: Uuid,
     class: Uuid,
@@ -61,70 +75,81 @@ struct Marked {
     session: i32,
 }
 
-/// Records `fact` on the notice's stream, in the consumer's transaction: live
-/// delivery and the bus learn of the notice from it.
-async fn record<E: prost::Message + prost::Name + serde::Serialize>(
-    conn: &mut PgConnection,
-    source: &ReceivedEvent,
-    notice: Uuid,
-    school: Uuid,
-    fact: &E,
-) -> anyhow::Result<()> {
+/// The metadata of what `source` led to in `school`.
+fn meta_of(source: &ReceivedEvent, school: Uuid) -> EventMeta {
     let mut meta = EventMeta::for_command(None);
     meta.causation_id = Some(source.event_id);
-    let meta = match source.district_id {
+    match source.district_id {
         Some(district) => meta.in_tenant(district, Some(school)),
         None => meta,
-    };
-    append_next(conn, &format!("notice:{notice}"), fact, &meta).await
+    }
 }
 
-/// Whom a notice goes to: every guardian of the student, or one of them (and,
-/// for a follow-up, the notice it follows).
-enum To {
-    Guardians,
-    Guardian(Uuid, Option<Uuid>),
-}
-
-/// A notice of `marked` with `status`, raised by `event`.
-async fn raise(
-    conn: &mut PgConnection,
-    event: &ReceivedEvent,
-    marked: &Marked,
+/// Notices to raise of one marked session: to every guardian of the student, or
+/// (a correction's) to one guardian, following up the notice they had.
+struct ToRaise<'a> {
+    event: &'a ReceivedEvent,
+    marked: Marked,
     status: AttendanceStatus,
-    to: To,
-) -> anyhow::Result<()> {
-    let (only, follows) = match to {
-        To::Guardians => (None, None),
-        To::Guardian(guardian, follows) => (Some(guardian), follows),
-    };
-    let raised: Vec<(Uuid, Uuid)> = sqlx::query_as(
+    only: Option<Uuid>,
+    follows: Option<Uuid>,
+}
+
+/// Raises the notices of `items` with one statement for them all, queues their
+/// deliveries and records `AbsenceNoticeRaised` for each, each on a new stream.
+async fn raise_all(conn: &mut PgConnection, items: &[ToRaise<'_>]) -> anyhow::Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let column = |pick: fn(&ToRaise<'_>) -> Uuid| items.iter().map(|i| pick(i)).collect::<Vec<_>>();
+    let optional =
+        |pick: fn(&ToRaise<'_>) -> Option<Uuid>| items.iter().map(|i| pick(i)).collect::<Vec<_>>();
+    let days: Vec<Date> = items.iter().map(|i| i.marked.day).collect();
+    let sessions: Vec<i16> = items.iter().map(|i| i.marked.session as i16).collect();
+    let statuses: Vec<i16> = items.iter().map(|i| i.status as i16).collect();
+    let raised: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
         "INSERT INTO absence_notices (id, source_event, guardian_id, student_id, class_id, date, \
-         session, status, follows, created_at) \
-         SELECT gen_random_uuid(), $1, g.guardian_id, $2, $3, $4, $5, $6, $7, now() \
-         FROM guardianships g WHERE g.student_id = $2 AND ($8::uuid IS NULL OR g.guardian_id = $8) \
-         ON CONFLICT (source_event, guardian_id) DO NOTHING RETURNING id, guardian_id",
+             session, status, follows, created_at) \
+         SELECT gen_random_uuid(), m.event, g.guardian_id, m.student, m.class, m.day, m.session, \
+             m.status, m.follows, now() \
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::date[], $5::smallint[], \
+             $6::smallint[], $7::uuid[], $8::uuid[]) \
+             AS m(event, student, class, day, session, status, follows, only_guardian) \
+         JOIN guardianships g ON g.student_id = m.student \
+             AND (m.only_guardian IS NULL OR g.guardian_id = m.only_guardian) \
+         ON CONFLICT (source_event, guardian_id) DO NOTHING \
+         RETURNING id, guardian_id, source_event",
     )
-    .bind(event.event_id)
-    .bind(marked.student)
-    .bind(marked.class)
-    .bind(marked.day)
-    .bind(marked.session as i16)
-    .bind(status as i16)
-    .bind(follows)
-    .bind(only)
+    .bind(column(|i| i.event.event_id))
+    .bind(column(|i| i.marked.student))
+    .bind(column(|i| i.marked.class))
+    .bind(&days)
+    .bind(&sessions)
+    .bind(&statuses)
+    .bind(optional(|i| i.follows))
+    .bind(optional(|i| i.only))
     .fetch_all(&mut *conn)
     .await?;
-    let queued: Vec<crate::delivery::Raised> = raised
-        .iter()
-        .map(|(notice, guardian)| crate::delivery::Raised {
-            notice: *notice,
-            guardian: *guardian,
+    let mut by_event: HashMap<Uuid, Vec<&ToRaise<'_>>> = HashMap::new();
+    for item in items {
+        by_event.entry(item.event.event_id).or_default().push(item);
+    }
+    let mut queued = Vec::with_capacity(raised.len());
+    let mut facts = Vec::with_capacity(raised.len());
+    for (notice, guardian, source) in raised {
+        let Some(item) = by_event.get(&source).and_then(|items| {
+            items
+                .iter()
+                .find(|i| i.only.is_none_or(|only| only == guardian))
+        }) else {
+            continue;
+        };
+        let marked = &item.marked;
+        queued.push(crate::delivery::Raised {
+            notice,
+            guardian,
             school: marked.school,
-        })
-        .collect();
-    crate::delivery::queue(conn, &queued).await?;
-    for (notice, guardian) in raised {
+        });
         let fact = pb::AbsenceNoticeRaised {
             notice_id: notice.to_string(),
             guardian_id: guardian.to_string(),
@@ -133,13 +158,59 @@ async fn raise(
             school_id: marked.school.to_string(),
             date: kernel::dates::format(marked.day),
             session: marked.session,
-            status: status as i32,
-            follows: follows.map(|f| f.to_string()).unwrap_or_default(),
-            source_event_id: event.event_id.to_string(),
+            status: item.status as i32,
+            follows: item.follows.map(|f| f.to_string()).unwrap_or_default(),
+            source_event_id: source.to_string(),
         };
-        record(conn, event, notice, marked.school, &fact).await?;
+        facts.push(FirstEvent {
+            stream_id: format!("notice:{notice}"),
+            event: NewEvent::from_message(&fact)?,
+            meta: meta_of(item.event, marked.school),
+        });
     }
+    crate::delivery::queue(conn, &queued).await?;
+    append_first_events(conn, &facts).await?;
     Ok(())
+}
+
+/// The session `recorded` marks.
+fn marked_of(recorded: &attendance::StudentAbsenceRecorded) -> anyhow::Result<Marked> {
+    Ok(Marked {
+        student: uuid("student_id", &recorded.student_id)?,
+        class: uuid("class_id", &recorded.class_id)?,
+        school: uuid("school_id", &recorded.school_id)?,
+        day: date(&recorded.date)?,
+        session: recorded.session,
+    })
+}
+
+/// The notices of a run of `StudentAbsenceRecorded` events (a morning's roll
+/// calls), raised together: those no leave covers, late marks where the school
+/// wants them.
+async fn absences(conn: &mut PgConnection, events: &[&ReceivedEvent]) -> anyhow::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut items = Vec::with_capacity(events.len());
+    for event in events {
+        let recorded: attendance::StudentAbsenceRecorded = event.decode()?;
+        items.push(ToRaise {
+            event,
+            marked: marked_of(&recorded)?,
+            status: recorded.status(),
+            only: None,
+            follows: None,
+        });
+    }
+    let marked: Vec<&Marked> = items.iter().map(|i| &i.marked).collect();
+    let contexts = contexts_of(conn, &marked).await?;
+    let alarming: Vec<ToRaise<'_>> = items
+        .into_iter()
+        .zip(contexts)
+        .filter(|(item, context)| rules::alarms(item.status, *context))
+        .map(|(item, _)| item)
+        .collect();
+    raise_all(conn, &alarming).await
 }
 
 impl Projection for AttendanceProjection {
@@ -149,20 +220,7 @@ impl Projection for AttendanceProjection {
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
         match event.name() {
-            "StudentAbsenceRecorded" => {
-                let recorded: attendance::StudentAbsenceRecorded = event.decode()?;
-                let marked = Marked {
-                    student: uuid("student_id", &recorded.student_id)?,
-                    class: uuid("class_id", &recorded.class_id)?,
-                    school: uuid("school_id", &recorded.school_id)?,
-                    day: date(&recorded.date)?,
-                    session: recorded.session,
-                };
-                let context = context_of(conn, &marked).await?;
-                if rules::alarms(recorded.status(), context) {
-                    raise(conn, event, &marked, recorded.status(), To::Guardians).await?;
-                }
-            }
+            "StudentAbsenceRecorded" => absences(conn, &[event]).await?,
             "MarkCorrected" => {
                 let corrected: attendance::MarkCorrected = event.decode()?;
                 let marked = Marked {
@@ -202,6 +260,27 @@ impl Projection for AttendanceProjection {
         Ok(())
     }
 
+    /// A morning's absences come in runs: each run is raised with a few
+    /// statements for all of it; any other event in between is handled in its
+    /// place, so a leave recorded before an absence still covers it.
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> anyhow::Result<()> {
+        let mut run: Vec<&ReceivedEvent> = Vec::new();
+        for &event in events {
+            if event.name() == "StudentAbsenceRecorded" {
+                run.push(event);
+                continue;
+            }
+            absences(conn, &run).await?;
+            run.clear();
+            self.handle(conn, event).await?;
+        }
+        absences(conn, &run).await
+    }
+
     /// The leaves are projected again; the notices are what guardians were told
     /// and stay: a replay adds none twice, each keyed by its event and guardian.
     async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
@@ -217,7 +296,10 @@ async fn correct(
     marked: &Marked,
     to: AttendanceStatus,
 ) -> anyhow::Result<()> {
-    let context = context_of(conn, marked).await?;
+    let context = contexts_of(conn, &[marked])
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no context for the corrected mark"))?;
     // A notice is delivered once the guardian listed it in the app or a channel
     // beyond it sent it: a correction then follows it up rather than replacing it.
     let guardians: Vec<(Uuid, Option<Uuid>, Option<i16>, bool)> = sqlx::query_as(
@@ -234,25 +316,22 @@ async fn correct(
     .bind(marked.session as i16)
     .fetch_all(&mut *conn)
     .await?;
+    let mut to_raise = Vec::new();
     for (guardian, notice, status, delivered) in guardians {
         let given = status.map(|status| Given {
             status: AttendanceStatus::try_from(i32::from(status)).unwrap_or_default(),
             delivered,
         });
+        let raise = |follows: Option<Uuid>| ToRaise {
+            event,
+            marked: *marked,
+            status: to,
+            only: Some(guardian),
+            follows,
+        };
         match (rules::on_correction(to, context, given), notice) {
-            (Correction::Raise, _) => {
-                raise(conn, event, marked, to, To::Guardian(guardian, None)).await?;
-            }
-            (Correction::FollowUp, Some(notice)) => {
-                raise(
-                    conn,
-                    event,
-                    marked,
-                    to,
-                    To::Guardian(guardian, Some(notice)),
-                )
-                .await?;
-            }
+            (Correction::Raise, _) => to_raise.push(raise(None)),
+            (Correction::FollowUp, Some(notice)) => to_raise.push(raise(Some(notice))),
             (correction @ (Correction::Replace | Correction::Withdraw), Some(notice)) => {
                 let withdrawn = correction == Correction::Withdraw;
                 sqlx::query(
@@ -272,12 +351,13 @@ async fn correct(
                     withdrawn,
                     source_event_id: event.event_id.to_string(),
                 };
-                record(conn, event, notice, marked.school, &fact).await?;
+                let meta = meta_of(event, marked.school);
+                append_next(conn, &format!("notice:{notice}"), &fact, &meta).await?;
             }
             _ => {}
         }
     }
-    Ok(())
+    raise_all(conn, &to_raise).await
 }
 
 #[derive(sqlx::FromRow)]
