@@ -283,6 +283,30 @@ async fn a_guardians_browser_is_told_of_an_absence_once_encrypted_and_signed() {
     .await;
     assert_eq!(deliveries.len(), 1, "one delivery by push: {deliveries:?}");
     assert_eq!(deliveries[0].channel, pb::Channel::Push as i32);
+    // Read in the app: the delivery that carried it is read too.
+    messaging
+        .clone()
+        .mark_notice_read(with_token(
+            pb::NoticeRef {
+                notice_id: notices[0].id.clone(),
+            },
+            &school.guardian,
+        ))
+        .await
+        .unwrap();
+    let read = messaging
+        .clone()
+        .list_notice_deliveries(with_token(
+            pb::NoticeRef {
+                notice_id: notices[0].id.clone(),
+            },
+            &school.guardian,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries;
+    assert_eq!(read[0].state, "read");
     let devices = messaging
         .clone()
         .list_devices(with_token(pb::ListDevicesRequest {}, &school.guardian))

@@ -3,7 +3,8 @@
 //! CodeResult 100; receipts by callback; STOP replies) and the Zalo OA API (an
 //! access token refreshed when ZNS says it expired; `user_received_message`
 //! events). A guardian who never activated an account is reached at once on the
-//! school's paid channel; each paid message records its cost.
+//! school's paid channel; one with the app only if the notice is still unread
+//! when the fallback is due; each paid message records its cost.
 
 #![allow(clippy::unwrap_used)] // a test fails by panicking
 
@@ -144,7 +145,7 @@ async fn next(sent: &mut mpsc::UnboundedReceiver<Sent>, what: &str) -> Sent {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_guardian_without_the_app_gets_sms_and_zalo_with_their_costs_receipts_and_stop() {
+async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_only_while_unread() {
     let world = TestWorld::new();
     let stop = CancellationToken::new();
     let (origin, mut sent) = providers().await;
@@ -482,5 +483,90 @@ async fn a_guardian_without_the_app_gets_sms_and_zalo_with_their_costs_receipts_
     .await
     .unwrap_err();
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+
+    // A guardian with the app: SMS only as the fallback of a notice still unread
+    // when its time comes (the wait is cut short in the table), none once read.
+    pays_for(vec![pb::Channel::Sms]).await;
+    let schema = world.config(kernel::config::ServiceId::MESSAGING).schema;
+    let mut admin = world.admin().await;
+    let absent_first = |session: att::Session| {
+        let mut roll_calls = AttendanceServiceClient::new(channel(attendance));
+        let request = with_token(
+            att::SubmitRollCallRequest {
+                request_id: request_id(),
+                class_id: school.class_id.clone(),
+                date: today(),
+                session: session as i32,
+                marks: vec![att::Mark {
+                    student_id: school.students[0].clone(),
+                    status: att::AttendanceStatus::AbsentUnexcused as i32,
+                    ..Default::default()
+                }],
+                taken_at: String::new(),
+            },
+            &school.homeroom,
+        );
+        async move { roll_calls.submit_roll_call(request).await.unwrap() }
+    };
+    let waiting_fallback = || async {
+        eventually(
+            "an SMS waiting as a fallback",
+            Duration::from_secs(15),
+            || async {
+                deliveries("queued")
+                    .await
+                    .into_iter()
+                    .find(|d| d.fallback && d.channel == pb::Channel::Sms as i32)
+            },
+        )
+        .await
+    };
+    // The schema is the test world's own name, not input.
+    let due_now = |id: String| {
+        let sql = format!("UPDATE {schema}.deliveries SET due_at = now() WHERE id = $1::uuid");
+        (sqlx::AssertSqlSafe(sql), id)
+    };
+    absent_first(att::Session::Morning).await;
+    let unread = waiting_fallback().await;
+    let (sql, id) = due_now(unread.id.clone());
+    sqlx::query(sql)
+        .bind(&id)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (_, _, fallback) = next(&mut sent, "the fallback SMS").await;
+    assert_eq!(fallback["RequestId"], json!(unread.id));
+    assert!(
+        fallback["Content"]
+            .as_str()
+            .unwrap()
+            .contains("vắng buổi sáng")
+    );
+
+    absent_first(att::Session::Afternoon).await;
+    let read_first = waiting_fallback().await;
+    messaging
+        .clone()
+        .mark_notice_read(with_token(
+            pb::NoticeRef {
+                notice_id: read_first.notice_id.clone(),
+            },
+            &school.guardian,
+        ))
+        .await
+        .unwrap();
+    let (sql, id) = due_now(read_first.id.clone());
+    sqlx::query(sql)
+        .bind(&id)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    eventually("the fallback skipped", Duration::from_secs(10), || async {
+        deliveries("skipped")
+            .await
+            .into_iter()
+            .find(|d| d.id == read_first.id)
+    })
+    .await;
     stop.cancel();
 }

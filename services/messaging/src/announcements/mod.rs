@@ -645,9 +645,10 @@ pub(crate) async fn mark(
          read_at = coalesce(read_at, now()), \
          acknowledged_at = CASE WHEN $3 THEN coalesce(acknowledged_at, now()) ELSE acknowledged_at END \
          WHERE announcement_id = $1 AND guardian_id = $2 AND visible_at <= now() \
-         RETURNING announcement_id, delivered_at, read_at, acknowledged_at), {} \
+         RETURNING announcement_id, delivered_at, read_at, acknowledged_at), {}, {} \
          SELECT delivered_at, read_at, acknowledged_at FROM changed",
-        receipts::MARK_CHANGED
+        receipts::MARK_CHANGED,
+        crate::delivery::MARK_READ
     );
     let row: Option<(
         Option<OffsetDateTime>,

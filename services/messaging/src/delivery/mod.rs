@@ -177,6 +177,12 @@ pub(crate) struct Outgoing {
     pub(crate) template: Vec<(&'static str, String)>,
 }
 
+/// A statement's part that marks the recipient `$2`'s deliveries of item `$1`
+/// (a notice, an announcement) read once they read it in the app.
+pub(crate) const MARK_READ: &str = "read_beyond AS (UPDATE deliveries \
+    SET state = 'read', read_at = coalesce(read_at, now()) \
+    WHERE notice_id = $1 AND recipient_id = $2 AND state IN ('sent', 'delivered'))";
+
 /// What a delivery carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {

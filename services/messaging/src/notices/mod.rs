@@ -515,11 +515,13 @@ pub(crate) fn words(
 
 /// The guardian read a notice of theirs; when.
 pub(crate) async fn mark_read(ctx: &Ctx, caller: &Caller, id: Uuid) -> AppResult<pb::NoticeState> {
-    let read_at: Option<OffsetDateTime> = sqlx::query_scalar(
-        "UPDATE absence_notices SET delivered_at = coalesce(delivered_at, now()), \
-         read_at = coalesce(read_at, now()) WHERE id = $1 AND guardian_id = $2 \
-         RETURNING read_at",
-    )
+    let read_at: Option<OffsetDateTime> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "WITH read AS (UPDATE absence_notices SET delivered_at = coalesce(delivered_at, now()), \
+             read_at = coalesce(read_at, now()) WHERE id = $1 AND guardian_id = $2 \
+             RETURNING read_at), {} \
+         SELECT read_at FROM read",
+        crate::delivery::MARK_READ
+    )))
     .bind(id)
     .bind(caller.person_id)
     .fetch_optional(&ctx.pool)
