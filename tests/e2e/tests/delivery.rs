@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)] // a test fails by panicking
 
+mod common;
+
 use std::time::Duration;
 
 use aes_gcm::aead::{Aead as _, KeyInit as _};
@@ -16,14 +18,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{absent, deliveries};
 use hkdf::Hkdf;
 use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
 use lienlac_proto::attendance::v1 as att;
-use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
 use lienlac_test_stack::{SchoolDay, start_school_day_with};
-use lienlac_test_support::today;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::{PublicKey, SecretKey};
@@ -206,24 +207,13 @@ async fn a_guardians_browser_is_told_of_an_absence_once_encrypted_and_signed() {
         .into_inner()
         .public_key;
 
-    AttendanceServiceClient::new(channel(attendance))
-        .submit_roll_call(with_token(
-            att::SubmitRollCallRequest {
-                request_id: request_id(),
-                class_id: school.class_id.clone(),
-                date: today(),
-                session: att::Session::Morning as i32,
-                marks: vec![att::Mark {
-                    student_id: school.students[0].clone(),
-                    status: att::AttendanceStatus::AbsentUnexcused as i32,
-                    ..Default::default()
-                }],
-                taken_at: String::new(),
-            },
-            &school.homeroom,
-        ))
-        .await
-        .unwrap();
+    absent(
+        attendance,
+        &school,
+        &school.students[0],
+        att::Session::Morning,
+    )
+    .await;
 
     let mut texts = Vec::new();
     for _ in 0..2 {
@@ -262,27 +252,27 @@ async fn a_guardians_browser_is_told_of_an_absence_once_encrypted_and_signed() {
         .into_inner()
         .notices;
     assert_eq!(notices.len(), 1);
-    let deliveries = eventually("the push recorded as sent", Duration::from_secs(10), || {
+    let sent = eventually("the push recorded as sent", Duration::from_secs(10), || {
         let messaging = messaging.clone();
         let notice = notices[0].id.clone();
         let token = school.guardian.clone();
         async move {
-            let deliveries = messaging
+            let of_notice = messaging
                 .clone()
                 .list_notice_deliveries(with_token(pb::NoticeRef { notice_id: notice }, &token))
                 .await
                 .unwrap()
                 .into_inner()
                 .deliveries;
-            deliveries
+            of_notice
                 .iter()
                 .all(|d| d.state == "sent")
-                .then_some(deliveries)
+                .then_some(of_notice)
         }
     })
     .await;
-    assert_eq!(deliveries.len(), 1, "one delivery by push: {deliveries:?}");
-    assert_eq!(deliveries[0].channel, pb::Channel::Push as i32);
+    assert_eq!(sent.len(), 1, "one delivery by push: {sent:?}");
+    assert_eq!(sent[0].channel, pb::Channel::Push as i32);
     // Read in the app: the delivery that carried it is read too.
     messaging
         .clone()
@@ -377,20 +367,7 @@ async fn a_guardians_browser_is_told_of_an_absence_once_encrypted_and_signed() {
         .await
         .unwrap()
         .into_inner();
-    let waiting = messaging
-        .clone()
-        .list_deliveries(with_token(
-            pb::ListDeliveriesRequest {
-                school_id: school.school_id.clone(),
-                state: "queued".to_owned(),
-                ..Default::default()
-            },
-            &school.principal,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .deliveries;
+    let waiting = deliveries(&messaging, &school, "queued").await;
     let digest = waiting
         .iter()
         .find(|d| d.notice_id == announced.id)
@@ -507,25 +484,6 @@ async fn a_guardians_email_carries_the_notice_and_a_refused_address_is_a_dead_le
         );
         async move { messaging.register_device(request).await }
     };
-    let absent = |session: att::Session| {
-        let mut roll_calls = AttendanceServiceClient::new(channel(attendance));
-        let request = with_token(
-            att::SubmitRollCallRequest {
-                request_id: request_id(),
-                class_id: school.class_id.clone(),
-                date: today(),
-                session: session as i32,
-                marks: vec![att::Mark {
-                    student_id: school.students[0].clone(),
-                    status: att::AttendanceStatus::AbsentUnexcused as i32,
-                    ..Default::default()
-                }],
-                taken_at: String::new(),
-            },
-            &school.homeroom,
-        );
-        async move { roll_calls.submit_roll_call(request).await.unwrap() }
-    };
     let deliveries_of = |notice: String| {
         let mut messaging = messaging.clone();
         let token = school.guardian.clone();
@@ -554,7 +512,13 @@ async fn a_guardians_email_carries_the_notice_and_a_refused_address_is_a_dead_le
     let refused = register("not an address").await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     register("refused@truong.edu.vn").await.unwrap();
-    absent(att::Session::Morning).await;
+    absent(
+        attendance,
+        &school,
+        &school.students[0],
+        att::Session::Morning,
+    )
+    .await;
     let notices = eventually("the morning notice", Duration::from_secs(15), || async {
         let notices = newest_notice().await;
         (!notices.is_empty()).then_some(notices)
@@ -586,7 +550,13 @@ async fn a_guardians_email_carries_the_notice_and_a_refused_address_is_a_dead_le
         .await
         .unwrap();
     register("Me.Phuc@Truong.edu.vn").await.unwrap();
-    absent(att::Session::Afternoon).await;
+    absent(
+        attendance,
+        &school,
+        &school.students[0],
+        att::Session::Afternoon,
+    )
+    .await;
     let mail = tokio::time::timeout(Duration::from_secs(15), mails.recv())
         .await
         .expect("an email within 15 seconds")

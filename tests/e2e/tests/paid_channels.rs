@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used)] // a test fails by panicking
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,15 +18,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
+use common::{absent, deliveries};
 use kernel::testing::{TestWorld, channel, eventually, request_id, with_token};
 use lienlac_proto::attendance::v1 as att;
-use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
 use lienlac_proto::messaging::v1 as pb;
 use lienlac_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
 use lienlac_test_stack::{SchoolDay, start_school_day_with};
-use lienlac_test_support::today;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -238,25 +239,7 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
                 .unwrap();
         }
     };
-    let absent = |session: att::Session| {
-        let mut roll_calls = AttendanceServiceClient::new(channel(attendance));
-        let request = with_token(
-            att::SubmitRollCallRequest {
-                request_id: request_id(),
-                class_id: school.class_id.clone(),
-                date: today(),
-                session: session as i32,
-                marks: vec![att::Mark {
-                    student_id: school.students[1].clone(),
-                    status: att::AttendanceStatus::AbsentUnexcused as i32,
-                    ..Default::default()
-                }],
-                taken_at: String::new(),
-            },
-            &school.homeroom,
-        );
-        async move { roll_calls.submit_roll_call(request).await.unwrap() }
-    };
+
     let http = reqwest::Client::new();
 
     // SMS: busy once, then taken; the receipt marks it delivered.
@@ -283,7 +266,13 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
         tonic::Code::InvalidArgument,
         "push is not paid"
     );
-    absent(att::Session::Morning).await;
+    absent(
+        attendance,
+        &school,
+        &school.students[1],
+        att::Session::Morning,
+    )
+    .await;
     let (_, _, busy) = next(&mut sent, "the first SMS").await;
     let (_, _, sms) = next(&mut sent, "the SMS again after Retry-After").await;
     assert_eq!(
@@ -329,27 +318,9 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
         (status == 200).then_some(())
     })
     .await;
-    let deliveries = |state: &'static str| {
-        let mut messaging = messaging.clone();
-        let request = with_token(
-            pb::ListDeliveriesRequest {
-                school_id: school.school_id.clone(),
-                state: state.to_owned(),
-                ..Default::default()
-            },
-            &school.principal,
-        );
-        async move {
-            messaging
-                .list_deliveries(request)
-                .await
-                .unwrap()
-                .into_inner()
-                .deliveries
-        }
-    };
+
     let delivered = eventually("the SMS delivered", Duration::from_secs(10), || async {
-        deliveries("delivered").await.pop()
+        deliveries(&messaging, &school, "delivered").await.pop()
     })
     .await;
     assert_eq!(delivered.channel, pb::Channel::Sms as i32);
@@ -377,7 +348,13 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
     // Zalo first, SMS as its fallback: ZNS refuses the first token as expired,
     // lienlac refreshes it and sends again.
     pays_for(vec![pb::Channel::Zalo, pb::Channel::Sms]).await;
-    absent(att::Session::Afternoon).await;
+    absent(
+        attendance,
+        &school,
+        &school.students[1],
+        att::Session::Afternoon,
+    )
+    .await;
     let (_, expired, first) = next(&mut sent, "a ZNS message").await;
     let (_, refreshed, zns) = next(&mut sent, "the ZNS message again").await;
     assert_eq!((expired.as_str(), refreshed.as_str()), ("tok-1", "tok-2"));
@@ -407,7 +384,7 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
         .await
         .unwrap();
     assert_eq!(received.status(), 200);
-    let queued = deliveries("queued").await;
+    let queued = deliveries(&messaging, &school, "queued").await;
     assert!(
         queued.is_empty(),
         "no SMS as Zalo's fallback after STOP: {queued:?}"
@@ -489,31 +466,13 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
     pays_for(vec![pb::Channel::Sms]).await;
     let schema = world.config(kernel::config::ServiceId::MESSAGING).schema;
     let mut admin = world.admin().await;
-    let absent_first = |session: att::Session| {
-        let mut roll_calls = AttendanceServiceClient::new(channel(attendance));
-        let request = with_token(
-            att::SubmitRollCallRequest {
-                request_id: request_id(),
-                class_id: school.class_id.clone(),
-                date: today(),
-                session: session as i32,
-                marks: vec![att::Mark {
-                    student_id: school.students[0].clone(),
-                    status: att::AttendanceStatus::AbsentUnexcused as i32,
-                    ..Default::default()
-                }],
-                taken_at: String::new(),
-            },
-            &school.homeroom,
-        );
-        async move { roll_calls.submit_roll_call(request).await.unwrap() }
-    };
+
     let waiting_fallback = || async {
         eventually(
             "an SMS waiting as a fallback",
             Duration::from_secs(15),
             || async {
-                deliveries("queued")
+                deliveries(&messaging, &school, "queued")
                     .await
                     .into_iter()
                     .find(|d| d.fallback && d.channel == pb::Channel::Sms as i32)
@@ -526,7 +485,13 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
         let sql = format!("UPDATE {schema}.deliveries SET due_at = now() WHERE id = $1::uuid");
         (sqlx::AssertSqlSafe(sql), id)
     };
-    absent_first(att::Session::Morning).await;
+    absent(
+        attendance,
+        &school,
+        &school.students[0],
+        att::Session::Morning,
+    )
+    .await;
     let unread = waiting_fallback().await;
     let (sql, id) = due_now(unread.id.clone());
     sqlx::query(sql)
@@ -543,7 +508,13 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
             .contains("vắng buổi sáng")
     );
 
-    absent_first(att::Session::Afternoon).await;
+    absent(
+        attendance,
+        &school,
+        &school.students[0],
+        att::Session::Afternoon,
+    )
+    .await;
     let read_first = waiting_fallback().await;
     messaging
         .clone()
@@ -562,7 +533,7 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
         .await
         .unwrap();
     eventually("the fallback skipped", Duration::from_secs(10), || async {
-        deliveries("skipped")
+        deliveries(&messaging, &school, "skipped")
             .await
             .into_iter()
             .find(|d| d.id == read_first.id)

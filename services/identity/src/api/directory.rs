@@ -7,7 +7,7 @@ use lienlac_proto::identity::v1::directory_service_server::DirectoryService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::fields::{grade, known, new_student};
+use super::fields::{grade, known, listed_ids, new_student};
 use crate::Ctx;
 use crate::directory::{contacts, create, described, enrolments, members, people, read, roster};
 use crate::text;
@@ -409,15 +409,12 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let mut ids = Vec::new();
-        if check.at_most("student_ids", r.student_ids.len(), described::MAX_STUDENTS) {
-            ids = r
-                .student_ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| check.uuid(&format!("student_ids[{i}]"), id))
-                .collect();
-        }
+        let ids = listed_ids(
+            &mut check,
+            "student_ids",
+            &r.student_ids,
+            described::MAX_STUDENTS,
+        );
         check.done()?;
         Ok(Response::new(
             described::describe_students(&self.ctx, &caller, &ids).await?,
@@ -431,15 +428,12 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let mut ids = Vec::new();
-        if check.at_most("person_ids", r.person_ids.len(), members::MAX_MEMBERS) {
-            ids = r
-                .person_ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| check.uuid(&format!("person_ids[{i}]"), id))
-                .collect();
-        }
+        let ids = listed_ids(
+            &mut check,
+            "person_ids",
+            &r.person_ids,
+            members::MAX_MEMBERS,
+        );
         check.done()?;
         Ok(Response::new(
             members::describe_members(&self.ctx, &caller, &ids).await?,
@@ -453,15 +447,12 @@ impl DirectoryService for Directory {
         let caller = caller(&request)?.clone();
         let r = request.into_inner();
         let mut check = Check::new();
-        let mut ids = Vec::new();
-        if check.at_most("person_ids", r.person_ids.len(), contacts::MAX_CONTACTS) {
-            ids = r
-                .person_ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| check.uuid(&format!("person_ids[{i}]"), id))
-                .collect();
-        }
+        let ids = listed_ids(
+            &mut check,
+            "person_ids",
+            &r.person_ids,
+            contacts::MAX_CONTACTS,
+        );
         check.done()?;
         Ok(Response::new(
             contacts::describe_contacts(&self.ctx, &caller, &ids).await?,

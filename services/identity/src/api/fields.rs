@@ -1,5 +1,5 @@
 //! Request fields the directory's RPCs share, checked: a grade, an enum value, a
-//! new student.
+//! new student, a list of ids.
 
 use kernel::grpc::{Check, Violation};
 use lienlac_proto::identity::v1 as pb;
@@ -67,4 +67,16 @@ pub(super) fn new_student(
         gender,
         external_ref,
     }
+}
+
+/// The ids of the list `field`, at most `max` of them, each checked; none when
+/// the list is over its cap (refused unread).
+pub(super) fn listed_ids(check: &mut Check, field: &str, ids: &[String], max: usize) -> Vec<Uuid> {
+    if !check.at_most(field, ids.len(), max) {
+        return Vec::new();
+    }
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| check.uuid(&format!("{field}[{i}]"), id))
+        .collect()
 }

@@ -59,6 +59,19 @@ impl Webhooks {
             .with_state(self)
     }
 
+    /// A provider's JSON `body` sent to the address with `secret`: 404 for a
+    /// wrong secret, 400 for a body that is not the provider's shape.
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        secret: &str,
+        body: &[u8],
+    ) -> Result<T, StatusCode> {
+        if !self.admits(secret) {
+            return Err(StatusCode::NOT_FOUND);
+        }
+        serde_json::from_slice(body).map_err(|_| StatusCode::BAD_REQUEST)
+    }
+
     fn admits(&self, secret: &str) -> bool {
         // The secret is compared as a whole; a guess learns nothing from the time.
         let expected = Self::secret(&self.key);
@@ -141,11 +154,9 @@ async fn zalo_event(
     Path(secret): Path<String>,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    if !hooks.admits(&secret) {
-        return StatusCode::NOT_FOUND;
-    }
-    let Ok(event) = serde_json::from_slice::<ZaloEvent>(&body) else {
-        return StatusCode::BAD_REQUEST;
+    let event: ZaloEvent = match hooks.read(&secret, &body) {
+        Ok(event) => event,
+        Err(refused) => return refused,
     };
     match (event.event_name.as_str(), event.message) {
         ("user_received_message", Some(message)) => {
@@ -227,11 +238,9 @@ async fn sms_reply(
     Path(secret): Path<String>,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    if !hooks.admits(&secret) {
-        return StatusCode::NOT_FOUND;
-    }
-    let Ok(reply) = serde_json::from_slice::<SmsReply>(&body) else {
-        return StatusCode::BAD_REQUEST;
+    let reply: SmsReply = match hooks.read(&secret, &body) {
+        Ok(reply) => reply,
+        Err(refused) => return refused,
     };
     let Some(phone) = phone_key(&reply.phone) else {
         return StatusCode::OK;
