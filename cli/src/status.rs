@@ -9,7 +9,11 @@ pub(crate) fn describe(status: &tonic::Status) -> String {
             format!("not signed in or the session has ended ({message}): run `lienlac login`")
         }
         Code::PermissionDenied => format!("not allowed: {message}"),
-        Code::InvalidArgument => format!("invalid request: {message}"),
+        // The services' own answer already says so (kernel/src/grpc/check.rs).
+        Code::InvalidArgument => format!(
+            "invalid request: {}",
+            message.strip_prefix("invalid request: ").unwrap_or(message)
+        ),
         Code::NotFound => format!("not found: {message}"),
         Code::AlreadyExists => format!("already exists: {message}"),
         Code::FailedPrecondition => format!("not possible now: {message}"),
@@ -17,5 +21,23 @@ pub(crate) fn describe(status: &tonic::Status) -> String {
         Code::Unavailable => format!("the service is not reachable ({message}): is it running?"),
         Code::DeadlineExceeded => format!("the service did not answer in time: {message}"),
         code => format!("{code:?}: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_request_is_said_once_whoever_said_it_first() {
+        for message in [
+            "invalid request: school_id must be a UUID",
+            "school_id must be a UUID",
+        ] {
+            assert_eq!(
+                describe(&tonic::Status::invalid_argument(message)),
+                "invalid request: school_id must be a UUID"
+            );
+        }
     }
 }
