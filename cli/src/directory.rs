@@ -103,6 +103,39 @@ impl<'a> Directory<'a> {
     }
 }
 
+impl Directory<'_> {
+    /// The students of `ids` the user may see, by id: "Nguyễn Gia Phúc (HS0001)".
+    pub(crate) async fn student_names(
+        &self,
+        ids: &[String],
+    ) -> anyhow::Result<std::collections::HashMap<String, String>> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let students = DirectoryServiceClient::new(self.channel.clone())
+            .describe_students(session::authorised(
+                id::DescribeStudentsRequest {
+                    student_ids: ids.to_vec(),
+                },
+                self.credentials,
+            )?)
+            .await?
+            .into_inner()
+            .students;
+        Ok(students
+            .into_iter()
+            .map(|student| {
+                let named = if student.external_ref.is_empty() {
+                    student.full_name
+                } else {
+                    format!("{} ({})", student.full_name, student.external_ref)
+                };
+                (student.id, named)
+            })
+            .collect())
+    }
+}
+
 fn is_id(text: &str) -> bool {
     text.len() == 36 && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }

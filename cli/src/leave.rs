@@ -128,10 +128,29 @@ impl Leaves {
             .await?
             .into_inner()
             .leave_requests;
-        self.print(&leaves)
+        if self.json {
+            return self.print(&leaves);
+        }
+        let mut ids: Vec<String> = leaves.iter().map(|l| l.student_id.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let names = Directory::connect(&credentials)
+            .await?
+            .student_names(&ids)
+            .await?;
+        self.print_named(&leaves, &names)
     }
 
     fn print(&self, leaves: &[att::LeaveRequest]) -> anyhow::Result<()> {
+        self.print_named(leaves, &std::collections::HashMap::new())
+    }
+
+    /// The leaves, each student by name and code where `names` has them.
+    fn print_named(
+        &self,
+        leaves: &[att::LeaveRequest],
+        names: &std::collections::HashMap<String, String>,
+    ) -> anyhow::Result<()> {
         if self.json {
             println!("{}", serde_json::to_string_pretty(leaves)?);
             return Ok(());
@@ -151,12 +170,15 @@ impl Leaves {
                     .join("+")
             };
             println!(
-                "{}  {:<9} {} to {} ({sessions})  student {}\n  {}{}",
+                "{}  {:<9} {} to {} ({sessions})  {}\n  {}{}",
                 leave.id,
                 status_name(leave.status),
                 leave.from_date,
                 leave.to_date,
-                leave.student_id,
+                names
+                    .get(&leave.student_id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("student {}", leave.student_id)),
                 leave.reason,
                 if leave.comment.is_empty() {
                     String::new()

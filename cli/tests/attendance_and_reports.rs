@@ -115,6 +115,11 @@ async fn a_teacher_takes_the_roll_call_and_decides_a_leave_and_the_principal_rea
         "{}",
         text(&pending.stdout)
     );
+    assert!(
+        !text(&pending.stdout).contains(&school.students[0]),
+        "the student by name and code, not by id: {}",
+        text(&pending.stdout)
+    );
     let undecided = teacher.run(&["leave", "decide", &leave_id], None).await;
     assert!(
         !undecided.status.success(),
