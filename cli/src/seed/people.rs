@@ -8,7 +8,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use lienlac_proto::identity::v1 as id;
 
 use super::plan::{
-    GIVEN_BOY, MIDDLE_BOY, SchoolPlan, name, phones_for, pick, rid, student_code, student_key,
+    SchoolPlan, name, parent_name, phones_for, pick, rid, student_code, student_key,
 };
 use crate::progress;
 
@@ -288,7 +288,7 @@ impl Seed {
         let key = student_key(plan, class_name, n);
         let girl = pick(&key, 2) == 0;
         let full_name = name(&key, girl);
-        let family = full_name.split(' ').next().unwrap_or("Nguyễn").to_owned();
+        let child_name = full_name.clone();
         let mut directory = clients.directory.clone();
         let student = directory
             .register_student(clients.request(id::RegisterStudentRequest {
@@ -328,15 +328,7 @@ impl Seed {
             } else {
                 id::Relation::Mother
             };
-            let full_name = if g == 0 {
-                format!(
-                    "{family} {} {}",
-                    MIDDLE_BOY[pick(phone, 5)],
-                    GIVEN_BOY[pick(phone, 16)]
-                )
-            } else {
-                name(phone, true)
-            };
+            let full_name = parent_name(phone, g == 0, &child_name);
             let guardian = directory
                 .register_guardian(clients.request(id::RegisterGuardianRequest {
                     request_id: rid(&format!("guardian:{phone}")),

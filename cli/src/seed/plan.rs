@@ -114,6 +114,33 @@ pub(super) fn name(key: &str, girl: bool) -> String {
     )
 }
 
+/// A parent's name, picked by their phone number: a father carries the child's
+/// family name, a mother her own; neither has the child's given name.
+pub(super) fn parent_name(phone: &str, father: bool, child: &str) -> String {
+    let mut words = child.split(' ');
+    let family = words.next().unwrap_or("Nguyễn");
+    let child_given = child.rsplit(' ').next().unwrap_or_default();
+    let (middle, given): (&[&str], &[&str]) = if father {
+        (&MIDDLE_BOY, &GIVEN_BOY)
+    } else {
+        (&MIDDLE_GIRL, &GIVEN_GIRL)
+    };
+    let mut chosen = pick(&format!("{phone}:given"), given.len());
+    if given[chosen] == child_given {
+        chosen = (chosen + 1) % given.len();
+    }
+    let family = if father {
+        family
+    } else {
+        FAMILY[pick(&format!("{phone}:family"), FAMILY.len())]
+    };
+    format!(
+        "{family} {} {}",
+        middle[pick(&format!("{phone}:middle"), middle.len())],
+        given[chosen]
+    )
+}
+
 /// The last `count` weekdays before `today`, oldest first.
 pub(crate) fn school_days(today: time::Date, count: usize) -> Vec<time::Date> {
     let mut days = Vec::new();
@@ -148,4 +175,31 @@ pub(super) fn phones_for(school: usize, class_name: &str, n: usize) -> [String; 
     let section = class_name[2..].parse::<usize>().unwrap_or(1);
     let base = 1 + ((school * 5 + grade - 1) * 10 + section - 1) * 100 + n * 2;
     [format!("09{base:08}"), format!("09{:08}", base + 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parent_never_has_the_childs_given_name_and_a_father_carries_the_family_name() {
+        for n in 0..500 {
+            let phone = format!("09{n:08}");
+            for girl in [false, true] {
+                let child = name(&format!("child:{n}"), girl);
+                let given = child.rsplit(' ').next().unwrap();
+                for father in [true, false] {
+                    let parent = parent_name(&phone, father, &child);
+                    assert_ne!(
+                        parent.rsplit(' ').next().unwrap(),
+                        given,
+                        "{parent} / {child}"
+                    );
+                    if father {
+                        assert_eq!(parent.split(' ').next(), child.split(' ').next());
+                    }
+                }
+            }
+        }
+    }
 }
