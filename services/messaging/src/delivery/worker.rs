@@ -176,8 +176,9 @@ impl Worker {
                 },
             )
         });
-        for skipped in &not_needed {
-            self.finish(skipped.id, "skipped", None).await?;
+        let skipped: Vec<Uuid> = not_needed.iter().map(|c| c.id).collect();
+        if !skipped.is_empty() {
+            self.finish(&skipped, "skipped", None, None).await?;
         }
         if due.is_empty() {
             return Ok(count);
@@ -332,22 +333,28 @@ impl Worker {
     /// A dead letter: the delivery failed for good, with the provider's reason.
     async fn fail(&self, id: Uuid, attempts: i32, error: &str) -> anyhow::Result<()> {
         tracing::warn!(delivery = %id, channel = self.sender.channel().name(), attempts, "a delivery failed for good");
-        sqlx::query("UPDATE deliveries SET attempts = $2 WHERE id = $1")
-            .bind(id)
-            .bind(attempts)
-            .execute(&self.pool)
-            .await?;
-        self.finish(id, "failed", Some(error)).await
+        self.finish(&[id], "failed", Some(error), Some(attempts))
+            .await
     }
 
-    async fn finish(&self, id: Uuid, state: &str, error: Option<&str>) -> anyhow::Result<()> {
+    /// Ends the deliveries `ids` in `state` (skipped, failed), with the last
+    /// answer and the attempts made where there are some.
+    async fn finish(
+        &self,
+        ids: &[Uuid],
+        state: &str,
+        error: Option<&str>,
+        attempts: Option<i32>,
+    ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE deliveries SET state = $2, finished_at = now(), \
-             last_error = coalesce($3, last_error) WHERE id = $1",
+             last_error = coalesce($3, last_error), attempts = coalesce($4, attempts) \
+             WHERE id = ANY($1)",
         )
-        .bind(id)
+        .bind(ids)
         .bind(state)
         .bind(error)
+        .bind(attempts)
         .execute(&self.pool)
         .await?;
         Ok(())
