@@ -53,6 +53,7 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
         identity::v2::RoleRevoked,
         identity::v2::PersonalDataErased,
         identity::v2::DisplayNameChosen,
+        identity::v2::PersonUpdated,
         messaging::v1::DirectThreadStarted,
         messaging::v1::MessagePosted,
         messaging::v1::MessageEdited,

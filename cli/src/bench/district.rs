@@ -209,6 +209,7 @@ async fn class(
             name: name.clone(),
             grade: grade as i32,
             school_year: year.to_owned(),
+            ..Default::default()
         })?)
         .await
         .with_context(|| format!("creating class {name} of school {}", school + 1))?
@@ -221,6 +222,7 @@ async fn class(
             full_name: format!("Giáo Viên {name} Trường {}", school + 1),
             phone: format!("0908{number:06}"),
             position: "Giáo viên chủ nhiệm".into(),
+            ..Default::default()
         })?)
         .await
         .with_context(|| format!("registering the teacher of {name}"))?
@@ -369,6 +371,7 @@ async fn district_admin(
             full_name: "Chuyên Viên Phòng Giáo Dục".into(),
             phone: "0907000000".into(),
             position: "Chuyên viên Phòng Giáo dục".into(),
+            ..Default::default()
         })?)
         .await
         .context("registering the district admin")?

@@ -108,6 +108,7 @@ impl Seed {
                     full_name: name(username, pick(username, 2) == 0),
                     phone: format!("0918{:06}", number * 1000 + n),
                     position: position.clone(),
+                    ..Default::default()
                 });
                 async move { anyhow::Ok(directory.register_staff(request?).await?.into_inner().id) }
             })
@@ -194,6 +195,7 @@ impl Seed {
                     name: class_name.clone(),
                     grade,
                     school_year: year.to_owned(),
+                    ..Default::default()
                 })?)
                 .await
                 .with_context(|| format!("creating class {class_name}"))?
@@ -335,6 +337,7 @@ impl Seed {
                     school_id: school.to_owned(),
                     full_name,
                     phone: phone.clone(),
+                    ..Default::default()
                 })?)
                 .await
                 .with_context(|| format!("registering guardian {phone}"))?

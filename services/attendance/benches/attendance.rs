@@ -186,6 +186,7 @@ async fn main() {
                             name: format!("{}A{}", class_number % 5 + 1, class_number / 5 + 1),
                             grade: (class_number % 5 + 1) as i32,
                             school_year,
+                            ..Default::default()
                         },
                         &admin,
                     ))
@@ -233,6 +234,7 @@ async fn main() {
                             full_name: format!("Giáo Viên {class_number}"),
                             phone: format!("0903{class_number:06}"),
                             position: "Giáo viên".into(),
+                            ..Default::default()
                         },
                         &admin,
                     ))

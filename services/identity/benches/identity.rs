@@ -299,6 +299,7 @@ async fn main() {
                 name: "1A1".into(),
                 grade: 1,
                 school_year: "2025-2026".into(),
+                ..Default::default()
             },
             &admin,
         ))
@@ -339,6 +340,7 @@ async fn main() {
                             school_id: school.clone(),
                             full_name: format!("Trần Thị Phụ Huynh {n}"),
                             phone: format!("09{n:08}"),
+                            ..Default::default()
                         },
                         &admin,
                     ))

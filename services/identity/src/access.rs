@@ -18,6 +18,18 @@ pub(crate) const SCHOOL_ADMINS: &[Role] = &[
     Role::ItOfficer,
 ];
 
+/// May change a school's directory: its administrators and the city database
+/// mirror, which keeps it as the city has it. (Accounts and roles stay with
+/// [`SCHOOL_ADMINS`].)
+pub(crate) const DIRECTORY_WRITERS: &[Role] = &[
+    Role::Operator,
+    Role::DistrictAdmin,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+    Role::Mirror,
+];
+
 /// May read a school's directory: the operator and the school's colleagues
 /// (`school::roles::SCHOOL_COLLEAGUES`).
 pub(crate) const SCHOOL_READERS: &[Role] = &[

@@ -19,6 +19,7 @@ pub(crate) fn role_from_proto(value: i32) -> Option<Role> {
         pb::Role::Guardian => Role::Guardian,
         pb::Role::Service => Role::Service,
         pb::Role::Subscriber => Role::Subscriber,
+        pb::Role::Mirror => Role::Mirror,
     })
 }
 
@@ -36,6 +37,7 @@ pub(crate) fn role_to_proto(role: Role) -> pb::Role {
         Role::Guardian => pb::Role::Guardian,
         Role::Service => pb::Role::Service,
         Role::Subscriber => pb::Role::Subscriber,
+        Role::Mirror => pb::Role::Mirror,
     }
 }
 

@@ -2,8 +2,10 @@
 //! sending an absence notice by SMS needs the child's name and the guardian's
 //! phone number when no reader's token is at hand. Each service proves itself
 //! with a secret identity is configured with (`IDENTITY_SERVICE_SECRETS`); its
-//! token holds the one `service` binding over the platform, which only the
-//! reads made for services accept (`directory/contacts.rs`).
+//! token holds the `service` binding over the platform, which only the reads
+//! made for services accept (`directory/contacts.rs`). The sync service's token
+//! also holds `mirror`: it keeps the directory as the city database has it
+//! (access.rs, `DIRECTORY_WRITERS`).
 
 use kernel::auth::{Binding, Claims, Role, ScopeKind, TOKEN_AUDIENCE, TOKEN_ISSUER};
 use kernel::config::ConfigError;
@@ -70,6 +72,14 @@ pub(crate) fn service_account(service: &str) -> Uuid {
     uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
+/// The roles a service's token holds, each over the platform.
+fn roles_of(service: &str) -> &'static [Role] {
+    match service {
+        "sync" => &[Role::Service, Role::Mirror],
+        _ => &[Role::Service],
+    }
+}
+
 /// A token for `service` when `secret` is the one configured for it.
 pub(crate) fn issue(
     tokens: &Tokens,
@@ -95,13 +105,16 @@ pub(crate) fn issue(
         exp: now + ttl,
         jti: Uuid::now_v7(),
         sid: None,
-        roles: vec![Binding {
-            role: Role::Service,
-            scope: ScopeKind::Platform,
-            id: None,
-            district: None,
-            school: None,
-        }],
+        roles: roles_of(service)
+            .iter()
+            .map(|&role| Binding {
+                role,
+                scope: ScopeKind::Platform,
+                id: None,
+                district: None,
+                school: None,
+            })
+            .collect(),
     };
     Ok(ServiceToken {
         access_token: tokens.sign(&claims)?,
@@ -141,6 +154,14 @@ mod tests {
             let error = ServiceSecrets::parse("IDENTITY_SERVICE_SECRETS", text).unwrap_err();
             assert_eq!(error.name, "IDENTITY_SERVICE_SECRETS");
             assert!(error.reason.contains(says), "{text}: {}", error.reason);
+        }
+    }
+
+    #[test]
+    fn only_the_sync_service_holds_the_mirror_role() {
+        assert_eq!(roles_of("sync"), [Role::Service, Role::Mirror]);
+        for service in ["messaging", "reporting", "attendance", "synchro"] {
+            assert_eq!(roles_of(service), [Role::Service], "{service}");
         }
     }
 

@@ -134,6 +134,15 @@ pub fn school_year(field: &str, raw: &str) -> Result<String, Violation> {
 }
 
 /// A code from the city DB (school code, student code): letters, digits, `-`, `_`, `.`.
+/// An [`external_ref`] a request may leave empty: `None` then.
+pub fn optional_external_ref(field: &str, raw: &str) -> Result<Option<String>, Violation> {
+    if raw.trim().is_empty() {
+        Ok(None)
+    } else {
+        external_ref(field, raw).map(Some)
+    }
+}
+
 pub fn external_ref(field: &str, raw: &str) -> Result<String, Violation> {
     let raw = raw.trim();
     if raw.is_empty() {

@@ -11,9 +11,10 @@
 //! where a student is in the class on the dates `[from_date, to_date)`, `to_date`
 //! NULL while it lasts, and feeds it with [`project`].
 //!
-//! Identity's events carry no effective date: a first enrolment covers the whole
-//! school year, and a transfer, withdrawal or re-enrolment takes effect on the
-//! local date identity recorded it.
+//! A first enrolment covers the whole school year; a transfer or withdrawal takes
+//! effect on its `effective_date` (a move the city database reports late is
+//! dated when it happened), or, in events from before effective dates and for a
+//! re-enrolment, on the local date identity recorded it.
 
 use lienlac_proto::identity::v2 as identity;
 use sqlx::PgConnection;
@@ -62,7 +63,7 @@ pub async fn project(
         "StudentTransferred" => {
             let moved: identity::StudentTransferred = event.decode()?;
             let student = uuid("student_id", &moved.student_id)?;
-            let on = recorded_on(event)?;
+            let on = effective_on(&moved.effective_date, event)?;
             close_period(conn, student, &moved.school_year, on).await?;
             let class = uuid("to_class_id", &moved.to_class_id)?;
             open_period(conn, student, class, &moved.school_year, on).await?;
@@ -71,7 +72,8 @@ pub async fn project(
         "StudentWithdrawn" => {
             let withdrawn: identity::StudentWithdrawn = event.decode()?;
             let student = uuid("student_id", &withdrawn.student_id)?;
-            close_period(conn, student, &withdrawn.school_year, recorded_on(event)?).await?;
+            let on = effective_on(&withdrawn.effective_date, event)?;
+            close_period(conn, student, &withdrawn.school_year, on).await?;
             Change::Closed { student }
         }
         _ => return Ok(None),
@@ -90,6 +92,15 @@ pub fn optional_uuid(field: &str, value: &str) -> anyhow::Result<Option<Uuid>> {
         Ok(None)
     } else {
         uuid(field, value).map(Some)
+    }
+}
+
+/// A move's effective date, or the date it was recorded when it has none.
+fn effective_on(effective_date: &str, event: &ReceivedEvent) -> anyhow::Result<Date> {
+    match effective_date {
+        "" => recorded_on(event),
+        text => kernel::dates::parse(text)
+            .ok_or_else(|| anyhow::anyhow!("effective_date {text:?} is not a date")),
     }
 }
 

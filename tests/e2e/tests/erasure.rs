@@ -76,6 +76,7 @@ async fn an_erased_student_and_guardian_are_nowhere_and_the_figures_still_add_up
                 school_id: school.school_id.clone(),
                 full_name: GUARDIAN_NAME.into(),
                 phone: phone.clone(),
+                ..Default::default()
             },
             &district,
         ))
@@ -183,6 +184,7 @@ async fn an_erased_student_and_guardian_are_nowhere_and_the_figures_still_add_up
                 request_id: request_id(),
                 student_id: student.clone(),
                 reason: "Chuyển trường về Đà Nẵng".into(),
+                ..Default::default()
             },
             &district,
         ))

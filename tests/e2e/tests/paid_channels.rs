@@ -192,6 +192,7 @@ async fn sms_and_zalo_reach_a_guardian_without_the_app_at_once_and_one_with_it_o
                 school_id: school.school_id.clone(),
                 full_name: "Trần Thị Mai".to_owned(),
                 phone: phone.to_owned(),
+                ..Default::default()
             },
             &school.principal,
         ))

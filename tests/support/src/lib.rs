@@ -158,6 +158,7 @@ impl School {
                     school_id: school_id.clone(),
                     full_name: "Nguyễn Văn Em".into(),
                     phone: format!("0905{n:06}"),
+                    ..Default::default()
                 },
                 |mut c, r| async move { c.register_guardian(r).await },
             )
@@ -321,6 +322,7 @@ impl Identity {
                 name: name.into(),
                 grade: 1,
                 school_year: school::dates::school_year_of(school::dates::local_today()),
+                ..Default::default()
             },
             |mut c, r| async move { c.create_class(r).await },
         )
@@ -363,6 +365,7 @@ impl Identity {
                 full_name: "Giáo Viên".into(),
                 phone: phone.into(),
                 position: String::new(),
+                ..Default::default()
             },
             |mut c, r| async move { c.register_staff(r).await },
         )

@@ -6,7 +6,9 @@ use kernel::config::ServiceId;
 use kernel::testing::{TestWorld, channel};
 use lienlac_proto::attendance::v1 as pb;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
-use lienlac_test_support::{School, days_ago, start_identity, today, wait_until_attendance_knows};
+use lienlac_test_support::{
+    Identity, School, days_ago, start_identity, today, wait_until_attendance_knows,
+};
 pub use lienlac_test_support::{rid, with_token};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,7 @@ pub struct Stack {
     pub world: TestWorld,
     pub pool: PgPool,
     pub attendance: AttendanceServiceClient<Channel>,
+    pub identity: Identity,
     pub district_id: String,
     pub school_id: String,
     pub class_id: String,
@@ -59,6 +62,7 @@ impl Stack {
             world,
             pool,
             attendance: AttendanceServiceClient::new(channel(attendance_addr)),
+            identity: school.identity,
             district_id: school.district_id,
             school_id: school.school_id,
             class_id: school.class_id,

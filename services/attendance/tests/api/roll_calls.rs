@@ -45,6 +45,40 @@ async fn a_roll_call_marks_every_enrolled_student_and_unlisted_ones_are_present(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_transfer_reported_late_takes_the_student_off_the_old_class_from_its_effective_day() {
+    let stack = Stack::start().await;
+    let moved = stack.students[0].clone();
+    stack
+        .identity
+        .call(
+            lienlac_proto::identity::v1::TransferStudentRequest {
+                request_id: rid(),
+                student_id: moved.clone(),
+                to_class_id: stack.other_class_id.clone(),
+                effective_date: stack.days_ago(3),
+            },
+            |mut c, r| async move { c.transfer_student(r).await },
+        )
+        .await;
+    lienlac_test_support::wait_until_attendance_knows(&stack.pool, &stack.other_class_id, 2).await;
+    let marked = |roll_call: pb::RollCall| -> Vec<String> {
+        roll_call.marks.into_iter().map(|m| m.student_id).collect()
+    };
+    for (days_ago, in_the_old_class) in [(4, true), (3, false), (0, false)] {
+        let date = stack.days_ago(days_ago);
+        let roll_call = stack
+            .submit(&stack.homeroom, stack.submission(&date, Vec::new()))
+            .await
+            .unwrap();
+        assert_eq!(
+            marked(roll_call).contains(&moved),
+            in_the_old_class,
+            "{days_ago} days ago"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn submitting_again_corrects_only_what_changed() {
     let stack = Stack::start().await;
     let today = stack.today();

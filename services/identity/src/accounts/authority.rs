@@ -22,7 +22,7 @@ const PLATFORM: &[Role] = &[Role::Operator];
 /// Who may grant `role` over its scope (`GrantRole`, `RevokeRole`).
 pub(crate) fn granters(role: Role) -> &'static [Role] {
     match role {
-        Role::Operator | Role::Service => PLATFORM,
+        Role::Operator | Role::Service | Role::Mirror => PLATFORM,
         Role::DistrictAdmin | Role::DistrictViewer | Role::Subscriber => DISTRICT_GRANTERS,
         Role::Principal | Role::VicePrincipal | Role::ItOfficer => LEADER_GRANTERS,
         Role::Teacher | Role::Staff | Role::HomeroomTeacher | Role::Guardian => SCHOOL_ADMINS,
@@ -180,7 +180,11 @@ mod tests {
         Role::ALL.into_iter().filter(|role| {
             !matches!(
                 role,
-                Role::HomeroomTeacher | Role::Guardian | Role::Service | Role::Subscriber
+                Role::HomeroomTeacher
+                    | Role::Guardian
+                    | Role::Service
+                    | Role::Subscriber
+                    | Role::Mirror
             )
         })
     }

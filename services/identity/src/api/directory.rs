@@ -7,9 +7,11 @@ use lienlac_proto::identity::v1::directory_service_server::DirectoryService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::fields::{grade, known, listed_ids, new_student};
+use super::fields::{effective_date, grade, known, listed_ids, new_student, optional_name};
 use crate::Ctx;
-use crate::directory::{contacts, create, described, enrolments, members, people, read, roster};
+use crate::directory::{
+    contacts, create, described, enrolments, export, members, people, read, roster, update,
+};
 use crate::text;
 
 pub(crate) struct Directory {
@@ -69,12 +71,14 @@ impl DirectoryService for Directory {
         let name = check.take(text::name("name", &r.name, 20));
         let grade = grade(&mut check, r.grade);
         let school_year = check.take(text::school_year("school_year", &r.school_year));
+        let external_ref = check.take(text::optional_external_ref("external_ref", &r.external_ref));
         check.done()?;
         let new = create::NewClass {
             school_id,
             name,
             grade,
             school_year,
+            external_ref,
         };
         Ok(Response::new(
             create::class(&self.ctx, &caller, request_key, new).await?,
@@ -149,20 +153,31 @@ impl DirectoryService for Directory {
         let r = request.into_inner();
         let mut check = Check::new();
         let request_key = check.request_key(&caller, &r.request_id, &r);
-        let school_id = check.uuid("school_id", &r.school_id);
+        let place = match (r.school_id.is_empty(), r.district_id.is_empty()) {
+            (false, true) => people::StaffPlace::School(check.uuid("school_id", &r.school_id)),
+            (true, false) => {
+                people::StaffPlace::DistrictOffice(check.uuid("district_id", &r.district_id))
+            }
+            _ => {
+                check.add(Violation::new(
+                    "school_id",
+                    "give the staff member's school, or district_id alone for the district office",
+                    "cần trường của nhân viên, hoặc chỉ district_id cho phòng giáo dục",
+                ));
+                people::StaffPlace::School(Uuid::nil())
+            }
+        };
         let full_name = check.take(text::name("full_name", &r.full_name, 100));
         let phone = check.take(text::phone("phone", &r.phone));
-        let position = if r.position.trim().is_empty() {
-            String::new()
-        } else {
-            check.take(text::name("position", &r.position, 100))
-        };
+        let position = optional_name(&mut check, "position", &r.position);
+        let external_ref = check.take(text::optional_external_ref("external_ref", &r.external_ref));
         check.done()?;
         let new = people::NewStaff {
-            school_id,
+            place,
             full_name,
             phone,
             position,
+            external_ref,
         };
         Ok(Response::new(
             people::register_staff(&self.ctx, &caller, request_key, new).await?,
@@ -180,11 +195,13 @@ impl DirectoryService for Directory {
         let school_id = check.uuid("school_id", &r.school_id);
         let full_name = check.take(text::name("full_name", &r.full_name, 100));
         let phone = check.take(text::phone("phone", &r.phone));
+        let external_ref = check.take(text::optional_external_ref("external_ref", &r.external_ref));
         check.done()?;
         let new = people::NewGuardian {
             school_id,
             full_name,
             phone,
+            external_ref,
         };
         Ok(Response::new(
             people::register_guardian(&self.ctx, &caller, request_key, new).await?,
@@ -217,9 +234,15 @@ impl DirectoryService for Directory {
         let request_key = check.request_key(&caller, &r.request_id, &r);
         let student_id = check.uuid("student_id", &r.student_id);
         let to_class_id = check.uuid("to_class_id", &r.to_class_id);
+        let effective = effective_date(&mut check, &r.effective_date);
         check.done()?;
+        let transfer = enrolments::Transfer {
+            student_id,
+            to_class_id,
+            effective,
+        };
         Ok(Response::new(
-            enrolments::transfer(&self.ctx, &caller, request_key, student_id, to_class_id).await?,
+            enrolments::transfer(&self.ctx, &caller, request_key, transfer).await?,
         ))
     }
 
@@ -233,9 +256,15 @@ impl DirectoryService for Directory {
         let request_key = check.request_key(&caller, &r.request_id, &r);
         let student_id = check.uuid("student_id", &r.student_id);
         let reason = check.text("reason", &r.reason, 500);
+        let effective = effective_date(&mut check, &r.effective_date);
         check.done()?;
+        let withdrawal = enrolments::Withdrawal {
+            student_id,
+            reason,
+            effective,
+        };
         Ok(Response::new(
-            enrolments::withdraw(&self.ctx, &caller, request_key, student_id, reason).await?,
+            enrolments::withdraw(&self.ctx, &caller, request_key, withdrawal).await?,
         ))
     }
 
@@ -372,6 +401,67 @@ impl DirectoryService for Directory {
         ))
     }
 
+    async fn update_person(
+        &self,
+        request: Request<pb::UpdatePersonRequest>,
+    ) -> Result<Response<pb::Person>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_key = check.request_key(&caller, &r.request_id, &r);
+        let person_id = check.uuid("person_id", &r.person_id);
+        let asked = update::Corrections {
+            full_name: given(&r.full_name).map(|raw| check.take(text::name("full_name", raw, 100))),
+            phone: given(&r.phone).map(|raw| check.take(text::phone("phone", raw))),
+            birth_date: given(&r.birth_date).map(|raw| {
+                check
+                    .take(text::date("birth_date", raw).map(Some))
+                    .map(|date| date.to_string())
+                    .unwrap_or_default()
+            }),
+            position: given(&r.position).map(|raw| check.take(text::name("position", raw, 100))),
+        };
+        if asked == update::Corrections::default() {
+            check.add(Violation::new(
+                "full_name",
+                "give at least one of full_name, phone, birth_date or position",
+                "cần ít nhất một trong full_name, phone, birth_date hoặc position",
+            ));
+        }
+        check.done()?;
+        Ok(Response::new(
+            update::update_person(&self.ctx, &caller, request_key, person_id, asked).await?,
+        ))
+    }
+
+    async fn export_school(
+        &self,
+        request: Request<pb::ExportSchoolRequest>,
+    ) -> Result<Response<pb::SchoolExport>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let school_id = check.uuid("school_id", &r.school_id);
+        let school_year = check.take(text::school_year("school_year", &r.school_year));
+        check.done()?;
+        Ok(Response::new(
+            export::school(&self.ctx, &caller, school_id, &school_year).await?,
+        ))
+    }
+
+    async fn export_district(
+        &self,
+        request: Request<pb::ExportDistrictRequest>,
+    ) -> Result<Response<pb::DistrictExport>, Status> {
+        let caller = caller(&request)?.clone();
+        let mut check = Check::new();
+        let district_id = check.uuid("district_id", &request.get_ref().district_id);
+        check.done()?;
+        Ok(Response::new(
+            export::district(&self.ctx, &caller, district_id).await?,
+        ))
+    }
+
     async fn search_people(
         &self,
         request: Request<pb::SearchPeopleRequest>,
@@ -499,4 +589,9 @@ impl DirectoryService for Directory {
             crate::write_model::rebuild(&self.ctx, caller).await?,
         ))
     }
+}
+
+/// A field a request may leave empty (blank) to keep what is held.
+fn given(raw: &str) -> Option<&str> {
+    (!raw.trim().is_empty()).then_some(raw)
 }

@@ -38,6 +38,25 @@ pub(super) fn known<E: TryFrom<i32> + Default>(
     }
 }
 
+/// A name-like field a request may leave empty (a position): empty then.
+pub(super) fn optional_name(check: &mut Check, field: &str, raw: &str) -> String {
+    if raw.trim().is_empty() {
+        String::new()
+    } else {
+        check.take(text::name(field, raw, 100))
+    }
+}
+
+/// A transfer's or withdrawal's effective date: `None` (today) when empty. Whether
+/// it falls in the enrolment is the command's to decide.
+pub(super) fn effective_date(check: &mut Check, raw: &str) -> Option<time::Date> {
+    if raw.trim().is_empty() {
+        None
+    } else {
+        check.take(text::date("effective_date", raw).map(Some))
+    }
+}
+
 /// A student's fields checked, each named `{prefix}full_name` and so on.
 pub(super) fn new_student(
     check: &mut Check,

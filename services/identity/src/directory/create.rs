@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::meta;
 use crate::Ctx;
-use crate::access::{self, SCHOOL_ADMINS};
+use crate::access::{self, DIRECTORY_WRITERS};
 use crate::error::{AppResult, projected_unique_or};
 use crate::events::{class_stream, district_stream, school_stream};
 use crate::write_model::emit;
@@ -25,7 +25,7 @@ pub(crate) async fn district(
     request: RequestKey,
     new: NewDistrict,
 ) -> AppResult<District> {
-    caller.require(&[Role::Operator], &Target::platform())?;
+    caller.require(&[Role::Operator, Role::Mirror], &Target::platform())?;
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
@@ -68,7 +68,10 @@ pub(crate) async fn school(
     new: NewSchool,
 ) -> AppResult<School> {
     let target = access::district(&mut *ctx.pool.acquire().await?, new.district_id).await?;
-    caller.require(&[Role::Operator, Role::DistrictAdmin], &target)?;
+    caller.require(
+        &[Role::Operator, Role::DistrictAdmin, Role::Mirror],
+        &target,
+    )?;
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
@@ -110,6 +113,7 @@ pub(crate) struct NewClass {
     pub name: String,
     pub grade: i32,
     pub school_year: String,
+    pub external_ref: Option<String>,
 }
 
 pub(crate) async fn class(
@@ -119,7 +123,7 @@ pub(crate) async fn class(
     new: NewClass,
 ) -> AppResult<Class> {
     let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
-    caller.require(SCHOOL_ADMINS, &target)?;
+    caller.require(DIRECTORY_WRITERS, &target)?;
     let district_id = target.district.unwrap_or_default();
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
@@ -132,6 +136,7 @@ pub(crate) async fn class(
                 name: new.name.clone(),
                 grade: new.grade,
                 school_year: new.school_year.clone(),
+                external_ref: new.external_ref.clone().unwrap_or_default(),
             };
             emit(
                 tx,
@@ -142,10 +147,16 @@ pub(crate) async fn class(
             .await
             .map_err(|error| {
                 projected_unique_or(error, || {
-                    format!(
-                        "the school already has a class {} in {}",
-                        new.name, new.school_year
-                    )
+                    match &new.external_ref {
+                        Some(code) => format!(
+                            "the school already has a class {} in {} or a class with external_ref {code}",
+                            new.name, new.school_year
+                        ),
+                        None => format!(
+                            "the school already has a class {} in {}",
+                            new.name, new.school_year
+                        ),
+                    }
                 })
             })?;
             Ok(Class {
@@ -156,6 +167,7 @@ pub(crate) async fn class(
                 grade: new.grade,
                 school_year: new.school_year,
                 homeroom_teacher_id: String::new(),
+                external_ref: new.external_ref.unwrap_or_default(),
             })
         })
     })

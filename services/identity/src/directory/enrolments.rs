@@ -10,28 +10,44 @@ use lienlac_proto::identity::v2::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::effective_dates::effective_on;
 use super::meta;
 use super::read;
 use crate::Ctx;
-use crate::access::{self, SCHOOL_ADMINS};
+use crate::access::{self, DIRECTORY_WRITERS};
 use crate::error::{AppError, AppResult};
 use crate::events::{class_stream, person_stream};
 use crate::personal_data::{self, PersonalFields};
 use crate::write_model::{emit, record};
 
-/// The student's enrolment in a school year: (class, active).
+/// The student's enrolment in a school year: (class, active, since).
 async fn enrolment(
     conn: &mut PgConnection,
     student_id: Uuid,
     school_year: &str,
-) -> AppResult<Option<(Uuid, bool)>> {
+) -> AppResult<Option<(Uuid, bool, Option<time::Date>)>> {
     Ok(sqlx::query_as(
-        "SELECT class_id, active FROM enrolments WHERE student_id = $1 AND school_year = $2 FOR UPDATE",
+        "SELECT class_id, active, since FROM enrolments WHERE student_id = $1 AND school_year = $2 FOR UPDATE",
     )
     .bind(student_id)
     .bind(school_year)
     .fetch_optional(conn)
     .await?)
+}
+
+/// A move to another class of the student's school, from `effective` (today when
+/// `None`).
+pub(crate) struct Transfer {
+    pub student_id: Uuid,
+    pub to_class_id: Uuid,
+    pub effective: Option<time::Date>,
+}
+
+/// A student leaving their class, from `effective` (today when `None`).
+pub(crate) struct Withdrawal {
+    pub student_id: Uuid,
+    pub reason: String,
+    pub effective: Option<time::Date>,
 }
 
 pub(crate) async fn enroll(
@@ -46,7 +62,7 @@ pub(crate) async fn enroll(
     access::living(&mut conn, student_id).await?;
     let (class, school_year) = access::class(&mut conn, class_id).await?;
     drop(conn);
-    caller.require(SCHOOL_ADMINS, &class)?;
+    caller.require(DIRECTORY_WRITERS, &class)?;
     if student.school != class.school {
         return Err(AppError::Rejected(
             "the class belongs to another school than the student; a student is enrolled in their own school's classes".to_owned(),
@@ -57,10 +73,10 @@ pub(crate) async fn enroll(
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             match enrolment(tx, student_id, &school_year).await? {
-                Some((current, true)) if current == class_id => {
+                Some((current, true, _)) if current == class_id => {
                     return Err(AppError::AlreadyExists("the student is already enrolled in this class".to_owned()));
                 }
-                Some((_, true)) => {
+                Some((_, true, _)) => {
                     return Err(AppError::Rejected(format!(
                         "the student is already enrolled in another class for {school_year}; transfer them instead"
                     )));
@@ -109,15 +125,19 @@ pub(crate) async fn transfer(
     ctx: &Ctx,
     caller: &Caller,
     request: RequestKey,
-    student_id: Uuid,
-    to_class_id: Uuid,
+    transfer: Transfer,
 ) -> AppResult<Enrolment> {
+    let Transfer {
+        student_id,
+        to_class_id,
+        effective,
+    } = transfer;
     let mut conn = ctx.pool.acquire().await?;
     let student = access::student(&mut conn, student_id).await?;
     access::living(&mut conn, student_id).await?;
     let (class, school_year) = access::class(&mut conn, to_class_id).await?;
     drop(conn);
-    caller.require(SCHOOL_ADMINS, &class)?;
+    caller.require(DIRECTORY_WRITERS, &class)?;
     if student.school != class.school {
         return Err(AppError::Rejected(
             "a transfer moves a student between classes of their own school".to_owned(),
@@ -127,23 +147,26 @@ pub(crate) async fn transfer(
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            let from = match enrolment(tx, student_id, &school_year).await? {
-                Some((current, true)) if current == to_class_id => {
+            let (from, since) = match enrolment(tx, student_id, &school_year).await? {
+                Some((current, true, _)) if current == to_class_id => {
                     return Err(AppError::Rejected("the student is already in this class".to_owned()));
                 }
-                Some((current, true)) => current,
+                Some((current, true, since)) => (current, since),
                 _ => {
                     return Err(AppError::Rejected(format!(
                         "the student is not enrolled in any class for {school_year}; enrol them instead"
                     )));
                 }
             };
+            let on = effective_on(effective, school::dates::local_today(), &school_year, since)
+                .map_err(AppError::Rejected)?;
             let event = StudentTransferred {
                 student_id: student_id.to_string(),
                 from_class_id: from.to_string(),
                 to_class_id: to_class_id.to_string(),
                 school_id: school.map(|s| s.to_string()).unwrap_or_default(),
                 school_year: school_year.clone(),
+                effective_date: on.to_string(),
             };
             emit(tx, &person_stream(student_id), &meta(&by, district, school), &event).await?;
             Ok(Enrolment {
@@ -161,32 +184,39 @@ pub(crate) async fn withdraw(
     ctx: &Ctx,
     caller: &Caller,
     request: RequestKey,
-    student_id: Uuid,
-    reason: String,
+    withdrawal: Withdrawal,
 ) -> AppResult<Enrolment> {
+    let Withdrawal {
+        student_id,
+        reason,
+        effective,
+    } = withdrawal;
     let student = access::student(&mut *ctx.pool.acquire().await?, student_id).await?;
-    caller.require(SCHOOL_ADMINS, &student)?;
+    caller.require(DIRECTORY_WRITERS, &student)?;
     let (district, school) = (student.district.unwrap_or_default(), student.school);
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            let current: Option<(String, Uuid)> = sqlx::query_as(
-                "SELECT school_year, class_id FROM enrolments WHERE student_id = $1 AND active \
+            let current: Option<(String, Uuid, Option<time::Date>)> = sqlx::query_as(
+                "SELECT school_year, class_id, since FROM enrolments WHERE student_id = $1 AND active \
                  ORDER BY school_year DESC LIMIT 1 FOR UPDATE",
             )
             .bind(student_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((school_year, class_id)) = current else {
+            let Some((school_year, class_id, since)) = current else {
                 return Err(AppError::Rejected(
                     "the student is not enrolled in any class".to_owned(),
                 ));
             };
+            let on = effective_on(effective, school::dates::local_today(), &school_year, since)
+                .map_err(AppError::Rejected)?;
             let event = StudentWithdrawn {
                 student_id: student_id.to_string(),
                 class_id: class_id.to_string(),
                 school_id: school.map(|s| s.to_string()).unwrap_or_default(),
                 school_year: school_year.clone(),
+                effective_date: on.to_string(),
             };
             let personal = PersonalFields {
                 reason,
@@ -220,7 +250,7 @@ pub(crate) async fn assign_homeroom_teacher(
 ) -> AppResult<Class> {
     let mut conn = ctx.pool.acquire().await?;
     let (class, _) = access::class(&mut conn, class_id).await?;
-    caller.require(SCHOOL_ADMINS, &class)?;
+    caller.require(DIRECTORY_WRITERS, &class)?;
     let (staff, kind) = access::person(&mut conn, staff_id).await?;
     access::living(&mut conn, staff_id).await?;
     drop(conn);

@@ -5,12 +5,15 @@
 pub(crate) mod contacts;
 pub(crate) mod create;
 pub(crate) mod described;
+mod effective_dates;
 pub(crate) mod enrolments;
+pub(crate) mod export;
 pub(crate) mod members;
 pub(crate) mod people;
 pub(crate) mod person;
 pub(crate) mod read;
 pub(crate) mod roster;
+pub(crate) mod update;
 
 use kernel::auth::Caller;
 use kernel::event_store::EventMeta;

@@ -1,6 +1,6 @@
 //! Registering students, staff and guardians, and linking guardians to students.
 
-use kernel::auth::Caller;
+use kernel::auth::{Caller, Role};
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{Gender, Guardianship, Person, PersonKind, Relation};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::meta;
 use crate::Ctx;
-use crate::access::{self, SCHOOL_ADMINS};
+use crate::access::{self, DIRECTORY_WRITERS};
 use crate::error::{AppError, AppResult, projected_unique_or};
 use crate::events::person_stream;
 use crate::personal_data::{self, PersonalFields};
@@ -26,17 +26,40 @@ pub(crate) struct NewStudent {
     pub external_ref: String,
 }
 
+/// Where a staff member works.
+pub(crate) enum StaffPlace {
+    School(Uuid),
+    /// The district office: a person of the district, of no school.
+    DistrictOffice(Uuid),
+}
+
 pub(crate) struct NewStaff {
-    pub school_id: Uuid,
+    pub place: StaffPlace,
     pub full_name: String,
     pub phone: String,
     pub position: String,
+    pub external_ref: Option<String>,
 }
 
 pub(crate) struct NewGuardian {
     pub school_id: Uuid,
     pub full_name: String,
     pub phone: String,
+    pub external_ref: Option<String>,
+}
+
+/// Who registers the district office's staff: the operator, the district's
+/// administrators and the mirror.
+const DISTRICT_OFFICE_WRITERS: &[Role] = &[Role::Operator, Role::DistrictAdmin, Role::Mirror];
+
+/// A unique index refused a registration: the phone number or the code is taken.
+fn taken(whom: &str, place: &str, external_ref: &Option<String>) -> String {
+    match external_ref {
+        Some(code) => format!(
+            "{whom} with this phone number or with external_ref {code} is already registered in the {place}"
+        ),
+        None => format!("{whom} with this phone number is already registered in the {place}"),
+    }
 }
 
 pub(crate) async fn register_student(
@@ -46,7 +69,7 @@ pub(crate) async fn register_student(
     new: NewStudent,
 ) -> AppResult<Person> {
     let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
-    caller.require(SCHOOL_ADMINS, &target)?;
+    caller.require(DIRECTORY_WRITERS, &target)?;
     let district_id = target.district.unwrap_or_default();
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
@@ -117,18 +140,30 @@ pub(crate) async fn register_staff(
     request: RequestKey,
     new: NewStaff,
 ) -> AppResult<Person> {
-    let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
-    caller.require(SCHOOL_ADMINS, &target)?;
-    let district_id = target.district.unwrap_or_default();
+    let mut conn = ctx.pool.acquire().await?;
+    let (district_id, school_id) = match new.place {
+        StaffPlace::School(school_id) => {
+            let target = access::school(&mut conn, school_id).await?;
+            caller.require(DIRECTORY_WRITERS, &target)?;
+            (target.district.unwrap_or_default(), Some(school_id))
+        }
+        StaffPlace::DistrictOffice(district_id) => {
+            let target = access::district(&mut conn, district_id).await?;
+            caller.require(DISTRICT_OFFICE_WRITERS, &target)?;
+            (district_id, None)
+        }
+    };
+    drop(conn);
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             let id = Uuid::now_v7();
             let event = StaffRegistered {
                 staff_id: id.to_string(),
-                school_id: new.school_id.to_string(),
+                school_id: school_id.map(|s| s.to_string()).unwrap_or_default(),
                 district_id: district_id.to_string(),
                 position: new.position.clone(),
+                external_ref: new.external_ref.clone().unwrap_or_default(),
             };
             let personal = PersonalFields {
                 full_name: new.full_name.clone(),
@@ -140,24 +175,29 @@ pub(crate) async fn register_staff(
             record(
                 tx,
                 &person_stream(id),
-                &meta(&by, district_id, Some(new.school_id)),
+                &meta(&by, district_id, school_id),
                 event,
             )
             .await
             .map_err(|e| {
                 projected_unique_or(e, || {
-                    "a staff member with this phone number is already registered in the school"
-                        .to_owned()
+                    let place = if school_id.is_some() {
+                        "school"
+                    } else {
+                        "district"
+                    };
+                    taken("a staff member", place, &new.external_ref)
                 })
             })?;
             Ok(Person {
                 id: id.to_string(),
                 kind: PersonKind::Staff as i32,
                 district_id: district_id.to_string(),
-                school_id: new.school_id.to_string(),
+                school_id: school_id.map(|s| s.to_string()).unwrap_or_default(),
                 full_name: new.full_name,
                 phone: new.phone,
                 position: new.position,
+                external_ref: new.external_ref.unwrap_or_default(),
                 ..Person::default()
             })
         })
@@ -172,7 +212,7 @@ pub(crate) async fn register_guardian(
     new: NewGuardian,
 ) -> AppResult<Person> {
     let target = access::school(&mut *ctx.pool.acquire().await?, new.school_id).await?;
-    caller.require(SCHOOL_ADMINS, &target)?;
+    caller.require(DIRECTORY_WRITERS, &target)?;
     let district_id = target.district.unwrap_or_default();
     let by = caller.clone();
     idempotent(&ctx.pool, &request, move |tx| {
@@ -181,6 +221,7 @@ pub(crate) async fn register_guardian(
             let event = GuardianRegistered {
                 guardian_id: id.to_string(),
                 district_id: district_id.to_string(),
+                external_ref: new.external_ref.clone().unwrap_or_default(),
             };
             let personal = PersonalFields {
                 full_name: new.full_name.clone(),
@@ -192,10 +233,7 @@ pub(crate) async fn register_guardian(
             record(tx, &person_stream(id), &meta(&by, district_id, None), event)
                 .await
                 .map_err(|e| {
-                    projected_unique_or(e, || {
-                        "a guardian with this phone number is already registered in the district"
-                            .to_owned()
-                    })
+                    projected_unique_or(e, || taken("a guardian", "district", &new.external_ref))
                 })?;
             Ok(Person {
                 id: id.to_string(),
@@ -203,6 +241,7 @@ pub(crate) async fn register_guardian(
                 district_id: district_id.to_string(),
                 full_name: new.full_name,
                 phone: new.phone,
+                external_ref: new.external_ref.unwrap_or_default(),
                 ..Person::default()
             })
         })
@@ -221,7 +260,7 @@ pub(crate) async fn link_guardian(
     let mut conn = ctx.pool.acquire().await?;
     let student = access::student(&mut conn, student_id).await?;
     access::living(&mut conn, student_id).await?;
-    caller.require(SCHOOL_ADMINS, &student)?;
+    caller.require(DIRECTORY_WRITERS, &student)?;
     let (guardian, kind) = access::person(&mut conn, guardian_id).await?;
     access::living(&mut conn, guardian_id).await?;
     drop(conn);

@@ -18,7 +18,7 @@ use crate::text;
 
 #[derive(sqlx::FromRow)]
 pub(super) struct PersonRow {
-    id: Uuid,
+    pub(super) id: Uuid,
     kind: String,
     district_id: Uuid,
     school_id: Option<Uuid>,
@@ -54,7 +54,7 @@ impl From<PersonRow> for Person {
 }
 
 #[derive(sqlx::FromRow)]
-struct ClassRow {
+pub(super) struct ClassRow {
     id: Uuid,
     school_id: Uuid,
     district_id: Uuid,
@@ -62,6 +62,7 @@ struct ClassRow {
     grade: i32,
     school_year: String,
     homeroom_teacher_id: Option<Uuid>,
+    external_ref: Option<String>,
 }
 
 impl From<ClassRow> for Class {
@@ -77,12 +78,13 @@ impl From<ClassRow> for Class {
                 .homeroom_teacher_id
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
+            external_ref: row.external_ref.unwrap_or_default(),
         }
     }
 }
 
-const CLASS_COLUMNS: &str =
-    "id, school_id, district_id, name, grade, school_year, homeroom_teacher_id";
+pub(super) const CLASS_COLUMNS: &str =
+    "id, school_id, district_id, name, grade, school_year, homeroom_teacher_id, external_ref";
 
 pub(crate) async fn class_by_id(conn: &mut PgConnection, class_id: Uuid) -> AppResult<Class> {
     let sql = format!("SELECT {CLASS_COLUMNS} FROM classes WHERE id = $1");
@@ -99,10 +101,17 @@ pub(crate) async fn district(ctx: &Ctx, caller: &Caller, district_id: Uuid) -> A
         DISTRICT_READERS,
         &access::district(&mut conn, district_id).await?,
     )?;
+    district_row(&mut conn, district_id).await
+}
+
+pub(super) async fn district_row(
+    conn: &mut PgConnection,
+    district_id: Uuid,
+) -> AppResult<District> {
     let (name, external_ref): (String, String) =
         sqlx::query_as("SELECT name, external_ref FROM districts WHERE id = $1")
             .bind(district_id)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn)
             .await?;
     Ok(District {
         id: district_id.to_string(),
@@ -114,10 +123,14 @@ pub(crate) async fn district(ctx: &Ctx, caller: &Caller, district_id: Uuid) -> A
 pub(crate) async fn school(ctx: &Ctx, caller: &Caller, school_id: Uuid) -> AppResult<School> {
     let mut conn = ctx.pool.acquire().await?;
     caller.require(SCHOOL_READERS, &access::school(&mut conn, school_id).await?)?;
+    school_row(&mut conn, school_id).await
+}
+
+pub(super) async fn school_row(conn: &mut PgConnection, school_id: Uuid) -> AppResult<School> {
     let (district_id, name, external_ref): (Uuid, String, String) =
         sqlx::query_as("SELECT district_id, name, external_ref FROM schools WHERE id = $1")
             .bind(school_id)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn)
             .await?;
     Ok(School {
         id: school_id.to_string(),
@@ -137,11 +150,18 @@ pub(crate) async fn schools(
         DISTRICT_READERS,
         &access::district(&mut conn, district_id).await?,
     )?;
+    schools_of(&mut conn, district_id).await
+}
+
+pub(super) async fn schools_of(
+    conn: &mut PgConnection,
+    district_id: Uuid,
+) -> AppResult<Vec<School>> {
     let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
         "SELECT id, name, external_ref FROM schools WHERE district_id = $1 ORDER BY name",
     )
     .bind(district_id)
-    .fetch_all(&mut *conn)
+    .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -250,7 +270,7 @@ pub(crate) async fn students(
     })
 }
 
-async fn guardianships_of_students(
+pub(super) async fn guardianships_of_students(
     conn: &mut PgConnection,
     students: &[Uuid],
 ) -> AppResult<Vec<Guardianship>> {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::enrolments::record_enrolment;
 use super::people::{NewStudent, insert_student};
 use crate::Ctx;
-use crate::access::{self, SCHOOL_ADMINS};
+use crate::access::{self, DIRECTORY_WRITERS};
 use crate::error::{AppError, AppResult};
 
 /// Students one import may hold: a class, with room to spare.
@@ -26,7 +26,7 @@ pub(crate) async fn import_class_roster(
     students: Vec<NewStudent>,
 ) -> AppResult<Vec<Person>> {
     let (class, school_year) = access::class(&mut *ctx.pool.acquire().await?, class_id).await?;
-    caller.require(SCHOOL_ADMINS, &class)?;
+    caller.require(DIRECTORY_WRITERS, &class)?;
     let school = class.school.ok_or(AppError::NotFound("school"))?;
     let district = class.district.unwrap_or_default();
     let by = caller.clone();

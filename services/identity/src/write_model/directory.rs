@@ -43,8 +43,8 @@ pub(super) async fn school_created(conn: &mut PgConnection, fact: &Fact<'_>) -> 
 pub(super) async fn class_created(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
     let event: pb::ClassCreated = fact.decode()?;
     sqlx::query(
-        "INSERT INTO classes (id, school_id, district_id, name, grade, school_year, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO classes (id, school_id, district_id, name, grade, school_year, created_at, external_ref) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id(&event.class_id)?)
     .bind(id(&event.school_id)?)
@@ -53,6 +53,7 @@ pub(super) async fn class_created(conn: &mut PgConnection, fact: &Fact<'_>) -> a
     .bind(event.grade)
     .bind(&event.school_year)
     .bind(fact.recorded_at)
+    .bind(optional(&event.external_ref))
     .execute(conn)
     .await?;
     Ok(())
@@ -95,17 +96,18 @@ pub(super) async fn staff_registered(
     let event: pb::StaffRegistered = fact.decode()?;
     let personal = personal_data::open(conn, fact).await?.unwrap_or_default();
     sqlx::query(
-        "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, phone, position, created_at) \
-         VALUES ($1, 'staff', $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, phone, position, created_at, external_ref) \
+         VALUES ($1, 'staff', $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id(&event.staff_id)?)
     .bind(id(&event.district_id)?)
-    .bind(id(&event.school_id)?)
+    .bind(optional_id(&event.school_id)?)
     .bind(&personal.full_name)
     .bind(school::text::fold(&personal.full_name))
     .bind(phone(personal.phone))
     .bind(&event.position)
     .bind(fact.recorded_at)
+    .bind(optional(&event.external_ref))
     .execute(conn)
     .await?;
     Ok(())
@@ -118,8 +120,8 @@ pub(super) async fn guardian_registered(
     let event: pb::GuardianRegistered = fact.decode()?;
     let personal = personal_data::open(conn, fact).await?.unwrap_or_default();
     sqlx::query(
-        "INSERT INTO people (id, kind, district_id, full_name, name_folded, phone, created_at) \
-         VALUES ($1, 'guardian', $2, $3, $4, $5, $6)",
+        "INSERT INTO people (id, kind, district_id, full_name, name_folded, phone, created_at, external_ref) \
+         VALUES ($1, 'guardian', $2, $3, $4, $5, $6, $7)",
     )
     .bind(id(&event.guardian_id)?)
     .bind(id(&event.district_id)?)
@@ -127,6 +129,7 @@ pub(super) async fn guardian_registered(
     .bind(school::text::fold(&personal.full_name))
     .bind(phone(personal.phone))
     .bind(fact.recorded_at)
+    .bind(optional(&event.external_ref))
     .execute(conn)
     .await?;
     Ok(())
@@ -156,12 +159,13 @@ pub(super) async fn student_enrolled(
     let event: pb::StudentEnrolled = fact.decode()?;
     sqlx::query(
         "INSERT INTO enrolments (student_id, school_year, class_id, active, updated_at) VALUES ($1, $2, $3, true, $4) \
-         ON CONFLICT (student_id, school_year) DO UPDATE SET class_id = $3, active = true, updated_at = $4",
+         ON CONFLICT (student_id, school_year) DO UPDATE SET class_id = $3, active = true, updated_at = $4, since = $5",
     )
     .bind(id(&event.student_id)?)
     .bind(&event.school_year)
     .bind(id(&event.class_id)?)
     .bind(fact.recorded_at)
+    .bind(school::dates::local_date(fact.recorded_at))
     .execute(conn)
     .await?;
     Ok(())
@@ -173,12 +177,13 @@ pub(super) async fn student_transferred(
 ) -> anyhow::Result<()> {
     let event: pb::StudentTransferred = fact.decode()?;
     sqlx::query(
-        "UPDATE enrolments SET class_id = $3, updated_at = $4 WHERE student_id = $1 AND school_year = $2",
+        "UPDATE enrolments SET class_id = $3, updated_at = $4, since = $5 WHERE student_id = $1 AND school_year = $2",
     )
     .bind(id(&event.student_id)?)
     .bind(&event.school_year)
     .bind(id(&event.to_class_id)?)
     .bind(fact.recorded_at)
+    .bind(effective_date(&event.effective_date, fact)?)
     .execute(conn)
     .await?;
     Ok(())
@@ -253,6 +258,59 @@ pub(super) async fn display_name_chosen(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The corrected fields, each set only when `changed` names it.
+pub(super) async fn person_updated(conn: &mut PgConnection, fact: &Fact<'_>) -> anyhow::Result<()> {
+    let event: pb::PersonUpdated = fact.decode()?;
+    let personal = personal_data::open(conn, fact).await?.unwrap_or_default();
+    let changed = |field: &str| event.changed.iter().any(|name| name == field);
+    let birth_date = match personal.birth_date.as_str() {
+        "" => None,
+        text => {
+            Some(dates::parse(text).ok_or_else(|| anyhow::anyhow!("birth_date is not a date"))?)
+        }
+    };
+    sqlx::query(
+        "UPDATE people SET \
+           full_name = CASE WHEN $2 THEN $3 ELSE full_name END, \
+           name_folded = CASE WHEN $2 THEN $4 ELSE name_folded END, \
+           phone = CASE WHEN $5 THEN $6 ELSE phone END, \
+           birth_date = CASE WHEN $7 THEN $8 ELSE birth_date END, \
+           position = CASE WHEN $9 THEN $10 ELSE position END \
+         WHERE id = $1",
+    )
+    .bind(id(&event.person_id)?)
+    .bind(changed("full_name"))
+    .bind(&personal.full_name)
+    .bind(school::text::fold(&personal.full_name))
+    .bind(changed("phone"))
+    .bind(phone(personal.phone))
+    .bind(changed("birth_date"))
+    .bind(birth_date)
+    .bind(changed("position"))
+    .bind(&event.position)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A transfer's or withdrawal's effective date; the school date it was recorded
+/// for events from before effective dates.
+fn effective_date(text: &str, fact: &Fact<'_>) -> anyhow::Result<time::Date> {
+    match text {
+        "" => Ok(school::dates::local_date(fact.recorded_at)),
+        text => dates::parse(text).ok_or_else(|| anyhow::anyhow!("effective_date is not a date")),
+    }
+}
+
+/// A code or id an event leaves empty when there is none: NULL then.
+fn optional(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+fn optional_id(text: &str) -> anyhow::Result<Option<uuid::Uuid>> {
+    optional(text).map(id).transpose()
 }
 
 /// An erased person has no phone number (and no place in the unique phone indexes).

@@ -48,6 +48,7 @@ impl InlineProjection for IdentityTables {
             "HomeroomTeacherAssigned" => directory::homeroom_teacher_assigned(conn, fact).await,
             "PersonalDataErased" => directory::personal_data_erased(conn, fact).await,
             "DisplayNameChosen" => directory::display_name_chosen(conn, fact).await,
+            "PersonUpdated" => directory::person_updated(conn, fact).await,
             "AccountIssued" => accounts::account_issued(conn, fact).await,
             internal::OPERATOR_ACCOUNT_CREATED => {
                 accounts::operator_account_created(conn, fact).await

@@ -130,6 +130,7 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                             name: format!("L{}", &rid()[30..]),
                             grade: 2,
                             school_year: "2025-2026".into(),
+                            ..Default::default()
                         })
                         .await,
                 )
@@ -179,6 +180,7 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                             full_name: "Cán Bộ Mới".into(),
                             phone: phone(),
                             position: String::new(),
+                            ..Default::default()
                         })
                         .await,
                 )
@@ -193,6 +195,7 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                             school_id: c.school().school_id.clone(),
                             full_name: "Phụ Huynh Mới".into(),
                             phone: phone(),
+                            ..Default::default()
                         })
                         .await,
                 )
@@ -219,6 +222,7 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                             request_id: rid(),
                             student_id: c.school().other_student_id.clone(),
                             to_class_id: c.school().other_class_id.clone(),
+                            ..Default::default()
                         })
                         .await,
                 )
@@ -232,6 +236,7 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                             request_id: rid(),
                             student_id: c.school().other_student_id.clone(),
                             reason: "kiểm tra quyền".into(),
+                            ..Default::default()
                         })
                         .await,
                 )

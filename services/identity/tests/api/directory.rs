@@ -107,6 +107,7 @@ async fn one_mobile_number_in_its_usual_forms_is_one_guardian() {
             school_id: school_id.clone(),
             full_name: "Phạm Văn Em".to_owned(),
             phone: "+84 912 345 678".to_owned(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -119,6 +120,7 @@ async fn one_mobile_number_in_its_usual_forms_is_one_guardian() {
                 school_id: school_id.clone(),
                 full_name: "Phạm Văn Em".to_owned(),
                 phone: form.to_owned(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -130,6 +132,7 @@ async fn one_mobile_number_in_its_usual_forms_is_one_guardian() {
             school_id,
             full_name: "Phạm Văn Em".to_owned(),
             phone: "028 3829 1234".to_owned(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -148,6 +151,7 @@ async fn malformed_fields_are_listed_with_a_vietnamese_message() {
             name: "1A1".to_owned(),
             grade: 13,
             school_year: "2025-2027".to_owned(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -240,6 +244,7 @@ async fn transfers_and_withdrawals_move_the_student_between_class_lists() {
             request_id: rid(),
             student_id: a.student_id.clone(),
             to_class_id: a.other_class_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -257,6 +262,7 @@ async fn transfers_and_withdrawals_move_the_student_between_class_lists() {
             request_id: rid(),
             student_id: a.student_id.clone(),
             reason: "chuyển trường".to_owned(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -255,6 +255,7 @@ pub async fn create_class(directory: &mut Directory, school_id: &str, name: &str
             name: name.to_owned(),
             grade: 1,
             school_year: "2025-2026".to_owned(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -286,6 +287,7 @@ pub async fn register_staff(directory: &mut Directory, school_id: &str, name: &s
             full_name: name.to_owned(),
             phone: phone(),
             position: "Giáo viên".to_owned(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -300,6 +302,7 @@ pub async fn register_guardian(directory: &mut Directory, school_id: &str, name:
             school_id: school_id.to_owned(),
             full_name: name.to_owned(),
             phone: phone(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -10,6 +10,7 @@ mod directory;
 mod events;
 mod helpers;
 mod members;
+mod mirror;
 mod operator;
 mod privacy;
 mod rebuild;

@@ -47,6 +47,7 @@ async fn identitys_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wr
             request_id: rid(),
             student_id: a.student_id.clone(),
             to_class_id: a.other_class_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -55,6 +56,7 @@ async fn identitys_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wr
             request_id: rid(),
             student_id: a.other_student_id.clone(),
             reason: "chuyển trường".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -65,6 +67,7 @@ async fn identitys_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wr
             school_id: a.school_id.clone(),
             full_name: "Trần Văn Bình".into(),
             phone: phone_of(&app, &a.guardian_id).await,
+            ..Default::default()
         })
         .await
         .unwrap_err();

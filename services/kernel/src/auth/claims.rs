@@ -23,10 +23,13 @@ pub enum Role {
     Guardian,
     Service,
     Subscriber,
+    /// The city database mirror (the sync service): writes and exports the
+    /// directory, and nothing else.
+    Mirror,
 }
 
 impl Role {
-    pub const ALL: [Role; 12] = [
+    pub const ALL: [Role; 13] = [
         Role::Operator,
         Role::DistrictAdmin,
         Role::DistrictViewer,
@@ -39,12 +42,13 @@ impl Role {
         Role::Guardian,
         Role::Service,
         Role::Subscriber,
+        Role::Mirror,
     ];
 
     /// The scope a binding of this role is over.
     pub fn scope_kind(self) -> ScopeKind {
         match self {
-            Role::Operator | Role::Service => ScopeKind::Platform,
+            Role::Operator | Role::Service | Role::Mirror => ScopeKind::Platform,
             Role::DistrictAdmin | Role::DistrictViewer | Role::Subscriber => ScopeKind::District,
             Role::Principal
             | Role::VicePrincipal
@@ -70,6 +74,7 @@ impl Role {
             Role::Guardian => "guardian",
             Role::Service => "service",
             Role::Subscriber => "subscriber",
+            Role::Mirror => "mirror",
         }
     }
 

@@ -540,6 +540,7 @@ async fn a_departed_guardians_files_go_with_their_erased_personal_data() {
                 request_id: request_id(),
                 student_id: student.clone(),
                 reason: "Chuyển trường".into(),
+                ..Default::default()
             },
             &school.district_admin,
         ))

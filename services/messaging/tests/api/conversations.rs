@@ -299,6 +299,7 @@ async fn a_class_group_holds_its_teacher_its_guardians_and_the_leaders_and_keeps
                 request_id: request_id(),
                 student_id: school.students[0].clone(),
                 reason: "Chuyển trường".into(),
+                ..Default::default()
             },
             |mut c, r| async move { c.withdraw_student(r).await },
         )
@@ -338,6 +339,7 @@ async fn direct_threads_join_a_guardian_with_the_childs_teacher_or_leaders_and_s
                 school_id: school.school_id.clone(),
                 full_name: "Trần Thị Lan".into(),
                 phone: "0987000111".into(),
+                ..Default::default()
             },
             |mut c, r| async move { c.register_guardian(r).await },
         )

@@ -108,6 +108,7 @@ impl Stack {
                     school_id: self.school.school_id.clone(),
                     full_name: "Phụ Huynh".into(),
                     phone: format!("09{n:08}"),
+                    ..Default::default()
                 },
                 |mut c, r| async move { c.register_guardian(r).await },
             )

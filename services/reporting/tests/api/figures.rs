@@ -220,6 +220,7 @@ async fn the_adoption_report_counts_staff_accounts_homeroom_teachers_and_guardia
                     "0908{:06}",
                     u32::from_str_radix(&rid()[30..], 16).unwrap() % 1_000_000
                 ),
+                ..Default::default()
             },
             |mut c, r| async move { c.register_guardian(r).await },
         )
