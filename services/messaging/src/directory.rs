@@ -35,6 +35,10 @@ impl Projection for DirectoryProjection {
         match event.name() {
             "StaffRegistered" => {
                 let staff: identity::StaffRegistered = event.decode()?;
+                // Staff of the district office are in no school's staff group.
+                if staff.school_id.is_empty() {
+                    return Ok(());
+                }
                 sqlx::query(
                     "INSERT INTO staff (id, school_id, district_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
                 )

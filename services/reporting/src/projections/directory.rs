@@ -71,6 +71,10 @@ impl Projection for DirectoryProjection {
             }
             "StaffRegistered" => {
                 let staff: identity::StaffRegistered = event.decode()?;
+                // Staff of the district office are in no school's adoption figures.
+                if staff.school_id.is_empty() {
+                    return Ok(());
+                }
                 sqlx::query(
                     "INSERT INTO staff (id, school_id, district_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
                 )
