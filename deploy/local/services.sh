@@ -40,15 +40,18 @@ if [[ -f $NATS_CREDENTIALS ]]; then
   done
 fi
 
-# Identity knows messaging by a secret (service tokens for work no user asks for,
-# services/identity/src/service_tokens.rs), made once and kept under .local/.
+# Identity knows messaging and sync by a secret each (service tokens for work no
+# user asks for, services/identity/src/service_tokens.rs), made once and kept
+# under .local/.
 SERVICE_SECRETS="$ROOT/.local/identity/service-secrets.env"
-if [[ ! -f $SERVICE_SECRETS ]]; then
-  mkdir -p "$(dirname "$SERVICE_SECRETS")"
-  (umask 077 && echo "MESSAGING_SERVICE_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >"$SERVICE_SECRETS")
-fi
+mkdir -p "$(dirname "$SERVICE_SECRETS")"
+for service in MESSAGING SYNC; do
+  grep -q "^${service}_SERVICE_SECRET=" "$SERVICE_SECRETS" 2>/dev/null ||
+    (umask 077 && echo "${service}_SERVICE_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >>"$SERVICE_SECRETS")
+done
 export MESSAGING_SERVICE_SECRET="${MESSAGING_SERVICE_SECRET:-$(sed -n 's/^MESSAGING_SERVICE_SECRET=//p' "$SERVICE_SECRETS")}"
-export IDENTITY_SERVICE_SECRETS="${IDENTITY_SERVICE_SECRETS:-messaging=$MESSAGING_SERVICE_SECRET}"
+export SYNC_SERVICE_SECRET="${SYNC_SERVICE_SECRET:-$(sed -n 's/^SYNC_SERVICE_SECRET=//p' "$SERVICE_SECRETS")}"
+export IDENTITY_SERVICE_SECRETS="${IDENTITY_SERVICE_SECRETS:-messaging=$MESSAGING_SERVICE_SECRET,sync=$SYNC_SERVICE_SECRET}"
 
 services() {
   local main

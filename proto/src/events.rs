@@ -23,7 +23,7 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
             })*
         };
     }
-    use crate::{attendance, identity, messaging};
+    use crate::{attendance, identity, messaging, sync};
     one_of!(
         attendance::v2::RollCallSubmitted,
         attendance::v2::StudentAbsenceRecorded,
@@ -69,6 +69,8 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
         messaging::v1::SurveyCreated,
         messaging::v1::AbsenceNoticeRaised,
         messaging::v1::AbsenceNoticeCorrected,
+        sync::v1::SyncRunStarted,
+        sync::v1::SyncRunCompleted,
         // Attendance's version 1, published until it retires (docs/events.md).
         attendance::v1::RollCallSubmitted,
         attendance::v1::StudentAbsenceRecorded,

@@ -59,6 +59,13 @@ pub mod reporting {
     }
 }
 
+pub mod sync {
+    #[allow(clippy::all, unreachable_pub)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/lienlac.sync.v1.rs"));
+    }
+}
+
 /// A minimal service and event that the kernel's tests use to drive the whole
 /// command path (RPC, event store, relay, JetStream, consumer); not deployed.
 pub mod testing {

@@ -2,13 +2,11 @@
 //! with their diacritics, a folded form for search, and mobile numbers in one form.
 
 use kernel::grpc::Violation;
-use unicode_normalization::UnicodeNormalization;
 
 /// A person's or school's name: NFC (keyboards that send NFD are accepted), spaces
 /// collapsed, at most `max_chars` characters.
 pub fn name(field: &str, raw: &str, max_chars: usize) -> Result<String, Violation> {
-    let normalized: String = raw.nfc().collect();
-    let collapsed = normalized.split_whitespace().collect::<Vec<_>>().join(" ");
+    let collapsed = school::text::tidy_name(raw);
     if collapsed.is_empty() {
         return Err(Violation::required(field));
     }
@@ -29,40 +27,20 @@ pub fn name(field: &str, raw: &str, max_chars: usize) -> Result<String, Violatio
     Ok(collapsed)
 }
 
-/// A Vietnamese mobile number in any usual form (`+84 912 345 678`, `0912345678`,
-/// `84912345678`, with spaces, dots or dashes), as its nine subscriber digits.
-pub(crate) fn mobile_digits(raw: &str) -> Option<String> {
-    let digits: String = raw
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
-        .collect();
-    let national = match digits.strip_prefix("+84") {
-        Some(rest) => rest,
-        None => match digits.strip_prefix("84").filter(|rest| rest.len() == 9) {
-            Some(rest) => rest,
-            None => digits.strip_prefix('0')?,
-        },
-    };
-    let valid = national.len() == 9
-        && national.chars().all(|c| c.is_ascii_digit())
-        && matches!(national.as_bytes()[0], b'3' | b'5' | b'7' | b'8' | b'9');
-    valid.then(|| national.to_owned())
-}
+pub(crate) use school::text::mobile_digits;
 
 /// The E.164 form, `+84912345678`, of a Vietnamese mobile number.
 pub fn phone(field: &str, raw: &str) -> Result<String, Violation> {
     if raw.trim().is_empty() {
         return Err(Violation::required(field));
     }
-    mobile_digits(raw)
-        .map(|digits| format!("+84{digits}"))
-        .ok_or_else(|| {
-            Violation::new(
-                field,
-                "must be a Vietnamese mobile number such as 0912345678",
-                "phải là số điện thoại di động Việt Nam, ví dụ 0912345678",
-            )
-        })
+    school::text::e164(raw).ok_or_else(|| {
+        Violation::new(
+            field,
+            "must be a Vietnamese mobile number such as 0912345678",
+            "phải là số điện thoại di động Việt Nam, ví dụ 0912345678",
+        )
+    })
 }
 
 /// The username of a person with a phone: the number as people write it at home,
@@ -165,6 +143,8 @@ pub fn external_ref(field: &str, raw: &str) -> Result<String, Violation> {
 
 #[cfg(test)]
 mod tests {
+    use unicode_normalization::UnicodeNormalization as _;
+
     use super::*;
 
     #[test]

@@ -25,13 +25,16 @@ pub const PASSWORD: &str = "password-123";
 /// The secret messaging proves itself to identity with in tests.
 pub const MESSAGING_SECRET: &str = "messaging-test-secret-of-32-characters";
 
+/// The secret the sync service (the mirror) proves itself to identity with in tests.
+pub const SYNC_SECRET: &str = "sync-test-secret-of-thirty-two-chars";
+
 /// Starts identity in `world` (fast password hashing, its own signing key) until
 /// `stop`; returns its gRPC address.
 pub async fn start_identity(world: &TestWorld, stop: &CancellationToken) -> SocketAddr {
     let mut settings = identity::Settings::defaults(world.config(ServiceId::IDENTITY));
     settings.service_secrets = identity::config::ServiceSecrets::parse(
         "IDENTITY_SERVICE_SECRETS",
-        &format!("messaging={MESSAGING_SECRET}"),
+        &format!("messaging={MESSAGING_SECRET},sync={SYNC_SECRET}"),
     )
     .unwrap();
     settings.admin_password = Some(SecretString::from(ADMIN_PASSWORD));

@@ -87,12 +87,7 @@ impl Webhooks {
 /// A phone number as the providers write it, as lienlac keys it: "84" and the
 /// nine subscriber digits.
 pub(crate) fn phone_key(raw: &str) -> Option<String> {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    let national = digits
-        .strip_prefix("84")
-        .filter(|rest| rest.len() == 9)
-        .or_else(|| digits.strip_prefix('0').filter(|rest| rest.len() == 9))?;
-    Some(format!("84{national}"))
+    school::text::mobile_digits(raw).map(|national| format!("84{national}"))
 }
 
 /// The stand-in lienlac keeps for a phone number it sent to.

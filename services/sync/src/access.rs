@@ -1,0 +1,68 @@
+//! Who starts and reads sync runs: a school's IT officer and principal for their
+//! school, the district's administrators for the district and its schools, the
+//! operator everywhere; the district's viewers and a school's vice principals
+//! read them too.
+
+use kernel::auth::{Role, Target};
+use kernel::error::{AppError, AppResult};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub(crate) const RUN_STARTERS: &[Role] = &[
+    Role::Operator,
+    Role::DistrictAdmin,
+    Role::Principal,
+    Role::ItOfficer,
+];
+
+pub(crate) const RUN_READERS: &[Role] = &[
+    Role::Operator,
+    Role::DistrictAdmin,
+    Role::DistrictViewer,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+];
+
+/// A school of the directory, with its district and its code in the source.
+pub(crate) async fn school(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+) -> AppResult<(Target, String)> {
+    let row: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT district_id, external_ref FROM schools WHERE id = $1")
+            .bind(school_id)
+            .fetch_optional(conn)
+            .await?;
+    row.map(|(district, code)| (Target::school(district, school_id), code))
+        .ok_or(AppError::NotFound("school"))
+}
+
+/// A district of the directory, with its unit's code in the source.
+pub(crate) async fn district(
+    conn: &mut PgConnection,
+    district_id: Uuid,
+) -> AppResult<(Target, String)> {
+    let code: Option<String> =
+        sqlx::query_scalar("SELECT external_ref FROM districts WHERE id = $1")
+            .bind(district_id)
+            .fetch_optional(conn)
+            .await?;
+    code.map(|code| (Target::district(district_id), code))
+        .ok_or(AppError::NotFound("district"))
+}
+
+/// Where a run belongs, for who reads it.
+pub(crate) async fn run(conn: &mut PgConnection, run_id: Uuid) -> AppResult<Target> {
+    let row: Option<(Option<Uuid>, Option<Uuid>)> =
+        sqlx::query_as("SELECT district_id, school_id FROM sync_runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(conn)
+            .await?;
+    match row {
+        None => Err(AppError::NotFound("sync run")),
+        Some((Some(district), Some(school))) => Ok(Target::school(district, school)),
+        Some((Some(district), None)) => Ok(Target::district(district)),
+        Some((None, _)) => Ok(Target::platform()),
+    }
+}

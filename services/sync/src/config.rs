@@ -1,0 +1,91 @@
+//! The sync service's settings: the kernel's, the city database it mirrors, and
+//! the secret identity knows it by (docs/configuration.md, docs/sync.md).
+
+use std::time::Duration;
+
+use kernel::config::{ConfigError, Env, KernelConfig, ServiceId};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub kernel: KernelConfig,
+    /// The secret identity knows the sync service by (`SYNC_SERVICE_SECRET`, the
+    /// `sync=` entry of identity's `IDENTITY_SERVICE_SECRETS`): the mirror writes
+    /// the directory with its own token. Without it no run starts.
+    pub service_secret: Option<SecretString>,
+    /// The city database; no run starts without it.
+    pub citydb: Option<CityDbSettings>,
+    /// How long a run's plan (whose details name people) is kept (`SYNC_KEEP_PLANS_FOR`; 30 days).
+    pub keep_plans_for: Duration,
+    /// How long a replica holds a run it carries out without renewing it
+    /// (`SYNC_RUN_LEASE`; 30 s): a run whose replica died resumes after this.
+    pub run_lease: Duration,
+}
+
+/// The city database's API (source/citydb.rs).
+#[derive(Debug, Clone)]
+pub struct CityDbSettings {
+    /// `SYNC_CITYDB_URL`, such as `https://csdl.hcm.edu.vn`.
+    pub url: String,
+    /// `SYNC_CITYDB_CLIENT_ID`, `SYNC_CITYDB_CLIENT_SECRET`: lienlac's OAuth 2.0 client.
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// `SYNC_CITYDB_TIMEOUT`: one request's limit (10 s).
+    pub timeout: Duration,
+    /// `SYNC_CITYDB_ATTEMPTS`: tries of one request before the run fails (8).
+    pub attempts: u32,
+    /// Items per page asked for (`SYNC_CITYDB_PAGE`; 500).
+    pub page: usize,
+}
+
+impl CityDbSettings {
+    pub fn new(url: &str, client_id: &str, client_secret: SecretString) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret,
+            timeout: Duration::from_secs(10),
+            attempts: 8,
+            page: 500,
+        }
+    }
+}
+
+impl Settings {
+    pub fn defaults(kernel: KernelConfig) -> Self {
+        Self {
+            kernel,
+            service_secret: None,
+            citydb: None,
+            keep_plans_for: Duration::from_secs(30 * 24 * 3600),
+            run_lease: Duration::from_secs(30),
+        }
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        let mut settings = Self::defaults(KernelConfig::from_lookup(ServiceId::SYNC, lookup)?);
+        let env = Env(&lookup);
+        settings.service_secret = env.text("SYNC_SERVICE_SECRET").map(SecretString::from);
+        env.duration("SYNC_KEEP_PLANS_FOR", &mut settings.keep_plans_for)?;
+        env.duration("SYNC_RUN_LEASE", &mut settings.run_lease)?;
+        if let Some(url) = env.text("SYNC_CITYDB_URL") {
+            let required = |name: &str| {
+                env.text(name).ok_or_else(|| ConfigError {
+                    name: name.to_owned(),
+                    reason: "is required with SYNC_CITYDB_URL".to_owned(),
+                })
+            };
+            let mut citydb = CityDbSettings::new(
+                &url,
+                &required("SYNC_CITYDB_CLIENT_ID")?,
+                SecretString::from(required("SYNC_CITYDB_CLIENT_SECRET")?),
+            );
+            env.duration("SYNC_CITYDB_TIMEOUT", &mut citydb.timeout)?;
+            env.parse("SYNC_CITYDB_ATTEMPTS", &mut citydb.attempts)?;
+            env.parse("SYNC_CITYDB_PAGE", &mut citydb.page)?;
+            settings.citydb = Some(citydb);
+        }
+        Ok(settings)
+    }
+}
