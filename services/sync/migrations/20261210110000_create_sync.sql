@@ -56,6 +56,8 @@ CREATE TABLE sync_runs (
     district_id     uuid,
     school_id       uuid,
     unit_code       text NOT NULL,
+    -- 'citydb', or 'file:<name>' for a file of the drop directory.
+    source          text NOT NULL DEFAULT 'citydb',
     mode            text NOT NULL CHECK (mode IN ('full', 'incremental')),
     dry_run         boolean NOT NULL,
     state           text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'completed', 'failed')),

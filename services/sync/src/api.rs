@@ -52,6 +52,25 @@ impl SyncService for Sync {
                 Mode::Full
             }
         };
+        let file = r.source_file.trim();
+        let source = if file.is_empty() {
+            "citydb".to_owned()
+        } else {
+            let plain = file.len() <= 200
+                && file.ends_with(".zip")
+                && !file.starts_with('.')
+                && file
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !plain {
+                check.add(Violation::new(
+                    "source_file",
+                    "must be the name of a .zip file in the drop directory (letters, digits, '-', '_', '.')",
+                    "phải là tên một tệp .zip trong thư mục nhận (chữ, số, '-', '_', '.')",
+                ));
+            }
+            format!("file:{file}")
+        };
         check.done()?;
         let mut conn = self
             .ctx
@@ -92,6 +111,7 @@ impl SyncService for Sync {
         drop(conn);
         let new = NewRun {
             scope,
+            source,
             mode,
             dry_run: r.dry_run,
             started_by: Some(caller.account_id),

@@ -17,6 +17,9 @@ pub struct Settings {
     pub citydb: Option<CityDbSettings>,
     /// How long a run's plan (whose details name people) is kept (`SYNC_KEEP_PLANS_FOR`; 30 days).
     pub keep_plans_for: Duration,
+    /// Where files a run may read are dropped (`SYNC_DROP_DIR`; `.local/sync/drop`):
+    /// OneRoster zips a district's other school systems send.
+    pub drop_dir: std::path::PathBuf,
     /// How long a replica holds a run it carries out without renewing it
     /// (`SYNC_RUN_LEASE`; 30 s): a run whose replica died resumes after this.
     pub run_lease: Duration,
@@ -59,6 +62,7 @@ impl Settings {
             citydb: None,
             keep_plans_for: Duration::from_secs(30 * 24 * 3600),
             run_lease: Duration::from_secs(30),
+            drop_dir: std::path::PathBuf::from(".local/sync/drop"),
         }
     }
 
@@ -69,6 +73,9 @@ impl Settings {
         settings.service_secret = env.text("SYNC_SERVICE_SECRET").map(SecretString::from);
         env.duration("SYNC_KEEP_PLANS_FOR", &mut settings.keep_plans_for)?;
         env.duration("SYNC_RUN_LEASE", &mut settings.run_lease)?;
+        if let Some(dir) = env.text("SYNC_DROP_DIR") {
+            settings.drop_dir = dir.into();
+        }
         if let Some(url) = env.text("SYNC_CITYDB_URL") {
             let required = |name: &str| {
                 env.text(name).ok_or_else(|| ConfigError {

@@ -16,8 +16,9 @@ use crate::apply::Applier;
 use crate::normalise;
 use crate::plan::{self, Action, Change};
 use crate::runs::{self, RunRow};
-use crate::source::citydb::CityDb;
-use crate::source::{RawPerson, RawSchool, RowError, SourcePerson};
+use crate::source::oneroster;
+use crate::source::reader::Source;
+use crate::source::{RawPerson, RawSchool, RawUnit, RowError, SourcePerson};
 
 /// What a pass found out of the way: stopped by a shutdown.
 #[derive(Debug, thiserror::Error)]
@@ -25,22 +26,34 @@ use crate::source::{RawPerson, RawSchool, RowError, SourcePerson};
 pub(crate) struct Stopped;
 
 pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> anyhow::Result<()> {
-    let citydb = ctx
-        .citydb
-        .as_ref()
-        .context("no city database is configured")?;
     let mirror = ctx
         .mirror
         .as_ref()
         .context("no service secret is configured")?;
     let reader = mirror.reader().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let source = open(ctx, run).await?;
     let school_year = school::dates::school_year_of(school::dates::local_today());
     let mut applier = Applier::new(ctx, &reader, run);
+
+    // Where the change feed is before the source is read: what changes from
+    // here on is the next incremental run's.
+    let cursor: Option<i64> =
+        sqlx::query_scalar("SELECT last_seq FROM sync_cursors WHERE unit_code = $1")
+            .bind(&run.unit_code)
+            .fetch_optional(&ctx.pool)
+            .await?;
+    let start = source
+        .start(
+            &run.unit_code,
+            cursor.map(|c| c.max(0) as u64),
+            run.mode == "incremental",
+        )
+        .await?;
 
     // A dry run of a unit that is no district yet plans the district with its office.
     let (district_id, unmade_district) = match run.district_id {
         Some(district) => (Some(district), None),
-        None => district_of_unit(ctx, citydb, &mut applier, run).await?,
+        None => district_of_unit(ctx, start.unit.clone(), &mut applier, run).await?,
     };
     let held_district = match district_id {
         Some(district) => Some(
@@ -56,45 +69,40 @@ pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> an
     };
     applier.district = district_id;
 
-    // Where the change feed is before the source is read: what changes from
-    // here on is the next incremental run's.
-    let cursor: Option<i64> =
-        sqlx::query_scalar("SELECT last_seq FROM sync_cursors WHERE unit_code = $1")
-            .bind(&run.unit_code)
-            .fetch_optional(&ctx.pool)
-            .await?;
-    let (feed, last_seq) = citydb.changes(cursor.unwrap_or(0).max(0) as u64).await?;
-    let incremental = run.mode == "incremental" && cursor.is_some();
-    let touched: std::collections::BTreeSet<&str> =
-        feed.iter().map(|c| c.school_code.as_str()).collect();
-
-    let schools: Vec<RawSchool> = match run.school_id {
-        Some(school_id) => {
-            let code: String = sqlx::query_scalar("SELECT external_ref FROM schools WHERE id = $1")
+    let only_school: Option<String> = match run.school_id {
+        Some(school_id) => Some(
+            sqlx::query_scalar("SELECT external_ref FROM schools WHERE id = $1")
                 .bind(school_id)
                 .fetch_one(&ctx.pool)
-                .await?;
-            citydb
-                .schools(&run.unit_code)
-                .await?
-                .into_iter()
-                .filter(|s| s.code == code)
-                .collect()
-        }
-        None => citydb.schools(&run.unit_code).await?,
+                .await?,
+        ),
+        None => None,
     };
-    let schools: Vec<RawSchool> = schools
+    let schools: Vec<RawSchool> = source
+        .schools(&run.unit_code)
+        .await?
         .into_iter()
-        .filter(|s| !incremental || touched.contains(s.code.as_str()))
+        .filter(|s| only_school.as_ref().is_none_or(|code| &s.code == code))
+        .filter(|s| {
+            start
+                .touched
+                .as_ref()
+                .is_none_or(|touched| touched.contains(&s.code))
+        })
         .collect();
 
-    if run.school_id.is_none() && (!incremental || touched.contains("")) {
-        let office = citydb.office_staff(&run.unit_code).await?;
+    let office_touched = start
+        .touched
+        .as_ref()
+        .is_none_or(|touched| touched.contains(""));
+    if run.school_id.is_none() && office_touched {
+        let office = source.office_staff(&run.unit_code).await?;
         let held_staff = held_district
             .as_ref()
             .map(|d| d.staff.as_slice())
             .unwrap_or_default();
-        let (office_changes, errors) = office_plan(office, held_staff);
+        let (office_changes, mut errors) = office_plan(office, held_staff);
+        errors.extend(source.errors());
         let changes: Vec<Change> = unmade_district.into_iter().chain(office_changes).collect();
         let seqs = runs::record_plan(
             &mut *ctx.pool.acquire().await?,
@@ -125,8 +133,8 @@ pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> an
         }
         runs::renew(ctx, run.id).await?;
         let code = raw_school.code.clone();
-        let raw = citydb.school(raw_school, &school_year).await?;
-        let (source, mut errors) = normalise::school(raw, school::dates::local_today());
+        let raw = source.school(raw_school, &school_year).await?;
+        let (normalised, mut errors) = normalise::school(raw, school::dates::local_today());
         let (mut changes, held) = match held_schools.get(&code) {
             Some(school_id) => {
                 let held = peers::directory(&ctx.identity)
@@ -142,18 +150,21 @@ pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> an
             None => (
                 vec![Change {
                     action: Action::CreateSchool {
-                        name: source.name.clone(),
+                        name: normalised.name.clone(),
                     },
                     external_ref: code.clone(),
                     class_ref: String::new(),
                     version: 1,
-                    detail: source.name.clone(),
+                    detail: normalised.name.clone(),
                 }],
                 None,
             ),
         };
-        let (school_changes, plan_errors) =
-            plan::rules::plan(&source, &held.clone().unwrap_or_default());
+        let (school_changes, plan_errors) = plan::rules::plan(
+            &normalised,
+            &held.clone().unwrap_or_default(),
+            source.complete(),
+        );
         changes.extend(school_changes);
         errors.extend(plan_errors);
         let seqs = runs::record_plan(
@@ -172,7 +183,10 @@ pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> an
                 .await?;
         }
     }
-    if !run.dry_run && run.school_id.is_none() {
+    if let Some(last_seq) = start.last_seq
+        && !run.dry_run
+        && run.school_id.is_none()
+    {
         sqlx::query(
             "INSERT INTO sync_cursors (unit_code, last_seq) VALUES ($1, $2) \
              ON CONFLICT (unit_code) DO UPDATE SET last_seq = greatest(sync_cursors.last_seq, $2), updated_at = now()",
@@ -185,11 +199,34 @@ pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> an
     Ok(())
 }
 
+/// The run's source: the city database, or the file it names in the drop directory.
+async fn open<'a>(ctx: &'a Ctx, run: &RunRow) -> anyhow::Result<Source<'a>> {
+    match run.source.strip_prefix("file:") {
+        None => Ok(Source::CityDb(
+            ctx.citydb
+                .as_deref()
+                .context("no city database is configured")?,
+        )),
+        Some(name) => {
+            let path = ctx.drop_dir.join(name);
+            let bytes = tokio::fs::read(&path)
+                .await
+                .with_context(|| format!("reading {name} from the drop directory"))?;
+            let year = school::dates::school_year_of(school::dates::local_today());
+            let package = oneroster::read(&bytes, &year)?;
+            Ok(Source::Package {
+                name: name.to_owned(),
+                package,
+            })
+        }
+    }
+}
+
 /// The district of a run of a unit: found by its code, or made; in a dry run,
 /// the change that would make it.
 async fn district_of_unit(
     ctx: &Ctx,
-    citydb: &CityDb,
+    unit: Option<RawUnit>,
     applier: &mut Applier<'_>,
     run: &RunRow,
 ) -> anyhow::Result<(Option<Uuid>, Option<Change>)> {
@@ -201,12 +238,7 @@ async fn district_of_unit(
     if found.is_some() {
         return Ok((found, None));
     }
-    let unit = citydb
-        .units()
-        .await?
-        .into_iter()
-        .find(|u| u.code == run.unit_code)
-        .with_context(|| format!("the city database has no unit {}", run.unit_code))?;
+    let unit = unit.with_context(|| format!("the source has no unit {}", run.unit_code))?;
     let change = Change {
         action: Action::CreateDistrict {
             name: unit.name.clone(),

@@ -47,6 +47,8 @@ pub(crate) struct Ctx {
     pub(crate) wake: Arc<tokio::sync::Notify>,
     pub(crate) run_lease: Duration,
     pub(crate) keep_plans_for: Duration,
+    /// Where the files runs read are dropped.
+    pub(crate) drop_dir: std::path::PathBuf,
 }
 
 pub struct Application {
@@ -82,6 +84,7 @@ impl Application {
             wake: Arc::new(tokio::sync::Notify::new()),
             run_lease: settings.run_lease,
             keep_plans_for: settings.keep_plans_for,
+            drop_dir: settings.drop_dir.clone(),
         };
         Ok(Self { host, ctx })
     }

@@ -242,6 +242,49 @@ fn person(row: &RawPerson, whom: &str) -> Result<SourcePerson, RowError> {
 
 fn student(row: &RawStudent, today: Date) -> Result<SourceStudent, RowError> {
     let full_name = name(&row.at, &row.code, &row.full_name)?;
+    let left = match school::text::fold(&row.status).as_str() {
+        "studying" | "" => false,
+        "left" => true,
+        _ => {
+            return Err(row_error(
+                &row.at,
+                "status",
+                &row.code,
+                format!("{:?} is neither studying nor left", row.status),
+            ));
+        }
+    };
+    // A student who left is only withdrawn: what the source still says of them
+    // (a delta file often says nothing) is not checked.
+    let details = if left {
+        None
+    } else {
+        Some(details(row, today)?)
+    };
+    let mut guardians = Vec::new();
+    for (code, relation) in &row.guardians {
+        let relation = match school::text::fold(relation).as_str() {
+            "father" | "cha" | "bo" => Relation::Father,
+            "mother" | "me" => Relation::Mother,
+            _ => Relation::Guardian,
+        };
+        guardians.push((code.clone(), relation));
+    }
+    Ok(SourceStudent {
+        code: row.code.clone(),
+        full_name,
+        details,
+        class_code: row.class_code.trim().to_owned(),
+        class_since: optional_date(&row.at, "class_since", &row.code, &row.class_since)?,
+        left_on: optional_date(&row.at, "left_on", &row.code, &row.left_on)?,
+        left,
+        guardians,
+        version: row.version,
+    })
+}
+
+/// A studying student's birth date and sex.
+fn details(row: &RawStudent, today: Date) -> Result<(Date, Gender), RowError> {
     let birth_date = date(&row.at, "birth_date", &row.code, &row.birth_date)?;
     if birth_date > today || birth_date.year() < 1990 {
         return Err(row_error(
@@ -263,39 +306,7 @@ fn student(row: &RawStudent, today: Date) -> Result<SourceStudent, RowError> {
             ));
         }
     };
-    let left = match school::text::fold(&row.status).as_str() {
-        "studying" | "" => false,
-        "left" => true,
-        _ => {
-            return Err(row_error(
-                &row.at,
-                "status",
-                &row.code,
-                format!("{:?} is neither studying nor left", row.status),
-            ));
-        }
-    };
-    let mut guardians = Vec::new();
-    for (code, relation) in &row.guardians {
-        let relation = match school::text::fold(relation).as_str() {
-            "father" | "cha" | "bo" => Relation::Father,
-            "mother" | "me" => Relation::Mother,
-            _ => Relation::Guardian,
-        };
-        guardians.push((code.clone(), relation));
-    }
-    Ok(SourceStudent {
-        code: row.code.clone(),
-        full_name,
-        birth_date,
-        gender,
-        class_code: row.class_code.trim().to_owned(),
-        class_since: optional_date(&row.at, "class_since", &row.code, &row.class_since)?,
-        left_on: optional_date(&row.at, "left_on", &row.code, &row.left_on)?,
-        left,
-        guardians,
-        version: row.version,
-    })
+    Ok((birth_date, gender))
 }
 
 #[cfg(test)]

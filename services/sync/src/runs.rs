@@ -53,6 +53,8 @@ impl Mode {
 
 pub(crate) struct NewRun {
     pub scope: Scope,
+    /// `citydb`, or `file:<name>`.
+    pub source: String,
     pub mode: Mode,
     pub dry_run: bool,
     pub started_by: Option<Uuid>,
@@ -65,6 +67,7 @@ pub(crate) struct RunRow {
     pub district_id: Option<Uuid>,
     pub school_id: Option<Uuid>,
     pub unit_code: String,
+    pub source: String,
     pub mode: String,
     pub dry_run: bool,
     pub state: String,
@@ -77,7 +80,7 @@ pub(crate) struct RunRow {
     pub failure: String,
 }
 
-const RUN_COLUMNS: &str = "id, district_id, school_id, unit_code, mode, dry_run, state, started_at, \
+const RUN_COLUMNS: &str = "id, district_id, school_id, unit_code, source, mode, dry_run, state, started_at, \
      finished_at, started_by, planned, applied, row_error_count, failure";
 
 fn stream(run: Uuid) -> String {
@@ -94,10 +97,24 @@ fn meta(by: Option<Uuid>, district: Option<Uuid>, school: Option<Uuid>) -> Event
 
 /// Records a new run; a replica's worker takes it up at once.
 pub(crate) async fn start(ctx: &Ctx, request: RequestKey, new: NewRun) -> AppResult<pb::SyncRun> {
-    if ctx.citydb.is_none() || ctx.mirror.is_none() {
+    if ctx.mirror.is_none() {
         return Err(AppError::Rejected(
-            "no city database is configured for this lienlac (SYNC_CITYDB_URL and SYNC_SERVICE_SECRET)".to_owned(),
+            "the sync service has no secret to act on the directory with (SYNC_SERVICE_SECRET)"
+                .to_owned(),
         ));
+    }
+    match new.source.strip_prefix("file:") {
+        None if ctx.citydb.is_none() => {
+            return Err(AppError::Rejected(
+                "no city database is configured for this lienlac (SYNC_CITYDB_URL)".to_owned(),
+            ));
+        }
+        Some(name) if !ctx.drop_dir.join(name).is_file() => {
+            return Err(AppError::Rejected(format!(
+                "there is no file {name} in the drop directory"
+            )));
+        }
+        _ => {}
     }
     let by = new.started_by;
     let run = idempotent(&ctx.pool, &request, move |tx| {
@@ -109,13 +126,14 @@ pub(crate) async fn start(ctx: &Ctx, request: RequestKey, new: NewRun) -> AppRes
                 Scope::Unit { unit_code } => (None, None, unit_code.clone()),
             };
             sqlx::query(
-                "INSERT INTO sync_runs (id, district_id, school_id, unit_code, mode, dry_run, started_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO sync_runs (id, district_id, school_id, unit_code, source, mode, dry_run, started_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(id)
             .bind(district)
             .bind(school)
             .bind(&unit)
+            .bind(&new.source)
             .bind(new.mode.as_str())
             .bind(new.dry_run)
             .bind(by)
@@ -227,6 +245,7 @@ pub(crate) fn to_proto(row: RunRow) -> pb::SyncRun {
         district_id: row.district_id.map(|d| d.to_string()).unwrap_or_default(),
         school_id: row.school_id.map(|s| s.to_string()).unwrap_or_default(),
         unit_code: row.unit_code,
+        source: row.source,
         mode: match row.mode.as_str() {
             "full" => pb::SyncMode::Full,
             _ => pb::SyncMode::Incremental,

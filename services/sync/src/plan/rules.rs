@@ -12,8 +12,14 @@ use super::{Action, Change};
 use crate::source::{Place, RowError, SourcePerson, SourceSchool, SourceStudent};
 
 /// The changes, in the order they are applied, and the rows the plan could not
-/// place (a student in a class the source does not list).
-pub(crate) fn plan(source: &SourceSchool, held: &SchoolExport) -> (Vec<Change>, Vec<RowError>) {
+/// place (a student in a class neither the source nor the directory has). A
+/// source that is not `complete` (a delta file) lists what changed only: what it
+/// lacks stays as it is.
+pub(crate) fn plan(
+    source: &SourceSchool,
+    held: &SchoolExport,
+    complete: bool,
+) -> (Vec<Change>, Vec<RowError>) {
     let held = Held::of(held);
     let mut changes = Vec::new();
     let mut errors = Vec::new();
@@ -83,7 +89,12 @@ pub(crate) fn plan(source: &SourceSchool, held: &SchoolExport) -> (Vec<Change>, 
     let mut listed: BTreeSet<&str> = BTreeSet::new();
     for student in &source.students {
         listed.insert(&student.code);
-        if !student.left && !source_classes.contains(student.class_code.as_str()) {
+        let known_class = source_classes.contains(student.class_code.as_str())
+            || (!complete
+                && held
+                    .classes_by_ref
+                    .contains_key(student.class_code.as_str()));
+        if !student.left && !known_class {
             errors.push(RowError {
                 at: Place::list("citydb students"),
                 column: "class_code".to_owned(),
@@ -99,7 +110,7 @@ pub(crate) fn plan(source: &SourceSchool, held: &SchoolExport) -> (Vec<Change>, 
         changes.extend(guardian_changes(student, source, &held));
     }
 
-    for (code, person) in &held.students_by_ref {
+    for (code, person) in held.students_by_ref.iter().filter(|_| complete) {
         if !listed.contains(code) && !person.class_id.is_empty() {
             changes.push(Change {
                 action: Action::WithdrawStudent {
@@ -277,19 +288,19 @@ fn student_changes(
         detail,
     };
     let Some(person) = held.students_by_ref.get(student.code.as_str()) else {
-        if student.left {
+        let Some((birth_date, gender)) = student.details else {
+            // Left before lienlac knew them.
             return Vec::new();
-        }
+        };
         return vec![change(
             Action::RegisterStudent {
                 full_name: student.full_name.clone(),
-                birth_date: student.birth_date,
-                gender: student.gender,
+                birth_date,
+                gender,
             },
             format!(
-                "{}, born {}, in {}",
+                "{}, born {birth_date}, in {}",
                 student.full_name,
-                student.birth_date,
                 class_name(&student.class_code)
             ),
         )];
@@ -301,14 +312,14 @@ fn student_changes(
         position: String::new(),
         version: student.version,
     };
-    let mut changes: Vec<Change> = correction(
-        person,
-        &as_person,
-        Some(student.birth_date),
-        &student.class_code,
-    )
-    .into_iter()
-    .collect();
+    let mut changes: Vec<Change> = match student.details {
+        Some((birth_date, _)) => {
+            correction(person, &as_person, Some(birth_date), &student.class_code)
+                .into_iter()
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let held_class = held.classes_by_id.get(person.class_id.as_str()).copied();
     let target = held
         .classes_by_ref
@@ -462,8 +473,7 @@ mod tests {
         SourceStudent {
             code: code.to_owned(),
             full_name: name.to_owned(),
-            birth_date: date!(2019 - 01 - 01),
-            gender: Gender::Female,
+            details: Some((date!(2019 - 01 - 01), Gender::Female)),
             class_code: class.to_owned(),
             class_since: None,
             left_on: None,
@@ -602,7 +612,7 @@ mod tests {
         for (what, edit, expected) in table {
             let mut changed = source();
             edit(&mut changed);
-            let (changes, errors) = plan(&changed, &held());
+            let (changes, errors) = plan(&changed, &held(), true);
             assert!(errors.is_empty(), "{what}: {errors:?}");
             let got: Vec<(&str, &str)> = changes
                 .iter()
@@ -628,7 +638,7 @@ mod tests {
         changed
             .students
             .push(source_student("HSF", "Lê Phúc", "L9A9", &[]));
-        let (changes, errors) = plan(&changed, &held());
+        let (changes, errors) = plan(&changed, &held(), true);
         let transfer = changes
             .iter()
             .find(|c| c.kind() == "transfer_student")
@@ -650,15 +660,15 @@ mod tests {
 
     #[test]
     fn the_same_change_of_the_same_version_has_the_same_request_id_and_another_version_another() {
-        let (first, _) = plan(&source(), &SchoolExport::default());
-        let (again, _) = plan(&source(), &SchoolExport::default());
+        let (first, _) = plan(&source(), &SchoolExport::default(), true);
+        let (again, _) = plan(&source(), &SchoolExport::default(), true);
         let ids = |changes: &[Change]| -> Vec<uuid::Uuid> {
             changes.iter().map(|c| c.request_id("S")).collect()
         };
         assert_eq!(ids(&first), ids(&again));
         let mut newer = source();
         newer.students[0].version = 3;
-        let (later, _) = plan(&newer, &SchoolExport::default());
+        let (later, _) = plan(&newer, &SchoolExport::default(), true);
         let student = |changes: &[Change]| {
             changes
                 .iter()

@@ -1,9 +1,11 @@
 //! What a source says, in two forms: rows as an adapter read them (`Raw*`, every
 //! field as the source wrote it, with where it was), and the school they make
 //! once normalised (`Source*`, normalise.rs). Each adapter knows one wire format
-//! (citydb.rs); nothing after it does.
+//! (citydb.rs, oneroster.rs); nothing after it does.
 
 pub(crate) mod citydb;
+pub(crate) mod oneroster;
+pub(crate) mod reader;
 
 use std::collections::BTreeMap;
 
@@ -121,8 +123,8 @@ pub(crate) struct SourcePerson {
 pub(crate) struct SourceStudent {
     pub code: String,
     pub full_name: String,
-    pub birth_date: Date,
-    pub gender: Gender,
+    /// Birth date and sex; `None` for a student who left, who is only withdrawn.
+    pub details: Option<(Date, Gender)>,
     pub class_code: String,
     /// When the student joined `class_code`, if after the school year began.
     pub class_since: Option<Date>,

@@ -70,6 +70,13 @@ impl Drop for Stack {
     }
 }
 
+/// Where a test's sync service finds dropped files.
+pub fn drop_dir(world: &TestWorld) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lienlac-sync-{}", world.namespace));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// A sync service in `world`, reading `simulator` with short timeouts.
 async fn start_sync(
     world: &TestWorld,
@@ -90,6 +97,7 @@ async fn start_sync(
     citydb.page = 20;
     settings.citydb = Some(citydb);
     settings.run_lease = Duration::from_secs(1);
+    settings.drop_dir = drop_dir(world);
     let app = sync::Application::build(settings).await.unwrap();
     let addr = app.grpc_addr();
     tokio::spawn(app.run_until_stopped(stop.clone()));
