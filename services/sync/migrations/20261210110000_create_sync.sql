@@ -110,3 +110,16 @@ CREATE TABLE sync_cursors (
     last_seq   bigint NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Where lienlac and the source disagreed when a run compared them (plan/drift.rs);
+-- kept and deleted with the run's plan.
+CREATE TABLE sync_drift (
+    run_id       uuid NOT NULL REFERENCES sync_runs (id) ON DELETE CASCADE,
+    seq          integer NOT NULL,
+    school_ref   text NOT NULL DEFAULT '',
+    kind         text NOT NULL,
+    entity       text NOT NULL,
+    external_ref text NOT NULL,
+    detail       text NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, seq)
+);

@@ -191,6 +191,38 @@ impl SyncService for Sync {
         Ok(Response::new(pb::ListSyncRunsResponse { runs }))
     }
 
+    async fn get_drift_report(
+        &self,
+        request: Request<pb::GetDriftReportRequest>,
+    ) -> Result<Response<pb::DriftReport>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let district_id = check.uuid("district_id", &r.district_id);
+        let school_id = check.optional_uuid("school_id", &r.school_id);
+        check.done()?;
+        let mut conn = self
+            .ctx
+            .pool
+            .acquire()
+            .await
+            .map_err(kernel::error::AppError::from)?;
+        let (target, school) = match school_id {
+            Some(school_id) => {
+                let (target, code) = access::school(&mut conn, school_id).await?;
+                if target.district != Some(district_id) {
+                    return Err(Status::not_found("school not found in this district"));
+                }
+                (target, Some((school_id, code)))
+            }
+            None => (access::district(&mut conn, district_id).await?.0, None),
+        };
+        caller.require(RUN_READERS, &target)?;
+        Ok(Response::new(
+            runs::drift_report(&mut conn, district_id, school).await?,
+        ))
+    }
+
     async fn export_sync_run(
         &self,
         request: Request<pb::ExportSyncRunRequest>,

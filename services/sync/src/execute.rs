@@ -165,6 +165,12 @@ pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> an
             &held.clone().unwrap_or_default(),
             source.complete(),
         );
+        let drift = plan::drift::drift(
+            &normalised,
+            &held.clone().unwrap_or_default(),
+            &school_changes,
+        );
+        runs::record_drift(&mut *ctx.pool.acquire().await?, run.id, &code, &drift).await?;
         changes.extend(school_changes);
         errors.extend(plan_errors);
         let seqs = runs::record_plan(

@@ -332,6 +332,86 @@ pub(crate) async fn record_plan(
     Ok(seqs)
 }
 
+/// A school's drift, replacing what an earlier pass of the run found for it.
+pub(crate) async fn record_drift(
+    conn: &mut PgConnection,
+    run: Uuid,
+    school_ref: &str,
+    drift: &[crate::plan::drift::Drift],
+) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM sync_drift WHERE run_id = $1 AND school_ref = $2")
+        .bind(run)
+        .bind(school_ref)
+        .execute(&mut *conn)
+        .await?;
+    let first: i32 =
+        sqlx::query_scalar("SELECT COALESCE(max(seq), 0) + 1 FROM sync_drift WHERE run_id = $1")
+            .bind(run)
+            .fetch_one(&mut *conn)
+            .await?;
+    sqlx::query(
+        "INSERT INTO sync_drift (run_id, seq, school_ref, kind, entity, external_ref, detail) \
+         SELECT $1, n, $2, k, e, r, d FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(n, k, e, r, d)",
+    )
+    .bind(run)
+    .bind(school_ref)
+    .bind((first..first + drift.len() as i32).collect::<Vec<_>>())
+    .bind(drift.iter().map(|d| d.kind).collect::<Vec<_>>())
+    .bind(drift.iter().map(|d| d.entity).collect::<Vec<_>>())
+    .bind(drift.iter().map(|d| d.external_ref.as_str()).collect::<Vec<_>>())
+    .bind(drift.iter().map(|d| d.detail.as_str()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The drift of the scope's latest completed full run: the district's, or one
+/// school's from its own run or its district's, whichever is later.
+pub(crate) async fn drift_report(
+    conn: &mut PgConnection,
+    district: Uuid,
+    school: Option<(Uuid, String)>,
+) -> AppResult<pb::DriftReport> {
+    let latest: Option<(Uuid, time::OffsetDateTime)> = sqlx::query_as(
+        "SELECT id, finished_at FROM sync_runs WHERE district_id = $1 AND state = 'completed' AND mode = 'full' \
+           AND (school_id IS NULL OR school_id = $2) \
+         ORDER BY finished_at DESC LIMIT 1",
+    )
+    .bind(district)
+    .bind(school.as_ref().map(|(id, _)| *id))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((run, at)) = latest else {
+        return Ok(pb::DriftReport::default());
+    };
+    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT kind, entity, external_ref, school_ref, detail FROM sync_drift \
+         WHERE run_id = $1 AND ($2::text IS NULL OR school_ref = $2) ORDER BY seq",
+    )
+    .bind(run)
+    .bind(school.as_ref().map(|(_, code)| code.as_str()))
+    .fetch_all(conn)
+    .await?;
+    Ok(pb::DriftReport {
+        run_id: run.to_string(),
+        compared_at: at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        drift: rows
+            .into_iter()
+            .map(
+                |(kind, entity, external_ref, school_ref, detail)| pb::Drift {
+                    kind,
+                    entity,
+                    external_ref,
+                    school_ref,
+                    detail,
+                },
+            )
+            .collect(),
+    })
+}
+
 /// A change applied, or refused by the directory with its reason.
 pub(crate) async fn mark(
     conn: &mut PgConnection,
@@ -502,7 +582,7 @@ pub(crate) async fn work(ctx: Ctx, stop: CancellationToken) -> anyhow::Result<()
 /// Deletes the plans of runs older than `keep` (their details name people); the
 /// runs and their counts stay.
 pub(crate) async fn purge(ctx: &Ctx) -> anyhow::Result<()> {
-    for table in ["sync_changes", "sync_row_errors"] {
+    for table in ["sync_changes", "sync_row_errors", "sync_drift"] {
         let sql = format!(
             "DELETE FROM {table} WHERE run_id IN (SELECT id FROM sync_runs WHERE state <> 'running' AND finished_at < now() - $1)"
         );

@@ -4,6 +4,7 @@
 //! run killed halfway and started again asks for the same changes again and
 //! identity answers the ones it already made without making them twice.
 
+pub(crate) mod drift;
 pub(crate) mod rules;
 
 use lienlac_proto::identity::v1::{Gender, Relation};

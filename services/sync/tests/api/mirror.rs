@@ -127,6 +127,43 @@ async fn a_dry_run_reports_every_change_the_source_made_and_changes_nothing() {
         city.edit_guardian(&guardian, |g| g.phone = "0399888777".to_owned());
     });
 
+    // In lienlac, a leader retypes a teacher's name and adds a club as a class.
+    let teacher = before
+        .staff
+        .iter()
+        .find(|s| !s.external_ref.is_empty())
+        .unwrap()
+        .clone();
+    stack
+        .directory()
+        .update_person(with_token(
+            lienlac_proto::identity::v1::UpdatePersonRequest {
+                request_id: rid(),
+                person_id: teacher.id.clone(),
+                full_name: "Tên Gõ Nhầm".to_owned(),
+                ..Default::default()
+            },
+            &stack.operator,
+        ))
+        .await
+        .unwrap();
+    stack
+        .directory()
+        .create_class(with_token(
+            lienlac_proto::identity::v1::CreateClassRequest {
+                request_id: rid(),
+                school_id: school_id.clone(),
+                name: "CLB".to_owned(),
+                grade: 1,
+                school_year: year.clone(),
+                ..Default::default()
+            },
+            &stack.operator,
+        ))
+        .await
+        .unwrap();
+    let before = stack.export_school(&school_id).await;
+
     let dry = stack
         .finished(
             &stack
@@ -147,6 +184,7 @@ async fn a_dry_run_reports_every_change_the_source_made_and_changes_nothing() {
         .collect();
     plan.sort();
     let mut wanted = vec![
+        ("update_person".to_owned(), teacher.external_ref.clone()),
         ("update_person".to_owned(), renamed.clone()),
         ("transfer_student".to_owned(), moved.clone()),
         ("withdraw_student".to_owned(), left.clone()),
@@ -174,6 +212,51 @@ async fn a_dry_run_reports_every_change_the_source_made_and_changes_nothing() {
         before,
         "a dry run changes nothing"
     );
+
+    let report = stack
+        .sync()
+        .get_drift_report(with_token(
+            pb::GetDriftReportRequest {
+                district_id: applied.district_id.clone(),
+                school_id: school_id.clone(),
+            },
+            &stack.operator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.run_id, dry.id);
+    let mut drift: Vec<(String, String, String)> = report
+        .drift
+        .iter()
+        .map(|d| (d.kind.clone(), d.entity.clone(), d.external_ref.clone()))
+        .collect();
+    drift.sort();
+    let mut wanted_drift = vec![
+        (
+            "differs".to_owned(),
+            "staff".to_owned(),
+            teacher.external_ref.clone(),
+        ),
+        ("differs".to_owned(), "student".to_owned(), renamed.clone()),
+        (
+            "differs".to_owned(),
+            "guardian".to_owned(),
+            guardian.clone(),
+        ),
+        (
+            "not_in_lienlac".to_owned(),
+            "student".to_owned(),
+            "7999999999".to_owned(),
+        ),
+        (
+            "made_in_lienlac".to_owned(),
+            "class".to_owned(),
+            "CLB".to_owned(),
+        ),
+    ];
+    wanted_drift.sort();
+    assert_eq!(drift, wanted_drift);
 
     let csv = stack
         .sync()
@@ -211,10 +294,16 @@ async fn a_dry_run_reports_every_change_the_source_made_and_changes_nothing() {
                 .await,
         )
         .await;
+    // The feed names the school (its students and guardian changed), so the
+    // teacher's name is mended too.
     assert_eq!(incremental.planned, dry.planned);
-    assert_eq!(incremental.applied, dry.planned);
+    assert_eq!(incremental.applied, incremental.planned);
     let export = stack.export_school(&school_id).await;
-    assert_eq!(held(&export), expected(&stack.simulator.city(), "79999001"));
+    let mut mirrored = held(&export);
+    // The club made in lienlac stays: the source is silent on it.
+    assert!(mirrored.classes.remove(&(String::new(), "CLB".to_owned())));
+    assert!(mirrored.homerooms.remove(&(String::new(), String::new())));
+    assert_eq!(mirrored, expected(&stack.simulator.city(), "79999001"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
