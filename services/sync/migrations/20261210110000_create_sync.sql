@@ -123,3 +123,21 @@ CREATE TABLE sync_drift (
     detail       text NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, seq)
 );
+
+-- Each class's month-end totals on their way to the city database (push/): the
+-- latest close of the month, sent under its event's id as the idempotency key.
+CREATE TABLE month_pushes (
+    class_id   uuid NOT NULL,
+    month      text NOT NULL,
+    school_id  uuid NOT NULL,
+    close_id   uuid NOT NULL,
+    amended    boolean NOT NULL,
+    totals     jsonb NOT NULL,
+    state      text NOT NULL CHECK (state IN ('pending', 'sent', 'refused', 'reopened')),
+    attempts   integer NOT NULL DEFAULT 0,
+    next_at    timestamptz NOT NULL DEFAULT now(),
+    reason     text NOT NULL DEFAULT '',
+    sent_at    timestamptz,
+    PRIMARY KEY (class_id, month)
+);
+CREATE INDEX month_pushes_due ON month_pushes (next_at) WHERE state = 'pending';

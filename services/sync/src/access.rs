@@ -24,6 +24,19 @@ pub(crate) const RUN_READERS: &[Role] = &[
     Role::ItOfficer,
 ];
 
+/// Who reads how a school's months went to the city database: who reads runs,
+/// and the school's homeroom teachers and teachers.
+pub(crate) const PUSH_READERS: &[Role] = &[
+    Role::Operator,
+    Role::DistrictAdmin,
+    Role::DistrictViewer,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+    Role::Teacher,
+    Role::HomeroomTeacher,
+];
+
 /// A school of the directory, with its district and its code in the source.
 pub(crate) async fn school(
     conn: &mut PgConnection,

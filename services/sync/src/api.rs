@@ -7,8 +7,9 @@ use lienlac_proto::sync::v1::sync_service_server::SyncService;
 use tonic::{Request, Response, Status};
 
 use crate::Ctx;
-use crate::access::{self, RUN_READERS, RUN_STARTERS};
+use crate::access::{self, PUSH_READERS, RUN_READERS, RUN_STARTERS};
 use crate::export;
+use crate::push;
 use crate::runs::{self, Mode, NewRun, Scope};
 
 pub(crate) struct Sync {
@@ -220,6 +221,30 @@ impl SyncService for Sync {
         caller.require(RUN_READERS, &target)?;
         Ok(Response::new(
             runs::drift_report(&mut conn, district_id, school).await?,
+        ))
+    }
+
+    async fn get_push_status(
+        &self,
+        request: Request<pb::GetPushStatusRequest>,
+    ) -> Result<Response<pb::PushStatus>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let school_id = check.uuid("school_id", &r.school_id);
+        let (first_day, _) = check.month("month", &r.month);
+        check.done()?;
+        let mut conn = self
+            .ctx
+            .pool
+            .acquire()
+            .await
+            .map_err(kernel::error::AppError::from)?;
+        let (target, _) = access::school(&mut conn, school_id).await?;
+        caller.require(PUSH_READERS, &target)?;
+        let school_year = school::dates::school_year_of(first_day);
+        Ok(Response::new(
+            push::status::of_school(&mut conn, school_id, &r.month, &school_year).await?,
         ))
     }
 

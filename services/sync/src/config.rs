@@ -20,6 +20,8 @@ pub struct Settings {
     /// Where files a run may read are dropped (`SYNC_DROP_DIR`; `.local/sync/drop`):
     /// OneRoster zips a district's other school systems send.
     pub drop_dir: std::path::PathBuf,
+    /// How often month-end totals due are looked for (`SYNC_PUSH_EVERY`; 5 s).
+    pub push_every: Duration,
     /// How long a replica holds a run it carries out without renewing it
     /// (`SYNC_RUN_LEASE`; 30 s): a run whose replica died resumes after this.
     pub run_lease: Duration,
@@ -63,6 +65,7 @@ impl Settings {
             keep_plans_for: Duration::from_secs(30 * 24 * 3600),
             run_lease: Duration::from_secs(30),
             drop_dir: std::path::PathBuf::from(".local/sync/drop"),
+            push_every: Duration::from_secs(5),
         }
     }
 
@@ -73,6 +76,7 @@ impl Settings {
         settings.service_secret = env.text("SYNC_SERVICE_SECRET").map(SecretString::from);
         env.duration("SYNC_KEEP_PLANS_FOR", &mut settings.keep_plans_for)?;
         env.duration("SYNC_RUN_LEASE", &mut settings.run_lease)?;
+        env.duration("SYNC_PUSH_EVERY", &mut settings.push_every)?;
         if let Some(dir) = env.text("SYNC_DROP_DIR") {
             settings.drop_dir = dir.into();
         }

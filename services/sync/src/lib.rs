@@ -3,7 +3,8 @@
 //! (source/), normalises it (normalise.rs), compares it with what identity
 //! exports and plans the changes (plan/), and applies them through identity's
 //! API with the mirror's own token (apply.rs); runs are recorded and resumed
-//! (runs.rs, execute.rs). It changes the directory only through identity.
+//! (runs.rs, execute.rs). It changes the directory only through identity. Each
+//! class's month-end absence totals go back to the city database (push/).
 
 mod access;
 mod api;
@@ -14,6 +15,7 @@ mod execute;
 mod export;
 mod normalise;
 mod plan;
+mod push;
 mod runs;
 mod source;
 
@@ -54,6 +56,7 @@ pub(crate) struct Ctx {
 pub struct Application {
     host: ServiceHost,
     ctx: Ctx,
+    push_every: Duration,
 }
 
 impl Application {
@@ -86,7 +89,11 @@ impl Application {
             keep_plans_for: settings.keep_plans_for,
             drop_dir: settings.drop_dir.clone(),
         };
-        Ok(Self { host, ctx })
+        Ok(Self {
+            host,
+            ctx,
+            push_every: settings.push_every,
+        })
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -102,9 +109,16 @@ impl Application {
         let source = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::IDENTITY);
         self.host
             .add_consumer(Arc::new(directory::DirectoryProjection), source);
+        let attendance = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::ATTENDANCE);
+        self.host
+            .add_consumer(Arc::new(push::AttendanceProjection), attendance);
         let ctx = self.ctx.clone();
         self.host
             .add_task("sync runs", move |stop| runs::work(ctx, stop));
+        let ctx = self.ctx.clone();
+        let every = self.push_every;
+        self.host
+            .add_task("month-end pushes", move |stop| push::work(ctx, every, stop));
         let ctx = self.ctx.clone();
         self.host.add_task("sync plans purge", move |stop| async move {
             loop {

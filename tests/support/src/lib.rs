@@ -83,22 +83,8 @@ pub struct School {
 
 impl School {
     pub async fn create(identity_addr: SocketAddr) -> Self {
-        let identity_channel = channel(identity_addr);
-        let mut auth = AuthServiceClient::new(identity_channel.clone());
-        let admin = auth
-            .login(id::LoginRequest {
-                username: "admin".into(),
-                password: ADMIN_PASSWORD.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token;
-        let identity = Identity {
-            directory: DirectoryServiceClient::new(identity_channel),
-            auth,
-            admin: admin.clone(),
-        };
+        let identity = Identity::connect(identity_addr).await;
+        let admin = identity.admin.clone();
         let district = |name: &'static str| {
             let identity = &identity;
             async move {
@@ -292,6 +278,26 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Identity at `identity_addr`, called as the operator.
+    pub async fn connect(identity_addr: SocketAddr) -> Self {
+        let identity_channel = channel(identity_addr);
+        let mut auth = AuthServiceClient::new(identity_channel.clone());
+        let admin = auth
+            .login(id::LoginRequest {
+                username: "admin".into(),
+                password: ADMIN_PASSWORD.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+        Self {
+            directory: DirectoryServiceClient::new(identity_channel),
+            auth,
+            admin,
+        }
+    }
+
     pub async fn call<T, R, F, Fut>(&self, message: T, f: F) -> R
     where
         F: FnOnce(DirectoryServiceClient<Channel>, tonic::Request<T>) -> Fut,

@@ -120,6 +120,7 @@ pub struct MonthlyAbsences {
     pub class_code: String,
     /// `YYYY-MM`.
     pub month: String,
+    #[serde(default)]
     pub school_days: i32,
     pub students: Vec<StudentAbsences>,
     /// Sent again after a correction: replaces the earlier totals.

@@ -470,6 +470,60 @@ impl CityDb {
     }
 }
 
+/// A class's month of absences as the city database takes them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct MonthTotals {
+    pub school_code: String,
+    pub class_code: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub students: Vec<StudentTotals>,
+    pub amended: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct StudentTotals {
+    pub student_code: String,
+    pub absent_excused: i32,
+    pub absent_unexcused: i32,
+    pub late: i32,
+}
+
+impl CityDb {
+    /// Sends a class's month under `key`: the same key again gets the same answer.
+    /// A refusal is `SourceError::Refused` with the city's reason.
+    pub(crate) async fn send_month(
+        &self,
+        key: &str,
+        totals: &MonthTotals,
+    ) -> Result<(), SourceError> {
+        let what = "a class's month";
+        let body = serde_json::to_vec(totals).map_err(|e| SourceError::malformed(what, e))?;
+        let url = format!("{}/api/v1/attendance/monthly", self.settings.url);
+        let mut renewed = false;
+        loop {
+            let token = self.token(what).await?;
+            let sent = self
+                .send(what, || {
+                    self.client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("idempotency-key", key)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                })
+                .await;
+            match sent {
+                Err(SourceError::Refused { status: 401, .. }) if !renewed => {
+                    *self.token.lock().await = None;
+                    renewed = true;
+                }
+                other => return other.map(|_| ()),
+            }
+        }
+    }
+}
+
 /// `?a=1&b=2`, each value percent-encoded (RFC 3986); empty for none.
 fn query_string(query: &[(&str, String)]) -> String {
     let encode = |text: &str| -> String {

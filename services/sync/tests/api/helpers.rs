@@ -12,6 +12,7 @@ use citydb_sim::model::Unit;
 use citydb_sim::{City, Faults, Simulator};
 use kernel::config::ServiceId;
 use kernel::testing::{TestWorld, channel, eventually};
+use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
@@ -98,6 +99,7 @@ async fn start_sync(
     settings.citydb = Some(citydb);
     settings.run_lease = Duration::from_secs(1);
     settings.drop_dir = drop_dir(world);
+    settings.push_every = Duration::from_millis(200);
     let app = sync::Application::build(settings).await.unwrap();
     let addr = app.grpc_addr();
     tokio::spawn(app.run_until_stopped(stop.clone()));
@@ -155,6 +157,19 @@ impl Stack {
             &self.sync_stop,
         )
         .await;
+    }
+
+    /// Attendance in the same world, and its pool.
+    pub async fn start_attendance(&self) -> (AttendanceServiceClient<Channel>, sqlx::PgPool) {
+        let mut config = self.world.config(ServiceId::ATTENDANCE);
+        config.identity_url = format!("http://{}", self.identity_addr);
+        let app = attendance::Application::build(attendance::Settings::defaults(config))
+            .await
+            .unwrap();
+        let addr = app.grpc_addr();
+        let pool = app.pool().clone();
+        tokio::spawn(app.run_until_stopped(self.stop.clone()));
+        (AttendanceServiceClient::new(channel(addr)), pool)
     }
 
     pub fn sync(&self) -> SyncServiceClient<Channel> {

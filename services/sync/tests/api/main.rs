@@ -7,3 +7,4 @@
 mod helpers;
 mod mirror;
 mod oneroster;
+mod push;
