@@ -43,6 +43,14 @@ pub(crate) struct Cli {
         default_value = "http://127.0.0.1:50054"
     )]
     pub(crate) reporting: String,
+    /// The sync service.
+    #[arg(
+        long,
+        global = true,
+        env = "LIENLAC_SYNC_URL",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    pub(crate) sync: String,
     /// Print JSON, for scripts, instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -124,6 +132,12 @@ pub(crate) enum Command {
     Seed {
         #[command(subcommand)]
         command: SeedCommand,
+    },
+    /// The directory's mirror of the city education database: plan a run (a dry
+    /// run), apply one, read runs, drift and month-end pushes.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
     },
     /// The events lienlac publishes, as an external subscriber receives them.
     Events {
@@ -561,6 +575,70 @@ pub(crate) enum SeedCommand {
         /// A small demo (a class per grade of five students), for tests.
         #[arg(long, value_enum, default_value = "full", hide = true)]
         size: seed::Size,
+    },
+}
+
+/// What a sync run covers: a district, one school, or (the operator's first run)
+/// a unit of the source that is no district yet.
+#[derive(clap::Args, Clone)]
+#[group(required = true, multiple = false)]
+pub(crate) struct SyncScope {
+    #[arg(long)]
+    pub(crate) district: Option<String>,
+    #[arg(long)]
+    pub(crate) school: Option<String>,
+    /// The source's code of a unit (ward or commune).
+    #[arg(long)]
+    pub(crate) unit: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SyncCommand {
+    /// Compare the source with the directory and print every change a run would
+    /// make (a dry run: nothing changes).
+    Plan {
+        #[command(flatten)]
+        scope: SyncScope,
+        /// Read this file of the sync service's drop directory (a OneRoster zip).
+        #[arg(long)]
+        file: Option<String>,
+        /// Also write the plan to this file, as CSV (`.csv`) or JSON (`.json`).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Make the directory hold what the source holds, and wait for the run.
+    Apply {
+        #[command(flatten)]
+        scope: SyncScope,
+        #[arg(long)]
+        file: Option<String>,
+        /// Only what the source's change feed names since the last run.
+        #[arg(long)]
+        incremental: bool,
+    },
+    /// A run with its changes, or a district's latest runs.
+    Status {
+        /// The run's id.
+        run: Option<String>,
+        #[arg(long, required_unless_present = "run")]
+        district: Option<String>,
+        #[arg(long)]
+        school: Option<String>,
+    },
+    /// Where lienlac and the source disagreed at the latest full run.
+    Drift {
+        #[arg(long)]
+        district: String,
+        #[arg(long)]
+        school: Option<String>,
+    },
+    /// How a school's classes' month-end totals went to the city database.
+    PushStatus {
+        #[arg(long)]
+        school: String,
+        /// `YYYY-MM`; this month by default.
+        #[arg(long)]
+        month: Option<String>,
     },
 }
 

@@ -27,6 +27,7 @@ mod report;
 mod seed;
 mod session;
 mod status;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -37,7 +38,7 @@ use account::{login, logout, whoami};
 use args::{
     AnnounceCommand, AttendanceCommand, BenchCommand, BulletinCommand, Classification, Cli,
     Command, EventsCommand, ExportFormat, LeaveCommand, MessageCommand, Missing, ModerateCommand,
-    PostCommand, ReportCommand, SeedCommand, SessionArg,
+    PostCommand, ReportCommand, SeedCommand, SessionArg, SyncCommand,
 };
 
 #[tokio::main]
@@ -88,6 +89,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Login { username } => login(&cli.identity, &username, cli.json).await,
         Command::Whoami => whoami(cli.json).await,
+        Command::Sync { command } => {
+            let runs = sync::Runs {
+                url: cli.sync,
+                json: cli.json,
+            };
+            match command {
+                SyncCommand::Plan { scope, file, out } => runs.plan(scope, file, out).await,
+                SyncCommand::Apply {
+                    scope,
+                    file,
+                    incremental,
+                } => runs.apply(scope, file, incremental).await,
+                SyncCommand::Status {
+                    run,
+                    district,
+                    school,
+                } => runs.status(run, district, school).await,
+                SyncCommand::Drift { district, school } => runs.drift(district, school).await,
+                SyncCommand::PushStatus { school, month } => runs.push_status(school, month).await,
+            }
+        }
         Command::Logout => logout().await,
         Command::Attendance { command } => {
             let roll_calls = attendance::RollCalls {
