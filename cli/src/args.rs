@@ -657,7 +657,7 @@ pub(crate) enum EventsCommand {
         /// A prefix of subjects and stream names, for a test or staging set-up.
         #[arg(long, env = "LIENLAC_NAMESPACE", default_value = "", hide = true)]
         namespace: String,
-        /// Only this publisher's events (identity, attendance or messaging); all by default.
+        /// Only this publisher's events (identity, attendance, messaging or sync); all by default.
         #[arg(long, value_parser = events::PUBLISHERS)]
         service: Option<String>,
         /// Only events of this district (its id).

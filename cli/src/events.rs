@@ -6,12 +6,12 @@ use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt as _;
 
 /// The services that publish events.
-pub(crate) const PUBLISHERS: [&str; 3] = ["identity", "attendance", "messaging"];
+pub(crate) const PUBLISHERS: [&str; 4] = ["identity", "attendance", "messaging", "sync"];
 
 /// The version of `service`'s event contract its subjects carry (docs/events.md).
 fn contract(service: &str) -> &'static str {
     match service {
-        "messaging" => "v1",
+        "messaging" | "sync" => "v1",
         _ => "v2",
     }
 }

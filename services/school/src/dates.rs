@@ -9,6 +9,12 @@ pub fn local_date(at: OffsetDateTime) -> Date {
     (at.to_offset(time::UtcOffset::UTC) + time::Duration::hours(LOCAL_OFFSET_HOURS)).date()
 }
 
+/// Ho Chi Minh City's offset from UTC.
+pub fn local_offset() -> time::UtcOffset {
+    time::UtcOffset::from_whole_seconds(LOCAL_OFFSET_HOURS as i32 * 3600)
+        .unwrap_or(time::UtcOffset::UTC)
+}
+
 /// The first instant of school date `date`.
 pub fn local_day_start(date: Date) -> OffsetDateTime {
     date.midnight().assume_utc() - time::Duration::hours(LOCAL_OFFSET_HOURS)

@@ -20,6 +20,10 @@ pub struct Settings {
     /// Where files a run may read are dropped (`SYNC_DROP_DIR`; `.local/sync/drop`):
     /// OneRoster zips a district's other school systems send.
     pub drop_dir: std::path::PathBuf,
+    /// Scheduled runs of mirrored districts: incremental every
+    /// `SYNC_INCREMENTAL_EVERY` (15 minutes; `0s` for none), a full one nightly at
+    /// `SYNC_NIGHTLY_AT` (local `02:00`; `off` for none).
+    pub schedule: crate::Schedule,
     /// How often month-end totals due are looked for (`SYNC_PUSH_EVERY`; 5 s).
     pub push_every: Duration,
     /// How long a replica holds a run it carries out without renewing it
@@ -66,6 +70,10 @@ impl Settings {
             run_lease: Duration::from_secs(30),
             drop_dir: std::path::PathBuf::from(".local/sync/drop"),
             push_every: Duration::from_secs(5),
+            schedule: crate::Schedule {
+                incremental_every: Some(Duration::from_secs(15 * 60)),
+                nightly_at: time::Time::from_hms(2, 0, 0).ok(),
+            },
         }
     }
 
@@ -77,6 +85,22 @@ impl Settings {
         env.duration("SYNC_KEEP_PLANS_FOR", &mut settings.keep_plans_for)?;
         env.duration("SYNC_RUN_LEASE", &mut settings.run_lease)?;
         env.duration("SYNC_PUSH_EVERY", &mut settings.push_every)?;
+        if let Some(every) = settings.schedule.incremental_every.as_mut() {
+            env.duration("SYNC_INCREMENTAL_EVERY", every)?;
+        }
+        settings.schedule.incremental_every = settings
+            .schedule
+            .incremental_every
+            .filter(|every| !every.is_zero());
+        if let Some(text) = env.text("SYNC_NIGHTLY_AT") {
+            settings.schedule.nightly_at = match text.as_str() {
+                "off" => None,
+                text => Some(parse_clock(text).ok_or_else(|| ConfigError {
+                    name: "SYNC_NIGHTLY_AT".to_owned(),
+                    reason: format!("{text:?} is not a local time HH:MM, or off"),
+                })?),
+            };
+        }
         if let Some(dir) = env.text("SYNC_DROP_DIR") {
             settings.drop_dir = dir.into();
         }
@@ -99,4 +123,10 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// `HH:MM`.
+fn parse_clock(text: &str) -> Option<time::Time> {
+    let (hours, minutes) = text.split_once(':')?;
+    time::Time::from_hms(hours.parse().ok()?, minutes.parse().ok()?, 0).ok()
 }

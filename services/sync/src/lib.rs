@@ -17,6 +17,7 @@ mod normalise;
 mod plan;
 mod push;
 mod runs;
+mod schedule;
 mod source;
 
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 pub use config::Settings;
+pub use schedule::Schedule;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -57,6 +59,7 @@ pub struct Application {
     host: ServiceHost,
     ctx: Ctx,
     push_every: Duration,
+    schedule: Schedule,
 }
 
 impl Application {
@@ -93,6 +96,7 @@ impl Application {
             host,
             ctx,
             push_every: settings.push_every,
+            schedule: settings.schedule,
         })
     }
 
@@ -115,6 +119,11 @@ impl Application {
         let ctx = self.ctx.clone();
         self.host
             .add_task("sync runs", move |stop| runs::work(ctx, stop));
+        let ctx = self.ctx.clone();
+        let schedule = self.schedule;
+        self.host.add_task("scheduled sync runs", move |stop| {
+            schedule::work(ctx, schedule, stop)
+        });
         let ctx = self.ctx.clone();
         let every = self.push_every;
         self.host

@@ -116,51 +116,64 @@ pub(crate) async fn start(ctx: &Ctx, request: RequestKey, new: NewRun) -> AppRes
         }
         _ => {}
     }
-    let by = new.started_by;
     let run = idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
-            let id = Uuid::now_v7();
-            let (district, school, unit) = match &new.scope {
-                Scope::District { district_id, unit_code } => (Some(*district_id), None, unit_code.clone()),
-                Scope::School { district_id, school_id, unit_code } => (Some(*district_id), Some(*school_id), unit_code.clone()),
-                Scope::Unit { unit_code } => (None, None, unit_code.clone()),
-            };
-            sqlx::query(
-                "INSERT INTO sync_runs (id, district_id, school_id, unit_code, source, mode, dry_run, started_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(id)
-            .bind(district)
-            .bind(school)
-            .bind(&unit)
-            .bind(&new.source)
-            .bind(new.mode.as_str())
-            .bind(new.dry_run)
-            .bind(by)
-            .execute(&mut *tx)
-            .await?;
-            let event = pb::SyncRunStarted {
-                run_id: id.to_string(),
-                district_id: district.map(|d| d.to_string()).unwrap_or_default(),
-                school_id: school.map(|s| s.to_string()).unwrap_or_default(),
-                mode: new.mode.as_str().to_owned(),
-                dry_run: new.dry_run,
-                started_by: by.map(|b| b.to_string()).unwrap_or_default(),
-            };
-            append(
-                tx,
-                &stream(id),
-                ExpectedVersion::NoStream,
-                &[NewEvent::from_message(&event).map_err(anyhow::Error::from)?],
-                &meta(by, district, school),
-            )
-            .await?;
+            let id = insert(tx, &new).await?;
             read(tx, id, 0).await
         })
     })
     .await?;
     ctx.wake.notify_one();
     Ok(run)
+}
+
+/// Records a run and `SyncRunStarted` in the caller's transaction.
+pub(crate) async fn insert(tx: &mut PgConnection, new: &NewRun) -> AppResult<Uuid> {
+    let by = new.started_by;
+    let id = Uuid::now_v7();
+    let (district, school, unit) = match &new.scope {
+        Scope::District {
+            district_id,
+            unit_code,
+        } => (Some(*district_id), None, unit_code.clone()),
+        Scope::School {
+            district_id,
+            school_id,
+            unit_code,
+        } => (Some(*district_id), Some(*school_id), unit_code.clone()),
+        Scope::Unit { unit_code } => (None, None, unit_code.clone()),
+    };
+    sqlx::query(
+        "INSERT INTO sync_runs (id, district_id, school_id, unit_code, source, mode, dry_run, started_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(district)
+    .bind(school)
+    .bind(&unit)
+    .bind(&new.source)
+    .bind(new.mode.as_str())
+    .bind(new.dry_run)
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
+    let event = pb::SyncRunStarted {
+        run_id: id.to_string(),
+        district_id: district.map(|d| d.to_string()).unwrap_or_default(),
+        school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+        mode: new.mode.as_str().to_owned(),
+        dry_run: new.dry_run,
+        started_by: by.map(|b| b.to_string()).unwrap_or_default(),
+    };
+    append(
+        tx,
+        &stream(id),
+        ExpectedVersion::NoStream,
+        &[NewEvent::from_message(&event).map_err(anyhow::Error::from)?],
+        &meta(by, district, school),
+    )
+    .await?;
+    Ok(id)
 }
 
 /// A run with at most `limit` of its changes and row errors.

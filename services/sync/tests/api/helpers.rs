@@ -54,8 +54,14 @@ pub fn school_year() -> String {
     school::dates::school_year_of(school::dates::local_today())
 }
 
+pub const NO_SCHEDULE: sync::Schedule = sync::Schedule {
+    incremental_every: None,
+    nightly_at: None,
+};
+
 pub struct Stack {
     pub world: TestWorld,
+    schedule: sync::Schedule,
     pub simulator: Simulator,
     pub identity_addr: SocketAddr,
     pub operator: String,
@@ -78,11 +84,13 @@ pub fn drop_dir(world: &TestWorld) -> std::path::PathBuf {
     dir
 }
 
-/// A sync service in `world`, reading `simulator` with short timeouts.
+/// A sync service in `world`, reading `simulator` with short timeouts, with the
+/// runs `schedule` starts (none unless a test says).
 async fn start_sync(
     world: &TestWorld,
     identity: SocketAddr,
     simulator: &Simulator,
+    schedule: sync::Schedule,
     stop: &CancellationToken,
 ) -> SocketAddr {
     let mut config = world.config(ServiceId::SYNC);
@@ -100,6 +108,7 @@ async fn start_sync(
     settings.run_lease = Duration::from_secs(1);
     settings.drop_dir = drop_dir(world);
     settings.push_every = Duration::from_millis(200);
+    settings.schedule = schedule;
     let app = sync::Application::build(settings).await.unwrap();
     let addr = app.grpc_addr();
     tokio::spawn(app.run_until_stopped(stop.clone()));
@@ -108,6 +117,10 @@ async fn start_sync(
 
 impl Stack {
     pub async fn start(city: City, faults: Faults) -> Self {
+        Self::start_with(city, faults, NO_SCHEDULE).await
+    }
+
+    pub async fn start_with(city: City, faults: Faults, schedule: sync::Schedule) -> Self {
         let world = TestWorld::new();
         let stop = CancellationToken::new();
         let identity_addr = start_identity(&world, &stop).await;
@@ -125,7 +138,7 @@ impl Stack {
         .await
         .unwrap();
         let sync_stop = CancellationToken::new();
-        let sync_addr = start_sync(&world, identity_addr, &simulator, &sync_stop).await;
+        let sync_addr = start_sync(&world, identity_addr, &simulator, schedule, &sync_stop).await;
         let operator = AuthServiceClient::new(channel(identity_addr))
             .login(id::LoginRequest {
                 username: "admin".into(),
@@ -137,6 +150,7 @@ impl Stack {
             .access_token;
         Self {
             world,
+            schedule,
             simulator,
             identity_addr,
             operator,
@@ -154,6 +168,7 @@ impl Stack {
             &self.world,
             self.identity_addr,
             &self.simulator,
+            self.schedule,
             &self.sync_stop,
         )
         .await;

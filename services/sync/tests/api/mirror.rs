@@ -359,3 +359,44 @@ async fn a_run_killed_halfway_is_finished_by_the_next_replica_without_duplicates
         .collect();
     assert!(refused.is_empty(), "{refused:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirrored_district_is_kept_by_scheduled_incremental_runs() {
+    let year = school_year();
+    let schedule = sync::Schedule {
+        incremental_every: Some(Duration::from_secs(1)),
+        nightly_at: None,
+    };
+    let stack = Stack::start_with(small_city(&year), Faults::default(), schedule).await;
+    let first = stack.finished(&stack.run_of_unit(false).await).await;
+    let city = stack.simulator.city();
+    let renamed = city.students[0].code.clone();
+    stack
+        .simulator
+        .edit(|city| city.edit_student(&renamed, |s| s.full_name = "Lê Thị Đổi Tên".to_owned()));
+    let scheduled = eventually(
+        "a scheduled run mends the name",
+        Duration::from_secs(90),
+        || async {
+            let runs = stack
+                .sync()
+                .list_sync_runs(with_token(
+                    pb::ListSyncRunsRequest {
+                        district_id: first.district_id.clone(),
+                        school_id: String::new(),
+                        limit: 20,
+                    },
+                    &stack.operator,
+                ))
+                .await
+                .ok()?
+                .into_inner()
+                .runs;
+            runs.into_iter().find(|run| {
+                run.started_by.is_empty() && run.applied.get("update_person") == Some(&1)
+            })
+        },
+    )
+    .await;
+    assert_eq!(scheduled.mode, pb::SyncMode::Incremental as i32);
+}
