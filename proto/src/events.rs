@@ -72,6 +72,7 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
         sync::v1::SyncRunStarted,
         sync::v1::SyncRunCompleted,
         sync::v1::MonthTotalsPushed,
+        sync::v1::TermResultsImported,
         // Attendance's version 1, published until it retires (docs/events.md).
         attendance::v1::RollCallSubmitted,
         attendance::v1::StudentAbsenceRecorded,

@@ -141,3 +141,18 @@ CREATE TABLE month_pushes (
     PRIMARY KEY (class_id, month)
 );
 CREATE INDEX month_pushes_due ON month_pushes (next_at) WHERE state = 'pending';
+
+-- Term results imported from the city database (term_results/), for the report
+-- cards: each student's levels and scores, and the teacher's comment (which is
+-- not published).
+CREATE TABLE term_results (
+    student_id  uuid NOT NULL,
+    school_year text NOT NULL,
+    term        integer NOT NULL CHECK (term IN (1, 2)),
+    class_id    uuid NOT NULL,
+    result      jsonb NOT NULL,
+    comment     text NOT NULL DEFAULT '',
+    imported_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (student_id, school_year, term)
+);
+CREATE INDEX term_results_by_class ON term_results (class_id, school_year, term);

@@ -37,6 +37,29 @@ pub(crate) const PUSH_READERS: &[Role] = &[
     Role::HomeroomTeacher,
 ];
 
+/// Who reads a class's term results: who reads runs, and the class's homeroom
+/// teacher (who writes the report cards).
+pub(crate) const TERM_RESULT_READERS: &[Role] = &[
+    Role::Operator,
+    Role::DistrictAdmin,
+    Role::DistrictViewer,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+    Role::HomeroomTeacher,
+];
+
+/// A class of the directory, with its school year.
+pub(crate) async fn class(conn: &mut PgConnection, class_id: Uuid) -> AppResult<(Target, String)> {
+    let row: Option<(Uuid, Uuid, String)> =
+        sqlx::query_as("SELECT district_id, school_id, school_year FROM classes WHERE id = $1")
+            .bind(class_id)
+            .fetch_optional(conn)
+            .await?;
+    row.map(|(district, school, year)| (Target::class(district, school, class_id), year))
+        .ok_or(AppError::NotFound("class"))
+}
+
 /// A school of the directory, with its district and its code in the source.
 pub(crate) async fn school(
     conn: &mut PgConnection,

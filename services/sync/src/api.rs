@@ -7,10 +7,11 @@ use lienlac_proto::sync::v1::sync_service_server::SyncService;
 use tonic::{Request, Response, Status};
 
 use crate::Ctx;
-use crate::access::{self, PUSH_READERS, RUN_READERS, RUN_STARTERS};
+use crate::access::{self, PUSH_READERS, RUN_READERS, RUN_STARTERS, TERM_RESULT_READERS};
 use crate::export;
 use crate::push;
 use crate::runs::{self, Mode, NewRun, Scope};
+use crate::term_results;
 
 pub(crate) struct Sync {
     pub(crate) ctx: Ctx,
@@ -248,6 +249,56 @@ impl SyncService for Sync {
         ))
     }
 
+    async fn import_term_results(
+        &self,
+        request: Request<pb::ImportTermResultsRequest>,
+    ) -> Result<Response<pb::TermResultsImport>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_key = check.request_key(&caller, &r.request_id, &r);
+        let school_id = check.uuid("school_id", &r.school_id);
+        term(&mut check, r.term);
+        check.done()?;
+        let (target, _) = access::school(
+            &mut *self
+                .ctx
+                .pool
+                .acquire()
+                .await
+                .map_err(kernel::error::AppError::from)?,
+            school_id,
+        )
+        .await?;
+        caller.require(RUN_STARTERS, &target)?;
+        Ok(Response::new(
+            term_results::import(&self.ctx, request_key, school_id, r.term).await?,
+        ))
+    }
+
+    async fn get_term_results(
+        &self,
+        request: Request<pb::GetTermResultsRequest>,
+    ) -> Result<Response<pb::ClassTermResults>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let class_id = check.uuid("class_id", &r.class_id);
+        term(&mut check, r.term);
+        check.done()?;
+        let mut conn = self
+            .ctx
+            .pool
+            .acquire()
+            .await
+            .map_err(kernel::error::AppError::from)?;
+        let (target, school_year) = access::class(&mut conn, class_id).await?;
+        caller.require(TERM_RESULT_READERS, &target)?;
+        Ok(Response::new(
+            term_results::of_class(&self.ctx, class_id, &school_year, r.term).await?,
+        ))
+    }
+
     async fn export_sync_run(
         &self,
         request: Request<pb::ExportSyncRunRequest>,
@@ -278,5 +329,12 @@ impl SyncService for Sync {
         caller.require(RUN_READERS, &access::run(&mut conn, run_id).await?)?;
         let run = runs::read(&mut conn, run_id, i64::MAX).await?;
         Ok(Response::new(export::file(&run, format)?))
+    }
+}
+
+/// A term: 1 (the first semester) or 2 (the school year's end).
+fn term(check: &mut Check, term: i32) {
+    if !matches!(term, 1 | 2) {
+        check.add(Violation::new("term", "must be 1 or 2", "phải là 1 hoặc 2"));
     }
 }

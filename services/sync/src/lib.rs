@@ -19,6 +19,7 @@ mod push;
 mod runs;
 mod schedule;
 mod source;
+mod term_results;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

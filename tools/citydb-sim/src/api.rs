@@ -80,6 +80,7 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/api/v1/schools/{code}/classes", get(classes))
         .route("/api/v1/schools/{code}/staff", get(school_staff))
         .route("/api/v1/schools/{code}/students", get(students))
+        .route("/api/v1/schools/{code}/term-results", get(term_results))
         .route("/api/v1/changes", get(changes))
         .route("/api/v1/attendance/monthly", post(monthly))
         .route("/_faults", post(set_faults))
@@ -424,6 +425,38 @@ async fn students(
             .collect()
     };
     page(&shared, &listed, &query)
+}
+
+#[derive(Deserialize)]
+struct TermQuery {
+    term: Option<i32>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/schools/{code}/term-results?school_year=&term=1|2`.
+async fn term_results(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Query(query): Query<TermQuery>,
+) -> Response {
+    if let Some(refused) = admit(&shared, &headers)
+        .await
+        .or_else(|| unknown_school(&shared, &code))
+    {
+        return refused;
+    }
+    let Some(term) = query.term.filter(|t| matches!(t, 1 | 2)) else {
+        return error(StatusCode::BAD_REQUEST, "invalid_term", "term is 1 or 2");
+    };
+    let results = crate::term_results::of_school(&shared.city(), &code, term);
+    let paging = PageQuery {
+        cursor: query.cursor,
+        limit: query.limit,
+        ..PageQuery::default()
+    };
+    page(&shared, &results, &paging)
 }
 
 #[derive(Deserialize)]

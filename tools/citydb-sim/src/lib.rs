@@ -9,6 +9,7 @@ pub mod faults;
 pub mod files;
 pub mod generate;
 pub mod model;
+pub mod term_results;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

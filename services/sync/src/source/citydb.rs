@@ -470,6 +470,81 @@ impl CityDb {
     }
 }
 
+#[derive(Deserialize)]
+struct WireSubject {
+    subject: String,
+    level: String,
+    score: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct WireRated {
+    name: String,
+    level: String,
+}
+
+#[derive(Deserialize)]
+struct WireTermResult {
+    student_code: String,
+    class_code: String,
+    subjects: Vec<WireSubject>,
+    #[serde(default)]
+    qualities: Vec<WireRated>,
+    #[serde(default)]
+    competencies: Vec<WireRated>,
+    #[serde(default)]
+    comment: String,
+}
+
+/// A student's term results as the city database gives them.
+#[derive(Debug, Clone)]
+pub(crate) struct TermResultRow {
+    pub student_code: String,
+    pub class_code: String,
+    pub result: crate::term_results::rules::RawResult,
+    pub comment: String,
+}
+
+impl CityDb {
+    /// A school's results of `term` (1 or 2) in a school year.
+    pub(crate) async fn term_results(
+        &self,
+        school_code: &str,
+        school_year: &str,
+        term: i32,
+    ) -> Result<Vec<TermResultRow>, SourceError> {
+        let path = format!("/api/v1/schools/{school_code}/term-results");
+        let rows: Vec<WireTermResult> = self
+            .pages(
+                "a school's term results",
+                &path,
+                &[
+                    ("school_year", school_year.to_owned()),
+                    ("term", term.to_string()),
+                ],
+            )
+            .await?;
+        let pairs = |rated: Vec<WireRated>| rated.into_iter().map(|r| (r.name, r.level)).collect();
+        Ok(rows
+            .into_iter()
+            .map(|row| TermResultRow {
+                student_code: row.student_code,
+                class_code: row.class_code,
+                result: crate::term_results::rules::RawResult {
+                    subjects: row
+                        .subjects
+                        .into_iter()
+                        .map(|s| (s.subject, s.level, s.score))
+                        .collect(),
+                    qualities: pairs(row.qualities),
+                    competencies: pairs(row.competencies),
+                },
+                comment: row.comment,
+            })
+            .collect())
+    }
+}
+
 /// A class's month of absences as the city database takes them.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct MonthTotals {

@@ -66,6 +66,8 @@ pub struct Stack {
     pub identity_addr: SocketAddr,
     pub operator: String,
     sync_addr: SocketAddr,
+    /// The sync service's own schema.
+    pub sync_pool: sqlx::PgPool,
     sync_stop: CancellationToken,
     stop: CancellationToken,
 }
@@ -92,7 +94,7 @@ async fn start_sync(
     simulator: &Simulator,
     schedule: sync::Schedule,
     stop: &CancellationToken,
-) -> SocketAddr {
+) -> (SocketAddr, sqlx::PgPool) {
     let mut config = world.config(ServiceId::SYNC);
     config.identity_url = format!("http://{identity}");
     let mut settings = sync::Settings::defaults(config);
@@ -111,8 +113,9 @@ async fn start_sync(
     settings.schedule = schedule;
     let app = sync::Application::build(settings).await.unwrap();
     let addr = app.grpc_addr();
+    let pool = app.pool().clone();
     tokio::spawn(app.run_until_stopped(stop.clone()));
-    addr
+    (addr, pool)
 }
 
 impl Stack {
@@ -138,7 +141,8 @@ impl Stack {
         .await
         .unwrap();
         let sync_stop = CancellationToken::new();
-        let sync_addr = start_sync(&world, identity_addr, &simulator, schedule, &sync_stop).await;
+        let (sync_addr, sync_pool) =
+            start_sync(&world, identity_addr, &simulator, schedule, &sync_stop).await;
         let operator = AuthServiceClient::new(channel(identity_addr))
             .login(id::LoginRequest {
                 username: "admin".into(),
@@ -155,6 +159,7 @@ impl Stack {
             identity_addr,
             operator,
             sync_addr,
+            sync_pool,
             sync_stop,
             stop,
         }
@@ -164,7 +169,7 @@ impl Stack {
     pub async fn restart_sync(&mut self) {
         self.sync_stop.cancel();
         self.sync_stop = CancellationToken::new();
-        self.sync_addr = start_sync(
+        (self.sync_addr, self.sync_pool) = start_sync(
             &self.world,
             self.identity_addr,
             &self.simulator,

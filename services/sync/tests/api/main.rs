@@ -8,3 +8,4 @@ mod helpers;
 mod mirror;
 mod oneroster;
 mod push;
+mod term_results;
