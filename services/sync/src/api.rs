@@ -59,7 +59,7 @@ impl SyncService for Sync {
             "citydb".to_owned()
         } else {
             let plain = file.len() <= 200
-                && file.ends_with(".zip")
+                && (file.ends_with(".zip") || file.ends_with(".xlsx"))
                 && !file.starts_with('.')
                 && file
                     .chars()
@@ -67,8 +67,15 @@ impl SyncService for Sync {
             if !plain {
                 check.add(Violation::new(
                     "source_file",
-                    "must be the name of a .zip file in the drop directory (letters, digits, '-', '_', '.')",
-                    "phải là tên một tệp .zip trong thư mục nhận (chữ, số, '-', '_', '.')",
+                    "must be the name of a .zip or .xlsx file in the drop directory (letters, digits, '-', '_', '.')",
+                    "phải là tên một tệp .zip hoặc .xlsx trong thư mục nhận (chữ, số, '-', '_', '.')",
+                ));
+            }
+            if file.ends_with(".xlsx") && school_id.is_none() {
+                check.add(Violation::new(
+                    "school_id",
+                    "a workbook holds one school: name the school",
+                    "một tệp Excel là của một trường: cần school_id",
                 ));
             }
             format!("file:{file}")

@@ -16,9 +16,9 @@ use crate::apply::Applier;
 use crate::normalise;
 use crate::plan::{self, Action, Change};
 use crate::runs::{self, RunRow};
-use crate::source::oneroster;
 use crate::source::reader::Source;
 use crate::source::{RawPerson, RawSchool, RawUnit, RowError, SourcePerson};
+use crate::source::{oneroster, xlsx};
 
 /// What a pass found out of the way: stopped by a shutdown.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +173,7 @@ pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> an
         runs::record_drift(&mut *ctx.pool.acquire().await?, run.id, &code, &drift).await?;
         changes.extend(school_changes);
         errors.extend(plan_errors);
+        source.name_columns(&mut errors);
         let seqs = runs::record_plan(
             &mut *ctx.pool.acquire().await?,
             run.id,
@@ -219,7 +220,33 @@ async fn open<'a>(ctx: &'a Ctx, run: &RunRow) -> anyhow::Result<Source<'a>> {
                 .await
                 .with_context(|| format!("reading {name} from the drop directory"))?;
             let year = school::dates::school_year_of(school::dates::local_today());
-            let package = oneroster::read(&bytes, &year)?;
+            let package = if name.ends_with(".xlsx") {
+                // A workbook is one school's: the run's.
+                let school_id = run
+                    .school_id
+                    .context("a workbook holds one school: start a run of the school")?;
+                let (code, school_name): (String, String) =
+                    sqlx::query_as("SELECT external_ref, name FROM schools WHERE id = $1")
+                        .bind(school_id)
+                        .fetch_one(&ctx.pool)
+                        .await?;
+                let school = RawSchool {
+                    code,
+                    name: school_name,
+                    unit_code: run.unit_code.clone(),
+                };
+                let (data, errors) = xlsx::read(&bytes, school, &year)?;
+                oneroster::Package {
+                    unit: None,
+                    schools: vec![data],
+                    office_staff: Vec::new(),
+                    complete: true,
+                    errors,
+                    column_names: Some(xlsx::column_of),
+                }
+            } else {
+                oneroster::read(&bytes, &year)?
+            };
             Ok(Source::Package {
                 name: name.to_owned(),
                 package,

@@ -6,6 +6,7 @@
 pub(crate) mod citydb;
 pub(crate) mod oneroster;
 pub(crate) mod reader;
+pub(crate) mod xlsx;
 
 use std::collections::BTreeMap;
 
@@ -41,7 +42,7 @@ pub(crate) struct RawSchool {
     pub unit_code: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct RawClass {
     pub at: Place,
     pub code: String,
@@ -53,7 +54,7 @@ pub(crate) struct RawClass {
 }
 
 /// A staff member or a guardian.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct RawPerson {
     pub at: Place,
     pub code: String,
@@ -63,7 +64,7 @@ pub(crate) struct RawPerson {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct RawStudent {
     pub at: Place,
     pub code: String,
@@ -79,6 +80,47 @@ pub(crate) struct RawStudent {
     pub guardians: Vec<(String, String)>,
     pub version: u64,
 }
+
+/// Two rows are the same record when all but where they were agree: a guardian
+/// named on two students' rows, a page served twice.
+macro_rules! same_record {
+    ($type:ty { $($field:ident),* }) => {
+        impl PartialEq for $type {
+            fn eq(&self, other: &Self) -> bool {
+                $(self.$field == other.$field)&&*
+            }
+        }
+        impl Eq for $type {}
+    };
+}
+
+same_record!(RawClass {
+    code,
+    name,
+    grade,
+    school_year,
+    homeroom_teacher_code,
+    version
+});
+same_record!(RawPerson {
+    code,
+    full_name,
+    phone,
+    position,
+    version
+});
+same_record!(RawStudent {
+    code,
+    full_name,
+    birth_date,
+    gender,
+    class_code,
+    class_since,
+    status,
+    left_on,
+    guardians,
+    version
+});
 
 /// Everything a source holds of one school, as read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -184,10 +184,16 @@ const DEMOGRAPHICS: Columns = Columns {
     required: &["sourcedId"],
 };
 
-/// Why a package cannot be read at all.
+/// Why a dropped file cannot be read at all.
 #[derive(Debug, thiserror::Error)]
-#[error("the OneRoster package {0}")]
+#[error("the file {0}")]
 pub(crate) struct PackageError(String);
+
+impl PackageError {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
 
 fn refuse(reason: impl Into<String>) -> PackageError {
     PackageError(reason.into())
@@ -238,6 +244,9 @@ pub(crate) struct Package {
     /// source. In a delta, only what it lists changed.
     pub complete: bool,
     pub errors: Vec<RowError>,
+    /// The file's own name of a field normalisation names (`birth_date` is
+    /// `Ngày sinh` in a workbook), for row errors; `None` keeps lienlac's.
+    pub column_names: Option<fn(&str) -> Option<&'static str>>,
 }
 
 pub(crate) fn read(zip_bytes: &[u8], default_school_year: &str) -> Result<Package, PackageError> {
@@ -764,5 +773,6 @@ fn assemble(tables: Tables, default_school_year: &str, errors: &mut Vec<RowError
         office_staff,
         complete: true,
         errors: Vec::new(),
+        column_names: None,
     }
 }

@@ -34,6 +34,25 @@ impl Source<'_> {
         }
     }
 
+    /// Names the columns of row errors as the source's file does.
+    pub(crate) fn name_columns(&self, errors: &mut [RowError]) {
+        if let Source::Package {
+            package:
+                Package {
+                    column_names: Some(name_of),
+                    ..
+                },
+            ..
+        } = self
+        {
+            for error in errors {
+                if let Some(name) = name_of(&error.column) {
+                    error.column = name.to_owned();
+                }
+            }
+        }
+    }
+
     /// Row errors found in reading the whole source (a file's rows).
     pub(crate) fn errors(&self) -> Vec<RowError> {
         match self {

@@ -9,3 +9,4 @@ mod mirror;
 mod oneroster;
 mod push;
 mod term_results;
+mod workbook;
