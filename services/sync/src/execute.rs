@@ -160,6 +160,12 @@ pub(crate) async fn run(ctx: &Ctx, run: &RunRow, stop: &CancellationToken) -> an
                 None,
             ),
         };
+        let mut held = held;
+        if let Some(district) = district_id {
+            let export = held.get_or_insert_with(Default::default);
+            let others = guardians_elsewhere(ctx, &reader, district, &normalised, export).await?;
+            export.guardians.extend(others);
+        }
         let (school_changes, plan_errors) = plan::rules::plan(
             &normalised,
             &held.clone().unwrap_or_default(),
@@ -253,6 +259,44 @@ async fn open<'a>(ctx: &'a Ctx, run: &RunRow) -> anyhow::Result<Source<'a>> {
             })
         }
     }
+}
+
+/// The guardians the school's source names whom the school's export lacks but
+/// the district has: parents of a child at another school, linked, not
+/// registered twice.
+async fn guardians_elsewhere(
+    ctx: &Ctx,
+    reader: &school::peers::Reader,
+    district: Uuid,
+    source: &crate::source::SourceSchool,
+    held: &id::SchoolExport,
+) -> anyhow::Result<Vec<id::Person>> {
+    let known: std::collections::HashSet<&str> = held
+        .guardians
+        .iter()
+        .map(|g| g.external_ref.as_str())
+        .collect();
+    let missing: Vec<String> = source
+        .guardians
+        .keys()
+        .filter(|code| !known.contains(code.as_str()))
+        .cloned()
+        .collect();
+    let mut found = Vec::new();
+    for codes in missing.chunks(1_000) {
+        let people = peers::directory(&ctx.identity)
+            .find_people_by_ref(reader.request(id::FindPeopleByRefRequest {
+                district_id: district.to_string(),
+                kind: id::PersonKind::Guardian as i32,
+                external_refs: codes.to_vec(),
+            }))
+            .await
+            .map_err(|s| anyhow::anyhow!("identity's FindPeopleByRef: {}", s.message()))?
+            .into_inner()
+            .people;
+        found.extend(people);
+    }
+    Ok(found)
 }
 
 /// The district of a run of a unit: found by its code, or made; in a dry run,

@@ -462,6 +462,34 @@ impl DirectoryService for Directory {
         ))
     }
 
+    async fn find_people_by_ref(
+        &self,
+        request: Request<pb::FindPeopleByRefRequest>,
+    ) -> Result<Response<pb::FindPeopleByRefResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let district_id = check.uuid("district_id", &r.district_id);
+        let kind = match pb::PersonKind::try_from(r.kind) {
+            Ok(pb::PersonKind::Student) => "student",
+            Ok(pb::PersonKind::Staff) => "staff",
+            Ok(pb::PersonKind::Guardian) => "guardian",
+            _ => {
+                check.add(Violation::new(
+                    "kind",
+                    "must be one of the listed values",
+                    "phải là một trong các giá trị cho phép",
+                ));
+                ""
+            }
+        };
+        check.at_most("external_refs", r.external_refs.len(), 1_000);
+        check.done()?;
+        let people =
+            export::by_ref(&self.ctx, &caller, district_id, kind, &r.external_refs).await?;
+        Ok(Response::new(pb::FindPeopleByRefResponse { people }))
+    }
+
     async fn search_people(
         &self,
         request: Request<pb::SearchPeopleRequest>,

@@ -119,6 +119,30 @@ pub(crate) async fn school(
     })
 }
 
+/// The district's people of `kind` with these codes.
+pub(crate) async fn by_ref(
+    ctx: &Ctx,
+    caller: &Caller,
+    district_id: Uuid,
+    kind: &str,
+    refs: &[String],
+) -> AppResult<Vec<Person>> {
+    let mut conn = ctx.pool.acquire().await?;
+    let target = access::district(&mut conn, district_id).await?;
+    caller.require(DISTRICT_EXPORTERS, &target)?;
+    let sql = format!(
+        "SELECT {PERSON_COLUMNS} FROM people p \
+         WHERE p.district_id = $1 AND p.kind = $2 AND p.external_ref = ANY($3) ORDER BY p.id"
+    );
+    let rows: Vec<PersonRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(district_id)
+        .bind(kind)
+        .bind(refs)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().map(Person::from).collect())
+}
+
 pub(crate) async fn district(
     ctx: &Ctx,
     caller: &Caller,

@@ -400,3 +400,60 @@ async fn a_mirrored_district_is_kept_by_scheduled_incremental_runs() {
     .await;
     assert_eq!(scheduled.mode, pb::SyncMode::Incremental as i32);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_of_children_in_two_schools_is_one_guardian_linked_to_both() {
+    let year = school_year();
+    let mut city = small_city(&year);
+    let parent = city.students[0].guardians[0].clone();
+    city.schools.push(citydb_sim::model::School {
+        code: "79999002".to_owned(),
+        name: "Trường Tiểu học Thử Nghiệm Hai".to_owned(),
+        unit_code: UNIT.to_owned(),
+        version: 1,
+    });
+    let mut teacher = city
+        .staff
+        .iter()
+        .find(|s| !s.school_code.is_empty())
+        .unwrap()
+        .clone();
+    teacher.code = "GV9000001".to_owned();
+    teacher.school_code = "79999002".to_owned();
+    teacher.phone = "0399000001".to_owned();
+    city.staff.push(teacher);
+    let mut class = city.classes[0].clone();
+    class.code = "79999002-1A1".to_owned();
+    class.school_code = "79999002".to_owned();
+    class.homeroom_teacher_code = "GV9000001".to_owned();
+    city.classes.push(class);
+    let mut sibling = city.students[0].clone();
+    sibling.code = "7900900001".to_owned();
+    sibling.full_name = "Võ Minh Khang".to_owned();
+    sibling.school_code = "79999002".to_owned();
+    sibling.class_code = "79999002-1A1".to_owned();
+    sibling.guardians = vec![parent.clone()];
+    city.students.push(sibling);
+
+    let stack = Stack::start(city, Faults::default()).await;
+    let run = stack.finished(&stack.run_of_unit(false).await).await;
+    let refused: Vec<_> = run
+        .changes
+        .iter()
+        .filter(|c| c.status != "applied")
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    let district = stack.export_district(&run.district_id).await;
+    let mut guardian_ids = Vec::new();
+    for school in &district.schools {
+        let export = stack.export_school(&school.id).await;
+        let guardian = export
+            .guardians
+            .iter()
+            .find(|g| g.external_ref == parent.guardian_code)
+            .expect("the parent among each school's guardians");
+        guardian_ids.push(guardian.id.clone());
+    }
+    assert_eq!(guardian_ids.len(), 2);
+    assert_eq!(guardian_ids[0], guardian_ids[1], "one guardian");
+}
