@@ -34,6 +34,10 @@ pub enum DirectoryChange {
         guardian: Uuid,
         student: Uuid,
     },
+    GuardianUnlinked {
+        guardian: Uuid,
+        student: Uuid,
+    },
 }
 
 /// Applies `event` to the shared tables; `None` when they do not hold what it
@@ -95,6 +99,17 @@ pub async fn project(
             .execute(conn)
             .await?;
             DirectoryChange::GuardianLinked { guardian, student }
+        }
+        "GuardianUnlinked" => {
+            let unlinked: identity::GuardianUnlinked = event.decode()?;
+            let guardian = uuid("guardian_id", &unlinked.guardian_id)?;
+            let student = uuid("student_id", &unlinked.student_id)?;
+            sqlx::query("DELETE FROM guardianships WHERE guardian_id = $1 AND student_id = $2")
+                .bind(guardian)
+                .bind(student)
+                .execute(conn)
+                .await?;
+            DirectoryChange::GuardianUnlinked { guardian, student }
         }
         _ => return Ok(None),
     };

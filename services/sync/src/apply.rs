@@ -434,6 +434,23 @@ impl<'a> Applier<'a> {
                     .await?,
                 )
             }
+            Action::UnlinkGuardian {
+                guardian_id,
+                student_id,
+            } => {
+                let request = id::UnlinkGuardianRequest {
+                    request_id,
+                    guardian_id: guardian_id.clone(),
+                    student_id: student_id.clone(),
+                };
+                done(
+                    self.call(
+                        |mut c, r| async move { c.unlink_guardian(r).await.map(|_| String::new()) },
+                        request,
+                    )
+                    .await?,
+                )
+            }
             Action::LinkGuardian {
                 student_code,
                 relation,

@@ -297,6 +297,21 @@ impl DirectoryService for Directory {
         Ok(Response::new(link))
     }
 
+    async fn unlink_guardian(
+        &self,
+        request: Request<pb::UnlinkGuardianRequest>,
+    ) -> Result<Response<pb::UnlinkGuardianResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let r = request.into_inner();
+        let mut check = Check::new();
+        let request_key = check.request_key(&caller, &r.request_id, &r);
+        let guardian_id = check.uuid("guardian_id", &r.guardian_id);
+        let student_id = check.uuid("student_id", &r.student_id);
+        check.done()?;
+        people::unlink_guardian(&self.ctx, &caller, request_key, guardian_id, student_id).await?;
+        Ok(Response::new(pb::UnlinkGuardianResponse {}))
+    }
+
     async fn assign_homeroom_teacher(
         &self,
         request: Request<pb::AssignHomeroomTeacherRequest>,

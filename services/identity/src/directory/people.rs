@@ -1,11 +1,12 @@
 //! Registering students, staff and guardians, and linking guardians to students.
 
-use kernel::auth::{Caller, Role};
+use kernel::auth::{Binding, Caller, Role, ScopeKind};
 use kernel::command::idempotent;
 use kernel::event_store::RequestKey;
 use lienlac_proto::identity::v1::{Gender, Guardianship, Person, PersonKind, Relation};
 use lienlac_proto::identity::v2::{
-    GuardianLinked, GuardianRegistered, StaffRegistered, StudentRegistered,
+    GuardianLinked, GuardianRegistered, GuardianUnlinked, RoleRevoked, StaffRegistered,
+    StudentRegistered,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -244,6 +245,67 @@ pub(crate) async fn register_guardian(
                 external_ref: new.external_ref.unwrap_or_default(),
                 ..Person::default()
             })
+        })
+    })
+    .await
+}
+
+pub(crate) async fn unlink_guardian(
+    ctx: &Ctx,
+    caller: &Caller,
+    request: RequestKey,
+    guardian_id: Uuid,
+    student_id: Uuid,
+) -> AppResult<()> {
+    let student = access::student(&mut *ctx.pool.acquire().await?, student_id).await?;
+    caller.require(DIRECTORY_WRITERS, &student)?;
+    let district_id = student.district.unwrap_or_default();
+    let school_id = student.school;
+    let by = caller.clone();
+    idempotent(&ctx.pool, &request, move |tx| {
+        Box::pin(async move {
+            let linked: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM guardianships WHERE guardian_id = $1 AND student_id = $2)",
+            )
+            .bind(guardian_id)
+            .bind(student_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !linked {
+                return Err(AppError::Rejected(
+                    "the guardian is not linked to this student".to_owned(),
+                ));
+            }
+            let event = GuardianUnlinked {
+                guardian_id: guardian_id.to_string(),
+                student_id: student_id.to_string(),
+                school_id: school_id.map(|s| s.to_string()).unwrap_or_default(),
+            };
+            let meta = meta(&by, district_id, school_id);
+            emit(tx, &person_stream(student_id), &meta, &event).await?;
+            // Every service follows RoleRevoked to end sign-ins that held the role
+            // (kernel/src/auth/revocations.rs).
+            let accounts: Vec<Uuid> =
+                sqlx::query_scalar("SELECT id FROM accounts WHERE person_id = $1")
+                    .bind(guardian_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for account in accounts {
+                let binding = Binding {
+                    role: Role::Guardian,
+                    scope: ScopeKind::Student,
+                    id: Some(student_id),
+                    district: Some(district_id),
+                    school: school_id,
+                };
+                let revoked = RoleRevoked {
+                    account_id: account.to_string(),
+                    person_id: guardian_id.to_string(),
+                    binding: Some(crate::roles::binding_to_proto(&binding, account)),
+                };
+                emit(tx, &crate::events::account_stream(account), &meta, &revoked).await?;
+            }
+            Ok(())
         })
     })
     .await

@@ -151,6 +151,19 @@ pub(super) async fn guardian_linked(
     Ok(())
 }
 
+pub(super) async fn guardian_unlinked(
+    conn: &mut PgConnection,
+    fact: &Fact<'_>,
+) -> anyhow::Result<()> {
+    let event: pb::GuardianUnlinked = fact.decode()?;
+    sqlx::query("DELETE FROM guardianships WHERE guardian_id = $1 AND student_id = $2")
+        .bind(id(&event.guardian_id)?)
+        .bind(id(&event.student_id)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Enrolled anew, or again in a school year the student had left.
 pub(super) async fn student_enrolled(
     conn: &mut PgConnection,

@@ -42,6 +42,7 @@ impl InlineProjection for IdentityTables {
             "StaffRegistered" => directory::staff_registered(conn, fact).await,
             "GuardianRegistered" => directory::guardian_registered(conn, fact).await,
             "GuardianLinked" => directory::guardian_linked(conn, fact).await,
+            "GuardianUnlinked" => directory::guardian_unlinked(conn, fact).await,
             "StudentEnrolled" => directory::student_enrolled(conn, fact).await,
             "StudentTransferred" => directory::student_transferred(conn, fact).await,
             "StudentWithdrawn" => directory::student_withdrawn(conn, fact).await,

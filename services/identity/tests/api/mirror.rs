@@ -368,3 +368,70 @@ async fn a_move_reported_late_takes_effect_on_its_day_within_the_enrolment_and_n
         dated[1]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unlinked_guardian_loses_the_student_and_their_sign_ins_lose_the_role_at_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Phường Đa Kao").await;
+    let school = school_fixture(&mut directory, &district_id, "Trường C").await;
+    let accounts = accounts_for(
+        &app,
+        &admin,
+        &school.school_id,
+        std::slice::from_ref(&school.guardian_id),
+    )
+    .await;
+    let (account, guardian_token) = accounts[0].clone();
+    assert!(
+        app.directory(&guardian_token)
+            .get_person(pb::GetPersonRequest {
+                person_id: school.student_id.clone(),
+            })
+            .await
+            .is_ok()
+    );
+
+    let unlink = || pb::UnlinkGuardianRequest {
+        request_id: rid(),
+        guardian_id: school.guardian_id.clone(),
+        student_id: school.student_id.clone(),
+    };
+    directory.unlink_guardian(unlink()).await.unwrap();
+    let student = directory
+        .get_person(pb::GetPersonRequest {
+            person_id: school.student_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(student.guardianships.is_empty());
+    let again = directory.unlink_guardian(unlink()).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+
+    let revoked: Vec<String> = app
+        .stored_events()
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "RoleRevoked")
+        .map(|(_, data)| data)
+        .collect();
+    assert_eq!(revoked.len(), 1);
+    assert!(
+        revoked[0].contains(&account) && revoked[0].contains(&school.student_id),
+        "{}",
+        revoked[0]
+    );
+    // A new sign-in no longer holds the student.
+    let username = username_of(&app, &account).await;
+    let fresh = app.login(&username, PASSWORD).await.unwrap().access_token;
+    let refused = app
+        .directory(&fresh)
+        .get_person(pb::GetPersonRequest {
+            person_id: school.student_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+}

@@ -34,6 +34,9 @@ impl Projection for DirectoryProjection {
             Some(DirectoryChange::GuardianLinked { guardian, student }) => {
                 return guardian_linked(conn, guardian, student).await;
             }
+            Some(DirectoryChange::GuardianUnlinked { guardian, student }) => {
+                return guardian_unlinked(conn, guardian, student).await;
+            }
             Some(_) => return Ok(()),
             None => {}
         }
@@ -181,6 +184,29 @@ async fn guardian_linked(
     .execute(&mut *conn)
     .await?;
     let children = children_of(conn, guardian).await?;
+    refresh_guardian_counts(conn, &children).await?;
+    Ok(())
+}
+
+/// A guardianship ended (the shared tables no longer hold it): whether the
+/// guardian still has more than one child, and the figures of the student and of
+/// the guardian's other children.
+async fn guardian_unlinked(
+    conn: &mut PgConnection,
+    guardian: uuid::Uuid,
+    student: uuid::Uuid,
+) -> anyhow::Result<()> {
+    lock_guardian_figures(conn).await?;
+    sqlx::query(
+        "UPDATE guardianships SET shared = EXISTS (SELECT 1 FROM guardianships o \
+             WHERE o.guardian_id = $1 AND o.student_id <> guardianships.student_id) \
+         WHERE guardian_id = $1",
+    )
+    .bind(guardian)
+    .execute(&mut *conn)
+    .await?;
+    let mut children = children_of(conn, guardian).await?;
+    children.push(student);
     refresh_guardian_counts(conn, &children).await?;
     Ok(())
 }

@@ -70,6 +70,15 @@ pub(crate) fn drift(source: &SourceSchool, held: &SchoolExport, plan: &[Change])
             "update_person" if source.guardians.contains_key(&change.external_ref) => "guardian",
             "update_person" if source_staff.contains(change.external_ref.as_str()) => "staff",
             "update_person" => "student",
+            "unlink_guardian" => {
+                found.push(Drift {
+                    kind: "not_in_source",
+                    entity: "guardian",
+                    external_ref: change.external_ref.clone(),
+                    detail: change.detail.clone(),
+                });
+                continue;
+            }
             "withdraw_student" if change.version == 0 => {
                 found.push(Drift {
                     kind: "not_in_source",

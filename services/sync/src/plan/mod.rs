@@ -72,6 +72,11 @@ pub(crate) enum Action {
         student_code: String,
         relation: Relation,
     },
+    /// The source no longer names the guardian (`external_ref`) the student's.
+    UnlinkGuardian {
+        guardian_id: String,
+        student_id: String,
+    },
 }
 
 /// One change of the plan.
@@ -103,6 +108,7 @@ impl Change {
             Action::WithdrawStudent { .. } => "withdraw_student",
             Action::RegisterGuardian { .. } => "register_guardian",
             Action::LinkGuardian { .. } => "link_guardian",
+            Action::UnlinkGuardian { .. } => "unlink_guardian",
         }
     }
 
@@ -116,6 +122,7 @@ impl Change {
             | Action::EnrolStudent { student_id } => student_id.as_str(),
             Action::AssignHomeroomTeacher { staff_code } => staff_code.as_str(),
             Action::LinkGuardian { student_code, .. } => student_code.as_str(),
+            Action::UnlinkGuardian { student_id, .. } => student_id.as_str(),
             _ => "",
         };
         let key = format!(

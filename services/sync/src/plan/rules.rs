@@ -108,6 +108,9 @@ pub(crate) fn plan(
         }
         changes.extend(student_changes(student, &held, &source.classes_by_code()));
         changes.extend(guardian_changes(student, source, &held));
+        if complete {
+            changes.extend(unlinks(student, &held));
+        }
     }
 
     for (code, person) in held.students_by_ref.iter().filter(|_| complete) {
@@ -147,6 +150,7 @@ struct Held<'a> {
     students_by_ref: BTreeMap<&'a str, &'a Person>,
     guardians_by_ref: HashMap<&'a str, &'a Person>,
     guardians_by_phone: HashMap<&'a str, &'a Person>,
+    guardians_by_id: HashMap<&'a str, &'a Person>,
 }
 
 impl<'a> Held<'a> {
@@ -189,6 +193,11 @@ impl<'a> Held<'a> {
                 .collect(),
             guardians_by_ref: refs(&export.guardians),
             guardians_by_phone: phones(&export.guardians),
+            guardians_by_id: export
+                .guardians
+                .iter()
+                .map(|p| (p.id.as_str(), p))
+                .collect(),
         }
     }
 
@@ -366,6 +375,40 @@ fn student_changes(
         ));
     }
     changes
+}
+
+/// The student's guardians the source no longer names: of those lienlac has from
+/// the source (a guardian made in lienlac is the school's to keep).
+fn unlinks(student: &SourceStudent, held: &Held<'_>) -> Vec<Change> {
+    let Some(person) = held.students_by_ref.get(student.code.as_str()) else {
+        return Vec::new();
+    };
+    if student.left {
+        return Vec::new();
+    }
+    let named: BTreeSet<&str> = student
+        .guardians
+        .iter()
+        .map(|(code, _)| code.as_str())
+        .collect();
+    person
+        .guardianships
+        .iter()
+        .filter_map(|link| held.guardians_by_id.get(link.guardian_id.as_str()))
+        .filter(|guardian| {
+            !guardian.external_ref.is_empty() && !named.contains(guardian.external_ref.as_str())
+        })
+        .map(|guardian| Change {
+            action: Action::UnlinkGuardian {
+                guardian_id: guardian.id.clone(),
+                student_id: person.id.clone(),
+            },
+            external_ref: guardian.external_ref.clone(),
+            class_ref: student.class_code.clone(),
+            version: student.version,
+            detail: format!("no longer a guardian of {}", student.code),
+        })
+        .collect()
 }
 
 /// The student's guardians: registered, corrected and linked as the source has them.
@@ -551,7 +594,7 @@ mod tests {
         type Edit = fn(&mut SourceSchool);
         // (what the source changed, the changes planned as (kind, code))
         type Row = (&'static str, Edit, &'static [(&'static str, &'static str)]);
-        let table: [Row; 8] = [
+        let table: [Row; 9] = [
             ("nothing but d's leaving", |_| {}, &[]),
             (
                 "a new class",
@@ -602,6 +645,11 @@ mod tests {
                     s.guardians.get_mut("PH1").expect("PH1").phone = "+84399888777".to_owned();
                 },
                 &[("update_person", "PH1")],
+            ),
+            (
+                "a guardian no longer named",
+                |s| s.students[0].guardians.clear(),
+                &[("unlink_guardian", "PH1")],
             ),
             (
                 "another homeroom teacher",

@@ -107,6 +107,11 @@ async fn a_dry_run_reports_every_change_the_source_made_and_changes_nothing() {
         studying[2].code.clone(),
     );
     let guardian = studying[3].guardians[0].guardian_code.clone();
+    let (parted, parted_student) = studying[4..]
+        .iter()
+        .find(|s| s.guardians.len() == 2)
+        .map(|s| (s.guardians[1].guardian_code.clone(), s.code.clone()))
+        .unwrap();
     let since = (school::dates::local_today() - time::Duration::days(2)).to_string();
     let left_on = (school::dates::local_today() - time::Duration::days(1)).to_string();
     stack.simulator.edit(|city| {
@@ -125,6 +130,7 @@ async fn a_dry_run_reports_every_change_the_source_made_and_changes_nothing() {
         newcomer.guardians.truncate(1);
         city.add_student(newcomer);
         city.edit_guardian(&guardian, |g| g.phone = "0399888777".to_owned());
+        city.edit_student(&parted_student, |s| s.guardians.truncate(1));
     });
 
     // In lienlac, a leader retypes a teacher's name and adds a club as a class.
@@ -194,6 +200,7 @@ async fn a_dry_run_reports_every_change_the_source_made_and_changes_nothing() {
             city.students[0].guardians[0].guardian_code.clone(),
         ),
         ("update_person".to_owned(), guardian.clone()),
+        ("unlink_guardian".to_owned(), parted.clone()),
     ];
     wanted.sort();
     assert_eq!(plan, wanted);
@@ -253,6 +260,11 @@ async fn a_dry_run_reports_every_change_the_source_made_and_changes_nothing() {
             "made_in_lienlac".to_owned(),
             "class".to_owned(),
             "CLB".to_owned(),
+        ),
+        (
+            "not_in_source".to_owned(),
+            "guardian".to_owned(),
+            parted.clone(),
         ),
     ];
     wanted_drift.sort();
