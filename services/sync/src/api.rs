@@ -17,6 +17,17 @@ pub(crate) struct Sync {
     pub(crate) ctx: Ctx,
 }
 
+impl Sync {
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, Status> {
+        Ok(self
+            .ctx
+            .pool
+            .acquire()
+            .await
+            .map_err(kernel::error::AppError::from)?)
+    }
+}
+
 #[tonic::async_trait]
 impl SyncService for Sync {
     async fn start_sync_run(
@@ -81,12 +92,7 @@ impl SyncService for Sync {
             format!("file:{file}")
         };
         check.done()?;
-        let mut conn = self
-            .ctx
-            .pool
-            .acquire()
-            .await
-            .map_err(kernel::error::AppError::from)?;
+        let mut conn = self.conn().await?;
         let scope = match (district_id, school_id) {
             (_, Some(school_id)) => {
                 let (target, code) = access::school(&mut conn, school_id).await?;
@@ -151,12 +157,7 @@ impl SyncService for Sync {
         } else {
             i64::from(r.limit)
         };
-        let mut conn = self
-            .ctx
-            .pool
-            .acquire()
-            .await
-            .map_err(kernel::error::AppError::from)?;
+        let mut conn = self.conn().await?;
         caller.require(RUN_READERS, &access::run(&mut conn, run_id).await?)?;
         Ok(Response::new(runs::read(&mut conn, run_id, limit).await?))
     }
@@ -179,12 +180,7 @@ impl SyncService for Sync {
         }
         check.done()?;
         let limit = if r.limit == 0 { 20 } else { i64::from(r.limit) };
-        let mut conn = self
-            .ctx
-            .pool
-            .acquire()
-            .await
-            .map_err(kernel::error::AppError::from)?;
+        let mut conn = self.conn().await?;
         let target = match school_id {
             Some(school_id) => {
                 let (target, _) = access::school(&mut conn, school_id).await?;
@@ -210,12 +206,7 @@ impl SyncService for Sync {
         let district_id = check.uuid("district_id", &r.district_id);
         let school_id = check.optional_uuid("school_id", &r.school_id);
         check.done()?;
-        let mut conn = self
-            .ctx
-            .pool
-            .acquire()
-            .await
-            .map_err(kernel::error::AppError::from)?;
+        let mut conn = self.conn().await?;
         let (target, school) = match school_id {
             Some(school_id) => {
                 let (target, code) = access::school(&mut conn, school_id).await?;
@@ -242,12 +233,7 @@ impl SyncService for Sync {
         let school_id = check.uuid("school_id", &r.school_id);
         let (first_day, _) = check.month("month", &r.month);
         check.done()?;
-        let mut conn = self
-            .ctx
-            .pool
-            .acquire()
-            .await
-            .map_err(kernel::error::AppError::from)?;
+        let mut conn = self.conn().await?;
         let (target, _) = access::school(&mut conn, school_id).await?;
         caller.require(PUSH_READERS, &target)?;
         let school_year = school::dates::school_year_of(first_day);
@@ -267,16 +253,7 @@ impl SyncService for Sync {
         let school_id = check.uuid("school_id", &r.school_id);
         term(&mut check, r.term);
         check.done()?;
-        let (target, _) = access::school(
-            &mut *self
-                .ctx
-                .pool
-                .acquire()
-                .await
-                .map_err(kernel::error::AppError::from)?,
-            school_id,
-        )
-        .await?;
+        let (target, _) = access::school(&mut *self.conn().await?, school_id).await?;
         caller.require(RUN_STARTERS, &target)?;
         Ok(Response::new(
             term_results::import(&self.ctx, request_key, school_id, r.term).await?,
@@ -293,12 +270,7 @@ impl SyncService for Sync {
         let class_id = check.uuid("class_id", &r.class_id);
         term(&mut check, r.term);
         check.done()?;
-        let mut conn = self
-            .ctx
-            .pool
-            .acquire()
-            .await
-            .map_err(kernel::error::AppError::from)?;
+        let mut conn = self.conn().await?;
         let (target, school_year) = access::class(&mut conn, class_id).await?;
         caller.require(TERM_RESULT_READERS, &target)?;
         Ok(Response::new(
@@ -327,12 +299,7 @@ impl SyncService for Sync {
             }
         };
         check.done()?;
-        let mut conn = self
-            .ctx
-            .pool
-            .acquire()
-            .await
-            .map_err(kernel::error::AppError::from)?;
+        let mut conn = self.conn().await?;
         caller.require(RUN_READERS, &access::run(&mut conn, run_id).await?)?;
         let run = runs::read(&mut conn, run_id, i64::MAX).await?;
         Ok(Response::new(export::file(&run, format)?))

@@ -302,11 +302,7 @@ pub(crate) async fn record_plan(
         .bind(school_ref)
         .execute(&mut *conn)
         .await?;
-    let next: i32 =
-        sqlx::query_scalar("SELECT COALESCE(max(seq), 0) + 1 FROM sync_changes WHERE run_id = $1")
-            .bind(run)
-            .fetch_one(&mut *conn)
-            .await?;
+    let next = next_seq(conn, "sync_changes", run).await?;
     let seqs: Vec<i32> = (next..next + changes.len() as i32).collect();
     sqlx::query(
         "INSERT INTO sync_changes (run_id, seq, kind, external_ref, school_ref, class_ref, detail) \
@@ -321,12 +317,7 @@ pub(crate) async fn record_plan(
     .bind(changes.iter().map(|c| c.detail.as_str()).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
-    let first_error: i32 = sqlx::query_scalar(
-        "SELECT COALESCE(max(seq), 0) + 1 FROM sync_row_errors WHERE run_id = $1",
-    )
-    .bind(run)
-    .fetch_one(&mut *conn)
-    .await?;
+    let first_error = next_seq(conn, "sync_row_errors", run).await?;
     sqlx::query(
         "INSERT INTO sync_row_errors (run_id, seq, school_ref, source, line, column_name, external_ref, message) \
          SELECT $1, n, $2, s, l, c, r, m FROM unnest($3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[]) \
@@ -345,6 +336,15 @@ pub(crate) async fn record_plan(
     Ok(seqs)
 }
 
+/// The next place in a run's list of changes, row errors or drift.
+async fn next_seq(conn: &mut PgConnection, table: &str, run: Uuid) -> anyhow::Result<i32> {
+    let sql = format!("SELECT COALESCE(max(seq), 0) + 1 FROM {table} WHERE run_id = $1");
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(run)
+        .fetch_one(conn)
+        .await?)
+}
+
 /// A school's drift, replacing what an earlier pass of the run found for it.
 pub(crate) async fn record_drift(
     conn: &mut PgConnection,
@@ -357,11 +357,7 @@ pub(crate) async fn record_drift(
         .bind(school_ref)
         .execute(&mut *conn)
         .await?;
-    let first: i32 =
-        sqlx::query_scalar("SELECT COALESCE(max(seq), 0) + 1 FROM sync_drift WHERE run_id = $1")
-            .bind(run)
-            .fetch_one(&mut *conn)
-            .await?;
+    let first = next_seq(conn, "sync_drift", run).await?;
     sqlx::query(
         "INSERT INTO sync_drift (run_id, seq, school_ref, kind, entity, external_ref, detail) \
          SELECT $1, n, $2, k, e, r, d FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(n, k, e, r, d)",
