@@ -24,6 +24,18 @@ pub(crate) const RUN_READERS: &[Role] = &[
     Role::ItOfficer,
 ];
 
+/// Who reads a run's changes, row errors and drift, which name people and hold
+/// their phone numbers and birth dates: who reads people's details across a
+/// school (school/src/roles.rs, `DETAIL_READERS`) and the operator. The district's
+/// viewers read runs' counts only.
+pub(crate) const RUN_DETAIL_READERS: &[Role] = &[
+    Role::Operator,
+    Role::DistrictAdmin,
+    Role::Principal,
+    Role::VicePrincipal,
+    Role::ItOfficer,
+];
+
 /// Who reads how a school's months went to the city database: who reads runs,
 /// and the school's homeroom teachers and teachers.
 pub(crate) const PUSH_READERS: &[Role] = &[
@@ -100,5 +112,28 @@ pub(crate) async fn run(conn: &mut PgConnection, run_id: Uuid) -> AppResult<Targ
         Some((Some(district), Some(school))) => Ok(Target::school(district, school)),
         Some((Some(district), None)) => Ok(Target::district(district)),
         Some((None, _)) => Ok(Target::platform()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use school::roles::{DETAIL_READERS, is_union_of};
+
+    use super::*;
+
+    #[test]
+    fn a_runs_details_go_only_to_who_reads_peoples_details_and_its_counts_to_the_districts_viewers_too()
+     {
+        assert!(is_union_of(
+            RUN_DETAIL_READERS,
+            &[&[Role::Operator], DETAIL_READERS]
+        ));
+        assert!(
+            RUN_DETAIL_READERS
+                .iter()
+                .all(|role| RUN_READERS.contains(role))
+        );
+        assert!(RUN_READERS.contains(&Role::DistrictViewer));
+        assert!(!RUN_DETAIL_READERS.contains(&Role::DistrictViewer));
     }
 }

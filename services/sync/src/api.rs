@@ -7,7 +7,9 @@ use lienlac_proto::sync::v1::sync_service_server::SyncService;
 use tonic::{Request, Response, Status};
 
 use crate::Ctx;
-use crate::access::{self, PUSH_READERS, RUN_READERS, RUN_STARTERS, TERM_RESULT_READERS};
+use crate::access::{
+    self, PUSH_READERS, RUN_DETAIL_READERS, RUN_READERS, RUN_STARTERS, TERM_RESULT_READERS,
+};
 use crate::export;
 use crate::push;
 use crate::runs::{self, Mode, NewRun, Scope};
@@ -158,8 +160,14 @@ impl SyncService for Sync {
             i64::from(r.limit)
         };
         let mut conn = self.conn().await?;
-        caller.require(RUN_READERS, &access::run(&mut conn, run_id).await?)?;
-        Ok(Response::new(runs::read(&mut conn, run_id, limit).await?))
+        let target = access::run(&mut conn, run_id).await?;
+        caller.require(RUN_READERS, &target)?;
+        let mut run = runs::read(&mut conn, run_id, limit).await?;
+        if !caller.holds(RUN_DETAIL_READERS, &target) {
+            run.changes.clear();
+            run.row_errors.clear();
+        }
+        Ok(Response::new(run))
     }
 
     async fn list_sync_runs(
@@ -217,7 +225,7 @@ impl SyncService for Sync {
             }
             None => (access::district(&mut conn, district_id).await?.0, None),
         };
-        caller.require(RUN_READERS, &target)?;
+        caller.require(RUN_DETAIL_READERS, &target)?;
         Ok(Response::new(
             runs::drift_report(&mut conn, district_id, school).await?,
         ))
@@ -300,7 +308,7 @@ impl SyncService for Sync {
         };
         check.done()?;
         let mut conn = self.conn().await?;
-        caller.require(RUN_READERS, &access::run(&mut conn, run_id).await?)?;
+        caller.require(RUN_DETAIL_READERS, &access::run(&mut conn, run_id).await?)?;
         let run = runs::read(&mut conn, run_id, i64::MAX).await?;
         Ok(Response::new(export::file(&run, format)?))
     }
