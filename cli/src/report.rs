@@ -200,20 +200,33 @@ impl Reports {
         if self.json {
             return self.print_json(&report);
         }
-        println!("adoption {} to {}", report.from_date, report.to_date);
         println!(
-            "{:<36} {:>11} {:>13} {:>16} {:>19} {:>8}",
-            "school", "staff", "signed in", "homeroom daily", "guardians active", "on time"
+            "adoption {} to {} (totals transferred: {})",
+            report.from_date, report.to_date, report.transfer_month
+        );
+        println!(
+            "{:<36} {:>11} {:>13} {:>16} {:>12} {:>19} {:>8}",
+            "school",
+            "staff",
+            "signed in",
+            "homeroom daily",
+            "transferred",
+            "guardians active",
+            "on time"
         );
         let row = |name: &str, figures: &pb::AdoptionFigures| {
             println!(
-                "{:<36} {:>11} {:>13} {:>16} {:>19} {:>8}",
+                "{:<36} {:>11} {:>13} {:>16} {:>12} {:>19} {:>8}",
                 name,
                 format!("{}/{}", figures.staff_activated, figures.staff_total),
                 format!("{}/{}", figures.staff_signed_in, figures.staff_total),
                 format!(
                     "{}/{}",
                     figures.homeroom_teachers_regular, figures.homeroom_teachers_total
+                ),
+                format!(
+                    "{}/{}",
+                    figures.homeroom_teachers_transferred, figures.homeroom_teachers_total
                 ),
                 format!(
                     "{}/{}",

@@ -49,7 +49,7 @@ declare -A READS=(
   [identity]="identity"
   [attendance]="identity"
   [messaging]="identity attendance"
-  [reporting]="identity attendance"
+  [reporting]="identity attendance sync"
   [sync]="identity attendance"
 )
 

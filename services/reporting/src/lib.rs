@@ -1,5 +1,5 @@
-//! The reporting service: read models built from identity's and attendance's
-//! events only (never a call to another service), the reports principals,
+//! The reporting service: read models built from identity's, attendance's and
+//! sync's events only (never a call to another service), the reports principals,
 //! district offices and guardians read, attendance exports, and rebuilds.
 
 mod access;

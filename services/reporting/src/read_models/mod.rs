@@ -1,6 +1,6 @@
 //! The read models, their generations, and rebuilds that swap.
 //!
-//! Each read model (`directory`, `attendance`) lives in a schema of its own per
+//! Each read model (`directory`, `attendance`, `transfers`) lives in a schema of its own per
 //! generation, `<schema>_<name>_g<generation>`, fed by the durable consumer
 //! `reporting-<name>-g<generation>`; the table `read_models` says which generation
 //! answers queries. A rebuild creates the next generation's tables beside the live
@@ -28,7 +28,7 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::projections::{AttendanceProjection, DirectoryProjection};
+use crate::projections::{AttendanceProjection, DirectoryProjection, TransfersProjection};
 
 mod consumer;
 mod model;
@@ -338,6 +338,10 @@ impl ReadModels {
             )),
             Model::Attendance => tokio::spawn(consumer.run(
                 move || AttendanceProjection::new(name.clone()),
+                token.clone(),
+            )),
+            Model::Transfers => tokio::spawn(consumer.run(
+                move || TransfersProjection::new(name.clone()),
                 token.clone(),
             )),
         };

@@ -7,15 +7,18 @@ use kernel::config::ServiceId;
 pub(crate) enum Model {
     Directory,
     Attendance,
+    /// The months' totals transferred to the city database.
+    Transfers,
 }
 
 impl Model {
-    pub(crate) const ALL: [Model; 2] = [Model::Directory, Model::Attendance];
+    pub(crate) const ALL: [Model; 3] = [Model::Directory, Model::Attendance, Model::Transfers];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Model::Directory => "directory",
             Model::Attendance => "attendance",
+            Model::Transfers => "transfers",
         }
     }
 
@@ -28,6 +31,7 @@ impl Model {
         match self {
             Model::Directory => include_str!("../../read_models/directory.sql"),
             Model::Attendance => include_str!("../../read_models/attendance.sql"),
+            Model::Transfers => include_str!("../../read_models/transfers.sql"),
         }
     }
 
@@ -36,6 +40,7 @@ impl Model {
         match self {
             Model::Directory => include_str!("../../read_models/directory_indexes.sql"),
             Model::Attendance => include_str!("../../read_models/attendance_indexes.sql"),
+            Model::Transfers => include_str!("../../read_models/transfers_indexes.sql"),
         }
     }
 
@@ -43,6 +48,7 @@ impl Model {
         match self {
             Model::Directory => ServiceId::IDENTITY,
             Model::Attendance => ServiceId::ATTENDANCE,
+            Model::Transfers => ServiceId::SYNC,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! How well schools use lienlac over a period: staff accounts and sign-ins,
-//! homeroom teachers taking attendance regularly, guardians activated, roll calls
-//! on time.
+//! homeroom teachers taking attendance regularly and transferring the month's
+//! totals to the city database, guardians activated, roll calls on time.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use kernel::error::AppResult;
 use lienlac_proto::reporting::v1 as pb;
@@ -118,6 +118,15 @@ pub(crate) async fn adoption(
     .bind(from)
     .bind(last_day)
     .fetch_all(pool);
+    let transfer_month = transfer_month(to);
+    let transferred = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(format!(
+        "SELECT class_id FROM month_transfers WHERE month = $2 AND sent \
+           AND class_id IN (SELECT id FROM classes WHERE {column} = $1 AND school_year = $3)"
+    )))
+    .bind(scope.id())
+    .bind(&transfer_month)
+    .bind(&school_year)
+    .fetch_all(pool);
     let closures = sqlx::query_as::<_, (Uuid, Date, Date)>(sqlx::AssertSqlSafe(format!(
         "SELECT c.school_id, c.from_date, c.to_date FROM closures c JOIN schools s ON s.id = c.school_id \
          WHERE s.{} = $1 AND c.from_date <= $3 AND c.to_date >= $2",
@@ -168,6 +177,7 @@ pub(crate) async fn adoption(
         classes,
         roll_calls,
         weekend_days,
+        transferred,
         closures,
         unshared_guardians,
         shared_guardians,
@@ -177,10 +187,12 @@ pub(crate) async fn adoption(
         classes,
         roll_calls,
         weekend_days,
+        transferred,
         closures,
         unshared_guardians,
         shared_guardians
     )?;
+    let transferred: HashSet<Uuid> = transferred.into_iter().collect();
     let staff: HashMap<Uuid, StaffRow> =
         staff.into_iter().map(|row| (row.school_id, row)).collect();
     let roll_calls: HashMap<Uuid, RollCallRow> = roll_calls
@@ -234,10 +246,14 @@ pub(crate) async fn adoption(
                 .unwrap_or_default();
             figures.roll_calls_submitted += submitted as i32;
             figures.roll_calls_on_time += on_time as i32;
+            let totals_transferred = transferred.contains(&class.id);
             if class.has_homeroom_teacher {
                 figures.homeroom_teachers_total += 1;
                 if days_taken as f64 >= settings.regular_share * school_days as f64 {
                     figures.homeroom_teachers_regular += 1;
+                }
+                if totals_transferred {
+                    figures.homeroom_teachers_transferred += 1;
                 }
             }
             if matches!(scope, Scope::School(_)) {
@@ -253,6 +269,7 @@ pub(crate) async fn adoption(
                     days_with_roll_call: days_taken as i32,
                     school_days: school_days as i32,
                     has_homeroom_teacher: class.has_homeroom_teacher,
+                    totals_transferred,
                 });
             }
         }
@@ -280,7 +297,23 @@ pub(crate) async fn adoption(
         afternoon_cutoff: format_clock(settings.afternoon_cutoff),
         schools: reports,
         totals: Some(totals),
+        transfer_month,
     })
+}
+
+/// `YYYY-MM`: the month whose totals a report up to `to` counts as transferred,
+/// the last one that ended by `to` (a report of a month in progress asks after
+/// the month before).
+fn transfer_month(to: Date) -> String {
+    let ended = to.next_day().is_none_or(|next| next.month() != to.month());
+    let (year, month) = if ended {
+        (to.year(), to.month())
+    } else if to.month() == time::Month::January {
+        (to.year() - 1, time::Month::December)
+    } else {
+        (to.year(), to.month().previous())
+    };
+    format!("{year:04}-{:02}", month as u8)
 }
 
 /// Monday to Friday in `[from, to]`.
@@ -306,6 +339,29 @@ fn add(totals: &mut pb::AdoptionFigures, figures: &pb::AdoptionFigures) {
     totals.staff_signed_in += figures.staff_signed_in;
     totals.homeroom_teachers_total += figures.homeroom_teachers_total;
     totals.homeroom_teachers_regular += figures.homeroom_teachers_regular;
+    totals.homeroom_teachers_transferred += figures.homeroom_teachers_transferred;
     totals.roll_calls_submitted += figures.roll_calls_submitted;
     totals.roll_calls_on_time += figures.roll_calls_on_time;
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::transfer_month;
+
+    #[test]
+    fn the_transfer_month_is_the_last_that_ended_by_the_end_of_the_period() {
+        for (to, month) in [
+            (date!(2026 - 11 - 30), "2026-11"),
+            (date!(2026 - 11 - 29), "2026-10"),
+            (date!(2026 - 12 - 01), "2026-11"),
+            (date!(2027 - 01 - 15), "2026-12"),
+            (date!(2026 - 12 - 31), "2026-12"),
+            (date!(2028 - 02 - 28), "2028-01"),
+            (date!(2028 - 02 - 29), "2028-02"),
+        ] {
+            assert_eq!(transfer_month(to), month, "{to}");
+        }
+    }
 }

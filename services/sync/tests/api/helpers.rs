@@ -16,6 +16,7 @@ use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceC
 use lienlac_proto::identity::v1 as id;
 use lienlac_proto::identity::v1::auth_service_client::AuthServiceClient;
 use lienlac_proto::identity::v1::directory_service_client::DirectoryServiceClient;
+use lienlac_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use lienlac_proto::sync::v1 as pb;
 use lienlac_proto::sync::v1::sync_service_client::SyncServiceClient;
 use lienlac_test_support::{ADMIN_PASSWORD, SYNC_SECRET, start_identity};
@@ -190,6 +191,18 @@ impl Stack {
         let pool = app.pool().clone();
         tokio::spawn(app.run_until_stopped(self.stop.clone()));
         (AttendanceServiceClient::new(channel(addr)), pool)
+    }
+
+    /// Reporting in the same world.
+    pub async fn start_reporting(&self) -> ReportingServiceClient<Channel> {
+        let mut config = self.world.config(ServiceId::REPORTING);
+        config.identity_url = format!("http://{}", self.identity_addr);
+        let app = reporting::Application::build(reporting::Settings::defaults(config))
+            .await
+            .unwrap();
+        let addr = app.grpc_addr();
+        tokio::spawn(app.run_until_stopped(self.stop.clone()));
+        ReportingServiceClient::new(channel(addr))
     }
 
     pub fn sync(&self) -> SyncServiceClient<Channel> {

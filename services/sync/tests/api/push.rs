@@ -23,6 +23,7 @@ async fn a_closed_month_reaches_the_city_once_an_amended_one_again_and_a_refusal
     let year = school_year();
     let stack = Stack::start(small_city(&year), Faults::default()).await;
     let (attendance, attendance_pool) = stack.start_attendance().await;
+    let reporting = stack.start_reporting().await;
     let run = stack.finished(&stack.run_of_unit(false).await).await;
     let district = stack.export_district(&run.district_id).await;
     let school_id = district.schools[0].id.clone();
@@ -170,6 +171,56 @@ async fn a_closed_month_reaches_the_city_once_an_amended_one_again_and_a_refusal
     })
     .await;
     assert!(refused.reason.contains(&mover), "{}", refused.reason);
+
+    // The school's adoption report of the month counts 1A1's homeroom teacher as
+    // having transferred the month's totals, not 1A2's.
+    let adoption = || async {
+        let month = this_month();
+        let last_day = (28..=31)
+            .rev()
+            .map(|day| format!("{month}-{day}"))
+            .find(|day| kernel::dates::parse(day).is_some())
+            .unwrap();
+        reporting
+            .clone()
+            .get_adoption_report(with_token(
+                lienlac_proto::reporting::v1::GetAdoptionReportRequest {
+                    school_id: school_id.clone(),
+                    from_date: format!("{month}-01"),
+                    to_date: last_day,
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let report = eventually(
+        "the adoption report counts 1A1's transfer",
+        Duration::from_secs(30),
+        || async {
+            let report = adoption().await;
+            let figures = report.schools[0].figures.unwrap();
+            (figures.homeroom_teachers_transferred == 1).then_some(report)
+        },
+    )
+    .await;
+    assert_eq!(report.transfer_month, this_month());
+    let transferred: Vec<(&str, bool)> = report.schools[0]
+        .classes
+        .iter()
+        .map(|c| (c.name.as_str(), c.totals_transferred))
+        .collect();
+    assert_eq!(
+        transferred,
+        [
+            ("1A1", true),
+            ("1A2", false),
+            ("2A1", false),
+            ("3A1", false)
+        ]
+    );
 
     // 1A1 reopened, corrected and closed again: the amended totals go too.
     attendance

@@ -1,0 +1,1 @@
+-- The transfers read model needs no index beside its key.
