@@ -259,6 +259,7 @@ async fn class(
                             external_ref: format!("B{}S{school:04}{number:02}{n:03}", clients.seed),
                         })
                         .collect(),
+                    ..Default::default()
                 })?,
             )
             .await

@@ -6,6 +6,8 @@
 //! what the log holds of them can no longer be read, while the log stays whole and
 //! the person stays an id (docs/privacy.md).
 
+use std::collections::HashMap;
+
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use base64::Engine as _;
@@ -91,6 +93,24 @@ pub(crate) async fn create_key(conn: &mut PgConnection, person: Uuid) -> anyhow:
     Ok(())
 }
 
+/// Gives each of `people` a data key, in the transaction that registers them
+/// together.
+pub(crate) async fn create_keys(conn: &mut PgConnection, people: &[Uuid]) -> anyhow::Result<()> {
+    let mut keys = Vec::with_capacity(people.len());
+    for _ in people {
+        let mut key = vec![0u8; KEY_BYTES];
+        getrandom::fill(&mut key)
+            .map_err(|e| anyhow::anyhow!("no randomness for a data key: {e}"))?;
+        keys.push(key);
+    }
+    sqlx::query("INSERT INTO personal_data_keys (person_id, key) SELECT * FROM unnest($1::uuid[], $2::bytea[])")
+        .bind(people)
+        .bind(keys)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Deletes `person`'s key: their sealed fields are unreadable from now on.
 pub(crate) async fn erase_key(conn: &mut PgConnection, person: Uuid) -> anyhow::Result<()> {
     sqlx::query("DELETE FROM personal_data_keys WHERE person_id = $1")
@@ -137,6 +157,63 @@ where
     Ok(event
         .keeping(SEALED_FIELD, sealed)
         .map_err(anyhow::Error::from)?)
+}
+
+/// `public`, published as it is and stored with each person's fields sealed
+/// under that person's key beside it: an event about many people, each of whom
+/// can be erased alone. The keys were made in this transaction.
+pub(crate) async fn sealed_event_of_many<P>(
+    conn: &mut PgConnection,
+    public: &P,
+    people: &[(Uuid, PersonalFields)],
+) -> anyhow::Result<NewEvent>
+where
+    P: prost::Message + prost::Name + Serialize,
+{
+    let ids: Vec<Uuid> = people.iter().map(|(id, _)| *id).collect();
+    let keys = keys_of(conn, &ids).await?;
+    let event = NewEvent::from_message(public)?;
+    let mut sealed = Vec::with_capacity(people.len());
+    for (person, fields) in people {
+        let key = keys
+            .get(person)
+            .ok_or_else(|| anyhow::anyhow!("person {person} has no data key"))?;
+        sealed.push(seal(key, *person, &event.event_type, fields)?);
+    }
+    Ok(event.keeping(SEALED_FIELD, sealed)?)
+}
+
+/// The personal fields of each person an event of many sealed
+/// ([`sealed_event_of_many`]); an erased person is left out.
+pub(crate) async fn open_many(
+    conn: &mut PgConnection,
+    fact: &Fact<'_>,
+) -> anyhow::Result<HashMap<Uuid, PersonalFields>> {
+    let sealed: Vec<Sealed> = fact.required(SEALED_FIELD)?;
+    let ids: Vec<Uuid> = sealed.iter().map(|s| s.person_id).collect();
+    let keys = keys_of(conn, &ids).await?;
+    let mut opened = HashMap::with_capacity(sealed.len());
+    for sealed in &sealed {
+        if let Some(key) = keys.get(&sealed.person_id) {
+            opened.insert(sealed.person_id, unseal(key, fact.event_type, sealed)?);
+        }
+    }
+    Ok(opened)
+}
+
+async fn keys_of(
+    conn: &mut PgConnection,
+    people: &[Uuid],
+) -> anyhow::Result<HashMap<Uuid, DataKey>> {
+    let keys: Vec<(Uuid, Vec<u8>)> =
+        sqlx::query_as("SELECT person_id, key FROM personal_data_keys WHERE person_id = ANY($1)")
+            .bind(people)
+            .fetch_all(conn)
+            .await?;
+    Ok(keys
+        .into_iter()
+        .map(|(person, key)| (person, DataKey(key)))
+        .collect())
 }
 
 /// The personal fields `fact` sealed; `None` once their person was erased.

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::enrolments::{self, Change, uuid};
 
 /// What a directory event changed in the shared tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirectoryChange {
     /// A school or class created, or a class's homeroom teacher assigned.
     Structure,
@@ -37,6 +37,12 @@ pub enum DirectoryChange {
     GuardianUnlinked {
         guardian: Uuid,
         student: Uuid,
+    },
+    /// A class's roster imported: its students enrolled (new periods opened) and
+    /// their guardianships, `(guardian, student)`.
+    RosterImported {
+        students: Vec<Uuid>,
+        links: Vec<(Uuid, Uuid)>,
     },
 }
 
@@ -99,6 +105,41 @@ pub async fn project(
             .execute(conn)
             .await?;
             DirectoryChange::GuardianLinked { guardian, student }
+        }
+        "ClassRosterImported" => {
+            let roster: identity::ClassRosterImported = event.decode()?;
+            let students = roster
+                .students
+                .iter()
+                .map(|s| uuid("student_id", &s.student_id))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let links = roster
+                .links
+                .iter()
+                .map(|l| {
+                    Ok((
+                        uuid("guardian_id", &l.guardian_id)?,
+                        uuid("student_id", &l.student_id)?,
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            enrolments::open_roster_periods(
+                conn,
+                &students,
+                uuid("class_id", &roster.class_id)?,
+                &roster.school_year,
+            )
+            .await?;
+            let (guardians, linked): (Vec<Uuid>, Vec<Uuid>) = links.iter().copied().unzip();
+            sqlx::query(
+                "INSERT INTO guardianships (guardian_id, student_id) \
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(&guardians)
+            .bind(&linked)
+            .execute(conn)
+            .await?;
+            DirectoryChange::RosterImported { students, links }
         }
         "GuardianUnlinked" => {
             let unlinked: identity::GuardianUnlinked = event.decode()?;

@@ -112,6 +112,31 @@ pub fn recorded_on(event: &ReceivedEvent) -> anyhow::Result<Date> {
     Ok(dates::local_date(at))
 }
 
+/// A class's roster imported (`ClassRosterImported`): its students, new to the
+/// directory, are in the class for the whole school year, as a first enrolment
+/// each would say.
+pub async fn open_roster_periods(
+    conn: &mut PgConnection,
+    students: &[Uuid],
+    class: Uuid,
+    school_year: &str,
+) -> anyhow::Result<()> {
+    let from = dates::school_year_start(school_year)
+        .ok_or_else(|| anyhow::anyhow!("school year {school_year:?}"))?;
+    sqlx::query(
+        "INSERT INTO enrolment_periods (student_id, class_id, school_year, from_date) \
+         SELECT s.id, $2, $3, $4 FROM unnest($1::uuid[]) AS s(id) \
+         ON CONFLICT (student_id, class_id, from_date) DO UPDATE SET to_date = NULL",
+    )
+    .bind(students)
+    .bind(class)
+    .bind(school_year)
+    .bind(from)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 async fn open_period(
     conn: &mut PgConnection,
     student: Uuid,

@@ -20,8 +20,10 @@ use crate::execute::Stopped;
 use crate::plan::{Action, Change};
 use crate::runs::{self, RunRow};
 
-/// The most new students one roster import carries (identity's cap).
-const ROSTER_BATCH: usize = 100;
+/// The most new students and guardians one roster import carries (identity's
+/// caps).
+const ROSTER_STUDENTS: usize = 100;
+const ROSTER_GUARDIANS: usize = 200;
 /// Tries of one change while identity does not answer.
 const ATTEMPTS: u32 = 5;
 
@@ -79,7 +81,13 @@ impl<'a> Applier<'a> {
             .await?;
         match made {
             Ok(id) => {
-                runs::mark(&mut *self.ctx.pool.acquire().await?, self.run.id, seq, None).await?;
+                runs::mark(
+                    &mut *self.ctx.pool.acquire().await?,
+                    self.run.id,
+                    &[seq],
+                    None,
+                )
+                .await?;
                 Ok(id.parse()?)
             }
             Err(reason) => anyhow::bail!("identity refused the district: {reason}"),
@@ -103,47 +111,22 @@ impl<'a> Applier<'a> {
                 return Err(Stopped.into());
             }
             let change = &changes[n];
-            // A class's new students go together.
+            // A class's new students go together, with their guardians.
             if matches!(change.action, Action::RegisterStudent { .. }) {
-                let batch: Vec<usize> = (n..changes.len())
-                    .take_while(|&i| {
-                        matches!(changes[i].action, Action::RegisterStudent { .. })
-                            && changes[i].class_ref == change.class_ref
-                    })
-                    .take(ROSTER_BATCH)
-                    .collect();
-                let outcome = self
-                    .import_roster(school_code, &changes[n..n + batch.len()], &known)
-                    .await?;
+                let roster = Roster::from(&changes[n..], &known);
+                let taken = roster.changes;
+                let outcome = self.import_roster(school_code, &roster, &known).await?;
+                let batch = &seqs[n..n + taken];
+                let mut conn = self.ctx.pool.acquire().await?;
                 match outcome {
-                    Ok(ids) => {
-                        for (i, student_id) in batch.iter().zip(ids) {
-                            known.insert(
-                                format!("student:{}", changes[*i].external_ref),
-                                student_id,
-                            );
-                            runs::mark(
-                                &mut *self.ctx.pool.acquire().await?,
-                                self.run.id,
-                                seqs[*i],
-                                None,
-                            )
-                            .await?;
-                        }
+                    Ok(made) => {
+                        known.extend(made);
+                        runs::mark(&mut conn, self.run.id, batch, None).await?;
                     }
-                    Err(reason) => {
-                        for i in &batch {
-                            runs::mark(
-                                &mut *self.ctx.pool.acquire().await?,
-                                self.run.id,
-                                seqs[*i],
-                                Some(&reason),
-                            )
-                            .await?;
-                        }
-                    }
+                    Err(reason) => runs::mark(&mut conn, self.run.id, batch, Some(&reason)).await?,
                 }
-                n += batch.len();
+                runs::renew(self.ctx, self.run.id).await?;
+                n += taken;
                 continue;
             }
             let outcome = self
@@ -171,7 +154,7 @@ impl<'a> Applier<'a> {
             runs::mark(
                 &mut *self.ctx.pool.acquire().await?,
                 self.run.id,
-                seqs[n],
+                &seqs[n..=n],
                 refusal.as_deref(),
             )
             .await?;
@@ -183,58 +166,35 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
+    /// Imports a class's roster; the ids made, by kind and code.
     async fn import_roster(
         &self,
         school_code: &str,
-        students: &[Change],
+        roster: &Roster<'_>,
         known: &HashMap<String, String>,
-    ) -> anyhow::Result<Result<Vec<String>, String>> {
-        let class_ref = &students[0].class_ref;
+    ) -> anyhow::Result<Result<Vec<(String, String)>, String>> {
+        let class_ref = roster.class_ref;
         let Some(class_id) = known.get(&format!("class:{class_ref}")) else {
             return Ok(Err(format!("class {class_ref} is not in lienlac")));
         };
-        let mut key = Sha256::new();
-        for student in students {
-            key.update(student.request_id(school_code).as_bytes());
-        }
-        let hash = key.finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&hash[..16]);
-        let request = id::ImportClassRosterRequest {
-            request_id: uuid::Builder::from_custom_bytes(bytes)
-                .into_uuid()
-                .to_string(),
-            class_id: class_id.clone(),
-            students: students
-                .iter()
-                .filter_map(|s| match &s.action {
-                    Action::RegisterStudent {
-                        full_name,
-                        birth_date,
-                        gender,
-                    } => Some(id::NewStudent {
-                        full_name: full_name.clone(),
-                        birth_date: birth_date.to_string(),
-                        gender: *gender as i32,
-                        external_ref: s.external_ref.clone(),
-                    }),
-                    _ => None,
-                })
-                .collect(),
-        };
-        self.call(
-            |mut c, r| async move {
-                c.import_class_roster(r).await.map(|r| {
-                    r.into_inner()
-                        .students
-                        .into_iter()
-                        .map(|s| s.id)
-                        .collect::<Vec<_>>()
-                })
-            },
-            request,
-        )
-        .await
+        let request = roster.request(school_code, class_id);
+        let made = self
+            .call(
+                |mut c, r| async move { c.import_class_roster(r).await.map(|r| r.into_inner()) },
+                request,
+            )
+            .await?;
+        Ok(made.map(|made| {
+            let students = made
+                .students
+                .into_iter()
+                .map(|s| (format!("student:{}", s.external_ref), s.id));
+            let guardians = made
+                .guardians
+                .into_iter()
+                .map(|g| (format!("guardian:{}", g.external_ref), g.id));
+            students.chain(guardians).collect()
+        }))
     }
 
     async fn one(
@@ -509,5 +469,126 @@ impl<'a> Applier<'a> {
             }
         }
         anyhow::bail!("identity did not answer after {ATTEMPTS} attempts: {last}")
+    }
+}
+
+/// A class's new students with their guardians, as one `ImportClassRoster`: the
+/// run of changes from a `RegisterStudent` that register students of one class,
+/// register their guardians (a guardian registered before is linked by id) and
+/// link them. It ends at the first change of another kind, of another class, or
+/// that links a student or guardian it does not hold.
+struct Roster<'a> {
+    class_ref: &'a str,
+    /// How many of the changes it takes.
+    changes: usize,
+    taken: &'a [Change],
+    students: Vec<&'a Change>,
+    guardians: Vec<&'a Change>,
+    links: Vec<id::RosterLink>,
+}
+
+impl<'a> Roster<'a> {
+    fn from(changes: &'a [Change], known: &HashMap<String, String>) -> Self {
+        let class_ref = changes[0].class_ref.as_str();
+        let mut roster = Roster {
+            class_ref,
+            changes: 0,
+            taken: &[],
+            students: Vec::new(),
+            guardians: Vec::new(),
+            links: Vec::new(),
+        };
+        let mut student_codes = std::collections::HashSet::new();
+        let mut guardian_codes = std::collections::HashSet::new();
+        for change in changes {
+            if change.class_ref != class_ref {
+                break;
+            }
+            match &change.action {
+                Action::RegisterStudent { .. } if roster.students.len() < ROSTER_STUDENTS => {
+                    student_codes.insert(change.external_ref.as_str());
+                    roster.students.push(change);
+                }
+                // A parent of two children of the roster is registered once.
+                Action::RegisterGuardian { .. }
+                    if guardian_codes.contains(change.external_ref.as_str())
+                        || known.contains_key(&format!("guardian:{}", change.external_ref)) => {}
+                Action::RegisterGuardian { .. } if roster.guardians.len() < ROSTER_GUARDIANS => {
+                    guardian_codes.insert(change.external_ref.as_str());
+                    roster.guardians.push(change);
+                }
+                Action::LinkGuardian {
+                    student_code,
+                    relation,
+                } if student_codes.contains(student_code.as_str()) => {
+                    let code = change.external_ref.as_str();
+                    let (guardian_ref, guardian_id) = if guardian_codes.contains(code) {
+                        (code.to_owned(), String::new())
+                    } else if let Some(id) = known.get(&format!("guardian:{code}")) {
+                        (String::new(), id.clone())
+                    } else {
+                        break;
+                    };
+                    roster.links.push(id::RosterLink {
+                        student_ref: student_code.clone(),
+                        guardian_ref,
+                        guardian_id,
+                        relation: *relation as i32,
+                    });
+                }
+                _ => break,
+            }
+            roster.changes += 1;
+        }
+        roster.taken = &changes[..roster.changes];
+        roster
+    }
+
+    /// The request, with an id from the changes it takes: the same changes make
+    /// the same request again.
+    fn request(&self, school_code: &str, class_id: &str) -> id::ImportClassRosterRequest {
+        let mut key = Sha256::new();
+        for change in self.taken {
+            key.update(change.request_id(school_code).as_bytes());
+        }
+        let hash = key.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&hash[..16]);
+        id::ImportClassRosterRequest {
+            request_id: uuid::Builder::from_custom_bytes(bytes)
+                .into_uuid()
+                .to_string(),
+            class_id: class_id.to_owned(),
+            students: self
+                .students
+                .iter()
+                .filter_map(|s| match &s.action {
+                    Action::RegisterStudent {
+                        full_name,
+                        birth_date,
+                        gender,
+                    } => Some(id::NewStudent {
+                        full_name: full_name.clone(),
+                        birth_date: birth_date.to_string(),
+                        gender: *gender as i32,
+                        external_ref: s.external_ref.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            guardians: self
+                .guardians
+                .iter()
+                .filter_map(|g| match &g.action {
+                    Action::RegisterGuardian { full_name, phone } => Some(id::RosterGuardian {
+                        full_name: full_name.clone(),
+                        phone: phone.clone(),
+                        external_ref: g.external_ref.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            links: self.links.clone(),
+        }
     }
 }

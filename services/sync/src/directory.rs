@@ -56,6 +56,25 @@ impl Projection for DirectoryProjection {
                 .execute(conn)
                 .await?;
             }
+            "ClassRosterImported" => {
+                let roster: identity::ClassRosterImported = event.decode()?;
+                let mut ids = Vec::with_capacity(roster.students.len());
+                let mut refs = Vec::with_capacity(roster.students.len());
+                for student in &roster.students {
+                    ids.push(uuid("student_id", &student.student_id)?);
+                    refs.push(student.external_ref.as_str());
+                }
+                sqlx::query(
+                    "INSERT INTO students (id, school_id, external_ref) \
+                     SELECT s.id, $1, s.external_ref FROM unnest($2::uuid[], $3::text[]) AS s(id, external_ref) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(uuid("school_id", &roster.school_id)?)
+                .bind(&ids)
+                .bind(&refs)
+                .execute(conn)
+                .await?;
+            }
             "PersonalDataErased" => {
                 let erased: identity::PersonalDataErased = event.decode()?;
                 sqlx::query("UPDATE students SET external_ref = '' WHERE id = $1")

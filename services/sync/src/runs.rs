@@ -425,20 +425,22 @@ pub(crate) async fn drift_report(
 pub(crate) async fn mark(
     conn: &mut PgConnection,
     run: Uuid,
-    seq: i32,
+    seqs: &[i32],
     refusal: Option<&str>,
 ) -> anyhow::Result<()> {
-    sqlx::query("UPDATE sync_changes SET status = $3, refusal = $4 WHERE run_id = $1 AND seq = $2")
-        .bind(run)
-        .bind(seq)
-        .bind(if refusal.is_some() {
-            "refused"
-        } else {
-            "applied"
-        })
-        .bind(refusal.unwrap_or_default())
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE sync_changes SET status = $3, refusal = $4 WHERE run_id = $1 AND seq = ANY($2)",
+    )
+    .bind(run)
+    .bind(seqs)
+    .bind(if refusal.is_some() {
+        "refused"
+    } else {
+        "applied"
+    })
+    .bind(refusal.unwrap_or_default())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -120,29 +120,11 @@ impl DirectoryService for Directory {
         let mut check = Check::new();
         let request_key = check.request_key(&caller, &r.request_id, &r);
         let class_id = check.uuid("class_id", &r.class_id);
-        let students: Vec<people::NewStudent> =
-            if r.students.is_empty() || r.students.len() > roster::MAX_ROSTER {
-                check.add(Violation::new(
-                    "students",
-                    format!("must list 1 to {} students", roster::MAX_ROSTER),
-                    format!("phải có từ 1 đến {} học sinh", roster::MAX_ROSTER),
-                ));
-                Vec::new()
-            } else {
-                // The class's school is filled in once the class is found.
-                r.students
-                    .iter()
-                    .enumerate()
-                    .map(|(n, student)| {
-                        new_student(&mut check, &format!("students[{n}]."), Uuid::nil(), student)
-                    })
-                    .collect()
-            };
+        let roster = super::roster::roster(&mut check, &r);
         check.done()?;
-        let students =
-            roster::import_class_roster(&self.ctx, &caller, request_key, class_id, students)
-                .await?;
-        Ok(Response::new(pb::ImportClassRosterResponse { students }))
+        Ok(Response::new(
+            roster::import_class_roster(&self.ctx, &caller, request_key, class_id, roster).await?,
+        ))
     }
 
     async fn register_staff(

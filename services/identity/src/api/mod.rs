@@ -4,3 +4,4 @@
 pub(crate) mod auth;
 pub(crate) mod directory;
 mod fields;
+mod roster;

@@ -89,6 +89,121 @@ pub(super) async fn student_registered(
     Ok(())
 }
 
+/// A class's roster: its students and guardians, the students' enrolments and
+/// the guardianships, each written with one statement.
+pub(super) async fn class_roster_imported(
+    conn: &mut PgConnection,
+    fact: &Fact<'_>,
+) -> anyhow::Result<()> {
+    let event: pb::ClassRosterImported = fact.decode()?;
+    let personal = personal_data::open_many(conn, fact).await?;
+    let (district, school, class) = (
+        id(&event.district_id)?,
+        id(&event.school_id)?,
+        id(&event.class_id)?,
+    );
+    let mut students = People::default();
+    for student in &event.students {
+        let person = id(&student.student_id)?;
+        let fields = personal.get(&person).cloned().unwrap_or_default();
+        let birth_date = match fields.birth_date.as_str() {
+            "" => None,
+            text => Some(
+                dates::parse(text).ok_or_else(|| anyhow::anyhow!("birth_date is not a date"))?,
+            ),
+        };
+        students.push(person, &fields.full_name, &student.external_ref);
+        students.birth_dates.push(birth_date);
+        students.genders.push(student.gender as i16);
+    }
+    sqlx::query(
+        "INSERT INTO people (id, kind, district_id, school_id, full_name, name_folded, birth_date, gender, external_ref, created_at) \
+         SELECT s.id, 'student', $1, $2, s.full_name, s.name_folded, s.birth_date, s.gender, s.external_ref, $3 \
+         FROM unnest($4::uuid[], $5::text[], $6::text[], $7::date[], $8::int2[], $9::text[]) \
+              AS s(id, full_name, name_folded, birth_date, gender, external_ref)",
+    )
+    .bind(district)
+    .bind(school)
+    .bind(fact.recorded_at)
+    .bind(&students.ids)
+    .bind(&students.full_names)
+    .bind(&students.folded)
+    .bind(&students.birth_dates)
+    .bind(&students.genders)
+    .bind(&students.external_refs)
+    .execute(&mut *conn)
+    .await?;
+    let mut guardians = People::default();
+    for guardian in &event.guardians {
+        let person = id(&guardian.guardian_id)?;
+        let fields = personal.get(&person).cloned().unwrap_or_default();
+        guardians.push(person, &fields.full_name, &guardian.external_ref);
+        guardians.phones.push(phone(fields.phone));
+    }
+    sqlx::query(
+        "INSERT INTO people (id, kind, district_id, full_name, name_folded, phone, created_at, external_ref) \
+         SELECT g.id, 'guardian', $1, g.full_name, g.name_folded, g.phone, $2, nullif(g.external_ref, '') \
+         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+              AS g(id, full_name, name_folded, phone, external_ref)",
+    )
+    .bind(district)
+    .bind(fact.recorded_at)
+    .bind(&guardians.ids)
+    .bind(&guardians.full_names)
+    .bind(&guardians.folded)
+    .bind(&guardians.phones)
+    .bind(&guardians.external_refs)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO enrolments (student_id, school_year, class_id, active, updated_at) \
+         SELECT s.id, $1, $2, true, $3 FROM unnest($4::uuid[]) AS s(id)",
+    )
+    .bind(&event.school_year)
+    .bind(class)
+    .bind(fact.recorded_at)
+    .bind(&students.ids)
+    .execute(&mut *conn)
+    .await?;
+    let mut links = (Vec::new(), Vec::new(), Vec::new());
+    for link in &event.links {
+        links.0.push(id(&link.guardian_id)?);
+        links.1.push(id(&link.student_id)?);
+        links.2.push(link.relation as i16);
+    }
+    sqlx::query(
+        "INSERT INTO guardianships (guardian_id, student_id, relation) \
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int2[])",
+    )
+    .bind(&links.0)
+    .bind(&links.1)
+    .bind(&links.2)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// People of one kind as columns, for one statement.
+#[derive(Default)]
+struct People {
+    ids: Vec<uuid::Uuid>,
+    full_names: Vec<String>,
+    folded: Vec<String>,
+    external_refs: Vec<String>,
+    birth_dates: Vec<Option<time::Date>>,
+    genders: Vec<i16>,
+    phones: Vec<Option<String>>,
+}
+
+impl People {
+    fn push(&mut self, id: uuid::Uuid, full_name: &str, external_ref: &str) {
+        self.ids.push(id);
+        self.full_names.push(full_name.to_owned());
+        self.folded.push(school::text::fold(full_name));
+        self.external_refs.push(external_ref.to_owned());
+    }
+}
+
 pub(super) async fn staff_registered(
     conn: &mut PgConnection,
     fact: &Fact<'_>,

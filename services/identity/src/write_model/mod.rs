@@ -39,6 +39,7 @@ impl InlineProjection for IdentityTables {
             "SchoolCreated" => directory::school_created(conn, fact).await,
             "ClassCreated" => directory::class_created(conn, fact).await,
             "StudentRegistered" => directory::student_registered(conn, fact).await,
+            "ClassRosterImported" => directory::class_roster_imported(conn, fact).await,
             "StaffRegistered" => directory::staff_registered(conn, fact).await,
             "GuardianRegistered" => directory::guardian_registered(conn, fact).await,
             "GuardianLinked" => directory::guardian_linked(conn, fact).await,

@@ -165,6 +165,7 @@ fn table() -> Vec<(&'static str, &'static [Persona], Rpc)> {
                                 gender: pb::Gender::Male as i32,
                                 external_ref: format!("HS{}", &rid()[24..]),
                             }],
+                            ..Default::default()
                         })
                         .await,
                 )

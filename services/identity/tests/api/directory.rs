@@ -372,33 +372,76 @@ async fn a_class_roster_is_imported_whole_or_not_at_all() {
     let school_id = create_school(&mut directory, &district_id, "Trường A").await;
     let class_id = create_class(&mut directory, &school_id, "1A1").await;
     let suffix = &rid()[24..];
+    let code = |prefix: &str| format!("{prefix}{suffix}");
     let import = pb::ImportClassRosterRequest {
         request_id: rid(),
         class_id: class_id.clone(),
         students: vec![
-            roster_student("Trần Văn Bình", &format!("A{suffix}")),
-            roster_student("Lê Thị Cúc", &format!("B{suffix}")),
+            roster_student("Trần Văn Bình", &code("A")),
+            roster_student("Lê Thị Cúc", &code("B")),
         ],
+        guardians: vec![pb::RosterGuardian {
+            full_name: "Trần Văn Hùng".into(),
+            phone: "0908123456".into(),
+            external_ref: code("PH"),
+        }],
+        // One father of both children.
+        links: ["A", "B"]
+            .map(|student| pb::RosterLink {
+                student_ref: code(student),
+                guardian_ref: code("PH"),
+                relation: pb::Relation::Father as i32,
+                ..Default::default()
+            })
+            .to_vec(),
     };
     let imported = directory
         .import_class_roster(import.clone())
         .await
         .unwrap()
-        .into_inner()
-        .students;
-    assert_eq!(imported.len(), 2);
-    assert_eq!(imported[1].full_name, "Lê Thị Cúc");
-    assert_eq!(imported[1].school_id, school_id);
+        .into_inner();
+    assert_eq!(imported.students.len(), 2);
+    assert_eq!(imported.students[1].full_name, "Lê Thị Cúc");
+    assert_eq!(imported.students[1].school_id, school_id);
+    assert_eq!(imported.guardians.len(), 1);
+    assert_eq!(imported.guardians[0].external_ref, code("PH"));
     let listed = class_students(&mut directory, &class_id).await;
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|student| student.class_id == class_id));
+    let guardian = directory
+        .get_person(pb::GetPersonRequest {
+            person_id: imported.guardians[0].id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(guardian.full_name, "Trần Văn Hùng");
+    assert_eq!(guardian.phone, "+84908123456");
+    let mut children: Vec<String> = guardian
+        .guardianships
+        .iter()
+        .map(|g| g.student_id.clone())
+        .collect();
+    children.sort();
+    let mut expected: Vec<String> = imported.students.iter().map(|s| s.id.clone()).collect();
+    expected.sort();
+    assert_eq!(children, expected);
+    // One event for the whole roster, its names and phone number sealed.
     let events = app.stored_events().await;
-    for kind in ["StudentRegistered", "StudentEnrolled"] {
-        assert_eq!(
-            events.iter().filter(|(event, _)| event == kind).count(),
-            2,
-            "{events:?}"
-        );
+    let rosters: Vec<&String> = events
+        .iter()
+        .filter(|(event, _)| event == "ClassRosterImported")
+        .map(|(_, data)| data)
+        .collect();
+    assert_eq!(rosters.len(), 1, "{events:?}");
+    assert!(!rosters[0].contains("Hùng") && !rosters[0].contains("908123456"));
+    for kind in [
+        "StudentRegistered",
+        "StudentEnrolled",
+        "GuardianRegistered",
+        "GuardianLinked",
+    ] {
+        assert!(events.iter().all(|(event, _)| event != kind), "{kind}");
     }
 
     // The same request again gets the first answer and changes nothing.
@@ -406,47 +449,106 @@ async fn a_class_roster_is_imported_whole_or_not_at_all() {
         .import_class_roster(import)
         .await
         .unwrap()
-        .into_inner()
-        .students;
+        .into_inner();
     assert_eq!(again, imported);
 
-    // One student already registered: none of the import is kept.
+    // One student, or one guardian's phone number, already registered: none of
+    // the import is kept, and the answer names what is taken.
     let clash = directory
         .import_class_roster(pb::ImportClassRosterRequest {
             request_id: rid(),
             class_id: class_id.clone(),
             students: vec![
-                roster_student("Phạm Văn Dũng", &format!("C{suffix}")),
-                roster_student("Trần Văn Bình", &format!("A{suffix}")),
+                roster_student("Phạm Văn Dũng", &code("C")),
+                roster_student("Trần Văn Bình", &code("A")),
             ],
+            ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(clash.code(), Code::AlreadyExists, "{}", clash.message());
-    let listed = class_students(&mut directory, &class_id).await;
-    assert_eq!(listed.len(), 2);
+    assert!(clash.message().contains(&code("A")), "{}", clash.message());
+    let clash = directory
+        .import_class_roster(pb::ImportClassRosterRequest {
+            request_id: rid(),
+            class_id: class_id.clone(),
+            students: vec![roster_student("Phạm Văn Dũng", &code("C"))],
+            guardians: vec![pb::RosterGuardian {
+                full_name: "Phạm Văn Giang".into(),
+                phone: "0908123456".into(),
+                external_ref: code("PG"),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(clash.code(), Code::AlreadyExists, "{}", clash.message());
+    assert_eq!(class_students(&mut directory, &class_id).await.len(), 2);
 
     let bad = directory
         .import_class_roster(pb::ImportClassRosterRequest {
             request_id: rid(),
             class_id: class_id.clone(),
             students: vec![
-                roster_student("Phạm Văn Dũng", &format!("C{suffix}")),
+                roster_student("Phạm Văn Dũng", &code("C")),
                 pb::NewStudent {
                     birth_date: "2019-02-30".to_owned(),
-                    ..roster_student("Võ Thị Em", &format!("D{suffix}"))
+                    ..roster_student("Võ Thị Em", &code("D"))
+                },
+            ],
+            guardians: vec![pb::RosterGuardian {
+                full_name: "Võ Văn Phong".into(),
+                phone: "12".into(),
+                external_ref: code("PV"),
+            }],
+            links: vec![
+                pb::RosterLink {
+                    student_ref: code("Z"),
+                    guardian_ref: code("PV"),
+                    relation: pb::Relation::Father as i32,
+                    ..Default::default()
+                },
+                pb::RosterLink {
+                    student_ref: code("C"),
+                    guardian_ref: code("PV"),
+                    guardian_id: rid(),
+                    relation: pb::Relation::Father as i32,
                 },
             ],
         })
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
-    assert_eq!(violated_fields(&bad), vec!["students[1].birth_date"]);
+    assert_eq!(
+        violated_fields(&bad),
+        vec![
+            "students[1].birth_date",
+            "guardians[0].phone",
+            "links[0].student_ref",
+            "links[1].guardian_ref"
+        ]
+    );
+    let unknown_guardian = directory
+        .import_class_roster(pb::ImportClassRosterRequest {
+            request_id: rid(),
+            class_id: class_id.clone(),
+            students: vec![roster_student("Phạm Văn Dũng", &code("C"))],
+            links: vec![pb::RosterLink {
+                student_ref: code("C"),
+                guardian_id: rid(),
+                relation: pb::Relation::Mother as i32,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_guardian.code(), Code::NotFound);
     let empty = directory
         .import_class_roster(pb::ImportClassRosterRequest {
             request_id: rid(),
             class_id: class_id.clone(),
-            students: vec![],
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -455,7 +557,8 @@ async fn a_class_roster_is_imported_whole_or_not_at_all() {
         .import_class_roster(pb::ImportClassRosterRequest {
             request_id: rid(),
             class_id: rid(),
-            students: vec![roster_student("Phạm Văn Dũng", &format!("C{suffix}"))],
+            students: vec![roster_student("Phạm Văn Dũng", &code("C"))],
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -61,6 +61,40 @@ async fn identitys_tables_rebuilt_from_the_events_equal_the_ones_the_commands_wr
         .await
         .unwrap();
     enroll(&mut directory, &a.other_student_id, &a.class_id).await;
+    // A roster with a new guardian and one registered before.
+    let suffix = &rid()[24..];
+    directory
+        .import_class_roster(pb::ImportClassRosterRequest {
+            request_id: rid(),
+            class_id: a.other_class_id.clone(),
+            students: vec![pb::NewStudent {
+                full_name: "Đỗ Minh Khang".into(),
+                birth_date: "2019-04-05".into(),
+                gender: pb::Gender::Male as i32,
+                external_ref: format!("R{suffix}"),
+            }],
+            guardians: vec![pb::RosterGuardian {
+                full_name: "Đỗ Văn Lâm".into(),
+                phone: "0907555123".into(),
+                external_ref: format!("PH{suffix}"),
+            }],
+            links: vec![
+                pb::RosterLink {
+                    student_ref: format!("R{suffix}"),
+                    guardian_ref: format!("PH{suffix}"),
+                    relation: pb::Relation::Father as i32,
+                    ..Default::default()
+                },
+                pb::RosterLink {
+                    student_ref: format!("R{suffix}"),
+                    guardian_id: a.guardian_id.clone(),
+                    relation: pb::Relation::Mother as i32,
+                    ..Default::default()
+                },
+            ],
+        })
+        .await
+        .unwrap();
     let taken = directory
         .register_guardian(pb::RegisterGuardianRequest {
             request_id: rid(),

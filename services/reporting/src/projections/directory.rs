@@ -37,6 +37,9 @@ impl Projection for DirectoryProjection {
             Some(DirectoryChange::GuardianUnlinked { guardian, student }) => {
                 return guardian_unlinked(conn, guardian, student).await;
             }
+            Some(DirectoryChange::RosterImported { students, links }) => {
+                return roster_imported(conn, event.decode()?, &students, &links).await;
+            }
             Some(_) => return Ok(()),
             None => {}
         }
@@ -184,6 +187,66 @@ async fn guardian_linked(
     .execute(&mut *conn)
     .await?;
     let children = children_of(conn, guardian).await?;
+    refresh_guardian_counts(conn, &children).await?;
+    Ok(())
+}
+
+/// A class's roster imported (the shared tables hold its enrolments and links):
+/// its students, and the guardian figures as a link and an enrolment each would
+/// leave them.
+async fn roster_imported(
+    conn: &mut PgConnection,
+    roster: identity::ClassRosterImported,
+    students: &[uuid::Uuid],
+    links: &[(uuid::Uuid, uuid::Uuid)],
+) -> anyhow::Result<()> {
+    let refs: Vec<&str> = roster
+        .students
+        .iter()
+        .map(|s| s.external_ref.as_str())
+        .collect();
+    sqlx::query(
+        "INSERT INTO students (id, school_id, district_id, external_ref) \
+         SELECT s.id, $1, $2, s.external_ref FROM unnest($3::uuid[], $4::text[]) AS s(id, external_ref) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(uuid("school_id", &roster.school_id)?)
+    .bind(uuid("district_id", &roster.district_id)?)
+    .bind(students)
+    .bind(&refs)
+    .execute(&mut *conn)
+    .await?;
+    lock_guardian_figures(conn).await?;
+    let (guardians, linked): (Vec<uuid::Uuid>, Vec<uuid::Uuid>) = links.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE guardianships g SET \
+             activated = EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = g.guardian_id AND a.activated), \
+             shared = EXISTS (SELECT 1 FROM guardianships o WHERE o.guardian_id = g.guardian_id AND o.student_id <> g.student_id) \
+         FROM unnest($1::uuid[], $2::uuid[]) AS l(guardian_id, student_id) \
+         WHERE g.guardian_id = l.guardian_id AND g.student_id = l.student_id",
+    )
+    .bind(&guardians)
+    .bind(&linked)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE guardianships SET shared = true \
+         WHERE guardian_id = ANY($1) AND NOT shared \
+           AND EXISTS (SELECT 1 FROM guardianships o \
+                       WHERE o.guardian_id = guardianships.guardian_id AND o.student_id <> guardianships.student_id)",
+    )
+    .bind(&guardians)
+    .execute(&mut *conn)
+    .await?;
+    let mut children: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT student_id FROM guardianships WHERE guardian_id = ANY($1)",
+    )
+    .bind(&guardians)
+    .fetch_all(&mut *conn)
+    .await?;
+    children.extend_from_slice(students);
+    children.sort_unstable();
+    children.dedup();
     refresh_guardian_counts(conn, &children).await?;
     Ok(())
 }

@@ -207,6 +207,16 @@ async fn a_closed_month_reaches_the_city_once_an_amended_one_again_and_a_refusal
     )
     .await;
     assert_eq!(report.transfer_month, this_month());
+    // The guardians the mirror imported with each class's roster are counted
+    // once each.
+    let guardians: std::collections::BTreeSet<&str> = export
+        .students
+        .iter()
+        .flat_map(|s| s.guardianships.iter().map(|g| g.guardian_id.as_str()))
+        .collect();
+    assert!(!guardians.is_empty());
+    let figures = report.schools[0].figures.unwrap();
+    assert_eq!(figures.guardians_total as usize, guardians.len());
     let transferred: Vec<(&str, bool)> = report.schools[0]
         .classes
         .iter()
