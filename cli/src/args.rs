@@ -192,6 +192,35 @@ pub(crate) enum BenchCommand {
         #[arg(long, env = "ATTENDANCE_DB_SCHEMA", default_value = "attendance")]
         attendance_schema: String,
     },
+    /// A city mirrored from the city database simulator by the sync service, one
+    /// run per unit, until identity and its projections hold it; beside raw
+    /// Postgres loading the same rows in the same run.
+    ///
+    /// Run as the platform operator against a system whose sync service reads a
+    /// simulator started with the same --city-schools. Prints a table and writes
+    /// the figures as JSON.
+    Mirror {
+        /// The simulator's --city-schools.
+        #[arg(long)]
+        city_schools: usize,
+        #[arg(
+            long,
+            env = "LIENLAC_SYNC_URL",
+            default_value = "http://127.0.0.1:50055"
+        )]
+        sync: String,
+        /// Where to write the figures.
+        #[arg(long, default_value = "target/bench/sync.json")]
+        output: std::path::PathBuf,
+        /// Teachers submitting at the same moment in the morning that follows.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Where to write the morning's figures.
+        #[arg(long, default_value = "target/bench/rollcall.json")]
+        rollcall_output: std::path::PathBuf,
+        #[command(flatten)]
+        system: BenchSystem,
+    },
     /// Remove a benchmark's own system (its database and its namespace's streams)
     /// before starting its services again.
     Reset {

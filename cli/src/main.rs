@@ -387,6 +387,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Bench {
+            command:
+                BenchCommand::Mirror {
+                    city_schools,
+                    sync,
+                    output,
+                    concurrency,
+                    rollcall_output,
+                    system,
+                },
+        } => {
+            bench::Mirror {
+                sync_url: sync,
+                nats_url: system.nats,
+                namespace: system.namespace,
+                database_url: system.database_url,
+                city_schools,
+                output,
+                json: cli.json,
+                attendance_url: cli.attendance,
+                reporting_url: cli.reporting,
+                concurrency,
+                rollcall_output,
+            }
+            .run()
+            .await
+        }
+        Command::Bench {
             command: BenchCommand::Reset { system },
         } => bench::reset(&system.nats, &system.namespace, &system.database_url).await,
     }

@@ -25,12 +25,25 @@ const ROSTER_IMPORT: usize = 100;
 /// How long the services may take to project the district before the bench gives up.
 const PROJECTION_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 
+/// The schools under load: of one synthetic district, or of every district of a
+/// mirrored city.
 pub(super) struct District {
-    pub(super) id: String,
-    pub(super) schools: Vec<String>,
+    /// Each district, with whoever reads its summaries.
+    pub(super) readers: Vec<Reader>,
+    pub(super) schools: Vec<School>,
     pub(super) classes: Vec<Class>,
-    /// The district admin, who reads the summaries.
-    pub(super) admin: Credentials,
+}
+
+pub(super) struct Reader {
+    pub(super) district_id: String,
+    /// A district admin or viewer.
+    pub(super) credentials: Credentials,
+}
+
+pub(super) struct School {
+    pub(super) id: String,
+    /// Index into `District::readers`.
+    pub(super) district: usize,
 }
 
 pub(super) struct Class {
@@ -177,10 +190,15 @@ pub(super) async fn create(
     );
     projections.wait().await?;
     Ok(District {
-        id: district,
-        schools,
+        readers: vec![Reader {
+            district_id: district,
+            credentials: admin,
+        }],
+        schools: schools
+            .into_iter()
+            .map(|id| School { id, district: 0 })
+            .collect(),
         classes,
-        admin,
     })
 }
 
@@ -418,7 +436,7 @@ pub(super) struct Projections<'a> {
 impl Projections<'_> {
     /// Waits until every consumer of identity's events has projected all of them,
     /// so that attendance knows each class's roster and reporting each class.
-    async fn wait(&self) -> anyhow::Result<()> {
+    pub(super) async fn wait(&self) -> anyhow::Result<()> {
         let (nats_url, namespace) = (self.nats_url, self.namespace);
         let client = crate::nats::connect(nats_url).await?;
         let jetstream = jetstream::new(client);
@@ -454,4 +472,182 @@ impl Projections<'_> {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// The schools of a mirrored city's districts, ready for the morning: each
+/// class's homeroom teacher given an account and signed in, and in each district
+/// a leader of its first school made its district viewer, who reads the
+/// summaries. As the operator, through identity's exports.
+pub(super) async fn mirrored(
+    operator: &Credentials,
+    district_ids: &[String],
+    projections: &Projections<'_>,
+) -> anyhow::Result<District> {
+    let channel = session::connect(&operator.identity_url).await?;
+    let clients = Clients {
+        operator,
+        directory: DirectoryServiceClient::new(channel.clone()),
+        auth: AuthServiceClient::new(channel),
+        seed: 0,
+    };
+    let year = dates::school_year(dates::local_today());
+    let started = Instant::now();
+    let mut readers = Vec::with_capacity(district_ids.len());
+    let mut schools = Vec::new();
+    for district_id in district_ids {
+        let export = clients
+            .directory
+            .clone()
+            .export_district(clients.request(id::ExportDistrictRequest {
+                district_id: district_id.clone(),
+            })?)
+            .await
+            .with_context(|| format!("exporting district {district_id}"))?
+            .into_inner();
+        schools.extend(export.schools.into_iter().map(|school| School {
+            id: school.id,
+            district: readers.len(),
+        }));
+        let first = &schools.last().context("a district without schools")?.id;
+        readers.push(Reader {
+            district_id: district_id.clone(),
+            credentials: district_viewer(&clients, district_id, first, &year).await?,
+        });
+    }
+    let accounts = progress::bar(schools.len() as u64, "schools' teachers signed in");
+    // A few schools at a time, each signing its teachers in at once.
+    let per_school: Vec<Vec<Class>> = futures::stream::iter(schools.iter().enumerate())
+        .map(|(index, school)| school_classes(&clients, index, school, &year, &accounts))
+        .buffered(4)
+        .try_collect()
+        .await?;
+    let classes: Vec<Class> = per_school.into_iter().flatten().collect();
+    accounts.finish_and_clear();
+    eprintln!(
+        "{} homeroom teachers of {} schools signed in ({:.0} s)",
+        classes.len(),
+        schools.len(),
+        started.elapsed().as_secs_f64()
+    );
+    projections.wait().await?;
+    Ok(District {
+        readers,
+        schools,
+        classes,
+    })
+}
+
+/// A mirrored school's classes with a homeroom teacher, each teacher signed in.
+async fn school_classes(
+    clients: &Clients<'_>,
+    index: usize,
+    school: &School,
+    year: &str,
+    accounts: &indicatif::ProgressBar,
+) -> anyhow::Result<Vec<Class>> {
+    let export = clients
+        .directory
+        .clone()
+        .export_school(clients.request(id::ExportSchoolRequest {
+            school_id: school.id.clone(),
+            school_year: year.to_owned(),
+        })?)
+        .await
+        .with_context(|| format!("exporting school {}", school.id))?
+        .into_inner();
+    let mut students: HashMap<&str, Vec<String>> = HashMap::new();
+    for student in &export.students {
+        students
+            .entry(student.class_id.as_str())
+            .or_default()
+            .push(student.id.clone());
+    }
+    let new_classes: Vec<NewClass> = export
+        .classes
+        .iter()
+        .filter(|class| !class.homeroom_teacher_id.is_empty())
+        .map(|class| NewClass {
+            school: index,
+            id: class.id.clone(),
+            students: students.remove(class.id.as_str()).unwrap_or_default(),
+            teacher_person: class.homeroom_teacher_id.clone(),
+            teacher_username: format!("gv.{}", class.external_ref.to_lowercase()),
+        })
+        .collect();
+    let teachers =
+        sign_in_teachers(clients, &school.id, &new_classes, new_classes.len().max(1)).await?;
+    accounts.inc(1);
+    Ok(new_classes
+        .into_iter()
+        .zip(teachers)
+        .map(|(class, teacher)| Class {
+            school: class.school,
+            id: class.id,
+            students: class.students,
+            teacher,
+        })
+        .collect())
+}
+
+/// A leader of the district's first school, given an account and the district
+/// viewer's role.
+async fn district_viewer(
+    clients: &Clients<'_>,
+    district_id: &str,
+    school_id: &str,
+    year: &str,
+) -> anyhow::Result<Credentials> {
+    let export = clients
+        .directory
+        .clone()
+        .export_school(clients.request(id::ExportSchoolRequest {
+            school_id: school_id.to_owned(),
+            school_year: year.to_owned(),
+        })?)
+        .await
+        .context("exporting a district's first school")?
+        .into_inner();
+    let teachers: std::collections::HashSet<&str> = export
+        .classes
+        .iter()
+        .map(|class| class.homeroom_teacher_id.as_str())
+        .collect();
+    let person = export
+        .staff
+        .iter()
+        .find(|staff| !teachers.contains(staff.id.as_str()))
+        .context("a district's first school has no staff beside its homeroom teachers")?
+        .id
+        .clone();
+    // The end of a time-ordered id tells districts made in one moment apart.
+    let username = format!("pgd.{}", &district_id.replace('-', "")[20..]);
+    let issued = clients
+        .auth
+        .clone()
+        .issue_accounts(clients.request(id::IssueAccountsRequest {
+            request_id: rid(&format!("bench:viewer:{district_id}")),
+            school_id: school_id.to_owned(),
+            person_ids: vec![person.clone()],
+            usernames: BTreeMap::from([(person, username.clone())]),
+            ..Default::default()
+        })?)
+        .await
+        .context("issuing a district viewer's account")?
+        .into_inner()
+        .accounts
+        .pop()
+        .context("no account issued for the district viewer")?;
+    clients
+        .auth
+        .clone()
+        .grant_role(clients.request(id::GrantRoleRequest {
+            request_id: rid(&format!("bench:viewer-role:{district_id}")),
+            account_id: issued.account_id,
+            role: id::Role::DistrictViewer as i32,
+            scope_kind: id::ScopeKind::District as i32,
+            scope_id: district_id.to_owned(),
+        })?)
+        .await
+        .context("granting the district viewer its role")?;
+    sign_in(clients, &username, issued.activation_code).await
 }

@@ -1,13 +1,17 @@
 //! `lienlac bench rollcall`: a synthetic district created through the public APIs,
 //! then morning roll-call waves taken by every homeroom teacher with their own
 //! sign-in, measured from the outside, beside raw Postgres and raw JetStream
-//! baselines taken in the same run on the same machine.
+//! baselines taken in the same run on the same machine. `lienlac bench mirror`
+//! (mirror.rs): a city mirrored from the city database simulator.
 
 mod district;
+mod mirror;
 mod raw;
+mod raw_directory;
 mod reset;
 mod waves;
 
+pub(crate) use mirror::Mirror;
 pub(crate) use reset::reset;
 
 use std::collections::BTreeMap;
@@ -69,8 +73,6 @@ impl Rollcall {
             "--schools, --classes-per-school and --students-per-class must be at least 1"
         );
         anyhow::ensure!(self.concurrency > 0, "--concurrency must be at least 1");
-        let today = dates::local_today();
-        let mornings = self.mornings(today)?;
         let operator = session::current().await?;
         let projections = district::Projections {
             nats_url: &self.nats_url,
@@ -85,11 +87,16 @@ impl Rollcall {
         )
         .await
         .context("creating the synthetic district")?;
+        self.measure(&district).await
+    }
 
+    /// The mornings of `district`'s schools beside the raw baselines.
+    async fn measure(&self, district: &district::District) -> anyhow::Result<()> {
+        let mornings = self.mornings(dates::local_today())?;
         let waves = waves::Waves {
             attendance_url: &self.attendance_url,
             reporting_url: &self.reporting_url,
-            district: &district,
+            district,
             mornings: &mornings,
             length: self.length,
             concurrency: self.concurrency,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use hdrhistogram::Histogram;
 use lienlac_proto::attendance::v1 as att;
 use lienlac_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
@@ -134,8 +135,10 @@ impl Waves<'_> {
         for school in 0..watched {
             watchers.push(tokio::spawn(watch(
                 reporting.clone(),
-                district.admin.clone(),
-                district.schools[school].clone(),
+                district.readers[district.schools[school].district]
+                    .credentials
+                    .clone(),
+                district.schools[school].id.clone(),
                 district
                     .classes
                     .iter()
@@ -271,24 +274,32 @@ impl Waves<'_> {
     }
 
     /// Morning roll calls the district's summary counts on `date`.
+    /// The morning roll calls of `date` every district's summary counts.
     async fn submitted_on(
         &self,
         reporting: &ReportingServiceClient<Channel>,
         date: time::Date,
     ) -> anyhow::Result<u64> {
-        let summary = reporting
-            .clone()
-            .get_district_daily_summary(session::authorised(
-                rep::GetDistrictDailySummaryRequest {
-                    district_id: self.district.id.clone(),
-                    date: date.to_string(),
-                },
-                &self.district.admin,
-            )?)
-            .await
-            .context("reading the district's daily summary")?
-            .into_inner();
-        Ok(morning_submitted(&summary.totals))
+        let counts: Vec<u64> = futures::stream::iter(&self.district.readers)
+            .map(|reader| async move {
+                let summary = reporting
+                    .clone()
+                    .get_district_daily_summary(session::authorised(
+                        rep::GetDistrictDailySummaryRequest {
+                            district_id: reader.district_id.clone(),
+                            date: date.to_string(),
+                        },
+                        &reader.credentials,
+                    )?)
+                    .await
+                    .context("reading a district's daily summary")?
+                    .into_inner();
+                anyhow::Ok(morning_submitted(&summary.totals))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        Ok(counts.into_iter().sum())
     }
 }
 

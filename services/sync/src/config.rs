@@ -29,6 +29,9 @@ pub struct Settings {
     /// How long a replica holds a run it carries out without renewing it
     /// (`SYNC_RUN_LEASE`; 30 s): a run whose replica died resumes after this.
     pub run_lease: Duration,
+    /// Runs one replica carries out at once (`SYNC_RUN_WORKERS`; 2): a city
+    /// mirrored unit by unit keeps the directory's services busy with several.
+    pub run_workers: usize,
 }
 
 /// The city database's API (source/citydb.rs).
@@ -68,6 +71,7 @@ impl Settings {
             citydb: None,
             keep_plans_for: Duration::from_secs(30 * 24 * 3600),
             run_lease: Duration::from_secs(30),
+            run_workers: 2,
             drop_dir: std::path::PathBuf::from(".local/sync/drop"),
             push_every: Duration::from_secs(5),
             schedule: crate::Schedule {
@@ -85,6 +89,13 @@ impl Settings {
         env.duration("SYNC_KEEP_PLANS_FOR", &mut settings.keep_plans_for)?;
         env.duration("SYNC_RUN_LEASE", &mut settings.run_lease)?;
         env.duration("SYNC_PUSH_EVERY", &mut settings.push_every)?;
+        env.parse("SYNC_RUN_WORKERS", &mut settings.run_workers)?;
+        if settings.run_workers == 0 {
+            return Err(ConfigError {
+                name: "SYNC_RUN_WORKERS".to_owned(),
+                reason: "must be at least 1".to_owned(),
+            });
+        }
         if let Some(every) = settings.schedule.incremental_every.as_mut() {
             env.duration("SYNC_INCREMENTAL_EVERY", every)?;
         }

@@ -61,6 +61,7 @@ pub struct Application {
     ctx: Ctx,
     push_every: Duration,
     schedule: Schedule,
+    run_workers: usize,
 }
 
 impl Application {
@@ -98,6 +99,7 @@ impl Application {
             ctx,
             push_every: settings.push_every,
             schedule: settings.schedule,
+            run_workers: settings.run_workers,
         })
     }
 
@@ -117,9 +119,11 @@ impl Application {
         let attendance = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::ATTENDANCE);
         self.host
             .add_consumer(Arc::new(push::AttendanceProjection), attendance);
-        let ctx = self.ctx.clone();
-        self.host
-            .add_task("sync runs", move |stop| runs::work(ctx, stop));
+        for _ in 0..self.run_workers {
+            let ctx = self.ctx.clone();
+            self.host
+                .add_task("sync runs", move |stop| runs::work(ctx, stop));
+        }
         let ctx = self.ctx.clone();
         let schedule = self.schedule;
         self.host.add_task("scheduled sync runs", move |stop| {

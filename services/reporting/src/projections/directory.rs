@@ -217,23 +217,26 @@ async fn roster_imported(
     .execute(&mut *conn)
     .await?;
     lock_guardian_figures(conn).await?;
-    let (guardians, linked): (Vec<uuid::Uuid>, Vec<uuid::Uuid>) = links.iter().copied().unzip();
+    let mut guardians: Vec<uuid::Uuid> = links.iter().map(|(guardian, _)| *guardian).collect();
+    guardians.sort_unstable();
+    guardians.dedup();
+    // The new links start neither activated nor shared. Each statement reaches
+    // the rows by their keys (`= ANY`), so it stays on the indexes however large
+    // the tables and however old their statistics: a roster is one of thousands.
     sqlx::query(
-        "UPDATE guardianships g SET \
-             activated = EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = g.guardian_id AND a.activated), \
-             shared = EXISTS (SELECT 1 FROM guardianships o WHERE o.guardian_id = g.guardian_id AND o.student_id <> g.student_id) \
-         FROM unnest($1::uuid[], $2::uuid[]) AS l(guardian_id, student_id) \
-         WHERE g.guardian_id = l.guardian_id AND g.student_id = l.student_id",
+        "UPDATE guardianships SET activated = true \
+         WHERE student_id = ANY($1) AND NOT activated \
+           AND guardian_id IN (SELECT person_id FROM accounts WHERE person_id = ANY($2) AND activated)",
     )
+    .bind(students)
     .bind(&guardians)
-    .bind(&linked)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
         "UPDATE guardianships SET shared = true \
          WHERE guardian_id = ANY($1) AND NOT shared \
-           AND EXISTS (SELECT 1 FROM guardianships o \
-                       WHERE o.guardian_id = guardianships.guardian_id AND o.student_id <> guardianships.student_id)",
+           AND guardian_id IN (SELECT guardian_id FROM guardianships WHERE guardian_id = ANY($1) \
+                               GROUP BY guardian_id HAVING count(*) > 1)",
     )
     .bind(&guardians)
     .execute(&mut *conn)
