@@ -123,9 +123,14 @@ impl Mirror {
         projections.wait().await?;
         let mirror = started.elapsed();
 
+        // Without JIT, as the services run.
+        let options: sqlx::postgres::PgConnectOptions = self
+            .database_url
+            .parse()
+            .context("--database-url is not a Postgres URL")?;
         let pool = PgPoolOptions::new()
             .max_connections(4)
-            .connect(&self.database_url)
+            .connect_with(options.options([("jit", "off")]))
             .await
             .context("connecting to Postgres (--database-url)")?;
         let held = held(&pool).await?;

@@ -45,7 +45,7 @@ pub(super) async fn postgres(
     // The baseline's statements name its own tables unqualified, as attendance does.
     let pool = PgPoolOptions::new()
         .max_connections(concurrency as u32)
-        .connect_with(options.options([("search_path", raw_schema.as_str())]))
+        .connect_with(options.options([("search_path", raw_schema.as_str()), ("jit", "off")]))
         .await
         .context("connecting to Postgres (--database-url)")?;
     let tables = [

@@ -956,7 +956,7 @@ async fn reporting_read_pool(world: &TestWorld) -> PgPool {
     ];
     let schemas: Vec<&str> = schemas.iter().map(String::as_str).collect();
     // As the reports' own connections are set (see read_models.rs).
-    kernel::db::connect_with_settings(&config, &schemas, &[("jit", "off")], 2)
+    kernel::db::connect_with_search_path(&config, &schemas, 2)
         .await
         .unwrap()
 }

@@ -128,6 +128,7 @@ pub async fn open_roster_periods(
          SELECT s.id, $2, $3, $4 FROM unnest($1::uuid[]) AS s(id) \
          ON CONFLICT (student_id, class_id, from_date) DO UPDATE SET to_date = NULL",
     )
+    .persistent(false)
     .bind(students)
     .bind(class)
     .bind(school_year)

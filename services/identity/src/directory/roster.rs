@@ -203,6 +203,7 @@ async fn registered_guardians(
     let found: Vec<(Uuid, String, Uuid, bool)> = sqlx::query_as(
         "SELECT id, kind, district_id, erased_at IS NOT NULL FROM people WHERE id = ANY($1)",
     )
+    .persistent(false)
     .bind(ids)
     .fetch_all(conn)
     .await?;
@@ -255,6 +256,9 @@ async fn refuse_taken(conn: &mut PgConnection, district: Uuid, roster: &Roster) 
             OR (kind = 'guardian' AND (external_ref = ANY($3) OR phone = ANY($4)))) \
          LIMIT 10",
     )
+    // Planned afresh: a plan cached while `people` was nearly empty would scan it
+    // whole once a city's mirror has filled it.
+    .persistent(false)
     .bind(district)
     .bind(&student_refs)
     .bind(&guardian_refs)

@@ -221,13 +221,15 @@ async fn roster_imported(
     guardians.sort_unstable();
     guardians.dedup();
     // The new links start neither activated nor shared. Each statement reaches
-    // the rows by their keys (`= ANY`), so it stays on the indexes however large
-    // the tables and however old their statistics: a roster is one of thousands.
+    // the rows by their keys (`= ANY`) and is planned afresh (not persistent): a
+    // plan cached while the tables were nearly empty scans them whole once a
+    // mirror has filled them, a roster after another.
     sqlx::query(
         "UPDATE guardianships SET activated = true \
          WHERE student_id = ANY($1) AND NOT activated \
            AND guardian_id IN (SELECT person_id FROM accounts WHERE person_id = ANY($2) AND activated)",
     )
+    .persistent(false)
     .bind(students)
     .bind(&guardians)
     .execute(&mut *conn)
@@ -238,12 +240,14 @@ async fn roster_imported(
            AND guardian_id IN (SELECT guardian_id FROM guardianships WHERE guardian_id = ANY($1) \
                                GROUP BY guardian_id HAVING count(*) > 1)",
     )
+    .persistent(false)
     .bind(&guardians)
     .execute(&mut *conn)
     .await?;
     let mut children: Vec<uuid::Uuid> = sqlx::query_scalar(
         "SELECT DISTINCT student_id FROM guardianships WHERE guardian_id = ANY($1)",
     )
+    .persistent(false)
     .bind(&guardians)
     .fetch_all(&mut *conn)
     .await?;
@@ -313,8 +317,11 @@ async fn children_of(
 }
 
 /// Recounts the unshared guardians (and those activated) on the enrolment periods
-/// of `students`. Each side is reached by its student id, so the statement stays
-/// on the indexes however large the tables and however old their statistics.
+/// of `students`. Each side is reached by its student id (the guardians counted
+/// per student, LATERAL), so the statement stays on the indexes however large
+/// the tables and however old their statistics: with stale statistics, a join of
+/// a class's students to `guardianships` was planned as a scan of the whole table.
+/// It is planned afresh each time, as a roster's statements are.
 async fn refresh_guardian_counts(
     conn: &mut PgConnection,
     students: &[uuid::Uuid],
@@ -324,15 +331,15 @@ async fn refresh_guardian_counts(
     }
     sqlx::query(
         "UPDATE enrolment_periods e SET guardians = c.total, guardians_activated = c.activated \
-         FROM (SELECT s.student_id, \
-                      count(g.guardian_id) FILTER (WHERE NOT g.shared) AS total, \
-                      count(g.guardian_id) FILTER (WHERE NOT g.shared AND g.activated) AS activated \
-               FROM unnest($1::uuid[]) AS s(student_id) \
-               LEFT JOIN guardianships g ON g.student_id = s.student_id \
-               GROUP BY s.student_id) c \
+         FROM (SELECT s.student_id, g.total, g.activated \
+               FROM unnest($1::uuid[]) AS s(student_id), \
+               LATERAL (SELECT count(*) FILTER (WHERE NOT shared) AS total, \
+                               count(*) FILTER (WHERE NOT shared AND activated) AS activated \
+                        FROM guardianships WHERE student_id = s.student_id) g) c \
          WHERE e.student_id = ANY($1) AND e.student_id = c.student_id \
            AND (e.guardians, e.guardians_activated) IS DISTINCT FROM (c.total::int, c.activated::int)",
     )
+    .persistent(false)
     .bind(students)
     .execute(conn)
     .await?;

@@ -88,10 +88,6 @@ impl ForgetGeneration {
     }
 }
 
-/// Session settings of the reports' connections: compiling a report's plan (JIT)
-/// costs more than it saves on statements that take tens of milliseconds.
-const QUERY_SETTINGS: &[(&str, &str)] = &[("jit", "off")];
-
 /// A pool that reads the given generation of each read model.
 pub(super) async fn query_pool(
     config: &KernelConfig,
@@ -104,6 +100,5 @@ pub(super) async fn query_pool(
     schemas.sort();
     schemas.push(config.schema.clone());
     let schemas: Vec<&str> = schemas.iter().map(String::as_str).collect();
-    kernel::db::connect_with_settings(config, &schemas, QUERY_SETTINGS, config.db_max_connections)
-        .await
+    kernel::db::connect_with_search_path(config, &schemas, config.db_max_connections).await
 }
