@@ -199,7 +199,8 @@ pub(crate) async fn changes(
         "SELECT kind, external_ref, school_ref, class_ref, detail, status, refusal FROM sync_changes \
          WHERE run_id = $1 ORDER BY seq LIMIT $2",
     )
-    .bind(id)
+    .persistent(false)
+        .bind(id)
     .bind(limit)
     .fetch_all(conn)
     .await?;
@@ -230,6 +231,7 @@ pub(crate) async fn row_errors(
         "SELECT source, line, column_name, external_ref, message FROM sync_row_errors \
          WHERE run_id = $1 ORDER BY seq LIMIT $2",
     )
+    .persistent(false)
     .bind(id)
     .bind(limit)
     .fetch_all(conn)
@@ -290,14 +292,19 @@ pub(crate) async fn record_plan(
     changes: &[Change],
     errors: &[RowError],
 ) -> anyhow::Result<Vec<i32>> {
+    // A run's statements are planned afresh (not persistent): a plan cached while
+    // the tables were nearly empty scans them whole once a city's runs have filled
+    // them.
     sqlx::query(
         "DELETE FROM sync_changes WHERE run_id = $1 AND school_ref = $2 AND status <> 'applied'",
     )
+    .persistent(false)
     .bind(run)
     .bind(school_ref)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM sync_row_errors WHERE run_id = $1 AND school_ref = $2")
+        .persistent(false)
         .bind(run)
         .bind(school_ref)
         .execute(&mut *conn)
@@ -340,6 +347,7 @@ pub(crate) async fn record_plan(
 async fn next_seq(conn: &mut PgConnection, table: &str, run: Uuid) -> anyhow::Result<i32> {
     let sql = format!("SELECT COALESCE(max(seq), 0) + 1 FROM {table} WHERE run_id = $1");
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .persistent(false)
         .bind(run)
         .fetch_one(conn)
         .await?)
@@ -353,6 +361,7 @@ pub(crate) async fn record_drift(
     drift: &[crate::plan::drift::Drift],
 ) -> anyhow::Result<()> {
     sqlx::query("DELETE FROM sync_drift WHERE run_id = $1 AND school_ref = $2")
+        .persistent(false)
         .bind(run)
         .bind(school_ref)
         .execute(&mut *conn)
@@ -397,6 +406,7 @@ pub(crate) async fn drift_report(
         "SELECT kind, entity, external_ref, school_ref, detail FROM sync_drift \
          WHERE run_id = $1 AND ($2::text IS NULL OR school_ref = $2) ORDER BY seq",
     )
+    .persistent(false)
     .bind(run)
     .bind(school.as_ref().map(|(_, code)| code.as_str()))
     .fetch_all(conn)
@@ -431,6 +441,7 @@ pub(crate) async fn mark(
     sqlx::query(
         "UPDATE sync_changes SET status = $3, refusal = $4 WHERE run_id = $1 AND seq = ANY($2)",
     )
+    .persistent(false)
     .bind(run)
     .bind(seqs)
     .bind(if refusal.is_some() {
@@ -454,6 +465,7 @@ pub(crate) async fn complete(
     let counts: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT kind, status, count(*) FROM sync_changes WHERE run_id = $1 GROUP BY kind, status",
     )
+    .persistent(false)
     .bind(run.id)
     .fetch_all(&mut *tx)
     .await?;
@@ -467,6 +479,7 @@ pub(crate) async fn complete(
     }
     let row_errors: i64 =
         sqlx::query_scalar("SELECT count(*) FROM sync_row_errors WHERE run_id = $1")
+            .persistent(false)
             .bind(run.id)
             .fetch_one(&mut *tx)
             .await?;

@@ -236,7 +236,9 @@ async fn registered_guardians(
 }
 
 /// Refuses a roster whose students' codes, or guardians' codes or phone numbers,
-/// the district already has, naming them.
+/// the district already has, naming them. One statement per unique index, each
+/// planned afresh (not persistent): a plan cached while `people` was nearly empty
+/// would scan it whole once a city's mirror has filled it.
 async fn refuse_taken(conn: &mut PgConnection, district: Uuid, roster: &Roster) -> AppResult<()> {
     let student_refs: Vec<&str> = roster
         .students
@@ -250,32 +252,31 @@ async fn refuse_taken(conn: &mut PgConnection, district: Uuid, roster: &Roster) 
         .filter_map(|g| g.external_ref.as_deref())
         .collect();
     let phones: Vec<&str> = roster.guardians.iter().map(|g| g.phone.as_str()).collect();
-    let taken: Vec<(String, String, bool)> = sqlx::query_as(
-        "SELECT kind, coalesce(external_ref, ''), phone = ANY($4) FROM people \
-         WHERE district_id = $1 AND ((kind = 'student' AND external_ref = ANY($2)) \
-            OR (kind = 'guardian' AND (external_ref = ANY($3) OR phone = ANY($4)))) \
-         LIMIT 10",
-    )
-    // Planned afresh: a plan cached while `people` was nearly empty would scan it
-    // whole once a city's mirror has filled it.
-    .persistent(false)
-    .bind(district)
-    .bind(&student_refs)
-    .bind(&guardian_refs)
-    .bind(&phones)
-    .fetch_all(conn)
-    .await?;
-    if taken.is_empty() {
+    let mut named: Vec<String> = Vec::new();
+    for (kind, column, values) in [
+        ("student", "external_ref", &student_refs),
+        ("guardian", "external_ref", &guardian_refs),
+        ("guardian", "phone", &phones),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        let taken: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT {column} FROM people WHERE district_id = $1 AND kind = '{kind}' AND {column} = ANY($2) LIMIT 5"
+        )))
+        .persistent(false)
+        .bind(district)
+        .bind(values)
+        .fetch_all(&mut *conn)
+        .await?;
+        named.extend(taken.into_iter().map(|value| match column {
+            "phone" => "a guardian's phone number".to_owned(),
+            _ => format!("{kind} {value}"),
+        }));
+    }
+    if named.is_empty() {
         return Ok(());
     }
-    let named: Vec<String> = taken
-        .iter()
-        .map(|(kind, code, by_phone)| match (kind.as_str(), *by_phone) {
-            ("student", _) => format!("student {code}"),
-            (_, true) => "a guardian's phone number".to_owned(),
-            _ => format!("guardian {code}"),
-        })
-        .collect();
     Err(AppError::AlreadyExists(format!(
         "already registered in the district: {}",
         named.join(", ")

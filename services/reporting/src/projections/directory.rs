@@ -217,41 +217,66 @@ async fn roster_imported(
     .execute(&mut *conn)
     .await?;
     lock_guardian_figures(conn).await?;
-    let mut guardians: Vec<uuid::Uuid> = links.iter().map(|(guardian, _)| *guardian).collect();
-    guardians.sort_unstable();
-    guardians.dedup();
-    // The new links start neither activated nor shared. Each statement reaches
-    // the rows by their keys (`= ANY`) and is planned afresh (not persistent): a
-    // plan cached while the tables were nearly empty scans them whole once a
-    // mirror has filled them, a roster after another.
-    sqlx::query(
-        "UPDATE guardianships SET activated = true \
-         WHERE student_id = ANY($1) AND NOT activated \
-           AND guardian_id IN (SELECT person_id FROM accounts WHERE person_id = ANY($2) AND activated)",
-    )
-    .persistent(false)
-    .bind(students)
-    .bind(&guardians)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE guardianships SET shared = true \
-         WHERE guardian_id = ANY($1) AND NOT shared \
-           AND guardian_id IN (SELECT guardian_id FROM guardianships WHERE guardian_id = ANY($1) \
-                               GROUP BY guardian_id HAVING count(*) > 1)",
-    )
-    .persistent(false)
-    .bind(&guardians)
-    .execute(&mut *conn)
-    .await?;
-    let mut children: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT student_id FROM guardianships WHERE guardian_id = ANY($1)",
-    )
-    .persistent(false)
-    .bind(&guardians)
-    .fetch_all(&mut *conn)
-    .await?;
-    children.extend_from_slice(students);
+    // The new links start neither activated nor shared. Only a guardian
+    // registered before (with an account, maybe, and children elsewhere) or linked
+    // to two children of the roster changes that, and only their other children's
+    // figures move: for most rosters, none. Each statement reaches the rows by
+    // their keys (`= ANY`) and is planned afresh (not persistent): a plan cached
+    // while the tables were nearly empty scans them whole once a mirror has
+    // filled them, a roster after another.
+    let new: std::collections::HashSet<uuid::Uuid> = roster
+        .guardians
+        .iter()
+        .map(|g| uuid("guardian_id", &g.guardian_id))
+        .collect::<anyhow::Result<_>>()?;
+    let mut links_of: std::collections::HashMap<uuid::Uuid, usize> =
+        std::collections::HashMap::new();
+    for (guardian, _) in links {
+        *links_of.entry(*guardian).or_default() += 1;
+    }
+    let registered_before: Vec<uuid::Uuid> = links_of
+        .keys()
+        .filter(|guardian| !new.contains(guardian))
+        .copied()
+        .collect();
+    let maybe_shared: Vec<uuid::Uuid> = links_of
+        .iter()
+        .filter(|(guardian, links)| **links > 1 || !new.contains(guardian))
+        .map(|(guardian, _)| *guardian)
+        .collect();
+    let mut children = students.to_vec();
+    if !registered_before.is_empty() {
+        sqlx::query(
+            "UPDATE guardianships SET activated = true \
+             WHERE student_id = ANY($1) AND NOT activated \
+               AND guardian_id IN (SELECT person_id FROM accounts WHERE person_id = ANY($2) AND activated)",
+        )
+        .persistent(false)
+        .bind(students)
+        .bind(&registered_before)
+        .execute(&mut *conn)
+        .await?;
+        let elsewhere: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT student_id FROM guardianships WHERE guardian_id = ANY($1)",
+        )
+        .persistent(false)
+        .bind(&registered_before)
+        .fetch_all(&mut *conn)
+        .await?;
+        children.extend(elsewhere);
+    }
+    if !maybe_shared.is_empty() {
+        sqlx::query(
+            "UPDATE guardianships SET shared = true \
+             WHERE guardian_id = ANY($1) AND NOT shared \
+               AND guardian_id IN (SELECT guardian_id FROM guardianships WHERE guardian_id = ANY($1) \
+                                   GROUP BY guardian_id HAVING count(*) > 1)",
+        )
+        .persistent(false)
+        .bind(&maybe_shared)
+        .execute(&mut *conn)
+        .await?;
+    }
     children.sort_unstable();
     children.dedup();
     refresh_guardian_counts(conn, &children).await?;
