@@ -396,35 +396,58 @@ async fn district_admin(
         .context("registering the district admin")?
         .into_inner()
         .id;
+    district_reader(
+        clients,
+        "district-admin",
+        school_id,
+        person,
+        &username,
+        id::Role::DistrictAdmin,
+        district,
+    )
+    .await
+}
+
+/// Gives `person`, of the school, an account under `username` and `role` over the
+/// district, and signs them in; `key` names the requests.
+async fn district_reader(
+    clients: &Clients<'_>,
+    key: &str,
+    school_id: &str,
+    person: String,
+    username: &str,
+    role: id::Role,
+    district: &str,
+) -> anyhow::Result<Credentials> {
     let issued = clients
         .auth
         .clone()
         .issue_accounts(clients.request(id::IssueAccountsRequest {
-            request_id: clients.rid("district-admin:account"),
+            request_id: clients.rid(&format!("{key}:account")),
             school_id: school_id.to_owned(),
             person_ids: vec![person.clone()],
-            usernames: BTreeMap::from([(person, username.clone())]),
+            usernames: BTreeMap::from([(person, username.to_owned())]),
             ..Default::default()
         })?)
         .await
-        .context("issuing the district admin's account")?
+        .with_context(|| format!("issuing the account of {username}"))?
         .into_inner()
         .accounts
         .pop()
-        .context("no account issued for the district admin")?;
+        .with_context(|| format!("no account issued for {username}"))?;
     clients
         .auth
         .clone()
         .grant_role(clients.request(id::GrantRoleRequest {
-            request_id: clients.rid("district-admin:role"),
+            request_id: clients.rid(&format!("{key}:role")),
             account_id: issued.account_id,
-            role: id::Role::DistrictAdmin as i32,
+            role: role as i32,
             scope_kind: id::ScopeKind::District as i32,
             scope_id: district.to_owned(),
         })?)
         .await
-        .context("granting the district admin its role")?;
-    sign_in(clients, &username, issued.activation_code).await
+        .with_context(|| format!("granting {username} its role"))?;
+    sign_in(clients, username, issued.activation_code).await
 }
 
 /// Where the services' consumers of identity's events can be watched.
@@ -621,33 +644,14 @@ async fn district_viewer(
         .clone();
     // The end of a time-ordered id tells districts made in one moment apart.
     let username = format!("pgd.{}", &district_id.replace('-', "")[20..]);
-    let issued = clients
-        .auth
-        .clone()
-        .issue_accounts(clients.request(id::IssueAccountsRequest {
-            request_id: rid(&format!("bench:viewer:{district_id}")),
-            school_id: school_id.to_owned(),
-            person_ids: vec![person.clone()],
-            usernames: BTreeMap::from([(person, username.clone())]),
-            ..Default::default()
-        })?)
-        .await
-        .context("issuing a district viewer's account")?
-        .into_inner()
-        .accounts
-        .pop()
-        .context("no account issued for the district viewer")?;
-    clients
-        .auth
-        .clone()
-        .grant_role(clients.request(id::GrantRoleRequest {
-            request_id: rid(&format!("bench:viewer-role:{district_id}")),
-            account_id: issued.account_id,
-            role: id::Role::DistrictViewer as i32,
-            scope_kind: id::ScopeKind::District as i32,
-            scope_id: district_id.to_owned(),
-        })?)
-        .await
-        .context("granting the district viewer its role")?;
-    sign_in(clients, &username, issued.activation_code).await
+    district_reader(
+        clients,
+        &format!("viewer:{district_id}"),
+        school_id,
+        person,
+        &username,
+        id::Role::DistrictViewer,
+        district_id,
+    )
+    .await
 }

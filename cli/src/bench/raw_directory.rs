@@ -196,7 +196,7 @@ async fn write_batch(
         }
         let everyone: Vec<Uuid> = students.ids.iter().chain(&guardians.ids).copied().collect();
         let keys: Vec<Vec<u8>> = everyone.iter().map(|id| id.as_bytes().repeat(2)).collect();
-        let statements: [(String, Vec<Bind>); 12] = [
+        let statements: [(String, Vec<Bind>); 13] = [
             (
                 format!(
                     "INSERT INTO {RAW}.people (id, kind, district_id, school_id, full_name, name_folded, birth_date, external_ref) \
@@ -292,12 +292,9 @@ async fn write_batch(
                 ],
             ),
             periods("sync_periods", &students.ids, class.id, school_year, from),
+            pairs("sync_guardianships", &links.0, &links.1),
         ];
-        for (sql, binds) in
-            statements
-                .into_iter()
-                .chain([pairs("sync_guardianships", &links.0, &links.1)])
-        {
+        for (sql, binds) in statements {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for bind in binds {
                 query = match bind {

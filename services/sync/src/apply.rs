@@ -592,3 +592,135 @@ impl<'a> Roster<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lienlac_proto::identity::v1::{Gender, Relation};
+    use time::macros::date;
+
+    use super::*;
+
+    fn change(action: Action, code: &str, class: &str) -> Change {
+        Change {
+            action,
+            external_ref: code.to_owned(),
+            class_ref: class.to_owned(),
+            version: 1,
+            detail: String::new(),
+        }
+    }
+
+    fn student(code: &str, class: &str) -> Change {
+        let action = Action::RegisterStudent {
+            full_name: "Trần Gia Bảo".to_owned(),
+            birth_date: date!(2019 - 03 - 02),
+            gender: Gender::Male,
+        };
+        change(action, code, class)
+    }
+
+    fn guardian(code: &str, class: &str) -> Change {
+        let action = Action::RegisterGuardian {
+            full_name: "Trần Văn Hùng".to_owned(),
+            phone: "0908123456".to_owned(),
+        };
+        change(action, code, class)
+    }
+
+    fn link(guardian: &str, student: &str, class: &str) -> Change {
+        let action = Action::LinkGuardian {
+            student_code: student.to_owned(),
+            relation: Relation::Father,
+        };
+        change(action, guardian, class)
+    }
+
+    /// What a roster takes: changes taken, students, guardians registered, and
+    /// links as (student, guardian_ref, guardian_id).
+    type Taken = (
+        usize,
+        Vec<String>,
+        Vec<String>,
+        Vec<(String, String, String)>,
+    );
+
+    fn taken(changes: &[Change], known: &[(&str, &str)]) -> Taken {
+        let known: HashMap<String, String> = known
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let roster = Roster::from(changes, &known);
+        let codes = |changes: &[&Change]| changes.iter().map(|c| c.external_ref.clone()).collect();
+        (
+            roster.changes,
+            codes(&roster.students),
+            codes(&roster.guardians),
+            roster
+                .links
+                .iter()
+                .map(|l| {
+                    (
+                        l.student_ref.clone(),
+                        l.guardian_ref.clone(),
+                        l.guardian_id.clone(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_roster_takes_a_classs_new_students_with_their_guardians_and_stops_at_what_it_cannot_hold()
+    {
+        let s = |v: &[&str]| v.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        let l = |student: &str, by_ref: &str, by_id: &str| {
+            (student.to_owned(), by_ref.to_owned(), by_id.to_owned())
+        };
+        // Two siblings with one father: registered once, linked twice; another
+        // class ends the roster.
+        let siblings = [
+            student("S1", "1A1"),
+            guardian("P1", "1A1"),
+            link("P1", "S1", "1A1"),
+            student("S2", "1A1"),
+            guardian("P1", "1A1"),
+            link("P1", "S2", "1A1"),
+            student("S3", "1A2"),
+        ];
+        assert_eq!(
+            taken(&siblings, &[]),
+            (
+                6,
+                s(&["S1", "S2"]),
+                s(&["P1"]),
+                vec![l("S1", "P1", ""), l("S2", "P1", "")]
+            )
+        );
+        // A parent the directory has is linked by id, not registered again.
+        let known_parent = [
+            student("S1", "1A1"),
+            guardian("P9", "1A1"),
+            link("P9", "S1", "1A1"),
+        ];
+        assert_eq!(
+            taken(&known_parent, &[("guardian:P9", "g-9")]),
+            (3, s(&["S1"]), s(&[]), vec![l("S1", "", "g-9")])
+        );
+        // A link to a student already in lienlac, or to a guardian neither in the
+        // roster nor known, is left to be applied on its own.
+        let outside = [
+            student("S1", "1A1"),
+            link("P1", "S0", "1A1"),
+            link("P2", "S1", "1A1"),
+        ];
+        assert_eq!(taken(&outside, &[]), (1, s(&["S1"]), s(&[]), vec![]));
+        let unknown_guardian = [student("S1", "1A1"), link("P2", "S1", "1A1")];
+        assert_eq!(
+            taken(&unknown_guardian, &[]),
+            (1, s(&["S1"]), s(&[]), vec![])
+        );
+        // At most a hundred students.
+        let many: Vec<Change> = (0..101).map(|n| student(&format!("S{n}"), "1A1")).collect();
+        assert_eq!(taken(&many, &[]).0, 100);
+    }
+}

@@ -229,21 +229,7 @@ async fn roster_imported(
         .iter()
         .map(|g| uuid("guardian_id", &g.guardian_id))
         .collect::<anyhow::Result<_>>()?;
-    let mut links_of: std::collections::HashMap<uuid::Uuid, usize> =
-        std::collections::HashMap::new();
-    for (guardian, _) in links {
-        *links_of.entry(*guardian).or_default() += 1;
-    }
-    let registered_before: Vec<uuid::Uuid> = links_of
-        .keys()
-        .filter(|guardian| !new.contains(guardian))
-        .copied()
-        .collect();
-    let maybe_shared: Vec<uuid::Uuid> = links_of
-        .iter()
-        .filter(|(guardian, links)| **links > 1 || !new.contains(guardian))
-        .map(|(guardian, _)| *guardian)
-        .collect();
+    let (registered_before, maybe_shared) = guardians_to_recount(&new, links);
     let mut children = students.to_vec();
     if !registered_before.is_empty() {
         sqlx::query(
@@ -281,6 +267,31 @@ async fn roster_imported(
     children.dedup();
     refresh_guardian_counts(conn, &children).await?;
     Ok(())
+}
+
+/// Of a roster's links `(guardian, student)`, the guardians registered before it
+/// (not in `new`), and those who may have more than one child: registered before,
+/// or linked to two children of the roster. Both sorted.
+fn guardians_to_recount(
+    new: &std::collections::HashSet<uuid::Uuid>,
+    links: &[(uuid::Uuid, uuid::Uuid)],
+) -> (Vec<uuid::Uuid>, Vec<uuid::Uuid>) {
+    let mut links_of: std::collections::BTreeMap<uuid::Uuid, usize> =
+        std::collections::BTreeMap::new();
+    for (guardian, _) in links {
+        *links_of.entry(*guardian).or_default() += 1;
+    }
+    let registered_before = links_of
+        .keys()
+        .filter(|guardian| !new.contains(guardian))
+        .copied()
+        .collect();
+    let maybe_shared = links_of
+        .iter()
+        .filter(|(guardian, links)| **links > 1 || !new.contains(guardian))
+        .map(|(guardian, _)| *guardian)
+        .collect();
+    (registered_before, maybe_shared)
 }
 
 /// A guardianship ended (the shared tables no longer hold it): whether the
@@ -369,4 +380,34 @@ async fn refresh_guardian_counts(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::guardians_to_recount;
+
+    #[test]
+    fn only_guardians_registered_before_or_of_two_children_are_recounted() {
+        let id = |n: u128| Uuid::from_u128(n);
+        let (new_one, new_two, before) = (id(1), id(2), id(3));
+        let new = [new_one, new_two].into_iter().collect();
+        type Recounted = (Vec<Uuid>, Vec<Uuid>);
+        let table: [(&[(Uuid, Uuid)], Recounted); 4] = [
+            // New parents of one child each: nobody.
+            (&[(new_one, id(10)), (new_two, id(11))], (vec![], vec![])),
+            // A new parent of two children of the roster may be shared.
+            (
+                &[(new_one, id(10)), (new_one, id(11))],
+                (vec![], vec![new_one]),
+            ),
+            // A parent registered before: looked up, and may be shared.
+            (&[(before, id(10))], (vec![before], vec![before])),
+            (&[], (vec![], vec![])),
+        ];
+        for (links, expected) in table {
+            assert_eq!(guardians_to_recount(&new, links), expected, "{links:?}");
+        }
+    }
 }
