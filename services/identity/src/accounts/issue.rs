@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use kernel::auth::Caller;
+use kernel::auth::{Caller, Role};
 use kernel::csv::spreadsheet_safe;
 use kernel::event_store::RequestKey;
 use kernel::event_store::{find_request, record_request};
@@ -24,6 +24,14 @@ use crate::personal_data::{self, PersonalFields};
 use crate::text;
 use crate::write_model::record;
 
+/// Whose people get accounts: a school's staff and guardians, or the staff of a
+/// district's office.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Place {
+    School(Uuid),
+    DistrictOffice(Uuid),
+}
+
 pub(crate) enum Whom {
     Kinds(Vec<PersonKind>),
     People(Vec<Uuid>),
@@ -38,10 +46,11 @@ struct Candidate {
     has_account: bool,
 }
 
-/// Staff of the school and guardians of its students, as asked.
+/// Staff of the school and guardians of its students, or staff of the district's
+/// office, as asked.
 async fn candidates(
     conn: &mut PgConnection,
-    school_id: Uuid,
+    place: Place,
     whom: &Whom,
 ) -> AppResult<Vec<Candidate>> {
     const SQL: &str = "SELECT p.id, p.kind, p.full_name, p.phone, \
@@ -49,6 +58,7 @@ async fn candidates(
          FROM people p \
          WHERE p.erased_at IS NULL AND ( \
                (p.kind = 'staff' AND p.school_id = $1 AND ($2 OR p.id = ANY($4))) \
+            OR (p.kind = 'staff' AND p.school_id IS NULL AND p.district_id = $5 AND ($2 OR p.id = ANY($4))) \
             OR (p.kind = 'guardian' AND ($3 OR p.id = ANY($4)) AND p.id IN ( \
                   SELECT g.guardian_id FROM guardianships g JOIN people s ON s.id = g.student_id \
                   WHERE s.school_id = $1))) \
@@ -61,19 +71,29 @@ async fn candidates(
         ),
         Whom::People(ids) => (false, false, ids.clone()),
     };
+    let (school, office) = match place {
+        Place::School(school) => (Some(school), None),
+        Place::DistrictOffice(district) => (None, Some(district)),
+    };
     let found: Vec<Candidate> = sqlx::query_as(SQL)
-        .bind(school_id)
+        .bind(school)
         .bind(staff)
         .bind(guardians)
         .bind(&ids)
+        .bind(office)
         .fetch_all(conn)
         .await?;
     if let Whom::People(ids) = whom
         && let Some(missing) = ids.iter().find(|id| !found.iter().any(|c| c.id == **id))
     {
-        return Err(AppError::Rejected(format!(
-            "person {missing} is neither a staff member of the school nor a guardian of one of its students"
-        )));
+        return Err(AppError::Rejected(match place {
+            Place::School(_) => format!(
+                "person {missing} is neither a staff member of the school nor a guardian of one of its students"
+            ),
+            Place::DistrictOffice(_) => {
+                format!("person {missing} is no staff member of the district's office")
+            }
+        }));
     }
     Ok(found)
 }
@@ -110,22 +130,34 @@ pub(crate) async fn issue(
     ctx: &Ctx,
     caller: &Caller,
     request: RequestKey,
-    school_id: Uuid,
+    place: Place,
     whom: Whom,
     usernames: &HashMap<Uuid, String>,
     csv: bool,
 ) -> AppResult<IssueAccountsResponse> {
-    let target = access::school(&mut *ctx.pool.acquire().await?, school_id).await?;
-    caller.require(SCHOOL_ADMINS, &target)?;
+    let mut conn = ctx.pool.acquire().await?;
+    let (target, school_id) = match place {
+        Place::School(school) => {
+            let target = access::school(&mut conn, school).await?;
+            caller.require(SCHOOL_ADMINS, &target)?;
+            (target, Some(school))
+        }
+        Place::DistrictOffice(district) => {
+            let target = access::district(&mut conn, district).await?;
+            caller.require(&[Role::Operator, Role::DistrictAdmin], &target)?;
+            (target, None)
+        }
+    };
+    drop(conn);
     let district_id = target.district.unwrap_or_default();
     let mut tx = ctx.pool.begin().await?;
     if let Some(first) = find_request::<IssueAccountsResponse>(&mut tx, &request).await? {
         return Ok(first);
     }
     let mut answer = IssueAccountsResponse::default();
-    let event_meta = meta(caller, district_id, Some(school_id));
+    let event_meta = meta(caller, district_id, school_id);
     let expires = ctx.settings.activation_code_ttl.as_secs_f64();
-    for candidate in candidates(&mut tx, school_id, &whom).await? {
+    for candidate in candidates(&mut tx, place, &whom).await? {
         if candidate.has_account {
             answer.skipped_person_ids.push(candidate.id.to_string());
             continue;
@@ -155,7 +187,7 @@ pub(crate) async fn issue(
             account_id: account_id.to_string(),
             person_id: candidate.id.to_string(),
             person_kind: kind as i32,
-            school_id: school_id.to_string(),
+            school_id: school_id.map(|s| s.to_string()).unwrap_or_default(),
         };
         let personal = PersonalFields {
             username: username.clone(),

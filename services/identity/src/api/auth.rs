@@ -66,7 +66,21 @@ impl AuthService for Auth {
         let r = request.into_inner();
         let mut check = Check::new();
         let request_key = check.request_key(&caller, &r.request_id, &r);
-        let school_id = check.uuid("school_id", &r.school_id);
+        let place = match (
+            check.optional_uuid("school_id", &r.school_id),
+            check.optional_uuid("district_id", &r.district_id),
+        ) {
+            (Some(school), None) => issue::Place::School(school),
+            (None, Some(district)) => issue::Place::DistrictOffice(district),
+            _ => {
+                check.add(Violation::new(
+                    "school_id",
+                    "name a school, or a district for its office's staff",
+                    "cần một trường, hoặc một đơn vị hành chính cho cán bộ của đơn vị",
+                ));
+                issue::Place::School(Uuid::nil())
+            }
+        };
         let readable = check.at_most("kinds", r.kinds.len(), 2)
             & check.at_most("person_ids", r.person_ids.len(), MAX_LISTED_PEOPLE)
             & check.at_most("usernames", r.usernames.len(), MAX_LISTED_PEOPLE);
@@ -132,7 +146,7 @@ impl AuthService for Auth {
                 &self.ctx,
                 &caller,
                 request_key,
-                school_id,
+                place,
                 whom,
                 &usernames,
                 r.csv,

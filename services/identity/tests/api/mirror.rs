@@ -435,3 +435,139 @@ async fn an_unlinked_guardian_loses_the_student_and_their_sign_ins_lose_the_role
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_district_offices_staff_get_their_accounts_from_the_district_not_from_a_school() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut directory = app.directory(&admin);
+    let district_id = create_district(&mut directory, "Xã Tân Thông Hội").await;
+    let school = school_fixture(&mut directory, &district_id, "Trường B").await;
+    let officer = directory
+        .register_staff(pb::RegisterStaffRequest {
+            request_id: rid(),
+            district_id: district_id.clone(),
+            full_name: "Ngô Bảo Anh".to_owned(),
+            phone: phone(),
+            position: "Chuyên viên".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let office = |person_ids: Vec<String>, kinds: Vec<i32>| pb::IssueAccountsRequest {
+        request_id: rid(),
+        district_id: district_id.clone(),
+        person_ids,
+        kinds,
+        ..Default::default()
+    };
+
+    // A school's principal is no one of the district office's.
+    let principal = accounts_for(
+        &app,
+        &admin,
+        &school.school_id,
+        std::slice::from_ref(&school.staff_id),
+    )
+    .await
+    .remove(0);
+    grant(
+        &app,
+        &admin,
+        &principal.0,
+        pb::Role::Principal,
+        pb::ScopeKind::School,
+        &school.school_id,
+    )
+    .await;
+    let principal_token = app
+        .login(&username_of(&app, &principal.0).await, PASSWORD)
+        .await
+        .unwrap()
+        .access_token;
+    let refused = app
+        .auth(Some(&principal_token))
+        .issue_accounts(office(vec![officer.id.clone()], Vec::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::PermissionDenied,
+        "{}",
+        refused.message()
+    );
+
+    // A school's staff member is not of the office; a school and a district at once
+    // is no place.
+    let refused = app
+        .auth(Some(&admin))
+        .issue_accounts(office(vec![school.staff_id.clone()], Vec::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::FailedPrecondition,
+        "{}",
+        refused.message()
+    );
+    assert!(
+        refused.message().contains("district's office"),
+        "{}",
+        refused.message()
+    );
+    let mut both = office(vec![officer.id.clone()], Vec::new());
+    both.school_id = school.school_id.clone();
+    let refused = app
+        .auth(Some(&admin))
+        .issue_accounts(both)
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["school_id"]);
+
+    // Every staff member of the office, by kind: the officer only.
+    let issued = app
+        .auth(Some(&admin))
+        .issue_accounts(office(Vec::new(), vec![pb::PersonKind::Staff as i32]))
+        .await
+        .unwrap()
+        .into_inner();
+    let people: Vec<&str> = issued
+        .accounts
+        .iter()
+        .map(|a| a.person_id.as_str())
+        .collect();
+    assert_eq!(people, [officer.id.as_str()]);
+    let account = &issued.accounts[0];
+    app.auth(None)
+        .activate_account(pb::ActivateAccountRequest {
+            username: account.username.clone(),
+            activation_code: account.activation_code.clone(),
+            new_password: PASSWORD.to_owned(),
+        })
+        .await
+        .unwrap();
+    grant(
+        &app,
+        &admin,
+        &account.account_id,
+        pb::Role::DistrictAdmin,
+        pb::ScopeKind::District,
+        &district_id,
+    )
+    .await;
+    let signed_in = app.login(&account.username, PASSWORD).await.unwrap();
+    let who = app
+        .auth(Some(&signed_in.access_token))
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(who.person.as_ref().unwrap().id, officer.id);
+    assert!(
+        who.roles
+            .iter()
+            .any(|r| r.role == pb::Role::DistrictAdmin as i32 && r.scope_id == district_id),
+        "{who:?}"
+    );
+}
