@@ -645,26 +645,29 @@ pub(crate) enum SyncCommand {
         #[arg(long)]
         incremental: bool,
     },
-    /// A run with its changes, or a district's latest runs.
+    /// A run with its changes, or a district's latest runs (your own district's
+    /// unless named).
     Status {
         /// The run's id.
         run: Option<String>,
-        #[arg(long, required_unless_present = "run")]
+        #[arg(long)]
         district: Option<String>,
         #[arg(long)]
         school: Option<String>,
     },
-    /// Where lienlac and the source disagreed at the latest full run.
+    /// Where lienlac and the source disagreed at the latest full run (your own
+    /// district's unless named).
     Drift {
         #[arg(long)]
-        district: String,
+        district: Option<String>,
         #[arg(long)]
         school: Option<String>,
     },
-    /// How a school's classes' month-end totals went to the city database.
+    /// How a school's classes' month-end totals went to the city database (your
+    /// own school's unless named).
     PushStatus {
         #[arg(long)]
-        school: String,
+        school: Option<String>,
         /// `YYYY-MM`; this month by default.
         #[arg(long)]
         month: Option<String>,

@@ -308,6 +308,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             seed::Seed {
                 attendance_url: cli.attendance,
                 messaging_url: cli.messaging,
+                sync_url: cli.sync,
                 size,
                 accounts_file,
             }

@@ -181,13 +181,14 @@ impl Reports {
         let (school_id, district_id) = match (school, district) {
             (Some(school), None) => (school, String::new()),
             (None, Some(district)) => (String::new(), district),
-            (None, None) => (
-                Directory::connect(&self.credentials)
-                    .await?
-                    .own_scope(Scope::School)
-                    .await?,
-                String::new(),
-            ),
+            // A school's people see their school; the district office its district.
+            (None, None) => {
+                let directory = Directory::connect(&self.credentials).await?;
+                match directory.own_scope(Scope::School).await {
+                    Ok(school) => (school, String::new()),
+                    Err(_) => (String::new(), directory.own_scope(Scope::District).await?),
+                }
+            }
             (Some(_), Some(_)) => anyhow::bail!("give --school or --district, not both"),
         };
         let request = self.request(pb::GetAdoptionReportRequest {

@@ -9,6 +9,7 @@ use lienlac_proto::sync::v1::{self as pb, SyncRunState};
 
 use crate::args::SyncScope;
 use crate::credentials::Credentials;
+use crate::directory::{Directory, Scope};
 use crate::session;
 
 /// How many of a run's changes the text shows; `--out` or `--json` give them all.
@@ -89,10 +90,11 @@ impl Runs {
                 .into_inner();
             return self.print_run(&run);
         }
+        let district = own_unless_named(&credentials, district, Scope::District).await?;
         let runs = client
             .list_sync_runs(session::authorised(
                 pb::ListSyncRunsRequest {
-                    district_id: district.unwrap_or_default(),
+                    district_id: district,
                     school_id: school.unwrap_or_default(),
                     limit: 0,
                 },
@@ -115,10 +117,11 @@ impl Runs {
 
     pub(crate) async fn drift(
         &self,
-        district: String,
+        district: Option<String>,
         school: Option<String>,
     ) -> anyhow::Result<()> {
         let credentials = session::current().await?;
+        let district = own_unless_named(&credentials, district, Scope::District).await?;
         let report = self
             .client()
             .await?
@@ -155,10 +158,11 @@ impl Runs {
 
     pub(crate) async fn push_status(
         &self,
-        school: String,
+        school: Option<String>,
         month: Option<String>,
     ) -> anyhow::Result<()> {
         let credentials = session::current().await?;
+        let school = own_unless_named(&credentials, school, Scope::School).await?;
         let month = month.unwrap_or_else(|| crate::dates::today()[..7].to_owned());
         let status = self
             .client()
@@ -309,6 +313,23 @@ impl Runs {
             }
         }
         Ok(())
+    }
+}
+
+/// The district or school named, else the signed-in person's own.
+async fn own_unless_named(
+    credentials: &Credentials,
+    named: Option<String>,
+    scope: Scope,
+) -> anyhow::Result<String> {
+    match named {
+        Some(id) => Ok(id),
+        None => {
+            Directory::connect(credentials)
+                .await?
+                .own_scope(scope)
+                .await
+        }
     }
 }
 

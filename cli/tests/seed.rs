@@ -1,6 +1,8 @@
-//! `lienlac seed demo` against identity, attendance and messaging running
-//! in-process: the demo accounts sign in and find the school's life there, and a
-//! second run changes nothing.
+//! `lienlac seed demo` against identity, attendance, messaging and sync running
+//! in-process beside the city database simulator: the demo district is mirrored
+//! from the simulator's files, its accounts sign in and find the school's life
+//! there, the month's totals reach the city database, and a second run changes
+//! nothing.
 
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
@@ -8,7 +10,7 @@ mod common;
 
 use kernel::config::{ServiceId, stream_name_in};
 use kernel::testing::TestWorld;
-use lienlac_test_stack::{start_attendance, start_messaging};
+use lienlac_test_stack::{start_attendance, start_city_database, start_messaging, start_sync};
 use lienlac_test_support::{ADMIN_PASSWORD, start_identity};
 use tokio_util::sync::CancellationToken;
 
@@ -21,9 +23,12 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     let identity = start_identity(&world, &stop).await;
     let (attendance_addr, _) = start_attendance(&world, &stop, identity).await;
     let messaging = start_messaging(&world, &stop, identity, |_| {}).await;
+    let city_database = start_city_database(&stop).await;
+    let sync = start_sync(&world, &stop, identity, &city_database).await;
     let terminal = Terminal::new(&world.namespace, "seed", identity)
         .with_attendance(attendance_addr)
-        .with_messaging(messaging);
+        .with_messaging(messaging)
+        .with_sync(sync);
     let accounts_file = terminal.config_home.join("demo-accounts.csv");
     let seed = [
         "seed",
@@ -43,7 +48,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     let listed = std::fs::read_to_string(&accounts_file).unwrap();
     for line in [
         "ht.tanthong,leader,\"Trường Tiểu học Tân Thông\"",
-        "pgd.cuchi,district admin,\"Huyện Củ Chi\"",
+        "vhxh.tanthonghoi,district admin,\"Xã Tân Thông Hội\"",
         "gv.tanthong.1a1,homeroom teacher,",
         "ht.tantien,leader,\"Trường Tiểu học Tân Tiến\"",
         "0900000001,guardian,",
@@ -55,7 +60,7 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     for (username, role) in [
         ("ht.tanthong", "principal"),
         ("0900000001", "guardian"),
-        ("pgd.cuchi", "district_admin"),
+        ("vhxh.tanthonghoi", "district_admin"),
     ] {
         let person = Terminal::new(&world.namespace, username, identity);
         let login = person.run(&["login", username], Some("lienlac-demo")).await;
@@ -91,9 +96,38 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         .await;
     assert!(history.status.success(), "{}", text(&history.stderr));
     assert!(
-        text(&history.stdout).contains("of 5 present"),
-        "{}",
+        text(&history.stdout).contains("of 36 present"),
+        "1A1 as the city database lists it (38 rows, one student listed twice, one born on 30 February): {}",
         text(&history.stdout)
+    );
+
+    // The previous month, closed by the homeroom teacher, reached the city database.
+    let principal_sync =
+        Terminal::new(&world.namespace, "principal-sync", identity).with_sync(sync);
+    principal_sync
+        .run(&["login", "ht.tanthong"], Some("lienlac-demo"))
+        .await;
+    let month = previous_month();
+    let mut pushed = String::new();
+    for _ in 0..60 {
+        let status = principal_sync
+            .run(&["sync", "push-status", "--month", &month], None)
+            .await;
+        pushed = text(&status.stdout);
+        if pushed.contains("1A1    sent") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(pushed.contains("1A1    sent"), "{pushed}");
+    let officer = Terminal::new(&world.namespace, "officer", identity).with_sync(sync);
+    officer
+        .run(&["login", "vhxh.tanthonghoi"], Some("lienlac-demo"))
+        .await;
+    let runs = text(&officer.run(&["sync", "status"], None).await.stdout);
+    assert!(
+        runs.contains("run (full, citydb) of 79-XTTH: completed"),
+        "{runs}"
     );
 
     // The demo's first step, as `make run` prints it: the first student of 1A1,
@@ -167,20 +201,27 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
                 .messages
         }
     };
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    let before = (
-        events(ServiceId::IDENTITY).await,
-        events(ServiceId::ATTENDANCE).await,
-        events(ServiceId::MESSAGING).await,
-    );
+    let counts = || async {
+        (
+            events(ServiceId::IDENTITY).await,
+            events(ServiceId::ATTENDANCE).await,
+            events(ServiceId::MESSAGING).await,
+        )
+    };
+    // The first run's absences are still turning into notices for a while.
+    let mut before = counts().await;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let now = counts().await;
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     let second = terminal.run(&seed, None).await;
     assert!(second.status.success(), "{}", text(&second.stderr));
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    let after = (
-        events(ServiceId::IDENTITY).await,
-        events(ServiceId::ATTENDANCE).await,
-        events(ServiceId::MESSAGING).await,
-    );
+    let after = counts().await;
     assert_eq!(
         after.0 - before.0,
         0,
@@ -195,6 +236,14 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
         "the second run published messaging events"
     );
     stop.cancel();
+}
+
+/// `YYYY-MM` of the month before this one, in Việt Nam.
+fn previous_month() -> String {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap();
+    let today = time::OffsetDateTime::now_utc().to_offset(offset).date();
+    let last = today.replace_day(1).unwrap().previous_day().unwrap();
+    format!("{:04}-{:02}", last.year(), last.month() as u8)
 }
 
 /// The last weekday before today, in Việt Nam.

@@ -53,6 +53,24 @@ export MESSAGING_SERVICE_SECRET="${MESSAGING_SERVICE_SECRET:-$(sed -n 's/^MESSAG
 export SYNC_SERVICE_SECRET="${SYNC_SERVICE_SECRET:-$(sed -n 's/^SYNC_SERVICE_SECRET=//p' "$SERVICE_SECRETS")}"
 export IDENTITY_SERVICE_SECRETS="${IDENTITY_SERVICE_SECRETS:-messaging=$MESSAGING_SERVICE_SECRET,sync=$SYNC_SERVICE_SECRET}"
 
+# The sync service mirrors the city education database. Unless SYNC_CITYDB_URL
+# names a real one, the city database simulator serves the demo's unit from
+# tools/citydb-sim/data/demo, with a client secret made once and kept under .local/.
+SIMULATOR=0
+if [[ -z ${SYNC_CITYDB_URL:-} ]]; then
+  SIMULATOR=1
+  grep -q "^CITYDB_CLIENT_SECRET=" "$SERVICE_SECRETS" ||
+    (umask 077 && echo "CITYDB_CLIENT_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >>"$SERVICE_SECRETS")
+  export CITYDB_BIND="${CITYDB_BIND:-127.0.0.1:8089}"
+  export CITYDB_CLIENT_ID=lienlac
+  CITYDB_CLIENT_SECRET="$(sed -n 's/^CITYDB_CLIENT_SECRET=//p' "$SERVICE_SECRETS")"
+  export CITYDB_CLIENT_SECRET CITYDB_DATA="$ROOT/tools/citydb-sim/data/demo"
+  export SYNC_CITYDB_URL="http://$CITYDB_BIND" SYNC_CITYDB_CLIENT_ID=lienlac
+  export SYNC_CITYDB_CLIENT_SECRET="$CITYDB_CLIENT_SECRET"
+  # Month-end totals reach the simulator within seconds of a close.
+  export SYNC_PUSH_EVERY="${SYNC_PUSH_EVERY:-2s}"
+fi
+
 services() {
   local main
   for main in "$ROOT"/services/*/src/main.rs; do
@@ -68,9 +86,21 @@ build() {
     (cd "$ROOT" && "$CARGO" build --workspace)
     return 1
   fi
-  local packages=(-p lienlac-cli)
+  local packages=(-p lienlac-cli -p citydb-sim)
   for service in "${SERVICES[@]}"; do packages+=(-p "$service"); done
   (cd "$ROOT" && "$CARGO" build "${packages[@]}")
+  # The simulator starts first: the sync service reads it.
+  ((SIMULATOR)) && SERVICES=(citydb-sim "${SERVICES[@]}")
+  return 0
+}
+
+# The command that starts a program of SERVICES.
+command_of() {
+  if [[ $1 == citydb-sim ]]; then
+    echo "$ROOT/target/debug/citydb-sim serve"
+  else
+    echo "$ROOT/target/debug/$1"
+  fi
 }
 
 run_foreground() {
@@ -80,7 +110,7 @@ run_foreground() {
   for service in "${SERVICES[@]}"; do
     # Each line of a service's output is prefixed with its name. The prefixer ignores
     # Ctrl-C so that it prints the service's last lines while it stops.
-    "$ROOT/target/debug/$service" > >(trap '' INT TERM; exec sed -u "s/^/[$service] /") 2>&1 &
+    $(command_of "$service") > >(trap '' INT TERM; exec sed -u "s/^/[$service] /") 2>&1 &
     children+=($!)
     echo "started $service (pid $!)"
   done
@@ -93,7 +123,7 @@ run_foreground() {
 # nothing and prints the same next steps.
 seed_demo() {
   local port
-  for port in 9101 9102 9103 9104; do
+  for port in 9101 9102 9103 9104 9105; do
     for _ in $(seq 1 120); do
       curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
       sleep 0.5
@@ -119,7 +149,7 @@ up() {
       echo "$service: already running (pid $(cat "$pidfile"))"
       continue
     fi
-    nohup "$ROOT/target/debug/$service" >>"$LOGS/$service.log" 2>&1 &
+    nohup $(command_of "$service") >>"$LOGS/$service.log" 2>&1 &
     echo $! >"$pidfile"
     echo "$service: started (pid $!, log .local/logs/$service.log)"
   done

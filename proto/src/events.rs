@@ -42,6 +42,7 @@ pub fn to_json(event_type: &str, payload: &[u8]) -> Option<Result<serde_json::Va
         identity::v2::StudentEnrolled,
         identity::v2::StudentTransferred,
         identity::v2::StudentWithdrawn,
+        identity::v2::ClassRosterImported,
         identity::v2::GuardianLinked,
         identity::v2::GuardianUnlinked,
         identity::v2::HomeroomTeacherAssigned,

@@ -19,11 +19,8 @@ use tonic::transport::Channel;
 use crate::credentials::Credentials;
 use crate::{progress, session};
 
-use super::plan::{SCHOOLS, pick, rid};
-use super::{CONCURRENCY, Seed, SeededClass};
-
-/// The guardian the demo's steps sign in as.
-const DEMO_GUARDIAN: &str = "0900000001";
+use super::plan::{pick, rid};
+use super::{CONCURRENCY, DEMO_GUARDIAN, Seed, SeededClass, SeededSchool};
 
 const LUNCHES: [&[&str]; 8] = [
     &["Cơm trắng", "Thịt kho trứng", "Canh cải xanh", "Chuối"],
@@ -271,6 +268,7 @@ where
 impl Seed {
     pub(super) async fn messaging(
         &self,
+        schools: &[SeededSchool],
         classes: &[SeededClass],
         operator: &Credentials,
         today: time::Date,
@@ -282,36 +280,18 @@ impl Seed {
         };
         let monday =
             today - time::Duration::days(i64::from(today.weekday().number_days_from_monday()));
-        for (number, plan) in SCHOOLS.iter().enumerate() {
-            let principal = messaging.as_person(&format!("ht.{}", plan.slug)).await?;
+        for (number, school) in schools.iter().enumerate() {
+            let principal = messaging.as_person(&school.principal).await?;
             // The school's IT officer, where it has one, moderates with the principal.
-            let it_officer = match plan
-                .leaders
-                .iter()
-                .find(|(_, role)| *role == id::Role::ItOfficer)
-            {
-                Some((prefix, _)) => Some(
-                    messaging
-                        .as_person(&format!("{prefix}.{}", plan.slug))
-                        .await?,
-                ),
+            let it_officer = match &school.it_officer {
+                Some(username) => Some(messaging.as_person(username).await?),
                 None => None,
             };
             let moderator_ids = match &it_officer {
                 Some(it_officer) => vec![messaging.person_id(it_officer).await?],
                 None => Vec::new(),
             };
-            let school_id = messaging
-                .auth
-                .clone()
-                .who_am_i(session::authorised(id::WhoAmIRequest {}, &principal)?)
-                .await?
-                .into_inner()
-                .roles
-                .into_iter()
-                .map(|role| role.scope_id)
-                .next()
-                .context("the principal without a school")?;
+            let school_id = school.id.clone();
             let policy = pb::SchoolPolicy {
                 school_id: school_id.clone(),
                 allowed: vec![

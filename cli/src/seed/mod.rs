@@ -3,10 +3,12 @@
 //! what it creates, so running the seed again replays the first answers and
 //! changes nothing.
 
+mod accounts;
 mod messaging;
-mod people;
+mod mirror;
 pub(crate) mod plan;
 mod roll_calls;
+mod usernames;
 
 use std::fmt::Write as _;
 
@@ -20,10 +22,13 @@ use crate::credentials::Credentials;
 use crate::dates;
 use crate::session;
 
-use plan::{SCHOOLS, rid, school_days, student_code};
+use plan::school_days;
 
 /// Every demo account's password.
 pub(crate) const PASSWORD: &str = "lienlac-demo";
+/// The guardian the demo's steps sign in as: the first guardian of Tân Thông
+/// 1A1's first student in the city database's demo files.
+const DEMO_GUARDIAN: &str = "0900000001";
 /// Requests in flight at once.
 const CONCURRENCY: usize = 8;
 
@@ -44,6 +49,7 @@ struct DemoAccount {
 pub(crate) struct Seed {
     pub(crate) attendance_url: String,
     pub(crate) messaging_url: String,
+    pub(crate) sync_url: String,
     pub(crate) size: Size,
     pub(crate) accounts_file: std::path::PathBuf,
 }
@@ -60,10 +66,17 @@ impl Clients {
     }
 }
 
+/// A school and who leads it.
+struct SeededSchool {
+    id: String,
+    principal: String,
+    it_officer: Option<String>,
+}
+
 /// A class and who is in it.
 struct SeededClass {
     id: String,
-    /// Its school, as its place in `SCHOOLS`.
+    /// Its school, as its place in the seeded schools.
     school: usize,
     name: String,
     teacher_username: String,
@@ -87,34 +100,25 @@ impl Seed {
             scope: "platform".to_owned(),
         }];
 
-        let district = clients
-            .directory
-            .clone()
-            .create_district(clients.request(id::CreateDistrictRequest {
-                request_id: rid("district:783"),
-                name: "Huyện Củ Chi".into(),
-                external_ref: "783".into(),
-            })?)
-            .await
-            .context("creating the district")?
-            .into_inner()
-            .id;
-        eprintln!("district Huyện Củ Chi: {district}");
-
+        let mirrored = mirror::mirror(&clients, &self.sync_url, &year).await?;
+        self.office_accounts(&clients, &mirrored, &mut accounts)
+            .await?;
+        let mut schools = Vec::new();
         let mut classes = Vec::new();
-        for (number, plan) in SCHOOLS.iter().enumerate() {
-            let seeded = self
-                .school(&clients, plan, number, &district, &year, &mut accounts)
+        for (number, school) in mirrored.schools.iter().enumerate() {
+            let (seeded, seeded_classes) = self
+                .school_accounts(&clients, number, school, &mut accounts)
                 .await?;
-            classes.extend(seeded);
+            schools.push(seeded);
+            classes.extend(seeded_classes);
         }
-        self.attendance(
-            &classes,
-            &school_days(today, self.days()),
-            &clients.credentials,
-        )
-        .await?;
-        self.messaging(&classes, &clients.credentials, today)
+        let days = school_days(today, self.days());
+        self.attendance(&classes, &days, &clients.credentials)
+            .await?;
+        let last_month = plan::previous_month(today);
+        self.close_month(&classes, &last_month, &clients.credentials)
+            .await?;
+        self.messaging(&schools, &classes, &clients.credentials, today)
             .await?;
         self.write_accounts(&accounts)?;
         eprintln!(
@@ -122,8 +126,15 @@ impl Seed {
             accounts.len(),
             self.accounts_file.display()
         );
-        let code = student_code(&SCHOOLS[0], "1A1", 0);
-        let month = today.replace_day(1).unwrap_or(today);
+        let first = mirrored
+            .schools
+            .first()
+            .context("the city database holds no school of the demo's unit")?;
+        let code = first_student_code(first, "1A1")?;
+        let yesterday = today.previous_day().unwrap_or(today);
+        let district_admin = usernames::office_staff(&usernames::slug(&mirrored.district.name), 1)
+            .remove(0)
+            .username;
         let steps = [
             (
                 "lienlac events tail --count 3".to_owned(),
@@ -159,8 +170,23 @@ impl Seed {
                 "today's figures of Tân Thông",
             ),
             (
-                format!("lienlac report adoption --from {month}"),
-                "the usage report for the district office",
+                format!(
+                    "lienlac report adoption --from {} --to {yesterday}",
+                    days.first().unwrap_or(&yesterday)
+                ),
+                "the usage report of the two weeks the demo took attendance",
+            ),
+            (
+                "lienlac sync push-status --month ".to_owned() + &last_month,
+                "the month's totals each class sent to the city database",
+            ),
+            (
+                format!("lienlac login {district_admin}"),
+                "the commune's officer, whom the schools report to",
+            ),
+            (
+                "lienlac sync status".to_owned(),
+                "the commune's mirror of the city database, with its row errors",
             ),
             (
                 "lienlac login 0900000001".to_owned(),
@@ -234,4 +260,23 @@ impl Seed {
         std::fs::write(&self.accounts_file, csv)
             .with_context(|| format!("writing {}", self.accounts_file.display()))
     }
+}
+
+/// The city database's code of the first student (by code) of a class.
+fn first_student_code(school: &mirror::MirroredSchool, class: &str) -> anyhow::Result<String> {
+    let class_id = &school
+        .export
+        .classes
+        .iter()
+        .find(|c| c.name == class)
+        .with_context(|| format!("{} has no class {class}", school.school.name))?
+        .id;
+    school
+        .export
+        .students
+        .iter()
+        .filter(|student| &student.class_id == class_id)
+        .map(|student| student.external_ref.clone())
+        .min()
+        .with_context(|| format!("{class} of {} has no student", school.school.name))
 }

@@ -12,6 +12,7 @@ pub struct Terminal {
     pub attendance_url: String,
     pub messaging_url: String,
     pub reporting_url: String,
+    pub sync_url: String,
     /// `LIENLAC_NATS_URL`, `_USER` and `_PASSWORD`, for commands that read NATS.
     pub nats: Vec<(&'static str, String)>,
 }
@@ -25,6 +26,7 @@ impl Terminal {
             attendance_url: String::new(),
             messaging_url: String::new(),
             reporting_url: String::new(),
+            sync_url: String::new(),
             nats: Vec::new(),
         }
     }
@@ -49,6 +51,11 @@ impl Terminal {
         self
     }
 
+    pub fn with_sync(mut self, sync: std::net::SocketAddr) -> Self {
+        self.sync_url = format!("http://{sync}");
+        self
+    }
+
     pub async fn run(&self, args: &[&str], password: Option<&str>) -> Output {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lienlac"));
         command
@@ -58,6 +65,7 @@ impl Terminal {
             .env("LIENLAC_ATTENDANCE_URL", &self.attendance_url)
             .env("LIENLAC_MESSAGING_URL", &self.messaging_url)
             .env("LIENLAC_REPORTING_URL", &self.reporting_url)
+            .env("LIENLAC_SYNC_URL", &self.sync_url)
             .envs(self.nats.iter().map(|(name, value)| (*name, value)))
             .env_remove("LIENLAC_PASSWORD")
             .stdin(std::process::Stdio::null());

@@ -312,7 +312,9 @@ async fn district_of_unit(
             .bind(&run.unit_code)
             .fetch_optional(&ctx.pool)
             .await?;
-    if found.is_some() {
+    if let Some(district) = found {
+        // The run is the district's from here on: its report, its drift.
+        runs::set_district(ctx, run.id, district).await?;
         return Ok((found, None));
     }
     let unit = unit.with_context(|| format!("the source has no unit {}", run.unit_code))?;

@@ -1,8 +1,9 @@
-//! Attendance, messaging and reporting started in a test world, each verifying tokens against
-//! the identity service at `identity` (see `lienlac_test_support::start_identity`),
-//! until `stop`; or all three with a school, as a school day starts. The services'
-//! own tests keep their own set-up: depending on this crate would compile them
-//! twice.
+//! Attendance, messaging, reporting and sync (beside the city database
+//! simulator) started in a test world, each verifying tokens against the identity
+//! service at `identity` (see `lienlac_test_support::start_identity`), until
+//! `stop`; or identity, attendance, messaging and reporting with a school, as a
+//! school day starts. The services' own tests keep their own set-up: depending on
+//! this crate would compile them twice.
 
 #![allow(clippy::unwrap_used)] // a test set-up fails the test by panicking
 
@@ -10,7 +11,9 @@ use std::net::SocketAddr;
 
 use kernel::config::ServiceId;
 use kernel::testing::TestWorld;
-use lienlac_test_support::{MESSAGING_SECRET, School, start_identity, wait_until_attendance_knows};
+use lienlac_test_support::{
+    MESSAGING_SECRET, SYNC_SECRET, School, start_identity, wait_until_attendance_knows,
+};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +70,59 @@ pub async fn start_messaging(
     settings.delivery.service_secret = Some(MESSAGING_SECRET.to_owned().into());
     change(&mut settings);
     let app = messaging::Application::build(settings).await.unwrap();
+    let addr = app.grpc_addr();
+    tokio::spawn(app.run_until_stopped(stop.clone()));
+    addr
+}
+
+/// The city database simulator serving the demo's unit from its files
+/// (tools/citydb-sim/data/demo), until `stop`.
+pub async fn start_city_database(stop: &CancellationToken) -> citydb_sim::Simulator {
+    let files =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/citydb-sim/data/demo");
+    let year = school::dates::school_year_of(school::dates::local_today());
+    let city = citydb_sim::files::load(&files, &year).unwrap();
+    citydb_sim::Simulator::start(
+        city,
+        citydb_sim::Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            client_id: citydb_sim::DEFAULT_CLIENT_ID.to_owned(),
+            client_secret: CITY_DATABASE_SECRET.to_owned(),
+            token_lifetime: std::time::Duration::from_secs(3600),
+            faults: citydb_sim::Faults::default(),
+        },
+        stop.clone(),
+    )
+    .await
+    .unwrap()
+}
+
+const CITY_DATABASE_SECRET: &str = "city-database-test-secret";
+
+/// Starts sync, mirroring `city_database` and sending month-end totals to it
+/// within a second; returns its gRPC address.
+pub async fn start_sync(
+    world: &TestWorld,
+    stop: &CancellationToken,
+    identity: SocketAddr,
+    city_database: &citydb_sim::Simulator,
+) -> SocketAddr {
+    let mut config = world.config(ServiceId::SYNC);
+    config.identity_url = format!("http://{identity}");
+    let mut settings = sync::Settings::defaults(config);
+    settings.service_secret = Some(SYNC_SECRET.to_owned().into());
+    settings.citydb = Some(sync::config::CityDbSettings::new(
+        &city_database.url(),
+        citydb_sim::DEFAULT_CLIENT_ID,
+        CITY_DATABASE_SECRET.to_owned().into(),
+    ));
+    settings.push_every = std::time::Duration::from_millis(500);
+    settings.drop_dir = std::env::temp_dir().join(format!("{}-sync-drop", world.namespace));
+    settings.schedule = sync::Schedule {
+        incremental_every: None,
+        nightly_at: None,
+    };
+    let app = sync::Application::build(settings).await.unwrap();
     let addr = app.grpc_addr();
     tokio::spawn(app.run_until_stopped(stop.clone()));
     addr

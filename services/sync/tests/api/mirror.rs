@@ -72,9 +72,11 @@ async fn a_unit_is_mirrored_through_a_bad_morning_and_the_directory_then_holds_t
     assert_eq!(run.planned, run.applied, "every planned change applied");
     assert!(run.planned["register_student"] > 50, "{:?}", run.planned);
 
-    // Nothing changed upstream: a second run plans nothing.
+    // Nothing changed upstream: a second run of the unit plans nothing, and is
+    // the district's run.
     let again = stack.finished(&stack.run_of_unit(false).await).await;
     assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(again.district_id, run.district_id);
 }
 
 #[tokio::test(flavor = "multi_thread")]
