@@ -144,6 +144,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// The services' traces, for an operator without a collector.
+    Trace {
+        #[command(subcommand)]
+        command: TraceCommand,
+    },
     /// Load generators that measure the whole system from the outside.
     Bench {
         #[command(subcommand)]
@@ -671,6 +676,21 @@ pub(crate) enum SyncCommand {
         /// `YYYY-MM`; this month by default.
         #[arg(long)]
         month: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TraceCommand {
+    /// Receive the services' spans (OTLP over gRPC) and print each trace as a tree
+    /// of service, span, duration and status, once it has had no new span for two
+    /// seconds. Start the services with OTEL_EXPORTER_OTLP_ENDPOINT naming this
+    /// address.
+    Tail {
+        #[arg(long, default_value = "127.0.0.1:4317")]
+        listen: std::net::SocketAddr,
+        /// Stop after this many traces.
+        #[arg(long)]
+        count: Option<usize>,
     },
 }
 

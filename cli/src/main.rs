@@ -28,6 +28,7 @@ mod seed;
 mod session;
 mod status;
 mod sync;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -38,7 +39,7 @@ use account::{login, logout, whoami};
 use args::{
     AnnounceCommand, AttendanceCommand, BenchCommand, BulletinCommand, Classification, Cli,
     Command, EventsCommand, ExportFormat, LeaveCommand, MessageCommand, Missing, ModerateCommand,
-    PostCommand, ReportCommand, SeedCommand, SessionArg, SyncCommand,
+    PostCommand, ReportCommand, SeedCommand, SessionArg, SyncCommand, TraceCommand,
 };
 
 #[tokio::main]
@@ -311,6 +312,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 sync_url: cli.sync,
                 size,
                 accounts_file,
+            }
+            .run()
+            .await
+        }
+        Command::Trace {
+            command: TraceCommand::Tail { listen, count },
+        } => {
+            trace::Tail {
+                listen,
+                count,
+                json: cli.json,
             }
             .run()
             .await

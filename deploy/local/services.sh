@@ -140,12 +140,18 @@ seed_demo() {
   echo "Collector listening there; one trace runs from each RPC through NATS into every consumer."
 }
 
+# A live process, not an unreaped zombie (`kill -0` succeeds on one where
+# nothing reaps the dead, in a container without an init).
+alive() {
+  kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null
+}
+
 up() {
   build || return 0
   mkdir -p "$PIDS" "$LOGS"
   for service in "${SERVICES[@]}"; do
     local pidfile="$PIDS/$service.pid"
-    if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    if [[ -s $pidfile ]] && alive "$(cat "$pidfile")"; then
       echo "$service: already running (pid $(cat "$pidfile"))"
       continue
     fi
@@ -164,9 +170,9 @@ down() {
     # nats.pid belongs to stack.sh.
     [[ $service == nats ]] && continue
     pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       kill -TERM "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
       echo "$service: stopped"
       stopped=1
     fi

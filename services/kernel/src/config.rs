@@ -92,6 +92,11 @@ pub struct ConsumerSettings {
     pub retry_initial: Duration,
     /// How long an event that arrives ahead of its predecessor waits for it.
     pub gap_wait: Duration,
+    /// How long JetStream waits for a delivered event's acknowledgement before it
+    /// delivers the event again, to this replica or another: a replica that died
+    /// holding a batch hands it over this soon. A replica still projecting a batch
+    /// says so every half of it.
+    pub ack_wait: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +222,7 @@ impl KernelConfig {
                 max_attempts: 5,
                 retry_initial: Duration::from_millis(50),
                 gap_wait: Duration::from_secs(2),
+                ack_wait: Duration::from_secs(5),
             },
             retention: crate::retention::RetentionSettings::default(),
             bind_address: std::net::IpAddr::from([0, 0, 0, 0]),
@@ -313,6 +319,13 @@ impl KernelConfig {
             &mut config.consumer.max_attempts,
         )?;
         env.duration("LIENLAC_CONSUMER_GAP_WAIT", &mut config.consumer.gap_wait)?;
+        env.duration("LIENLAC_CONSUMER_ACK_WAIT", &mut config.consumer.ack_wait)?;
+        if config.consumer.ack_wait < Duration::from_secs(1) {
+            return Err(ConfigError {
+                name: "LIENLAC_CONSUMER_ACK_WAIT".to_owned(),
+                reason: "must be at least 1s".to_owned(),
+            });
+        }
         env.duration("LIENLAC_RETENTION_INBOX", &mut config.retention.inbox)?;
         env.duration("LIENLAC_RETENTION_REQUESTS", &mut config.retention.requests)?;
         env.duration(

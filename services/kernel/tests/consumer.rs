@@ -157,12 +157,23 @@ impl Setup {
         CancellationToken,
         tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
+        self.start_with(projection, self.consumer.consumer.clone())
+    }
+
+    fn start_with(
+        &self,
+        projection: Arc<NotesProjection>,
+        settings: kernel::config::ConsumerSettings,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
         let runtime = ConsumerRuntime::new(
             self.pool.clone(),
             self.jetstream.clone(),
             projection,
             self.source(),
-            self.consumer.consumer.clone(),
+            settings,
         );
         let stop = CancellationToken::new();
         (stop.clone(), tokio::spawn(runtime.run(stop)))
@@ -233,6 +244,86 @@ impl Setup {
         })
         .await;
     }
+}
+
+/// The consumer settings of these tests: a second's acknowledgement wait.
+fn quick_handover(setup: &Setup) -> kernel::config::ConsumerSettings {
+    let mut settings = setup.consumer.consumer.clone();
+    settings.ack_wait = Duration::from_secs(1);
+    settings
+}
+
+async fn durable_info(setup: &Setup, name: &str) -> jetstream::consumer::Info {
+    let stream = setup
+        .jetstream
+        .get_stream(setup.source().stream)
+        .await
+        .unwrap();
+    let mut consumer: jetstream::consumer::PullConsumer = stream.get_consumer(name).await.unwrap();
+    consumer.info().await.unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_that_dies_holding_a_batch_hands_it_to_another_within_the_ack_wait() {
+    let setup = setup().await;
+    let settings = quick_handover(&setup);
+    let stuck = Arc::new(
+        NotesProjection::new("attendance-notes").holding_each_event(Duration::from_secs(600)),
+    );
+    let (_, dying) = setup.start_with(stuck, settings.clone());
+    setup
+        .publish_notes("student-1", &["one", "two", "three"])
+        .await;
+    eventually(
+        "the first replica holds the batch",
+        Duration::from_secs(20),
+        || async {
+            (durable_info(&setup, "attendance-notes")
+                .await
+                .num_ack_pending
+                == 3)
+                .then_some(())
+        },
+    )
+    .await;
+    // As kill -9 would: no acknowledgement, no refusal, no goodbye.
+    dying.abort();
+    let (stop, task) =
+        setup.start_with(Arc::new(NotesProjection::new("attendance-notes")), settings);
+    let notes = eventually(
+        "the other replica projects the dead one's batch",
+        Duration::from_secs(10),
+        || async {
+            let notes = setup.notes().await;
+            (notes.len() == 3).then_some(notes)
+        },
+    )
+    .await;
+    let texts: Vec<&str> = notes.iter().map(|(text, _)| text.as_str()).collect();
+    assert_eq!(texts, ["one", "two", "three"], "in order, once");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_projecting_a_batch_longer_than_the_ack_wait_keeps_it() {
+    let setup = setup().await;
+    let slow = Arc::new(
+        NotesProjection::new("attendance-notes").holding_each_event(Duration::from_millis(800)),
+    );
+    let (stop, task) = setup.start_with(slow, quick_handover(&setup));
+    setup
+        .publish_notes("student-1", &["one", "two", "three"])
+        .await;
+    setup.wait_for_notes(3).await;
+    setup.wait_until_drained("attendance-notes").await;
+    let info = durable_info(&setup, "attendance-notes").await;
+    assert_eq!(
+        info.num_redelivered, 0,
+        "JetStream heard the replica was still at it: nothing delivered twice"
+    );
+    stop.cancel();
+    task.await.unwrap().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

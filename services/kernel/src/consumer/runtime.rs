@@ -130,13 +130,28 @@ impl<P: Projection> ConsumerRuntime<P> {
             .get_stream(&self.source.stream)
             .await
             .with_context(|| format!("waiting for stream {}", self.source.stream))?;
-        let consumer: jetstream::consumer::PullConsumer = stream
+        let mut consumer: jetstream::consumer::PullConsumer = stream
             .get_or_create_consumer(
                 &name,
                 durable_config(&name, &self.source, &self.settings, DeliverPolicy::All),
             )
             .await
             .with_context(|| format!("creating durable consumer {name}"))?;
+        // A consumer made before the acknowledgement wait was changed keeps the
+        // rest of its configuration (where it delivers from).
+        let held = &consumer.cached_info().config;
+        if held.ack_wait != self.settings.ack_wait {
+            let mut config = held.clone();
+            config.ack_wait = self.settings.ack_wait;
+            stream
+                .update_consumer(config)
+                .await
+                .with_context(|| format!("updating durable consumer {name}"))?;
+            consumer = stream
+                .get_consumer(&name)
+                .await
+                .map_err(|error| anyhow::anyhow!("reading durable consumer {name}: {error}"))?;
+        }
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(self.settings.batch_size)
@@ -162,13 +177,33 @@ impl<P: Projection> ConsumerRuntime<P> {
                     _ => break,
                 }
             }
-            self.process(
+            let in_progress: Vec<jetstream::Message> = batch.clone();
+            let process = self.process(
                 batch
                     .into_iter()
                     .map(|message| delivery(message, &self.source))
                     .collect(),
-            )
-            .await?;
+            );
+            tokio::pin!(process);
+            // While the batch is projected, JetStream hears every half of the
+            // acknowledgement wait that it is: it redelivers only a dead replica's.
+            let mut still_working = tokio::time::interval_at(
+                tokio::time::Instant::now() + self.settings.ack_wait / 2,
+                self.settings.ack_wait / 2,
+            );
+            loop {
+                tokio::select! {
+                    done = &mut process => {
+                        done?;
+                        break;
+                    }
+                    _ = still_working.tick() => {
+                        for message in &in_progress {
+                            let _ = message.ack_with(AckKind::Progress).await;
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -362,7 +397,7 @@ pub(super) fn durable_config(
         durable_name: Some(name.to_owned()),
         filter_subject: source.filter_subject.clone(),
         ack_policy: jetstream::consumer::AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(30),
+        ack_wait: settings.ack_wait,
         max_ack_pending: (settings.batch_size * 4) as i64,
         deliver_policy,
         ..Default::default()

@@ -42,6 +42,8 @@ pub struct NotesProjection {
     replaying: AtomicUsize,
     /// The most batches a replay had in progress at once.
     pub most_replayed_at_once: AtomicUsize,
+    /// How long projecting each event takes: a slow replica, or a stuck one.
+    hold: Duration,
 }
 
 impl NotesProjection {
@@ -52,7 +54,13 @@ impl NotesProjection {
             any_order: false,
             replaying: AtomicUsize::new(0),
             most_replayed_at_once: AtomicUsize::new(0),
+            hold: Duration::ZERO,
         }
+    }
+
+    pub fn holding_each_event(mut self, hold: Duration) -> Self {
+        self.hold = hold;
+        self
     }
 
     pub fn poison(self, text: &str) -> Self {
@@ -73,6 +81,7 @@ impl Projection for NotesProjection {
 
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> anyhow::Result<()> {
         let note: Noted = event.decode()?;
+        tokio::time::sleep(self.hold).await;
         if self.poison.lock().unwrap().contains(&note.text) {
             anyhow::bail!("cannot project note {:?}", note.text);
         }
