@@ -22,7 +22,12 @@ async fn the_demo_seeds_through_the_apis_signs_in_and_seeds_again_without_change
     let stop = CancellationToken::new();
     let identity = start_identity(&world, &stop).await;
     let (attendance_addr, _) = start_attendance(&world, &stop, identity).await;
-    let messaging = start_messaging(&world, &stop, identity, |_| {}).await;
+    // Read receipts are published at once, not half a minute later in the middle of
+    // the second run.
+    let messaging = start_messaging(&world, &stop, identity, |settings| {
+        settings.receipts_every = std::time::Duration::from_millis(200);
+    })
+    .await;
     let city_database = start_city_database(&stop).await;
     let sync = start_sync(&world, &stop, identity, &city_database).await;
     let terminal = Terminal::new(&world.namespace, "seed", identity)

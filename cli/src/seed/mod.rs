@@ -113,10 +113,8 @@ impl Seed {
             classes.extend(seeded_classes);
         }
         let days = school_days(today, self.days());
-        self.attendance(&classes, &days, &clients.credentials)
-            .await?;
         let last_month = plan::previous_month(today);
-        self.close_month(&classes, &last_month, &clients.credentials)
+        self.attendance(&classes, &days, &last_month, &clients.credentials)
             .await?;
         self.messaging(&schools, &classes, &clients.credentials, today)
             .await?;

@@ -17,17 +17,24 @@ use super::{CONCURRENCY, Seed, SeededClass};
 
 impl Seed {
     /// Two weeks of roll calls, taken by each homeroom teacher with their own
-    /// sign-in at the start of each session: about one student in thirty absent, a
-    /// few late.
+    /// sign-in at the start of each session (about one student in thirty absent, a
+    /// few late); then the teacher closes `month`, and the sync service sends its
+    /// totals to the city database.
     pub(super) async fn attendance(
         &self,
         classes: &[SeededClass],
         days: &[time::Date],
+        month: &str,
         credentials: &Credentials,
     ) -> anyhow::Result<()> {
         let this_month = crate::dates::local_today().replace_day(1)?;
-        let (attendance, auth) = self.clients(credentials).await?;
-        eprintln!("roll calls of {} school days", days.len());
+        let attendance =
+            AttendanceServiceClient::new(session::connect(&self.attendance_url).await?);
+        let auth = AuthServiceClient::new(session::connect(&credentials.identity_url).await?);
+        eprintln!(
+            "roll calls of {} school days, then {month} closed",
+            days.len()
+        );
         let bar = progress::bar(classes.len() as u64, "classes' roll calls");
         futures::stream::iter(classes)
             .map(|class| {
@@ -73,37 +80,6 @@ impl Seed {
                             }
                         }
                     }
-                    bar.inc(1);
-                    anyhow::Ok(())
-                }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<()>()
-            .await?;
-        bar.finish_and_clear();
-        Ok(())
-    }
-
-    /// Each homeroom teacher closes `month` for their class; the sync service
-    /// sends the totals to the city database.
-    pub(super) async fn close_month(
-        &self,
-        classes: &[SeededClass],
-        month: &str,
-        credentials: &Credentials,
-    ) -> anyhow::Result<()> {
-        let (attendance, auth) = self.clients(credentials).await?;
-        eprintln!("closing {month} in every class");
-        futures::stream::iter(classes)
-            .map(|class| {
-                let (mut attendance, mut auth) = (attendance.clone(), auth.clone());
-                async move {
-                    let teacher = Seed::sign_in(
-                        &mut auth,
-                        &credentials.identity_url,
-                        &class.teacher_username,
-                    )
-                    .await?;
                     let request = att::CloseMonthRequest {
                         request_id: rid(&format!("close:{}:{month}", class.id)),
                         class_id: class.id.clone(),
@@ -113,25 +89,15 @@ impl Seed {
                         .close_month(session::authorised(request, &teacher)?)
                         .await
                         .with_context(|| format!("closing {month} of {}", class.name))?;
+                    bar.inc(1);
                     anyhow::Ok(())
                 }
             })
             .buffer_unordered(CONCURRENCY)
             .try_collect::<()>()
-            .await
-    }
-
-    async fn clients(
-        &self,
-        credentials: &Credentials,
-    ) -> anyhow::Result<(
-        AttendanceServiceClient<tonic::transport::Channel>,
-        AuthServiceClient<tonic::transport::Channel>,
-    )> {
-        Ok((
-            AttendanceServiceClient::new(session::connect(&self.attendance_url).await?),
-            AuthServiceClient::new(session::connect(&credentials.identity_url).await?),
-        ))
+            .await?;
+        bar.finish_and_clear();
+        Ok(())
     }
 }
 

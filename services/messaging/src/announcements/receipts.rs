@@ -28,6 +28,19 @@ pub(crate) const MARK_CHANGED: &str = "marked AS (INSERT INTO receipts_changed (
 /// one guardian's count would say that they read it.
 const MIN_RECIPIENTS: i64 = 5;
 
+#[derive(sqlx::FromRow)]
+struct ReceiptRow {
+    district_id: Uuid,
+    school_id: Option<Uuid>,
+    recipients: i64,
+    delivered: i64,
+    read: i64,
+    acknowledged: i64,
+    reported_delivered: i64,
+    reported_read: i64,
+    reported_acknowledged: i64,
+}
+
 /// Reports every `every` (at least every 100 ms) until `shutdown`.
 pub(crate) async fn run(pool: PgPool, every: Duration, shutdown: CancellationToken) {
     let every = every.max(Duration::from_millis(100));
@@ -52,22 +65,32 @@ async fn report(pool: &PgPool) -> anyhow::Result<i64> {
     .fetch_all(&mut *tx)
     .await?;
     for id in &marked {
-        let row: Option<(Uuid, Option<Uuid>, i64, i64, i64, i64)> = sqlx::query_as(
+        let row: Option<ReceiptRow> = sqlx::query_as(
             "SELECT a.district_id, a.school_id, a.recipients, \
-             (SELECT count(delivered_at) FROM announcement_recipients WHERE announcement_id = a.id), \
-             (SELECT count(read_at) FROM announcement_recipients WHERE announcement_id = a.id), \
-             (SELECT count(acknowledged_at) FROM announcement_recipients WHERE announcement_id = a.id) \
+             (SELECT count(delivered_at) FROM announcement_recipients WHERE announcement_id = a.id) AS delivered, \
+             (SELECT count(read_at) FROM announcement_recipients WHERE announcement_id = a.id) AS read, \
+             (SELECT count(acknowledged_at) FROM announcement_recipients WHERE announcement_id = a.id) AS acknowledged, \
+             a.reported_delivered, a.reported_read, a.reported_acknowledged \
              FROM announcements a WHERE a.id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((district, school, recipients, delivered, read, acknowledged)) = row else {
+        let Some(row) = row else {
             continue;
         };
-        if recipients < MIN_RECIPIENTS {
+        let counts = (row.delivered, row.read, row.acknowledged);
+        // A guardian opening an announcement again changes no count: nothing to say.
+        let reported = (
+            row.reported_delivered,
+            row.reported_read,
+            row.reported_acknowledged,
+        );
+        if row.recipients < MIN_RECIPIENTS || counts == reported {
             continue;
         }
+        let (district, school, recipients) = (row.district_id, row.school_id, row.recipients);
+        let (delivered, read, acknowledged) = counts;
         let event = pb::ReceiptsUpdated {
             announcement_id: id.to_string(),
             school_id: school.map(|s| s.to_string()).unwrap_or_default(),
