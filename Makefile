@@ -2,6 +2,7 @@
 #   make run    stack up, build, every service in the foreground (Ctrl-C stops all)
 #   make test   stack up, then every test of the workspace
 #   make up / make down   the same services, detached (pids and logs in .local/)
+#   make cluster   the same, against a three-node NATS cluster (deploy/local/cluster.sh)
 #   make bench  benchmarks; figures in target/bench/*.json
 #   make bench PROFILE=city   only the whole-system roll-call benchmark, at city scale
 
@@ -10,7 +11,7 @@ STACK := deploy/local/stack.sh
 SERVICES := deploy/local/services.sh
 CARGO ?= cargo
 
-.PHONY: run up down stack test bench fmt lint toolchain
+.PHONY: run up down cluster stack test bench fmt lint toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { \
@@ -32,7 +33,13 @@ up: toolchain stack
 
 down:
 	@$(SERVICES) down
+	@-deploy/local/cluster.sh down
 	@$(STACK) down
+
+# The services against a three-node NATS cluster, streams at three replicas.
+cluster: toolchain stack
+	@deploy/local/cluster.sh up
+	@eval "$$(deploy/local/cluster.sh env)" && $(SERVICES) up
 
 test: toolchain stack
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
