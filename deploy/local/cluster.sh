@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CLUSTER="$ROOT/.local/cluster" LOGS="$ROOT/.local/logs" PIDS="$ROOT/.local/pids"
+CLUSTER="$ROOT/.local/cluster" LOGS="$ROOT/.local/logs"
 CREDENTIALS="$ROOT/.local/nats/credentials.env"
 FIRST_PORT="${LIENLAC_CLUSTER_PORT:-4331}"
 NODES=(1 2 3)
@@ -25,7 +25,8 @@ die() { echo "cluster.sh: error: $*" >&2; exit 1; }
 
 client_port() { echo $((FIRST_PORT + $1 - 1)); }
 route_port() { echo $((FIRST_PORT + 2000 + $1 - 1)); }
-pidfile() { echo "$PIDS/nats-node$1.pid"; }
+# Beside the node's data: .local/pids holds what services.sh stops.
+pidfile() { echo "$CLUSTER/node$1/nats.pid"; }
 
 # A live nats-server of ours, not an unreaped zombie.
 alive() {
@@ -80,7 +81,7 @@ urls() {
 
 cmd_up() {
   [[ -s $CREDENTIALS ]] || die "no NATS credentials yet: run deploy/local/stack.sh up first"
-  mkdir -p "$LOGS" "$PIDS"
+  mkdir -p "$LOGS"
   local node
   for node in "${NODES[@]}"; do start_node "$node"; done
   for node in "${NODES[@]}"; do
