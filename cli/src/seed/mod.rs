@@ -1,7 +1,9 @@
-//! `lienlac seed demo`: the demo district, created through the public APIs as the
-//! signed-in platform operator. Every request carries a request id derived from
-//! what it creates, so running the seed again replays the first answers and
-//! changes nothing.
+//! `lienlac seed demo`: the demo district, through the public APIs as the
+//! signed-in platform operator. The sync service mirrors its people from the city
+//! database (the simulator's demo files); the seed then does what a school rolling
+//! lienlac out would. Every request carries a request id derived from what it
+//! creates, so running the seed again replays the first answers and changes
+//! nothing.
 
 mod accounts;
 mod messaging;
