@@ -12,6 +12,7 @@ use crate::credentials::Credentials;
 use crate::dates;
 use crate::session;
 
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Scope {
     School,
     District,
@@ -42,24 +43,29 @@ impl<'a> Directory<'a> {
     /// The school or district of the signed-in user's first role that has one.
     pub(crate) async fn own_scope(&self, scope: Scope) -> anyhow::Result<String> {
         let me = self.who_am_i().await?;
-        let school_kind = id::ScopeKind::School as i32;
-        let district_kind = id::ScopeKind::District as i32;
-        me.roles
-            .into_iter()
-            .map(|role| match scope {
-                Scope::School if role.scope_kind == school_kind => role.scope_id,
-                Scope::School => role.school_id,
-                Scope::District if role.scope_kind == district_kind => role.scope_id,
-                Scope::District => role.district_id,
-            })
-            .find(|found| !found.is_empty())
-            .with_context(|| {
-                let what = match scope {
-                    Scope::School => "school",
-                    Scope::District => "district",
-                };
-                format!("you have no role in a {what}: name one with --{what}")
-            })
+        scope_of(&me.roles, scope).with_context(|| {
+            let what = match scope {
+                Scope::School => "school",
+                Scope::District => "district",
+            };
+            format!("you have no role in a {what}: name one with --{what}")
+        })
+    }
+
+    /// The signed-in person's school, else their district (the district office's
+    /// people have no school): `(school_id, district_id)`, one of them empty.
+    pub(crate) async fn own_school_or_district(&self) -> anyhow::Result<(String, String)> {
+        let me = self.who_am_i().await?;
+        match (
+            scope_of(&me.roles, Scope::School),
+            scope_of(&me.roles, Scope::District),
+        ) {
+            (Some(school), _) => Ok((school, String::new())),
+            (None, Some(district)) => Ok((String::new(), district)),
+            (None, None) => anyhow::bail!(
+                "you have no role in a school or a district: name one with --school or --district"
+            ),
+        }
     }
 
     /// A class id, from an id or from a name of the user's school in the school
@@ -149,4 +155,52 @@ pub(crate) fn student<'a>(
         .iter()
         .find(|student| student.external_ref.eq_ignore_ascii_case(code) || student.id == code)
         .with_context(|| format!("no student {code} in the class"))
+}
+
+/// The first school (or district) one of `roles` is in.
+fn scope_of(roles: &[id::RoleBinding], scope: Scope) -> Option<String> {
+    let school_kind = id::ScopeKind::School as i32;
+    let district_kind = id::ScopeKind::District as i32;
+    roles
+        .iter()
+        .map(|role| match scope {
+            Scope::School if role.scope_kind == school_kind => &role.scope_id,
+            Scope::School => &role.school_id,
+            Scope::District if role.scope_kind == district_kind => &role.scope_id,
+            Scope::District => &role.district_id,
+        })
+        .find(|found| !found.is_empty())
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(kind: id::ScopeKind, scope: &str, district: &str, school: &str) -> id::RoleBinding {
+        id::RoleBinding {
+            scope_kind: kind as i32,
+            scope_id: scope.to_owned(),
+            district_id: district.to_owned(),
+            school_id: school.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_persons_school_and_district_come_from_their_roles() {
+        let principal = [role(id::ScopeKind::School, "s1", "d1", "")];
+        let teacher = [role(id::ScopeKind::Class, "c1", "d1", "s1")];
+        let officer = [role(id::ScopeKind::District, "d1", "", "")];
+        let operator = [role(id::ScopeKind::Platform, "", "", "")];
+        for (roles, school, district) in [
+            (&principal[..], Some("s1"), Some("d1")),
+            (&teacher[..], Some("s1"), Some("d1")),
+            (&officer[..], None, Some("d1")),
+            (&operator[..], None, None),
+        ] {
+            assert_eq!(scope_of(roles, Scope::School).as_deref(), school);
+            assert_eq!(scope_of(roles, Scope::District).as_deref(), district);
+        }
+    }
 }

@@ -183,11 +183,10 @@ impl Reports {
             (None, Some(district)) => (String::new(), district),
             // A school's people see their school; the district office its district.
             (None, None) => {
-                let directory = Directory::connect(&self.credentials).await?;
-                match directory.own_scope(Scope::School).await {
-                    Ok(school) => (school, String::new()),
-                    Err(_) => (String::new(), directory.own_scope(Scope::District).await?),
-                }
+                Directory::connect(&self.credentials)
+                    .await?
+                    .own_school_or_district()
+                    .await?
             }
             (Some(_), Some(_)) => anyhow::bail!("give --school or --district, not both"),
         };

@@ -195,7 +195,7 @@ impl Runs {
         Ok(())
     }
 
-    async fn start(
+    pub(crate) async fn start(
         &self,
         credentials: &Credentials,
         scope: SyncScope,
@@ -226,7 +226,11 @@ impl Runs {
     }
 
     /// The run once it has ended, with its first changes; progress on stderr.
-    async fn wait(&self, credentials: &Credentials, run_id: &str) -> anyhow::Result<pb::SyncRun> {
+    pub(crate) async fn wait(
+        &self,
+        credentials: &Credentials,
+        run_id: &str,
+    ) -> anyhow::Result<pb::SyncRun> {
         let mut client = self.client().await?;
         let mut said = false;
         loop {

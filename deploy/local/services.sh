@@ -94,12 +94,13 @@ build() {
   return 0
 }
 
-# The command that starts a program of SERVICES.
-command_of() {
+# PROGRAM: the command line that starts a program of SERVICES (the simulator is
+# told to serve).
+program() {
   if [[ $1 == citydb-sim ]]; then
-    echo "$ROOT/target/debug/citydb-sim serve"
+    PROGRAM=("$ROOT/target/debug/citydb-sim" serve)
   else
-    echo "$ROOT/target/debug/$1"
+    PROGRAM=("$ROOT/target/debug/$1")
   fi
 }
 
@@ -110,7 +111,8 @@ run_foreground() {
   for service in "${SERVICES[@]}"; do
     # Each line of a service's output is prefixed with its name. The prefixer ignores
     # Ctrl-C so that it prints the service's last lines while it stops.
-    $(command_of "$service") > >(trap '' INT TERM; exec sed -u "s/^/[$service] /") 2>&1 &
+    program "$service"
+    "${PROGRAM[@]}" > >(trap '' INT TERM; exec sed -u "s/^/[$service] /") 2>&1 &
     children+=($!)
     echo "started $service (pid $!)"
   done
@@ -155,7 +157,8 @@ up() {
       echo "$service: already running (pid $(cat "$pidfile"))"
       continue
     fi
-    nohup $(command_of "$service") >>"$LOGS/$service.log" 2>&1 &
+    program "$service"
+    nohup "${PROGRAM[@]}" >>"$LOGS/$service.log" 2>&1 &
     echo $! >"$pidfile"
     echo "$service: started (pid $!, log .local/logs/$service.log)"
   done

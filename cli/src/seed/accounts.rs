@@ -17,6 +17,39 @@ use super::{
     Size,
 };
 
+/// The classes the demo takes roll calls in, by grade and name: every one, or in a
+/// small demo the first of each grade.
+fn demo_classes(classes: &[id::Class], size: Size) -> Vec<&id::Class> {
+    let mut chosen: Vec<&id::Class> = classes.iter().collect();
+    chosen.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
+    if size == Size::Small {
+        chosen.dedup_by_key(|class| class.grade);
+    }
+    chosen
+}
+
+/// Whether a staff member gets an account: everyone in a full demo; in a small
+/// one the leaders and the homeroom teachers of its classes.
+fn takes_account(size: Size, account: &StaffAccount, teachers: &[&str]) -> bool {
+    size == Size::Full || account.role.is_some() || teachers.contains(&account.username.as_str())
+}
+
+/// The guardians of the classes' students who have a phone to sign in with.
+fn reachable_guardians(export: &id::SchoolExport, class_ids: &[&str]) -> Vec<String> {
+    let of_students: HashSet<&str> = export
+        .students
+        .iter()
+        .filter(|student| class_ids.contains(&student.class_id.as_str()))
+        .flat_map(|student| student.guardianships.iter().map(|g| g.guardian_id.as_str()))
+        .collect();
+    export
+        .guardians
+        .iter()
+        .filter(|guardian| !guardian.phone.is_empty() && of_students.contains(guardian.id.as_str()))
+        .map(|guardian| guardian.id.clone())
+        .collect()
+}
+
 /// Who is issued an account: the staff of a school or of the district's office.
 #[derive(Clone, Copy)]
 enum IssuedBy<'a> {
@@ -25,13 +58,14 @@ enum IssuedBy<'a> {
 }
 
 impl Seed {
-    /// Accounts for the district office's staff, each a district admin.
+    /// Accounts for the district office's staff, each a district admin; the first
+    /// one's username, if the office has staff.
     pub(super) async fn office_accounts(
         &self,
         clients: &Clients,
         mirrored: &Mirrored,
         accounts: &mut Vec<DemoAccount>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<String>> {
         let district = &mirrored.district;
         let mut office = mirrored.office.clone();
         office.sort_by(|a, b| a.external_ref.cmp(&b.external_ref));
@@ -44,7 +78,8 @@ impl Seed {
             &district.name,
             accounts,
         )
-        .await
+        .await?;
+        Ok(named.into_iter().next().map(|account| account.username))
     }
 
     /// A school's staff and guardians with their accounts, and its classes as the
@@ -59,11 +94,7 @@ impl Seed {
     ) -> anyhow::Result<(SeededSchool, Vec<SeededClass>)> {
         let school = &mirrored.school;
         let export = &mirrored.export;
-        let mut classes: Vec<&id::Class> = export.classes.iter().collect();
-        classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
-        if self.size == Size::Small {
-            classes.dedup_by_key(|class| class.grade);
-        }
+        let classes = demo_classes(&export.classes, self.size);
         eprintln!("{}: {} classes", school.name, classes.len());
         let class_of_teacher: HashMap<&str, &str> = export
             .classes
@@ -112,17 +143,12 @@ impl Seed {
             })
             .collect::<anyhow::Result<_>>()?;
 
-        // Everyone in a full demo; the leaders and the classes' teachers in a small one.
         let teachers: Vec<&str> = seeded.iter().map(|c| c.teacher_username.as_str()).collect();
         let with_accounts: Vec<(&id::Person, &StaffAccount)> = staff
             .iter()
             .copied()
             .zip(&named)
-            .filter(|(_, account)| {
-                self.size == Size::Full
-                    || account.role.is_some()
-                    || teachers.contains(&account.username.as_str())
-            })
+            .filter(|(_, account)| takes_account(self.size, account, &teachers))
             .collect();
         self.staff_accounts(
             clients,
@@ -142,22 +168,8 @@ impl Seed {
             .with_context(|| format!("{} has no principal in the city database", school.name))?;
         let it_officer = leader(id::Role::ItOfficer);
 
-        // Guardians of the classes' students who have a phone to sign in with.
-        let class_ids: HashSet<&str> = seeded.iter().map(|c| c.id.as_str()).collect();
-        let of_students: HashSet<&str> = export
-            .students
-            .iter()
-            .filter(|student| class_ids.contains(student.class_id.as_str()))
-            .flat_map(|student| student.guardianships.iter().map(|g| g.guardian_id.as_str()))
-            .collect();
-        let guardians: Vec<String> = export
-            .guardians
-            .iter()
-            .filter(|guardian| {
-                !guardian.phone.is_empty() && of_students.contains(guardian.id.as_str())
-            })
-            .map(|guardian| guardian.id.clone())
-            .collect();
+        let class_ids: Vec<&str> = seeded.iter().map(|c| c.id.as_str()).collect();
+        let guardians = reachable_guardians(export, &class_ids);
         self.guardian_accounts(clients, &school.id, &guardians, &school.name, accounts)
             .await?;
         Ok((
@@ -316,5 +328,100 @@ impl Seed {
         .buffer_unordered(CONCURRENCY)
         .try_collect::<()>()
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lienlac_proto::identity::v1::Role;
+
+    use super::*;
+
+    fn class(id: &str, grade: i32, name: &str) -> id::Class {
+        id::Class {
+            id: id.to_owned(),
+            grade,
+            name: name.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_small_demo_takes_the_first_class_of_each_grade() {
+        let classes = [
+            class("c", 2, "2A1"),
+            class("b", 1, "1A2"),
+            class("a", 1, "1A1"),
+            class("d", 2, "2A2"),
+        ];
+        let names = |size| -> Vec<String> {
+            demo_classes(&classes, size)
+                .into_iter()
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        assert_eq!(names(Size::Full), ["1A1", "1A2", "2A1", "2A2"]);
+        assert_eq!(names(Size::Small), ["1A1", "2A1"]);
+    }
+
+    #[test]
+    fn a_small_demo_gives_accounts_to_leaders_and_its_classes_teachers_only() {
+        let account = |username: &str, role: Option<Role>| StaffAccount {
+            username: username.to_owned(),
+            kind: "teacher",
+            role,
+        };
+        let teachers = ["gv.tanthong.1a1"];
+        for (size, staff, expected) in [
+            (Size::Full, account("gvbm1.tanthong", None), true),
+            (Size::Small, account("gvbm1.tanthong", None), false),
+            (Size::Small, account("gv.tanthong.1a1", None), true),
+            (Size::Small, account("gv.tanthong.1a2", None), false),
+            (
+                Size::Small,
+                account("ht.tanthong", Some(Role::Principal)),
+                true,
+            ),
+        ] {
+            assert_eq!(
+                takes_account(size, &staff, &teachers),
+                expected,
+                "{}",
+                staff.username
+            );
+        }
+    }
+
+    #[test]
+    fn guardians_of_the_classes_students_with_a_phone_get_accounts() {
+        let person = |id: &str, class_id: &str, phone: &str, guardians: &[&str]| id::Person {
+            id: id.to_owned(),
+            class_id: class_id.to_owned(),
+            phone: phone.to_owned(),
+            guardianships: guardians
+                .iter()
+                .map(|g| id::Guardianship {
+                    guardian_id: (*g).to_owned(),
+                    student_id: id.to_owned(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let export = id::SchoolExport {
+            students: vec![
+                person("s1", "1a1", "", &["g1", "g2"]),
+                person("s2", "1a2", "", &["g3"]),
+            ],
+            guardians: vec![
+                person("g1", "", "+84900000001", &[]),
+                person("g2", "", "", &[]),
+                person("g3", "", "+84900000003", &[]),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(reachable_guardians(&export, &["1a1"]), ["g1"]);
+        assert_eq!(reachable_guardians(&export, &["1a1", "1a2"]), ["g1", "g3"]);
+        assert!(reachable_guardians(&export, &[]).is_empty());
     }
 }

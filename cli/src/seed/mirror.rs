@@ -1,21 +1,17 @@
 //! The demo's district as the city database holds it: mirrored by the sync
 //! service (a full run of the unit), then read back from identity's exports.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use lienlac_proto::identity::v1 as id;
-use lienlac_proto::sync::v1::sync_service_client::SyncServiceClient;
-use lienlac_proto::sync::v1::{self as pb, SyncRunState};
+use lienlac_proto::sync::v1::SyncRunState;
 
-use crate::session;
+use crate::args::SyncScope;
+use crate::sync::Runs;
 
 use super::Clients;
 
 /// The city database's code of the demo's unit, the commune Tân Thông Hội.
 pub(super) const DEMO_UNIT: &str = "79-XTTH";
-/// How long a mirror of the demo may take before the seed gives up on it.
-const RUN_DEADLINE: Duration = Duration::from_secs(600);
 
 /// A school of the mirrored district and what the directory holds of it.
 pub(super) struct MirroredSchool {
@@ -38,42 +34,21 @@ pub(super) async fn mirror(
     sync_url: &str,
     school_year: &str,
 ) -> anyhow::Result<Mirrored> {
-    let mut sync = SyncServiceClient::new(session::connect(sync_url).await?);
-    let run = sync
-        .start_sync_run(clients.request(pb::StartSyncRunRequest {
-            request_id: uuid::Uuid::now_v7().to_string(),
-            unit_code: DEMO_UNIT.to_owned(),
-            mode: pb::SyncMode::Full as i32,
-            ..Default::default()
-        })?)
-        .await
-        .context("starting the mirror of the city database (is the sync service running, with SYNC_CITYDB_URL?)")?
-        .into_inner();
-    eprintln!(
-        "mirroring unit {DEMO_UNIT} from the city database (sync run {})…",
-        run.id
-    );
-    let started = tokio::time::Instant::now();
-    let run = loop {
-        let run = sync
-            .get_sync_run(clients.request(pb::GetSyncRunRequest {
-                run_id: run.id.clone(),
-                limit: 20,
-            })?)
-            .await
-            .context("following the sync run")?
-            .into_inner();
-        if run.state != SyncRunState::Running as i32 {
-            break run;
-        }
-        anyhow::ensure!(
-            started.elapsed() < RUN_DEADLINE,
-            "the sync run {} has not ended after {} s",
-            run.id,
-            RUN_DEADLINE.as_secs()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    let runs = Runs {
+        url: sync_url.to_owned(),
+        json: false,
     };
+    let unit = SyncScope {
+        district: None,
+        school: None,
+        unit: Some(DEMO_UNIT.to_owned()),
+    };
+    eprintln!("mirroring unit {DEMO_UNIT} from the city database…");
+    let run = runs
+        .start(&clients.credentials, unit, None, false, false)
+        .await
+        .context("starting the mirror of the city database (is the sync service running, with SYNC_CITYDB_URL?)")?;
+    let run = runs.wait(&clients.credentials, &run.id).await?;
     anyhow::ensure!(
         run.state == SyncRunState::Completed as i32,
         "the sync run {} failed: {}",

@@ -103,8 +103,10 @@ impl Seed {
         }];
 
         let mirrored = mirror::mirror(&clients, &self.sync_url, &year).await?;
-        self.office_accounts(&clients, &mirrored, &mut accounts)
-            .await?;
+        let district_admin = self
+            .office_accounts(&clients, &mirrored, &mut accounts)
+            .await?
+            .context("the city database lists no staff of the demo unit's office")?;
         let mut schools = Vec::new();
         let mut classes = Vec::new();
         for (number, school) in mirrored.schools.iter().enumerate() {
@@ -132,9 +134,6 @@ impl Seed {
             .context("the city database holds no school of the demo's unit")?;
         let code = first_student_code(first, "1A1")?;
         let yesterday = today.previous_day().unwrap_or(today);
-        let district_admin = usernames::office_staff(&usernames::slug(&mirrored.district.name), 1)
-            .remove(0)
-            .username;
         let steps = [
             (
                 "lienlac events tail --count 3".to_owned(),
@@ -189,7 +188,7 @@ impl Seed {
                 "the commune's mirror of the city database, with its row errors",
             ),
             (
-                "lienlac login 0900000001".to_owned(),
+                format!("lienlac login {DEMO_GUARDIAN}"),
                 "a guardian of a 1A1 student",
             ),
             (

@@ -177,30 +177,27 @@ impl<P: Projection> ConsumerRuntime<P> {
                     _ => break,
                 }
             }
-            let in_progress: Vec<jetstream::Message> = batch.clone();
-            let process = self.process(
-                batch
-                    .into_iter()
-                    .map(|message| delivery(message, &self.source))
-                    .collect(),
-            );
-            tokio::pin!(process);
-            // While the batch is projected, JetStream hears every half of the
-            // acknowledgement wait that it is: it redelivers only a dead replica's.
-            let mut still_working = tokio::time::interval_at(
-                tokio::time::Instant::now() + self.settings.ack_wait / 2,
-                self.settings.ack_wait / 2,
-            );
-            loop {
-                tokio::select! {
-                    done = &mut process => {
-                        done?;
-                        break;
-                    }
-                    _ = still_working.tick() => {
-                        for message in &in_progress {
-                            let _ = message.ack_with(AckKind::Progress).await;
-                        }
+            let deliveries: Vec<Delivery> = batch
+                .into_iter()
+                .map(|message| delivery(message, &self.source))
+                .collect();
+            self.process_holding(&deliveries).await?;
+        }
+    }
+
+    /// Projects a batch, telling JetStream every half of the acknowledgement wait
+    /// that it is still at it: JetStream redelivers only a dead replica's batch.
+    async fn process_holding(&self, deliveries: &[Delivery]) -> anyhow::Result<()> {
+        let process = self.process(deliveries);
+        tokio::pin!(process);
+        let half = self.settings.ack_wait / 2;
+        let mut still_working = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
+        loop {
+            tokio::select! {
+                done = &mut process => return done,
+                _ = still_working.tick() => {
+                    for delivery in deliveries {
+                        let _ = delivery.message.ack_with(AckKind::Progress).await;
                     }
                 }
             }
@@ -209,19 +206,19 @@ impl<P: Projection> ConsumerRuntime<P> {
 
     /// Projects a batch in one transaction; falls back to one event at a time when
     /// a handler fails, so one poison event cannot hold the others back.
-    async fn process(&self, deliveries: Vec<Delivery>) -> anyhow::Result<()> {
+    async fn process(&self, deliveries: &[Delivery]) -> anyhow::Result<()> {
         if deliveries.iter().all(|d| d.unparseable.is_none()) {
-            match self.process_together(&deliveries).await {
-                Ok(outcomes) => return self.settle(&deliveries, &outcomes).await,
+            match self.process_together(deliveries).await {
+                Ok(outcomes) => return self.settle(deliveries, &outcomes).await,
                 Err(ApplyError::Store(error)) => {
-                    self.nak_all(&deliveries).await;
+                    self.nak_all(deliveries).await;
                     return Err(error).context("projecting a batch");
                 }
                 Err(ApplyError::Handler(_)) => {}
             }
         }
         let mut outcomes = Vec::with_capacity(deliveries.len());
-        for delivery in &deliveries {
+        for delivery in deliveries {
             match self.process_alone(delivery).await {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(error) => {
@@ -232,7 +229,7 @@ impl<P: Projection> ConsumerRuntime<P> {
                 }
             }
         }
-        self.settle(&deliveries, &outcomes).await
+        self.settle(deliveries, &outcomes).await
     }
 
     async fn process_together(&self, deliveries: &[Delivery]) -> Result<Vec<Applied>, ApplyError> {

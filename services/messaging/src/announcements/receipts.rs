@@ -41,6 +41,16 @@ struct ReceiptRow {
     reported_acknowledged: i64,
 }
 
+/// Delivered, read and acknowledged.
+type Counts = (i64, i64, i64);
+
+/// Whether an announcement's counts are published: not for fewer than
+/// [`MIN_RECIPIENTS`] guardians, and not when they are what was reported last (a
+/// guardian opening an announcement again changes no count).
+fn worth_reporting(recipients: i64, counts: Counts, reported: Counts) -> bool {
+    recipients >= MIN_RECIPIENTS && counts != reported
+}
+
 /// Reports every `every` (at least every 100 ms) until `shutdown`.
 pub(crate) async fn run(pool: PgPool, every: Duration, shutdown: CancellationToken) {
     let every = every.max(Duration::from_millis(100));
@@ -80,13 +90,12 @@ async fn report(pool: &PgPool) -> anyhow::Result<i64> {
             continue;
         };
         let counts = (row.delivered, row.read, row.acknowledged);
-        // A guardian opening an announcement again changes no count: nothing to say.
         let reported = (
             row.reported_delivered,
             row.reported_read,
             row.reported_acknowledged,
         );
-        if row.recipients < MIN_RECIPIENTS || counts == reported {
+        if !worth_reporting(row.recipients, counts, reported) {
             continue;
         }
         let (district, school, recipients) = (row.district_id, row.school_id, row.recipients);
@@ -104,4 +113,26 @@ async fn report(pool: &PgPool) -> anyhow::Result<i64> {
     }
     tx.commit().await?;
     Ok(marked.len() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_reported_when_they_changed_and_the_audience_hides_each_guardian() {
+        for (recipients, counts, reported, expected) in [
+            (30, (30, 12, 4), (30, 11, 4), true),
+            (30, (30, 12, 4), (30, 12, 4), false),
+            (30, (1, 0, 0), (0, 0, 0), true),
+            (4, (4, 1, 0), (4, 0, 0), false),
+            (5, (5, 1, 0), (5, 0, 0), true),
+        ] {
+            assert_eq!(
+                worth_reporting(recipients, counts, reported),
+                expected,
+                "{recipients} {counts:?} {reported:?}"
+            );
+        }
+    }
 }
