@@ -90,7 +90,9 @@ pub struct ConsumerSettings {
     /// Handler attempts before an event goes to the dead-letter table.
     pub max_attempts: u32,
     pub retry_initial: Duration,
-    /// How long an event that arrives ahead of its predecessor waits for it.
+    /// How long an event that arrives ahead of its predecessor waits for it,
+    /// beyond the acknowledgement wait (after which a dead replica's
+    /// unacknowledged predecessor is delivered again).
     pub gap_wait: Duration,
     /// How long JetStream waits for a delivered event's acknowledgement before it
     /// delivers the event again, to this replica or another: a replica that died

@@ -150,7 +150,7 @@ impl Setup {
             .unwrap();
     }
 
-    fn start(
+    async fn start(
         &self,
         projection: Arc<NotesProjection>,
     ) -> (
@@ -158,9 +158,10 @@ impl Setup {
         tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
         self.start_with(projection, self.consumer.consumer.clone())
+            .await
     }
 
-    fn start_with(
+    async fn start_with(
         &self,
         projection: Arc<NotesProjection>,
         settings: kernel::config::ConsumerSettings,
@@ -168,9 +169,14 @@ impl Setup {
         CancellationToken,
         tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
+        // A pool and a NATS connection of its own, as a replica in its own process
+        // has: an aborted replica's transaction and pull requests end with them.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with((*self.pool.connect_options()).clone());
         let runtime = ConsumerRuntime::new(
-            self.pool.clone(),
-            self.jetstream.clone(),
+            pool,
+            self.world.jetstream().await,
             projection,
             self.source(),
             settings,
@@ -185,7 +191,9 @@ impl Setup {
         &self,
         publish_bad: impl std::future::Future<Output = ()>,
     ) -> Vec<String> {
-        let (stop, task) = self.start(Arc::new(NotesProjection::new("attendance-notes")));
+        let (stop, task) = self
+            .start(Arc::new(NotesProjection::new("attendance-notes")))
+            .await;
         publish_bad.await;
         self.publish_notes("student-after", &["after"]).await;
         self.wait_for_notes(1).await;
@@ -270,7 +278,7 @@ async fn a_replica_that_dies_holding_a_batch_hands_it_to_another_within_the_ack_
     let stuck = Arc::new(
         NotesProjection::new("attendance-notes").holding_each_event(Duration::from_secs(600)),
     );
-    let (_, dying) = setup.start_with(stuck, settings.clone());
+    let (_, dying) = setup.start_with(stuck, settings.clone()).await;
     setup
         .publish_notes("student-1", &["one", "two", "three"])
         .await;
@@ -288,8 +296,9 @@ async fn a_replica_that_dies_holding_a_batch_hands_it_to_another_within_the_ack_
     .await;
     // As kill -9 would: no acknowledgement, no refusal, no goodbye.
     dying.abort();
-    let (stop, task) =
-        setup.start_with(Arc::new(NotesProjection::new("attendance-notes")), settings);
+    let (stop, task) = setup
+        .start_with(Arc::new(NotesProjection::new("attendance-notes")), settings)
+        .await;
     let notes = eventually(
         "the other replica projects the dead one's batch",
         Duration::from_secs(10),
@@ -306,12 +315,74 @@ async fn a_replica_that_dies_holding_a_batch_hands_it_to_another_within_the_ack_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_second_replica_stands_by_while_the_first_projects_and_never_overtakes_it() {
+    let setup = setup().await;
+    let mut settings = quick_handover(&setup);
+    settings.batch_size = 1;
+    setup
+        .publish_notes("student-1", &["one", "two", "three"])
+        .await;
+    let slow = Arc::new(
+        NotesProjection::new("attendance-notes").holding_each_event(Duration::from_secs(600)),
+    );
+    let (_, first) = setup.start_with(slow, settings.clone()).await;
+    eventually(
+        "the first replica holds one",
+        Duration::from_secs(20),
+        || async {
+            // The consumer exists once the first replica leads.
+            let stream = setup
+                .jetstream
+                .get_stream(setup.source().stream)
+                .await
+                .ok()?;
+            let mut consumer: jetstream::consumer::PullConsumer =
+                stream.get_consumer("attendance-notes").await.ok()?;
+            (consumer.info().await.ok()?.num_ack_pending >= 1).then_some(())
+        },
+    )
+    .await;
+    let (stop, second) = setup
+        .start_with(
+            Arc::new(NotesProjection::new("attendance-notes")),
+            settings.clone(),
+        )
+        .await;
+    // Past the acknowledgement and gap waits: a second replica pulling beside the
+    // first would have applied "two" and "three" ahead of "one" by now.
+    tokio::time::sleep(settings.ack_wait + settings.gap_wait * 2).await;
+    assert!(
+        setup.notes().await.is_empty(),
+        "the standby projected nothing"
+    );
+    first.abort();
+    let notes = eventually(
+        "the standby takes over",
+        Duration::from_secs(15),
+        || async {
+            let notes = setup.notes().await;
+            (notes.len() == 3).then_some(notes)
+        },
+    )
+    .await;
+    let texts: Vec<&str> = notes.iter().map(|(text, _)| text.as_str()).collect();
+    assert_eq!(texts, ["one", "two", "three"], "in order, once");
+    let gaps: i64 = sqlx::query_scalar("SELECT count(*) FROM stream_gaps")
+        .fetch_one(&setup.pool)
+        .await
+        .unwrap();
+    assert_eq!(gaps, 0);
+    stop.cancel();
+    second.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_replica_projecting_a_batch_longer_than_the_ack_wait_keeps_it() {
     let setup = setup().await;
     let slow = Arc::new(
         NotesProjection::new("attendance-notes").holding_each_event(Duration::from_millis(800)),
     );
-    let (stop, task) = setup.start_with(slow, quick_handover(&setup));
+    let (stop, task) = setup.start_with(slow, quick_handover(&setup)).await;
     setup
         .publish_notes("student-1", &["one", "two", "three"])
         .await;
@@ -333,7 +404,7 @@ async fn a_redelivered_event_changes_nothing() {
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     setup.publish_notes("student-1", &texts).await;
     let projection = Arc::new(NotesProjection::new("attendance-notes"));
-    let (stop, task) = setup.start(projection.clone());
+    let (stop, task) = setup.start(projection.clone()).await;
     setup.wait_for_notes(40).await;
     setup.wait_until_drained("attendance-notes").await;
     stop.cancel();
@@ -346,7 +417,7 @@ async fn a_redelivered_event_changes_nothing() {
         .await
         .unwrap();
     stream.delete_consumer("attendance-notes").await.unwrap();
-    let (stop, task) = setup.start(projection);
+    let (stop, task) = setup.start(projection).await;
     setup.wait_until_drained("attendance-notes").await;
     stop.cancel();
     task.await.unwrap().unwrap();
@@ -374,7 +445,7 @@ async fn a_poison_event_is_dead_lettered_while_later_events_are_still_projected(
         .await;
     setup.publish_notes("student-3", &["other stream"]).await;
     let projection = Arc::new(NotesProjection::new("attendance-notes").poison("poison"));
-    let (stop, task) = setup.start(projection);
+    let (stop, task) = setup.start(projection).await;
     let notes = setup.wait_for_notes(3).await;
     setup.wait_until_drained("attendance-notes").await;
     stop.cancel();
@@ -395,7 +466,9 @@ async fn a_poison_event_is_dead_lettered_while_later_events_are_still_projected(
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_ahead_of_its_predecessor_waits_for_it() {
     let setup = setup().await;
-    let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
+    let (stop, task) = setup
+        .start(Arc::new(NotesProjection::new("attendance-notes")))
+        .await;
     setup.publish_raw("student-4", 1, "one").await;
     setup.publish_raw("student-4", 3, "three").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -416,7 +489,9 @@ async fn an_event_ahead_of_its_predecessor_waits_for_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gap_that_never_fills_is_recorded_and_the_stream_moves_on() {
     let setup = setup().await;
-    let (stop, task) = setup.start(Arc::new(NotesProjection::new("attendance-notes")));
+    let (stop, task) = setup
+        .start(Arc::new(NotesProjection::new("attendance-notes")))
+        .await;
     setup.publish_raw("student-5", 1, "one").await;
     setup.publish_raw("student-5", 4, "four").await;
     let notes = setup.wait_for_notes(2).await;
@@ -468,7 +543,7 @@ async fn a_projection_rebuilt_from_scratch_replays_to_the_same_read_model() {
     setup.publish_notes("student-7", &["a", "b", "c"]).await;
     setup.publish_notes("student-8", &["d"]).await;
     let projection = Arc::new(NotesProjection::new("attendance-notes"));
-    let (stop, task) = setup.start(projection.clone());
+    let (stop, task) = setup.start(projection.clone()).await;
     let before = setup.wait_for_notes(4).await;
     stop.cancel();
     task.await.unwrap().unwrap();
@@ -477,7 +552,7 @@ async fn a_projection_rebuilt_from_scratch_replays_to_the_same_read_model() {
         .await
         .unwrap();
     assert!(setup.notes().await.is_empty());
-    let (stop, task) = setup.start(projection);
+    let (stop, task) = setup.start(projection).await;
     let after = setup.wait_for_notes(4).await;
     stop.cancel();
     task.await.unwrap().unwrap();
@@ -557,7 +632,7 @@ async fn a_replay_applies_the_stream_once_in_order_and_the_durable_consumer_goes
         .publish_raw("student-9", 2, "b published after the replay")
         .await;
     setup.publish_notes("student-9", &["d"]).await;
-    let (stop, task) = setup.start(Arc::new(projection));
+    let (stop, task) = setup.start(Arc::new(projection)).await;
     let notes = setup.wait_for_notes(5).await;
     setup.wait_until_drained("attendance-notes").await;
     stop.cancel();

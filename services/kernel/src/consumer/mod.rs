@@ -10,6 +10,7 @@
 //! stream keeps flowing.
 
 mod handling;
+mod leader;
 mod received;
 mod replay;
 mod runtime;

@@ -1,7 +1,8 @@
 //! Runs one projection as a durable pull consumer, until shutdown.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
@@ -14,6 +15,7 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::handling::{Applied, ApplyError, OnGap, apply_batch, dead_letter};
+use super::leader::Leadership;
 use super::received::MalformedEvent;
 use super::{Projection, ReceivedEvent};
 use crate::config::{ConsumerSettings, ServiceId, stream_name_in, subject_root_in};
@@ -78,6 +80,11 @@ pub struct ConsumerRuntime<P: Projection> {
     projection: Arc<P>,
     source: ConsumerSource,
     settings: ConsumerSettings,
+    /// When this runtime first received each event it has not settled yet: an
+    /// event ahead of its predecessor waits from then, not from when it was
+    /// published, so that a replica taking over a backlog still waits for the
+    /// predecessors a dead replica held.
+    first_received: std::sync::Mutex<HashMap<uuid::Uuid, Instant>>,
 }
 
 /// A message with what the runtime parsed of it.
@@ -102,6 +109,7 @@ impl<P: Projection> ConsumerRuntime<P> {
             projection,
             source,
             settings,
+            first_received: std::sync::Mutex::default(),
         }
     }
 
@@ -125,6 +133,9 @@ impl<P: Projection> ConsumerRuntime<P> {
 
     async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let name = self.projection.name().to_owned();
+        let Some(leadership) = Leadership::take(&self.pool, &name, shutdown).await? else {
+            return Ok(());
+        };
         let stream = self
             .jetstream
             .get_stream(&self.source.stream)
@@ -164,6 +175,7 @@ impl<P: Projection> ConsumerRuntime<P> {
         loop {
             let first = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                () = leadership.lost.cancelled() => anyhow::bail!("the consumer's lock was lost"),
                 next = messages.next() => next,
             };
             let Some(first) = first else {
@@ -241,7 +253,7 @@ impl<P: Projection> ConsumerRuntime<P> {
             .collect();
         let events: Vec<(&ReceivedEvent, OnGap)> = deliveries
             .iter()
-            .map(|delivery| (&delivery.event, gap_policy(delivery, &self.settings)))
+            .map(|delivery| (&delivery.event, self.gap_policy(delivery)))
             .collect();
         let batch = tracing::debug_span!("consumer.batch", consumer = %self.projection.name(), events = deliveries.len());
         async {
@@ -269,7 +281,7 @@ impl<P: Projection> ConsumerRuntime<P> {
         loop {
             let span = self.event_span(event);
             let mut tx = self.pool.begin().await?;
-            let alone = [(event, gap_policy(delivery, &self.settings))];
+            let alone = [(event, self.gap_policy(delivery))];
             let result = apply_batch(&mut tx, &*self.projection, &alone)
                 .instrument(span)
                 .await;
@@ -311,6 +323,12 @@ impl<P: Projection> ConsumerRuntime<P> {
                 Applied::Handled | Applied::Duplicate => delivery.message.ack().await,
             };
             result.map_err(|error| anyhow::anyhow!("acknowledging a message: {error}"))?;
+            if !matches!(outcome, Applied::AheadOfPredecessor) {
+                self.first_received
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(&delivery.event.event_id);
+            }
             let label = match outcome {
                 Applied::Handled => "handled",
                 Applied::Duplicate => "duplicate",
@@ -318,8 +336,30 @@ impl<P: Projection> ConsumerRuntime<P> {
             };
             metrics::counter!("lienlac_consumer_events_total", "consumer" => consumer.clone(), "outcome" => label)
                 .increment(1);
+            if let (Applied::Handled, Some(lag)) = (outcome, lag_since(&delivery.event.time)) {
+                metrics::histogram!("lienlac_consumer_lag_seconds", "consumer" => consumer.clone())
+                    .record(lag);
+            }
         }
         Ok(())
+    }
+
+    /// Whether an event ahead of its predecessor still waits for it: for the
+    /// acknowledgement wait (a dead replica's unacknowledged predecessor comes
+    /// back after it) and then the gap wait, from when this runtime first got it.
+    fn gap_policy(&self, delivery: &Delivery) -> OnGap {
+        let mut first_received = self
+            .first_received
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let since = *first_received
+            .entry(delivery.event.event_id)
+            .or_insert_with(Instant::now);
+        if since.elapsed() < self.settings.ack_wait + self.settings.gap_wait {
+            OnGap::Wait
+        } else {
+            OnGap::RecordAndApply
+        }
     }
 
     async fn nak_all(&self, deliveries: &[Delivery]) {
@@ -401,21 +441,6 @@ pub(super) fn durable_config(
     }
 }
 
-/// An event waits for a missing predecessor until it has been in the stream for
-/// `gap_wait`; after that the gap is recorded and the event applied.
-fn gap_policy(delivery: &Delivery, settings: &ConsumerSettings) -> OnGap {
-    let waited = delivery
-        .message
-        .info()
-        .map(|info| time::OffsetDateTime::now_utc() - info.published)
-        .unwrap_or(time::Duration::MAX);
-    if waited < settings.gap_wait {
-        OnGap::Wait
-    } else {
-        OnGap::RecordAndApply
-    }
-}
-
 /// Deletes a consumer's durable JetStream consumer on `stream` and, in `conn`'s
 /// transaction, its bookkeeping: inbox, stream versions, gaps and dead letters.
 pub async fn forget_consumer(
@@ -453,4 +478,13 @@ pub async fn reset_projection<P: Projection>(
     tx.commit().await?;
     tracing::info!(consumer = name, "projection reset for rebuild");
     Ok(())
+}
+
+/// Seconds from an event's `ce-time` to now: how far behind its writer a
+/// projection runs. None for a time that does not parse.
+fn lag_since(event_time: &str) -> Option<f64> {
+    let written =
+        time::OffsetDateTime::parse(event_time, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    Some((time::OffsetDateTime::now_utc() - written).as_seconds_f64())
 }
