@@ -69,6 +69,10 @@ impl Application {
 
     pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         self.host.add_relay();
+        let pool = self.ctx.pool.clone();
+        self.host.add_task("missing roll calls gauge", move |stop| {
+            roll_calls::missing::gauge_until(pool, stop)
+        });
         let source = ConsumerSource::all_of(&self.host.config.namespace, ServiceId::IDENTITY);
         self.host
             .add_consumer(Arc::new(directory::DirectoryProjection), source);

@@ -3,6 +3,9 @@
 //! to know, lets the rules decide (`rules.rs`), then appends the facts and writes
 //! them into the tables (`write.rs`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use kernel::auth::{Caller, Role, Target};
 use kernel::command::idempotent;
 use kernel::error::{AppError, AppResult};
@@ -92,11 +95,15 @@ pub(crate) async fn submit(
     let command = Command::Submit {
         listed: submission.marks,
     };
-    idempotent(&ctx.pool, &request, move |tx| {
+    let school_id = class.school_id;
+    let first_taken = Arc::new(AtomicBool::new(false));
+    let taken_now = first_taken.clone();
+    let answer = idempotent(&ctx.pool, &request, move |tx| {
         Box::pin(async move {
             if let Some(taken) =
                 decide_and_record(tx, &class, submission.key, &command, &asker).await?
             {
+                taken_now.store(true, Ordering::Relaxed);
                 return Ok(taken);
             }
             read::roll_call(tx, &submission.key)
@@ -104,7 +111,14 @@ pub(crate) async fn submit(
                 .ok_or(AppError::NotFound("roll call"))
         })
     })
-    .await
+    .await?;
+    // Counted once committed: a retried request gets its first answer back and
+    // is not counted again.
+    if first_taken.load(Ordering::Relaxed) {
+        metrics::counter!("lienlac_attendance_roll_calls_total", "school" => school_id.to_string())
+            .increment(1);
+    }
+    Ok(answer)
 }
 
 pub(crate) async fn correct(

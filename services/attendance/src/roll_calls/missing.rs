@@ -56,3 +56,53 @@ pub(crate) async fn missing(
         closed,
     })
 }
+
+/// How often the gauge of classes still without a morning roll call is set.
+pub(crate) const GAUGE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Sets `lienlac_attendance_classes_without_roll_call{school}` every
+/// `GAUGE_EVERY` to the classes of each school with students and no roll call
+/// for this morning yet (zero for a closed school): what the 8:30 alert of
+/// deploy/observability/alerts.yml watches. Every replica sets it; the rule takes
+/// the largest.
+pub(crate) async fn gauge_until(
+    pool: sqlx::PgPool,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let mut every = tokio::time::interval(GAUGE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            _ = every.tick() => {}
+        }
+        let today = school::dates::local_today();
+        match without_roll_call(&pool, today).await {
+            Ok(schools) => {
+                for (school_id, classes) in schools {
+                    metrics::gauge!("lienlac_attendance_classes_without_roll_call", "school" => school_id.to_string())
+                        .set(classes as f64);
+                }
+            }
+            // The next round tries again; Postgres down is alerted on by itself.
+            Err(error) => {
+                tracing::warn!(error = %error, "counting classes without a roll call failed")
+            }
+        }
+    }
+}
+
+async fn without_roll_call(pool: &sqlx::PgPool, date: Date) -> sqlx::Result<Vec<(Uuid, i64)>> {
+    sqlx::query_as(
+        "SELECT c.school_id, count(*) FILTER (WHERE \
+             NOT EXISTS (SELECT 1 FROM roll_calls r WHERE r.class_id = c.id AND r.date = $1 AND r.session = $2) \
+             AND NOT EXISTS (SELECT 1 FROM closures k WHERE k.school_id = c.school_id AND k.from_date <= $1 AND k.to_date >= $1)) \
+         FROM classes c WHERE EXISTS ( \
+             SELECT 1 FROM enrolment_periods e WHERE e.class_id = c.id AND e.from_date <= $1 AND (e.to_date IS NULL OR e.to_date > $1)) \
+         GROUP BY c.school_id",
+    )
+    .bind(date)
+    .bind(pb::Session::Morning as i16)
+    .fetch_all(pool)
+    .await
+}

@@ -138,7 +138,7 @@ where
                 let code = answer_undecodable_as_invalid_argument(response.headers_mut());
                 tracing::Span::current().record("rpc.grpc.status_code", code);
                 let mut labels = labels.to_vec();
-                labels.push(("code", tonic::Code::from_i32(code).description().to_owned()));
+                labels.push(("code", canonical_name(tonic::Code::from_i32(code))));
                 metrics::counter!("lienlac_grpc_requests_total", &labels).increment(1);
                 metrics::histogram!("lienlac_grpc_request_seconds", &labels[..2])
                     .record(started.elapsed().as_secs_f64());
@@ -146,5 +146,37 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+/// The status code as gRPC names it (`INVALID_ARGUMENT`), the label alert rules
+/// and dashboards match on (deploy/observability/alerts.yml).
+fn canonical_name(code: tonic::Code) -> String {
+    let mut name = String::new();
+    for (at, letter) in format!("{code:?}").char_indices() {
+        if letter.is_ascii_uppercase() && at > 0 {
+            name.push('_');
+        }
+        name.push(letter.to_ascii_uppercase());
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_name;
+
+    #[test]
+    fn status_codes_are_labelled_as_grpc_names_them() {
+        for (code, name) in [
+            (tonic::Code::Ok, "OK"),
+            (tonic::Code::InvalidArgument, "INVALID_ARGUMENT"),
+            (tonic::Code::Unauthenticated, "UNAUTHENTICATED"),
+            (tonic::Code::PermissionDenied, "PERMISSION_DENIED"),
+            (tonic::Code::DeadlineExceeded, "DEADLINE_EXCEEDED"),
+            (tonic::Code::Unavailable, "UNAVAILABLE"),
+        ] {
+            assert_eq!(canonical_name(code), name);
+        }
     }
 }
