@@ -8,12 +8,14 @@
 # Each node has the accounts of deploy/nats/accounts.sh (the same users and
 # passwords as stack.sh's server, from .local/nats/credentials.env); Postgres is
 # stack.sh's. Ports: LIENLAC_CLUSTER_PORT (first client port, default 4331; the
-# routes listen 2000 above).
+# routes listen 2000 above). LIENLAC_LOCAL: where the nodes keep data and logs
+# (default .local).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CLUSTER="$ROOT/.local/cluster" LOGS="$ROOT/.local/logs"
-CREDENTIALS="$ROOT/.local/nats/credentials.env"
+LOCAL="${LIENLAC_LOCAL:-$ROOT/.local}"
+CLUSTER="$LOCAL/cluster" LOGS="$LOCAL/logs"
+CREDENTIALS="$LOCAL/nats/credentials.env"
 FIRST_PORT="${LIENLAC_CLUSTER_PORT:-4331}"
 NODES=(1 2 3)
 
@@ -70,7 +72,7 @@ start_node() {
   setsid nohup "$bin" -c "$CLUSTER/node$node/nats.conf" </dev/null >>"$LOGS/nats-node$node.log" 2>&1 &
   pid=$!
   echo "$pid" >"$(pidfile "$node")"
-  say "node $node: started (pid $pid, client 127.0.0.1:$(client_port "$node"), log .local/logs/nats-node$node.log)"
+  say "node $node: started (pid $pid, client 127.0.0.1:$(client_port "$node"), log $LOGS/nats-node$node.log)"
 }
 
 urls() {
@@ -86,7 +88,7 @@ cmd_up() {
   for node in "${NODES[@]}"; do start_node "$node"; done
   for node in "${NODES[@]}"; do
     for _ in $(seq 1 60); do tcp_open "$(client_port "$node")" && break; sleep 0.5; done
-    tcp_open "$(client_port "$node")" || die "node $node did not listen within 30 s; see .local/logs/nats-node$node.log"
+    tcp_open "$(client_port "$node")" || die "node $node did not listen within 30 s; see $LOGS/nats-node$node.log"
   done
   say "three nodes clustered; point the services at them with:"
   cmd_env
@@ -105,7 +107,7 @@ cmd_down() {
     for _ in $(seq 1 100); do alive "$node" || break; sleep 0.1; done
     alive "$node" && die "node $node (pid $pid) did not exit within 10 s"
     rm -f "$(pidfile "$node")"
-    say "node $node: stopped (data kept in .local/cluster/node$node)"
+    say "node $node: stopped (data kept in $CLUSTER/node$node)"
     stopped=1
   done
   ((stopped)) || say "no node was running"

@@ -3,11 +3,24 @@
 #   deploy/local/services.sh run    in the foreground, logs to the console; Ctrl-C stops all
 #   deploy/local/services.sh up     detached; pids in .local/pids, logs in .local/logs
 #   deploy/local/services.sh down   stops what `up` started
+#   deploy/local/services.sh start  `up` without building: restarts what died
+# LIENLAC_REPLICAS=2 (make cluster) starts `up`'s services twice each, behind an
+# HAProxy that listens on the service's own ports (deploy/local/balancer.sh).
+# LIENLAC_LOCAL: where pids, logs and local secrets live (default .local; the
+# fault suite keeps its own). LIENLAC_BUILD=release runs optimised binaries.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PIDS="$ROOT/.local/pids" LOGS="$ROOT/.local/logs"
+LOCAL="${LIENLAC_LOCAL:-$ROOT/.local}"
+PIDS="$LOCAL/pids" LOGS="$LOCAL/logs"
 CARGO="${CARGO:-cargo}"
+REPLICAS="${LIENLAC_REPLICAS:-1}"
+[[ $REPLICAS =~ ^[1-9]$ ]] || { echo "services.sh: LIENLAC_REPLICAS must be 1 to 9, not '$REPLICAS'" >&2; exit 2; }
+case "${LIENLAC_BUILD:-debug}" in
+  debug) BUILD_FLAGS=() BIN="$ROOT/target/debug" ;;
+  release) BUILD_FLAGS=(--release) BIN="$ROOT/target/release" ;;
+  *) echo "services.sh: LIENLAC_BUILD is debug or release, not '$LIENLAC_BUILD'" >&2; exit 2 ;;
+esac
 
 # Development defaults: the identity service starts without LIENLAC_ADMIN_PASSWORD
 # (its operator `admin` gets the password lienlac-demo) and keeps its token
@@ -17,15 +30,15 @@ export LIENLAC_DEV="${LIENLAC_DEV:-1}"
 export LIENLAC_BIND_ADDRESS="${LIENLAC_BIND_ADDRESS:-127.0.0.1}"
 # The demo seed activates a district's guardians from this one address.
 export IDENTITY_SIGN_IN_ADDRESS_BURST="${IDENTITY_SIGN_IN_ADDRESS_BURST:-100000}"
-export IDENTITY_SIGNING_KEY_FILE="${IDENTITY_SIGNING_KEY_FILE:-$ROOT/.local/identity/signing-key.pem}"
-export IDENTITY_ACTIVATION_KEY_FILE="${IDENTITY_ACTIVATION_KEY_FILE:-$ROOT/.local/identity/activation-key}"
-export MESSAGING_ATTACHMENTS_DIR="${MESSAGING_ATTACHMENTS_DIR:-$ROOT/.local/attachments}"
+export IDENTITY_SIGNING_KEY_FILE="${IDENTITY_SIGNING_KEY_FILE:-$LOCAL/identity/signing-key.pem}"
+export IDENTITY_ACTIVATION_KEY_FILE="${IDENTITY_ACTIVATION_KEY_FILE:-$LOCAL/identity/activation-key}"
+export MESSAGING_ATTACHMENTS_DIR="${MESSAGING_ATTACHMENTS_DIR:-$LOCAL/attachments}"
 export RUST_LOG="${RUST_LOG:-info}"
 
 # Each service connects to Postgres as its own role and signs in to the
 # project-local nats-server as its own user, with the password stack.sh generated
 # (deploy/local/stack.sh creates both).
-NATS_CREDENTIALS="$ROOT/.local/nats/credentials.env"
+NATS_CREDENTIALS="$LOCAL/nats/credentials.env"
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:${LIENLAC_NATS_PORT:-4322}}"
 for service in identity attendance messaging reporting sync; do
   upper="${service^^}"
@@ -43,7 +56,7 @@ fi
 # Identity knows messaging and sync by a secret each (service tokens for work no
 # user asks for, services/identity/src/service_tokens.rs), made once and kept
 # under .local/.
-SERVICE_SECRETS="$ROOT/.local/identity/service-secrets.env"
+SERVICE_SECRETS="$LOCAL/identity/service-secrets.env"
 mkdir -p "$(dirname "$SERVICE_SECRETS")"
 for service in MESSAGING SYNC; do
   grep -q "^${service}_SERVICE_SECRET=" "$SERVICE_SECRETS" 2>/dev/null ||
@@ -88,19 +101,23 @@ build() {
   fi
   local packages=(-p lienlac-cli -p citydb-sim)
   for service in "${SERVICES[@]}"; do packages+=(-p "$service"); done
-  (cd "$ROOT" && "$CARGO" build "${packages[@]}")
-  # The simulator starts first: the sync service reads it.
-  ((SIMULATOR)) && SERVICES=(citydb-sim "${SERVICES[@]}")
+  (cd "$ROOT" && "$CARGO" build "${BUILD_FLAGS[@]}" "${packages[@]}")
+  with_simulator
   return 0
+}
+
+# The simulator starts first: the sync service reads it.
+with_simulator() {
+  if ((SIMULATOR)); then SERVICES=(citydb-sim "${SERVICES[@]}"); fi
 }
 
 # PROGRAM: the command line that starts a program of SERVICES (the simulator is
 # told to serve).
 program() {
   if [[ $1 == citydb-sim ]]; then
-    PROGRAM=("$ROOT/target/debug/citydb-sim" serve)
+    PROGRAM=("$BIN/citydb-sim" serve)
   else
-    PROGRAM=("$ROOT/target/debug/$1")
+    PROGRAM=("$BIN/$1")
   fi
 }
 
@@ -132,7 +149,7 @@ seed_demo() {
     done
   done
   echo "seeding the demo district (a minute the first time)…"
-  local cli="$ROOT/target/debug/lienlac"
+  local cli="$BIN/lienlac"
   LIENLAC_PASSWORD="${LIENLAC_ADMIN_PASSWORD:-lienlac-demo}" "$cli" login admin >/dev/null &&
     "$cli" seed demo --accounts-file "$ROOT/demo-accounts.csv" 2> >(sed -u "s/^/[seed] /" >&2) |
     sed "s|lienlac |$cli |"
@@ -148,20 +165,113 @@ alive() {
   kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null
 }
 
+# The ports a service answers on (services/kernel/src/config.rs), unless
+# <SERVICE>_GRPC_PORT or <SERVICE>_METRICS_PORT say otherwise. Replica r of a
+# balanced service listens 100·r above its gRPC port and 10·r above its metrics
+# port; the balancer takes the service's own.
+declare -A DEFAULT_GRPC_PORT=([identity]=50051 [attendance]=50052 [messaging]=50053 [reporting]=50054 [sync]=50055)
+declare -A DEFAULT_METRICS_PORT=([identity]=9101 [attendance]=9102 [messaging]=9103 [reporting]=9104 [sync]=9105)
+grpc_port() {
+  local variable="${1^^}_GRPC_PORT"
+  echo $((${!variable:-${DEFAULT_GRPC_PORT[$1]}} + 100 * ${2:-0}))
+}
+metrics_port() {
+  local variable="${1^^}_METRICS_PORT"
+  echo $((${!variable:-${DEFAULT_METRICS_PORT[$1]}} + 10 * ${2:-0}))
+}
+
+# start NAME SERVICE [VARIABLE=VALUE...]: one process of SERVICE, known by NAME.
+start() {
+  local name="$1" service="$2" pidfile="$PIDS/$1.pid"
+  shift 2
+  if [[ -s $pidfile ]] && alive "$(cat "$pidfile")"; then
+    echo "$name: already running (pid $(cat "$pidfile"))"
+    return
+  fi
+  program "$service"
+  nohup env "$@" "${PROGRAM[@]}" >>"$LOGS/$name.log" 2>&1 &
+  echo $! >"$pidfile"
+  echo "$name: started (pid $!, log $LOGS/$name.log)"
+}
+
 up() {
   build || return 0
+  start_all
+}
+
+# Starts every program of SERVICES that is not running.
+start_all() {
   mkdir -p "$PIDS" "$LOGS"
+  local service replica upper connections
   for service in "${SERVICES[@]}"; do
-    local pidfile="$PIDS/$service.pid"
-    if [[ -s $pidfile ]] && alive "$(cat "$pidfile")"; then
-      echo "$service: already running (pid $(cat "$pidfile"))"
+    if [[ $service == citydb-sim ]] || ((REPLICAS == 1)); then
+      start "$service" "$service"
       continue
     fi
-    program "$service"
-    nohup "${PROGRAM[@]}" >>"$LOGS/$service.log" 2>&1 &
-    echo $! >"$pidfile"
-    echo "$service: started (pid $!, log .local/logs/$service.log)"
+    upper="${service^^}"
+    # Every replica's pool within Postgres's default 100 connections.
+    connections="${upper}_DB_MAX_CONNECTIONS"
+    for replica in $(seq 1 "$REPLICAS"); do
+      start "$service-$replica" "$service" \
+        "${upper}_GRPC_PORT=$(grpc_port "$service" "$replica")" \
+        "${upper}_METRICS_PORT=$(metrics_port "$service" "$replica")" \
+        "${upper}_DB_MAX_CONNECTIONS=${!connections:-6}"
+    done
   done
+  ((REPLICAS == 1)) || balance
+}
+
+# HAProxy in front of each service's replicas, on the service's own ports: a
+# client's connection goes to a live replica (TCP checks every second; a refused
+# connection is retried on the other), and a dead replica's connections are
+# closed so that clients reconnect at once.
+balance() {
+  local bin config="$LOCAL/balancer/haproxy.cfg" pidfile="$PIDS/balancer.pid" service replica
+  bin="$(PATH="$PATH:/usr/sbin" command -v haproxy || true)"
+  if [[ -z $bin ]]; then
+    [[ $(id -u) == 0 ]] || { echo "services.sh: HAProxy is not installed: sudo apt-get install -y haproxy" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null || { echo "services.sh: apt-get install haproxy failed" >&2; exit 1; }
+    bin="$(PATH="$PATH:/usr/sbin" command -v haproxy)"
+  fi
+  if [[ -s $pidfile ]] && alive "$(cat "$pidfile")"; then
+    echo "balancer: already running (pid $(cat "$pidfile"))"
+    return
+  fi
+  mkdir -p "$(dirname "$config")"
+  {
+    echo "global"
+    # Two descriptors a connection: within a container's usual limit.
+    echo "  maxconn 4000"
+    echo "defaults"
+    echo "  mode tcp"
+    echo "  timeout connect 1s"
+    echo "  timeout client 1h"
+    echo "  timeout server 1h"
+    echo "  timeout check 1s"
+    echo "  retries 2"
+    echo "  option redispatch"
+    echo "  default-server inter 1s fall 1 rise 1 on-marked-down shutdown-sessions"
+    for service in "${SERVICES[@]}"; do
+      [[ $service == citydb-sim ]] && continue
+      echo "listen $service"
+      echo "  bind $LIENLAC_BIND_ADDRESS:$(grpc_port "$service")"
+      echo "  balance roundrobin"
+      for replica in $(seq 1 "$REPLICAS"); do
+        echo "  server $service-$replica 127.0.0.1:$(grpc_port "$service" "$replica") check"
+      done
+      echo "listen $service-metrics"
+      echo "  bind $LIENLAC_BIND_ADDRESS:$(metrics_port "$service")"
+      for replica in $(seq 1 "$REPLICAS"); do
+        echo "  server $service-$replica 127.0.0.1:$(metrics_port "$service" "$replica") check"
+      done
+    done
+  } >"$config"
+  "$bin" -c -q -f "$config" || { echo "services.sh: the balancer's configuration $config is invalid" >&2; exit 1; }
+  setsid nohup "$bin" -db -f "$config" </dev/null >>"$LOGS/balancer.log" 2>&1 &
+  echo $! >"$pidfile"
+  sleep 0.5
+  alive "$(cat "$pidfile")" || { echo "services.sh: the balancer stopped at start; see $LOGS/balancer.log" >&2; exit 1; }
+  echo "balancer: started (pid $!, HAProxy in front of $REPLICAS replicas each, log $LOGS/balancer.log)"
 }
 
 down() {
@@ -187,6 +297,7 @@ down() {
 case "${1:-}" in
   run) run_foreground ;;
   up) up ;;
+  start) mapfile -t SERVICES < <(services); with_simulator; start_all ;;
   down) down ;;
-  *) echo "usage: $0 run|up|down" >&2; exit 2 ;;
+  *) echo "usage: $0 run|up|down|start" >&2; exit 2 ;;
 esac

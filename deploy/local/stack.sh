@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Development stack for lienlac: Postgres + nats-server (JetStream).
 #   deploy/local/stack.sh up|down|status
+#   deploy/local/stack.sh stop-postgres   stops a project-local Postgres only (the
+#                                         fault suite's restart; `up` starts it again)
 # Reuses a Postgres already listening on its port; otherwise starts a
 # project-local one under .local/. nats-server is always the project's own, with
 # the accounts of deploy/nats/accounts.sh (no anonymous access; passwords in
 # .local/nats/credentials.env), on a port of its own: a machine's open
 # nats-server is never the one lienlac uses. `down` only stops what `up` started.
 # Ports: LIENLAC_PG_PORT (default 5432), LIENLAC_NATS_PORT (default 4322).
+# LIENLAC_LOCAL: where a project-local Postgres and the nats-server keep their
+# data, pids and logs (default .local; the fault suite keeps its own).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-LOCAL="$ROOT/.local"
+LOCAL="${LIENLAC_LOCAL:-$ROOT/.local}"
 PG_PORT="${LIENLAC_PG_PORT:-5432}"
+# A project-local Postgres's connection limit: two replicas of every service
+# hold more than Postgres's default 100.
+PG_MAX_CONNECTIONS="${LIENLAC_PG_MAX_CONNECTIONS:-300}"
 NATS_PORT="${LIENLAC_NATS_PORT:-4322}"
 PG_DATA="$LOCAL/postgres" PG_SOCK="$LOCAL/pgsocket" NATS_DATA="$LOCAL/nats"
 LOGS="$LOCAL/logs" PIDS="$LOCAL/pids"
@@ -134,7 +141,7 @@ start_pg() {
   fi
   # Port, address and socket dir are passed at start so the data dir stays relocatable.
   as_pg "$bin/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 30 \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k '$PG_SOCK'" >/dev/null ||
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k '$PG_SOCK' -c max_connections=$PG_MAX_CONNECTIONS" >/dev/null ||
     die "Postgres failed to start; see $PG_LOG"
   wait_for postgres "$PG_LOG" pg_ready
   printf '%s\n' "$PG_PORT" >"$PG_MARK"
@@ -255,6 +262,12 @@ cmd_up() {
   say "NATS_URL=nats://127.0.0.1:$NATS_PORT (users and passwords in $(rel "$NATS_CREDENTIALS"))"
 }
 
+cmd_stop_postgres() {
+  [[ -f $PG_MARK ]] && local_pg_running || die "no project-local Postgres is running"
+  as_pg "$(pg_bindir)/pg_ctl" stop -D "$PG_DATA" -m fast >/dev/null || die "pg_ctl stop failed; see $PG_LOG"
+  say "postgres: stopped project-local cluster"
+}
+
 cmd_down() {
   local stopped=0 pid i
   if [[ -f $PG_MARK ]]; then
@@ -300,5 +313,6 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) say "usage: $0 up|down|status" >&2; exit 2 ;;
+  stop-postgres) cmd_stop_postgres ;;
+  *) say "usage: $0 up|down|status|stop-postgres" >&2; exit 2 ;;
 esac
