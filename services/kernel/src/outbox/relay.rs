@@ -104,7 +104,9 @@ impl Relay {
     /// Publishes until `shutdown`, then makes one last pass so that what was
     /// committed before the stop is flushed.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        // At most a second apart: a stream between leaders refuses at once, and
+        // its events go out within a second of the election.
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
         while !shutdown.is_cancelled() {
             match self.lead(&shutdown).await {
                 Ok(()) => break,
