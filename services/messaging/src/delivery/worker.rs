@@ -188,7 +188,7 @@ impl Worker {
         // i intervals after the first.
         let gap = Duration::from_secs(1) / self.per_second.max(1);
         let start = tokio::time::Instant::now();
-        let outcomes: Vec<(Vec<Claimed>, Option<String>, Outcome)> =
+        let outcomes: Vec<anyhow::Result<()>> =
             futures::stream::iter(groups.into_iter().enumerate())
                 .map(|(i, (claimed, message))| async move {
                     let outcome = match &message {
@@ -203,19 +203,21 @@ impl Worker {
                             self.sender.send(message).await
                         }
                     };
-                    let phone = message.and_then(|message| message.phone);
-                    (claimed, phone, outcome)
+                    // Recorded as soon as it is sent: a replica that dies mid-batch
+                    // leaves only its sends in flight for another to send again.
+                    let phone_hash = message
+                        .and_then(|message| message.phone)
+                        .map(|phone| phone_hash(&self.phone_key, &phone));
+                    for one in &claimed {
+                        self.record(one, phone_hash.clone(), outcome.clone())
+                            .await?;
+                    }
+                    anyhow::Ok(())
                 })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
-        for (claimed, phone, outcome) in outcomes {
-            let phone_hash = phone.map(|phone| phone_hash(&self.phone_key, &phone));
-            for one in &claimed {
-                self.record(one, phone_hash.clone(), outcome.clone())
-                    .await?;
-            }
-        }
+        outcomes.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
         Ok(count)
     }
 
