@@ -2,7 +2,9 @@
 #   make run    stack up, build, every service in the foreground (Ctrl-C stops all)
 #   make test   stack up, then every test of the workspace
 #   make up / make down   the same services, detached (pids and logs in .local/)
-#   make cluster   the same, against a three-node NATS cluster (deploy/local/cluster.sh)
+#   make cluster   the same, two replicas each, against a three-node NATS cluster (deploy/local/cluster.sh)
+#   make chaos  the fault suite on a system of its own; figures in target/bench/chaos.json
+#   make check-deploy   the deployment and observability files against their validators
 #   make bench  benchmarks; figures in target/bench/*.json
 #   make bench PROFILE=city   only the whole-system roll-call benchmark, at city scale
 
@@ -11,7 +13,7 @@ STACK := deploy/local/stack.sh
 SERVICES := deploy/local/services.sh
 CARGO ?= cargo
 
-.PHONY: run up down cluster stack test bench fmt lint toolchain
+.PHONY: run up down cluster chaos check-deploy stack test bench fmt lint toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { \
@@ -36,18 +38,32 @@ down:
 	@-deploy/local/cluster.sh down
 	@$(STACK) down
 
-# The services against a three-node NATS cluster, streams at three replicas.
+# The services against a three-node NATS cluster, streams at three replicas, two
+# replicas of every service behind HAProxy on the services' own ports.
 cluster: toolchain stack
 	@deploy/local/cluster.sh up
-	@eval "$$(deploy/local/cluster.sh env)" && $(SERVICES) up
+	@eval "$$(deploy/local/cluster.sh env)" && LIENLAC_REPLICAS=2 $(SERVICES) up
 
-test: toolchain stack
+test: toolchain stack check-deploy
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --all-features; \
 	else \
 	  echo "cargo-nextest not found; running the tests with cargo test"; \
 	  $(CARGO) test --workspace --all-features; \
 	fi
+
+# Kubernetes manifests, the Compose file, the container build, Prometheus rules
+# and configuration, the collector's configuration and the dashboard, each
+# against its own validator (fetched once into .local/).
+check-deploy:
+	@deploy/check.sh
+	@deploy/observability/check.sh
+
+# Kills, pauses and restarts replicas, NATS nodes and Postgres under a steady
+# roll-call load, then checks that nothing acknowledged was lost or duplicated.
+# ARGS go to `lienlac bench chaos` (ARGS="--rounds 1" for a shorter run).
+chaos: toolchain
+	@deploy/local/chaos.sh run $(ARGS)
 
 PROFILE ?= default
 

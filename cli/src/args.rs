@@ -226,6 +226,45 @@ pub(crate) enum BenchCommand {
         #[command(flatten)]
         system: BenchSystem,
     },
+    /// The fault suite: roll calls at a steady rate from a synthetic district while
+    /// processes are killed, paused and restarted, then a check that nothing
+    /// acknowledged was lost or duplicated and how fast each fault healed.
+    ///
+    /// Run as the platform operator against a system of its own (make chaos,
+    /// deploy/local/chaos.sh): the faults program kills and restarts its
+    /// processes. Writes the figures as JSON; fails when a goal is missed.
+    Chaos {
+        #[arg(long, default_value_t = 8)]
+        schools: usize,
+        #[arg(long, default_value_t = 33)]
+        classes_per_school: usize,
+        #[arg(long, default_value_t = 35)]
+        students_per_class: usize,
+        /// Roll calls sent a second while the system keeps up.
+        #[arg(long, default_value_t = 15.0)]
+        rate: f64,
+        /// Teachers with a roll call in flight at most.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Each fault this many times.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        /// The shortest quiet time between two faults, in seconds (up to twice
+        /// this, by the seed).
+        #[arg(long, default_value_t = 8)]
+        quiet_seconds: u64,
+        /// Makes the district, the order of the faults and the quiet times.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The program that injects and repairs faults: `<it> fault <name> inject|heal`.
+        #[arg(long, default_value = "deploy/local/chaos.sh")]
+        faults_program: std::path::PathBuf,
+        /// Where to write the figures.
+        #[arg(long, default_value = "target/bench/chaos.json")]
+        output: std::path::PathBuf,
+        #[command(flatten)]
+        system: BenchSystem,
+    },
     /// Remove a benchmark's own system (its database and its namespace's streams)
     /// before starting its services again.
     Reset {

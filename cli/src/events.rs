@@ -27,6 +27,15 @@ pub(crate) fn stream_name(namespace: &str, service: &str) -> String {
     }
 }
 
+/// A message's header `name`, such as `ce-type`.
+pub(crate) fn header(message: &jetstream::Message, name: &str) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(name))
+        .map(|value| value.as_str().to_owned())
+}
+
 pub(crate) struct Tail {
     pub(crate) nats_url: String,
     /// A prefix of subjects and stream names (tests and staging); empty in production.
@@ -108,14 +117,7 @@ impl Tail {
     }
 
     fn print(&self, message: &jetstream::Message) {
-        let header = |name: &str| {
-            message
-                .headers
-                .as_ref()
-                .and_then(|headers| headers.get(name))
-                .map(|value| value.as_str().to_owned())
-                .unwrap_or_default()
-        };
+        let header = |name: &str| header(message, name).unwrap_or_default();
         let event_type = header("ce-type");
         // traceparent: version-traceid-spanid-flags.
         let traceparent = header("traceparent");

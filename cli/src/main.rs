@@ -388,6 +388,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     schools,
                     classes_per_school,
                     students_per_class,
+                    guardians: false,
                 },
                 concurrency,
                 length,
@@ -422,6 +423,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 reporting_url: cli.reporting,
                 concurrency,
                 rollcall_output,
+            }
+            .run()
+            .await
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Chaos {
+                    schools,
+                    classes_per_school,
+                    students_per_class,
+                    rate,
+                    concurrency,
+                    rounds,
+                    quiet_seconds,
+                    seed,
+                    faults_program,
+                    output,
+                    system,
+                },
+        } => {
+            bench::Chaos {
+                attendance_url: cli.attendance,
+                reporting_url: cli.reporting,
+                nats_url: system.nats,
+                namespace: system.namespace,
+                database_url: system.database_url,
+                shape: bench::Shape {
+                    schools,
+                    classes_per_school,
+                    students_per_class,
+                    guardians: true,
+                },
+                rate,
+                concurrency,
+                rounds,
+                quiet: std::time::Duration::from_secs(quiet_seconds),
+                seed,
+                faults_program,
+                output,
+                json: cli.json,
             }
             .run()
             .await

@@ -14,7 +14,9 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
         }
         _ => async_nats::ConnectOptions::new(),
     };
-    options.connect(url).await.with_context(|| {
+    // A cluster's nodes, comma-separated, as the services take them.
+    let servers = kernel::nats::servers(url)?;
+    options.connect(servers).await.with_context(|| {
         format!(
             "cannot reach NATS at {url}: is it running, and are LIENLAC_NATS_USER and LIENLAC_NATS_PASSWORD set (deploy/local/stack.sh prints where they are)?"
         )

@@ -81,6 +81,24 @@ struct NewClass {
     teacher_username: String,
 }
 
+/// The synthetic district of `shape`, created as the signed-in operator.
+pub(super) async fn synthetic(
+    nats_url: &str,
+    namespace: &str,
+    shape: Shape,
+    seed: u64,
+    concurrency: usize,
+) -> anyhow::Result<District> {
+    let operator = session::current().await?;
+    let projections = Projections {
+        nats_url,
+        namespace,
+    };
+    create(&operator, shape, seed, concurrency, &projections)
+        .await
+        .context("creating the synthetic district")
+}
+
 /// Creates the district, waits until the services have projected it, then signs
 /// every teacher in, once, before the mornings of roll calls.
 pub(super) async fn create(
@@ -274,10 +292,34 @@ async fn class(
                             } else {
                                 id::Gender::Male
                             } as i32,
-                            external_ref: format!("B{}S{school:04}{number:02}{n:03}", clients.seed),
+                            external_ref: student_ref(clients.seed, school, number, n),
                         })
                         .collect(),
-                    ..Default::default()
+                    guardians: chunk
+                        .iter()
+                        .filter(|_| shape.guardians)
+                        .map(|&n| id::RosterGuardian {
+                            full_name: format!("Phụ Huynh {name} Số {}", n + 1),
+                            phone: format!("03{school:03}{number:02}{n:03}"),
+                            external_ref: format!(
+                                "G{}",
+                                student_ref(clients.seed, school, number, n)
+                            ),
+                        })
+                        .collect(),
+                    links: chunk
+                        .iter()
+                        .filter(|_| shape.guardians)
+                        .map(|&n| id::RosterLink {
+                            student_ref: student_ref(clients.seed, school, number, n),
+                            guardian_ref: format!(
+                                "G{}",
+                                student_ref(clients.seed, school, number, n)
+                            ),
+                            relation: id::Relation::Mother as i32,
+                            ..Default::default()
+                        })
+                        .collect(),
                 })?,
             )
             .await
@@ -294,6 +336,11 @@ async fn class(
         teacher_person,
         teacher_username: format!("gv.b{}.s{school}.{}", clients.seed, name.to_lowercase()),
     })
+}
+
+/// A synthetic student's `external_ref`: unique in the district.
+fn student_ref(seed: u64, school: usize, class: usize, number: usize) -> String {
+    format!("B{seed}S{school:04}{class:02}{number:03}")
 }
 
 /// Issues the teachers' accounts and signs each teacher in: activation signs in a

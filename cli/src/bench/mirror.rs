@@ -16,7 +16,7 @@ use lienlac_proto::sync::v1::{self as pb, SyncRunState};
 use sqlx::postgres::PgPoolOptions;
 
 use super::district::{self, Projections};
-use super::{Length, Rollcall, Shape, raw_directory};
+use super::{Length, Rollcall, Shape, raw_directory, write_figures};
 use crate::{dates, session};
 
 pub(crate) struct Mirror {
@@ -168,12 +168,7 @@ impl Mirror {
             "raw_pg_s": round(raw.as_secs_f64()),
             "ratio_vs_raw_pg": (ratio * 1000.0).round() / 1000.0,
         });
-        if let Some(directory) = self.output.parent() {
-            std::fs::create_dir_all(directory)
-                .with_context(|| format!("creating {}", directory.display()))?;
-        }
-        std::fs::write(&self.output, serde_json::to_string_pretty(&figures)?)
-            .with_context(|| format!("writing {}", self.output.display()))?;
+        write_figures(&self.output, &figures)?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&figures)?);
         } else {
@@ -224,6 +219,7 @@ impl Mirror {
             classes_per_school: classes / city.schools.len().max(1),
             students_per_class: city.classes.iter().map(|c| c.students.len()).sum::<usize>()
                 / classes,
+            guardians: false,
         };
         Rollcall {
             attendance_url: self.attendance_url.clone(),

@@ -4,6 +4,7 @@
 //! baselines taken in the same run on the same machine. `lienlac bench mirror`
 //! (mirror.rs): a city mirrored from the city database simulator.
 
+mod chaos;
 mod district;
 mod mirror;
 mod raw;
@@ -11,6 +12,7 @@ mod raw_directory;
 mod reset;
 mod waves;
 
+pub(crate) use chaos::Chaos;
 pub(crate) use mirror::Mirror;
 pub(crate) use reset::reset;
 
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::{dates, session};
+use crate::dates;
 
 /// Every synthetic account's password.
 const PASSWORD: &str = "lienlac-bench";
@@ -47,6 +49,8 @@ pub(crate) struct Shape {
     pub(crate) schools: usize,
     pub(crate) classes_per_school: usize,
     pub(crate) students_per_class: usize,
+    /// Each student with a guardian of their own, whom absence notices reach.
+    pub(crate) guardians: bool,
 }
 
 impl Shape {
@@ -73,20 +77,14 @@ impl Rollcall {
             "--schools, --classes-per-school and --students-per-class must be at least 1"
         );
         anyhow::ensure!(self.concurrency > 0, "--concurrency must be at least 1");
-        let operator = session::current().await?;
-        let projections = district::Projections {
-            nats_url: &self.nats_url,
-            namespace: &self.namespace,
-        };
-        let district = district::create(
-            &operator,
+        let district = district::synthetic(
+            &self.nats_url,
+            &self.namespace,
             self.shape,
             self.seed,
             self.concurrency,
-            &projections,
         )
-        .await
-        .context("creating the synthetic district")?;
+        .await?;
         self.measure(&district).await
     }
 
@@ -133,16 +131,12 @@ impl Rollcall {
     /// The school mornings to take roll calls on, oldest first: weekdays of this
     /// school year before today.
     fn mornings(&self, today: time::Date) -> anyhow::Result<Vec<time::Date>> {
-        let year_start = dates::school_year_start(today);
         let wanted = match self.length {
             Length::Sessions(count) => count,
             // A morning takes at least a second; enough of them for the duration.
             Length::Duration(duration) => duration.as_secs().max(1) as usize,
         };
-        let mornings: Vec<time::Date> = crate::seed::plan::school_days(today, wanted)
-            .into_iter()
-            .filter(|day| *day >= year_start)
-            .collect();
+        let mornings = school_mornings(today, wanted);
         match self.length {
             Length::Sessions(count) if mornings.len() < count => anyhow::bail!(
                 "only {} school days of this school year are before today; ask for --sessions {} or fewer",
@@ -189,12 +183,7 @@ impl Rollcall {
             "errors": errors,
             "errors_by_code": outcome.errors,
         });
-        if let Some(directory) = self.output.parent() {
-            std::fs::create_dir_all(directory)
-                .with_context(|| format!("creating {}", directory.display()))?;
-        }
-        std::fs::write(&self.output, serde_json::to_string_pretty(&figures)?)
-            .with_context(|| format!("writing {}", self.output.display()))?;
+        write_figures(&self.output, &figures)?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&figures)?);
             return Ok(());
@@ -247,6 +236,25 @@ impl Rollcall {
         }
         Ok(())
     }
+}
+
+/// Writes a benchmark's figures as JSON, making its directory.
+fn write_figures(path: &std::path::Path, figures: &serde_json::Value) -> anyhow::Result<()> {
+    if let Some(directory) = path.parent() {
+        std::fs::create_dir_all(directory)
+            .with_context(|| format!("creating {}", directory.display()))?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(figures)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Up to `wanted` school days of this school year before `today`, oldest first.
+fn school_mornings(today: time::Date, wanted: usize) -> Vec<time::Date> {
+    let year_start = dates::school_year_start(today);
+    crate::seed::plan::school_days(today, wanted)
+        .into_iter()
+        .filter(|day| *day >= year_start)
+        .collect()
 }
 
 fn round(value: f64, decimals: i32) -> f64 {
