@@ -5,12 +5,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt as _;
 
 use super::tracker::Tracker;
+
+/// How long the watcher hears nothing, while roll calls wait, before it
+/// subscribes again.
+const SILENCE: Duration = Duration::from_secs(2);
 
 /// The published type of a roll call's first taking.
 const SUBMITTED: &str = "lienlac.attendance.v2.RollCallSubmitted";
@@ -76,16 +80,24 @@ async fn follow(
         })
         .await?;
     let mut messages = consumer.messages().await?;
+    let mut heard = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(());
         }
         let message = match tokio::time::timeout(Duration::from_millis(500), messages.next()).await
         {
+            // Silence while acknowledged roll calls wait may be this
+            // subscription's own trouble (its node died): subscribe again
+            // rather than count it against the system.
+            Err(_) if heard.elapsed() > SILENCE && tracker.publication_lag() > SILENCE => {
+                anyhow::bail!("nothing heard while roll calls wait")
+            }
             Err(_) => continue,
             Ok(None) => anyhow::bail!("the subscription ended"),
             Ok(Some(message)) => message?,
         };
+        heard = Instant::now();
         *next_sequence = message
             .info()
             .map_err(|error| anyhow::anyhow!("{error}"))?
