@@ -203,6 +203,18 @@ impl Setup {
         self.dead_letter_errors().await
     }
 
+    /// Waits until the notes are `texts`, and fails unless they came in that
+    /// order, each once.
+    async fn wait_for_texts_in_order(&self, what: &str, within: Duration, texts: &[&str]) {
+        let notes = eventually(what, within, || async {
+            let notes = self.notes().await;
+            (notes.len() == texts.len()).then_some(notes)
+        })
+        .await;
+        let seen: Vec<&str> = notes.iter().map(|(text, _)| text.as_str()).collect();
+        assert_eq!(seen, texts, "in order, once");
+    }
+
     fn source(&self) -> ConsumerSource {
         ConsumerSource::all_of(&self.world.namespace, PUBLISHER)
     }
@@ -299,17 +311,13 @@ async fn a_replica_that_dies_holding_a_batch_hands_it_to_another_within_the_ack_
     let (stop, task) = setup
         .start_with(Arc::new(NotesProjection::new("attendance-notes")), settings)
         .await;
-    let notes = eventually(
-        "the other replica projects the dead one's batch",
-        Duration::from_secs(10),
-        || async {
-            let notes = setup.notes().await;
-            (notes.len() == 3).then_some(notes)
-        },
-    )
-    .await;
-    let texts: Vec<&str> = notes.iter().map(|(text, _)| text.as_str()).collect();
-    assert_eq!(texts, ["one", "two", "three"], "in order, once");
+    setup
+        .wait_for_texts_in_order(
+            "the other replica projects the dead one's batch",
+            Duration::from_secs(10),
+            &["one", "two", "three"],
+        )
+        .await;
     stop.cancel();
     task.await.unwrap().unwrap();
 }
@@ -356,17 +364,13 @@ async fn a_second_replica_stands_by_while_the_first_projects_and_never_overtakes
         "the standby projected nothing"
     );
     first.abort();
-    let notes = eventually(
-        "the standby takes over",
-        Duration::from_secs(15),
-        || async {
-            let notes = setup.notes().await;
-            (notes.len() == 3).then_some(notes)
-        },
-    )
-    .await;
-    let texts: Vec<&str> = notes.iter().map(|(text, _)| text.as_str()).collect();
-    assert_eq!(texts, ["one", "two", "three"], "in order, once");
+    setup
+        .wait_for_texts_in_order(
+            "the standby takes over",
+            Duration::from_secs(15),
+            &["one", "two", "three"],
+        )
+        .await;
     let gaps: i64 = sqlx::query_scalar("SELECT count(*) FROM stream_gaps")
         .fetch_one(&setup.pool)
         .await
