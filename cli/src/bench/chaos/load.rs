@@ -208,3 +208,27 @@ async fn submit(
         pause = (pause * 2).min(Duration::from_secs(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::worth_retrying;
+    use tonic::Code;
+
+    #[test]
+    fn a_phone_retries_what_a_fault_causes_and_not_what_it_sent_wrong() {
+        for (code, retried) in [
+            (Code::Unavailable, true),
+            (Code::DeadlineExceeded, true),
+            (Code::Unknown, true),
+            (Code::Internal, true),
+            (Code::Cancelled, true),
+            (Code::Unauthenticated, true),
+            (Code::InvalidArgument, false),
+            (Code::PermissionDenied, false),
+            (Code::FailedPrecondition, false),
+            (Code::NotFound, false),
+        ] {
+            assert_eq!(worth_retrying(code), retried, "{code:?}");
+        }
+    }
+}
