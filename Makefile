@@ -61,7 +61,8 @@ check-deploy:
 
 # Kills, pauses and restarts replicas, NATS nodes and Postgres under a steady
 # roll-call load, then checks that nothing acknowledged was lost or duplicated.
-# ARGS go to `lienlac bench chaos` (ARGS="--rounds 1" for a shorter run).
+# ARGS go to `lienlac bench chaos` (ARGS="--rounds 1" for a shorter run,
+# ARGS="--only pause-nats-node" for one kind of fault).
 chaos: toolchain
 	@deploy/local/chaos.sh run $(ARGS)
 

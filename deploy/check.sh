@@ -337,7 +337,10 @@ else
 fi
 
 # --- nats-server and HAProxy on their own configurations, when installed -------------
-NATS_SERVER="$(PATH="$PATH:/usr/sbin" command -v nats-server || true)"
+# The images' release line when it can be fetched (deploy/local/nats-server.sh),
+# else the machine's.
+NATS_SERVER="$("$ROOT/deploy/local/nats-server.sh" 2>/dev/null ||
+  PATH="$PATH:/usr/sbin" command -v nats-server || true)"
 if [[ -n $NATS_SERVER ]]; then
   version="$("$NATS_SERVER" --version | grep -o '[0-9][0-9.]*' | head -n 1)"
   for conf in deploy/compose/nats.conf deploy/kubernetes/base/nats.conf; do

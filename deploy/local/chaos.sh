@@ -9,7 +9,8 @@
 #   deploy/local/chaos.sh fault <name> inject|heal    one fault (lienlac bench chaos calls it)
 # Faults: kill-replica:<service>, kill-replicas:<service>, kill-nats-node,
 # kill-nats-nodes, restart-postgres, pause-nats-node. Arguments after `run` go
-# to `lienlac bench chaos` (--rounds 1 for a shorter run).
+# to `lienlac bench chaos` (--rounds 1 for a shorter run, --only kill-nats-node
+# for one kind of fault).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"

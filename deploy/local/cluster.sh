@@ -9,7 +9,8 @@
 # passwords as stack.sh's server, from .local/nats/credentials.env); Postgres is
 # stack.sh's. Ports: LIENLAC_CLUSTER_PORT (first client port, default 4331; the
 # routes listen 2000 above). LIENLAC_LOCAL: where the nodes keep data and logs
-# (default .local).
+# (default .local). The nodes run the nats-server of deploy/local/nats-server.sh
+# (2.11, installed once; LIENLAC_NATS_SERVER names another).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -62,8 +63,7 @@ write_config() {
 
 start_node() {
   local node="$1" bin pid
-  bin="$(PATH="$PATH:/usr/sbin" command -v nats-server || true)"
-  [[ -n $bin ]] || die "nats-server is not installed: deploy/local/stack.sh up installs it"
+  bin="$("$ROOT/deploy/local/nats-server.sh")" || die "no nats-server to run"
   if alive "$node"; then
     say "node $node: already running (pid $(cat "$(pidfile "$node")"))"
     return

@@ -81,6 +81,10 @@ pub struct RelaySettings {
     pub batch_size: i64,
     /// How often an idle relay looks for newly committed events.
     pub poll_interval: Duration,
+    /// How long the relay waits for JetStream's acknowledgement of a publish
+    /// before it sends again: a publish that went to a node as it died is never
+    /// acknowledged.
+    pub ack_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +222,7 @@ impl KernelConfig {
             relay: RelaySettings {
                 batch_size: 500,
                 poll_interval: Duration::from_millis(20),
+                ack_timeout: Duration::from_secs(2),
             },
             consumer: ConsumerSettings {
                 batch_size: 200,
@@ -312,6 +317,7 @@ impl KernelConfig {
             "LIENLAC_RELAY_POLL_INTERVAL",
             &mut config.relay.poll_interval,
         )?;
+        env.duration("LIENLAC_RELAY_ACK_TIMEOUT", &mut config.relay.ack_timeout)?;
         env.parse(
             "LIENLAC_CONSUMER_BATCH_SIZE",
             &mut config.consumer.batch_size,

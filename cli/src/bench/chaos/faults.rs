@@ -31,6 +31,27 @@ pub(super) struct Fault {
     pub(super) goal: Duration,
 }
 
+impl Fault {
+    /// Whether `name` names this fault: whole, or its kind before the service.
+    fn is(&self, name: &str) -> bool {
+        self.name == name
+            || self
+                .name
+                .split_once(':')
+                .is_some_and(|(kind, _)| kind == name)
+    }
+}
+
+/// The faults' kinds, as `--only` takes them.
+pub(super) const KINDS: [&str; 6] = [
+    "kill-replica",
+    "kill-replicas",
+    "kill-nats-node",
+    "kill-nats-nodes",
+    "restart-postgres",
+    "pause-nats-node",
+];
+
 /// One round: every fault once.
 fn round(number: usize) -> Vec<Fault> {
     let fault = |name: String, hold: u64, measured_from, goal: u64| Fault {
@@ -75,10 +96,13 @@ pub(super) struct Planned {
 
 /// `rounds` rounds of every fault, each round in an order of the seed's, each
 /// fault after a quiet time of `min_quiet` to twice that, also of the seed's.
-pub(super) fn plan(rounds: usize, seed: u64, min_quiet: Duration) -> Vec<Planned> {
+/// With `only` named, just those faults (`kill-nats-node`, or `kill-replica`
+/// for every service's).
+pub(super) fn plan(rounds: usize, seed: u64, min_quiet: Duration, only: &[String]) -> Vec<Planned> {
     let mut planned = Vec::new();
     for number in 0..rounds {
         let mut faults = round(number);
+        faults.retain(|fault| only.is_empty() || only.iter().any(|name| fault.is(name)));
         faults.sort_by_key(|fault| pick(&format!("{seed}:{number}:{}", fault.name), 1 << 30));
         for fault in faults {
             let extra = pick(&format!("{seed}:{number}:{}:quiet", fault.name), 1000) as u32;
@@ -98,7 +122,7 @@ mod tests {
     #[test]
     fn every_round_kills_each_service_and_both_replicas_of_a_different_one() {
         let quiet = Duration::from_secs(10);
-        let planned = plan(2, 7, quiet);
+        let planned = plan(2, 7, quiet, &[]);
         assert_eq!(planned.len(), 20);
         for (number, both) in [
             (0, "kill-replicas:attendance"),
@@ -129,15 +153,42 @@ mod tests {
     }
 
     #[test]
+    fn only_the_named_faults_are_planned_by_name_or_kind() {
+        let quiet = Duration::from_secs(1);
+        let names = |only: &[&str]| -> Vec<String> {
+            let only: Vec<String> = only.iter().map(|name| name.to_string()).collect();
+            plan(2, 7, quiet, &only)
+                .into_iter()
+                .map(|planned| planned.fault.name)
+                .collect()
+        };
+        assert_eq!(
+            names(&["kill-nats-node"]),
+            ["kill-nats-node", "kill-nats-node"]
+        );
+        let replicas = names(&["kill-replica"]);
+        assert_eq!(replicas.len(), 2 * SERVICES.len());
+        assert!(
+            replicas
+                .iter()
+                .all(|name| name.starts_with("kill-replica:"))
+        );
+        assert_eq!(names(&["kill-replica:sync", "restart-postgres"]).len(), 4);
+        assert!(names(&["kill-nats"]).is_empty());
+        let every_kind: Vec<&str> = KINDS.to_vec();
+        assert_eq!(names(&every_kind).len(), names(&[]).len());
+    }
+
+    #[test]
     fn the_seed_makes_the_order_and_another_seed_another() {
         let quiet = Duration::from_secs(10);
-        assert_eq!(plan(1, 7, quiet), plan(1, 7, quiet));
-        assert_ne!(plan(1, 7, quiet), plan(1, 8, quiet));
+        assert_eq!(plan(1, 7, quiet, &[]), plan(1, 7, quiet, &[]));
+        assert_ne!(plan(1, 7, quiet, &[]), plan(1, 8, quiet, &[]));
     }
 
     #[test]
     fn postgres_has_thirty_seconds_and_every_other_fault_ten() {
-        for planned in plan(1, 1, Duration::from_secs(1)) {
+        for planned in plan(1, 1, Duration::from_secs(1), &[]) {
             let expected = if planned.fault.name == "restart-postgres" {
                 30
             } else {

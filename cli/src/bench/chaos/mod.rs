@@ -7,6 +7,7 @@
 
 mod checks;
 mod faults;
+mod leaders;
 mod load;
 mod published;
 mod tracker;
@@ -21,6 +22,7 @@ use anyhow::Context as _;
 use super::{Shape, district, round, school_mornings, write_figures};
 use crate::dates;
 use faults::{MeasuredFrom, Planned};
+use leaders::Leaders;
 use tracker::Tracker;
 
 /// A fault counts as recovered once publication lag has stayed under this…
@@ -45,6 +47,8 @@ pub(crate) struct Chaos {
     /// The shortest quiet time between two faults.
     pub(crate) quiet: Duration,
     pub(crate) seed: u64,
+    /// Only these faults (or kinds of fault); every one when empty.
+    pub(crate) only: Vec<String>,
     /// Called as `<program> fault <name> inject|heal`.
     pub(crate) faults_program: PathBuf,
     pub(crate) output: PathBuf,
@@ -61,16 +65,59 @@ struct Struck {
     /// What the faults program said it did (which replica or node).
     injected: String,
     measured_from: MeasuredFrom,
-    /// Until roll calls were accepted again and publication lag stayed under a
-    /// second; None when that did not happen within two minutes of the repair.
+    /// Until roll calls were accepted again and every acknowledged one was
+    /// stored on JetStream within a second, for five seconds (by JetStream's
+    /// own timestamps); None when that did not happen.
     recovery_s: Option<f64>,
+    /// The same as the suite's subscriber heard the roll calls, its own
+    /// reconnections included.
+    recovery_heard_s: Option<f64>,
     goal_s: f64,
     met: bool,
     /// The longest time without an acknowledged roll call, from the fault to recovery.
     longest_silence_s: f64,
-    /// The longest wait of an acknowledged roll call for its publication.
+    /// The longest wait of an acknowledged roll call for its publication, as heard.
     worst_publication_lag_s: f64,
+    /// The node that led attendance's stream when the fault struck.
+    stream_leader_before: Option<String>,
+    /// How long, from the fault to recovery, the stream had no leader.
+    stream_leaderless_s: f64,
     error: Option<String>,
+    #[serde(skip)]
+    injected_at: Instant,
+    /// The moment recovery counts from: the injection or the repair.
+    #[serde(skip)]
+    measured_since: Instant,
+}
+
+impl Struck {
+    /// Recovery as JetStream's timestamps tell it, once everything is published.
+    fn judge(&mut self, goal: Duration, tracker: &Tracker, leaders: &Leaders) {
+        let recovered_at = tracker
+            .published_steadily_since(self.measured_since, LAG_GOAL, STEADY)
+            .zip(tracker.accepted_since(self.measured_since))
+            .map(|(steady, accepted)| steady.max(accepted));
+        let until = recovered_at.unwrap_or_else(Instant::now);
+        self.recovery_s = recovered_at.map(|at| {
+            round(
+                at.saturating_duration_since(self.measured_since)
+                    .as_secs_f64(),
+                1,
+            )
+        });
+        self.met = recovered_at
+            .is_some_and(|at| at.saturating_duration_since(self.measured_since) <= goal)
+            && self.error.is_none();
+        self.longest_silence_s = round(
+            tracker
+                .longest_silence(self.injected_at, until)
+                .as_secs_f64(),
+            1,
+        );
+        self.stream_leader_before = leaders.leader_at(self.injected_at);
+        self.stream_leaderless_s =
+            round(leaders.leaderless(self.injected_at, until).as_secs_f64(), 1);
+    }
 }
 
 impl Chaos {
@@ -84,7 +131,15 @@ impl Chaos {
             self.concurrency,
         )
         .await?;
-        let plan = faults::plan(self.rounds, self.seed, self.quiet);
+        let plan = faults::plan(self.rounds, self.seed, self.quiet, &self.only);
+        for name in &self.only {
+            anyhow::ensure!(
+                !faults::plan(1, self.seed, self.quiet, std::slice::from_ref(name)).is_empty(),
+                "--only {name:?} names no fault: the kinds are {}, and kill-replica and kill-replicas take a service after a colon ({})",
+                faults::KINDS.join(", "),
+                faults::SERVICES.join(", ")
+            );
+        }
         let planned_s: f64 = plan
             .iter()
             .map(|planned| (planned.after + planned.fault.hold).as_secs_f64() + 15.0)
@@ -115,6 +170,7 @@ impl Chaos {
         );
 
         let tracker = Arc::new(Tracker::default());
+        let leaders = Arc::new(Leaders::default());
         let (stop_load, stop_watch) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicBool::new(false)),
@@ -123,6 +179,12 @@ impl Chaos {
             self.nats_url.clone(),
             self.namespace.clone(),
             tracker.clone(),
+            stop_watch.clone(),
+        ));
+        let leader_watcher = tokio::spawn(leaders::watch(
+            self.nats_url.clone(),
+            self.namespace.clone(),
+            leaders.clone(),
             stop_watch.clone(),
         ));
         let started = Instant::now();
@@ -145,10 +207,10 @@ impl Chaos {
                 eprintln!("chaos: {}", planned.fault.name);
                 let outcome = self.strike(planned, &tracker, started).await;
                 eprintln!(
-                    "chaos: {} recovered in {}",
+                    "chaos: {} recovered as heard in {}",
                     planned.fault.name,
                     outcome
-                        .recovery_s
+                        .recovery_heard_s
                         .map_or("— not within two minutes".to_owned(), |s| format!(
                             "{s:.1} s"
                         ))
@@ -158,7 +220,7 @@ impl Chaos {
             stop_load.store(true, Ordering::Relaxed);
             struck
         };
-        let (counts, struck) = tokio::join!(load, faults);
+        let (counts, mut struck) = tokio::join!(load, faults);
         let counts = counts?;
         let loaded_for = started.elapsed();
         // Everything acknowledged published, before the stream is read whole.
@@ -168,6 +230,12 @@ impl Chaos {
         }
         stop_watch.store(true, Ordering::Relaxed);
         let resubscribed = watcher.await.context("the stream's watcher")??;
+        let nats_server = leader_watcher
+            .await
+            .context("the stream's leader watcher")??;
+        for (outcome, planned) in struck.iter_mut().zip(&plan) {
+            outcome.judge(planned.fault.goal, &tracker, &leaders);
+        }
 
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
@@ -222,6 +290,7 @@ impl Chaos {
             "concurrency": self.concurrency,
             "rounds": self.rounds,
             "seed": self.seed,
+            "nats_server": nats_server,
             "load_s": round(loaded_for.as_secs_f64(), 1),
             "load": counts,
             "watcher_resubscribed": resubscribed,
@@ -264,11 +333,16 @@ impl Chaos {
             injected: String::new(),
             measured_from: fault.measured_from,
             recovery_s: None,
+            recovery_heard_s: None,
             goal_s: fault.goal.as_secs_f64(),
             met: false,
             longest_silence_s: 0.0,
             worst_publication_lag_s: 0.0,
+            stream_leader_before: None,
+            stream_leaderless_s: 0.0,
             error: None,
+            injected_at,
+            measured_since: injected_at,
         };
         match self.call(&fault.name, "inject").await {
             Ok(said) => struck.injected = said,
@@ -297,24 +371,22 @@ impl Chaos {
                     MeasuredFrom::Inject => injected_at,
                     MeasuredFrom::Heal => healed_at,
                 };
-                if let (Some(steady), Some(accepted)) = (steady_since, tracker.accepted_since(from))
-                    && now.duration_since(steady) >= STEADY
+                struck.measured_since = from;
+                // Steady from the repair on: a node that resumes can still
+                // unsettle the cluster after it.
+                if let (Some(steady), Some(accepted)) = (
+                    steady_since.map(|steady| steady.max(from)),
+                    tracker.accepted_since(from),
+                ) && now.saturating_duration_since(steady) >= STEADY
                 {
                     let recovered_at = steady.max(accepted);
-                    let recovery = recovered_at.saturating_duration_since(from);
-                    struck.recovery_s = Some(round(recovery.as_secs_f64(), 1));
-                    struck.met = recovery <= fault.goal && struck.error.is_none();
-                    struck.longest_silence_s = round(
-                        tracker
-                            .longest_silence(injected_at, recovered_at)
-                            .as_secs_f64(),
+                    struck.recovery_heard_s = Some(round(
+                        recovered_at.saturating_duration_since(from).as_secs_f64(),
                         1,
-                    );
+                    ));
                     break;
                 }
                 if now.duration_since(healed_at) > RECOVERY_TIMEOUT {
-                    struck.longest_silence_s =
-                        round(tracker.longest_silence(injected_at, now).as_secs_f64(), 1);
                     break;
                 }
             }

@@ -98,16 +98,14 @@ async fn follow(
             Ok(Some(message)) => message?,
         };
         heard = Instant::now();
-        *next_sequence = message
-            .info()
-            .map_err(|error| anyhow::anyhow!("{error}"))?
-            .stream_sequence
-            + 1;
+        let info = message.info().map_err(|error| anyhow::anyhow!("{error}"))?;
+        *next_sequence = info.stream_sequence + 1;
+        let stored_at = info.published;
         let header = |name: &str| crate::events::header(&message, name);
         if header("ce-type").as_deref() == Some(SUBMITTED)
             && let Some(stream_id) = header("ce-subject")
         {
-            tracker.published(stream_id);
+            tracker.published(stream_id, stored_at);
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct RelayConfig {
     pub subject_prefix: String,
     pub batch_size: i64,
     pub poll_interval: Duration,
+    /// How long a publish waits for JetStream's acknowledgement.
+    pub ack_timeout: Duration,
     /// A contract version still published beside the current one.
     pub earlier_contract: Option<EarlierContract>,
 }
@@ -42,6 +44,7 @@ impl RelayConfig {
             subject_prefix: config.subject_prefix(),
             batch_size: config.relay.batch_size,
             poll_interval: config.relay.poll_interval,
+            ack_timeout: config.relay.ack_timeout,
             earlier_contract: None,
         }
     }
@@ -93,7 +96,8 @@ pub struct Relay {
 const LOCK_SQL: &str = "SELECT pg_try_advisory_lock(hashtext(current_schema() || '.outbox_relay'))";
 
 impl Relay {
-    pub fn new(pool: PgPool, jetstream: jetstream::Context, config: RelayConfig) -> Self {
+    pub fn new(pool: PgPool, mut jetstream: jetstream::Context, config: RelayConfig) -> Self {
+        jetstream.set_timeout(config.ack_timeout);
         Self {
             pool,
             jetstream,
