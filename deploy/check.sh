@@ -53,15 +53,9 @@ command -v python3 >/dev/null || die "python3 is needed (apt-get install python3
 
 # --- the validators --------------------------------------------------------------
 mkdir -p "$CACHE"
-if [[ ! -x $VENV/bin/python ]]; then
-  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
-    [[ $(id -u) == 0 ]] || die "python3 -m venv failed: sudo apt-get install -y python3-venv"
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv; } >/dev/null ||
-      die "apt-get install python3-venv failed"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV" || die "python3 -m venv failed"
-  fi
-fi
+# shellcheck source=deploy/local/venv.sh
+. "$ROOT/deploy/local/venv.sh"
+[[ -x $VENV/bin/python ]] || make_venv "$VENV"
 if [[ $(cat "$VENV/.installed" 2>/dev/null) != "${PY_PACKAGES[*]}" ]]; then
   echo "check.sh: installing ${PY_PACKAGES[*]} into ${VENV#"$ROOT"/} (once)"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}" ||
@@ -329,7 +323,8 @@ else
   fail "hadolint: deploy/container/Containerfile"; printf '%s\n' "$output" | sed 's/^/      /'
 fi
 scripts=(deploy/check.sh deploy/secrets.sh deploy/container/build.sh deploy/container/entrypoint.sh
-  deploy/container/healthcheck.sh deploy/compose/postgres-init.sh)
+  deploy/container/healthcheck.sh deploy/compose/postgres-init.sh deploy/local/nats-server.sh
+  deploy/local/venv.sh)
 if output="$(cd "$ROOT" && shellcheck -x "${scripts[@]}" 2>&1)"; then
   ok "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): ${#scripts[@]} scripts"
 else
@@ -348,7 +343,7 @@ if [[ -n $NATS_SERVER ]]; then
     mkdir -p "$dir"
     cp "$ROOT/$conf" "$dir/nats.conf"
     cp "$WORK/secrets/nats-accounts.conf" "$dir/accounts.conf"
-    # sync_interval arrived in nats-server 2.10; the images run 2.11.
+    # sync_interval arrived in nats-server 2.10; the images run 2.15.
     caveat=""
     if [[ $(printf '%s\n' "$version" 2.10 | sort -V | head -n 1) != 2.10 ]]; then
       sed -i '/sync_interval/d' "$dir/nats.conf"

@@ -10,7 +10,7 @@
 # stack.sh's. Ports: LIENLAC_CLUSTER_PORT (first client port, default 4331; the
 # routes listen 2000 above). LIENLAC_LOCAL: where the nodes keep data and logs
 # (default .local). The nodes run the nats-server of deploy/local/nats-server.sh
-# (2.11, installed once; LIENLAC_NATS_SERVER names another).
+# (2.15, installed once; LIENLAC_NATS_SERVER names another).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -41,9 +41,10 @@ alive() {
 
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# The node's configuration: the accounts, then its name and the cluster's routes.
+# The node's configuration: the accounts, then its name and the cluster's routes;
+# every write synced to disk, as in production, where the server can (2.10 on).
 write_config() {
-  local node="$1" other routes=()
+  local node="$1" bin="$2" other routes=() version
   for other in "${NODES[@]}"; do
     ((other == node)) || routes+=("\"nats-route://127.0.0.1:$(route_port "$other")\"")
   done
@@ -52,6 +53,10 @@ write_config() {
     umask 077
     "$ROOT/deploy/nats/accounts.sh" --credentials "$CREDENTIALS" --store "$CLUSTER/node$node/store" \
       --listen "127.0.0.1:$(client_port "$node")" --namespace "" --namespace bench --operator
+    version="$("$bin" --version | grep -o '[0-9][0-9.]*' | head -n 1)"
+    if [[ $(printf '%s\n' "$version" 2.10 | sort -V | head -n 1) == 2.10 ]]; then
+      echo "jetstream { store_dir: \"$CLUSTER/node$node/store\", sync_interval: always }"
+    fi
     echo "server_name: lienlac-node$node"
     echo "cluster {"
     echo "  name: lienlac"
@@ -68,7 +73,7 @@ start_node() {
     say "node $node: already running (pid $(cat "$(pidfile "$node")"))"
     return
   fi
-  write_config "$node"
+  write_config "$node" "$bin"
   setsid nohup "$bin" -c "$CLUSTER/node$node/nats.conf" </dev/null >>"$LOGS/nats-node$node.log" 2>&1 &
   pid=$!
   echo "$pid" >"$(pidfile "$node")"

