@@ -1,5 +1,6 @@
 //! The outbox relay against real Postgres and JetStream: commit order under
-//! concurrent appenders, CloudEvents headers, and a NATS outage mid-run.
+//! concurrent appenders, CloudEvents headers, a NATS outage mid-run, and the
+//! hand-over from a paused relay to a standby.
 
 #![allow(clippy::unwrap_used)] // test helpers fail the test by panicking
 
@@ -261,4 +262,104 @@ async fn relay_loses_nothing_when_nats_stops_and_restarts_mid_run() {
     let ids: HashSet<&str> = messages.iter().map(|m| m.event_id.as_str()).collect();
     assert_eq!(ids.len(), total, "nothing lost");
     assert_eq!(messages.len(), total, "duplicates dropped by Nats-Msg-Id");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standby_relay_takes_over_within_seconds_when_the_active_one_falls_silent() {
+    // Longer than Postgres keeps a silent session (10 s) and a standby's poll.
+    const PAUSE: Duration = Duration::from_secs(16);
+    let world = TestWorld::new();
+    let config = world.config(SERVICE);
+    let pool = world.pool(SERVICE, &MIGRATIONS).await;
+    let jetstream = world.jetstream().await;
+    ensure_stream(&jetstream, &config).await.unwrap();
+    let published = |count: u64| {
+        let (jetstream, name) = (jetstream.clone(), config.stream_name());
+        move || {
+            let (jetstream, name) = (jetstream.clone(), name.clone());
+            async move { (stream_len(&jetstream, &name).await >= count).then_some(()) }
+        }
+    };
+
+    // The first relay as a process of its own: its own thread, runtime, pool and
+    // NATS connection, which a pause stops all at once.
+    let (pause, paused) = tokio::sync::oneshot::channel::<()>();
+    let stop_first = CancellationToken::new();
+    let first = {
+        let (config, stop) = (config.clone(), stop_first.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let pool = kernel::db::connect(&config).await.unwrap();
+                let jetstream = async_nats::jetstream::new(kernel::nats::connect(&config).await);
+                tokio::spawn(async move {
+                    if paused.await.is_ok() {
+                        std::thread::sleep(PAUSE);
+                    }
+                });
+                kernel::outbox::Relay::new(
+                    pool,
+                    jetstream,
+                    kernel::outbox::RelayConfig::from_kernel(&config),
+                )
+                .run(stop)
+                .await
+            })
+        })
+    };
+    append_note(&pool, "before the pause").await;
+    eventually(
+        "the first relay publishes",
+        Duration::from_secs(10),
+        published(1),
+    )
+    .await;
+
+    let stop_standby = CancellationToken::new();
+    let standby = tokio::spawn(
+        kernel::outbox::Relay::new(
+            pool.clone(),
+            jetstream.clone(),
+            kernel::outbox::RelayConfig::from_kernel(&config),
+        )
+        .run(stop_standby.clone()),
+    );
+    pause.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    append_note(&pool, "during the pause").await;
+    eventually(
+        "the standby publishes while the first relay is paused",
+        PAUSE - Duration::from_secs(2),
+        published(2),
+    )
+    .await;
+
+    stop_first.cancel();
+    first.join().unwrap().unwrap();
+    stop_standby.cancel();
+    standby.await.unwrap().unwrap();
+    assert_eq!(
+        stored_messages(&jetstream, &config.stream_name())
+            .await
+            .len(),
+        2
+    );
+}
+
+async fn append_note(pool: &sqlx::PgPool, text: &str) {
+    let mut tx = pool.begin().await.unwrap();
+    let version = stream_version(&mut tx, "note-pause").await.unwrap();
+    append(
+        &mut tx,
+        "note-pause",
+        ExpectedVersion::from_loaded(version),
+        &[noted("note-pause", text)],
+        &EventMeta::default(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
 }

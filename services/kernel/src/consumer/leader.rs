@@ -17,10 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How often a standby asks for the lock.
 const STANDBY_POLL: Duration = Duration::from_secs(1);
-/// How often the leader shows Postgres it is alive.
+/// How often the leader shows Postgres it is alive, well within the silence
+/// after which Postgres ends its session (crate::db::end_session_when_silent).
 const HEARTBEAT: Duration = Duration::from_secs(3);
-/// How long Postgres keeps a silent leader's session, and so its lock.
-const SILENT_LEADER_TIMEOUT: &str = "10s";
 
 pub(super) struct Leadership {
     /// Cancelled when the lock's connection is gone: stop projecting.
@@ -49,12 +48,9 @@ impl Leadership {
             .await
             .context("a connection for the consumer's lock")?
             .detach();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SET idle_session_timeout = '{SILENT_LEADER_TIMEOUT}'"
-        )))
-        .execute(&mut conn)
-        .await
-        .context("bounding the consumer lock's idle session")?;
+        crate::db::end_session_when_silent(&mut conn)
+            .await
+            .context("bounding the consumer lock's idle session")?;
         loop {
             let held: bool = sqlx::query_scalar(
                 "SELECT pg_try_advisory_lock(hashtext(current_schema() || '.consumer.' || $1))",

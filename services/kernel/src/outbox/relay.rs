@@ -3,9 +3,10 @@
 //!
 //! It reads with [`read_committed`], never "position > last seen", so a transaction
 //! that commits late is never skipped. One relay is active per service schema (a
-//! Postgres advisory lock); replicas stand by. After a crash it republishes from the
-//! checkpoint, and JetStream drops the duplicates by `Nats-Msg-Id` (= event id)
-//! within the stream's duplicate window.
+//! Postgres advisory lock); replicas stand by, and take over when the active one
+//! dies or falls silent (paused, cut off) for 10 s. After a crash it republishes
+//! from the checkpoint, and JetStream drops the duplicates by `Nats-Msg-Id`
+//! (= event id) within the stream's duplicate window.
 
 use std::time::{Duration, Instant};
 
@@ -191,8 +192,11 @@ impl Relay {
             }
         }
         tracing::info!(service = %self.config.service, "outbox relay is active");
-        let mut cursor = load_checkpoint(&mut conn).await?;
         let result = async {
+            crate::db::end_session_when_silent(&mut conn)
+                .await
+                .context("bounding the relay lock's idle session")?;
+            let mut cursor = load_checkpoint(&mut conn).await?;
             loop {
                 let published = self.publish_batch(&mut conn, &mut cursor).await?;
                 if shutdown.is_cancelled() {
@@ -207,8 +211,21 @@ impl Relay {
             }
         }
         .await;
-        // The lock is session-scoped; release it so the connection can go back to the pool.
-        unlock(&mut conn).await.ok();
+        // The lock and the silence bound belong to this lead: release both before
+        // the connection goes back to the pool, or close it rather than lend the
+        // lock to the pool's next user.
+        let released = async {
+            unlock(&mut conn).await?;
+            sqlx::query("RESET idle_session_timeout")
+                .execute(&mut *conn)
+                .await
+                .context("resetting the idle session bound")?;
+            anyhow::Ok(())
+        }
+        .await;
+        if released.is_err() {
+            drop(conn.detach());
+        }
         result
     }
 
