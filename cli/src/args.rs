@@ -257,8 +257,9 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Only these faults, comma-separated: a kind (kill-replica,
-        /// kill-replicas, kill-nats-node, kill-nats-nodes, restart-postgres,
-        /// pause-nats-node) or one service's (kill-replica:attendance).
+        /// kill-replicas, pause-replica, kill-nats-node, kill-nats-nodes,
+        /// restart-postgres, pause-nats-node) or one service's
+        /// (kill-replica:attendance).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// The program that injects and repairs faults: `<it> fault <name> inject|heal`.

@@ -7,8 +7,8 @@
 #   deploy/local/chaos.sh run                         the whole suite, then down
 #   deploy/local/chaos.sh up | down                   the system alone
 #   deploy/local/chaos.sh fault <name> inject|heal    one fault (lienlac bench chaos calls it)
-# Faults: kill-replica:<service>, kill-replicas:<service>, kill-nats-node,
-# kill-nats-nodes, restart-postgres, pause-nats-node. Arguments after `run` go
+# Faults: kill-replica:<service>, kill-replicas:<service>, pause-replica:<service>,
+# kill-nats-node, kill-nats-nodes, restart-postgres, pause-nats-node. Arguments after `run` go
 # to `lienlac bench chaos` (--rounds 1 for a shorter run, --only kill-nats-node
 # for one kind of fault).
 set -euo pipefail
@@ -100,6 +100,16 @@ cmd_fault() {
       kill_pidfile "$LIENLAC_LOCAL/pids/$target-1.pid"
       kill_pidfile "$LIENLAC_LOCAL/pids/$target-2.pid"
       echo "kill -9 $target-1 $target-2"
+      ;;
+    pause-replica:*:inject)
+      target="${name#pause-replica:}-$(pick 1 1 2)"
+      alive_in "$LIENLAC_LOCAL/pids/$target.pid" || die "$target is not running"
+      kill -STOP "$(cat "$LIENLAC_LOCAL/pids/$target.pid")"
+      echo "$target" >"$STRUCK"
+      echo "kill -STOP $target"
+      ;;
+    pause-replica:*:heal)
+      kill -CONT "$(cat "$LIENLAC_LOCAL/pids/$(cat "$STRUCK").pid")"
       ;;
     kill-replica:*:heal | kill-replicas:*:heal)
       cluster_env

@@ -222,8 +222,9 @@ start_all() {
 }
 
 # HAProxy in front of each service's replicas, on the service's own ports: a
-# client's connection goes to a live replica (TCP checks every second; a refused
-# connection is retried on the other), and a dead replica's connections are
+# client's connection goes to a ready replica (its /readyz asked every second, as
+# deploy/compose/haproxy.cfg does; a refused connection is retried on the other),
+# and the connections of a replica that dies, pauses or stops being ready are
 # closed so that clients reconnect at once.
 balance() {
   local bin config="$LOCAL/balancer/haproxy.cfg" pidfile="$PIDS/balancer.pid" service replica
@@ -256,8 +257,10 @@ balance() {
       echo "listen $service"
       echo "  bind $LIENLAC_BIND_ADDRESS:$(grpc_port "$service")"
       echo "  balance roundrobin"
+      echo "  option httpchk"
+      echo "  http-check send meth GET uri /readyz"
       for replica in $(seq 1 "$REPLICAS"); do
-        echo "  server $service-$replica 127.0.0.1:$(grpc_port "$service" "$replica") check"
+        echo "  server $service-$replica 127.0.0.1:$(grpc_port "$service" "$replica") check port $(metrics_port "$service" "$replica")"
       done
       echo "listen $service-metrics"
       echo "  bind $LIENLAC_BIND_ADDRESS:$(metrics_port "$service")"

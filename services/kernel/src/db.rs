@@ -94,14 +94,21 @@ pub async fn ensure_database(config: &KernelConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Has Postgres end `conn`'s session once it has been silent for 10 s: a leader
-/// holding a session advisory lock (the outbox relay's, a consumer's) whose
-/// process is paused or cut off loses the lock then, and a standby takes over.
-pub(crate) async fn end_session_when_silent(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("SET idle_session_timeout = '10s'")
-        .execute(conn)
-        .await
-        .map(drop)
+/// Has Postgres end `conn`'s session once it has been silent for `silence`: a
+/// leader holding a session advisory lock (the outbox relay's, a consumer's)
+/// whose process is paused or cut off loses the lock then, and a standby takes
+/// over.
+pub(crate) async fn end_session_when_silent(
+    conn: &mut PgConnection,
+    silence: std::time::Duration,
+) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET idle_session_timeout = {}",
+        silence.as_millis()
+    )))
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// A pool whose connections all resolve unqualified names in `config.schema`.

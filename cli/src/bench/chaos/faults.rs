@@ -43,9 +43,10 @@ impl Fault {
 }
 
 /// The faults' kinds, as `--only` takes them.
-pub(super) const KINDS: [&str; 6] = [
+pub(super) const KINDS: [&str; 7] = [
     "kill-replica",
     "kill-replicas",
+    "pause-replica",
     "kill-nats-node",
     "kill-nats-nodes",
     "restart-postgres",
@@ -76,6 +77,15 @@ fn round(number: usize) -> Vec<Fault> {
     let both = SERVICES[(number + 1) % SERVICES.len()];
     faults.extend([
         fault(format!("kill-replicas:{both}"), 3, MeasuredFrom::Heal, 10),
+        // A stalled replica of the service that takes the roll calls and
+        // publishes them, longer than its relay's lock outlives silence: the
+        // balancer and the other replica carry on without it.
+        fault(
+            "pause-replica:attendance".to_owned(),
+            12,
+            MeasuredFrom::Inject,
+            10,
+        ),
         fault("kill-nats-node".to_owned(), 5, MeasuredFrom::Inject, 10),
         // The cluster loses its quorum: roll calls are still accepted into
         // Postgres, and published once the nodes are back.
@@ -120,15 +130,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_round_kills_each_service_and_both_replicas_of_a_different_one() {
+    fn every_round_kills_each_service_both_replicas_of_a_different_one_and_pauses_attendance() {
         let quiet = Duration::from_secs(10);
         let planned = plan(2, 7, quiet, &[]);
-        assert_eq!(planned.len(), 20);
+        assert_eq!(planned.len(), 22);
         for (number, both) in [
             (0, "kill-replicas:attendance"),
             (1, "kill-replicas:messaging"),
         ] {
-            let names: Vec<&str> = planned[number * 10..(number + 1) * 10]
+            let names: Vec<&str> = planned[number * 11..(number + 1) * 11]
                 .iter()
                 .map(|planned| planned.fault.name.as_str())
                 .collect();
@@ -137,6 +147,7 @@ mod tests {
             }
             for name in [
                 both,
+                "pause-replica:attendance",
                 "kill-nats-node",
                 "kill-nats-nodes",
                 "restart-postgres",

@@ -135,7 +135,7 @@ impl Chaos {
         for name in &self.only {
             anyhow::ensure!(
                 !faults::plan(1, self.seed, self.quiet, std::slice::from_ref(name)).is_empty(),
-                "--only {name:?} names no fault: the kinds are {}, and kill-replica and kill-replicas take a service after a colon ({})",
+                "--only {name:?} names no fault: the kinds are {}, and kill-replica, kill-replicas and pause-replica take a service after a colon ({})",
                 faults::KINDS.join(", "),
                 faults::SERVICES.join(", ")
             );

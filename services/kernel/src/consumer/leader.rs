@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How often a standby asks for the lock.
 const STANDBY_POLL: Duration = Duration::from_secs(1);
-/// How often the leader shows Postgres it is alive, well within the silence
-/// after which Postgres ends its session (crate::db::end_session_when_silent).
+/// How often the leader shows Postgres it is alive…
 const HEARTBEAT: Duration = Duration::from_secs(3);
+/// …well within the silence after which Postgres ends its session.
+const SILENCE: Duration = Duration::from_secs(10);
 
 pub(super) struct Leadership {
     /// Cancelled when the lock's connection is gone: stop projecting.
@@ -48,7 +49,7 @@ impl Leadership {
             .await
             .context("a connection for the consumer's lock")?
             .detach();
-        crate::db::end_session_when_silent(&mut conn)
+        crate::db::end_session_when_silent(&mut conn, SILENCE)
             .await
             .context("bounding the consumer lock's idle session")?;
         loop {

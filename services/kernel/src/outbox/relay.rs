@@ -4,7 +4,7 @@
 //! It reads with [`read_committed`], never "position > last seen", so a transaction
 //! that commits late is never skipped. One relay is active per service schema (a
 //! Postgres advisory lock); replicas stand by, and take over when the active one
-//! dies or falls silent (paused, cut off) for 10 s. After a crash it republishes
+//! dies or falls silent (paused, cut off) for 5 s. After a crash it republishes
 //! from the checkpoint, and JetStream drops the duplicates by `Nats-Msg-Id`
 //! (= event id) within the stream's duplicate window.
 
@@ -92,6 +92,11 @@ pub struct Relay {
     jetstream: jetstream::Context,
     config: RelayConfig,
 }
+
+/// How long the active relay's session may be silent before Postgres ends it and
+/// frees the lock. While it leads it speaks every poll interval, and waits on
+/// JetStream no longer than an acknowledgement's timeout.
+const SILENCE: Duration = Duration::from_secs(5);
 
 /// Key of the advisory lock that makes one relay active per schema.
 const LOCK_SQL: &str = "SELECT pg_try_advisory_lock(hashtext(current_schema() || '.outbox_relay'))";
@@ -193,7 +198,7 @@ impl Relay {
         }
         tracing::info!(service = %self.config.service, "outbox relay is active");
         let result = async {
-            crate::db::end_session_when_silent(&mut conn)
+            crate::db::end_session_when_silent(&mut conn, SILENCE.max(self.config.ack_timeout * 2))
                 .await
                 .context("bounding the relay lock's idle session")?;
             let mut cursor = load_checkpoint(&mut conn).await?;
