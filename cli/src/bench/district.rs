@@ -89,6 +89,11 @@ pub(super) async fn synthetic(
     seed: u64,
     concurrency: usize,
 ) -> anyhow::Result<District> {
+    anyhow::ensure!(
+        shape.schools > 0 && shape.classes_per_school > 0 && shape.students_per_class > 0,
+        "--schools, --classes-per-school and --students-per-class must be at least 1"
+    );
+    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
     let operator = session::current().await?;
     let projections = Projections {
         nats_url,

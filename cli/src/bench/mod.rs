@@ -70,13 +70,6 @@ pub(crate) enum Length {
 
 impl Rollcall {
     pub(crate) async fn run(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.shape.schools > 0
-                && self.shape.classes_per_school > 0
-                && self.shape.students_per_class > 0,
-            "--schools, --classes-per-school and --students-per-class must be at least 1"
-        );
-        anyhow::ensure!(self.concurrency > 0, "--concurrency must be at least 1");
         let district = district::synthetic(
             &self.nats_url,
             &self.namespace,
