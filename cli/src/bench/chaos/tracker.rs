@@ -55,8 +55,12 @@ impl Tracker {
     pub(super) fn acknowledged(&self, stream_id: String, sent: Instant, answered: Instant) {
         let mut state = self.state();
         state.answers.push((sent, answered));
+        // A retry answered again has waited since its first answer.
         if !state.published.contains(&stream_id) {
-            state.unpublished.insert(stream_id.clone(), answered);
+            state
+                .unpublished
+                .entry(stream_id.clone())
+                .or_insert(answered);
         }
         state.acknowledged.entry(stream_id).or_insert(answered);
     }
@@ -181,6 +185,15 @@ mod tests {
         assert_eq!(tracker.unpublished(), 1);
         tracker.published("roll_call:b".into(), stored);
         assert_eq!(tracker.publication_lag(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_roll_call_answered_twice_waits_from_its_first_answer() {
+        let tracker = Tracker::default();
+        let now = Instant::now();
+        tracker.acknowledged("a".into(), now, now - Duration::from_secs(3));
+        tracker.acknowledged("a".into(), now, now);
+        assert!(tracker.publication_lag() >= Duration::from_secs(3));
     }
 
     #[test]
