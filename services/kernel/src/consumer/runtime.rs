@@ -80,10 +80,10 @@ pub struct ConsumerRuntime<P: Projection> {
     projection: Arc<P>,
     source: ConsumerSource,
     settings: ConsumerSettings,
-    /// When this runtime first received each event it has not settled yet: an
-    /// event ahead of its predecessor waits from then, not from when it was
-    /// published, so that a replica taking over a backlog still waits for the
-    /// predecessors a dead replica held.
+    /// When this runtime, in its current lead, first received each event it has
+    /// not settled yet: an event ahead of its predecessor waits from then, not
+    /// from when it was published, so that a replica taking over a backlog still
+    /// waits for the predecessors a dead replica held.
     first_received: std::sync::Mutex<HashMap<uuid::Uuid, Instant>>,
 }
 
@@ -136,6 +136,11 @@ impl<P: Projection> ConsumerRuntime<P> {
         let Some(leadership) = Leadership::take(&self.pool, &name, shutdown).await? else {
             return Ok(());
         };
+        // What another leader settled meanwhile would otherwise stay here for ever.
+        self.first_received
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
         let stream = self
             .jetstream
             .get_stream(&self.source.stream)
